@@ -1,0 +1,91 @@
+//! clap definitions. Names follow livecd-creator / livemedia-creator where they have one.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// kiln: build live media from kickstarts, without Anaconda or a VM.
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about, propagate_version = true)]
+pub struct Args {
+    /// More output: -v for debug, -vv for trace (RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Also write a debug log to this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// When to use colors.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Color choice.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColorChoice {
+    /// Colors when stderr is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Kickstart tools: flatten, lint, show.
+    #[command(subcommand)]
+    Ks(KsCommand),
+}
+
+/// Options shared by the kickstart tools.
+#[derive(Debug, clap::Args)]
+pub struct KsCommon {
+    /// The kickstart file (or URL).
+    #[arg(value_name = "KICKSTART")]
+    pub input: String,
+    /// Kickstart syntax version: DEVEL (latest Fedora), RHEL8, RHEL9, RHEL10.
+    #[arg(long = "ksversion", default_value = "DEVEL", value_name = "VERSION")]
+    pub ksversion: String,
+}
+
+/// `kiln ks ...`
+#[derive(Debug, Subcommand)]
+pub enum KsCommand {
+    /// Print the kickstart with every %include resolved (like ksflatten).
+    Flatten {
+        /// Input and syntax.
+        #[command(flatten)]
+        common: KsCommon,
+        /// Write to this file instead of stdout.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+    /// Validate like ksvalidator -i, plus kiln's own checks for live media.
+    Lint {
+        /// Input and syntax.
+        #[command(flatten)]
+        common: KsCommon,
+        /// Do not follow %include (ksvalidator without -i).
+        #[arg(long)]
+        no_includes: bool,
+        /// Only pykickstart's verdict; skip kiln's live-media notes.
+        #[arg(long)]
+        no_live: bool,
+        /// Machine-readable findings.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the typed model kiln reads from the kickstart.
+    Show {
+        /// Input and syntax.
+        #[command(flatten)]
+        common: KsCommon,
+        /// As JSON (the only format for now).
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,100 @@
+//! The command line: the only place for clap, tracing-subscriber and terminal output.
+
+pub mod args;
+pub mod diagnostics;
+mod ks;
+
+use clap::Parser;
+
+use args::{Args, ColorChoice, Command};
+
+/// Exit code for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for bad input (kickstart errors, unsatisfiable requests).
+pub const EXIT_BAD_INPUT: i32 = 1;
+/// Exit code for environment or internal failures.
+pub const EXIT_ENV: i32 = 2;
+/// Exit code after Ctrl-C.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Run the CLI and return the process exit code.
+pub fn main() -> i32 {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    // Nothing to clean up yet in the kickstart commands: Ctrl-C just ends with 130.
+    let _ = ctrlc::set_handler(|| std::process::exit(EXIT_INTERRUPTED));
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    if let Err(e) = init_logging(args.verbose, args.log_file.as_deref(), color) {
+        eprintln!("error: {e:#}");
+        return EXIT_ENV;
+    }
+    let r = match &args.command {
+        Command::Ks(k) => ks::run(k, color),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_ENV
+        }
+    }
+}
+
+fn init_logging(
+    verbose: u8,
+    log_file: Option<&std::path::Path>,
+    color: bool,
+) -> anyhow::Result<()> {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "kiln=info",
+        1 => "kiln=debug,kiln_solver=debug,kiln_writers=debug",
+        _ => "kiln=trace,kiln_solver=trace,kiln_writers=trace",
+    };
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let stderr_layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_target(verbose > 0);
+    let file_layer = match log_file {
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| anyhow::anyhow!("cannot open log file `{}`: {e}", p.display()))?;
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::sync::Mutex::new(f))
+                    .with_ansi(false)
+                    .with_filter(EnvFilter::new(
+                        "kiln=debug,kiln_solver=debug,kiln_writers=debug",
+                    )),
+            )
+        }
+        None => None,
+    };
+    tracing_subscriber::registry()
+        .with(stderr_layer.with_filter(filter))
+        .with(file_layer)
+        .try_init()?;
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! kiln: build bootable live media (live ISO, PXE/netroot trees, disk images) from a Fedora-style
+//! kickstart without Anaconda, virt-install or any VM.
+//!
+//! Stages, each a module whose result is plain data for the next (DESIGN.md §1.2):
+//! [`kickstart`] reads the kickstart. Resolving, installing, configuring and writing media arrive
+//! with the later steps.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod kickstart;
