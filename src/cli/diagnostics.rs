@@ -107,8 +107,7 @@ fn print_diag(
             .filter(|t| l.contains(*t))
             .map(|t| t.chars().count())
             .unwrap_or_else(|| {
-                l.trim()
-                    .split_whitespace()
+                l.split_whitespace()
                     .next()
                     .map(|w| w.chars().count())
                     .unwrap_or(1)

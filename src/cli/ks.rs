@@ -11,13 +11,14 @@ use super::args::{KsCommand, KsCommon};
 use super::diagnostics::{print_error, print_finding};
 use super::{EXIT_BAD_INPUT, EXIT_OK};
 
-fn options(c: &KsCommon) -> anyhow::Result<ParseOptions> {
-    let version = KsVersion::from_name(&c.ksversion).with_context(|| {
-        format!(
-            "unknown kickstart version `{}` (use DEVEL, RHEL8, RHEL9 or RHEL10)",
-            c.ksversion
-        )
-    })?;
+/// A bad `--ksversion`: reported, then exit 1.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown kickstart version `{0}` (use DEVEL, RHEL8, RHEL9 or RHEL10)")]
+pub struct BadVersion(String);
+
+fn options(c: &KsCommon) -> Result<ParseOptions, BadVersion> {
+    let version =
+        KsVersion::from_name(&c.ksversion).ok_or_else(|| BadVersion(c.ksversion.clone()))?;
     Ok(ParseOptions {
         version,
         ..ParseOptions::default()
@@ -26,6 +27,16 @@ fn options(c: &KsCommon) -> anyhow::Result<ParseOptions> {
 
 /// Run a `ks` subcommand.
 pub fn run(cmd: &KsCommand, color: bool) -> anyhow::Result<i32> {
+    match run_inner(cmd, color) {
+        Err(e) if e.downcast_ref::<BadVersion>().is_some() => {
+            eprintln!("error: {e}");
+            Ok(EXIT_BAD_INPUT)
+        }
+        r => r,
+    }
+}
+
+fn run_inner(cmd: &KsCommand, color: bool) -> anyhow::Result<i32> {
     match cmd {
         KsCommand::Flatten { common, output } => {
             let opts = ParseOptions {

@@ -72,7 +72,16 @@ pub fn lint_file(path: &str, opts: &ParseOptions, live: bool) -> Report {
                     error: Some(e),
                 });
             }
+            // ksvalidator turns warnings into exceptions, so the first one aborts its line and
+            // later ones on the same line are never seen.
+            let mut lines_warned: Vec<&Origin> = Vec::new();
             for w in &out.kickstart.warnings {
+                if let Some(o) = &w.origin {
+                    if lines_warned.contains(&o) {
+                        continue;
+                    }
+                    lines_warned.push(o);
+                }
                 rep.findings.push(warning_finding(w));
             }
             if live {

@@ -404,8 +404,8 @@ impl<'o> State<'o> {
                 continue;
             }
             if is_blank_or_comment(line) {
-                if line.starts_with("#platform=") {
-                    self.ks.platform = Some(line[10..].trim().to_string());
+                if let Some(p) = line.strip_prefix("#platform=") {
+                    self.ks.platform = Some(p.trim().to_string());
                 }
                 continue;
             }
