@@ -118,6 +118,17 @@ fn note(message: String, origin: Option<Origin>) -> Finding {
 /// kiln's own findings for a live build.
 pub fn kiln_findings(ks: &Kickstart) -> Vec<Finding> {
     let mut out = Vec::new();
+    let file_rank = |o: &Option<Origin>| {
+        o.as_ref().map(|o| {
+            (
+                ks.files
+                    .iter()
+                    .position(|f| f.name == o.file)
+                    .unwrap_or(usize::MAX),
+                o.line,
+            )
+        })
+    };
     for slot in &ks.commands {
         if !slot.seen() || REGISTRY[slot.info].priority.is_none() {
             continue;
@@ -156,10 +167,13 @@ pub fn kiln_findings(ks: &Kickstart) -> Vec<Finding> {
                 header,
             ));
         }
-        for (m, o) in &p.modules {
+        for m in &p.modules {
             out.push(note(
-                format!("module stream `@{m}` is not supported by kiln's resolver"),
-                Some(o.clone()),
+                format!(
+                    "module stream `@{}:{}` is not supported by kiln's resolver",
+                    m.module, m.stream
+                ),
+                Some(m.origin.clone()),
             ));
         }
     }
@@ -175,6 +189,7 @@ pub fn kiln_findings(ks: &Kickstart) -> Vec<Finding> {
             }
         }
     }
+    out.sort_by_key(|f| file_rank(&f.origin));
     out
 }
 

@@ -38,8 +38,11 @@ pub fn render(ks: &Kickstart) -> String {
     }
     if !ks.null_sections.is_empty() {
         r.push('\n');
+        // pykickstart glues these together (`%end%addon ...`), which it cannot read back;
+        // kiln ends each with a newline.
         for s in &ks.null_sections {
             r.push_str(&s.render());
+            r.push('\n');
         }
     }
     r.push_str(&ks.packages.render());

@@ -135,6 +135,17 @@ impl Group {
     }
 }
 
+/// An `@module:stream` line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModuleRef {
+    /// Module name.
+    pub module: String,
+    /// Stream (and profile, if given).
+    pub stream: String,
+    /// The line.
+    pub origin: Origin,
+}
+
 /// The merged `%packages` sections.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Packages {
@@ -177,7 +188,7 @@ pub struct Packages {
     /// `--retries`.
     pub retries: Option<i64>,
     /// `@module:stream` lines (parsed; unsupported by the live build).
-    pub modules: Vec<(String, Origin)>,
+    pub modules: Vec<ModuleRef>,
     /// Header lines of every %packages section.
     pub header_origins: Vec<Origin>,
 }
@@ -305,14 +316,22 @@ impl Packages {
         } else {
             GroupInclude::Default
         };
-        if name.contains(':') && !name.contains(' ') {
-            self.modules.push((name.clone(), origin.clone()));
+        if let Some((module, stream)) = name.split_once(':').filter(|_| !name.contains(' ')) {
+            self.modules.push(ModuleRef {
+                module: module.into(),
+                stream: stream.into(),
+                origin: origin.clone(),
+            });
+            self.modules
+                .sort_by(|a, b| (&a.module, &a.stream).cmp(&(&b.module, &b.stream)));
         }
         self.groups.push(Group {
             name,
             include,
             origin: Some(origin.clone()),
         });
+        // pykickstart keeps groups sorted by name (it sorts in place when writing).
+        self.groups.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(())
     }
 
@@ -352,6 +371,7 @@ impl Packages {
         let names: Vec<String> = excluded_groups.iter().map(|g| g.name.clone()).collect();
         self.groups.retain(|g| !names.contains(&g.name));
         self.excluded_groups.extend(excluded_groups);
+        self.excluded_groups.sort_by(|a, b| a.name.cmp(&b.name));
         let existing_pkgs: BTreeSet<String> = self.packages.iter().cloned().collect();
         let existing_excl: BTreeSet<String> = self.excluded.iter().cloned().collect();
         let pkgs: BTreeSet<String> = existing_pkgs

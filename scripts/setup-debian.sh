@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install everything kiln needs on a Debian 12 host (run as root or with sudo available).
+# Rust itself comes from rustup (Debian 12's rustc is too old): https://rustup.rs
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+PKGS=(
+  # build
+  build-essential pkg-config clang libclang-dev git curl ca-certificates
+  # kickstart reference tools (pykickstart from PyPI into a venv) and test helpers
+  python3 python3-venv python3-pip
+)
+# Packages the fixture repositories need (step 2), when that script exists.
+if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then
+  # shellcheck disable=SC1091
+  mapfile -t EXTRA < <(bash "$(dirname "$0")/../fixtures/install-deps.sh" --list)
+  PKGS+=("${EXTRA[@]}")
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "error: cargo not found. Install Rust (>= 1.85) with rustup: https://rustup.rs" >&2
+  exit 2
+fi
+echo "setup-debian: all system packages present"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Prints how long each part took.
+# Env: KILN_CORPUS (default ../shared/corpus), KILN_CACHE (default /var/cache/kiln, or
+# ~/.cache/kiln when not writable), FUZZ_SECONDS (default 60; 0 skips fuzzing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export KILN_CORPUS=${KILN_CORPUS:-$ROOT/../shared/corpus}
+CACHE=${KILN_CACHE:-/var/cache/kiln}
+mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ] || CACHE=$HOME/.cache/kiln
+mkdir -p "$CACHE"
+export CARGO_TERM_COLOR=never
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+
+T0=$(date +%s)
+declare -a TIMES=()
+step() { # name, command...
+  local name=$1; shift
+  local s; s=$(date +%s)
+  echo "==> $name"
+  "$@"
+  local e; e=$(date +%s)
+  TIMES+=("$(printf '%-34s %5ss' "$name" $((e - s)))")
+  echo "<== $name: $((e - s))s"
+}
+
+pyks() {
+  # pykickstart 3.78 (the reference ksflatten/ksvalidator), cached by version.
+  local v=$CACHE/pykickstart-3.78
+  if [ ! -x "$v/bin/ksflatten" ]; then
+    rm -rf "$v"
+    python3 -m venv "$v"
+    "$v/bin/pip" install -q pykickstart==3.78
+  fi
+  export KILN_PYKS=$v/bin
+}
+
+rules() {
+  # DESIGN.md 1.3: the sub-crates never depend on kiln; unsafe only in solver/.
+  for c in kiln-writers kiln-solver; do
+    if cargo tree -p "$c" -e normal --prefix none | grep -q '^kiln v'; then
+      echo "dependency rule broken: $c depends on kiln" >&2; return 1
+    fi
+  done
+  if grep -rn --include='*.rs' -E '\bunsafe\b' src writers | grep -v 'forbid(unsafe_code)'; then
+    echo "unsafe code outside solver/" >&2; return 1
+  fi
+}
+
+tests() {
+  cargo test --workspace --no-fail-fast 2>&1 | tee "$CACHE/last-test.log"
+  local rc=${PIPESTATUS[0]}
+  awk '/^test result:/ {p+=$4; f+=$6} END {printf "cargo test total: %d passed, %d failed\n", p, f}' "$CACHE/last-test.log" >"$CACHE/summary"
+  return "$rc"
+}
+
+fuzz() {
+  [ "$FUZZ_SECONDS" -gt 0 ] || { echo "fuzzing skipped (FUZZ_SECONDS=0)"; return 0; }
+  if ! command -v cargo-fuzz >/dev/null; then
+    cargo install cargo-fuzz --locked --quiet
+  fi
+  local corpus=$CACHE/fuzz-corpus/kickstart_parse
+  mkdir -p "$corpus"
+  cp fuzz/seeds/kickstart_parse/* "$corpus/"
+  # Real kickstarts as extra seeds (test data only; never committed).
+  if [ -d "$KILN_CORPUS/kickstarts" ]; then
+    find "$KILN_CORPUS/kickstarts" -name '*.ks' -size -64k -exec cp -t "$corpus" {} + 2>/dev/null || true
+  fi
+  # The machine's only toolchain is stable; RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
+  RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz kickstart_parse "$corpus" -- \
+    -max_total_time="$FUZZ_SECONDS" -max_len=8192 -print_final_stats=1 2>&1 | tail -25
+}
+
+step "pykickstart reference venv" pyks
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+step "dependency rules" rules
+step "cargo test" tests
+step "fuzz kickstart parser" fuzz
+
+echo
+echo "==> timings"
+printf '%s\n' "${TIMES[@]}"
+echo "total $(( $(date +%s) - T0 ))s"
+cat "$CACHE/summary"
