@@ -146,24 +146,19 @@ pub fn kiln_findings(ks: &Kickstart) -> Vec<Finding> {
     let p = &ks.packages;
     if p.seen {
         let names: Vec<&str> = p.packages.iter().map(String::as_str).collect();
-        let has = |pat: &[&str]| {
-            names.iter().any(|n| {
-                pat.iter()
-                    .any(|x| n == x || n.starts_with(&format!("{x}-")))
-            })
-        };
         let header = p.header_origins.first().cloned();
-        if !has(&["kernel", "kernel-core", "linux-image"])
-            && !p
-                .groups
-                .iter()
-                .any(|g| g.name == "core" || g.name.contains("live"))
-        {
-            out.push(note("%packages names no kernel (`kernel`): the live image will not boot unless a group pulls one in".into(), header.clone()));
-        }
-        if !has(&["dracut-live", "dracut"]) && !p.groups.iter().any(|g| g.name.contains("live")) {
+        let names_kernel = names.iter().any(|n| n.starts_with("kernel") || n.starts_with("linux-image"));
+        if !names_kernel {
             out.push(note(
-                "%packages names no `dracut-live`: the initramfs cannot find the live root".into(),
+                "%packages names no kernel (`kernel`): the live image will not boot unless a group pulls one in"
+                    .into(),
+                header.clone(),
+            ));
+        }
+        if !names.iter().any(|n| n.starts_with("dracut-live") || n.starts_with("dracut-config-generic")) {
+            out.push(note(
+                "%packages names no `dracut-live`: unless a group pulls it in, the initramfs cannot find the live root"
+                    .into(),
                 header,
             ));
         }

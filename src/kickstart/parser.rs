@@ -309,8 +309,13 @@ impl<'o> State<'o> {
             if let Some(d) = self.dirs.get(depth - 1) {
                 let cand = d.join(name);
                 if cand.exists() {
+                    // Name it so that it can be opened from the working directory (diagnostics
+                    // quote the line).
+                    display = cand
+                        .strip_prefix(&self.opts.cwd)
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .unwrap_or_else(|_| cand.to_string_lossy().into_owned());
                     path = cand;
-                    display = name.to_string();
                 }
             }
         }
