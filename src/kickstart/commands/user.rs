@@ -84,7 +84,6 @@ pub struct User {
 impl Command for User {
     fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
         let op = OptParser::new("user")
-            .add(Arg::opt(&["--groups"]).ty(Ty::CommaSplit))
             .add(Arg::opt(&["--homedir"]))
             .add(Arg::flag(&["--iscrypted"]).dest("isCrypted"))
             .add(Arg::opt(&["--name"]).required())
@@ -98,7 +97,8 @@ impl Command for User {
                     .action(Action::StoreFalse),
             )
             .add(Arg::opt(&["--gecos"]))
-            .add(Arg::opt(&["--gid"]).ty(Ty::Int));
+            .add(Arg::opt(&["--gid"]).ty(Ty::Int))
+            .add(Arg::opt(&["--groups"]).ty(Ty::CommaSplit));
         let ns = ctx.parse(&op, args)?;
         let u = UserData {
             name: ns.str("name").unwrap_or_default(),

@@ -9,8 +9,6 @@ use crate::kickstart::options::{Arg, OptParser};
 pub struct XConfig {
     /// `--defaultdesktop`: GNOME or KDE.
     pub defaultdesktop: String,
-    /// `--server`: the X server (deprecated by the installer but still written).
-    pub server: String,
     /// `--startxonboot`: graphical login on the installed system.
     pub startx: bool,
 }
@@ -19,11 +17,9 @@ impl Command for XConfig {
     fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
         let op = OptParser::new("xconfig")
             .add(Arg::opt(&["--defaultdesktop"]))
-            .add(Arg::opt(&["--server"]))
             .add(Arg::flag(&["--startxonboot"]).dest("startX"));
         let ns = ctx.parse(&op, args)?;
         self.defaultdesktop = ns.str("defaultdesktop").unwrap_or_default();
-        self.server = ns.str("server").unwrap_or_default();
         self.startx = ns.bool("startX");
         Ok(Parsed::Command)
     }
