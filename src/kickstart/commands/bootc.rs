@@ -26,7 +26,11 @@ impl Command for Bootc {
         self.seen = true;
         let op = OptParser::new("bootc")
             .add(Arg::opt(&["--stateroot"]).default(Val::Str("default".into())))
-            .add(Arg::opt(&["--source-imgref"]).dest("sourceImgRef").required())
+            .add(
+                Arg::opt(&["--source-imgref"])
+                    .dest("sourceImgRef")
+                    .required(),
+            )
             .add(Arg::opt(&["--target-imgref"]).dest("targetImgRef"))
             .add(Arg::opt(&["--bootloader"]))
             .add(Arg::flag(&["--composefs"]));

@@ -28,8 +28,8 @@ pub struct DisplayModeCmd {
 
 impl Command for DisplayModeCmd {
     fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
-        let op = OptParser::new(ctx.cmd)
-            .add(Arg::flag(&["--non-interactive"]).dest("nonInteractive"));
+        let op =
+            OptParser::new(ctx.cmd).add(Arg::flag(&["--non-interactive"]).dest("nonInteractive"));
         let ns = ctx.parse(&op, args)?;
         self.non_interactive = ns.bool("nonInteractive");
         self.mode = Some(match ctx.cmd {

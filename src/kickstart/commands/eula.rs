@@ -13,9 +13,8 @@ pub struct Eula {
 
 impl Command for Eula {
     fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
-        let op = OptParser::new("eula").add(
-            Arg::flag(&["--agreed", "--agree", "--accepted", "--accept"]).dest("agreed"),
-        );
+        let op = OptParser::new("eula")
+            .add(Arg::flag(&["--agreed", "--agree", "--accepted", "--accept"]).dest("agreed"));
         let (ns, extra) = ctx.parse_known(&op, args)?;
         self.agreed = ns.bool("agreed");
         if !extra.is_empty() {

@@ -36,7 +36,11 @@ fn parser() -> OptParser {
                 .dest("firstboot")
                 .action(c("enable")),
         )
-        .add(Arg::opt(&["--reconfig"]).dest("firstboot").action(c("reconfig")))
+        .add(
+            Arg::opt(&["--reconfig"])
+                .dest("firstboot")
+                .action(c("reconfig")),
+        )
 }
 
 impl Command for Firstboot {

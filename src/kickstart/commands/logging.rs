@@ -23,8 +23,7 @@ impl Command for Logging {
             .add(Arg::opt(&["--port"]));
         match ctx.version {
             KsVersion::Rhel8 => op.push(
-                Arg::opt(&["--level"])
-                    .choices(&["debug", "info", "warning", "error", "critical"]),
+                Arg::opt(&["--level"]).choices(&["debug", "info", "warning", "error", "critical"]),
             ),
             KsVersion::Rhel9 => op.push(Arg::opt(&["--level"]).deprecated()),
             _ => {}

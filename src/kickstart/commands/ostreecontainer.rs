@@ -59,7 +59,10 @@ impl Command for OstreeContainer {
         }
         parts.extend(q(&self.transport, "transport"));
         parts.extend(q(&self.url, "url"));
-        format!("# OSTree container setup\nostreecontainer {}\n", parts.join(" "))
+        format!(
+            "# OSTree container setup\nostreecontainer {}\n",
+            parts.join(" ")
+        )
     }
     crate::command_common!();
 }

@@ -40,7 +40,10 @@ impl Command for OstreeSetup {
             self.remote = self.osname.clone();
         }
         let url = self.url.as_deref().unwrap_or("");
-        if !["file:", "http:", "https:"].iter().any(|p| url.starts_with(p)) {
+        if !["file:", "http:", "https:"]
+            .iter()
+            .any(|p| url.starts_with(p))
+        {
             return Err(KsError::bad(
                 "ostree repos must use file, HTTP or HTTPS protocol.",
             ));

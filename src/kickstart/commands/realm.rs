@@ -27,8 +27,11 @@ const LONG_OPTS: &[(&str, bool)] = &[
     ("computer-ou", true),
 ];
 
+/// Options found by [`getopt`] (`--name`, value) and the arguments left after them.
+type GetoptResult = (Vec<(String, String)>, Vec<String>);
+
 /// Python `getopt.getopt(args, "", LONG_OPTS)`: (options, remaining).
-fn getopt(args: &[String]) -> Result<(Vec<(String, String)>, Vec<String>), String> {
+fn getopt(args: &[String]) -> Result<GetoptResult, String> {
     let mut opts = Vec::new();
     let mut i = 0;
     while i < args.len() && args[i].starts_with('-') && args[i] != "-" {
@@ -46,7 +49,10 @@ fn getopt(args: &[String]) -> Result<(Vec<(String, String)>, Vec<String>), Strin
             let (opt, has_arg) = match exact {
                 Some(&(o, h)) => (o, h),
                 None => {
-                    let m: Vec<_> = LONG_OPTS.iter().filter(|(o, _)| o.starts_with(name)).collect();
+                    let m: Vec<_> = LONG_OPTS
+                        .iter()
+                        .filter(|(o, _)| o.starts_with(name))
+                        .collect();
                     match m.len() {
                         0 => return Err(format!("option --{name} not recognized")),
                         1 => (m[0].0, m[0].1),

@@ -55,10 +55,16 @@ impl RepoData {
             a.push_str(&format!(" --cost={c}"));
         }
         if !self.includepkgs.is_empty() {
-            a.push_str(&format!(" --includepkgs=\"{}\"", self.includepkgs.join(",")));
+            a.push_str(&format!(
+                " --includepkgs=\"{}\"",
+                self.includepkgs.join(",")
+            ));
         }
         if !self.excludepkgs.is_empty() {
-            a.push_str(&format!(" --excludepkgs=\"{}\"", self.excludepkgs.join(",")));
+            a.push_str(&format!(
+                " --excludepkgs=\"{}\"",
+                self.excludepkgs.join(",")
+            ));
         }
         if self.ignoregroups == Some(true) {
             a.push_str(" --ignoregroups=true");
