@@ -849,12 +849,16 @@ impl OptParser {
         if let Some(max_opt) = max_opt {
             while start <= max_opt {
                 let next_opt = *option_indices.iter().find(|&&i| i >= start).unwrap();
-                let end = consume_positionals(start, &mut positionals, &mut ns, &mut seen_actions)?;
-                if end > start {
+                // argparse only tries positionals when plain strings precede the next option.
+                if start != next_opt {
+                    let end =
+                        consume_positionals(start, &mut positionals, &mut ns, &mut seen_actions)?;
+                    if end > start {
+                        start = end;
+                        continue;
+                    }
                     start = end;
-                    continue;
                 }
-                start = end;
                 if !option_indices.contains(&start) {
                     for s in &argv[start..next_opt] {
                         if s != "--" {
@@ -1024,16 +1028,27 @@ mod tests {
 
     #[test]
     fn star_positional_quirk_matches_argparse() {
-        // argparse consumes a '*' positional (empty) before the first option.
+        // argparse (3.11.7) only matches positionals against plain strings that precede an
+        // option, so `--level=1 a b` still fills a '*' positional from the trailing strings...
         let p = OptParser::new("raid")
             .add(Arg::opt(&["--level"]))
             .add(Arg::pos("parts", Nargs::Any));
         let (ns, extra) = p.parse_known(&v(&["--level=1", "a", "b"])).unwrap();
-        assert_eq!(ns.list("parts"), Vec::<String>::new());
-        assert_eq!(extra, v(&["a", "b"]));
+        assert_eq!(ns.list("parts"), v(&["a", "b"]));
+        assert!(extra.is_empty());
         let (ns, extra) = p.parse_known(&v(&["a", "b", "--level=1"])).unwrap();
         assert_eq!(ns.list("parts"), v(&["a", "b"]));
         assert!(extra.is_empty());
+        // ...but a '*' positional used up before an option leaves later strings as extras.
+        let (ns, extra) = p.parse_known(&v(&["a", "--level=1", "b"])).unwrap();
+        assert_eq!(ns.list("parts"), v(&["a"]));
+        assert_eq!(extra, v(&["b"]));
+        // A '?' positional after a flag takes the following string.
+        let p = OptParser::new("rootpw")
+            .add(Arg::pos("password", Nargs::Optional))
+            .add(Arg::flag(&["--iscrypted"]));
+        let ns = p.parse(&v(&["--iscrypted", "secret"])).unwrap();
+        assert_eq!(ns.str("password").as_deref(), Some("secret"));
     }
 
     #[test]

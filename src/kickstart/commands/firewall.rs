@@ -1,8 +1,137 @@
-//! `firewall`: not ported yet; kept raw.
+//! `firewall`: firewall configuration of the installed system (pykickstart `F28_Firewall`).
 
-use super::{Command, RawCommand};
+use super::{Command, LiveEffect, ParseCtx, Parsed};
+use crate::kickstart::error::KsError;
+use crate::kickstart::options::{Action, Arg, OptParser, Ty, Val};
+
+/// `firewall` state.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Firewall {
+    /// `--enabled` / `--disabled`; `None` when the command was not used.
+    pub enabled: Option<bool>,
+    /// `--port`: `port:proto` entries (a bare port gets `:tcp`).
+    pub ports: Vec<String>,
+    /// `--trust`: trusted devices.
+    pub trusts: Vec<String>,
+    /// `--service` (and `--ftp`, `--http`, `--smtp`, `--ssh`): services to allow.
+    pub services: Vec<String>,
+    /// `--remove-service`: services to close.
+    pub remove_services: Vec<String>,
+    /// `--use-system-defaults`: leave the firewall alone.
+    pub use_system_defaults: bool,
+}
+
+fn port_list(v: &str) -> Result<Val, String> {
+    Ok(Val::List(
+        v.split(',')
+            .map(|p| {
+                let p = p.trim();
+                if p.contains(':') {
+                    p.to_string()
+                } else {
+                    format!("{p}:tcp")
+                }
+            })
+            .collect(),
+    ))
+}
+
+impl Command for Firewall {
+    fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
+        let svc = |name: &'static str, c: &str| {
+            Arg::opt(&[name])
+                .dest("services")
+                .action(Action::ExtendConst(vec![c.to_string()]))
+        };
+        let op = OptParser::new("firewall")
+            .add(
+                Arg::opt(&["--disable", "--disabled"])
+                    .dest("enabled")
+                    .action(Action::StoreFalse)
+                    .default(Val::Bool(true)),
+            )
+            .add(Arg::flag(&["--enable", "--enabled"]).dest("enabled"))
+            .add(
+                Arg::opt(&["--port"])
+                    .dest("ports")
+                    .action(Action::Extend)
+                    .ty(Ty::Custom("firewall_port_cb", port_list)),
+            )
+            .add(Arg::opt(&["--trust"]).dest("trusts").action(Action::Append))
+            .add(
+                Arg::opt(&["--service"])
+                    .dest("services")
+                    .action(Action::Extend)
+                    .ty(Ty::CommaSplit),
+            )
+            .add(svc("--ftp", "ftp"))
+            .add(svc("--http", "http"))
+            .add(svc("--smtp", "smtp"))
+            .add(svc("--ssh", "ssh"))
+            .add(
+                Arg::opt(&["--remove-service"])
+                    .dest("remove_services")
+                    .action(Action::Extend)
+                    .ty(Ty::CommaSplit),
+            )
+            .add(Arg::flag(&["--use-system-defaults"]));
+        let ns = ctx.parse(&op, args)?;
+        self.enabled = Some(ns.opt_bool("enabled").unwrap_or(true));
+        self.ports = ns.list("ports");
+        self.trusts = ns.list("trusts");
+        self.services = ns.list("services");
+        self.remove_services = ns.list("remove_services");
+        self.use_system_defaults = ns.bool("use_system_defaults");
+        Ok(Parsed::Command)
+    }
+    fn render(&self) -> String {
+        if self.use_system_defaults {
+            return "# Firewall configuration\nfirewall --use-system-defaults\n".to_string();
+        }
+        match self.enabled {
+            None => String::new(),
+            Some(false) => "# Firewall configuration\nfirewall --disabled\n".to_string(),
+            Some(true) => {
+                let mut extra = String::new();
+                let mut filtered = Vec::new();
+                for p in &self.ports {
+                    match p.as_str() {
+                        "ssh:tcp" => extra.push_str(" --ssh"),
+                        "telnet:tcp" => extra.push_str(" --telnet"),
+                        "smtp:tcp" => extra.push_str(" --smtp"),
+                        "http:tcp" => extra.push_str(" --http"),
+                        "ftp:tcp" => extra.push_str(" --ftp"),
+                        _ => filtered.push(p.as_str()),
+                    }
+                }
+                let mut s = format!("# Firewall configuration\nfirewall --enabled{extra}");
+                if !filtered.is_empty() {
+                    s.push_str(&format!(" --port={}", filtered.join(",")));
+                }
+                if !self.trusts.is_empty() {
+                    s.push_str(&format!(" --trust={}", self.trusts.join(",")));
+                }
+                if !self.services.is_empty() {
+                    s.push_str(&format!(" --service={}", self.services.join(",")));
+                }
+                if !self.remove_services.is_empty() {
+                    s.push_str(&format!(
+                        " --remove-service={}",
+                        self.remove_services.join(",")
+                    ));
+                }
+                s.push('\n');
+                s
+            }
+        }
+    }
+    fn live_effect(&self) -> LiveEffect {
+        LiveEffect::Applied
+    }
+    crate::command_common!();
+}
 
 /// A fresh state.
 pub fn new() -> Box<dyn Command> {
-    RawCommand::boxed("firewall")
+    Box::<Firewall>::default()
 }

@@ -1,8 +1,45 @@
-//! `harddrive`: not ported yet; kept raw.
+//! `harddrive`: install from ISO images on a local partition (pykickstart `F33_HardDrive`).
 
-use super::{Command, RawCommand};
+use super::{Command, ParseCtx, Parsed};
+use crate::kickstart::error::KsError;
+use crate::kickstart::options::{Arg, OptParser};
+
+/// `harddrive` state.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct HardDrive {
+    /// Whether the command was used.
+    pub seen: bool,
+    /// `--partition`: the partition holding the images.
+    pub partition: Option<String>,
+    /// `--dir`: the directory on it.
+    pub dir: Option<String>,
+}
+
+impl Command for HardDrive {
+    fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
+        self.seen = true;
+        let op = OptParser::new("harddrive")
+            .add(Arg::opt(&["--dir"]).required())
+            .add(Arg::opt(&["--partition"]).required());
+        let ns = ctx.parse(&op, args)?;
+        self.partition = ns.str("partition");
+        self.dir = ns.str("dir");
+        Ok(Parsed::Command)
+    }
+    fn render(&self) -> String {
+        if !self.seen {
+            return String::new();
+        }
+        format!(
+            "# Use hard drive installation media\nharddrive --dir=\"{}\" --partition={}\n",
+            self.dir.as_deref().unwrap_or("None"),
+            self.partition.as_deref().unwrap_or("None")
+        )
+    }
+    crate::command_common!();
+}
 
 /// A fresh state.
 pub fn new() -> Box<dyn Command> {
-    RawCommand::boxed("harddrive")
+    Box::<HardDrive>::default()
 }

@@ -1,8 +1,103 @@
-//! `keyboard`: not ported yet; kept raw.
+//! `keyboard`: console keymap and X layouts (pykickstart `F18_Keyboard`), in the old form
+//! (`keyboard us`) or the new one (`--vckeymap`, `--xlayouts`, `--switch`).
 
-use super::{Command, RawCommand};
+use super::lang::unexpected_args;
+use super::{Command, LiveEffect, ParseCtx, Parsed};
+use crate::kickstart::error::KsError;
+use crate::kickstart::options::{Arg, Nargs, OptParser, Ty};
+
+/// `keyboard` state.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Keyboard {
+    /// The old-style positional layout or keymap name; empty when not given.
+    pub keyboard: String,
+    /// `--vckeymap`: virtual console keymap.
+    pub vc_keymap: String,
+    /// `--xlayouts`: X layouts.
+    pub x_layouts: Vec<String>,
+    /// `--switch`: layout switching options.
+    pub switch_options: Vec<String>,
+}
+
+fn quoted_list(l: &[String]) -> String {
+    l.iter()
+        .map(|x| format!("'{x}'"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Command for Keyboard {
+    fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
+        let op = OptParser::new("keyboard")
+            .add(Arg::pos("kbd", Nargs::Any))
+            .add(Arg::opt(&["--vckeymap"]).dest("vc_keymap"))
+            .add(
+                Arg::opt(&["--xlayouts"])
+                    .dest("x_layouts")
+                    .ty(Ty::CommaSplit),
+            )
+            .add(
+                Arg::opt(&["--switch"])
+                    .dest("switch_options")
+                    .ty(Ty::CommaSplit),
+            );
+        let (ns, extra) = ctx.parse_known(&op, args)?;
+        self.vc_keymap = ns.str("vc_keymap").unwrap_or_default();
+        self.x_layouts = ns.list("x_layouts");
+        self.switch_options = ns.list("switch_options");
+        let kbd = ns.list("kbd");
+        if kbd.len() > 1 {
+            return Err(KsError::bad(
+                "A single argument is expected for the keyboard command",
+            ));
+        } else if !extra.is_empty() {
+            return Err(unexpected_args("keyboard", &extra));
+        } else if kbd.is_empty() && self.vc_keymap.is_empty() && self.x_layouts.is_empty() {
+            return Err(KsError::bad(
+                "One of --xlayouts, --vckeymap options with value(s) or argument is expected \
+                 for the keyboard command",
+            ));
+        }
+        if let Some(k) = kbd.into_iter().next() {
+            self.keyboard = k;
+        }
+        Ok(Parsed::Command)
+    }
+    fn render(&self) -> String {
+        if self.keyboard.is_empty() && self.x_layouts.is_empty() && self.vc_keymap.is_empty() {
+            return String::new();
+        }
+        let mut s = "# Keyboard layouts\n".to_string();
+        if self.vc_keymap.is_empty() && self.x_layouts.is_empty() {
+            s.push_str(&format!("keyboard '{}'\n", self.keyboard));
+            return s;
+        }
+        if !self.keyboard.is_empty() {
+            s.push_str(&format!(
+                "# old format: keyboard {}\n# new format:\n",
+                self.keyboard
+            ));
+        }
+        s.push_str("keyboard");
+        if !self.vc_keymap.is_empty() {
+            s.push_str(&format!(" --vckeymap={}", self.vc_keymap));
+        }
+        if !self.x_layouts.is_empty() {
+            s.push_str(&format!(" --xlayouts={}", quoted_list(&self.x_layouts)));
+        }
+        if !self.switch_options.is_empty() {
+            s.push_str(&format!(" --switch={}", quoted_list(&self.switch_options)));
+        }
+        s.push('\n');
+        s
+    }
+    fn live_effect(&self) -> LiveEffect {
+        LiveEffect::Applied
+    }
+    crate::command_common!();
+}
 
 /// A fresh state.
 pub fn new() -> Box<dyn Command> {
-    RawCommand::boxed("keyboard")
+    Box::<Keyboard>::default()
 }

@@ -1,8 +1,60 @@
-//! `logging`: not ported yet; kept raw.
+//! `logging`: remote logging of the installer (pykickstart `F40_Logging`).
 
-use super::{Command, RawCommand};
+use super::{Command, LiveEffect, ParseCtx, Parsed};
+use crate::kickstart::error::KsError;
+use crate::kickstart::options::{Arg, OptParser};
+use crate::kickstart::KsVersion;
+
+/// `logging` state.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Logging {
+    /// `--host`: remote syslog host.
+    pub host: String,
+    /// `--port`: remote syslog port.
+    pub port: String,
+    /// `--level` (RHEL 8 only; deprecated later): the tty3 log level.
+    pub level: Option<String>,
+}
+
+impl Command for Logging {
+    fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
+        let mut op = OptParser::new("logging")
+            .add(Arg::opt(&["--host"]))
+            .add(Arg::opt(&["--port"]));
+        match ctx.version {
+            KsVersion::Rhel8 => op.push(
+                Arg::opt(&["--level"]).choices(&["debug", "info", "warning", "error", "critical"]),
+            ),
+            KsVersion::Rhel9 => op.push(Arg::opt(&["--level"]).deprecated()),
+            _ => {}
+        }
+        let ns = ctx.parse(&op, args)?;
+        self.host = ns.str("host").unwrap_or_default();
+        self.port = ns.str("port").unwrap_or_default();
+        self.level = ns.str("level");
+        if !self.port.is_empty() && self.host.is_empty() {
+            return Err(KsError::bad("Can't specify --port without --host."));
+        }
+        Ok(Parsed::Command)
+    }
+    fn render(&self) -> String {
+        if self.host.is_empty() {
+            return String::new();
+        }
+        let mut s = format!("# Installation logging level\nlogging --host={}", self.host);
+        if !self.port.is_empty() {
+            s.push_str(&format!(" --port={}", self.port));
+        }
+        s.push('\n');
+        s
+    }
+    fn live_effect(&self) -> LiveEffect {
+        LiveEffect::Applied
+    }
+    crate::command_common!();
+}
 
 /// A fresh state.
 pub fn new() -> Box<dyn Command> {
-    RawCommand::boxed("logging")
+    Box::<Logging>::default()
 }

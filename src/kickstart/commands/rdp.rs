@@ -1,8 +1,49 @@
-//! `rdp`: not ported yet; kept raw.
+//! `rdp`: remote access to the graphical installer over RDP (pykickstart `F43_RDP`).
 
-use super::{Command, RawCommand};
+use super::{Command, ParseCtx, Parsed};
+use crate::kickstart::error::KsError;
+use crate::kickstart::options::{Arg, OptParser};
+
+/// `rdp` state.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Rdp {
+    /// Whether `rdp` was given.
+    pub enabled: bool,
+    /// `--username`.
+    pub username: String,
+    /// `--password`.
+    pub password: String,
+}
+
+impl Command for Rdp {
+    fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
+        self.enabled = true;
+        let op = OptParser::new("rdp")
+            .add(Arg::opt(&["--username"]))
+            .add(Arg::opt(&["--password"]));
+        let ns = ctx.parse(&op, args)?;
+        self.username = ns.str("username").unwrap_or_default();
+        self.password = ns.str("password").unwrap_or_default();
+        Ok(Parsed::Command)
+    }
+    fn render(&self) -> String {
+        if !self.enabled {
+            return String::new();
+        }
+        let mut s = "rdp".to_string();
+        if !self.username.is_empty() {
+            s.push_str(&format!(" --username={}", self.username));
+        }
+        if !self.password.is_empty() {
+            s.push_str(&format!(" --password={}", self.password));
+        }
+        s.push('\n');
+        s
+    }
+    crate::command_common!();
+}
 
 /// A fresh state.
 pub fn new() -> Box<dyn Command> {
-    RawCommand::boxed("rdp")
+    Box::<Rdp>::default()
 }

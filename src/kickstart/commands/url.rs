@@ -1,8 +1,117 @@
-//! `url`: not ported yet; kept raw.
+//! `url`: install from a network tree (pykickstart `F30_Url`). `$releasever` and `$basearch`
+//! are kept literally.
 
-use super::{Command, RawCommand};
+use super::{Command, LiveEffect, ParseCtx, Parsed};
+use crate::kickstart::error::KsError;
+use crate::kickstart::options::{Arg, OptParser};
+
+/// `url` state.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Url {
+    /// Whether the command was used.
+    pub seen: bool,
+    /// `--url`: the tree.
+    pub url: Option<String>,
+    /// `--mirrorlist`.
+    pub mirrorlist: Option<String>,
+    /// `--metalink`.
+    pub metalink: Option<String>,
+    /// `--proxy`.
+    pub proxy: Option<String>,
+    /// `--noverifyssl`.
+    pub noverifyssl: bool,
+    /// `--sslcacert`.
+    pub sslcacert: Option<String>,
+    /// `--sslclientcert`.
+    pub sslclientcert: Option<String>,
+    /// `--sslclientkey`.
+    pub sslclientkey: Option<String>,
+}
+
+fn nonempty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|v| !v.is_empty())
+}
+
+impl Command for Url {
+    fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
+        let op = OptParser::new("url")
+            .add(Arg::opt(&["--proxy"]))
+            .add(Arg::flag(&["--noverifyssl"]))
+            .add(Arg::opt(&["--mirrorlist"]))
+            .add(Arg::opt(&["--url"]))
+            .add(Arg::opt(&["--metalink"]))
+            .add(Arg::opt(&["--sslcacert"]))
+            .add(Arg::opt(&["--sslclientcert"]))
+            .add(Arg::opt(&["--sslclientkey"]));
+        let ns = ctx.parse(&op, args)?;
+        self.seen = true;
+        self.url = ns.str("url");
+        self.mirrorlist = ns.str("mirrorlist");
+        self.metalink = ns.str("metalink");
+        self.proxy = ns.str("proxy");
+        self.noverifyssl = ns.bool("noverifyssl");
+        self.sslcacert = ns.str("sslcacert");
+        self.sslclientcert = ns.str("sslclientcert");
+        self.sslclientkey = ns.str("sslclientkey");
+        let used: Vec<&str> = [
+            (&self.mirrorlist, "--mirrorlist"),
+            (&self.url, "--url"),
+            (&self.metalink, "--metalink"),
+        ]
+        .iter()
+        .filter(|(v, _)| nonempty(v).is_some())
+        .map(|(_, o)| *o)
+        .collect();
+        if used.is_empty() {
+            return Err(KsError::bad(
+                "One of ---mirrorlist, --url, --metalink options must be specified for url command.",
+            ));
+        }
+        if used.len() > 1 {
+            return Err(KsError::bad(format!(
+                "Only one of {} options may be specified for url command.",
+                used.join(", ")
+            )));
+        }
+        Ok(Parsed::Command)
+    }
+    fn render(&self) -> String {
+        if !self.seen {
+            return String::new();
+        }
+        let mut s = "# Use network installation\n".to_string();
+        if let Some(u) = nonempty(&self.url) {
+            s.push_str(&format!("url --url=\"{u}\""));
+        } else if let Some(m) = nonempty(&self.mirrorlist) {
+            s.push_str(&format!("url --mirrorlist=\"{m}\""));
+        } else if let Some(m) = nonempty(&self.metalink) {
+            s.push_str(&format!("url --metalink=\"{m}\""));
+        }
+        if let Some(p) = nonempty(&self.proxy) {
+            s.push_str(&format!(" --proxy=\"{p}\""));
+        }
+        if self.noverifyssl {
+            s.push_str(" --noverifyssl");
+        }
+        for (v, o) in [
+            (&self.sslcacert, "sslcacert"),
+            (&self.sslclientcert, "sslclientcert"),
+            (&self.sslclientkey, "sslclientkey"),
+        ] {
+            if let Some(v) = nonempty(v) {
+                s.push_str(&format!(" --{o}=\"{v}\""));
+            }
+        }
+        s.push('\n');
+        s
+    }
+    fn live_effect(&self) -> LiveEffect {
+        LiveEffect::Applied
+    }
+    crate::command_common!();
+}
 
 /// A fresh state.
 pub fn new() -> Box<dyn Command> {
-    RawCommand::boxed("url")
+    Box::<Url>::default()
 }
