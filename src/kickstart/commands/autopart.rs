@@ -118,7 +118,11 @@ fn parser(version: KsVersion) -> OptParser {
         .add(Arg::flag(&["--noswap"]))
         .add(Arg::opt(&["--luks-version"]).default(empty()))
         .add(Arg::opt(&["--pbkdf"]).default(empty()))
-        .add(Arg::opt(&["--pbkdf-memory"]).ty(Ty::Int).default(Val::Int(0)))
+        .add(
+            Arg::opt(&["--pbkdf-memory"])
+                .ty(Ty::Int)
+                .default(Val::Int(0)),
+        )
         .add(Arg::opt(&["--pbkdf-time"]).ty(Ty::Int).default(Val::Int(0)))
         .add(
             Arg::opt(&["--pbkdf-iterations"])

@@ -63,13 +63,12 @@ impl Default for Bootloader {
 impl Bootloader {
     /// The `--append` value split into kernel arguments (shell-like words).
     pub fn kernel_args(&self) -> Vec<String> {
-        crate::kickstart::shlex::split(&self.append_line, false)
-            .unwrap_or_else(|_| {
-                self.append_line
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect()
-            })
+        crate::kickstart::shlex::split(&self.append_line, false).unwrap_or_else(|_| {
+            self.append_line
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        })
     }
 
     fn args_str(&self) -> String {
@@ -210,4 +209,38 @@ impl Command for Bootloader {
 /// A fresh state.
 pub fn new() -> Box<dyn Command> {
     Box::new(Bootloader::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kickstart::Origin;
+
+    #[test]
+    fn unset_renders_location_none_and_lines_accumulate() {
+        let mut b = Bootloader::default();
+        assert_eq!(
+            b.render(),
+            "# System bootloader configuration\nbootloader --location=none\n"
+        );
+        let origin = Origin::new("<t>", 1);
+        let mut ctx = ParseCtx {
+            cmd: "bootloader",
+            line: "",
+            origin: &origin,
+            version: KsVersion::Devel,
+            warnings: Vec::new(),
+        };
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        b.parse(
+            &mut ctx,
+            &a(&["--append=quiet rd.live.image", "--timeout=3"]),
+        )
+        .unwrap();
+        b.parse(&mut ctx, &a(&["--location=none"])).unwrap();
+        // Options not given on a later line keep their value (pykickstart `set_to_self`).
+        assert_eq!(b.kernel_args(), vec!["quiet", "rd.live.image"]);
+        assert_eq!(b.timeout, Some(3));
+        assert_eq!(b.location, "none");
+    }
 }

@@ -29,7 +29,8 @@ impl Command for IgnoreDisk {
         if !ns.is_none("onlyuse") {
             self.onlyuse = ns.list("onlyuse");
         }
-        let howmany = usize::from(!self.ignoredisk.is_empty()) + usize::from(!self.onlyuse.is_empty());
+        let howmany =
+            usize::from(!self.ignoredisk.is_empty()) + usize::from(!self.onlyuse.is_empty());
         if howmany != 1 {
             return Err(KsError::bad(
                 "One of --drives or --only-use must be specified for ignoredisk command.",

@@ -427,8 +427,7 @@ impl Command for Network {
         if nd.noipv4 {
             nd.bootproto = String::new();
         }
-        if nd.bindto.as_deref() == Some("mac") && !nd.vlanid.is_empty() && nd.bondopts.is_empty()
-        {
+        if nd.bindto.as_deref() == Some("mac") && !nd.vlanid.is_empty() && nd.bondopts.is_empty() {
             return Err(KsError::bad(
                 "--bindto=mac is not supported for this type of device",
             ));
@@ -475,4 +474,49 @@ impl Command for Network {
 /// A fresh state.
 pub fn new() -> Box<dyn Command> {
     Box::new(Network::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kickstart::error::WarningKind;
+    use crate::kickstart::Origin;
+
+    fn line(n: &mut Network, args: &[&str]) -> Vec<(WarningKind, String)> {
+        let origin = Origin::new("<t>", 1);
+        let mut ctx = ParseCtx {
+            cmd: "network",
+            line: "",
+            origin: &origin,
+            version: KsVersion::Devel,
+            warnings: Vec::new(),
+        };
+        let a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        n.parse(&mut ctx, &a).unwrap();
+        ctx.warnings
+    }
+
+    #[test]
+    fn hostname_duplicates_and_teamslaves() {
+        let mut n = Network::default();
+        assert!(line(&mut n, &["--device=eth0"]).is_empty());
+        assert!(line(&mut n, &["--device=eth1", "--hostname=h.example"]).is_empty());
+        assert_eq!(n.hostname(), Some("h.example"));
+        assert_eq!(line(&mut n, &["--device=eth0"]).len(), 1);
+        line(
+            &mut n,
+            &["--device=team0", "--teamslaves=a,b'{\"p\": 1}',c"],
+        );
+        assert_eq!(
+            n.network[3].teamslaves,
+            vec![
+                ("a".to_string(), String::new()),
+                ("b".to_string(), "{\"p\": 1}".to_string()),
+                ("c".to_string(), String::new())
+            ]
+        );
+        assert!(n
+            .render()
+            .starts_with("# Network information\nnetwork  --bootproto=dhcp"));
+    }
 }

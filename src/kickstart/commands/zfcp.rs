@@ -55,8 +55,14 @@ impl Command for Zfcp {
         if self.zfcp.contains(&d) {
             ctx.warn("A zfcp with this information has already been defined.");
         }
-        let (dn, w, f) = (!d.devnum.is_empty(), !d.wwpn.is_empty(), !d.fcplun.is_empty());
-        if !((dn && !w && !f) || (dn && w && f)) {
+        let (dn, w, f) = (
+            !d.devnum.is_empty(),
+            !d.wwpn.is_empty(),
+            !d.fcplun.is_empty(),
+        );
+        // Only --devnum, or --devnum with both --wwpn and --fcplun.
+        let ok = dn && (w == f);
+        if !ok {
             return Err(KsError::bad(
                 "Only --devnum or --devnum with --wwpn and --fcplun are allowed.",
             ));
