@@ -148,31 +148,21 @@ fn parser() -> OptParser {
     op
 }
 
-fn check(lv: &LogVolData, percent_given: Option<i64>) -> Result<(), KsError> {
+fn check(lv: &LogVolData, percent_given: Option<i64>) -> Result<(), String> {
     if lv.resize && !lv.preexist {
-        return Err(KsError::bad(
-            "--resize can only be used in conjunction with --useexisting",
-        ));
+        return Err("--resize can only be used in conjunction with --useexisting".into());
     }
     if lv.resize && lv.size.unwrap_or(0) == 0 {
-        return Err(KsError::bad(
-            "--resize requires --size to indicate new size",
-        ));
+        return Err("--resize requires --size to indicate new size".into());
     }
     if lv.thin_volume && lv.thin_pool {
-        return Err(KsError::bad(
-            "--thin and --thinpool cannot both be specified for the same logvol",
-        ));
+        return Err("--thin and --thinpool cannot both be specified for the same logvol".into());
     }
     if lv.thin_volume && lv.pool_name.is_empty() {
-        return Err(KsError::bad(
-            "--thin requires --poolname to specify pool name",
-        ));
+        return Err("--thin requires --poolname to specify pool name".into());
     }
     if (lv.chunk_size.unwrap_or(0) != 0 || lv.metadata_size.unwrap_or(0) != 0) && !lv.thin_pool {
-        return Err(KsError::bad(
-            "--chunksize and --metadatasize are for thin pools only",
-        ));
+        return Err("--chunksize and --metadatasize are for thin pools only".into());
     }
     if !lv.preexist
         && lv.percent == 0
@@ -180,46 +170,38 @@ fn check(lv: &LogVolData, percent_given: Option<i64>) -> Result<(), KsError> {
         && !lv.recommended
         && !lv.hibernation
     {
-        return Err(KsError::bad(
+        return Err(
             "No size given for logical volume. Use one of --useexisting, --noformat, --size, \
-             --percent, or --hibernation.",
-        ));
+             --percent, or --hibernation."
+                .into(),
+        );
     }
     if let Some(p) = percent_given {
         if !(0..=100).contains(&p) {
-            return Err(KsError::bad("Percentage must be between 0 and 100."));
+            return Err("Percentage must be between 0 and 100.".into());
         }
     }
     if lv.size.unwrap_or(0) != 0 && lv.percent != 0 {
-        return Err(KsError::bad(
-            "--size and --percent cannot both be specified for the same logvol",
-        ));
+        return Err("--size and --percent cannot both be specified for the same logvol".into());
     }
     if lv.cache_size != 0 || !lv.cache_mode.is_empty() || !lv.cache_pvs.is_empty() {
         if lv.preexist {
-            return Err(KsError::bad(
-                "Adding a cache to an existing logical volume is not supported",
-            ));
+            return Err("Adding a cache to an existing logical volume is not supported".into());
         }
         if lv.thin_volume {
-            return Err(KsError::bad("Thin volumes cannot be cached"));
+            return Err("Thin volumes cannot be cached".into());
         }
         if lv.cache_pvs.is_empty() {
-            return Err(KsError::bad(
-                "Cache needs to have a list of (fast) PVs specified",
-            ));
+            return Err("Cache needs to have a list of (fast) PVs specified".into());
         }
         if lv.cache_size == 0 {
-            return Err(KsError::bad("Cache needs to have size specified"));
+            return Err("Cache needs to have size specified".into());
         }
         if !lv.cache_mode.is_empty()
             && lv.cache_mode != "writeback"
             && lv.cache_mode != "writethrough"
         {
-            return Err(KsError::bad(format!(
-                "Invalid cache mode given: {}",
-                lv.cache_mode
-            )));
+            return Err(format!("Invalid cache mode given: {}", lv.cache_mode));
         }
     }
     lv.fs.check_mkfs()?;
@@ -267,7 +249,7 @@ impl Command for LogVol {
                 lv.name, lv.vgname
             ));
         }
-        check(&lv, ns.int("percent"))?;
+        check(&lv, ns.int("percent")).map_err(KsError::bad)?;
         if ctx.version != KsVersion::Devel && lv.fs.is_btrfs() {
             return Err(KsError::bad("Btrfs file system is not supported"));
         }

@@ -183,8 +183,8 @@ impl Command for Partition {
                 "The --fstype=tmpfs option can't be used together with --grow or --maxsize",
             ));
         }
-        pd.fs.check_mkfs()?;
-        pd.encryption.check()?;
+        pd.fs.check_mkfs().map_err(KsError::bad)?;
+        pd.encryption.check().map_err(KsError::bad)?;
         if ctx.version == KsVersion::Devel {
             if !pd.hw_passphrase.is_empty()
                 && (!pd.encryption.encrypted || !pd.encryption.luks_version.starts_with("luks2-"))
@@ -225,4 +225,51 @@ impl Command for Partition {
 /// A fresh state.
 pub fn new() -> Box<dyn Command> {
     Box::<Partition>::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kickstart::Origin;
+
+    fn parse_lines(lines: &[&str]) -> (Partition, Vec<String>) {
+        let mut p = Partition::default();
+        let origin = Origin::new("<test>", 1);
+        let mut warnings = Vec::new();
+        for l in lines {
+            let args: Vec<String> = l.split_whitespace().map(str::to_string).collect();
+            let mut ctx = ParseCtx {
+                cmd: "part",
+                line: l,
+                origin: &origin,
+                version: KsVersion::Devel,
+                warnings: Vec::new(),
+            };
+            p.parse(&mut ctx, &args).unwrap();
+            warnings.extend(ctx.warnings.into_iter().map(|(_, m)| m));
+        }
+        (p, warnings)
+    }
+
+    #[test]
+    fn root_size_is_exposed() {
+        let (p, w) = parse_lines(&["/boot --size=512", "/ --size=8192 --grow", "swap --size=1"]);
+        assert!(w.is_empty());
+        assert_eq!(p.root_size_mib(), Some(8192));
+        let (p, _) = parse_lines(&["/boot --size=512"]);
+        assert_eq!(p.root_size_mib(), None);
+    }
+
+    #[test]
+    fn duplicate_mountpoints_warn_except_swap() {
+        let (_, w) = parse_lines(&["swap --size=1", "swap --size=2"]);
+        assert!(w.is_empty());
+        let (p, w) = parse_lines(&["/ --size=1", "/ --size=2"]);
+        assert_eq!(w.len(), 1);
+        assert_eq!(p.root_size_mib(), Some(2));
+        assert_eq!(
+            p.render(),
+            "# Disk partitioning information\npart / --size=1\npart / --size=2\n"
+        );
+    }
 }

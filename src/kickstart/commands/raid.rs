@@ -162,8 +162,8 @@ impl Command for Raid {
         if rd.preexist && rd.device.is_empty() {
             return Err(KsError::bad("Device required for preexisting RAID device"));
         }
-        rd.fs.check_mkfs()?;
-        rd.encryption.check()?;
+        rd.fs.check_mkfs().map_err(KsError::bad)?;
+        rd.encryption.check().map_err(KsError::bad)?;
         if ctx.version != KsVersion::Devel && ctx.version != KsVersion::Rhel10 && rd.fs.is_btrfs() {
             return Err(KsError::bad("Btrfs file system is not supported"));
         }

@@ -105,14 +105,12 @@ impl FsOptions {
     }
 
     /// pykickstart's `--mkfsoptions` checks (F23).
-    pub fn check_mkfs(&self) -> Result<(), KsError> {
+    pub fn check_mkfs(&self) -> Result<(), String> {
         if !self.format && !self.mkfsopts.is_empty() {
-            return Err(KsError::bad("--mkfsoptions with --noformat has no effect."));
+            return Err("--mkfsoptions with --noformat has no effect.".into());
         }
         if !self.fsprofile.is_empty() && !self.mkfsopts.is_empty() {
-            return Err(KsError::bad(
-                "--mkfsoptions and --fsprofile cannot be used together.",
-            ));
+            return Err("--mkfsoptions and --fsprofile cannot be used together.".into());
         }
         Ok(())
     }
@@ -196,11 +194,9 @@ impl Encryption {
     }
 
     /// pykickstart's PBKDF check (F29).
-    pub fn check(&self) -> Result<(), KsError> {
+    pub fn check(&self) -> Result<(), String> {
         if self.pbkdf_time != 0 && self.pbkdf_iterations != 0 {
-            return Err(KsError::bad(
-                "Only one of --pbkdf-time and --pbkdf-iterations can be specified.",
-            ));
+            return Err("Only one of --pbkdf-time and --pbkdf-iterations can be specified.".into());
         }
         Ok(())
     }
