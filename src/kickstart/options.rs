@@ -849,12 +849,17 @@ impl OptParser {
         if let Some(max_opt) = max_opt {
             while start <= max_opt {
                 let next_opt = *option_indices.iter().find(|&&i| i >= start).unwrap();
-                let end = consume_positionals(start, &mut positionals, &mut ns, &mut seen_actions)?;
-                if end > start {
+                // argparse only tries positionals when plain strings precede the next option
+                // (otherwise a '*' positional would be consumed empty here).
+                if start != next_opt {
+                    let end =
+                        consume_positionals(start, &mut positionals, &mut ns, &mut seen_actions)?;
+                    if end > start {
+                        start = end;
+                        continue;
+                    }
                     start = end;
-                    continue;
                 }
-                start = end;
                 if !option_indices.contains(&start) {
                     for s in &argv[start..next_opt] {
                         if s != "--" {
@@ -1024,13 +1029,26 @@ mod tests {
 
     #[test]
     fn star_positional_quirk_matches_argparse() {
-        // argparse consumes a '*' positional (empty) before the first option.
+        // argparse (3.11.7) consumes a '*' positional empty when the plain strings before an
+        // option are used up by earlier positionals, but not when an option comes first: then
+        // the strings after the option fill it.
         let p = OptParser::new("raid")
             .add(Arg::opt(&["--level"]))
             .add(Arg::pos("parts", Nargs::Any));
         let (ns, extra) = p.parse_known(&v(&["--level=1", "a", "b"])).unwrap();
+        assert_eq!(ns.list("parts"), v(&["a", "b"]));
+        assert!(extra.is_empty());
+        let q = OptParser::new("raid")
+            .add(Arg::opt(&["--level"]))
+            .add(Arg::pos("mnt", Nargs::One))
+            .add(Arg::pos("parts", Nargs::Any));
+        let (ns, extra) = q.parse_known(&v(&["/", "--level=1", "a", "b"])).unwrap();
         assert_eq!(ns.list("parts"), Vec::<String>::new());
         assert_eq!(extra, v(&["a", "b"]));
+        let (ns, extra) = q.parse_known(&v(&["--level=1", "/", "a", "b"])).unwrap();
+        assert_eq!(ns.str("mnt").as_deref(), Some("/"));
+        assert_eq!(ns.list("parts"), v(&["a", "b"]));
+        assert!(extra.is_empty());
         let (ns, extra) = p.parse_known(&v(&["a", "b", "--level=1"])).unwrap();
         assert_eq!(ns.list("parts"), v(&["a", "b"]));
         assert!(extra.is_empty());
