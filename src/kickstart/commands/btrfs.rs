@@ -193,3 +193,54 @@ impl Command for Btrfs {
 pub fn new() -> Box<dyn Command> {
     Box::<Btrfs>::default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kickstart::Origin;
+
+    fn parse(version: KsVersion, line: &str) -> (Result<Parsed, KsError>, usize) {
+        let origin = Origin::new("<test>", 3);
+        let mut ctx = ParseCtx {
+            cmd: "btrfs",
+            line,
+            origin: &origin,
+            version,
+            warnings: Vec::new(),
+        };
+        let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        let r = Btrfs::default().parse(&mut ctx, &args);
+        (r, ctx.warnings.len())
+    }
+
+    #[test]
+    fn versions() {
+        let line = "/ --subvol --name=root LABEL=f17";
+        assert_eq!(parse(KsVersion::Devel, line).0.unwrap(), Parsed::Item(0));
+        let (r, w) = parse(KsVersion::Rhel9, line);
+        assert_eq!((r.unwrap(), w), (Parsed::Nothing, 1));
+        assert!(parse(KsVersion::Rhel10, line).0.is_err());
+    }
+
+    #[test]
+    fn renders_levels_lowercase() {
+        let mut b = Btrfs::default();
+        let origin = Origin::new("<test>", 1);
+        let mut ctx = ParseCtx {
+            cmd: "btrfs",
+            line: "",
+            origin: &origin,
+            version: KsVersion::Devel,
+            warnings: Vec::new(),
+        };
+        let args: Vec<String> = "none --data=RAID1 --metadata=0 --label=f btrfs.01 btrfs.02"
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        b.parse(&mut ctx, &args).unwrap();
+        assert_eq!(
+            b.render(),
+            "btrfs none --label=\"f\" --data=raid1 --metadata=raid0 btrfs.01 btrfs.02\n"
+        );
+    }
+}
