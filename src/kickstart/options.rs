@@ -849,7 +849,8 @@ impl OptParser {
         if let Some(max_opt) = max_opt {
             while start <= max_opt {
                 let next_opt = *option_indices.iter().find(|&&i| i >= start).unwrap();
-                // argparse only tries positionals when plain strings precede the next option.
+                // argparse only tries positionals when plain strings precede the next option
+                // (otherwise a '*' positional would be consumed empty here).
                 if start != next_opt {
                     let end =
                         consume_positionals(start, &mut positionals, &mut ns, &mut seen_actions)?;
@@ -1028,12 +1029,24 @@ mod tests {
 
     #[test]
     fn star_positional_quirk_matches_argparse() {
-        // argparse (3.11.7) only matches positionals against plain strings that precede an
-        // option, so `--level=1 a b` still fills a '*' positional from the trailing strings...
+        // argparse (3.11.7) consumes a '*' positional empty when the plain strings before an
+        // option are used up by earlier positionals, but not when an option comes first: then
+        // the strings after the option fill it.
         let p = OptParser::new("raid")
             .add(Arg::opt(&["--level"]))
             .add(Arg::pos("parts", Nargs::Any));
         let (ns, extra) = p.parse_known(&v(&["--level=1", "a", "b"])).unwrap();
+        assert_eq!(ns.list("parts"), v(&["a", "b"]));
+        assert!(extra.is_empty());
+        let q = OptParser::new("raid")
+            .add(Arg::opt(&["--level"]))
+            .add(Arg::pos("mnt", Nargs::One))
+            .add(Arg::pos("parts", Nargs::Any));
+        let (ns, extra) = q.parse_known(&v(&["/", "--level=1", "a", "b"])).unwrap();
+        assert_eq!(ns.list("parts"), Vec::<String>::new());
+        assert_eq!(extra, v(&["a", "b"]));
+        let (ns, extra) = q.parse_known(&v(&["--level=1", "/", "a", "b"])).unwrap();
+        assert_eq!(ns.str("mnt").as_deref(), Some("/"));
         assert_eq!(ns.list("parts"), v(&["a", "b"]));
         assert!(extra.is_empty());
         let (ns, extra) = p.parse_known(&v(&["a", "b", "--level=1"])).unwrap();

@@ -60,6 +60,7 @@ pub mod skipx;
 pub mod snapshot;
 pub mod sshkey;
 pub mod sshpw;
+pub mod storage_common;
 pub mod stratisfs;
 pub mod stratispool;
 pub mod timesource;
