@@ -39,10 +39,9 @@ pub fn run(cmd: &KsCommand, color: bool) -> anyhow::Result<i32> {
 fn run_inner(cmd: &KsCommand, color: bool) -> anyhow::Result<i32> {
     match cmd {
         KsCommand::Flatten { common, output } => {
-            let opts = ParseOptions {
-                ksappend: false,
-                ..options(common)?
-            };
+            // Unlike ksflatten (which drops %ksappend lines), inline them: a flat file should
+            // hold everything the kickstart uses.
+            let opts = options(common)?;
             let ks = match parse_file(&common.input, &opts) {
                 Ok(k) => k,
                 Err(e) => {
