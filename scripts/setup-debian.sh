@@ -25,6 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The arm64 live fixture set downloads Debian arm64 packages.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+  $SUDO apt-get update -qq
+fi
 if ! command -v cargo >/dev/null; then
   echo "error: cargo not found. Install Rust (>= 1.85) with rustup: https://rustup.rs" >&2
   exit 2

@@ -47,10 +47,23 @@ rules() {
   fi
 }
 
+fixtures() {
+  # Step 2's repositories, cached by their inputs under the cache dir (seconds when warm).
+  local out=$CACHE/fixtures
+  fixtures/build-repos "$out"
+  cargo build -q --bin kiln
+  KILN=$ROOT/target/debug/kiln fixtures/check-repos "$out" | tee "$CACHE/check-repos.log"
+  local rc=${PIPESTATUS[0]}
+  export KILN_FIXTURES=$out
+  return "$rc"
+}
+
 tests() {
   cargo test --workspace --no-fail-fast 2>&1 | tee "$CACHE/last-test.log"
   local rc=${PIPESTATUS[0]}
-  awk '/^test result:/ {p+=$4; f+=$6} END {printf "cargo test total: %d passed, %d failed\n", p, f}' "$CACHE/last-test.log" >"$CACHE/summary"
+  # One closing line for everything: cargo's test results plus the fixture checks.
+  awk '/^test result:/ {p+=$4; f+=$6} /^[0-9]+ passed, [0-9]+ failed/ {p+=$1; f+=$3}
+       END {printf "tests: %d passed, %d failed\n", p, f}' "$CACHE/check-repos.log" "$CACHE/last-test.log" >"$CACHE/summary"
   return "$rc"
 }
 
@@ -75,6 +88,7 @@ step "pykickstart reference venv" pyks
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 step "dependency rules" rules
+step "fixture repositories" fixtures
 step "cargo test" tests
 step "fuzz kickstart parser" fuzz
 
