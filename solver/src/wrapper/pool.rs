@@ -187,8 +187,8 @@ impl Pool {
     /// Name of the repo a solvable came from.
     pub fn solvable_repo_name(&self, p: ffi::Id) -> String {
         match self.solvable(p) {
-            // SAFETY: the repo pointer comes from a live solvable of this pool.
             Some(s) if !s.repo.is_null() => {
+                // SAFETY: the repo pointer comes from a live solvable of this pool.
                 unsafe { owned(ffi::kiln_repo_name(s.repo)) }.unwrap_or_default()
             }
             _ => String::new(),

@@ -141,11 +141,8 @@ impl<'p> Solver<'p> {
                         break;
                     }
                     // SAFETY: (p, rp) from libsolv; text copied at once.
-                    if let Some(s) =
-                        unsafe { owned(ffi::solver_solutionelement2str(self.ptr(), p, rp)) }
-                    {
-                        out.push(s);
-                    }
+                    let text = unsafe { owned(ffi::solver_solutionelement2str(self.ptr(), p, rp)) };
+                    out.extend(text);
                 }
                 out
             })
