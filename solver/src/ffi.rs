@@ -99,6 +99,14 @@ extern "C" {
         name: *const c_char,
         flags: c_int,
     ) -> c_int;
+    pub fn selection_make_matchsolvablelist(
+        pool: *mut Pool,
+        sel: *mut Queue,
+        solvids: *mut Queue,
+        flags: c_int,
+        keyname: c_int,
+        marker: c_int,
+    ) -> c_int;
     pub fn selection_solvables(pool: *mut Pool, sel: *mut Queue, pkgs: *mut Queue);
 
     pub fn solver_create(pool: *mut Pool) -> *mut Solver;

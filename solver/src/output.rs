@@ -270,6 +270,24 @@ fn add_item(pool: &Pool, jobs: &mut Jobs, item: &Item) -> bool {
             return true;
         }
     }
+    // As dnf (obsoletes=True): packages obsoleting a match are candidates too, and libsolv's
+    // policy then prefers the obsoleter (a request for `oldname` installs `newname`).
+    let matched: Vec<ffi::Id> = selection::solvables(pool, &mut sel)
+        .into_iter()
+        .filter(|&p| pool.installable(p))
+        .collect();
+    let obsoleters: Vec<ffi::Id> =
+        selection::matching_deps(pool, &matched, ffi::SOLVABLE_OBSOLETES)
+            .into_iter()
+            .filter(|p| pool.installable(*p) && !matched.contains(p))
+            .collect();
+    if !obsoleters.is_empty() {
+        let mut all = matched;
+        all.extend(obsoleters);
+        let what = pool.one_of(&all);
+        jobs.push(ffi::SOLVER_SOLVABLE_ONE_OF | how_extra, what, item.tag);
+        return true;
+    }
     let pairs = sel.as_slice().to_vec();
     for c in pairs.chunks_exact(2) {
         jobs.push(c[0] | how_extra, c[1], item.tag);

@@ -38,3 +38,24 @@ pub fn solvables(pool: &Pool, sel: &mut Queue) -> Vec<ffi::Id> {
     unsafe { ffi::selection_solvables(pool.as_ptr(), sel.as_mut_ptr(), out.as_mut_ptr()) };
     out.as_slice().to_vec()
 }
+
+/// Solvables whose `keyname` dependencies (e.g. SOLVABLE_OBSOLETES) match any of `ids`.
+pub fn matching_deps(pool: &Pool, ids: &[ffi::Id], keyname: i32) -> Vec<ffi::Id> {
+    let mut list = Queue::new();
+    for &p in ids {
+        list.push(p);
+    }
+    let mut sel = Queue::new();
+    // SAFETY: live pool with whatprovides; valid queues; marker 0 = all deps of that key.
+    unsafe {
+        ffi::selection_make_matchsolvablelist(
+            pool.as_ptr(),
+            sel.as_mut_ptr(),
+            list.as_mut_ptr(),
+            0,
+            keyname,
+            0,
+        )
+    };
+    solvables(pool, &mut sel)
+}
