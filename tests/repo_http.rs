@@ -18,7 +18,15 @@ struct PyServer {
 impl PyServer {
     fn start(dir: &Path) -> PyServer {
         let mut child = Command::new("/usr/bin/python3")
-            .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory"])
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
             .arg(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -58,7 +66,11 @@ fn tmp(name: &str) -> PathBuf {
 
 fn write_ks(dir: &Path, repo_line: &str, packages: &str) -> PathBuf {
     let p = dir.join("t.ks");
-    std::fs::write(&p, format!("{repo_line}\n%packages --nocore\n{packages}\n%end\n")).unwrap();
+    std::fs::write(
+        &p,
+        format!("{repo_line}\n%packages --nocore\n{packages}\n%end\n"),
+    )
+    .unwrap();
     p
 }
 
@@ -82,7 +94,9 @@ fn files_under(d: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![d.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd {
             let p = e.unwrap().path();
             if p.is_dir() {
@@ -118,12 +132,18 @@ fn http_baseurl_download_then_cacheonly_offline() {
         assert!(path.starts_with(&cache), "{path:?} not in the cache");
         assert!(path.is_file());
     }
-    assert!(!files_under(&cache).iter().any(|p| p.to_string_lossy().contains(".part")));
+    assert!(!files_under(&cache)
+        .iter()
+        .any(|p| p.to_string_lossy().contains(".part")));
     drop(srv);
     // Offline: everything comes from the cache.
     let o = kiln(&["download", "--cacheonly"], &ks, &cache);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains(&format!("{n} packages ready (0 downloaded")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("{n} packages ready (0 downloaded")),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -137,7 +157,10 @@ fn mirrorlist_skips_dead_mirror_and_metalink_checks_hash() {
     // A dead mirror first: port 9 (discard) on loopback refuses connections.
     std::fs::write(
         web.join("mirrorlist"),
-        format!("# mirrors\nhttp://127.0.0.1:9/synthetic\n{}\n", srv.url("synthetic")),
+        format!(
+            "# mirrors\nhttp://127.0.0.1:9/synthetic\n{}\n",
+            srv.url("synthetic")
+        ),
     )
     .unwrap();
     let repomd = std::fs::read(fx.join("synthetic/repodata/repomd.xml")).unwrap();
@@ -160,15 +183,27 @@ fn mirrorlist_skips_dead_mirror_and_metalink_checks_hash() {
     std::fs::write(web.join("metalink.good"), metalink(&sha)).unwrap();
     std::fs::write(web.join("metalink.bad"), metalink(&"0".repeat(64))).unwrap();
 
-    let ks = write_ks(&d, &format!("repo --name=ml --mirrorlist={}", srv.url("mirrorlist")), PKGS);
+    let ks = write_ks(
+        &d,
+        &format!("repo --name=ml --mirrorlist={}", srv.url("mirrorlist")),
+        PKGS,
+    );
     let o = kiln(&["download"], &ks, &d.join("c1"));
     assert!(o.status.success(), "mirrorlist: {}", stderr(&o));
 
-    let ks = write_ks(&d, &format!("repo --name=mk --metalink={}", srv.url("metalink.good")), PKGS);
+    let ks = write_ks(
+        &d,
+        &format!("repo --name=mk --metalink={}", srv.url("metalink.good")),
+        PKGS,
+    );
     let o = kiln(&["download"], &ks, &d.join("c2"));
     assert!(o.status.success(), "metalink: {}", stderr(&o));
 
-    let ks = write_ks(&d, &format!("repo --name=mb --metalink={}", srv.url("metalink.bad")), PKGS);
+    let ks = write_ks(
+        &d,
+        &format!("repo --name=mb --metalink={}", srv.url("metalink.bad")),
+        PKGS,
+    );
     let o = kiln(&["resolve"], &ks, &d.join("c3"));
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -185,15 +220,24 @@ fn broken_repo_names_the_bad_file() {
     let srv = PyServer::start(&fx);
     let ks = write_ks(
         &d,
-        &format!("repo --name=broken --baseurl={}", srv.url("synthetic-broken")),
+        &format!(
+            "repo --name=broken --baseurl={}",
+            srv.url("synthetic-broken")
+        ),
         PKGS,
     );
     let o = kiln(&["resolve"], &ks, &d.join("cache"));
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(e.contains("checksum mismatch"), "{e}");
-    assert!(e.contains("primary.xml"), "the message must name the file: {e}");
-    assert!(e.contains("t.ks:1"), "the message must name the repo line: {e}");
+    assert!(
+        e.contains("primary.xml"),
+        "the message must name the file: {e}"
+    );
+    assert!(
+        e.contains("t.ks:1"),
+        "the message must name the repo line: {e}"
+    );
     // Nothing unverified was kept.
     assert!(!files_under(&d.join("cache"))
         .iter()

@@ -260,7 +260,11 @@ pub fn resolve(ks: &Kickstart, opts: &ResolveOptions) -> Result<Resolution, Reso
     let specs = repo::repo_specs(ks, &opts.cli_repos, opts.releasever.as_deref(), &opts.arch)
         .map_err(|source| ResolveError::Repo {
             name: None,
-            origin: None,
+            origin: match &source {
+                repo::RepoError::BadUrl { origin, .. }
+                | repo::RepoError::NoReleasever { origin, .. } => origin.clone(),
+                _ => None,
+            },
             source,
         })?;
     let load_opts = repo::LoadOptions {
