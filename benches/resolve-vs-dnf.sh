@@ -30,8 +30,8 @@ secs() { echo "$2 - $1" | bc; }
 run_kiln() { "$KILN" resolve --arch x86_64 --ks "$KS" --cache "$DIR/kiln-cache" > "$DIR/kiln.out" 2> "$DIR/kiln.err"; }
 run_dnf() {
     # --assumeno makes dnf stop after resolving (exit 1 by design).
-    dnf -q --installroot="$DIR/dnf-root" --setopt=reposdir=/dev/null --setopt=cachedir="$DIR/dnf-cache" \
-        --repofrompath=bench,"file://$DIR/repo" --repo=bench --forcearch=x86_64 \
+    dnf --installroot="$DIR/dnf-root" --setopt=reposdir=/dev/null --setopt=cachedir="$DIR/dnf-cache" \
+        --repofrompath=bench,"file://$DIR/repo" --repo=bench --forcearch=x86_64 --releasever=12 \
         --setopt=install_weak_deps=True --setopt=best=False --nogpgcheck --assumeno \
         install $REQ > "$DIR/dnf.out" 2>&1 || true
 }
@@ -44,7 +44,7 @@ t0=$(now); run_dnf; t1=$(now); dnf_warm=$(secs "$t0" "$t1")
 
 npk=$(grep -c . "$DIR/kiln.out" || true)
 dnf_n=$(grep -oE 'Install +[0-9]+ Packages' "$DIR/dnf.out" | grep -oE '[0-9]+' || echo "?")
-repo_n=$(zcat "$DIR"/repo/repodata/*-primary.xml.gz | head -c 400 | grep -oE 'packages="[0-9]+"' | grep -oE '[0-9]+')
+repo_n=$(zcat "$DIR"/repo/repodata/*-primary.xml.gz 2>/dev/null | head -c 400 | grep -oE 'packages="[0-9]+"' | grep -oE '[0-9]+' || true)
 printf 'metadata: %s packages; request: %s\n' "$repo_n" "$REQ"
 printf 'packages in transaction: kiln %s, dnf %s\n' "$npk" "$dnf_n"
 printf '%-6s %10s %10s %8s\n' "" "kiln (s)" "dnf (s)" "kiln/dnf"
