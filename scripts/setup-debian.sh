@@ -7,7 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
   # build
-  build-essential pkg-config clang libclang-dev git curl ca-certificates
+  build-essential pkg-config clang libclang-dev git curl ca-certificates libsolv-dev libsolvext-dev libsolv-tools dnf
   # kickstart reference tools (pykickstart from PyPI into a venv) and test helpers
   python3 python3-venv python3-pip
 )

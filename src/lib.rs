@@ -8,3 +8,6 @@
 
 pub mod error;
 pub mod kickstart;
+pub mod progress;
+pub mod repo;
+pub mod resolve;

@@ -39,6 +39,53 @@ pub enum Command {
     /// Kickstart tools: flatten, lint, show.
     #[command(subcommand)]
     Ks(KsCommand),
+    /// Resolve the kickstart's %packages against its repositories and print the transaction.
+    Resolve(ResolveArgs),
+    /// Resolve, then download every package into the cache (verified).
+    Download(DownloadArgs),
+}
+
+/// Options shared by `resolve` and `download`.
+#[derive(Debug, clap::Args)]
+pub struct ResolveArgs {
+    /// The kickstart file.
+    #[arg(long = "ks", alias = "config", short = 'c', value_name = "FILE")]
+    pub ks: String,
+    /// Target architecture (default: the host's).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Value of `$releasever` in repository URLs.
+    #[arg(long, value_name = "N")]
+    pub releasever: Option<String>,
+    /// Use this repository instead of the kickstart's (repeatable; like Koji's --repo).
+    #[arg(long = "repo", value_name = "NAME,URL")]
+    pub repos: Vec<String>,
+    /// Cache directory (livecd-creator's --cache).
+    #[arg(long, value_name = "DIR", env = "KILN_CACHE")]
+    pub cache: Option<PathBuf>,
+    /// Use only the cache; never touch the network.
+    #[arg(long)]
+    pub cacheonly: bool,
+    /// Do not load filelists (faster; file dependencies outside primary's subset fail).
+    #[arg(long)]
+    pub no_filelists: bool,
+    /// Kickstart syntax version.
+    #[arg(long = "ksversion", default_value = "DEVEL", value_name = "VERSION")]
+    pub ksversion: String,
+    /// Print JSON: an array of packages in transaction order.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kiln download`.
+#[derive(Debug, clap::Args)]
+pub struct DownloadArgs {
+    /// Resolution options.
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+    /// Parallel downloads.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub jobs: usize,
 }
 
 /// Options shared by the kickstart tools.

@@ -50,6 +50,18 @@ pub fn print_error(e: &KsError, color: bool) {
     );
 }
 
+/// Print a message at a kickstart line (with the snippet) and optional hint.
+pub fn print_at(
+    label: &str,
+    message: &str,
+    origin: Option<&Origin>,
+    hint: Option<&str>,
+    color: bool,
+) {
+    let code = if label == "error" { "1;31" } else { "1;33" };
+    print_diag(label, code, message, origin, None, &[], hint, color);
+}
+
 /// Print one lint finding.
 pub fn print_finding(f: &Finding, color: bool) {
     match (&f.error, f.severity) {

@@ -3,6 +3,8 @@
 pub mod args;
 pub mod diagnostics;
 mod ks;
+mod report;
+mod resolve;
 
 use clap::Parser;
 
@@ -31,8 +33,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    // Nothing to clean up yet in the kickstart commands: Ctrl-C just ends with 130.
-    let _ = ctrlc::set_handler(|| std::process::exit(EXIT_INTERRUPTED));
+    // Downloads stop at the next chunk and remove their temp files; a second Ctrl-C exits at once.
+    let _ = ctrlc::set_handler(|| {
+        use std::sync::atomic::Ordering;
+        if kiln::repo::fetch::INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -47,6 +54,8 @@ pub fn main() -> i32 {
     }
     let r = match &args.command {
         Command::Ks(k) => ks::run(k, color),
+        Command::Resolve(r) => resolve::run_resolve(r, color),
+        Command::Download(d) => resolve::run_download(d, color),
     };
     match r {
         Ok(code) => code,

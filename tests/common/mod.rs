@@ -61,3 +61,50 @@ pub fn pykickstart_bin() -> Option<PathBuf> {
     eprintln!("SKIP: pykickstart 3.78 unavailable");
     None
 }
+
+/// The step-2 fixture repositories (`KILN_FIXTURES`, the OUT of `fixtures/build-repos`; else
+/// `fixtures/build-repos` is run into the target dir when this checkout has it).
+/// Missing: panic under `CI=true`, otherwise `None` with a printed reason.
+pub fn fixtures() -> Option<PathBuf> {
+    let ok =
+        |p: &Path| p.join("ks/synthetic.ks").is_file() && p.join("synthetic/repodata").is_dir();
+    if let Some(p) = std::env::var_os("KILN_FIXTURES").map(PathBuf::from) {
+        if ok(&p) {
+            return Some(p);
+        }
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/build-repos");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    if ok(&out) {
+        return Some(out);
+    }
+    if script.is_file() {
+        let built = std::process::Command::new(&script)
+            .arg(&out)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if built && ok(&out) {
+            return Some(out);
+        }
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("fixture repositories not found (set KILN_FIXTURES or add fixtures/build-repos)");
+    }
+    eprintln!(
+        "SKIP: fixture repositories not found (set KILN_FIXTURES=OUT of fixtures/build-repos)"
+    );
+    None
+}
+
+/// A host tool the test needs: panic under CI, otherwise false with a printed reason.
+pub fn have_tool(path: &str) -> bool {
+    if Path::new(path).exists() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{path} is required under CI");
+    }
+    eprintln!("SKIP: {path} not installed");
+    false
+}

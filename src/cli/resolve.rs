@@ -1,0 +1,204 @@
+//! `kiln resolve` and `kiln download`.
+
+use std::io::Write;
+
+use kiln::kickstart::{parse_file, KsVersion, ParseOptions};
+use kiln::repo::{self, Cache};
+use kiln::resolve::{self, Resolution, ResolveError, ResolveOptions};
+
+use super::args::{DownloadArgs, ResolveArgs};
+use super::diagnostics::{print_at, print_error};
+use super::report::DownloadBar;
+use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
+
+fn default_cache() -> std::path::PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
+        return std::path::PathBuf::from(x).join("kiln");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => std::path::PathBuf::from(h).join(".cache/kiln"),
+        None => std::path::PathBuf::from("/var/cache/kiln"),
+    }
+}
+
+fn host_arch() -> String {
+    std::env::consts::ARCH.to_string()
+}
+
+fn cause_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
+}
+
+/// Print a resolution error with kickstart lines; returns the exit code.
+fn print_resolve_error(e: &ResolveError, color: bool) -> i32 {
+    match e {
+        ResolveError::Missing(items) => {
+            print_at("error", &e.to_string(), None, None, color);
+            for m in items {
+                print_at(
+                    "error",
+                    &format!("{} not found", m.what),
+                    m.origin.as_ref(),
+                    None,
+                    color,
+                );
+            }
+            eprintln!("hint: check the names against the repositories, or add `--ignoremissing` to `%packages` to skip them");
+        }
+        ResolveError::Unsolvable(problems) => {
+            print_at("error", &e.to_string(), None, None, color);
+            for (i, p) in problems.iter().enumerate() {
+                eprintln!("\nproblem {}: {}", i + 1, p.summary);
+                for d in &p.details {
+                    eprintln!("  - {d}");
+                }
+                if !p.requested.is_empty() {
+                    eprintln!("  requested by: {}", p.requested.join(", "));
+                }
+                for o in &p.origins {
+                    print_at("note", "requested here", Some(o), None, color);
+                }
+                for (j, s) in p.solutions.iter().enumerate() {
+                    eprintln!("  solution {}: {}", j + 1, s.join("; "));
+                }
+            }
+        }
+        ResolveError::Repo {
+            origin: Some(o), ..
+        } => print_at("error", &cause_chain(e), Some(o), None, color),
+        _ => print_at("error", &cause_chain(e), None, None, color),
+    }
+    e.exit_code()
+}
+
+fn resolve_from(a: &ResolveArgs, color: bool) -> Result<(Resolution, Cache), i32> {
+    let Some(version) = KsVersion::from_name(&a.ksversion) else {
+        eprintln!("error: unknown kickstart version `{}`", a.ksversion);
+        return Err(EXIT_BAD_INPUT);
+    };
+    let ks = match parse_file(
+        &a.ks,
+        &ParseOptions {
+            version,
+            ..ParseOptions::default()
+        },
+    ) {
+        Ok(k) => k,
+        Err(e) => {
+            print_error(&e, color);
+            return Err(EXIT_BAD_INPUT);
+        }
+    };
+    let mut cli_repos = Vec::new();
+    for r in &a.repos {
+        match repo::parse_repo_arg(r) {
+            Ok(p) => cli_repos.push(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(EXIT_BAD_INPUT);
+            }
+        }
+    }
+    let cache = Cache::new(a.cache.clone().unwrap_or_else(default_cache), a.cacheonly);
+    let opts = ResolveOptions {
+        arch: a.arch.clone().unwrap_or_else(host_arch),
+        releasever: a.releasever.clone(),
+        cli_repos,
+        cache: cache.clone(),
+        filelists: !a.no_filelists,
+    };
+    match resolve::resolve(&ks, &opts) {
+        Ok(r) => {
+            for w in &r.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok((r, cache))
+        }
+        Err(e) => Err(print_resolve_error(&e, color)),
+    }
+}
+
+fn human_size(b: u64) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    }
+}
+
+/// `kiln resolve`.
+pub fn run_resolve(a: &ResolveArgs, color: bool) -> anyhow::Result<i32> {
+    let (r, _) = match resolve_from(a, color) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &r.packages)?;
+        writeln!(out)?;
+    } else {
+        for p in &r.packages {
+            writeln!(out, "{}\t{}\t{}", p.nevra(), p.repo, human_size(p.size))?;
+        }
+    }
+    let total: u64 = r.packages.iter().map(|p| p.size).sum();
+    eprintln!(
+        "{} packages, {} to download; solved in {} ms ({} of {} repos from the solv cache)",
+        r.packages.len(),
+        human_size(total),
+        r.solve_ms,
+        r.solv_cache_hits,
+        r.repos.len()
+    );
+    Ok(EXIT_OK)
+}
+
+/// `kiln download`.
+pub fn run_download(a: &DownloadArgs, color: bool) -> anyhow::Result<i32> {
+    let (r, cache) = match resolve_from(&a.resolve, color) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let bar = DownloadBar::new(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let fetcher = match repo::Fetcher::new(None) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {}", cause_chain(&e));
+            return Ok(EXIT_ENV);
+        }
+    };
+    match repo::download(&r.plan, &cache, &fetcher, a.jobs, &bar) {
+        Ok(local) => {
+            let fetched = local.iter().filter(|l| l.downloaded).count();
+            if a.resolve.json {
+                println!("{}", serde_json::to_string_pretty(&local)?);
+            } else {
+                for l in &local {
+                    println!("{}\t{}", l.nevra, l.path.display());
+                }
+            }
+            eprintln!(
+                "{} packages ready ({} downloaded, {} already local) in {}",
+                local.len(),
+                fetched,
+                local.len() - fetched,
+                cache.root.display()
+            );
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("error: {}", cause_chain(&e));
+            Ok(match e {
+                repo::RepoError::Interrupted => super::EXIT_INTERRUPTED,
+                repo::RepoError::Checksum { .. } => EXIT_ENV,
+                _ => EXIT_ENV,
+            })
+        }
+    }
+}

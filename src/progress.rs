@@ -1,0 +1,25 @@
+//! Progress reporting traits. Libraries call them; `cli/report.rs` draws them (indicatif stays in
+//! the CLI).
+
+/// Progress of a batch of downloads.
+pub trait DownloadReporter: Sync {
+    /// The batch starts: `count` files, `total_bytes` to transfer.
+    fn start(&self, count: usize, total_bytes: u64);
+    /// Bytes arrived.
+    fn advance(&self, bytes: u64);
+    /// One file is done and verified.
+    fn done(&self, name: &str);
+    /// The batch ended (successfully or not).
+    fn finish(&self);
+}
+
+/// Reports nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl DownloadReporter for NoProgress {
+    fn start(&self, _: usize, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn done(&self, _: &str) {}
+    fn finish(&self) {}
+}

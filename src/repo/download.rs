@@ -1,0 +1,174 @@
+//! Parallel, verified package downloads: a bounded pool of worker threads takes packages largest
+//! first (so the long transfers start early), tries each mirror in turn, checks the checksum from
+//! primary and renames into the cache. Packages of `file://` repos are verified in place.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::fetch::{file_path, join_url, verify_file, Fetcher};
+use super::xml::Checksum;
+use super::{Cache, RepoError};
+use crate::progress::DownloadReporter;
+
+/// Where one package can be had (built by `resolve/` from the solver's result).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PackageLocation {
+    /// `name-[e:]v-r.arch`, for messages.
+    pub nevra: String,
+    /// Repo id.
+    pub repo: String,
+    /// Base URLs (mirrors) of the repo, in preference order.
+    pub bases: Vec<String>,
+    /// `location href`.
+    pub href: String,
+    /// Checksum from primary.
+    pub checksum: Option<Checksum>,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A package file on local disk, verified.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocalPackage {
+    /// NEVRA.
+    pub nevra: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Whether it was transferred now (false: cache hit or file:// repo).
+    pub downloaded: bool,
+}
+
+impl PackageLocation {
+    /// The file in the cache this package is stored as.
+    pub fn cache_path(&self, cache: &Cache) -> PathBuf {
+        let base = self.bases.first().map(String::as_str).unwrap_or("");
+        let file = self.href.rsplit('/').next().unwrap_or(&self.href);
+        cache.packages_dir(&self.repo, base).join(file)
+    }
+
+    /// The file itself when the repo is local.
+    pub fn local_path(&self) -> Option<PathBuf> {
+        self.bases
+            .first()
+            .and_then(|b| file_path(b))
+            .map(|p| p.join(&self.href))
+    }
+}
+
+fn verify(p: &PackageLocation, path: &std::path::Path) -> Result<(), RepoError> {
+    match &p.checksum {
+        Some(c) => verify_file(path, c, &path.display().to_string()),
+        None => Ok(()),
+    }
+}
+
+/// Fetch (or find) every package; returns them in the input order.
+pub fn download(
+    pkgs: &[PackageLocation],
+    cache: &Cache,
+    fetcher: &Fetcher,
+    jobs: usize,
+    reporter: &dyn DownloadReporter,
+) -> Result<Vec<LocalPackage>, RepoError> {
+    let mut out: Vec<Option<LocalPackage>> = vec![None; pkgs.len()];
+    let mut todo = Vec::new();
+    for (i, p) in pkgs.iter().enumerate() {
+        if let Some(local) = p.local_path() {
+            verify(p, &local)?;
+            out[i] = Some(LocalPackage {
+                nevra: p.nevra.clone(),
+                path: local,
+                downloaded: false,
+            });
+            continue;
+        }
+        let dest = p.cache_path(cache);
+        if dest.is_file() && verify(p, &dest).is_ok() {
+            out[i] = Some(LocalPackage {
+                nevra: p.nevra.clone(),
+                path: dest,
+                downloaded: false,
+            });
+            continue;
+        }
+        if cache.cache_only {
+            return Err(RepoError::NotCached {
+                what: p.nevra.clone(),
+                cache: cache.root.display().to_string(),
+            });
+        }
+        todo.push(i);
+    }
+    // Largest first: the long transfers overlap with many small ones instead of trailing alone.
+    todo.sort_by(|&a, &b| pkgs[b].size.cmp(&pkgs[a].size));
+    let total: u64 = todo.iter().map(|&i| pkgs[i].size).sum();
+    reporter.start(todo.len(), total);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<(usize, Result<LocalPackage, RepoError>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, 32).min(todo.len().max(1)) {
+            s.spawn(|| loop {
+                if failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = todo.get(k) else { break };
+                let p = &pkgs[i];
+                let dest = p.cache_path(cache);
+                let mut last = None;
+                for base in &p.bases {
+                    let url = join_url(base, &p.href);
+                    match fetcher
+                        .fetch_to(&url, &dest, p.checksum.as_ref(), &|n| reporter.advance(n))
+                    {
+                        Ok(()) => {
+                            last = None;
+                            break;
+                        }
+                        Err(RepoError::Interrupted) => {
+                            last = Some(RepoError::Interrupted);
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!("{e}");
+                            last = Some(e);
+                        }
+                    }
+                }
+                let r = match last {
+                    None => {
+                        reporter.done(&p.nevra);
+                        Ok(LocalPackage {
+                            nevra: p.nevra.clone(),
+                            path: dest,
+                            downloaded: true,
+                        })
+                    }
+                    Some(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        Err(e)
+                    }
+                };
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, r));
+            });
+        }
+    });
+    reporter.finish();
+    for (i, r) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        out[i] = Some(r?);
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            o.ok_or_else(|| RepoError::NotCached {
+                what: pkgs[i].nevra.clone(),
+                cache: cache.root.display().to_string(),
+            })
+        })
+        .collect()
+}

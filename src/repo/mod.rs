@@ -1,0 +1,297 @@
+//! Repositories: which ones (kickstart `url`/`repo` or `--repo`), fetching and verifying their
+//! metadata (repomd.xml, primary, filelists, comps) into a versioned cache, and downloading
+//! packages. Knows nothing of libsolv: `resolve/` turns [`RepoMetadata`] into solver input.
+
+pub mod cache;
+pub mod download;
+pub mod error;
+pub mod fetch;
+pub mod spec;
+pub mod xml;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub use cache::Cache;
+pub use download::{download, LocalPackage, PackageLocation};
+pub use error::RepoError;
+pub use fetch::Fetcher;
+pub use spec::{parse_repo_arg, repo_specs, RepoSpec, Source};
+pub use xml::{Checksum, Comps};
+
+use fetch::{file_path, join_url, verify_file};
+use xml::RepomdRecord;
+
+/// One repository's verified metadata, on local disk.
+#[derive(Debug, Clone)]
+pub struct RepoMetadata {
+    /// The spec it came from.
+    pub spec: RepoSpec,
+    /// Base URLs to fetch packages from (mirrors in preference order).
+    pub bases: Vec<String>,
+    /// sha256 of repomd.xml (keys the `.solv` cache).
+    pub repomd_sha256: String,
+    /// primary.xml(.gz...).
+    pub primary: PathBuf,
+    /// filelists.xml(.gz...), when present.
+    pub filelists: Option<PathBuf>,
+    /// comps, when the repo has a group record.
+    pub comps: Option<Comps>,
+}
+
+/// Options for loading.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Also fetch filelists (dnf 4 does; needed for file dependencies outside primary's subset).
+    pub filelists: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { filelists: true }
+    }
+}
+
+fn source_key(s: &Source) -> &str {
+    match s {
+        Source::BaseUrl(u) | Source::Mirrorlist(u) | Source::Metalink(u) => u,
+    }
+}
+
+/// Base URLs and acceptable repomd hashes for a spec.
+fn mirrors(spec: &RepoSpec, fetcher: &Fetcher) -> Result<(Vec<String>, Vec<Checksum>), RepoError> {
+    let from_metalink = |url: &str,
+                         text: &str|
+     -> Result<(Vec<String>, Vec<Checksum>), RepoError> {
+        let m = xml::parse_metalink(text).map_err(|message| RepoError::Parse {
+            what: "metalink",
+            file: url.to_string(),
+            message,
+        })?;
+        let bases: Vec<String> = m
+            .urls
+            .iter()
+            .filter(|u| {
+                u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://")
+            })
+            .map(|u| {
+                u.trim_end_matches("repomd.xml")
+                    .trim_end_matches('/')
+                    .trim_end_matches("repodata")
+                    .to_string()
+            })
+            .collect();
+        if bases.is_empty() {
+            return Err(RepoError::NoMirrors(url.to_string()));
+        }
+        Ok((bases, m.hashes))
+    };
+    match &spec.source {
+        Source::BaseUrl(u) => Ok((vec![u.clone()], Vec::new())),
+        Source::Metalink(u) => from_metalink(u, &fetcher.get_text(u)?),
+        Source::Mirrorlist(u) => {
+            let text = fetcher.get_text(u)?;
+            // dnf accepts a metalink given as --mirrorlist.
+            if text.trim_start().starts_with("<?xml") || text.contains("<metalink") {
+                return from_metalink(u, &text);
+            }
+            let bases: Vec<String> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+                .collect();
+            if bases.is_empty() {
+                return Err(RepoError::NoMirrors(u.clone()));
+            }
+            Ok((bases, Vec::new()))
+        }
+    }
+}
+
+fn parse_repomd_file(path: &Path, label: &str) -> Result<Vec<RepomdRecord>, RepoError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RepoError::io("read", path, e))?;
+    xml::parse_repomd(&text).map_err(|message| RepoError::Parse {
+        what: "repomd.xml",
+        file: label.to_string(),
+        message,
+    })
+}
+
+fn wanted<'a>(records: &'a [RepomdRecord], opts: &LoadOptions) -> Vec<&'a RepomdRecord> {
+    let mut out: Vec<&RepomdRecord> = Vec::new();
+    for kind in ["primary", "filelists", "group", "group_gz"] {
+        if kind == "filelists" && !opts.filelists {
+            continue;
+        }
+        if kind == "group_gz" && out.iter().any(|r| r.kind == "group") {
+            continue;
+        }
+        if let Some(r) = records.iter().find(|r| r.kind == kind) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+fn read_comps(path: &Path) -> Result<Comps, RepoError> {
+    let raw = std::fs::read(path).map_err(|e| RepoError::io("read", path, e))?;
+    let text = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut s = String::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_string(&mut s)
+            .map_err(|e| RepoError::io("decompress", path, e))?;
+        s
+    } else {
+        String::from_utf8_lossy(&raw).into_owned()
+    };
+    xml::parse_comps(&text).map_err(|message| RepoError::Parse {
+        what: "comps",
+        file: path.display().to_string(),
+        message,
+    })
+}
+
+/// Fetch (or find in the cache) and verify one repository's metadata.
+pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMetadata, RepoError> {
+    let fetcher = Fetcher::new(spec.proxy.as_deref())?;
+    let dir = cache.repodata_dir(&spec.name, source_key(&spec.source));
+    let local_base = match &spec.source {
+        Source::BaseUrl(u) => file_path(u),
+        _ => None,
+    };
+    let (bases, repomd_path, files) = if let Some(base) = local_base {
+        // A local repo is used in place, but still verified against its repomd.xml.
+        let repomd = base.join("repodata/repomd.xml");
+        let records = parse_repomd_file(&repomd, &repomd.display().to_string())?;
+        let mut files = Vec::new();
+        for r in wanted(&records, opts) {
+            let p = base.join(&r.href);
+            if let Some(c) = &r.checksum {
+                verify_file(&p, c, &p.display().to_string())?;
+            }
+            files.push((r.kind.clone(), p));
+        }
+        (vec![source_key(&spec.source).to_string()], repomd, files)
+    } else {
+        let _lock = cache::DirLock::acquire(&dir)?;
+        let bases_file = dir.join("bases.txt");
+        let repomd = dir.join("repomd.xml");
+        let bases = if cache.cache_only {
+            if !repomd.is_file() {
+                return Err(RepoError::NotCached {
+                    what: format!("repomd.xml of `{}`", spec.name),
+                    cache: cache.root.display().to_string(),
+                });
+            }
+            std::fs::read_to_string(&bases_file)
+                .map(|t| t.lines().map(str::to_string).collect())
+                .unwrap_or_default()
+        } else {
+            let (bases, hashes) = mirrors(spec, &fetcher)?;
+            let mut ok = None;
+            let mut last_err = None;
+            for b in &bases {
+                let url = join_url(b, "repodata/repomd.xml");
+                let tmp = dir.join(format!(".repomd.xml.part{}", std::process::id()));
+                match fetcher.fetch_to(&url, &tmp, None, &|_| {}) {
+                    Ok(()) => {
+                        // The metalink's hashes are the trust anchor for mirrors.
+                        if !hashes.is_empty() {
+                            let matches = hashes.iter().any(|h| {
+                                fetch::file_digest(&tmp, &h.kind).is_ok_and(|d| d == h.hex)
+                            });
+                            if !matches {
+                                let _ = std::fs::remove_file(&tmp);
+                                last_err = Some(RepoError::Metalink {
+                                    url,
+                                    metalink: source_key(&spec.source).to_string(),
+                                });
+                                continue;
+                            }
+                        }
+                        std::fs::rename(&tmp, &repomd)
+                            .map_err(|e| RepoError::io("rename into", &repomd, e))?;
+                        ok = Some(b.clone());
+                        break;
+                    }
+                    Err(e) => last_err = Some(e),
+                }
+            }
+            if ok.is_none() {
+                return Err(last_err.unwrap_or_else(|| RepoError::NoMirrors(spec.name.clone())));
+            }
+            // The mirror that answered goes first for packages too.
+            let first = ok.unwrap_or_default();
+            let mut ordered = vec![first.clone()];
+            ordered.extend(bases.into_iter().filter(|b| *b != first));
+            let tmp = dir.join(format!(".bases.part{}", std::process::id()));
+            std::fs::write(&tmp, ordered.join("\n"))
+                .map_err(|e| RepoError::io("write", &tmp, e))?;
+            std::fs::rename(&tmp, &bases_file)
+                .map_err(|e| RepoError::io("rename into", &bases_file, e))?;
+            ordered
+        };
+        let records = parse_repomd_file(&repomd, &repomd.display().to_string())?;
+        let mut files = Vec::new();
+        for r in wanted(&records, opts) {
+            let name = r.href.rsplit('/').next().unwrap_or(&r.href).to_string();
+            let dest = dir.join(&name);
+            let fresh = dest.is_file()
+                && r.checksum
+                    .as_ref()
+                    .is_none_or(|c| verify_file(&dest, c, &name).is_ok());
+            if !fresh {
+                if cache.cache_only {
+                    return Err(RepoError::NotCached {
+                        what: name,
+                        cache: cache.root.display().to_string(),
+                    });
+                }
+                let mut last = None;
+                for b in &bases {
+                    match fetcher.fetch_to(
+                        &join_url(b, &r.href),
+                        &dest,
+                        r.checksum.as_ref(),
+                        &|_| {},
+                    ) {
+                        Ok(()) => {
+                            last = None;
+                            break;
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                if let Some(e) = last {
+                    return Err(e);
+                }
+            }
+            files.push((r.kind.clone(), dest));
+        }
+        (bases, repomd, files)
+    };
+    let primary = files
+        .iter()
+        .find(|(k, _)| k == "primary")
+        .map(|(_, p)| p.clone())
+        .ok_or_else(|| RepoError::NoPrimary {
+            file: repomd_path.display().to_string(),
+        })?;
+    let filelists = files
+        .iter()
+        .find(|(k, _)| k == "filelists")
+        .map(|(_, p)| p.clone());
+    let comps = match files.iter().find(|(k, _)| k.starts_with("group")) {
+        Some((_, p)) => Some(read_comps(p)?),
+        None => None,
+    };
+    Ok(RepoMetadata {
+        spec: spec.clone(),
+        bases,
+        repomd_sha256: fetch::file_digest(&repomd_path, "sha256")?,
+        primary,
+        filelists,
+        comps,
+    })
+}
