@@ -147,7 +147,9 @@ pub fn kiln_findings(ks: &Kickstart) -> Vec<Finding> {
     if p.seen {
         let names: Vec<&str> = p.packages.iter().map(String::as_str).collect();
         let header = p.header_origins.first().cloned();
-        let names_kernel = names.iter().any(|n| n.starts_with("kernel") || n.starts_with("linux-image"));
+        let names_kernel = names
+            .iter()
+            .any(|n| n.starts_with("kernel") || n.starts_with("linux-image"));
         if !names_kernel {
             out.push(note(
                 "%packages names no kernel (`kernel`): the live image will not boot unless a group pulls one in"
@@ -155,7 +157,10 @@ pub fn kiln_findings(ks: &Kickstart) -> Vec<Finding> {
                 header.clone(),
             ));
         }
-        if !names.iter().any(|n| n.starts_with("dracut-live") || n.starts_with("dracut-config-generic")) {
+        if !names
+            .iter()
+            .any(|n| n.starts_with("dracut-live") || n.starts_with("dracut-config-generic"))
+        {
             out.push(note(
                 "%packages names no `dracut-live`: unless a group pulls it in, the initramfs cannot find the live root"
                     .into(),

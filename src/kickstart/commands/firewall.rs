@@ -77,10 +77,17 @@ impl Command for Firewall {
             .add(Arg::flag(&["--use-system-defaults"]));
         let ns = ctx.parse(&op, args)?;
         self.enabled = Some(ns.opt_bool("enabled").unwrap_or(true));
-        self.ports = ns.list("ports");
-        self.trusts = ns.list("trusts");
-        self.services = ns.list("services");
-        self.remove_services = ns.list("remove_services");
+        // Lists absent from the line keep earlier values (pykickstart `set_to_self`).
+        for (dest, field) in [
+            ("ports", &mut self.ports),
+            ("trusts", &mut self.trusts),
+            ("services", &mut self.services),
+            ("remove_services", &mut self.remove_services),
+        ] {
+            if !ns.is_none(dest) {
+                *field = ns.list(dest);
+            }
+        }
         self.use_system_defaults = ns.bool("use_system_defaults");
         Ok(Parsed::Command)
     }
