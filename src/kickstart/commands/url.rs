@@ -106,6 +106,27 @@ impl Command for Url {
         s.push('\n');
         s
     }
+    fn render_flat(&self) -> String {
+        // Sources set by earlier lines stay in the state, but pykickstart writes only the first
+        // of url, mirrorlist, metalink; the others go on lines of their own before it (the
+        // one-source check is per line).
+        let hidden: Vec<String> = [
+            (&self.url, "url"),
+            (&self.mirrorlist, "mirrorlist"),
+            (&self.metalink, "metalink"),
+        ]
+        .iter()
+        .filter_map(|(v, o)| nonempty(v).map(|v| format!("url --{o}=\"{v}\"\n")))
+        .skip(1)
+        .collect();
+        let s = self.render();
+        match s.split_once('\n') {
+            Some((header, rest)) if !hidden.is_empty() => {
+                format!("{header}\n{}{rest}", hidden.concat())
+            }
+            _ => s,
+        }
+    }
     fn live_effect(&self) -> LiveEffect {
         LiveEffect::Applied
     }
