@@ -32,14 +32,9 @@ for text in cases:
 print(json.dumps(out))
 "#;
 
-#[test]
-fn two_line_kickstarts_match_pykickstart() {
-    let Some(corpus) = common::corpus() else {
-        return;
-    };
-    let Some(pyks) = common::pykickstart_bin() else {
-        return;
-    };
+/// Every pair (in order, with repeats) of up to 10 distinct valid single lines per command word
+/// from pykickstart's conformance vectors.
+fn two_line_cases(corpus: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(corpus.join("pykickstart-conformance/cases.jsonl")).unwrap();
     // Valid single lines per command word, in harvest order, deduplicated.
     let mut by_cmd: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -67,6 +62,18 @@ fn two_line_kickstarts_match_pykickstart() {
             }
         }
     }
+    cases
+}
+
+#[test]
+fn two_line_kickstarts_match_pykickstart() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let Some(pyks) = common::pykickstart_bin() else {
+        return;
+    };
+    let cases = two_line_cases(&corpus);
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("cases.json");
     std::fs::write(&input, serde_json::to_string(&cases).unwrap()).unwrap();
@@ -88,7 +95,7 @@ fn two_line_kickstarts_match_pykickstart() {
         let got = parse_str(case, "pair.ks", &ParseOptions::default());
         match (w["ok"].as_bool().unwrap(), got) {
             (true, Ok(ks)) => {
-                let g = ks.render();
+                let g = ks.render_pykickstart();
                 let wt = w["text"].as_str().unwrap();
                 // Both start with a generator line of their own.
                 let strip = |s: &str| {
@@ -121,6 +128,43 @@ fn two_line_kickstarts_match_pykickstart() {
     );
     for f in failures.iter().take(150) {
         println!("DIFF {f}");
+    }
+    assert!(failures.is_empty(), "{} differences", failures.len());
+}
+
+/// kiln's flatten of each two-line kickstart, read back, renders as pykickstart would render the
+/// original: state a later line left in place must survive even where pykickstart's own
+/// rendering would drop it (the acceptance of `ks_corpus` flatten, without Python).
+#[test]
+fn two_line_flatten_reads_back() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let opts = ParseOptions::default();
+    let mut failures = Vec::new();
+    let cases = two_line_cases(&corpus);
+    for case in &cases {
+        let Ok(k1) = parse_str(case, "pair.ks", &opts) else {
+            continue;
+        };
+        let flat = k1.render();
+        match parse_str(&flat, "flat.ks", &opts) {
+            Ok(k2) if k2.render_pykickstart() == k1.render_pykickstart() => {}
+            Ok(k2) => failures.push(format!(
+                "{case:?}\n  flat:      {flat:?}\n  want:      {:?}\n  read back: {:?}",
+                k1.render_pykickstart(),
+                k2.render_pykickstart()
+            )),
+            Err(e) => failures.push(format!("{case:?}: flatten does not parse ({e}):\n{flat}")),
+        }
+    }
+    println!(
+        "{} of {} two-line kickstarts read back from kiln's flatten",
+        cases.len() - failures.len(),
+        cases.len()
+    );
+    for f in failures.iter().take(100) {
+        println!("LOST {f}");
     }
     assert!(failures.is_empty(), "{} differences", failures.len());
 }

@@ -188,9 +188,15 @@ impl Kickstart {
         self.slot(name).is_some_and(|s| s.seen())
     }
 
-    /// The full kickstart as pykickstart's `str(handler)` writes it (what `ksflatten` prints).
+    /// The full kickstart as `kiln ks flatten` writes it: pykickstart's `str(handler)`, except
+    /// where that would not read back to the same state (see [`Command::render_flat`]).
     pub fn render(&self) -> String {
         render::render(self)
+    }
+
+    /// The full kickstart exactly as pykickstart's `str(handler)` writes it.
+    pub fn render_pykickstart(&self) -> String {
+        render::render_pykickstart(self)
     }
 
     /// The typed model as JSON (`kiln ks show --json`).

@@ -337,6 +337,19 @@ impl Namespace {
     pub fn was_seen(&self, dest: &str) -> bool {
         self.seen.iter().any(|d| d == dest)
     }
+    /// pykickstart `set_to_obj` for one string destination: overwrite `field` only when the
+    /// parsed value is not None (so a later line keeps what it does not mention).
+    pub fn merge_str(&self, dest: &str, field: &mut Option<String>) {
+        if !self.is_none(dest) {
+            *field = self.str(dest);
+        }
+    }
+    /// [`Namespace::merge_str`] for a list destination.
+    pub fn merge_list(&self, dest: &str, field: &mut Vec<String>) {
+        if !self.is_none(dest) {
+            *field = self.list(dest);
+        }
+    }
 }
 
 /// An argparse-like parser for one command or section header.

@@ -23,15 +23,32 @@ fn write_order(ks: &Kickstart) -> Vec<usize> {
     idx
 }
 
-/// pykickstart's `str(handler)` with kiln's generator line.
+/// What `kiln ks flatten` prints: pykickstart's `str(handler)` with kiln's generator line,
+/// except that each command is written with
+/// [`render_flat`](super::commands::Command::render_flat), so that pykickstart reads the output
+/// back to the same state even where its own rendering would lose some of it.
 pub fn render(ks: &Kickstart) -> String {
+    render_with(ks, true)
+}
+
+/// Exactly pykickstart's `str(handler)` (with kiln's generator line), lossy spots included.
+pub fn render_pykickstart(ks: &Kickstart) -> String {
+    render_with(ks, false)
+}
+
+fn render_with(ks: &Kickstart, flat: bool) -> String {
     let mut r = format!("{GENERATOR}\n");
     if let Some(p) = &ks.platform {
         r.push_str(&format!("#platform={p}\n"));
     }
     r.push_str(&format!("#version={}\n", ks.version.name()));
     for i in write_order(ks) {
-        r.push_str(&ks.commands[i].state.render());
+        let state = &ks.commands[i].state;
+        r.push_str(&if flat {
+            state.render_flat()
+        } else {
+            state.render()
+        });
     }
     for s in &ks.scripts {
         r.push_str(&s.render());

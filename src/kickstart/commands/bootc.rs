@@ -37,8 +37,8 @@ impl Command for Bootc {
         let ns = ctx.parse(&op, args)?;
         self.stateroot = ns.str("stateroot");
         self.source_imgref = ns.str("sourceImgRef");
-        self.target_imgref = ns.str("targetImgRef");
-        self.bootloader = ns.str("bootloader");
+        ns.merge_str("targetImgRef", &mut self.target_imgref);
+        ns.merge_str("bootloader", &mut self.bootloader);
         self.composefs = ns.bool("composefs");
         if self.target_imgref.as_deref().unwrap_or("").is_empty() {
             self.target_imgref = self.source_imgref.clone();

@@ -77,10 +77,17 @@ impl Command for Firewall {
             .add(Arg::flag(&["--use-system-defaults"]));
         let ns = ctx.parse(&op, args)?;
         self.enabled = Some(ns.opt_bool("enabled").unwrap_or(true));
-        self.ports = ns.list("ports");
-        self.trusts = ns.list("trusts");
-        self.services = ns.list("services");
-        self.remove_services = ns.list("remove_services");
+        // Lists absent from the line keep earlier values (pykickstart `set_to_self`).
+        for (dest, field) in [
+            ("ports", &mut self.ports),
+            ("trusts", &mut self.trusts),
+            ("services", &mut self.services),
+            ("remove_services", &mut self.remove_services),
+        ] {
+            if !ns.is_none(dest) {
+                *field = ns.list(dest);
+            }
+        }
         self.use_system_defaults = ns.bool("use_system_defaults");
         Ok(Parsed::Command)
     }
@@ -124,6 +131,54 @@ impl Command for Firewall {
                 s
             }
         }
+    }
+    fn render_flat(&self) -> String {
+        let Some(enabled) = self.enabled else {
+            return String::new();
+        };
+        // pykickstart's form loses state when read back if: a disabled (or system-default)
+        // firewall hides its lists, `ssh:tcp`-style ports come back as `--ssh` services, or
+        // several `--trust` devices come back as one comma-joined device.
+        let special = ["ssh:tcp", "telnet:tcp", "smtp:tcp", "http:tcp", "ftp:tcp"];
+        let lists_empty = self.ports.is_empty()
+            && self.trusts.is_empty()
+            && self.services.is_empty()
+            && self.remove_services.is_empty();
+        let lossless = if self.use_system_defaults {
+            enabled && lists_empty
+        } else if enabled {
+            !self.ports.iter().any(|p| special.contains(&p.as_str())) && self.trusts.len() <= 1
+        } else {
+            lists_empty
+        };
+        if lossless {
+            return self.render();
+        }
+        // One line that sets every attribute.
+        let mut s = format!(
+            "# Firewall configuration\nfirewall {}",
+            if enabled { "--enabled" } else { "--disabled" }
+        );
+        if !self.ports.is_empty() {
+            s.push_str(&format!(" --port={}", self.ports.join(",")));
+        }
+        for t in &self.trusts {
+            s.push_str(&format!(" --trust={t}"));
+        }
+        if !self.services.is_empty() {
+            s.push_str(&format!(" --service={}", self.services.join(",")));
+        }
+        if !self.remove_services.is_empty() {
+            s.push_str(&format!(
+                " --remove-service={}",
+                self.remove_services.join(",")
+            ));
+        }
+        if self.use_system_defaults {
+            s.push_str(" --use-system-defaults");
+        }
+        s.push('\n');
+        s
     }
     fn live_effect(&self) -> LiveEffect {
         LiveEffect::Applied

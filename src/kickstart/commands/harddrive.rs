@@ -22,8 +22,8 @@ impl Command for HardDrive {
             .add(Arg::opt(&["--dir"]).required())
             .add(Arg::opt(&["--partition"]).required());
         let ns = ctx.parse(&op, args)?;
-        self.partition = ns.str("partition");
-        self.dir = ns.str("dir");
+        ns.merge_str("partition", &mut self.partition);
+        ns.merge_str("dir", &mut self.dir);
         Ok(Parsed::Command)
     }
     fn render(&self) -> String {

@@ -26,6 +26,23 @@ fn quoted_list(l: &[String]) -> String {
         .join(",")
 }
 
+impl Keyboard {
+    /// The new-format options as pykickstart writes them.
+    fn args_str(&self) -> String {
+        let mut s = String::new();
+        if !self.vc_keymap.is_empty() {
+            s.push_str(&format!(" --vckeymap={}", self.vc_keymap));
+        }
+        if !self.x_layouts.is_empty() {
+            s.push_str(&format!(" --xlayouts={}", quoted_list(&self.x_layouts)));
+        }
+        if !self.switch_options.is_empty() {
+            s.push_str(&format!(" --switch={}", quoted_list(&self.switch_options)));
+        }
+        s
+    }
+}
+
 impl Command for Keyboard {
     fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
         let op = OptParser::new("keyboard")
@@ -43,8 +60,8 @@ impl Command for Keyboard {
             );
         let (ns, extra) = ctx.parse_known(&op, args)?;
         self.vc_keymap = ns.str("vc_keymap").unwrap_or_default();
-        self.x_layouts = ns.list("x_layouts");
-        self.switch_options = ns.list("switch_options");
+        ns.merge_list("x_layouts", &mut self.x_layouts);
+        ns.merge_list("switch_options", &mut self.switch_options);
         let kbd = ns.list("kbd");
         if kbd.len() > 1 {
             return Err(KsError::bad(
@@ -79,17 +96,24 @@ impl Command for Keyboard {
             ));
         }
         s.push_str("keyboard");
-        if !self.vc_keymap.is_empty() {
-            s.push_str(&format!(" --vckeymap={}", self.vc_keymap));
-        }
-        if !self.x_layouts.is_empty() {
-            s.push_str(&format!(" --xlayouts={}", quoted_list(&self.x_layouts)));
-        }
-        if !self.switch_options.is_empty() {
-            s.push_str(&format!(" --switch={}", quoted_list(&self.switch_options)));
-        }
+        s.push_str(&self.args_str());
         s.push('\n');
         s
+    }
+    fn render_flat(&self) -> String {
+        // pykickstart writes the old positional layout of a mixed state as a comment, which
+        // it cannot read back; one line with both forms gives the same state.
+        let new_format = !self.vc_keymap.is_empty()
+            || !self.x_layouts.is_empty()
+            || !self.switch_options.is_empty();
+        if self.keyboard.is_empty() || !new_format {
+            return self.render();
+        }
+        format!(
+            "# Keyboard layouts\nkeyboard '{}'{}\n",
+            self.keyboard,
+            self.args_str()
+        )
     }
     fn live_effect(&self) -> LiveEffect {
         LiveEffect::Applied

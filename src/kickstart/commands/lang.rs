@@ -34,7 +34,7 @@ impl Command for Lang {
         if !extra.is_empty() {
             return Err(unexpected_args("lang", &extra));
         }
-        self.addsupport = ns.list("addsupport");
+        ns.merge_list("addsupport", &mut self.addsupport);
         self.lang = ns.str("lang").unwrap_or_default();
         Ok(Parsed::Command)
     }

@@ -29,9 +29,11 @@ impl Command for Liveimg {
             .add(Arg::opt(&["--checksum"]));
         let ns = ctx.parse(&op, args)?;
         self.url = ns.str("url");
-        self.proxy = ns.str("proxy");
+        ns.merge_str("proxy", &mut self.proxy);
         self.noverifyssl = ns.bool("noverifyssl");
-        self.checksum = ns.str("checksum").unwrap_or_default();
+        if let Some(c) = ns.str("checksum") {
+            self.checksum = c;
+        }
         Ok(Parsed::Command)
     }
     fn render(&self) -> String {

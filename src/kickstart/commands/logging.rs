@@ -29,9 +29,13 @@ impl Command for Logging {
             _ => {}
         }
         let ns = ctx.parse(&op, args)?;
-        self.host = ns.str("host").unwrap_or_default();
-        self.port = ns.str("port").unwrap_or_default();
-        self.level = ns.str("level");
+        if let Some(h) = ns.str("host") {
+            self.host = h;
+        }
+        if let Some(p) = ns.str("port") {
+            self.port = p;
+        }
+        ns.merge_str("level", &mut self.level);
         if !self.port.is_empty() && self.host.is_empty() {
             return Err(KsError::bad("Can't specify --port without --host."));
         }

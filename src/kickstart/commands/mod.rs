@@ -161,6 +161,12 @@ pub trait Command: Debug + Send + Sync + Any {
     /// The whole command as pykickstart's `str(command)` writes it (with its comment header,
     /// every data item, trailing newline), or "" when unset.
     fn render(&self) -> String;
+    /// The whole command as `kiln ks flatten` writes it: [`Command::render`], except where
+    /// pykickstart's own rendering loses state when read back (then a form that pykickstart
+    /// re-reads to the same state).
+    fn render_flat(&self) -> String {
+        self.render()
+    }
     /// One data item as pykickstart's `str(data)` writes it (multi-instance commands).
     fn render_item(&self, idx: usize) -> String {
         let _ = idx;

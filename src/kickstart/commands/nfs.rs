@@ -25,9 +25,9 @@ impl Command for Nfs {
             .add(Arg::opt(&["--dir"]).required())
             .add(Arg::opt(&["--opts"]));
         let ns = ctx.parse(&op, args)?;
-        self.server = ns.str("server");
-        self.dir = ns.str("dir");
-        self.opts = ns.str("opts");
+        ns.merge_str("server", &mut self.server);
+        ns.merge_str("dir", &mut self.dir);
+        ns.merge_str("opts", &mut self.opts);
         Ok(Parsed::Command)
     }
     fn render(&self) -> String {

@@ -32,10 +32,10 @@ impl Command for OstreeContainer {
             .add(Arg::opt(&["--remote"]))
             .add(Arg::flag(&["--no-signature-verification"]).dest("noSignatureVerification"));
         let ns = ctx.parse(&op, args)?;
-        self.stateroot = ns.str("stateroot");
-        self.url = ns.str("url");
-        self.transport = ns.str("transport");
-        self.remote = ns.str("remote");
+        ns.merge_str("stateroot", &mut self.stateroot);
+        ns.merge_str("url", &mut self.url);
+        ns.merge_str("transport", &mut self.transport);
+        ns.merge_str("remote", &mut self.remote);
         self.no_signature_verification = ns.bool("noSignatureVerification");
         if self.remote.as_deref().unwrap_or("").is_empty() {
             self.remote = self.stateroot.clone();

@@ -31,10 +31,10 @@ impl Command for OstreeSetup {
             .add(Arg::opt(&["--ref"]).required())
             .add(Arg::flag(&["--nogpg"]));
         let ns = ctx.parse(&op, args)?;
-        self.osname = ns.str("osname");
-        self.remote = ns.str("remote");
-        self.url = ns.str("url");
-        self.r#ref = ns.str("ref");
+        ns.merge_str("osname", &mut self.osname);
+        ns.merge_str("remote", &mut self.remote);
+        ns.merge_str("url", &mut self.url);
+        ns.merge_str("ref", &mut self.r#ref);
         self.nogpg = ns.bool("nogpg");
         if self.remote.as_deref().unwrap_or("").is_empty() {
             self.remote = self.osname.clone();

@@ -22,8 +22,12 @@ impl Command for Rdp {
             .add(Arg::opt(&["--username"]))
             .add(Arg::opt(&["--password"]));
         let ns = ctx.parse(&op, args)?;
-        self.username = ns.str("username").unwrap_or_default();
-        self.password = ns.str("password").unwrap_or_default();
+        if let Some(v) = ns.str("username") {
+            self.username = v;
+        }
+        if let Some(v) = ns.str("password") {
+            self.password = v;
+        }
         Ok(Parsed::Command)
     }
     fn render(&self) -> String {

@@ -34,15 +34,18 @@ impl Command for RootPw {
             op.push(Arg::flag(&["--allow-ssh"]));
         }
         let (ns, extra) = ctx.parse_known(&op, args)?;
-        let password = ns.str("password").unwrap_or_default();
-        if password.is_empty() && !ns.bool("lock") {
+        let password = ns.str("password");
+        if password.as_deref().unwrap_or("").is_empty() && !ns.bool("lock") {
             return Err(KsError::bad(
                 "A single argument is expected for the rootpw command",
             ));
         } else if !extra.is_empty() {
             return Err(unexpected_args("rootpw", &extra));
         }
-        self.password = password;
+        // A line without a password (`--lock`) keeps the earlier one.
+        if let Some(p) = password {
+            self.password = p;
+        }
         self.is_crypted = ns.bool("isCrypted");
         self.lock = ns.bool("lock");
         self.allow_ssh = ns.bool("allow_ssh");

@@ -19,8 +19,8 @@ impl Command for Services {
             .add(Arg::opt(&["--disabled"]).ty(Ty::CommaSplit))
             .add(Arg::opt(&["--enabled"]).ty(Ty::CommaSplit));
         let ns = ctx.parse(&op, args)?;
-        self.disabled = ns.list("disabled");
-        self.enabled = ns.list("enabled");
+        ns.merge_list("disabled", &mut self.disabled);
+        ns.merge_list("enabled", &mut self.enabled);
         if self.disabled.is_empty() && self.enabled.is_empty() {
             return Err(KsError::bad(
                 "One of --disabled or --enabled must be provided.",

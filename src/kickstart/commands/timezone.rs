@@ -31,7 +31,7 @@ impl Command for Timezone {
         let ns = ctx.parse(&op, args)?;
         self.utc = ns.bool("isUtc");
         self.nontp = ns.bool("nontp");
-        self.ntpservers = ns.list("ntpservers");
+        ns.merge_list("ntpservers", &mut self.ntpservers);
         if args.is_empty() {
             return Err(KsError::bad(
                 "At least one option and/or an argument are expected for the timezone command",
@@ -40,7 +40,10 @@ impl Command for Timezone {
         let tz = ns.list("timezone");
         if tz.len() == 1 {
             self.timezone = tz[0].clone();
-        } else if tz.len() > 1 {
+        } else if tz.is_empty() {
+            // pykickstart stores the empty positional list over the earlier zone.
+            self.timezone.clear();
+        } else {
             return Err(KsError::bad(
                 "One or zero arguments are expected for the timezone command",
             ));

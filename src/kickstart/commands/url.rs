@@ -45,18 +45,19 @@ impl Command for Url {
             .add(Arg::opt(&["--sslclientkey"]));
         let ns = ctx.parse(&op, args)?;
         self.seen = true;
-        self.url = ns.str("url");
-        self.mirrorlist = ns.str("mirrorlist");
-        self.metalink = ns.str("metalink");
-        self.proxy = ns.str("proxy");
+        ns.merge_str("url", &mut self.url);
+        ns.merge_str("mirrorlist", &mut self.mirrorlist);
+        ns.merge_str("metalink", &mut self.metalink);
+        ns.merge_str("proxy", &mut self.proxy);
         self.noverifyssl = ns.bool("noverifyssl");
-        self.sslcacert = ns.str("sslcacert");
-        self.sslclientcert = ns.str("sslclientcert");
-        self.sslclientkey = ns.str("sslclientkey");
+        ns.merge_str("sslcacert", &mut self.sslcacert);
+        ns.merge_str("sslclientcert", &mut self.sslclientcert);
+        ns.merge_str("sslclientkey", &mut self.sslclientkey);
+        // The exclusivity check looks at this line only.
         let used: Vec<&str> = [
-            (&self.mirrorlist, "--mirrorlist"),
-            (&self.url, "--url"),
-            (&self.metalink, "--metalink"),
+            (ns.str("mirrorlist"), "--mirrorlist"),
+            (ns.str("url"), "--url"),
+            (ns.str("metalink"), "--metalink"),
         ]
         .iter()
         .filter(|(v, _)| nonempty(v).is_some())
@@ -104,6 +105,27 @@ impl Command for Url {
         }
         s.push('\n');
         s
+    }
+    fn render_flat(&self) -> String {
+        // Sources set by earlier lines stay in the state, but pykickstart writes only the first
+        // of url, mirrorlist, metalink; the others go on lines of their own before it (the
+        // one-source check is per line).
+        let hidden: Vec<String> = [
+            (&self.url, "url"),
+            (&self.mirrorlist, "mirrorlist"),
+            (&self.metalink, "metalink"),
+        ]
+        .iter()
+        .filter_map(|(v, o)| nonempty(v).map(|v| format!("url --{o}=\"{v}\"\n")))
+        .skip(1)
+        .collect();
+        let s = self.render();
+        match s.split_once('\n') {
+            Some((header, rest)) if !hidden.is_empty() => {
+                format!("{header}\n{}{rest}", hidden.concat())
+            }
+            _ => s,
+        }
     }
     fn live_effect(&self) -> LiveEffect {
         LiveEffect::Applied

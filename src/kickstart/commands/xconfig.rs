@@ -19,7 +19,9 @@ impl Command for XConfig {
             .add(Arg::opt(&["--defaultdesktop"]))
             .add(Arg::flag(&["--startxonboot"]).dest("startX"));
         let ns = ctx.parse(&op, args)?;
-        self.defaultdesktop = ns.str("defaultdesktop").unwrap_or_default();
+        if let Some(v) = ns.str("defaultdesktop") {
+            self.defaultdesktop = v;
+        }
         self.startx = ns.bool("startX");
         Ok(Parsed::Command)
     }
