@@ -3,21 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn kiln_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(common::kiln())
-        .current_dir(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::write(dir.join(name), text).unwrap();
-}
+use common::{kiln_in, write};
 
 #[test]
 fn show_json_has_typed_commands_with_origins() {

@@ -37,20 +37,25 @@ pub struct ResolvedPackage {
     pub install_size: u64,
 }
 
+/// `name-[epoch:]version-release.arch` as dnf prints it (epoch 0 omitted).
+pub fn format_nevra(name: &str, epoch: u32, version: &str, release: &str, arch: &str) -> String {
+    if epoch == 0 {
+        format!("{name}-{version}-{release}.{arch}")
+    } else {
+        format!("{name}-{epoch}:{version}-{release}.{arch}")
+    }
+}
+
 impl ResolvedPackage {
     /// `name-[epoch:]version-release.arch` as dnf prints it.
     pub fn nevra(&self) -> String {
-        if self.epoch == 0 {
-            format!(
-                "{}-{}-{}.{}",
-                self.name, self.version, self.release, self.arch
-            )
-        } else {
-            format!(
-                "{}-{}:{}-{}.{}",
-                self.name, self.epoch, self.version, self.release, self.arch
-            )
-        }
+        format_nevra(
+            &self.name,
+            self.epoch,
+            &self.version,
+            &self.release,
+            &self.arch,
+        )
     }
 }
 

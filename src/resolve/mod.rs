@@ -62,17 +62,13 @@ pub struct ResolvedPackage {
 impl ResolvedPackage {
     /// `name-[e:]v-r.arch`.
     pub fn nevra(&self) -> String {
-        if self.epoch == 0 {
-            format!(
-                "{}-{}-{}.{}",
-                self.name, self.version, self.release, self.arch
-            )
-        } else {
-            format!(
-                "{}-{}:{}-{}.{}",
-                self.name, self.epoch, self.version, self.release, self.arch
-            )
-        }
+        kiln_solver::format_nevra(
+            &self.name,
+            self.epoch,
+            &self.version,
+            &self.release,
+            &self.arch,
+        )
     }
 }
 

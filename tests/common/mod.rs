@@ -108,3 +108,18 @@ pub fn have_tool(path: &str) -> bool {
     eprintln!("SKIP: {path} not installed");
     false
 }
+
+/// Run the kiln binary in `dir` without colors.
+pub fn kiln_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(kiln())
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+/// Write a file under `dir`.
+pub fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
