@@ -3,6 +3,7 @@
 pub mod args;
 pub mod diagnostics;
 mod ks;
+mod write;
 
 use clap::Parser;
 
@@ -47,6 +48,7 @@ pub fn main() -> i32 {
     }
     let r = match &args.command {
         Command::Ks(k) => ks::run(k, color),
+        Command::Write(w) => write::run(w),
     };
     match r {
         Ok(code) => code,
