@@ -31,7 +31,11 @@ fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
         (Some(t), _) => Some(t),
         (None, Ok(v)) => match v.trim().parse::<u32>() {
             Ok(t) => Some(t),
-            Err(_) => return bad(format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds")),
+            Err(_) => {
+                return bad(format!(
+                    "SOURCE_DATE_EPOCH `{v}` is not a number of seconds"
+                ))
+            }
         },
         (None, Err(_)) => None,
     };
@@ -69,7 +73,11 @@ fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
         Err(e) => {
-            let code = if e.is_bad_input() { EXIT_BAD_INPUT } else { EXIT_ENV };
+            let code = if e.is_bad_input() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_ENV
+            };
             eprintln!("error: {:#}", anyhow::Error::new(e));
             Ok(code)
         }

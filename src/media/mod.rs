@@ -75,12 +75,11 @@ pub fn write_squashfs_dir(
     xattrs: bool,
     opts: &SquashfsOptions,
 ) -> Result<SquashfsSummary, MediaError> {
-    let tree = FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| {
-        MediaError::Scan {
+    let tree =
+        FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
             dir: dir.to_owned(),
             source,
-        }
-    })?;
+        })?;
     let mut staging = out.as_os_str().to_owned();
     staging.push(".partial");
     let staging = PathBuf::from(staging);

@@ -432,7 +432,9 @@ mod tests {
     #[test]
     fn insert_lookup_and_sorted_walk() {
         let mut t = FsTree::new(Meta::default());
-        let d = t.insert(Path::new("b"), Meta::default(), Kind::Dir).unwrap();
+        let d = t
+            .insert(Path::new("b"), Meta::default(), Kind::Dir)
+            .unwrap();
         let f = t
             .insert(
                 Path::new("b/z"),

@@ -47,16 +47,31 @@ fn sample_tree() -> FsTree {
     t.insert(p("etc/empty"), meta(0o644, 0, 0, 2), bytes(vec![]))
         .unwrap();
     let hello = t
-        .insert(p("etc/hello"), meta(0o4755, 1000, 100, 3), bytes(b"hello\n".to_vec()))
+        .insert(
+            p("etc/hello"),
+            meta(0o4755, 1000, 100, 3),
+            bytes(b"hello\n".to_vec()),
+        )
         .unwrap();
-    t.insert(p("etc/hello-link"), meta(0o4755, 1000, 100, 3), Kind::Hardlink(hello))
-        .unwrap();
+    t.insert(
+        p("etc/hello-link"),
+        meta(0o4755, 1000, 100, 3),
+        Kind::Hardlink(hello),
+    )
+    .unwrap();
     t.insert(p("big"), meta(0o600, 5, 6, 4), bytes(noise(1, 1_000_003)))
         .unwrap();
-    t.insert(p("big-copy"), meta(0o600, 5, 6, 4), bytes(noise(1, 1_000_003)))
+    t.insert(
+        p("big-copy"),
+        meta(0o600, 5, 6, 4),
+        bytes(noise(1, 1_000_003)),
+    )
+    .unwrap();
+    let text: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect();
+    t.insert(p("text"), meta(0o644, 0, 0, 5), bytes(text))
         .unwrap();
-    let text: Vec<u8> = (0..200_000u32).flat_map(|i| format!("{i}\n").into_bytes()).collect();
-    t.insert(p("text"), meta(0o644, 0, 0, 5), bytes(text)).unwrap();
     let mut sparse = vec![0u8; 3 << 20];
     sparse.extend_from_slice(b"end");
     t.insert(p("sparse"), meta(0o644, 0, 0, 6), bytes(sparse))
@@ -82,7 +97,8 @@ fn sample_tree() -> FsTree {
         },
     )
     .unwrap();
-    t.insert(p("fifo"), meta(0o644, 0, 0, 10), Kind::Fifo).unwrap();
+    t.insert(p("fifo"), meta(0o644, 0, 0, 10), Kind::Fifo)
+        .unwrap();
     t.insert(p("sock"), meta(0o755, 0, 0, 11), Kind::Socket)
         .unwrap();
     let mut m = meta(0o755, 0, 0, 12);
@@ -148,8 +164,8 @@ fn enc(major: u32, minor: u32) -> u32 {
 }
 
 fn read_back(img: &Path) -> BTreeMap<PathBuf, (u16, u32, u32, u32, Got)> {
-    let fs = FilesystemReader::from_reader(BufReader::new(std::fs::File::open(img).unwrap()))
-        .unwrap();
+    let fs =
+        FilesystemReader::from_reader(BufReader::new(std::fs::File::open(img).unwrap())).unwrap();
     let mut out = BTreeMap::new();
     for node in fs.files() {
         let got = match &node.inner {

@@ -228,7 +228,11 @@ impl Codec {
 
     /// Compress one block. Returns `None` when the result would not be smaller than the input,
     /// so the caller stores it raw.
-    pub fn compress(&self, input: &[u8], block_size: u32) -> Result<Option<Vec<u8>>, SquashfsError> {
+    pub fn compress(
+        &self,
+        input: &[u8],
+        block_size: u32,
+    ) -> Result<Option<Vec<u8>>, SquashfsError> {
         let out = match self {
             Codec::Gzip { level, window } => gzip(input, *level, *window)?,
             Codec::Xz {
@@ -238,7 +242,12 @@ impl Codec {
                 extreme,
             } => {
                 let dict = dict_size.unwrap_or(block_size);
-                let p = *preset | if *extreme { liblzma::stream::PRESET_EXTREME } else { 0 };
+                let p = *preset
+                    | if *extreme {
+                        liblzma::stream::PRESET_EXTREME
+                    } else {
+                        0
+                    };
                 let mut best = xz(input, dict, p, None)?;
                 for f in filters {
                     let c = xz(input, dict, p, Some(*f))?;
@@ -279,7 +288,11 @@ fn gzip(input: &[u8], level: u32, window: u16) -> Result<Vec<u8>, SquashfsError>
     let mut out = Vec::with_capacity(input.len() + 64);
     loop {
         let st = c
-            .compress_vec(&input[c.total_in() as usize..], &mut out, FlushCompress::Finish)
+            .compress_vec(
+                &input[c.total_in() as usize..],
+                &mut out,
+                FlushCompress::Finish,
+            )
             .map_err(|e| codec_err("gzip", e.to_string()))?;
         match st {
             Status::StreamEnd => return Ok(out),
@@ -353,7 +366,12 @@ mod tests {
 
     #[test]
     fn every_codec_shrinks_text() {
-        let data: Vec<u8> = b"squashfs block ".iter().cycle().take(100_000).copied().collect();
+        let data: Vec<u8> = b"squashfs block "
+            .iter()
+            .cycle()
+            .take(100_000)
+            .copied()
+            .collect();
         for name in ["gzip", "xz", "zstd", "lz4"] {
             let c = Codec::by_name(name).unwrap();
             let out = c.compress(&data, 131072).unwrap().unwrap();

@@ -82,12 +82,19 @@ enum Job {
 /// One compressed block: data to write (empty for a hole) and its size field.
 type Block = (Vec<u8>, u32);
 
-fn read_at(src: &DataSource, file: &mut Option<std::fs::File>, off: u64, buf: &mut [u8]) -> Result<(), SquashfsError> {
+fn read_at(
+    src: &DataSource,
+    file: &mut Option<std::fs::File>,
+    off: u64,
+    buf: &mut [u8],
+) -> Result<(), SquashfsError> {
     match src {
         DataSource::Bytes(b) => {
             let end = off as usize + buf.len();
             if end > b.len() {
-                return Err(SquashfsError::Limit("in-memory file shorter than its size".into()));
+                return Err(SquashfsError::Limit(
+                    "in-memory file shorter than its size".into(),
+                ));
             }
             buf.copy_from_slice(&b[off as usize..end]);
         }
@@ -108,6 +115,34 @@ fn read_at(src: &DataSource, file: &mut Option<std::fs::File>, off: u64, buf: &m
     Ok(())
 }
 
+/// True when `[off, off + len)` of the file is one hole (no data there).
+fn is_hole(
+    src: &DataSource,
+    file: &mut Option<std::fs::File>,
+    off: u64,
+    len: u64,
+) -> Result<bool, SquashfsError> {
+    let DataSource::Path(p) = src else {
+        return Ok(false);
+    };
+    if file.is_none() {
+        *file = Some(
+            std::fs::File::open(p).map_err(|source| SquashfsError::Read {
+                path: p.clone(),
+                source,
+            })?,
+        );
+    }
+    let f = file.as_ref().expect("opened above");
+    Ok(match rustix::fs::seek(f, rustix::fs::SeekFrom::Data(off)) {
+        Ok(next) => next >= off + len,
+        // ENXIO: no data at or after `off`.
+        Err(e) if e == rustix::io::Errno::NXIO => true,
+        // Filesystems without SEEK_DATA: read the block.
+        Err(_) => false,
+    })
+}
+
 fn hash_file(f: &DataFile) -> Result<u64, SquashfsError> {
     // SipHash with fixed keys: only a filter, equal hashes are confirmed byte by byte.
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -116,8 +151,13 @@ fn hash_file(f: &DataFile) -> Result<u64, SquashfsError> {
     let mut off = 0;
     while off < f.size {
         let n = (f.size - off).min(CHUNK as u64) as usize;
-        read_at(&f.source, &mut handle, off, &mut buf[..n])?;
-        h.write(&buf[..n]);
+        if is_hole(&f.source, &mut handle, off, n as u64)? {
+            // Only a filter: a hole hashes unlike written zeros, which at worst misses a dedup.
+            h.write_u64(u64::MAX - n as u64);
+        } else {
+            read_at(&f.source, &mut handle, off, &mut buf[..n])?;
+            h.write(&buf[..n]);
+        }
         off += n as u64;
     }
     Ok(h.finish())
@@ -143,7 +183,12 @@ fn same_content(a: &DataFile, b: &DataFile) -> Result<bool, SquashfsError> {
     Ok(true)
 }
 
-fn compress_block(codec: &Codec, bs: u32, data: &[u8], sparse: bool) -> Result<Block, SquashfsError> {
+fn compress_block(
+    codec: &Codec,
+    bs: u32,
+    data: &[u8],
+    sparse: bool,
+) -> Result<Block, SquashfsError> {
     if sparse && data.iter().all(|&b| b == 0) {
         return Ok((Vec::new(), 0));
     }
@@ -167,6 +212,10 @@ fn run_job(job: &Job, files: &[DataFile], o: &JobCtx) -> Result<Vec<Block>, Squa
             for b in *first..first + count {
                 let off = b * bs;
                 let n = (f.size - off).min(bs) as usize;
+                if o.sparse && is_hole(&f.source, &mut handle, off, n as u64)? {
+                    out.push((Vec::new(), 0));
+                    continue;
+                }
                 read_at(&f.source, &mut handle, off, &mut buf[..n])?;
                 out.push(compress_block(&o.codec, o.block_size, &buf[..n], o.sparse)?);
             }
@@ -177,11 +226,21 @@ fn run_job(job: &Job, files: &[DataFile], o: &JobCtx) -> Result<Vec<Block>, Squa
             for &(file, off, len) in pieces {
                 let mut handle = None;
                 let len = len as usize;
-                read_at(&files[file].source, &mut handle, off, &mut buf[fill..fill + len])?;
+                read_at(
+                    &files[file].source,
+                    &mut handle,
+                    off,
+                    &mut buf[fill..fill + len],
+                )?;
                 fill += len;
             }
             // Fragments are never holes: the reader expects the fragment block to exist.
-            Ok(vec![compress_block(&o.codec, o.block_size, &buf[..fill], false)?])
+            Ok(vec![compress_block(
+                &o.codec,
+                o.block_size,
+                &buf[..fill],
+                false,
+            )?])
         }
     }
 }
@@ -207,7 +266,13 @@ pub fn write_data<W: Write>(
         let hashes: Vec<Option<u64>> = o.pool.install(|| {
             files
                 .par_iter()
-                .map(|f| if f.size == 0 { Ok(None) } else { hash_file(f).map(Some) })
+                .map(|f| {
+                    if f.size == 0 {
+                        Ok(None)
+                    } else {
+                        hash_file(f).map(Some)
+                    }
+                })
                 .collect::<Result<_, _>>()
         })?;
         let mut seen: HashMap<(u64, u64), Vec<usize>> = HashMap::new();

@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn dev_encoding_matches_kernel() {
         assert_eq!(encode_dev(8, 1), 0x801);
-        assert_eq!(encode_dev(1, 0x123), 0x12123);
+        assert_eq!(encode_dev(1, 0x123), 0x10_0123);
     }
 
     #[test]

@@ -148,11 +148,7 @@ fn number(tree: &FsTree, dir: NodeId, s: &mut Slots, order: &mut Vec<NodeId>) {
 
 /// The squashfs name-space type and the name without its prefix, or `None` if unsupported.
 fn xattr_prefix(name: &[u8]) -> Option<(u16, &[u8])> {
-    for (p, t) in [
-        (&b"user."[..], 0u16),
-        (b"trusted.", 1),
-        (b"security.", 2),
-    ] {
+    for (p, t) in [(&b"user."[..], 0u16), (b"trusted.", 1), (b"security.", 2)] {
         if let Some(rest) = name.strip_prefix(p) {
             return Some((t, rest));
         }
@@ -320,7 +316,11 @@ pub fn write<W: Write + Seek>(
     for &id in &order {
         let node = tree.node(id);
         let m = &node.meta;
-        let (uid, gid) = if opts.all_root { (0, 0) } else { (m.uid, m.gid) };
+        let (uid, gid) = if opts.all_root {
+            (0, 0)
+        } else {
+            (m.uid, m.gid)
+        };
         let mut mtime = m.mtime;
         if let Some(c) = opts.clamp_mtime {
             mtime = mtime.min(c);
@@ -358,7 +358,14 @@ pub fn write<W: Write + Seek>(
                     s.ino[node.parent]
                 };
                 let size = listing.len() as u32 + 3; // "." and ".." count as 3 bytes
-                inode::dir(&mut rec, &h, s.nlink[id], (block as u32, off, size), parent, xattr);
+                inode::dir(
+                    &mut rec,
+                    &h,
+                    s.nlink[id],
+                    (block as u32, off, size),
+                    parent,
+                    xattr,
+                );
             }
             Kind::File { size, .. } => {
                 let loc = &data.locs[s.data_idx[id]];
@@ -455,14 +462,7 @@ pub fn write<W: Write + Seek>(
         sb.extend_from_slice(&v.to_le_bytes());
     }
     let block_log = bs.trailing_zeros() as u16;
-    for v in [
-        opts.codec.id(),
-        block_log,
-        sb_flags,
-        ids.len() as u16,
-        4,
-        0,
-    ] {
+    for v in [opts.codec.id(), block_log, sb_flags, ids.len() as u16, 4, 0] {
         sb.extend_from_slice(&v.to_le_bytes());
     }
     for v in [
