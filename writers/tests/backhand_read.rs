@@ -207,6 +207,9 @@ fn backhand_reads_every_codec() {
     codecs.push(("zstd19", Codec::Zstd { level: 19 }));
     for (name, codec) in codecs {
         for (bs, tail) in [(4096, false), (128 * 1024, true), (1 << 20, true)] {
+            if name == "xz-bcj" && bs < 64 * 1024 {
+                continue; // the dictionary may not exceed the block size
+            }
             let img = dir.path().join(format!("{name}-{bs}.sqfs"));
             let opts = squashfs::Options {
                 codec: codec.clone(),
