@@ -10,6 +10,8 @@ PKGS=(
   build-essential pkg-config clang libclang-dev git curl ca-certificates libsolv-dev libsolvext-dev libsolv-tools dnf
   # kickstart reference tools (pykickstart from PyPI into a venv) and test helpers
   python3 python3-venv python3-pip
+  # image reference tools: unsquashfs/mksquashfs, getfattr/setfattr, xorriso, isoinfo, checkisomd5, mtools, fsck.fat, sgdisk
+  squashfs-tools attr xorriso genisoimage isomd5sum mtools dosfstools gdisk
 )
 # Packages the fixture repositories need (step 2), when that script exists.
 if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod kickstart;
+pub mod media;
 pub mod progress;
 pub mod repo;
 pub mod resolve;

@@ -43,6 +43,9 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// Resolve, then download every package into the cache (verified).
     Download(DownloadArgs),
+    /// Write one image from a directory: squashfs (ISO and EFI image to come).
+    #[command(subcommand)]
+    Write(WriteCommand),
 }
 
 /// Options shared by `resolve` and `download`.
@@ -86,6 +89,64 @@ pub struct DownloadArgs {
     /// Parallel downloads.
     #[arg(long, default_value_t = 6, value_name = "N")]
     pub jobs: usize,
+}
+
+/// `kiln write ...`
+#[derive(Debug, Subcommand)]
+pub enum WriteCommand {
+    /// Write DIR as a squashfs 4.0 image (like mksquashfs DIR OUT -noappend).
+    Squashfs(SquashfsArgs),
+}
+
+/// `kiln write squashfs` options, named after mksquashfs where it has them.
+#[derive(Debug, clap::Args)]
+pub struct SquashfsArgs {
+    /// Source directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Output image (replaced if it exists).
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
+    /// Compressor: gzip, xz, zstd or lz4.
+    #[arg(long, default_value = "xz", value_name = "CODEC")]
+    pub comp: String,
+    /// Compressor option, repeatable: level=N (gzip, zstd), window=N (gzip), dict-size=N,
+    /// bcj=x86,arm,arm64,... preset=N, extreme (xz), hc (lz4).
+    #[arg(long = "comp-opt", value_name = "KEY[=VALUE]")]
+    pub comp_opt: Vec<String>,
+    /// Data block size, 4K to 1M, a power of two.
+    #[arg(short = 'b', long, default_value = "128K", value_name = "SIZE")]
+    pub block_size: String,
+    /// Make every entry owned by root.
+    #[arg(long)]
+    pub all_root: bool,
+    /// Store extended attributes (default).
+    #[arg(long, overrides_with = "no_xattrs")]
+    pub xattrs: bool,
+    /// Do not store extended attributes.
+    #[arg(long)]
+    pub no_xattrs: bool,
+    /// Do not pack small files and tails into fragments.
+    #[arg(long)]
+    pub no_fragments: bool,
+    /// Pack only files smaller than a block, not the tails of larger ones (mksquashfs default).
+    #[arg(long)]
+    pub no_tail_packing: bool,
+    /// Do not detect duplicate files.
+    #[arg(long)]
+    pub no_duplicates: bool,
+    /// Do not store all-zero blocks as holes.
+    #[arg(long)]
+    pub no_sparse: bool,
+    /// Do not write the NFS export table.
+    #[arg(long)]
+    pub no_exports: bool,
+    /// Compression threads (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub processors: usize,
+    /// Filesystem time and mtime clamp; defaults to SOURCE_DATE_EPOCH, else now (no clamp).
+    #[arg(long, value_name = "SECONDS")]
+    pub mkfs_time: Option<u32>,
 }
 
 /// Options shared by the kickstart tools.

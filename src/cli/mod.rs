@@ -5,6 +5,7 @@ pub mod diagnostics;
 mod ks;
 mod report;
 mod resolve;
+mod write;
 
 use clap::Parser;
 
@@ -56,6 +57,7 @@ pub fn main() -> i32 {
         Command::Ks(k) => ks::run(k, color),
         Command::Resolve(r) => resolve::run_resolve(r, color),
         Command::Download(d) => resolve::run_download(d, color),
+        Command::Write(w) => write::run(w),
     };
     match r {
         Ok(code) => code,

@@ -1,6 +1,9 @@
 //! kiln-writers: squashfs, ISO9660 + El Torito + hybrid, FAT and GPT writers.
 //!
-//! Input is a format-neutral tree, output is bytes; this crate knows nothing of RPM, kickstart,
-//! libsolv or chroots (DESIGN.md §1.3 rule 1). The writers arrive with step 5.
+//! Input is a format-neutral [`tree::FsTree`], output is bytes; this crate knows nothing of RPM,
+//! kickstart, libsolv or chroots (DESIGN.md §1.3 rule 1).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod squashfs;
+pub mod tree;

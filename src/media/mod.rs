@@ -1,0 +1,105 @@
+//! Media assembly: the only module that uses kiln-writers (DESIGN.md §1.3 rule 3).
+//!
+//! For now a thin facade for `kiln write ...`: scan a directory into an `FsTree` and hand it to
+//! a writer, writing to a staging file renamed into place only on success.
+
+use std::path::{Path, PathBuf};
+
+pub use kiln_writers::squashfs::{Codec, Options as SquashfsOptions, Summary as SquashfsSummary};
+use kiln_writers::tree::{FsTree, ScanOptions};
+
+/// A failure while writing media.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// Scanning the source directory failed.
+    #[error("cannot scan `{}`", dir.display())]
+    Scan {
+        /// The source directory.
+        dir: PathBuf,
+        /// Cause.
+        #[source]
+        source: kiln_writers::tree::TreeError,
+    },
+    /// The squashfs writer failed.
+    #[error("cannot write squashfs image `{}`", out.display())]
+    Squashfs {
+        /// The image being written.
+        out: PathBuf,
+        /// Cause.
+        #[source]
+        source: kiln_writers::squashfs::SquashfsError,
+    },
+    /// Creating or renaming the output failed.
+    #[error("cannot create `{}`", path.display())]
+    Output {
+        /// The path.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl MediaError {
+    /// Bad options are the user's input (exit 1); everything else is the environment (exit 2).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            MediaError::Squashfs {
+                source: kiln_writers::squashfs::SquashfsError::BadOption(_),
+                ..
+            }
+        )
+    }
+}
+
+/// Parse a codec name and its `key=value` options (mksquashfs names).
+pub fn codec(name: &str, opts: &[String]) -> Result<Codec, String> {
+    let mut c = Codec::by_name(name)
+        .ok_or_else(|| format!("unknown compressor `{name}` (gzip, xz, zstd, lz4)"))?;
+    for o in opts {
+        c.set_option(o).map_err(|e| e.to_string())?;
+    }
+    Ok(c)
+}
+
+/// Parse a block size like `128K` or `1M`.
+pub fn parse_size(s: &str) -> Result<u32, String> {
+    kiln_writers::squashfs::compress::parse_size(s).map_err(|e| e.to_string())
+}
+
+/// Write the directory `dir` as a squashfs image at `out`.
+pub fn write_squashfs_dir(
+    dir: &Path,
+    out: &Path,
+    xattrs: bool,
+    opts: &SquashfsOptions,
+) -> Result<SquashfsSummary, MediaError> {
+    let tree =
+        FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
+            dir: dir.to_owned(),
+            source,
+        })?;
+    let mut staging = out.as_os_str().to_owned();
+    staging.push(".partial");
+    let staging = PathBuf::from(staging);
+    let out_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| MediaError::Output { path, source }
+    };
+    let file = std::fs::File::create(&staging).map_err(out_err(&staging))?;
+    let r = kiln_writers::squashfs::write(&tree, file, opts);
+    match r {
+        Ok(summary) => {
+            std::fs::rename(&staging, out).map_err(out_err(out))?;
+            Ok(summary)
+        }
+        Err(source) => {
+            let _ = std::fs::remove_file(&staging);
+            Err(MediaError::Squashfs {
+                out: out.to_owned(),
+                source,
+            })
+        }
+    }
+}

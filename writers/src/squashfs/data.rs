@@ -1,0 +1,404 @@
+//! File data: duplicate detection, block and fragment planning, parallel compression and the
+//! ordered write ("parallel compute, ordered commit", DESIGN.md §1.4).
+//!
+//! Everything that decides where bytes land (which files are duplicates, which tails share a
+//! fragment) is settled before any compression starts, so the image does not depend on thread
+//! timing and two runs give identical bytes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hasher;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::sync::{mpsc, Arc};
+
+use rayon::prelude::*;
+
+use super::compress::Codec;
+use super::error::SquashfsError;
+use crate::tree::DataSource;
+
+/// Size field bit marking a block stored uncompressed (spec "Data and fragment blocks").
+pub const UNCOMPRESSED_BLOCK: u32 = 1 << 24;
+/// Input read per hashing/compare step.
+const CHUNK: usize = 1 << 20;
+
+/// A regular file whose data goes into the image.
+#[derive(Clone)]
+pub struct DataFile {
+    /// Length in bytes.
+    pub size: u64,
+    /// Where to read it.
+    pub source: DataSource,
+}
+
+/// Where a file's data ended up.
+#[derive(Debug, Clone, Default)]
+pub struct FileLoc {
+    /// Absolute position of the first block (0 when there is none).
+    pub blocks_start: u64,
+    /// One size field per block.
+    pub sizes: Vec<u32>,
+    /// Fragment index and offset of the tail.
+    pub frag: Option<(u32, u32)>,
+    /// Bytes stored as holes.
+    pub sparse: u64,
+}
+
+/// Settings for the data area.
+pub struct DataOptions {
+    /// The compressor.
+    pub codec: Arc<Codec>,
+    /// Block size in bytes.
+    pub block_size: u32,
+    /// Pack small files into fragments.
+    pub fragments: bool,
+    /// Also pack the tails of files larger than a block.
+    pub tail_packing: bool,
+    /// Store identical files once.
+    pub dedup: bool,
+    /// Store all-zero blocks as holes.
+    pub sparse: bool,
+    /// Worker pool.
+    pub pool: Arc<rayon::ThreadPool>,
+}
+
+/// Result of the data phase.
+pub struct DataOut {
+    /// Per input file.
+    pub locs: Vec<FileLoc>,
+    /// Fragment table entries: (start, size field).
+    pub fragments: Vec<(u64, u32)>,
+    /// Position after the last byte written.
+    pub end: u64,
+    /// Files stored as a reference to an identical earlier file.
+    pub duplicates: usize,
+}
+
+enum Job {
+    Blocks { file: usize, first: u64, count: u64 },
+    Fragment(Vec<(usize, u64, u32)>),
+}
+
+/// One compressed block: data to write (empty for a hole) and its size field.
+type Block = (Vec<u8>, u32);
+
+fn read_at(
+    src: &DataSource,
+    file: &mut Option<std::fs::File>,
+    off: u64,
+    buf: &mut [u8],
+) -> Result<(), SquashfsError> {
+    match src {
+        DataSource::Bytes(b) => {
+            let end = off as usize + buf.len();
+            if end > b.len() {
+                return Err(SquashfsError::Limit(
+                    "in-memory file shorter than its size".into(),
+                ));
+            }
+            buf.copy_from_slice(&b[off as usize..end]);
+        }
+        DataSource::Path(p) => {
+            let err = |source| SquashfsError::Read {
+                path: p.clone(),
+                source,
+            };
+            if file.is_none() {
+                *file = Some(std::fs::File::open(p).map_err(err)?);
+            }
+            file.as_ref()
+                .expect("opened above")
+                .read_exact_at(buf, off)
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// True when `[off, off + len)` of the file is one hole (no data there).
+fn is_hole(
+    src: &DataSource,
+    file: &mut Option<std::fs::File>,
+    off: u64,
+    len: u64,
+) -> Result<bool, SquashfsError> {
+    let DataSource::Path(p) = src else {
+        return Ok(false);
+    };
+    if file.is_none() {
+        *file = Some(
+            std::fs::File::open(p).map_err(|source| SquashfsError::Read {
+                path: p.clone(),
+                source,
+            })?,
+        );
+    }
+    let f = file.as_ref().expect("opened above");
+    Ok(match rustix::fs::seek(f, rustix::fs::SeekFrom::Data(off)) {
+        Ok(next) => next >= off + len,
+        // ENXIO: no data at or after `off`.
+        Err(e) if e == rustix::io::Errno::NXIO => true,
+        // Filesystems without SEEK_DATA: read the block.
+        Err(_) => false,
+    })
+}
+
+fn hash_file(f: &DataFile) -> Result<u64, SquashfsError> {
+    // SipHash with fixed keys: only a filter, equal hashes are confirmed byte by byte.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut buf = vec![0u8; CHUNK.min(f.size as usize)];
+    let mut handle = None;
+    let mut off = 0;
+    while off < f.size {
+        let n = (f.size - off).min(CHUNK as u64) as usize;
+        if is_hole(&f.source, &mut handle, off, n as u64)? {
+            // Only a filter: a hole hashes unlike written zeros, which at worst misses a dedup.
+            h.write_u64(u64::MAX - n as u64);
+        } else {
+            read_at(&f.source, &mut handle, off, &mut buf[..n])?;
+            h.write(&buf[..n]);
+        }
+        off += n as u64;
+    }
+    Ok(h.finish())
+}
+
+fn same_content(a: &DataFile, b: &DataFile) -> Result<bool, SquashfsError> {
+    if a.source == b.source {
+        return Ok(true);
+    }
+    let (mut ha, mut hb) = (None, None);
+    let mut ba = vec![0u8; CHUNK.min(a.size as usize)];
+    let mut bb = ba.clone();
+    let mut off = 0;
+    while off < a.size {
+        let n = (a.size - off).min(CHUNK as u64) as usize;
+        read_at(&a.source, &mut ha, off, &mut ba[..n])?;
+        read_at(&b.source, &mut hb, off, &mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+        off += n as u64;
+    }
+    Ok(true)
+}
+
+fn compress_block(
+    codec: &Codec,
+    bs: u32,
+    data: &[u8],
+    sparse: bool,
+) -> Result<Block, SquashfsError> {
+    if sparse && data.iter().all(|&b| b == 0) {
+        return Ok((Vec::new(), 0));
+    }
+    Ok(match codec.compress(data, bs)? {
+        Some(c) => {
+            let n = c.len() as u32;
+            (c, n)
+        }
+        None => (data.to_vec(), data.len() as u32 | UNCOMPRESSED_BLOCK),
+    })
+}
+
+fn run_job(job: &Job, files: &[DataFile], o: &JobCtx) -> Result<Vec<Block>, SquashfsError> {
+    let bs = o.block_size as u64;
+    let mut buf = vec![0u8; o.block_size as usize];
+    match job {
+        Job::Blocks { file, first, count } => {
+            let f = &files[*file];
+            let mut handle = None;
+            let mut out = Vec::with_capacity(*count as usize);
+            for b in *first..first + count {
+                let off = b * bs;
+                let n = (f.size - off).min(bs) as usize;
+                if o.sparse && is_hole(&f.source, &mut handle, off, n as u64)? {
+                    out.push((Vec::new(), 0));
+                    continue;
+                }
+                read_at(&f.source, &mut handle, off, &mut buf[..n])?;
+                out.push(compress_block(&o.codec, o.block_size, &buf[..n], o.sparse)?);
+            }
+            Ok(out)
+        }
+        Job::Fragment(pieces) => {
+            let mut fill = 0;
+            for &(file, off, len) in pieces {
+                let mut handle = None;
+                let len = len as usize;
+                read_at(
+                    &files[file].source,
+                    &mut handle,
+                    off,
+                    &mut buf[fill..fill + len],
+                )?;
+                fill += len;
+            }
+            // Fragments are never holes: the reader expects the fragment block to exist.
+            Ok(vec![compress_block(
+                &o.codec,
+                o.block_size,
+                &buf[..fill],
+                false,
+            )?])
+        }
+    }
+}
+
+struct JobCtx {
+    codec: Arc<Codec>,
+    block_size: u32,
+    sparse: bool,
+}
+
+/// Write the data of `files` (in this order) to `out`, which is at absolute position `start`.
+pub fn write_data<W: Write>(
+    out: &mut W,
+    start: u64,
+    files: &[DataFile],
+    o: &DataOptions,
+) -> Result<DataOut, SquashfsError> {
+    let bs = o.block_size as u64;
+    // 1. Duplicates: hash everything in parallel, confirm matches byte by byte, in file order.
+    let mut canon: Vec<Option<usize>> = vec![None; files.len()];
+    let mut duplicates = 0;
+    if o.dedup {
+        let hashes: Vec<Option<u64>> = o.pool.install(|| {
+            files
+                .par_iter()
+                .map(|f| {
+                    if f.size == 0 {
+                        Ok(None)
+                    } else {
+                        hash_file(f).map(Some)
+                    }
+                })
+                .collect::<Result<_, _>>()
+        })?;
+        let mut seen: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
+        for (i, h) in hashes.iter().enumerate() {
+            let Some(h) = h else { continue };
+            let cands = seen.entry((files[i].size, *h)).or_default();
+            let mut found = None;
+            for &c in cands.iter() {
+                if same_content(&files[c], &files[i])? {
+                    found = Some(c);
+                    break;
+                }
+            }
+            match found {
+                Some(c) => {
+                    canon[i] = Some(c);
+                    duplicates += 1;
+                }
+                None => cands.push(i),
+            }
+        }
+    }
+
+    // 2. Plan blocks and fragments in file order.
+    let per_job = ((1u64 << 20) / bs).max(1);
+    let mut jobs = Vec::new();
+    let mut locs = vec![FileLoc::default(); files.len()];
+    let mut pieces: Vec<(usize, u64, u32)> = Vec::new();
+    let mut fill = 0u64;
+    let mut frag_count = 0u32;
+    for (i, f) in files.iter().enumerate() {
+        if canon[i].is_some() || f.size == 0 {
+            continue;
+        }
+        let full = f.size / bs;
+        let tail = f.size % bs;
+        let to_frag = o.fragments && tail > 0 && (o.tail_packing || f.size < bs);
+        let nblocks = full + u64::from(tail > 0 && !to_frag);
+        if to_frag && fill + tail > bs {
+            jobs.push(Job::Fragment(std::mem::take(&mut pieces)));
+            frag_count += 1;
+            fill = 0;
+        }
+        let mut b = 0;
+        while b < nblocks {
+            let count = per_job.min(nblocks - b);
+            jobs.push(Job::Blocks {
+                file: i,
+                first: b,
+                count,
+            });
+            b += count;
+        }
+        if to_frag {
+            locs[i].frag = Some((frag_count, fill as u32));
+            pieces.push((i, full * bs, tail as u32));
+            fill += tail;
+        }
+    }
+    if !pieces.is_empty() {
+        jobs.push(Job::Fragment(pieces));
+    }
+
+    // 3. Compress on the pool, commit in job order.
+    let jobs = Arc::new(jobs);
+    let shared: Arc<Vec<DataFile>> = Arc::new(files.to_vec());
+    let ctx = Arc::new(JobCtx {
+        codec: o.codec.clone(),
+        block_size: o.block_size,
+        sparse: o.sparse,
+    });
+    // Enough work queued to keep every worker busy while the writer waits on the oldest job.
+    let window = o.pool.current_num_threads() * 4;
+    let (tx, rx) = mpsc::channel::<(usize, Result<Vec<Block>, SquashfsError>)>();
+    let mut pending: BTreeMap<usize, Vec<Block>> = BTreeMap::new();
+    let (mut next_spawn, mut next_commit) = (0usize, 0usize);
+    let mut pos = start;
+    let mut fragments = Vec::new();
+    while next_commit < jobs.len() {
+        while next_spawn < jobs.len() && next_spawn - next_commit < window {
+            let (jobs, files, ctx, tx) = (jobs.clone(), shared.clone(), ctx.clone(), tx.clone());
+            let i = next_spawn;
+            o.pool.spawn(move || {
+                let r = run_job(&jobs[i], &files, &ctx);
+                let _ = tx.send((i, r));
+            });
+            next_spawn += 1;
+        }
+        let (i, r) = rx.recv().expect("workers hold a sender until they finish");
+        pending.insert(i, r?);
+        while let Some(blocks) = pending.remove(&next_commit) {
+            match &jobs[next_commit] {
+                Job::Blocks { file, first, .. } => {
+                    let loc = &mut locs[*file];
+                    if *first == 0 {
+                        loc.blocks_start = pos;
+                    }
+                    for (k, (data, field)) in blocks.into_iter().enumerate() {
+                        if field == 0 {
+                            let off = (first + k as u64) * bs;
+                            loc.sparse += (files[*file].size - off).min(bs);
+                        }
+                        out.write_all(&data).map_err(SquashfsError::Write)?;
+                        pos += data.len() as u64;
+                        loc.sizes.push(field);
+                    }
+                }
+                Job::Fragment(_) => {
+                    let (data, field) = &blocks[0];
+                    fragments.push((pos, *field));
+                    out.write_all(data).map_err(SquashfsError::Write)?;
+                    pos += data.len() as u64;
+                }
+            }
+            next_commit += 1;
+        }
+    }
+    for i in 0..files.len() {
+        if let Some(c) = canon[i] {
+            locs[i] = locs[c].clone();
+        }
+    }
+    Ok(DataOut {
+        locs,
+        fragments,
+        end: pos,
+        duplicates,
+    })
+}
