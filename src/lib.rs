@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod install;
 pub mod kickstart;
 pub mod media;
 pub mod progress;

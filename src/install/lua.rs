@@ -1,0 +1,1 @@
+//! (being written: embedded Lua for scriptlets)

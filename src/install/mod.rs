@@ -1,0 +1,27 @@
+//! The installer: RPM files -> a root directory that rpm itself cannot tell from an rpm-made
+//! install (files, owners, caps, the rpmdb, scriptlets and triggers in rpm's order).
+//!
+//! Knows nothing of images, boot loaders or kickstart syntax beyond the options it is given.
+//!
+//! - [`header`]: reads an RPM file's lead, signature and main header (raw blobs for the rpmdb, and
+//!   the parsed facts: files, scriptlets, triggers, file triggers).
+//! - [`cpio`], [`payload`]: the streamed payload (decompression + kiln's own cpio reader).
+//! - [`rootfs`]: path-safe operations beneath the root (`openat2(RESOLVE_IN_ROOT)`).
+//! - [`unpack`]: one package's files written beneath the root; file conflict checks.
+//! - [`rpmdb`]: the sqlite rpmdb writer.
+//! - [`lua`]: the embedded Lua for `-p <lua>` scriptlets (runs in an already chrooted process).
+//! - [`scriptlet`]: running scriptlets in a chroot in a private mount namespace.
+//! - [`transaction`]: the ordered transaction tying it all together.
+
+pub mod cpio;
+pub mod error;
+pub mod header;
+pub mod lua;
+pub mod payload;
+pub mod rootfs;
+pub mod rpmdb;
+pub mod scriptlet;
+pub mod transaction;
+pub mod unpack;
+
+pub use error::InstallError;
