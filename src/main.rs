@@ -4,6 +4,12 @@
 mod cli;
 
 fn main() {
+    // The scriptlet helper must start before anything spawns a thread (it unshares namespaces).
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(kiln::install::scriptlet::HELPER_ARG))
+    {
+        std::process::exit(kiln::install::scriptlet::helper_main());
+    }
     let code = cli::main();
     std::process::exit(code);
 }

@@ -1,1 +1,409 @@
-//! (being written: scriptlet runner)
+//! Running scriptlets as rpm does, inside the root, without leaving anything behind.
+//!
+//! Each scriptlet runs in a fresh kiln helper process (`kiln __scriptlet`, see [`helper_main`]):
+//! it unshares a mount and a network namespace, mounts /proc, /sys, a minimal /dev and a /run
+//! tmpfs beneath the root, chroots and then runs the interpreter (or embedded Lua). The
+//! namespace dies with the helper, so nothing stays mounted even when kiln is killed, and the
+//! multithreaded parent never changes its own root. The helper is a host binary already
+//! loaded when it chroots, so cross-arch roots work (target interpreters run through binfmt).
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+/// The first argument that turns the kiln binary into the scriptlet helper.
+pub const HELPER_ARG: &str = "__scriptlet";
+
+/// Exit status the helper uses when it could not set the scriptlet up (not the script's fault).
+const SETUP_FAILED: i32 = 125;
+
+/// The environment scriptlets get: rpm's PATH, nothing from the host.
+const SCRIPT_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What to run: everything the helper needs, sent as JSON on its stdin.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ScriptSpec {
+    /// rpm's name for it, e.g. `%post(bash-5.2-1.x86_64)`, used in logs and errors.
+    pub name: String,
+    /// The root directory (host path).
+    pub root: PathBuf,
+    /// Interpreter argv (`/bin/sh` when empty; `<lua>` for embedded Lua).
+    pub prog: Vec<String>,
+    /// The script body, when there is one.
+    pub body: Option<String>,
+    /// `$1` (instances of the package after the transaction), when passed.
+    pub arg1: Option<i32>,
+    /// `$2` (triggers: instances of the triggering package), when passed.
+    pub arg2: Option<i32>,
+    /// Standard input (file triggers get the matching paths); `/dev/null` when `None`.
+    pub input: Option<String>,
+    /// Macros for Lua's `rpm.expand`.
+    pub macros: Vec<(String, String)>,
+}
+
+/// How a scriptlet ended.
+#[derive(Debug, Clone)]
+pub struct ScriptOutcome {
+    /// Exit status (128 + signal when killed by one).
+    pub status: i32,
+    /// Combined stdout and stderr.
+    pub output: String,
+}
+
+impl ScriptOutcome {
+    /// Whether the scriptlet succeeded.
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// Errors of the scriptlet runner itself (a failing script is an [`ScriptOutcome`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    /// The helper process could not be started.
+    #[error("failed to start the scriptlet helper `{exe}` for {name}")]
+    Spawn {
+        /// Helper binary.
+        exe: String,
+        /// Scriptlet.
+        name: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The helper could not prepare the chroot.
+    #[error("failed to prepare the chroot for {name}: {message}")]
+    Setup {
+        /// Scriptlet.
+        name: String,
+        /// What the helper said.
+        message: String,
+    },
+    /// Talking to the helper failed.
+    #[error("failed to talk to the scriptlet helper for {name}")]
+    Pipe {
+        /// Scriptlet.
+        name: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs scriptlets through a helper binary.
+#[derive(Debug, Clone)]
+pub struct ScriptRunner {
+    exe: PathBuf,
+}
+
+impl ScriptRunner {
+    /// A runner using `exe` as the helper (a binary whose `main` dispatches [`HELPER_ARG`] to
+    /// [`helper_main`]).
+    pub fn new(exe: PathBuf) -> Self {
+        ScriptRunner { exe }
+    }
+
+    /// The kiln binary itself (`KILN_HELPER` overrides, for programs embedding the library).
+    pub fn current() -> std::io::Result<Self> {
+        if let Some(p) = std::env::var_os("KILN_HELPER") {
+            return Ok(Self::new(PathBuf::from(p)));
+        }
+        Ok(Self::new(std::env::current_exe()?))
+    }
+
+    /// Run one scriptlet and wait for it.
+    pub fn run(&self, spec: &ScriptSpec) -> Result<ScriptOutcome, ScriptError> {
+        let pipe_err = |source| ScriptError::Pipe {
+            name: spec.name.clone(),
+            source,
+        };
+        // One pipe for stdout and stderr keeps their interleaving, as a terminal would.
+        let (rd, wr) = rustix::pipe::pipe().map_err(|e| pipe_err(e.into()))?;
+        let wr2 = wr.try_clone().map_err(pipe_err)?;
+        let mut child = Command::new(&self.exe)
+            .arg(HELPER_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(wr))
+            .stderr(Stdio::from(wr2))
+            .spawn()
+            .map_err(|source| ScriptError::Spawn {
+                exe: self.exe.display().to_string(),
+                name: spec.name.clone(),
+                source,
+            })?;
+        let json = serde_json::to_vec(spec).expect("script spec serialises");
+        {
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            stdin.write_all(&json).map_err(pipe_err)?;
+        }
+        let mut output = Vec::new();
+        std::fs::File::from(OwnedFd::from(rd))
+            .read_to_end(&mut output)
+            .map_err(pipe_err)?;
+        let status = child.wait().map_err(pipe_err)?;
+        let output = String::from_utf8_lossy(&output).into_owned();
+        let code = exit_code(&status);
+        if code == SETUP_FAILED {
+            if let Some(msg) = output
+                .lines()
+                .find_map(|l| l.strip_prefix("kiln-scriptlet-setup: "))
+            {
+                return Err(ScriptError::Setup {
+                    name: spec.name.clone(),
+                    message: msg.to_string(),
+                });
+            }
+        }
+        for line in output.lines() {
+            tracing::info!(target: "kiln::scriptlet", "{}: {}", spec.name, line);
+        }
+        Ok(ScriptOutcome {
+            status: code,
+            output,
+        })
+    }
+}
+
+fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(s)) => 128 + s,
+        _ => 255,
+    }
+}
+
+/// The helper's entry point: read a [`ScriptSpec`] from stdin, run it, return the exit status.
+/// Call it from `main` before any thread is started (unsharing needs a single thread).
+pub fn helper_main() -> i32 {
+    let mut json = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut json) {
+        return setup_failed(&format!("cannot read the script spec: {e}"));
+    }
+    let spec: ScriptSpec = match serde_json::from_slice(&json) {
+        Ok(s) => s,
+        Err(e) => return setup_failed(&format!("bad script spec: {e}")),
+    };
+    // Opened before the chroot: the root may have no /dev yet (e.g. %pretrans).
+    let devnull = match std::fs::File::open("/dev/null") {
+        Ok(f) => f,
+        Err(e) => return setup_failed(&format!("cannot open /dev/null: {e}")),
+    };
+    if let Err(e) = enter_root(&spec.root) {
+        return setup_failed(&e);
+    }
+    if spec.prog.first().map(String::as_str) == Some("<lua>") {
+        return run_lua_here(&spec);
+    }
+    run_program_here(&spec, devnull)
+}
+
+fn setup_failed(msg: &str) -> i32 {
+    eprintln!("kiln-scriptlet-setup: {msg}");
+    SETUP_FAILED
+}
+
+/// Private mount + network namespace, API filesystems beneath the root, chroot.
+fn enter_root(root: &Path) -> Result<(), String> {
+    use rustix::mount::{
+        mount, mount_bind, mount_bind_recursive, mount_change, mount_remount, MountFlags,
+        MountPropagationFlags,
+    };
+    use rustix::thread::UnshareFlags;
+
+    // rustix deprecates the safe `unshare` because CLONE_FILES/CLONE_FS can invalidate fds
+    // other threads hold; new mount and network namespaces in this single-threaded helper
+    // cannot.
+    #[allow(deprecated)]
+    rustix::thread::unshare(UnshareFlags::NEWNS | UnshareFlags::NEWNET)
+        .map_err(|e| format!("cannot unshare the mount and network namespaces: {e}"))?;
+    // Nothing mounted below may propagate back to the host.
+    mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )
+    .map_err(|e| format!("cannot make the mounts private: {e}"))?;
+
+    // Only mount on real directories: a symlink planted by a package must not redirect a mount.
+    let real_dir = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .map(|m| m.file_type().is_dir())
+            .unwrap_or(false)
+    };
+    let proc_dir = root.join("proc");
+    if real_dir(&proc_dir) {
+        mount(
+            "proc",
+            &proc_dir,
+            "proc",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            None,
+        )
+        .map_err(|e| format!("cannot mount /proc: {e}"))?;
+    }
+    let sys_dir = root.join("sys");
+    if real_dir(&sys_dir) {
+        mount_bind_recursive("/sys", &sys_dir).map_err(|e| format!("cannot bind /sys: {e}"))?;
+        // Read-only: a scriptlet has no business changing the build host's kernel settings.
+        let _ = mount_remount(&sys_dir, MountFlags::BIND | MountFlags::RDONLY, "");
+    }
+    let dev_dir = root.join("dev");
+    if real_dir(&dev_dir) {
+        // A private /dev with the usual harmless nodes, so scriptlets cannot touch host disks.
+        mount(
+            "tmpfs",
+            &dev_dir,
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NOEXEC,
+            Some(c"mode=0755"),
+        )
+        .map_err(|e| format!("cannot mount a tmpfs on /dev: {e}"))?;
+        for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+            let target = dev_dir.join(node);
+            if std::fs::File::create(&target).is_ok() {
+                let _ = mount_bind(Path::new("/dev").join(node), &target);
+            }
+        }
+        for (name, to) in [
+            ("fd", "/proc/self/fd"),
+            ("stdin", "/proc/self/fd/0"),
+            ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"),
+        ] {
+            let _ = std::os::unix::fs::symlink(to, dev_dir.join(name));
+        }
+        for d in ["shm", "pts"] {
+            let _ = std::fs::create_dir(dev_dir.join(d));
+        }
+    }
+    let run_dir = root.join("run");
+    if real_dir(&run_dir) {
+        mount(
+            "tmpfs",
+            &run_dir,
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+            Some(c"mode=0755"),
+        )
+        .map_err(|e| format!("cannot mount a tmpfs on /run: {e}"))?;
+    }
+    rustix::process::chroot(root)
+        .map_err(|e| format!("cannot chroot to `{}`: {e}", root.display()))?;
+    std::env::set_current_dir("/").map_err(|e| format!("cannot chdir to / in the root: {e}"))?;
+    Ok(())
+}
+
+fn run_lua_here(spec: &ScriptSpec) -> i32 {
+    // rpm's `arg` table: the scriptlet name first, then $1 and $2.
+    let mut args = vec![spec.name.clone()];
+    args.extend(spec.arg1.map(|a| a.to_string()));
+    args.extend(spec.arg2.map(|a| a.to_string()));
+    let s = super::lua::LuaScriptlet {
+        name: &spec.name,
+        body: spec.body.as_deref().unwrap_or(""),
+        args: &args,
+        macros: &spec.macros,
+    };
+    let mut out = std::io::stdout();
+    match super::lua::run_lua(&s, &mut out) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut cur = std::error::Error::source(&e);
+            while let Some(c) = cur {
+                msg.push_str(&format!(": {c}"));
+                cur = c.source();
+            }
+            eprintln!("error: {msg}");
+            1
+        }
+    }
+}
+
+fn run_program_here(spec: &ScriptSpec, devnull: std::fs::File) -> i32 {
+    let mut argv: Vec<String> = if spec.prog.is_empty() {
+        vec!["/bin/sh".to_string()]
+    } else {
+        spec.prog.clone()
+    };
+    // As rpm: the body goes to a temp file under /var/tmp and the arguments follow it; a
+    // program-only scriptlet (`-p /sbin/ldconfig`) gets no arguments.
+    let mut script_file = None;
+    if let Some(body) = &spec.body {
+        match write_temp_script(body) {
+            Ok(p) => {
+                argv.push(p.display().to_string());
+                script_file = Some(p);
+            }
+            Err(e) => return setup_failed(&format!("cannot write the script to /var/tmp: {e}")),
+        }
+        argv.extend(spec.arg1.map(|a| a.to_string()));
+        argv.extend(spec.arg2.map(|a| a.to_string()));
+    }
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .env("PATH", SCRIPT_PATH)
+        .env("HOME", "/root")
+        .env("LANG", "C");
+    let stdin = match &spec.input {
+        Some(_) => Stdio::piped(),
+        None => Stdio::from(devnull),
+    };
+    cmd.stdin(stdin);
+    let status = match cmd.spawn() {
+        Ok(mut child) => {
+            if let (Some(input), Some(mut w)) = (&spec.input, child.stdin.take()) {
+                // A script that stops reading early is not an error (rpm ignores EPIPE too).
+                let _ = w.write_all(input.as_bytes());
+            }
+            match child.wait() {
+                Ok(s) => exit_code(&s),
+                Err(e) => {
+                    eprintln!("error: waiting for `{}` failed: {e}", argv[0]);
+                    1
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("error: cannot run `{}` in the root: {e}", argv[0]);
+            127
+        }
+    };
+    if let Some(p) = script_file {
+        let _ = std::fs::remove_file(p);
+    }
+    status
+}
+
+fn write_temp_script(body: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = Path::new("/var/tmp");
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o1777)
+            .create(dir)?;
+    }
+    let pid = std::process::id();
+    for n in 0..1000u32 {
+        let p = dir.join(format!("rpm-tmp.kiln{pid}x{n}"));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&p)
+        {
+            Ok(mut f) => {
+                f.write_all(body.as_bytes())?;
+                return Ok(p);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free temp file name"))
+}
