@@ -23,3 +23,22 @@ impl DownloadReporter for NoProgress {
     fn done(&self, _: &str) {}
     fn finish(&self) {}
 }
+
+/// Progress of an install transaction.
+pub trait InstallReporter: Sync {
+    /// The transaction starts: `count` packages, `total_bytes` installed size.
+    fn start(&self, count: usize, total_bytes: u64);
+    /// One package's files are in place.
+    fn installed(&self, name: &str, bytes: u64);
+    /// A scriptlet starts (for a status line).
+    fn scriptlet(&self, name: &str);
+    /// The transaction ended (successfully or not).
+    fn finish(&self);
+}
+
+impl InstallReporter for NoProgress {
+    fn start(&self, _: usize, _: u64) {}
+    fn installed(&self, _: &str, _: u64) {}
+    fn scriptlet(&self, _: &str) {}
+    fn finish(&self) {}
+}

@@ -21,7 +21,8 @@ pub mod payload;
 pub mod rootfs;
 pub mod rpmdb;
 pub mod scriptlet;
-pub mod transaction;
+// pub mod transaction; (enabled once the reader, unpacker and rpmdb land)
 pub mod unpack;
+pub mod vercmp;
 
 pub use error::InstallError;

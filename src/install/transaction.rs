@@ -1,1 +1,766 @@
-//! (being written: the ordered transaction)
+//! The install transaction: rpm's order of events, kiln's parallelism.
+//!
+//! rpm (psm.c, transaction.c) installs a fresh set like this: every `%pretrans` first; then per
+//! package in transaction order `%triggerprein`, `%pre`, the files, the rpmdb entry, file
+//! triggers of priority >= 10000, `%post`, `%triggerin` (others' set off by it, then its own
+//! set off by installed packages), the remaining file triggers; at the end every `%posttrans`
+//! and then the `%transfiletriggerin` scripts with all matching paths.
+//!
+//! Parallelism without changing what any scriptlet can observe: a run of consecutive packages
+//! for which no scriptlet fires at install time is unpacked at once on all cores; a package with
+//! events is unpacked alone, between its `%pre` and `%post`. Packages shipping /etc/passwd or
+//! /etc/group close a run, because later packages resolve owners against them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use super::header::{FileTriggerKind, RpmFile, ScriptKind, Scriptlet, TriggerKind};
+use super::rootfs::Root;
+use super::rpmdb::{self, InstallInfo, RpmDb};
+use super::scriptlet::{ScriptRunner, ScriptSpec};
+use super::unpack::{self, Owners, UnpackOptions};
+use super::InstallError;
+use crate::progress::InstallReporter;
+
+/// rpm runs file triggers with a priority at or above this before `%post`, the rest after.
+const TRIGGER_PRIORITY_BOUND: i32 = 10000;
+
+/// `RPMFILE_GHOST`.
+const RPMFILE_GHOST: u32 = 1 << 6;
+
+/// Options of an install.
+#[derive(Debug, Clone, Default)]
+pub struct InstallOptions {
+    /// `%packages --excludedocs`.
+    pub exclude_docs: bool,
+    /// `%packages --instLangs`: the languages to keep (`None`: all).
+    pub inst_langs: Option<Vec<String>>,
+    /// Run no scriptlets or triggers at all (`rpm --noscripts --notriggers`).
+    pub no_scripts: bool,
+    /// A failing `%post`, `%posttrans` or trigger fails the install (rpm only warns).
+    pub strict_scriptlets: bool,
+    /// The rpmdb directory inside the root; `None`: the target's own `%_dbpath`.
+    pub dbpath: Option<String>,
+    /// INSTALLTIME/INSTALLTID (`SOURCE_DATE_EPOCH` for reproducible builds); `None`: now.
+    pub install_time: Option<u32>,
+    /// Target arch, for the macros Lua scriptlets may expand.
+    pub arch: String,
+}
+
+/// One scriptlet that ran.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScriptRecord {
+    /// rpm's name for it (`%post(bash-5.2-1.x86_64)`).
+    pub name: String,
+    /// Exit status.
+    pub status: i32,
+    /// Wall time in milliseconds.
+    pub ms: u128,
+}
+
+/// What an install did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct InstallReport {
+    /// Installed NEVRAs, in transaction order.
+    pub packages: Vec<String>,
+    /// Where the rpmdb is, inside the root.
+    pub dbpath: String,
+    /// Every scriptlet and trigger run, in order.
+    pub scriptlets: Vec<ScriptRecord>,
+    /// Warnings (failed `%post`, unknown owners, ...).
+    pub warnings: Vec<String>,
+    /// Phase timings (name, duration).
+    #[serde(skip)]
+    pub timings: Vec<(String, Duration)>,
+    /// Packages unpacked in parallel runs vs alone.
+    pub parallel_unpacked: usize,
+}
+
+/// Per-package facts the transaction needs besides the header.
+struct Pkg {
+    rpm: RpmFile,
+    nevra: String,
+    /// rpm's NEVRA for script names: `name-version-release.arch` (no epoch).
+    sname: String,
+    /// Installed (non-ghost, state normal) paths, filled after unpack.
+    files: Vec<String>,
+    installed_size: u64,
+}
+
+fn script_name(kind: &str, sname: &str) -> String {
+    format!("%{kind}({sname})")
+}
+
+fn script_of(rpm: &RpmFile, kind: ScriptKind) -> Option<&Scriptlet> {
+    rpm.info
+        .scripts
+        .iter()
+        .zip(rpm.info.script_kinds().iter())
+        .find(|(_, k)| **k == kind)
+        .map(|(s, _)| s)
+}
+
+/// Install `paths` (in transaction order) into `root`.
+pub fn install(
+    paths: &[PathBuf],
+    root: &Path,
+    opts: &InstallOptions,
+    runner: &ScriptRunner,
+    reporter: &dyn InstallReporter,
+) -> Result<InstallReport, InstallError> {
+    let mut report = InstallReport::default();
+    let t0 = Instant::now();
+    let rpms: Vec<RpmFile> = paths
+        .par_iter()
+        .map(|p| {
+            RpmFile::open(p).map_err(|source| InstallError::Read {
+                path: p.display().to_string(),
+                source,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut pkgs: Vec<Pkg> = rpms
+        .into_iter()
+        .map(|rpm| {
+            let i = &rpm.info;
+            let evr = match i.epoch {
+                Some(e) if e > 0 => format!("{e}:{}-{}", i.version, i.release),
+                _ => format!("{}-{}", i.version, i.release),
+            };
+            Pkg {
+                nevra: format!("{}-{evr}.{}", i.name, i.arch),
+                sname: format!("{}-{}-{}.{}", i.name, i.version, i.release, i.arch),
+                installed_size: i.files.iter().map(|f| f.size).sum(),
+                files: Vec::new(),
+                rpm,
+            }
+        })
+        .collect();
+    report.timings.push(("read headers".into(), t0.elapsed()));
+
+    let t0 = Instant::now();
+    {
+        let refs: Vec<&RpmFile> = pkgs.iter().map(|p| &p.rpm).collect();
+        unpack::check_conflicts(&refs).map_err(InstallError::Conflict)?;
+    }
+    report.timings.push(("file conflicts".into(), t0.elapsed()));
+
+    std::fs::create_dir_all(root).map_err(|source| InstallError::Io {
+        action: "create the root",
+        path: root.display().to_string(),
+        source,
+    })?;
+    let rootfs = Root::open(root).map_err(|source| InstallError::Unpack {
+        nevra: "(root)".into(),
+        source,
+    })?;
+    let owners = Owners::new(&rootfs);
+    let uopts = UnpackOptions {
+        exclude_docs: opts.exclude_docs,
+        inst_langs: opts.inst_langs.clone(),
+    };
+    let now = opts.install_time.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as u32)
+            .unwrap_or(0)
+    });
+    // Until the target's macros are on disk its %_dbpath is unknown: start at the default or
+    // the caller's choice, move afterwards if the target says otherwise.
+    let initial_dbpath = opts
+        .dbpath
+        .clone()
+        .unwrap_or_else(|| rpmdb::target_dbpath(root));
+    let mut db = RpmDb::create(root, &initial_dbpath)?;
+
+    let total: u64 = pkgs.iter().map(|p| p.installed_size).sum();
+    reporter.start(pkgs.len(), total);
+    let mut tx = Tx {
+        root,
+        opts,
+        runner,
+        reporter,
+        report: &mut report,
+        script_time: Duration::ZERO,
+        unpack_time: Duration::ZERO,
+        db_time: Duration::ZERO,
+    };
+    let result = tx.run(&mut pkgs, &rootfs, &owners, &uopts, &mut db, now);
+    reporter.finish();
+    result?;
+    let (st, ut, dt) = (tx.script_time, tx.unpack_time, tx.db_time);
+    let t0 = Instant::now();
+    db.finish()?;
+    let final_dbpath = match &opts.dbpath {
+        Some(d) => d.clone(),
+        None => rpmdb::target_dbpath(root),
+    };
+    if final_dbpath != initial_dbpath {
+        move_db(root, &initial_dbpath, &final_dbpath)?;
+    }
+    report.dbpath = final_dbpath;
+    report.timings.push(("unpack".into(), ut));
+    report.timings.push(("scriptlets".into(), st));
+    report.timings.push(("rpmdb".into(), dt + t0.elapsed()));
+    report.packages = pkgs.iter().map(|p| p.nevra.clone()).collect();
+    Ok(report)
+}
+
+fn move_db(root: &Path, from: &str, to: &str) -> Result<(), InstallError> {
+    let src = root.join(from.trim_start_matches('/'));
+    let dst = root.join(to.trim_start_matches('/'));
+    let io = |action, path: &Path| {
+        let path = path.display().to_string();
+        move |source| InstallError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    std::fs::create_dir_all(&dst).map_err(io("create", &dst))?;
+    for e in std::fs::read_dir(&src).map_err(io("read", &src))? {
+        let e = e.map_err(io("read", &src))?;
+        let to = dst.join(e.file_name());
+        std::fs::rename(e.path(), &to).map_err(io("move the rpmdb to", &to))?;
+    }
+    let _ = std::fs::remove_dir(&src);
+    Ok(())
+}
+
+struct Tx<'a> {
+    root: &'a Path,
+    opts: &'a InstallOptions,
+    runner: &'a ScriptRunner,
+    reporter: &'a dyn InstallReporter,
+    report: &'a mut InstallReport,
+    script_time: Duration,
+    unpack_time: Duration,
+    db_time: Duration,
+}
+
+impl Tx<'_> {
+    fn interrupted(&self) -> Result<(), InstallError> {
+        if crate::repo::fetch::INTERRUPTED.load(Ordering::Relaxed) {
+            return Err(InstallError::Interrupted);
+        }
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        pkgs: &mut [Pkg],
+        rootfs: &Root,
+        owners: &Owners,
+        uopts: &UnpackOptions,
+        db: &mut RpmDb,
+        now: u32,
+    ) -> Result<(), InstallError> {
+        let scripts = !self.opts.no_scripts;
+        if scripts {
+            for i in 0..pkgs.len() {
+                if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::PreTrans) {
+                    let name = script_name("pretrans", &pkgs[i].sname);
+                    self.run_critical(&pkgs[i], s, &name, Some(1), None, None)?;
+                }
+            }
+        }
+        // Which packages fire something at install time, given the packages before them.
+        let events = if scripts {
+            install_events(pkgs)
+        } else {
+            vec![false; pkgs.len()]
+        };
+        let mut i = 0;
+        while i < pkgs.len() {
+            self.interrupted()?;
+            if events[i] {
+                self.install_one(pkgs, i, rootfs, owners, uopts, db, now)?;
+                i += 1;
+                continue;
+            }
+            // A run of event-free packages, closed after one that ships passwd/group.
+            let mut j = i;
+            while j < pkgs.len() && !events[j] {
+                j += 1;
+                if ships_ids(&pkgs[j - 1].rpm) {
+                    break;
+                }
+            }
+            self.unpack_run(pkgs, i..j, rootfs, owners, uopts, db, now)?;
+            i = j;
+        }
+        if scripts {
+            for i in 0..pkgs.len() {
+                self.interrupted()?;
+                if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::PostTrans) {
+                    let name = script_name("posttrans", &pkgs[i].sname);
+                    self.run_noncritical(&pkgs[i], s, &name, Some(1), None, None)?;
+                }
+            }
+            self.trans_file_triggers(pkgs)?;
+        }
+        Ok(())
+    }
+
+    fn unpack_run(
+        &mut self,
+        pkgs: &mut [Pkg],
+        range: std::ops::Range<usize>,
+        rootfs: &Root,
+        owners: &Owners,
+        uopts: &UnpackOptions,
+        db: &mut RpmDb,
+        now: u32,
+    ) -> Result<(), InstallError> {
+        let t0 = Instant::now();
+        let reporter = self.reporter;
+        let results: Vec<_> = pkgs[range.clone()]
+            .par_iter()
+            .map(|p| {
+                if crate::repo::fetch::INTERRUPTED.load(Ordering::Relaxed) {
+                    return Err(InstallError::Interrupted);
+                }
+                let r = unpack::unpack(&p.rpm, rootfs, owners, uopts).map_err(|source| {
+                    InstallError::Unpack {
+                        nevra: p.nevra.clone(),
+                        source,
+                    }
+                })?;
+                reporter.installed(&p.nevra, p.installed_size);
+                Ok(r)
+            })
+            .collect::<Result<_, _>>()?;
+        self.unpack_time += t0.elapsed();
+        if range.len() > 1 {
+            self.report.parallel_unpacked += range.len();
+        }
+        for (k, r) in range.zip(results) {
+            self.report.warnings.extend(r.warnings.iter().cloned());
+            self.record(&mut pkgs[k], &r.file_states, db, now)?;
+        }
+        Ok(())
+    }
+
+    fn install_one(
+        &mut self,
+        pkgs: &mut [Pkg],
+        i: usize,
+        rootfs: &Root,
+        owners: &Owners,
+        uopts: &UnpackOptions,
+        db: &mut RpmDb,
+        now: u32,
+    ) -> Result<(), InstallError> {
+        // %triggerprein: others' set off by this package, then its own set off by installed ones.
+        self.package_triggers(pkgs, i, TriggerKind::PreIn, false)?;
+        if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Pre) {
+            let name = script_name("pre", &pkgs[i].sname);
+            self.run_critical(&pkgs[i], s, &name, Some(1), None, None)?;
+        }
+        let t0 = Instant::now();
+        let r = unpack::unpack(&pkgs[i].rpm, rootfs, owners, uopts).map_err(|source| {
+            InstallError::Unpack {
+                nevra: pkgs[i].nevra.clone(),
+                source,
+            }
+        })?;
+        self.unpack_time += t0.elapsed();
+        self.reporter
+            .installed(&pkgs[i].nevra, pkgs[i].installed_size);
+        self.report.warnings.extend(r.warnings.iter().cloned());
+        self.record(&mut pkgs[i], &r.file_states, db, now)?;
+        self.file_triggers(pkgs, i, true)?;
+        if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Post) {
+            let name = script_name("post", &pkgs[i].sname);
+            self.run_noncritical(&pkgs[i], s, &name, Some(1), None, None)?;
+        }
+        self.package_triggers(pkgs, i, TriggerKind::In, true)?;
+        self.file_triggers(pkgs, i, false)?;
+        Ok(())
+    }
+
+    /// The rpmdb entry and the list of paths now on disk.
+    fn record(
+        &mut self,
+        p: &mut Pkg,
+        states: &[u8],
+        db: &mut RpmDb,
+        now: u32,
+    ) -> Result<(), InstallError> {
+        let t0 = Instant::now();
+        p.files = p
+            .rpm
+            .info
+            .files
+            .iter()
+            .zip(states.iter().copied().chain(std::iter::repeat(0)))
+            .filter(|(f, st)| *st == 0 && f.flags & RPMFILE_GHOST == 0)
+            .map(|(f, _)| f.path.clone())
+            .collect();
+        let info = InstallInfo {
+            install_time: now,
+            install_tid: now,
+            install_color: 0,
+            file_states: states.to_vec(),
+        };
+        db.add(&p.rpm.sig_blob, &p.rpm.hdr_blob, &info)?;
+        self.db_time += t0.elapsed();
+        Ok(())
+    }
+
+    /// `%trigger*` of kind `kind` at package `i`: first the installed packages' triggers set
+    /// off by it, then its own triggers set off by installed packages.
+    fn package_triggers(
+        &mut self,
+        pkgs: &[Pkg],
+        i: usize,
+        kind: TriggerKind,
+        installed_self: bool,
+    ) -> Result<(), InstallError> {
+        let label = match kind {
+            TriggerKind::PreIn => "triggerprein",
+            TriggerKind::In => "triggerin",
+            TriggerKind::Un => "triggerun",
+            TriggerKind::PostUn => "triggerpostun",
+        };
+        // Installed: the packages before i, plus i itself once its files are in.
+        let upto = if installed_self { i + 1 } else { i };
+        let src = &pkgs[i];
+        for t in pkgs[..upto].iter() {
+            for trig in t.rpm.info.triggers.iter().filter(|t| t.kind == kind) {
+                if trig.conditions.iter().any(|c| dep_matches(c, src)) {
+                    let name = script_name(label, &t.sname);
+                    self.run_noncritical(t, &trig.script, &name, Some(1), Some(1), None)?;
+                }
+            }
+        }
+        for trig in src.rpm.info.triggers.iter().filter(|t| t.kind == kind) {
+            for s in pkgs[..i].iter() {
+                if trig.conditions.iter().any(|c| dep_matches(c, s)) {
+                    let name = script_name(label, &src.sname);
+                    self.run_noncritical(src, &trig.script, &name, Some(1), Some(1), None)?;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `%filetriggerin` around package `i`'s `%post` (`upper`: priority >= 10000, before it).
+    fn file_triggers(&mut self, pkgs: &[Pkg], i: usize, upper: bool) -> Result<(), InstallError> {
+        let in_band = |prio: i32| (prio >= TRIGGER_PRIORITY_BOUND) == upper;
+        // Installed packages' triggers set off by this package's files, by priority.
+        let mut todo: Vec<(i32, usize, usize, String)> = Vec::new();
+        for (ti, t) in pkgs[..i].iter().enumerate() {
+            for (k, ft) in t.rpm.info.file_triggers.iter().enumerate() {
+                if ft.kind != FileTriggerKind::In || !in_band(ft.priority) {
+                    continue;
+                }
+                let m = matching(&ft.prefixes, std::iter::once(&pkgs[i]));
+                if !m.is_empty() {
+                    todo.push((ft.priority, ti, k, m));
+                }
+            }
+        }
+        // This package's own triggers set off by everything installed (itself included).
+        for (k, ft) in pkgs[i].rpm.info.file_triggers.iter().enumerate() {
+            if ft.kind != FileTriggerKind::In || !in_band(ft.priority) {
+                continue;
+            }
+            let m = matching(&ft.prefixes, pkgs[..=i].iter());
+            if !m.is_empty() {
+                todo.push((ft.priority, i, k, m));
+            }
+        }
+        todo.sort_by(|a, b| b.0.cmp(&a.0));
+        for (_, ti, k, input) in todo {
+            let t = &pkgs[ti];
+            let ft = &t.rpm.info.file_triggers[k];
+            let name = script_name("filetriggerin", &t.sname);
+            self.run_noncritical(t, &ft.script, &name, Some(1), None, Some(input))?;
+        }
+        Ok(())
+    }
+
+    /// `%transfiletriggerin`: once per trigger, with every matching path of the transaction.
+    fn trans_file_triggers(&mut self, pkgs: &[Pkg]) -> Result<(), InstallError> {
+        let mut todo: Vec<(i32, usize, usize, String)> = Vec::new();
+        for (ti, t) in pkgs.iter().enumerate() {
+            for (k, ft) in t.rpm.info.file_triggers.iter().enumerate() {
+                if ft.kind != FileTriggerKind::TransIn {
+                    continue;
+                }
+                let m = matching(&ft.prefixes, pkgs.iter());
+                if !m.is_empty() {
+                    todo.push((ft.priority, ti, k, m));
+                }
+            }
+        }
+        todo.sort_by(|a, b| b.0.cmp(&a.0));
+        for (_, ti, k, input) in todo {
+            self.interrupted()?;
+            let t = &pkgs[ti];
+            let ft = &t.rpm.info.file_triggers[k];
+            let name = script_name("transfiletriggerin", &t.sname);
+            self.run_noncritical(t, &ft.script, &name, None, None, Some(input))?;
+        }
+        Ok(())
+    }
+
+    fn spec(
+        &self,
+        p: &Pkg,
+        s: &Scriptlet,
+        name: &str,
+        arg1: Option<i32>,
+        arg2: Option<i32>,
+        input: Option<String>,
+    ) -> ScriptSpec {
+        ScriptSpec {
+            name: name.to_string(),
+            root: self.root.to_path_buf(),
+            prog: s.prog.clone(),
+            body: s.body.clone(),
+            arg1,
+            arg2,
+            input,
+            macros: macros(&p.rpm, &self.opts.arch),
+        }
+    }
+
+    fn run_script(
+        &mut self,
+        p: &Pkg,
+        s: &Scriptlet,
+        name: &str,
+        arg1: Option<i32>,
+        arg2: Option<i32>,
+        input: Option<String>,
+    ) -> Result<super::scriptlet::ScriptOutcome, InstallError> {
+        self.interrupted()?;
+        self.reporter.scriptlet(name);
+        let spec = self.spec(p, s, name, arg1, arg2, input);
+        let t0 = Instant::now();
+        let out = self.runner.run(&spec)?;
+        let dt = t0.elapsed();
+        self.script_time += dt;
+        self.report.scriptlets.push(ScriptRecord {
+            name: name.to_string(),
+            status: out.status,
+            ms: dt.as_millis(),
+        });
+        Ok(out)
+    }
+
+    /// `%pretrans`/`%pre`: a failure fails the install, naming the package.
+    fn run_critical(
+        &mut self,
+        p: &Pkg,
+        s: &Scriptlet,
+        name: &str,
+        arg1: Option<i32>,
+        arg2: Option<i32>,
+        input: Option<String>,
+    ) -> Result<(), InstallError> {
+        let out = self.run_script(p, s, name, arg1, arg2, input)?;
+        if !out.success() {
+            return Err(InstallError::Scriptlet {
+                name: name.to_string(),
+                status: out.status,
+                output: tail(&out.output),
+            });
+        }
+        Ok(())
+    }
+
+    /// `%post` and the rest: rpm warns; `--strict-scriptlets` fails.
+    fn run_noncritical(
+        &mut self,
+        p: &Pkg,
+        s: &Scriptlet,
+        name: &str,
+        arg1: Option<i32>,
+        arg2: Option<i32>,
+        input: Option<String>,
+    ) -> Result<(), InstallError> {
+        let out = self.run_script(p, s, name, arg1, arg2, input)?;
+        if !out.success() {
+            if self.opts.strict_scriptlets {
+                return Err(InstallError::Scriptlet {
+                    name: name.to_string(),
+                    status: out.status,
+                    output: tail(&out.output),
+                });
+            }
+            let w = format!("{name} scriptlet failed, exit status {}", out.status);
+            tracing::warn!("{w}");
+            self.report.warnings.push(w);
+        }
+        Ok(())
+    }
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// Whether a package ships the files owners are resolved against.
+fn ships_ids(rpm: &RpmFile) -> bool {
+    rpm.info
+        .files
+        .iter()
+        .any(|f| f.path == "/etc/passwd" || f.path == "/etc/group")
+}
+
+/// Paths (newline-terminated, sorted as rpm's index walk gives them) of `pkgs` under any prefix.
+fn matching<'a>(prefixes: &[String], pkgs: impl Iterator<Item = &'a Pkg>) -> String {
+    let mut out = String::new();
+    for p in pkgs {
+        for f in &p.files {
+            if prefixes.iter().any(|pre| f.starts_with(pre.as_str())) {
+                out.push_str(f);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// For each package: does any scriptlet or trigger fire when it is installed (given the
+/// packages before it)? Uses header file lists, so it is known before anything is unpacked.
+fn install_events(pkgs: &[Pkg]) -> Vec<bool> {
+    let mut out = Vec::with_capacity(pkgs.len());
+    // File triggers (non-trans, install) of packages seen so far.
+    let mut ftrig: Vec<&str> = Vec::new();
+    let mut trig_names: HashMap<&str, ()> = HashMap::new();
+    let mut names_so_far: Vec<&Pkg> = Vec::new();
+    for p in pkgs {
+        let info = &p.rpm.info;
+        let own_scripts = info.scripts.iter().zip(info.script_kinds()).any(|(_, k)| {
+            matches!(k, ScriptKind::Pre | ScriptKind::Post)
+        });
+        let own_ftrig = info
+            .file_triggers
+            .iter()
+            .any(|t| t.kind == FileTriggerKind::In);
+        for t in info.file_triggers.iter().filter(|t| t.kind == FileTriggerKind::In) {
+            ftrig.extend(t.prefixes.iter().map(String::as_str));
+        }
+        for t in &info.triggers {
+            for c in &t.conditions {
+                trig_names.insert(c.name.as_str(), ());
+            }
+        }
+        let set_off_ftrig = info
+            .files
+            .iter()
+            .any(|f| ftrig.iter().any(|pre| f.path.starts_with(pre)));
+        let set_off_trig = trig_names.contains_key(info.name.as_str())
+            || info.provides.iter().any(|d| trig_names.contains_key(d.name.as_str()));
+        let own_trig_fires = info.triggers.iter().any(|t| {
+            t.conditions
+                .iter()
+                .any(|c| names_so_far.iter().any(|s| dep_matches(c, s)))
+        });
+        out.push(own_scripts || own_ftrig || set_off_ftrig || set_off_trig || own_trig_fires);
+        names_so_far.push(p);
+    }
+    out
+}
+
+/// Whether a trigger condition matches a package (by name or provides, with version range).
+fn dep_matches(c: &super::header::Dep, p: &Pkg) -> bool {
+    let info = &p.rpm.info;
+    let evr = match info.epoch {
+        Some(e) => format!("{e}:{}-{}", info.version, info.release),
+        None => format!("{}-{}", info.version, info.release),
+    };
+    if c.name == info.name && range_matches(c.flags, &c.version, &evr) {
+        return true;
+    }
+    info.provides.iter().any(|d| {
+        d.name == c.name && (c.version.is_empty() || d.version.is_empty() || range_matches(c.flags, &c.version, &d.version))
+    })
+}
+
+/// `RPMSENSE_LESS|GREATER|EQUAL` against an EVR.
+fn range_matches(flags: u32, want: &str, have: &str) -> bool {
+    const LESS: u32 = 1 << 1;
+    const GREATER: u32 = 1 << 2;
+    const EQUAL: u32 = 1 << 3;
+    if want.is_empty() || flags & (LESS | GREATER | EQUAL) == 0 {
+        return true;
+    }
+    let ord = kiln_evr_cmp(have, want);
+    (flags & LESS != 0 && ord.is_lt())
+        || (flags & GREATER != 0 && ord.is_gt())
+        || (flags & EQUAL != 0 && ord.is_eq())
+}
+
+/// EVR comparison as rpm does (`[e:]v[-r]`; a missing release on the wanted side matches any).
+fn kiln_evr_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn split(s: &str) -> (u64, &str, Option<&str>) {
+        let (e, rest) = match s.split_once(':') {
+            Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) => (e.parse().unwrap_or(0), r),
+            _ => (0, s),
+        };
+        match rest.rsplit_once('-') {
+            Some((v, r)) => (e, v, Some(r)),
+            None => (e, rest, None),
+        }
+    }
+    let (ea, va, ra) = split(a);
+    let (eb, vb, rb) = split(b);
+    ea.cmp(&eb)
+        .then_with(|| super::vercmp::rpmvercmp(va, vb))
+        .then_with(|| match (ra, rb) {
+            (Some(x), Some(y)) => super::vercmp::rpmvercmp(x, y),
+            _ => std::cmp::Ordering::Equal,
+        })
+}
+
+/// The macros a Lua scriptlet may expand: the package's tags and the usual directories.
+fn macros(rpm: &RpmFile, arch: &str) -> Vec<(String, String)> {
+    let i = &rpm.info;
+    let lib = match arch {
+        "x86_64" | "aarch64" | "ppc64le" | "s390x" | "riscv64" => "lib64",
+        _ => "lib",
+    };
+    let mut m: Vec<(String, String)> = [
+        ("name", i.name.clone()),
+        ("version", i.version.clone()),
+        ("release", i.release.clone()),
+        ("arch", i.arch.clone()),
+        ("_arch", arch.to_string()),
+        ("_prefix", "/usr".into()),
+        ("_exec_prefix", "/usr".into()),
+        ("_bindir", "/usr/bin".into()),
+        ("_sbindir", "/usr/sbin".into()),
+        ("_libexecdir", "/usr/libexec".into()),
+        ("_datadir", "/usr/share".into()),
+        ("_sysconfdir", "/etc".into()),
+        ("_localstatedir", "/var".into()),
+        ("_sharedstatedir", "/var/lib".into()),
+        ("_rundir", "/run".into()),
+        ("_libdir", format!("/usr/{lib}")),
+        ("_lib", lib.to_string()),
+        ("_includedir", "/usr/include".into()),
+        ("_mandir", "/usr/share/man".into()),
+        ("_infodir", "/usr/share/info".into()),
+        ("_docdir", "/usr/share/doc".into()),
+        ("_unitdir", "/usr/lib/systemd/system".into()),
+        ("_tmppath", "/var/tmp".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    if let Some(e) = i.epoch {
+        m.push(("epoch".into(), e.to_string()));
+    }
+    m
+}
