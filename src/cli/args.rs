@@ -43,6 +43,8 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// Resolve, then download every package into the cache (verified).
     Download(DownloadArgs),
+    /// Resolve, download and install the kickstart's packages into a root directory.
+    Install(InstallArgs),
     /// Write one image from a directory: squashfs (ISO and EFI image to come).
     #[command(subcommand)]
     Write(WriteCommand),
@@ -196,4 +198,36 @@ pub enum KsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `kiln install`: the root alone (livemedia-creator's `--make-fsimage` without the image).
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Resolution options.
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+    /// The root directory to create (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Parallel downloads.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub jobs: usize,
+    /// Skip %doc files (as `%packages --excludedocs`).
+    #[arg(long)]
+    pub excludedocs: bool,
+    /// Keep only these languages' %lang files, colon-separated (as `%packages --instLangs`).
+    #[arg(long = "inst-langs", value_name = "LANGS")]
+    pub inst_langs: Option<String>,
+    /// Run no scriptlets or triggers.
+    #[arg(long)]
+    pub noscripts: bool,
+    /// A failing %post, %posttrans or trigger fails the install (rpm only warns).
+    #[arg(long)]
+    pub strict_scriptlets: bool,
+    /// The rpmdb directory inside the root (default: the target's own %_dbpath).
+    #[arg(long, value_name = "PATH")]
+    pub dbpath: Option<String>,
+    /// Keep a partly installed root when the install fails (for debugging).
+    #[arg(long)]
+    pub nocleanup: bool,
 }

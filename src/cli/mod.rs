@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod diagnostics;
+mod install;
 mod ks;
 mod report;
 mod resolve;
@@ -57,6 +58,7 @@ pub fn main() -> i32 {
         Command::Ks(k) => ks::run(k, color),
         Command::Resolve(r) => resolve::run_resolve(r, color),
         Command::Download(d) => resolve::run_download(d, color),
+        Command::Install(i) => install::run(i, color),
         Command::Write(w) => write::run(w),
     };
     match r {

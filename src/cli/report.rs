@@ -46,3 +46,45 @@ impl DownloadReporter for DownloadBar {
         self.bar.finish_and_clear();
     }
 }
+
+/// The install bar: installed bytes of package payloads, the current package or scriptlet.
+pub struct InstallBar {
+    bar: ProgressBar,
+}
+
+impl InstallBar {
+    /// A hidden bar unless stderr is a terminal.
+    pub fn new(visible: bool) -> InstallBar {
+        let bar = ProgressBar::with_draw_target(
+            Some(0),
+            if visible {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        InstallBar { bar }
+    }
+}
+
+impl kiln::progress::InstallReporter for InstallBar {
+    fn start(&self, count: usize, total_bytes: u64) {
+        self.bar.set_length(total_bytes);
+        self.bar.set_prefix(format!("installing {count} packages"));
+    }
+    fn installed(&self, name: &str, bytes: u64) {
+        self.bar.inc(bytes);
+        self.bar.set_message(name.to_string());
+    }
+    fn scriptlet(&self, name: &str) {
+        self.bar.set_message(name.to_string());
+    }
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

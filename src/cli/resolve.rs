@@ -11,7 +11,7 @@ use super::diagnostics::{print_at, print_error};
 use super::report::DownloadBar;
 use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
 
-fn default_cache() -> std::path::PathBuf {
+pub(super) fn default_cache() -> std::path::PathBuf {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
         return std::path::PathBuf::from(x).join("kiln");
     }
@@ -21,11 +21,11 @@ fn default_cache() -> std::path::PathBuf {
     }
 }
 
-fn host_arch() -> String {
+pub(super) fn host_arch() -> String {
     std::env::consts::ARCH.to_string()
 }
 
-fn cause_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn cause_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -77,7 +77,7 @@ fn print_resolve_error(e: &ResolveError, color: bool) -> i32 {
     e.exit_code()
 }
 
-fn resolve_from(a: &ResolveArgs, color: bool) -> Result<(Resolution, Cache), i32> {
+pub(super) fn resolve_from(a: &ResolveArgs, color: bool) -> Result<(Resolution, Cache), i32> {
     let Some(version) = KsVersion::from_name(&a.ksversion) else {
         eprintln!("error: unknown kickstart version `{}`", a.ksversion);
         return Err(EXIT_BAD_INPUT);

@@ -1,8 +1,52 @@
 //! Installer errors: one variant per failing operation; the package or path is always named.
 
+use super::rpmdb::RpmDbError;
+use super::scriptlet::ScriptError;
+use super::unpack::UnpackError;
+
 /// A failure of the install stage.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
+    /// A package file could not be read.
+    #[error("failed to read package `{path}`")]
+    Read {
+        /// The file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: UnpackError,
+    },
+    /// Two packages ship different files at one path (checked before anything is written).
+    #[error("file conflict")]
+    Conflict(#[source] UnpackError),
+    /// Unpacking a package failed.
+    #[error("failed to install {nevra}")]
+    Unpack {
+        /// The package.
+        nevra: String,
+        /// Cause.
+        #[source]
+        source: UnpackError,
+    },
+    /// The rpmdb could not be written.
+    #[error("failed to write the rpm database")]
+    RpmDb(#[from] RpmDbError),
+    /// A `%pretrans`/`%pre` (or, strictly, any) scriptlet failed.
+    #[error("{name} scriptlet failed, exit status {status}{}", if output.is_empty() { String::new() } else { format!("; its last output:\n{output}") })]
+    Scriptlet {
+        /// rpm's name for the scriptlet (`%pre(pkg-1.0-1.x86_64)`).
+        name: String,
+        /// Exit status.
+        status: i32,
+        /// The end of its output.
+        output: String,
+    },
+    /// The scriptlet runner failed (not the script).
+    #[error("failed to run a scriptlet")]
+    Runner(#[from] ScriptError),
+    /// Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
     /// An I/O failure on a named path.
     #[error("failed to {action} `{path}`")]
     Io {
@@ -14,4 +58,19 @@ pub enum InstallError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl InstallError {
+    /// Exit code: 1 for bad input (broken or conflicting packages, failing scriptlets), 2 for
+    /// the environment, 130 for Ctrl-C.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            InstallError::Read { .. }
+            | InstallError::Conflict(_)
+            | InstallError::Unpack { .. }
+            | InstallError::Scriptlet { .. } => 1,
+            InstallError::Interrupted => 130,
+            InstallError::RpmDb(_) | InstallError::Runner(_) | InstallError::Io { .. } => 2,
+        }
+    }
 }
