@@ -45,6 +45,8 @@ pub enum Command {
     Download(DownloadArgs),
     /// Resolve, download and install the kickstart's packages into a root directory.
     Install(InstallArgs),
+    /// Install RPM files into a root in the order given (like `rpm -i --root --nodeps --noorder`).
+    InstallRpms(InstallRpmsArgs),
     /// Write one image from a directory: squashfs (ISO and EFI image to come).
     #[command(subcommand)]
     Write(WriteCommand),
@@ -230,4 +232,39 @@ pub struct InstallArgs {
     /// Keep a partly installed root when the install fails (for debugging).
     #[arg(long)]
     pub nocleanup: bool,
+}
+
+/// `kiln install-rpms`.
+#[derive(Debug, clap::Args)]
+pub struct InstallRpmsArgs {
+    /// The root directory to create (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub root: PathBuf,
+    /// The packages, installed in this order (no dependency check, no reordering).
+    #[arg(value_name = "RPM", required = true)]
+    pub rpms: Vec<PathBuf>,
+    /// Target architecture (for the macros Lua scriptlets expand; default: the host's).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Skip %doc files.
+    #[arg(long)]
+    pub excludedocs: bool,
+    /// Keep only these languages' %lang files, colon-separated.
+    #[arg(long = "inst-langs", value_name = "LANGS")]
+    pub inst_langs: Option<String>,
+    /// Run no scriptlets or triggers.
+    #[arg(long)]
+    pub noscripts: bool,
+    /// A failing %post, %posttrans or trigger fails the install.
+    #[arg(long)]
+    pub strict_scriptlets: bool,
+    /// The rpmdb directory inside the root (default: the target's own %_dbpath).
+    #[arg(long, value_name = "PATH")]
+    pub dbpath: Option<String>,
+    /// Keep a partly installed root when the install fails.
+    #[arg(long)]
+    pub nocleanup: bool,
+    /// Print the install report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

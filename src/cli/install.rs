@@ -6,7 +6,7 @@ use kiln::install::scriptlet::ScriptRunner;
 use kiln::install::transaction::{self, InstallOptions};
 use kiln::repo;
 
-use super::args::InstallArgs;
+use super::args::{InstallArgs, InstallRpmsArgs};
 use super::report::{DownloadBar, InstallBar};
 use super::resolve::{cause_chain, host_arch, resolve_from};
 use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_INTERRUPTED, EXIT_OK};
@@ -25,37 +25,126 @@ impl Drop for RootGuard {
     }
 }
 
-/// `kiln install`.
-pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
-    let started = Instant::now();
-    // Refuse before any work: a non-empty root is someone else's files.
-    match std::fs::read_dir(&a.root) {
+/// Refuse a non-empty root before any work: it holds someone else's files.
+fn check_root(root: &std::path::Path) -> Option<i32> {
+    match std::fs::read_dir(root) {
         Ok(mut d) => {
             if d.next().is_some() {
                 eprintln!(
                     "error: the root `{}` is not empty\nhint: give a new or empty directory",
-                    a.root.display()
+                    root.display()
                 );
-                return Ok(EXIT_BAD_INPUT);
+                return Some(EXIT_BAD_INPUT);
             }
+            None
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            eprintln!("error: cannot read the root `{}`: {e}", a.root.display());
-            return Ok(EXIT_ENV);
+            eprintln!("error: cannot read the root `{}`: {e}", root.display());
+            Some(EXIT_ENV)
         }
     }
-    let ks = match kiln::kickstart::parse_file(
-        &a.resolve.ks,
-        &kiln::kickstart::ParseOptions::default(),
-    ) {
-        Ok(k) => k,
+}
+
+fn split_langs(l: &str) -> Vec<String> {
+    l.split(':')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn source_date_epoch() -> Option<u32> {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// `kiln install-rpms`.
+pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
+    if let Some(code) = check_root(&a.root) {
+        return Ok(code);
+    }
+    let opts = InstallOptions {
+        exclude_docs: a.excludedocs,
+        inst_langs: a.inst_langs.as_deref().map(split_langs),
+        no_scripts: a.noscripts,
+        strict_scriptlets: a.strict_scriptlets,
+        dbpath: a.dbpath.clone(),
+        install_time: source_date_epoch(),
+        arch: a.arch.clone().unwrap_or_else(host_arch),
+    };
+    install_files(&a.rpms, &a.root, &opts, a.nocleanup, a.json, &[])
+}
+
+/// Install `paths` and print the report; shared by both commands.
+fn install_files(
+    paths: &[std::path::PathBuf],
+    root: &std::path::Path,
+    opts: &InstallOptions,
+    nocleanup: bool,
+    json: bool,
+    before: &[(&str, std::time::Duration)],
+) -> anyhow::Result<i32> {
+    let started = Instant::now();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let runner = match ScriptRunner::current() {
+        Ok(r) => r,
         Err(e) => {
-            super::diagnostics::print_error(&e, color);
-            return Ok(EXIT_BAD_INPUT);
+            eprintln!("error: cannot find the kiln binary for scriptlets: {e}");
+            return Ok(EXIT_ENV);
         }
     };
-    let (r, cache) = match resolve_from(&a.resolve, color) {
+    let mut guard = RootGuard {
+        path: root.to_path_buf(),
+        armed: !nocleanup,
+    };
+    let report = match transaction::install(paths, root, opts, &runner, &InstallBar::new(tty)) {
+        Ok(rep) => rep,
+        Err(e) => {
+            eprintln!("error: {}", cause_chain(&e));
+            if nocleanup {
+                eprintln!("note: the partly installed root is kept in `{}`", root.display());
+            }
+            return Ok(e.exit_code());
+        }
+    };
+    guard.armed = false;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    eprintln!(
+        "{} packages installed into {} ({} scriptlets run, {} unpacked in parallel runs; rpmdb at {})",
+        report.packages.len(),
+        root.display(),
+        report.scriptlets.len(),
+        report.parallel_unpacked,
+        report.dbpath
+    );
+    eprintln!("{:<18} {:>9}", "stage", "seconds");
+    let row = |n: &str, d: std::time::Duration| eprintln!("{n:<18} {:>9.2}", d.as_secs_f64());
+    let mut total = started.elapsed();
+    for (n, d) in before {
+        row(n, *d);
+        total += *d;
+    }
+    row("install", started.elapsed());
+    for (n, d) in &report.timings {
+        row(&format!("  {n}"), *d);
+    }
+    row("total", total);
+    Ok(EXIT_OK)
+}
+
+/// `kiln install`.
+pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
+    let started = Instant::now();
+    if let Some(code) = check_root(&a.root) {
+        return Ok(code);
+    }
+    let (r, cache, ks) = match resolve_from(&a.resolve, color) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -80,75 +169,26 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
         }
     };
     let t_download = t0.elapsed();
-    let runner = match ScriptRunner::current() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot find the kiln binary for scriptlets: {e}");
-            return Ok(EXIT_ENV);
-        }
-    };
-    let inst_langs = a
-        .inst_langs
-        .clone()
-        .or_else(|| ks.packages.inst_langs.clone())
-        .map(|l| {
-            l.split(':')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        });
     let opts = InstallOptions {
         exclude_docs: a.excludedocs || ks.packages.exclude_docs,
-        inst_langs,
+        inst_langs: a
+            .inst_langs
+            .as_deref()
+            .or(ks.packages.inst_langs.as_deref())
+            .map(split_langs),
         no_scripts: a.noscripts,
         strict_scriptlets: a.strict_scriptlets,
         dbpath: a.dbpath.clone(),
-        install_time: std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|s| s.trim().parse().ok()),
+        install_time: source_date_epoch(),
         arch: a.resolve.arch.clone().unwrap_or_else(host_arch),
     };
-    let mut guard = RootGuard {
-        path: a.root.clone(),
-        armed: !a.nocleanup,
-    };
     let paths: Vec<_> = local.iter().map(|l| l.path.clone()).collect();
-    let t0 = Instant::now();
-    let report = match transaction::install(&paths, &a.root, &opts, &runner, &InstallBar::new(tty))
-    {
-        Ok(rep) => rep,
-        Err(e) => {
-            eprintln!("error: {}", cause_chain(&e));
-            if a.nocleanup {
-                eprintln!("note: the partly installed root is kept in `{}`", a.root.display());
-            }
-            return Ok(e.exit_code());
-        }
-    };
-    let t_install = t0.elapsed();
-    guard.armed = false;
-    for w in &report.warnings {
-        eprintln!("warning: {w}");
-    }
-    if a.resolve.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
-    eprintln!(
-        "{} packages installed into {} ({} scriptlets run, {} unpacked in parallel runs; rpmdb at {})",
-        report.packages.len(),
-        a.root.display(),
-        report.scriptlets.len(),
-        report.parallel_unpacked,
-        report.dbpath
-    );
-    eprintln!("{:<16} {:>9}", "stage", "seconds");
-    let row = |n: &str, d: std::time::Duration| eprintln!("{n:<16} {:>9.2}", d.as_secs_f64());
-    row("resolve", t_resolve);
-    row("download", t_download);
-    for (n, d) in &report.timings {
-        row(&format!("  {n}"), *d);
-    }
-    row("install", t_install);
-    row("total", started.elapsed());
-    Ok(EXIT_OK)
+    install_files(
+        &paths,
+        &a.root,
+        &opts,
+        a.nocleanup,
+        a.resolve.json,
+        &[("resolve", t_resolve), ("download", t_download)],
+    )
 }

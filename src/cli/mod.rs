@@ -59,6 +59,7 @@ pub fn main() -> i32 {
         Command::Resolve(r) => resolve::run_resolve(r, color),
         Command::Download(d) => resolve::run_download(d, color),
         Command::Install(i) => install::run(i, color),
+        Command::InstallRpms(i) => install::run_rpms(i),
         Command::Write(w) => write::run(w),
     };
     match r {

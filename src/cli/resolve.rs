@@ -77,7 +77,10 @@ fn print_resolve_error(e: &ResolveError, color: bool) -> i32 {
     e.exit_code()
 }
 
-pub(super) fn resolve_from(a: &ResolveArgs, color: bool) -> Result<(Resolution, Cache), i32> {
+pub(super) fn resolve_from(
+    a: &ResolveArgs,
+    color: bool,
+) -> Result<(Resolution, Cache, kiln::kickstart::Kickstart), i32> {
     let Some(version) = KsVersion::from_name(&a.ksversion) else {
         eprintln!("error: unknown kickstart version `{}`", a.ksversion);
         return Err(EXIT_BAD_INPUT);
@@ -118,7 +121,7 @@ pub(super) fn resolve_from(a: &ResolveArgs, color: bool) -> Result<(Resolution, 
             for w in &r.warnings {
                 eprintln!("warning: {w}");
             }
-            Ok((r, cache))
+            Ok((r, cache, ks))
         }
         Err(e) => Err(print_resolve_error(&e, color)),
     }
@@ -134,7 +137,7 @@ fn human_size(b: u64) -> String {
 
 /// `kiln resolve`.
 pub fn run_resolve(a: &ResolveArgs, color: bool) -> anyhow::Result<i32> {
-    let (r, _) = match resolve_from(a, color) {
+    let (r, _, _) = match resolve_from(a, color) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -161,7 +164,7 @@ pub fn run_resolve(a: &ResolveArgs, color: bool) -> anyhow::Result<i32> {
 
 /// `kiln download`.
 pub fn run_download(a: &DownloadArgs, color: bool) -> anyhow::Result<i32> {
-    let (r, cache) = match resolve_from(&a.resolve, color) {
+    let (r, cache, _) = match resolve_from(&a.resolve, color) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
