@@ -22,10 +22,13 @@ trap 'rm -rf "$work"' EXIT
 cache=$work/cache
 now() { date +%s.%N; }
 
-"$kiln" resolve --ks "$ks" --cache "$cache" 2>/dev/null | cut -f1 >"$work/nevras"
+# `kiln download` on a file:// repo lists NEVRA and the package file itself.
+"$kiln" download --ks "$ks" --cache "$cache" 2>/dev/null >"$work/resolved"
+cut -f1 "$work/resolved" >"$work/nevras"
+cut -f2 "$work/resolved" >"$work/files"
 n=$(wc -l <"$work/nevras")
 # Warm the page cache for the package files so no contender pays the first read.
-cat "$repo"/Packages/*.rpm >/dev/null
+xargs cat <"$work/files" >/dev/null
 
 t0=$(now)
 "$kiln" install --ks "$ks" --cache "$cache" --root "$work/kiln-root" 2>"$work/kiln.log"
@@ -41,11 +44,6 @@ dnf -q --installroot="$work/dnf-root" --releasever=1 --disablerepo='*' \
 t3=$(now)
 mkdir -p "$work/floor"
 # The floor: decompress + write, all cores, no metadata, no scriptlets, no database.
-while read -r nevra; do
-  f=$(ls "$repo"/Packages/ | grep -F -- "${nevra#*:}" | head -1 || true)
-  echo "$f"
-done <"$work/nevras" | sort -u | grep -v '^$' >"$work/files" || true
-ls "$repo"/Packages/*.rpm | grep -F -f <(sed 's/^[0-9]*://' "$work/nevras") >"$work/files" || true
 t4=$(now)
 xargs -P "$(nproc)" -I{} sh -c 'd=$1/$(basename "$2"); mkdir -p "$d"; cd "$d"; rpm2cpio "$2" | cpio -idm --quiet 2>/dev/null' _ "$work/floor" {} <"$work/files"
 t5=$(now)
