@@ -47,6 +47,8 @@ pub enum Command {
     Install(InstallArgs),
     /// Install RPM files into a root in the order given (like `rpm -i --root --nodeps --noorder`).
     InstallRpms(InstallRpmsArgs),
+    /// Boot an image headless in qemu and wait for a line on its serial console.
+    BootTest(BootTestArgs),
     /// Write one image from a directory: squashfs (ISO and EFI image to come).
     #[command(subcommand)]
     Write(WriteCommand),
@@ -267,4 +269,36 @@ pub struct InstallRpmsArgs {
     /// Print the install report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `kiln boot-test`.
+#[derive(Debug, clap::Args)]
+pub struct BootTestArgs {
+    /// The image (ISO or disk image).
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// Firmware: bios or uefi.
+    #[arg(long, default_value = "bios", value_parser = ["bios", "uefi"])]
+    pub firmware: String,
+    /// Attach the image as a cdrom or as a USB disk.
+    #[arg(long = "as", default_value = "cdrom", value_parser = ["cdrom", "disk"])]
+    pub attach: String,
+    /// Target architecture (default: the host's).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Seconds to wait for the expected line.
+    #[arg(long, default_value_t = 600, value_name = "S")]
+    pub timeout: u64,
+    /// Success when a serial console line matches this regex.
+    #[arg(long, default_value = "KILN-BOOT-OK|login:", value_name = "REGEX")]
+    pub expect: String,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 2048, value_name = "MB")]
+    pub memory: u32,
+    /// Keep the serial log here (default: IMAGE.serial.log beside the image).
+    #[arg(long, value_name = "FILE")]
+    pub serial_log: Option<PathBuf>,
+    /// Accelerator: auto (probe KVM, else TCG), tcg or kvm.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "tcg", "kvm"], env = "KILN_ACCEL")]
+    pub accel: String,
 }

@@ -103,7 +103,10 @@ fn install_files(
         Err(e) => {
             eprintln!("error: {}", cause_chain(&e));
             if nocleanup {
-                eprintln!("note: the partly installed root is kept in `{}`", root.display());
+                eprintln!(
+                    "note: the partly installed root is kept in `{}`",
+                    root.display()
+                );
             }
             return Ok(e.exit_code());
         }

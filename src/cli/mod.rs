@@ -1,6 +1,7 @@
 //! The command line: the only place for clap, tracing-subscriber and terminal output.
 
 pub mod args;
+mod boot_test;
 pub mod diagnostics;
 mod install;
 mod ks;
@@ -60,6 +61,7 @@ pub fn main() -> i32 {
         Command::Download(d) => resolve::run_download(d, color),
         Command::Install(i) => install::run(i, color),
         Command::InstallRpms(i) => install::run_rpms(i),
+        Command::BootTest(b) => boot_test::run(b),
         Command::Write(w) => write::run(w),
     };
     match r {

@@ -3,6 +3,8 @@
 //! For now a thin facade for `kiln write ...`: scan a directory into an `FsTree` and hand it to
 //! a writer, writing to a staging file renamed into place only on success.
 
+pub mod boot_test;
+
 use std::path::{Path, PathBuf};
 
 pub use kiln_writers::squashfs::{Codec, Options as SquashfsOptions, Summary as SquashfsSummary};

@@ -1,0 +1,101 @@
+//! `kiln boot-test`.
+
+use std::time::Duration;
+
+use kiln::media::boot_test::{Accel, Attach, BootTest, Firmware};
+
+use super::args::BootTestArgs;
+use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
+
+/// Exit status of a boot that did not reach the expected line.
+const EXIT_BOOT_FAILED: i32 = 1;
+
+/// `kiln boot-test`.
+pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
+    let arch_name = a
+        .arch
+        .clone()
+        .unwrap_or_else(|| kiln::arch::host().to_string());
+    let Some(arch) = kiln::arch::info(&arch_name) else {
+        eprintln!("error: unknown architecture `{arch_name}`");
+        return Ok(EXIT_BAD_INPUT);
+    };
+    let expect = match regex::Regex::new(&a.expect) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: bad --expect regex: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    let serial_log = a.serial_log.clone().unwrap_or_else(|| {
+        let mut p = a.image.clone().into_os_string();
+        p.push(".serial.log");
+        p.into()
+    });
+    let t = BootTest {
+        image: a.image.clone(),
+        arch,
+        firmware: if a.firmware == "uefi" {
+            Firmware::Uefi
+        } else {
+            Firmware::Bios
+        },
+        attach: if a.attach == "disk" {
+            Attach::Disk
+        } else {
+            Attach::Cdrom
+        },
+        timeout: Duration::from_secs(a.timeout),
+        expect,
+        memory_mb: a.memory,
+        serial_log: serial_log.clone(),
+        accel: match a.accel.as_str() {
+            "tcg" => Accel::Tcg,
+            "kvm" => Accel::Kvm,
+            _ => Accel::Auto,
+        },
+    };
+    let o = match t.run() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(match e {
+                kiln::media::boot_test::BootTestError::NoImage(_)
+                | kiln::media::boot_test::BootTestError::NoBios(_) => EXIT_BAD_INPUT,
+                _ => EXIT_ENV,
+            });
+        }
+    };
+    let how = format!(
+        "{} {} as {} ({}, {:.0} s)",
+        arch.name,
+        a.firmware,
+        a.attach,
+        o.accel,
+        o.elapsed.as_secs_f64()
+    );
+    if o.success {
+        println!("{}", o.matched.as_deref().unwrap_or(""));
+        // The fixture prints the package count on the line after the marker.
+        let mut after = o.log.lines().skip_while(|l| !t.expect.is_match(l)).skip(1);
+        if let Some(next) = after.next() {
+            println!("{}", next.trim_end_matches('\r'));
+        }
+        eprintln!(
+            "boot-test: ok: {how}; serial log in {}",
+            serial_log.display()
+        );
+        Ok(EXIT_OK)
+    } else {
+        let lines: Vec<&str> = o.log.lines().collect();
+        for l in &lines[lines.len().saturating_sub(30)..] {
+            eprintln!("  | {}", l.trim_end_matches('\r'));
+        }
+        eprintln!(
+            "boot-test: FAILED: {how}: {}; serial log in {}",
+            o.reason.as_deref().unwrap_or("unknown"),
+            serial_log.display()
+        );
+        Ok(EXIT_BOOT_FAILED)
+    }
+}

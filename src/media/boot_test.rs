@@ -1,0 +1,426 @@
+//! `kiln boot-test`: boot an image headless in qemu and wait for a line on the serial console.
+//!
+//! KVM is used only when a probe shows it really runs firmware: on some hosts /dev/kvm exists
+//! but OVMF and ISOLINUX die under it (PLATFORM.md), so the default is a probe, then TCG.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::arch::ArchInfo;
+
+/// Firmware to boot with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    /// SeaBIOS (x86 only).
+    Bios,
+    /// OVMF / AAVMF.
+    Uefi,
+}
+
+/// How the image is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// As a CD-ROM (El Torito).
+    Cdrom,
+    /// As a USB stick (the hybrid MBR/GPT path).
+    Disk,
+}
+
+/// Accelerator choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// Probe KVM, fall back to TCG.
+    Auto,
+    /// Always TCG.
+    Tcg,
+    /// Always KVM.
+    Kvm,
+}
+
+/// A boot test.
+#[derive(Debug, Clone)]
+pub struct BootTest {
+    /// The image.
+    pub image: PathBuf,
+    /// Target arch facts.
+    pub arch: &'static ArchInfo,
+    /// Firmware.
+    pub firmware: Firmware,
+    /// Attachment.
+    pub attach: Attach,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Success when a serial line matches.
+    pub expect: regex::Regex,
+    /// Guest memory in MiB.
+    pub memory_mb: u32,
+    /// Where the serial log goes.
+    pub serial_log: PathBuf,
+    /// Accelerator.
+    pub accel: Accel,
+}
+
+/// The result of a boot test.
+#[derive(Debug, Clone)]
+pub struct BootOutcome {
+    /// Whether the expected line appeared.
+    pub success: bool,
+    /// The matching line, when found.
+    pub matched: Option<String>,
+    /// The serial log's content.
+    pub log: String,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// Accelerator used.
+    pub accel: &'static str,
+    /// Why it failed, when it did.
+    pub reason: Option<String>,
+}
+
+/// Errors that prevent a boot test from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum BootTestError {
+    /// The image is missing.
+    #[error("image `{0}` not found")]
+    NoImage(String),
+    /// A tool or firmware file is missing.
+    #[error("{what} not found{}", hint.as_deref().map(|h| format!("\nhint: {h}")).unwrap_or_default())]
+    Missing {
+        /// What is missing.
+        what: String,
+        /// How to get it.
+        hint: Option<String>,
+    },
+    /// BIOS requested for an arch without it.
+    #[error("{0} has no BIOS firmware: use --firmware uefi")]
+    NoBios(String),
+    /// qemu failed to start.
+    #[error("failed to start `{cmd}`")]
+    Spawn {
+        /// The command.
+        cmd: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// I/O on the work files.
+    #[error("failed to {action} `{path}`")]
+    Io {
+        /// What.
+        action: &'static str,
+        /// Path.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+}
+
+fn firmware_files(arch: &ArchInfo) -> Option<(PathBuf, PathBuf)> {
+    arch.uefi_firmware
+        .iter()
+        .map(|(c, v)| (PathBuf::from(c), PathBuf::from(v)))
+        .find(|(c, v)| c.is_file() && v.is_file())
+}
+
+/// Kills qemu when the test ends, however it ends.
+struct Qemu(Child);
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl BootTest {
+    fn qemu_args(&self, accel: &str, vars: Option<&Path>) -> Result<Vec<String>, BootTestError> {
+        let mut a: Vec<String> = self
+            .arch
+            .qemu_machine
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(
+            [
+                "-accel",
+                accel,
+                "-m",
+                &self.memory_mb.to_string(),
+                "-smp",
+                "2",
+                "-display",
+                "none",
+                "-monitor",
+                "none",
+                "-no-reboot",
+                "-nodefaults",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        a.push("-serial".into());
+        a.push(format!("file:{}", self.serial_log.display()));
+        if self.firmware == Firmware::Uefi {
+            let (code, _) = firmware_files(self.arch).ok_or_else(|| BootTestError::Missing {
+                what: format!("UEFI firmware for {}", self.arch.name),
+                hint: Some(match self.arch.name {
+                    "aarch64" => "apt-get install qemu-efi-aarch64 (Fedora: edk2-aarch64)".into(),
+                    _ => "apt-get install ovmf (Fedora: edk2-ovmf)".into(),
+                }),
+            })?;
+            a.push("-drive".into());
+            a.push(format!(
+                "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                code.display()
+            ));
+            if let Some(v) = vars {
+                a.push("-drive".into());
+                a.push(format!("if=pflash,format=raw,unit=1,file={}", v.display()));
+            }
+        } else if self.arch.grub_bios_target.is_none() {
+            return Err(BootTestError::NoBios(self.arch.name.to_string()));
+        }
+        // A display-less VGA keeps SeaBIOS and OVMF happy on x86; virt has none.
+        if self.arch.name == "x86_64" {
+            a.extend(["-vga", "std"].map(String::from));
+        }
+        let img = self.image.display().to_string();
+        match (self.attach, self.arch.name) {
+            (Attach::Cdrom, "x86_64") => {
+                a.push("-drive".into());
+                a.push(format!("file={img},media=cdrom,if=ide,index=2,readonly=on"));
+            }
+            (Attach::Cdrom, _) => {
+                a.extend(["-device", "virtio-scsi-pci,id=scsi0"].map(String::from));
+                a.push("-drive".into());
+                a.push(format!("if=none,id=cd0,file={img},media=cdrom,readonly=on"));
+                a.extend(["-device", "scsi-cd,drive=cd0,bootindex=0"].map(String::from));
+            }
+            (Attach::Disk, _) => {
+                // A USB stick, the way people boot hybrid ISOs.
+                a.extend(["-device", "qemu-xhci,id=xhci"].map(String::from));
+                a.push("-drive".into());
+                a.push(format!(
+                    "if=none,id=stick,format=raw,file={img},readonly=on"
+                ));
+                a.extend(
+                    ["-device", "usb-storage,bus=xhci.0,drive=stick,bootindex=0"].map(String::from),
+                );
+            }
+        }
+        // Entropy, so the live system does not stall at boot waiting for it.
+        a.extend(["-device", "virtio-rng-pci"].map(String::from));
+        Ok(a)
+    }
+
+    /// Run the test.
+    pub fn run(&self) -> Result<BootOutcome, BootTestError> {
+        if !self.image.is_file() {
+            return Err(BootTestError::NoImage(self.image.display().to_string()));
+        }
+        let qemu = which(self.arch.qemu_system).ok_or_else(|| BootTestError::Missing {
+            what: format!("`{}`", self.arch.qemu_system),
+            hint: Some(match self.arch.name {
+                "x86_64" => "apt-get install qemu-system-x86 (Fedora: qemu-system-x86)".into(),
+                "aarch64" => "apt-get install qemu-system-arm (Fedora: qemu-system-aarch64)".into(),
+                n => format!("install qemu's system emulator for {n}"),
+            }),
+        })?;
+        let accel = self.choose_accel(&qemu);
+        let work = tempdir_near(&self.serial_log)?;
+        let vars = if self.firmware == Firmware::Uefi {
+            let (_, tmpl) = firmware_files(self.arch).ok_or_else(|| BootTestError::Missing {
+                what: format!("UEFI variable store for {}", self.arch.name),
+                hint: None,
+            })?;
+            let v = work.join("vars.fd");
+            std::fs::copy(&tmpl, &v).map_err(|source| BootTestError::Io {
+                action: "copy the UEFI variable store to",
+                path: v.display().to_string(),
+                source,
+            })?;
+            Some(v)
+        } else {
+            None
+        };
+        let _ = std::fs::remove_file(&self.serial_log);
+        let args = self.qemu_args(accel, vars.as_deref())?;
+        tracing::debug!("boot test: {} {}", qemu.display(), args.join(" "));
+        let started = Instant::now();
+        let child = Command::new(&qemu)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| BootTestError::Spawn {
+                cmd: format!("{} {}", qemu.display(), args.join(" ")),
+                source,
+            })?;
+        let mut q = Qemu(child);
+        let mut outcome = BootOutcome {
+            success: false,
+            matched: None,
+            log: String::new(),
+            elapsed: Duration::ZERO,
+            accel,
+            reason: None,
+        };
+        loop {
+            std::thread::sleep(Duration::from_millis(250));
+            let log = read_lossy(&self.serial_log);
+            if let Some(line) = log.lines().find(|l| self.expect.is_match(l)) {
+                outcome.success = true;
+                outcome.matched = Some(line.trim_end_matches('\r').to_string());
+                // Give the guest a moment to print what follows the marker (package count).
+                std::thread::sleep(Duration::from_secs(2));
+                outcome.log = read_lossy(&self.serial_log);
+                break;
+            }
+            if let Ok(Some(status)) = q.0.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = q.0.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                outcome.log = log;
+                outcome.reason = Some(format!(
+                    "qemu exited ({status}) before the expected line{}",
+                    if err.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", err.trim())
+                    }
+                ));
+                break;
+            }
+            if started.elapsed() > self.timeout {
+                outcome.log = log;
+                outcome.reason = Some(format!(
+                    "no line matching `{}` within {} s",
+                    self.expect.as_str(),
+                    self.timeout.as_secs()
+                ));
+                break;
+            }
+        }
+        drop(q);
+        outcome.elapsed = started.elapsed();
+        let _ = std::fs::remove_dir_all(&work);
+        Ok(outcome)
+    }
+
+    fn choose_accel(&self, qemu: &Path) -> &'static str {
+        match self.accel {
+            Accel::Tcg => "tcg",
+            Accel::Kvm => "kvm",
+            Accel::Auto => {
+                if self.arch.name == crate::arch::host() && kvm_boots_firmware(qemu, self) {
+                    "kvm"
+                } else {
+                    "tcg"
+                }
+            }
+        }
+    }
+}
+
+fn read_lossy(p: &Path) -> String {
+    std::fs::read(p)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+fn tempdir_near(log: &Path) -> Result<PathBuf, BootTestError> {
+    let base = log
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let d = base.join(format!(".kiln-boot-test-{}", std::process::id()));
+    std::fs::create_dir_all(&d).map_err(|source| BootTestError::Io {
+        action: "create",
+        path: d.display().to_string(),
+        source,
+    })?;
+    Ok(d)
+}
+
+/// Does KVM really run this firmware? Boot it with no disk for a few seconds and look for
+/// its banner on the serial console and no KVM emulation failure.
+fn kvm_boots_firmware(qemu: &Path, t: &BootTest) -> bool {
+    if !Path::new("/dev/kvm").exists() {
+        return false;
+    }
+    let dir = std::env::temp_dir().join(format!("kiln-kvm-probe-{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_err() {
+        return false;
+    }
+    let log = dir.join("serial.log");
+    let mut args: Vec<String> = t.arch.qemu_machine.iter().map(|s| s.to_string()).collect();
+    args.extend(
+        [
+            "-accel",
+            "kvm",
+            "-m",
+            "256",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-no-reboot",
+        ]
+        .map(String::from),
+    );
+    args.push("-serial".into());
+    args.push(format!("file:{}", log.display()));
+    if t.firmware == Firmware::Uefi {
+        if let Some((code, _)) = firmware_files(t.arch) {
+            args.push("-drive".into());
+            args.push(format!(
+                "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                code.display()
+            ));
+        }
+    }
+    let ok = match Command::new(qemu)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => {
+            let mut q = Qemu(child);
+            std::thread::sleep(Duration::from_secs(6));
+            let alive = matches!(q.0.try_wait(), Ok(None));
+            let _ = q.0.kill();
+            let _ = q.0.wait();
+            let mut err = String::new();
+            if let Some(mut e) = q.0.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            let serial = read_lossy(&log);
+            alive && !err.contains("KVM internal error") && !serial.trim().is_empty()
+        }
+        Err(_) => false,
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    tracing::debug!(
+        "kvm probe: {}",
+        if ok {
+            "firmware runs"
+        } else {
+            "unusable, using tcg"
+        }
+    );
+    ok
+}
