@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arch;
+pub mod boot;
 pub mod error;
 pub mod install;
 pub mod kickstart;

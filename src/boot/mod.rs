@@ -1,0 +1,577 @@
+//! Boot assets for live media, made from the root's own packages: the kernel, a live initramfs
+//! (the root's dracut with dmsquash-live, run in the chroot), GRUB's BIOS El Torito image or
+//! ISOLINUX, the UEFI chain (shim + grub from the packages, else a GRUB EFI image made in the
+//! chroot) and the boot menus, written into the ISO staging directory in Fedora's layout.
+//!
+//! Knows nothing of ISO9660 or squashfs: `media/` turns the staging directory into an image.
+
+use std::path::{Path, PathBuf};
+
+use crate::arch::ArchInfo;
+use crate::install::scriptlet::{ScriptRunner, ScriptSpec};
+use crate::install::vercmp::rpmvercmp;
+
+/// Where things go on the ISO (Fedora's live layout).
+pub mod layout {
+    /// The kernel.
+    pub const VMLINUZ: &str = "images/pxeboot/vmlinuz";
+    /// The initramfs.
+    pub const INITRD: &str = "images/pxeboot/initrd.img";
+    /// GRUB's BIOS El Torito image.
+    pub const ELTORITO: &str = "images/eltorito.img";
+    /// The EFI system partition image.
+    pub const EFIBOOT: &str = "images/efiboot.img";
+    /// The El Torito boot catalog.
+    pub const BOOT_CATALOG: &str = "boot.catalog";
+    /// GRUB's BIOS directory.
+    pub const GRUB_BIOS_DIR: &str = "boot/grub2";
+    /// ISOLINUX's directory.
+    pub const ISOLINUX_DIR: &str = "isolinux";
+    /// The EFI boot directory.
+    pub const EFI_DIR: &str = "EFI/BOOT";
+    /// The squashfs root image.
+    pub const SQUASHFS: &str = "LiveOS/squashfs.img";
+}
+
+/// Options for [`prepare`].
+#[derive(Debug, Clone)]
+pub struct BootOptions {
+    /// Target arch facts.
+    pub arch: &'static ArchInfo,
+    /// The volume label (`root=live:CDLABEL=<label>`).
+    pub label: String,
+    /// The menu title (`Start <title>`).
+    pub title: String,
+    /// Extra kernel arguments (`bootloader --append`, `--kernel-args`).
+    pub kernel_args: String,
+    /// Use ISOLINUX instead of GRUB for BIOS.
+    pub syslinux: bool,
+    /// Menu templates overriding the built-in ones (`grub.cfg`, `isolinux.cfg`).
+    pub templates: Option<PathBuf>,
+    /// Menu timeout in seconds (`bootloader --timeout`).
+    pub timeout: u32,
+}
+
+/// How the media boots, for `media/` and the build report.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BootAssets {
+    /// The kernel version.
+    pub kernel_version: String,
+    /// BIOS El Torito image path inside the ISO, when BIOS boot is set up.
+    pub bios_image: Option<String>,
+    /// Whether the BIOS image is ISOLINUX (else GRUB).
+    pub isolinux: bool,
+    /// The MBR template for the hybrid layout (GRUB's `boot_hybrid.img` or `isohdpfx.bin`).
+    #[serde(skip)]
+    pub hybrid_mbr: Option<Vec<u8>>,
+    /// Staging directory of the EFI system partition (holds `EFI/BOOT/...`), when UEFI is set up.
+    pub efi_dir: Option<PathBuf>,
+    /// `shim+grub` from packages, or `grub-mkimage`.
+    pub efi_chain: Option<String>,
+    /// The full kernel command line of the default entry.
+    pub cmdline: String,
+}
+
+/// A failure while preparing boot assets.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// No kernel in the root.
+    #[error("no kernel found in the root (looked in /usr/lib/modules/*/vmlinuz and /boot/vmlinuz-*)\nhint: add a kernel package (`kernel` on Fedora, `linux-image-amd64` on Debian) to %packages")]
+    NoKernel,
+    /// dracut or its live module is missing.
+    #[error("{0}\nhint: add `dracut-live` (and `dracut`) to %packages: livecd-creator's initramfs needs the dmsquash-live module")]
+    NoDracutLive(String),
+    /// A needed boot file is missing from the root.
+    #[error("`{path}` not found in the root\nhint: {hint}")]
+    Missing {
+        /// Path inside the root.
+        path: String,
+        /// Which package provides it.
+        hint: String,
+    },
+    /// A tool run in the chroot failed.
+    #[error("`{cmd}` failed in the root (exit status {status}):\n{output}")]
+    Tool {
+        /// The command line.
+        cmd: String,
+        /// Exit status.
+        status: i32,
+        /// Its output.
+        output: String,
+    },
+    /// The chroot runner failed.
+    #[error("failed to run a tool in the root")]
+    Runner(#[from] crate::install::scriptlet::ScriptError),
+    /// I/O.
+    #[error("failed to {action} `{path}`")]
+    Io {
+        /// What.
+        action: &'static str,
+        /// Path.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(action: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> BootError {
+    let path = p.display().to_string();
+    move |source| BootError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// A kernel found in the root.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    /// `uname -r`.
+    pub version: String,
+    /// Host path of the image.
+    pub vmlinuz: PathBuf,
+}
+
+/// The newest kernel in the root.
+pub fn find_kernel(root: &Path) -> Result<Kernel, BootError> {
+    let mut found: Vec<Kernel> = Vec::new();
+    for modules in ["usr/lib/modules", "lib/modules"] {
+        if let Ok(rd) = std::fs::read_dir(root.join(modules)) {
+            for e in rd.flatten() {
+                let v = e.file_name().to_string_lossy().into_owned();
+                let z = e.path().join("vmlinuz");
+                let boot = root.join(format!("boot/vmlinuz-{v}"));
+                if z.is_file() {
+                    found.push(Kernel { version: v, vmlinuz: z });
+                } else if boot.is_file() {
+                    found.push(Kernel { version: v, vmlinuz: boot });
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| rpmvercmp(&a.version, &b.version));
+    found.dedup_by(|a, b| a.version == b.version);
+    found.pop().ok_or(BootError::NoKernel)
+}
+
+/// Run `argv` in the root (chroot, private namespace) and fail with its output if it fails.
+fn chroot_run(
+    runner: &ScriptRunner,
+    root: &Path,
+    argv: &[String],
+) -> Result<String, BootError> {
+    let spec = ScriptSpec {
+        name: argv.join(" "),
+        root: root.to_path_buf(),
+        prog: argv.to_vec(),
+        ..ScriptSpec::default()
+    };
+    let out = runner.run(&spec)?;
+    if !out.success() {
+        return Err(BootError::Tool {
+            cmd: argv.join(" "),
+            status: out.status,
+            output: out.output,
+        });
+    }
+    Ok(out.output)
+}
+
+/// The first of `candidates` (paths inside the root) that exists.
+fn first_in_root(root: &Path, candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|c| root.join(c.trim_start_matches('/')).exists())
+        .map(|c| c.to_string())
+}
+
+/// Build the live initramfs with the root's dracut, in the chroot; returns its host path.
+pub fn make_initramfs(
+    root: &Path,
+    kver: &str,
+    runner: &ScriptRunner,
+) -> Result<PathBuf, BootError> {
+    let dracut = first_in_root(root, &["/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut"])
+        .ok_or_else(|| BootError::NoDracutLive("dracut is not installed in the root".into()))?;
+    let live_module = ["usr/lib/dracut/modules.d", "lib/dracut/modules.d"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
+        .flat_map(|rd| rd.flatten())
+        .any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.len() > 2 && &n[2..] == "dmsquash-live"
+        });
+    if !live_module {
+        return Err(BootError::NoDracutLive(
+            "dracut's dmsquash-live module is not in the root".into(),
+        ));
+    }
+    // As livecd-creator: the live settings stay in the image so a later kernel update
+    // rebuilds a live-capable initramfs.
+    let conf_dir = root.join("etc/dracut.conf.d");
+    std::fs::create_dir_all(&conf_dir).map_err(io("create", &conf_dir))?;
+    let conf = conf_dir.join("99-liveos.conf");
+    std::fs::write(
+        &conf,
+        "# written by kiln for live media (as livecd-creator does)\nadd_dracutmodules+=\" dmsquash-live \"\nhostonly=\"no\"\n",
+    )
+    .map_err(io("write", &conf))?;
+    let out_in_root = "/var/tmp/kiln-initramfs.img";
+    let argv: Vec<String> = [
+        dracut.as_str(),
+        "--no-hostonly",
+        "--no-hostonly-cmdline",
+        "--force",
+        "--add",
+        "dmsquash-live",
+        "--omit",
+        "plymouth",
+        "--kver",
+        kver,
+        out_in_root,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let var_tmp = root.join("var/tmp");
+    std::fs::create_dir_all(&var_tmp).map_err(io("create", &var_tmp))?;
+    chroot_run(runner, root, &argv)?;
+    let host = root.join(out_in_root.trim_start_matches('/'));
+    if !host.is_file() {
+        return Err(BootError::Tool {
+            cmd: argv.join(" "),
+            status: 0,
+            output: "dracut reported success but wrote no image".into(),
+        });
+    }
+    Ok(host)
+}
+
+fn copy(src: &Path, dst: &Path) -> Result<(), BootError> {
+    if let Some(p) = dst.parent() {
+        std::fs::create_dir_all(p).map_err(io("create", p))?;
+    }
+    std::fs::copy(src, dst).map_err(io("copy to", dst))?;
+    Ok(())
+}
+
+/// Substitute `@NAME@` placeholders.
+fn fill(template: &str, vars: &[(&str, &str)]) -> String {
+    let mut s = template.to_string();
+    for (k, v) in vars {
+        s = s.replace(&format!("@{k}@"), v);
+    }
+    s
+}
+
+const GRUB_CFG: &str = include_str!("templates/grub.cfg");
+const ISOLINUX_CFG: &str = include_str!("templates/isolinux.cfg");
+
+fn template(opts: &BootOptions, name: &str, builtin: &str) -> Result<String, BootError> {
+    if let Some(dir) = &opts.templates {
+        let p = dir.join(name);
+        if p.is_file() {
+            return std::fs::read_to_string(&p).map_err(io("read", &p));
+        }
+    }
+    Ok(builtin.to_string())
+}
+
+/// Prepare everything that boots the media, into the staging directory `iso`; `work` is a
+/// scratch directory (the EFI partition's staging tree goes there).
+pub fn prepare(
+    root: &Path,
+    iso: &Path,
+    work: &Path,
+    opts: &BootOptions,
+    runner: &ScriptRunner,
+) -> Result<BootAssets, BootError> {
+    let kernel = find_kernel(root)?;
+    let mut assets = BootAssets {
+        kernel_version: kernel.version.clone(),
+        ..BootAssets::default()
+    };
+    copy(&kernel.vmlinuz, &iso.join(layout::VMLINUZ))?;
+    let initrd = make_initramfs(root, &kernel.version, runner)?;
+    copy(&initrd, &iso.join(layout::INITRD))?;
+    let _ = std::fs::remove_file(&initrd);
+
+    let cmdline = format!(
+        "root=live:CDLABEL={} rd.live.image{}",
+        opts.label,
+        if opts.kernel_args.trim().is_empty() {
+            String::new()
+        } else {
+            format!(" {}", opts.kernel_args.trim())
+        }
+    );
+    assets.cmdline = cmdline.clone();
+    let serial = opts.kernel_args.contains("console=ttyS");
+    let timeout = opts.timeout.to_string();
+    let timeout_tenths = (opts.timeout * 10).max(1).to_string();
+    let vars = [
+        ("TITLE", opts.title.as_str()),
+        ("LABEL", opts.label.as_str()),
+        ("KERNEL", "/images/pxeboot/vmlinuz"),
+        ("INITRD", "/images/pxeboot/initrd.img"),
+        ("ARGS", cmdline.as_str()),
+        ("TIMEOUT", timeout.as_str()),
+        ("TIMEOUT10", timeout_tenths.as_str()),
+        (
+            "SERIAL",
+            if serial {
+                "serial --unit=0 --speed=115200\nterminal_input console serial\nterminal_output console serial"
+            } else {
+                ""
+            },
+        ),
+        ("ISOLINUX_SERIAL", if serial { "serial 0 115200" } else { "" }),
+    ];
+    let grub_cfg = fill(&template(opts, "grub.cfg", GRUB_CFG)?, &vars);
+
+    // BIOS.
+    if opts.arch.grub_bios_target.is_some() {
+        if opts.syslinux {
+            bios_isolinux(root, iso, &vars, opts, &mut assets)?;
+        } else {
+            bios_grub(root, iso, &grub_cfg, opts, runner, &mut assets)?;
+        }
+    }
+    // UEFI.
+    if opts.arch.efi_boot_file.is_some() {
+        efi(root, iso, work, &grub_cfg, opts, runner, &mut assets)?;
+    }
+    Ok(assets)
+}
+
+fn bios_grub(
+    root: &Path,
+    iso: &Path,
+    grub_cfg: &str,
+    opts: &BootOptions,
+    runner: &ScriptRunner,
+    assets: &mut BootAssets,
+) -> Result<(), BootError> {
+    let target = opts.arch.grub_bios_target.unwrap_or("i386-pc");
+    let moddir = first_in_root(
+        root,
+        &[&format!("/usr/lib/grub/{target}"), &format!("/usr/lib/grub2/{target}")],
+    )
+    .ok_or_else(|| BootError::Missing {
+        path: format!("/usr/lib/grub/{target}"),
+        hint: "add GRUB's BIOS modules (`grub2-pc-modules` on Fedora, `grub-pc-bin` on Debian), or build with --syslinux".into(),
+    })?;
+    let mkimage = first_in_root(root, &["/usr/bin/grub2-mkimage", "/usr/bin/grub-mkimage"])
+        .ok_or_else(|| BootError::Missing {
+            path: "/usr/bin/grub2-mkimage".into(),
+            hint: "add `grub2-tools` (Fedora) or `grub-common` (Debian)".into(),
+        })?;
+    let out_in_root = "/var/tmp/kiln-eltorito.img";
+    let argv: Vec<String> = [
+        mkimage.as_str(),
+        "-O",
+        &format!("{target}-eltorito"),
+        "-d",
+        &moddir,
+        "-p",
+        &format!("/{}", layout::GRUB_BIOS_DIR),
+        "-o",
+        out_in_root,
+        "iso9660",
+        "biosdisk",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    chroot_run(runner, root, &argv)?;
+    let img = root.join(out_in_root.trim_start_matches('/'));
+    copy(&img, &iso.join(layout::ELTORITO))?;
+    let _ = std::fs::remove_file(&img);
+    // The modules GRUB loads at run time, beside its config, as lorax copies them.
+    let src = root.join(moddir.trim_start_matches('/'));
+    let dst = iso.join(layout::GRUB_BIOS_DIR).join(target);
+    std::fs::create_dir_all(&dst).map_err(io("create", &dst))?;
+    for e in std::fs::read_dir(&src).map_err(io("read", &src))?.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.ends_with(".mod") || n.ends_with(".lst") {
+            copy(&e.path(), &dst.join(&n))?;
+        }
+    }
+    let cfg = iso.join(layout::GRUB_BIOS_DIR).join("grub.cfg");
+    std::fs::write(&cfg, grub_cfg).map_err(io("write", &cfg))?;
+    let hybrid = src.join("boot_hybrid.img");
+    assets.hybrid_mbr = std::fs::read(&hybrid).ok();
+    assets.bios_image = Some(layout::ELTORITO.to_string());
+    assets.isolinux = false;
+    Ok(())
+}
+
+fn bios_isolinux(
+    root: &Path,
+    iso: &Path,
+    vars: &[(&str, &str)],
+    opts: &BootOptions,
+    assets: &mut BootAssets,
+) -> Result<(), BootError> {
+    let isolinux_bin = first_in_root(
+        root,
+        &["/usr/share/syslinux/isolinux.bin", "/usr/lib/ISOLINUX/isolinux.bin", "/usr/lib/syslinux/isolinux.bin"],
+    )
+    .ok_or_else(|| BootError::Missing {
+        path: "isolinux.bin".into(),
+        hint: "add `syslinux` (Fedora) or `isolinux` and `syslinux-common` (Debian) to %packages".into(),
+    })?;
+    let modules = first_in_root(
+        root,
+        &["/usr/share/syslinux", "/usr/lib/syslinux/modules/bios"],
+    )
+    .ok_or_else(|| BootError::Missing {
+        path: "/usr/lib/syslinux/modules/bios".into(),
+        hint: "add `syslinux` (Fedora) or `syslinux-common` (Debian)".into(),
+    })?;
+    let dir = iso.join(layout::ISOLINUX_DIR);
+    copy(&root.join(isolinux_bin.trim_start_matches('/')), &dir.join("isolinux.bin"))?;
+    let mdir = root.join(modules.trim_start_matches('/'));
+    for m in ["ldlinux.c32", "libcom32.c32", "libutil.c32", "menu.c32", "vesamenu.c32"] {
+        let p = mdir.join(m);
+        if p.is_file() {
+            copy(&p, &dir.join(m))?;
+        } else if m == "ldlinux.c32" || m == "menu.c32" {
+            return Err(BootError::Missing {
+                path: format!("{modules}/{m}"),
+                hint: "the syslinux BIOS modules are incomplete in the root".into(),
+            });
+        }
+    }
+    let cfg = fill(&template(opts, "isolinux.cfg", ISOLINUX_CFG)?, vars);
+    let p = dir.join("isolinux.cfg");
+    std::fs::write(&p, cfg).map_err(io("write", &p))?;
+    let mbr = ["/usr/share/syslinux/isohdpfx.bin", "/usr/lib/ISOLINUX/isohdpfx.bin", "/usr/lib/syslinux/mbr/isohdpfx.bin"]
+        .iter()
+        .map(|c| root.join(c.trim_start_matches('/')))
+        .find(|p| p.is_file());
+    assets.hybrid_mbr = mbr.and_then(|p| std::fs::read(p).ok());
+    assets.bios_image = Some(format!("{}/isolinux.bin", layout::ISOLINUX_DIR));
+    assets.isolinux = true;
+    Ok(())
+}
+
+fn efi(
+    root: &Path,
+    iso: &Path,
+    work: &Path,
+    grub_cfg: &str,
+    opts: &BootOptions,
+    runner: &ScriptRunner,
+    assets: &mut BootAssets,
+) -> Result<(), BootError> {
+    let boot_file = opts.arch.efi_boot_file.unwrap_or("BOOTX64.EFI");
+    let suffix = opts.arch.efi_suffix.unwrap_or("x64");
+    let esp = work.join("efiboot");
+    let _ = std::fs::remove_dir_all(&esp);
+    let esp_boot = esp.join(layout::EFI_DIR);
+    std::fs::create_dir_all(&esp_boot).map_err(io("create", &esp_boot))?;
+    // Fedora/EL: shim and grub as the packages install them under /boot/efi/EFI/<vendor>.
+    let vendor_dir = std::fs::read_dir(root.join("boot/efi/EFI"))
+        .ok()
+        .into_iter()
+        .flat_map(|rd| rd.flatten())
+        .map(|e| e.path())
+        .find(|d| {
+            d.join(format!("shim{suffix}.efi")).is_file()
+                && d.join(format!("grub{suffix}.efi")).is_file()
+        });
+    if let Some(d) = vendor_dir {
+        copy(&d.join(format!("shim{suffix}.efi")), &esp_boot.join(boot_file))?;
+        copy(&d.join(format!("grub{suffix}.efi")), &esp_boot.join(format!("grub{suffix}.efi")))?;
+        let mm = d.join(format!("mm{suffix}.efi"));
+        if mm.is_file() {
+            copy(&mm, &esp_boot.join(format!("mm{suffix}.efi")))?;
+        }
+        assets.efi_chain = Some(format!("shim + grub from {}", d.strip_prefix(root).unwrap_or(&d).display()));
+    } else {
+        // No signed chain laid out for EFI: a GRUB EFI image made by the root's own mkimage.
+        let target = opts.arch.grub_efi_target.unwrap_or("x86_64-efi");
+        let moddir = first_in_root(
+            root,
+            &[&format!("/usr/lib/grub/{target}"), &format!("/usr/lib/grub2/{target}")],
+        )
+        .ok_or_else(|| BootError::Missing {
+            path: format!("/usr/lib/grub/{target}"),
+            hint: format!("add GRUB's EFI modules (`grub2-efi-{suffix}-modules` on Fedora, `grub-efi-{}-bin` on Debian) or shim + grub2-efi", if suffix == "x64" { "amd64" } else { "arm64" }),
+        })?;
+        let mkimage = first_in_root(root, &["/usr/bin/grub2-mkimage", "/usr/bin/grub-mkimage"])
+            .ok_or_else(|| BootError::Missing {
+                path: "/usr/bin/grub2-mkimage".into(),
+                hint: "add `grub2-tools` (Fedora) or `grub-common` (Debian)".into(),
+            })?;
+        let wanted = [
+            "all_video", "boot", "cat", "chain", "configfile", "echo", "efi_gop", "ext2", "fat",
+            "font", "gfxterm", "gzio", "halt", "iso9660", "linux", "loadenv", "loopback",
+            "minicmd", "normal", "part_gpt", "part_msdos", "reboot", "search", "search_fs_file",
+            "search_fs_uuid", "search_label", "serial", "sleep", "test", "true", "video",
+            "efinet", "terminal",
+        ];
+        let mod_host = root.join(moddir.trim_start_matches('/'));
+        let mods: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|m| mod_host.join(format!("{m}.mod")).is_file())
+            .collect();
+        let out_in_root = "/var/tmp/kiln-grub.efi";
+        let mut argv: Vec<String> = [
+            mkimage.as_str(),
+            "-O",
+            target,
+            "-d",
+            &moddir,
+            "-p",
+            "/EFI/BOOT",
+            "-o",
+            out_in_root,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        argv.extend(mods.iter().map(|s| s.to_string()));
+        chroot_run(runner, root, &argv)?;
+        let img = root.join(out_in_root.trim_start_matches('/'));
+        copy(&img, &esp_boot.join(boot_file))?;
+        let _ = std::fs::remove_file(&img);
+        assets.efi_chain = Some("grub-mkimage".into());
+    }
+    let cfg = esp_boot.join("grub.cfg");
+    std::fs::write(&cfg, grub_cfg).map_err(io("write", &cfg))?;
+    // The same EFI tree on the ISO itself, as Fedora's media carry it.
+    let iso_efi = iso.join(layout::EFI_DIR);
+    std::fs::create_dir_all(&iso_efi).map_err(io("create", &iso_efi))?;
+    for e in std::fs::read_dir(&esp_boot).map_err(io("read", &esp_boot))?.flatten() {
+        copy(&e.path(), &iso_efi.join(e.file_name()))?;
+    }
+    assets.efi_dir = Some(esp);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_kernel_wins() {
+        let d = tempfile::tempdir().unwrap();
+        for v in ["6.1.0-9-amd64", "6.1.0-10-amd64"] {
+            let m = d.path().join("usr/lib/modules").join(v);
+            std::fs::create_dir_all(&m).unwrap();
+            std::fs::write(m.join("vmlinuz"), v).unwrap();
+        }
+        assert_eq!(find_kernel(d.path()).unwrap().version, "6.1.0-10-amd64");
+        let e = tempfile::tempdir().unwrap();
+        assert!(matches!(find_kernel(e.path()), Err(BootError::NoKernel)));
+    }
+
+    #[test]
+    fn templates_fill() {
+        assert_eq!(fill("a @X@ b @X@", &[("X", "1")]), "a 1 b 1");
+    }
+}
