@@ -8,6 +8,8 @@
 
 pub mod arch;
 pub mod boot;
+pub mod configure;
+pub mod creator;
 pub mod error;
 pub mod install;
 pub mod kickstart;

@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 /// The first argument that turns the kiln binary into the scriptlet helper.
 pub const HELPER_ARG: &str = "__scriptlet";
 
+/// The first argument that turns the kiln binary into an interactive shell in a root.
+pub const SHELL_ARG: &str = "__shell";
+
 /// Exit status the helper uses when it could not set the scriptlet up (not the script's fault).
 const SETUP_FAILED: i32 = 125;
 
@@ -114,6 +117,11 @@ impl ScriptRunner {
         Ok(Self::new(std::env::current_exe()?))
     }
 
+    /// The helper binary.
+    pub fn exe(&self) -> &Path {
+        &self.exe
+    }
+
     /// Run one scriptlet and wait for it.
     pub fn run(&self, spec: &ScriptSpec) -> Result<ScriptOutcome, ScriptError> {
         let pipe_err = |source| ScriptError::Pipe {
@@ -199,6 +207,32 @@ pub fn helper_main() -> i32 {
         return run_lua_here(&spec);
     }
     run_program_here(&spec, devnull)
+}
+
+/// `kiln __shell ROOT`: an interactive shell in the root with the same namespace and mounts
+/// as scriptlets get (livecd-creator's `--shell`). Call it from `main` before any thread starts.
+pub fn shell_main(root: &Path) -> i32 {
+    if let Err(e) = enter_root(root) {
+        return setup_failed(&e);
+    }
+    let shell = ["/bin/bash", "/bin/sh"]
+        .into_iter()
+        .find(|s| Path::new(s).exists())
+        .unwrap_or("/bin/sh");
+    match Command::new(shell)
+        .env_clear()
+        .env("PATH", SCRIPT_PATH)
+        .env("HOME", "/root")
+        .env("TERM", std::env::var("TERM").unwrap_or_else(|_| "vt100".into()))
+        .env("PS1", "[kiln chroot \\w]# ")
+        .status()
+    {
+        Ok(s) => exit_code(&s),
+        Err(e) => {
+            eprintln!("error: cannot run `{shell}` in the root: {e}");
+            127
+        }
+    }
 }
 
 fn setup_failed(msg: &str) -> i32 {

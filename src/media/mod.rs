@@ -4,6 +4,7 @@
 //! a writer, writing to a staging file renamed into place only on success.
 
 pub mod boot_test;
+pub mod live;
 
 use std::path::{Path, PathBuf};
 

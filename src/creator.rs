@@ -1,0 +1,461 @@
+//! The staged pipeline, in the spirit of python-imgcreate's ImageCreator: prepare, install,
+//! configure, finalize (boot assets), package — callable one by one or all with
+//! [`Creator::create`], each timed; a shell into the root between stages; packagers as hooks.
+//!
+//! Everything lives in a work directory that is removed when the creator is dropped (unless
+//! `nocleanup`); results are written to a staging directory inside it and renamed into the
+//! result directory only when the whole build succeeded.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::arch::ArchInfo;
+use crate::install::scriptlet::ScriptRunner;
+use crate::install::transaction::{self, InstallOptions, InstallReport};
+use crate::kickstart::Kickstart;
+use crate::progress::{DownloadReporter, InstallReporter};
+
+/// A stage of the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Stage {
+    /// Work directories, `%pre`.
+    Prepare,
+    /// Resolve, download, install the packages.
+    Install,
+    /// Kickstart configuration and `%post`.
+    Configure,
+    /// Boot assets: initramfs, boot loaders, menus.
+    Finalize,
+    /// Images: squashfs, EFI image, ISO.
+    Package,
+}
+
+impl Stage {
+    /// All stages in order.
+    pub const ALL: [Stage; 5] = [
+        Stage::Prepare,
+        Stage::Install,
+        Stage::Configure,
+        Stage::Finalize,
+        Stage::Package,
+    ];
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Prepare => "prepare",
+            Stage::Install => "install",
+            Stage::Configure => "configure",
+            Stage::Finalize => "finalize",
+            Stage::Package => "package",
+        }
+    }
+
+    /// Parse a CLI name.
+    pub fn from_name(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|st| st.name() == s)
+    }
+}
+
+/// Everything a build needs, validated (the CLI builds it from flags + kickstart).
+#[derive(Debug, Clone)]
+pub struct BuildSettings {
+    /// The kickstart file (kept with the results).
+    pub ks_path: PathBuf,
+    /// The parsed kickstart.
+    pub ks: Kickstart,
+    /// Target arch.
+    pub arch: &'static ArchInfo,
+    /// Resolution options.
+    pub resolve: crate::resolve::ResolveOptions,
+    /// Parallel downloads.
+    pub jobs: usize,
+    /// Where results go.
+    pub resultdir: PathBuf,
+    /// Where the work directory is made.
+    pub tmpdir: PathBuf,
+    /// Volume label (`-f/--fslabel`), also the ISO's base name.
+    pub label: String,
+    /// Menu title (`--title`).
+    pub title: String,
+    /// Product name (`--product`).
+    pub product: String,
+    /// squashfs codec options.
+    pub squashfs: crate::media::SquashfsOptions,
+    /// LiveOS/squashfs.img holds LiveOS/rootfs.img (ext4), livecd-creator's classic layout.
+    pub ext4_in_squashfs: bool,
+    /// ext4 image size in MiB (`part / --size`).
+    pub rootfs_size_mb: u64,
+    /// ISOLINUX for BIOS instead of GRUB.
+    pub syslinux: bool,
+    /// Boot menu templates.
+    pub templates: Option<PathBuf>,
+    /// Extra kernel arguments (`--kernel-args` + `bootloader --append`).
+    pub kernel_args: String,
+    /// Menu timeout.
+    pub timeout: u32,
+    /// Keep the work directory.
+    pub nocleanup: bool,
+    /// `SOURCE_DATE_EPOCH`.
+    pub source_date_epoch: Option<i64>,
+    /// Only the root image, no ISO (`--image-only`).
+    pub image_only: bool,
+    /// Keep the root image beside the ISO (`--keep-image`).
+    pub keep_image: bool,
+    /// Run no scriptlets (debugging).
+    pub no_scripts: bool,
+}
+
+pub use crate::media::live::Artifact;
+
+/// What a build did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BuildReport {
+    /// Stage timings.
+    pub stages: Vec<(String, f64)>,
+    /// Installed packages.
+    pub packages: Vec<String>,
+    /// Artifacts.
+    pub artifacts: Vec<Artifact>,
+    /// Warnings collected on the way.
+    pub warnings: Vec<String>,
+    /// Boot details.
+    pub boot: Option<crate::boot::BootAssets>,
+}
+
+/// A failure of some stage.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Resolving failed.
+    #[error("resolving the packages failed")]
+    Resolve(#[from] crate::resolve::ResolveError),
+    /// Downloading failed.
+    #[error("downloading the packages failed")]
+    Download(#[from] crate::repo::RepoError),
+    /// Installing failed.
+    #[error("installing the packages failed")]
+    Install(#[from] crate::install::InstallError),
+    /// Configuring failed.
+    #[error("configuring the root failed")]
+    Configure(#[from] crate::configure::ConfigureError),
+    /// Boot assets failed.
+    #[error("preparing the boot files failed")]
+    Boot(#[from] crate::boot::BootError),
+    /// Writing media failed.
+    #[error("writing the media failed")]
+    Media(#[from] crate::media::MediaError),
+    /// A stage was run out of order.
+    #[error("stage `{0}` needs the stages before it")]
+    Order(&'static str),
+    /// Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
+    /// I/O on a named path.
+    #[error("failed to {action} `{path}`")]
+    Io {
+        /// What.
+        action: &'static str,
+        /// Path.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl BuildError {
+    /// Exit code (1 bad input, 2 environment, 130 interrupted).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            BuildError::Resolve(e) => e.exit_code(),
+            BuildError::Install(e) => e.exit_code(),
+            BuildError::Interrupted => 130,
+            BuildError::Download(crate::repo::RepoError::Interrupted) => 130,
+            BuildError::Boot(crate::boot::BootError::NoKernel)
+            | BuildError::Boot(crate::boot::BootError::NoDracutLive(_))
+            | BuildError::Boot(crate::boot::BootError::Missing { .. }) => 1,
+            BuildError::Configure(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+fn io(action: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
+    let path = p.display().to_string();
+    move |source| BuildError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Progress callbacks for a build.
+pub struct Reporters<'a> {
+    /// Downloads.
+    pub download: &'a dyn DownloadReporter,
+    /// Install.
+    pub install: &'a dyn InstallReporter,
+    /// Stage start/end (name, done?, seconds).
+    pub stage: &'a (dyn Fn(Stage, bool, f64) + Sync),
+}
+
+/// The staged builder.
+pub struct Creator<'a> {
+    s: BuildSettings,
+    runner: ScriptRunner,
+    reporters: Reporters<'a>,
+    work: PathBuf,
+    root: PathBuf,
+    iso: PathBuf,
+    done: Vec<Stage>,
+    report: BuildReport,
+    install_report: Option<InstallReport>,
+}
+
+impl Drop for Creator<'_> {
+    fn drop(&mut self) {
+        if self.s.nocleanup {
+            eprintln!("note: the work directory is kept in `{}`", self.work.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.work);
+        }
+    }
+}
+
+impl<'a> Creator<'a> {
+    /// A creator with a fresh work directory under `settings.tmpdir`.
+    pub fn new(
+        s: BuildSettings,
+        runner: ScriptRunner,
+        reporters: Reporters<'a>,
+    ) -> Result<Self, BuildError> {
+        std::fs::create_dir_all(&s.tmpdir).map_err(io("create", &s.tmpdir))?;
+        let work = unique_dir(&s.tmpdir, "kiln-build")?;
+        let root = work.join("root");
+        let iso = work.join("iso");
+        Ok(Creator {
+            s,
+            runner,
+            reporters,
+            work,
+            root,
+            iso,
+            done: Vec::new(),
+            report: BuildReport::default(),
+            install_report: None,
+        })
+    }
+
+    /// The root directory being built.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The work directory.
+    pub fn work_dir(&self) -> &Path {
+        &self.work
+    }
+
+    fn interrupted(&self) -> Result<(), BuildError> {
+        if crate::repo::fetch::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(BuildError::Interrupted);
+        }
+        Ok(())
+    }
+
+    fn timed<T>(
+        &mut self,
+        stage: Stage,
+        f: impl FnOnce(&mut Self) -> Result<T, BuildError>,
+    ) -> Result<T, BuildError> {
+        if let Some(prev) = Stage::ALL.iter().take_while(|s| **s != stage).find(|s| !self.done.contains(s)) {
+            let _ = prev;
+            return Err(BuildError::Order(stage.name()));
+        }
+        self.interrupted()?;
+        (self.reporters.stage)(stage, false, 0.0);
+        let t0 = Instant::now();
+        let _span = tracing::info_span!("stage", name = stage.name()).entered();
+        let r = f(self);
+        let dt = t0.elapsed();
+        (self.reporters.stage)(stage, true, dt.as_secs_f64());
+        self.report.stages.push((stage.name().to_string(), dt.as_secs_f64()));
+        let v = r?;
+        self.done.push(stage);
+        Ok(v)
+    }
+
+    /// Work directories and `%pre` (on the host, before anything).
+    pub fn prepare(&mut self) -> Result<(), BuildError> {
+        self.timed(Stage::Prepare, |c| {
+            std::fs::create_dir_all(&c.iso).map_err(io("create", &c.iso))?;
+            let w = crate::configure::run_pre(&c.s.ks, &c.work)?;
+            c.report.warnings.extend(w);
+            Ok(())
+        })
+    }
+
+    /// Resolve, download and install into the root.
+    pub fn install(&mut self) -> Result<(), BuildError> {
+        self.timed(Stage::Install, |c| {
+            let r = crate::resolve::resolve(&c.s.ks, &c.s.resolve)?;
+            c.report.warnings.extend(r.warnings.iter().cloned());
+            let fetcher = crate::repo::Fetcher::new(None)?;
+            let local = crate::repo::download(
+                &r.plan,
+                &c.s.resolve.cache,
+                &fetcher,
+                c.s.jobs,
+                c.reporters.download,
+            )?;
+            let paths: Vec<PathBuf> = local.iter().map(|l| l.path.clone()).collect();
+            let p = &c.s.ks.packages;
+            let opts = InstallOptions {
+                exclude_docs: p.exclude_docs,
+                inst_langs: p.inst_langs.as_deref().map(|l| {
+                    l.split(':')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                }),
+                no_scripts: c.s.no_scripts,
+                strict_scriptlets: false,
+                dbpath: None,
+                install_time: c.s.source_date_epoch.map(|e| e as u32),
+                arch: c.s.arch.name.to_string(),
+            };
+            let rep = transaction::install(&paths, &c.root, &opts, &c.runner, c.reporters.install)?;
+            c.report.packages = rep.packages.clone();
+            c.report.warnings.extend(rep.warnings.iter().cloned());
+            c.install_report = Some(rep);
+            Ok(())
+        })
+    }
+
+    /// The kickstart's configuration and `%post`.
+    pub fn configure(&mut self) -> Result<(), BuildError> {
+        self.timed(Stage::Configure, |c| {
+            let opts = crate::configure::ConfigureOptions {
+                source_date_epoch: c.s.source_date_epoch,
+                live_root: Some(c.iso.clone()),
+                runner: c.runner.clone(),
+            };
+            let rep = crate::configure::configure(&c.s.ks, &c.root, &opts)?;
+            c.report.warnings.extend(rep.warnings.iter().cloned());
+            let w = crate::configure::run_post(&c.s.ks, &c.root, &opts)?;
+            c.report.warnings.extend(w);
+            Ok(())
+        })
+    }
+
+    /// Boot assets into the ISO staging directory.
+    pub fn finalize(&mut self) -> Result<(), BuildError> {
+        self.timed(Stage::Finalize, |c| {
+            let opts = crate::boot::BootOptions {
+                arch: c.s.arch,
+                label: c.s.label.clone(),
+                title: c.s.title.clone(),
+                kernel_args: c.s.kernel_args.clone(),
+                syslinux: c.s.syslinux,
+                templates: c.s.templates.clone(),
+                timeout: c.s.timeout,
+            };
+            let a = crate::boot::prepare(&c.root, &c.iso, &c.work, &opts, &c.runner)?;
+            c.report.boot = Some(a);
+            Ok(())
+        })
+    }
+
+    /// The images, renamed into the result directory at the end.
+    pub fn package(&mut self) -> Result<(), BuildError> {
+        self.timed(Stage::Package, |c| {
+            let staging = c.work.join("results");
+            std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+            let boot = c.report.boot.clone().unwrap_or_default();
+            let live = crate::media::live::LiveIso {
+                root: c.root.clone(),
+                iso_dir: c.iso.clone(),
+                work: c.work.clone(),
+                label: c.s.label.clone(),
+                product: c.s.product.clone(),
+                squashfs: c.s.squashfs.clone(),
+                ext4_in_squashfs: c.s.ext4_in_squashfs,
+                rootfs_size_mb: c.s.rootfs_size_mb,
+                source_date_epoch: c.s.source_date_epoch,
+                image_only: c.s.image_only,
+                keep_image: c.s.keep_image,
+            };
+            let made = live.make(&boot, &staging)?;
+            std::fs::create_dir_all(&c.s.resultdir).map_err(io("create", &c.s.resultdir))?;
+            for a in made {
+                let name = a.path.file_name().map(PathBuf::from).unwrap_or_default();
+                let dst = c.s.resultdir.join(&name);
+                std::fs::rename(&a.path, &dst).map_err(io("move the result to", &dst))?;
+                c.report.artifacts.push(Artifact { path: dst, ..a });
+            }
+            // The kickstart as given, beside the media (Koji keeps it).
+            let ks_copy = c.s.resultdir.join(format!("{}.ks", c.s.label));
+            let _ = std::fs::write(&ks_copy, c.s.ks.render());
+            Ok(())
+        })
+    }
+
+    /// All stages, optionally dropping into a shell before `shell_before`.
+    pub fn create(&mut self, shell_before: Option<Stage>) -> Result<BuildReport, BuildError> {
+        for st in Stage::ALL {
+            if shell_before == Some(st) {
+                self.shell()?;
+            }
+            match st {
+                Stage::Prepare => self.prepare()?,
+                Stage::Install => self.install()?,
+                Stage::Configure => self.configure()?,
+                Stage::Finalize => self.finalize()?,
+                Stage::Package => self.package()?,
+            }
+        }
+        Ok(self.report.clone())
+    }
+
+    /// An interactive shell in the root (chroot, private namespace), as livecd-creator's
+    /// `--shell`; returns when the shell exits.
+    pub fn shell(&self) -> Result<(), BuildError> {
+        eprintln!(
+            "kiln: shell in the root `{}`; exit to continue the build",
+            self.root.display()
+        );
+        let status = std::process::Command::new(self.runner.exe())
+            .arg(crate::install::scriptlet::SHELL_ARG)
+            .arg(&self.root)
+            .status()
+            .map_err(io("start a shell in", &self.root))?;
+        tracing::debug!("shell exited: {status}");
+        Ok(())
+    }
+
+    /// The report so far.
+    pub fn report(&self) -> &BuildReport {
+        &self.report
+    }
+
+    /// Stage timings as a table.
+    pub fn timings(&self) -> Vec<(String, Duration)> {
+        self.report
+            .stages
+            .iter()
+            .map(|(n, s)| (n.clone(), Duration::from_secs_f64(*s)))
+            .collect()
+    }
+}
+
+fn unique_dir(base: &Path, prefix: &str) -> Result<PathBuf, BuildError> {
+    for n in 0..10000u32 {
+        let p = base.join(format!("{prefix}-{}-{n}", std::process::id()));
+        match std::fs::create_dir(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io("create", &p)(e)),
+        }
+    }
+    Err(io("create", base)(std::io::Error::other("no free name")))
+}

@@ -1,0 +1,189 @@
+//! The live ISO: the root as LiveOS/squashfs.img (optionally holding an ext4 LiveOS/rootfs.img,
+//! livecd-creator's classic layout), the EFI system partition image, and the hybrid ISO with
+//! El Torito BIOS + UEFI entries, MBR + GPT and an implanted media checksum (Fedora's layout).
+
+use std::path::{Path, PathBuf};
+
+use kiln_writers::fat::FatOptions;
+use kiln_writers::iso9660::{BiosBoot, Hybrid, IsoOptions, MbrStyle};
+use kiln_writers::tree::{FsTree, ScanOptions};
+
+use super::{MediaError, SquashfsOptions};
+use crate::boot::{layout, BootAssets};
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct LiveIso {
+    /// The installed, configured root.
+    pub root: PathBuf,
+    /// The ISO staging directory (boot files already in it).
+    pub iso_dir: PathBuf,
+    /// Scratch space.
+    pub work: PathBuf,
+    /// Volume label; the ISO is `<label>.iso`.
+    pub label: String,
+    /// Application id.
+    pub product: String,
+    /// squashfs settings.
+    pub squashfs: SquashfsOptions,
+    /// ext4 image inside the squashfs.
+    pub ext4_in_squashfs: bool,
+    /// ext4 image size (MiB).
+    pub rootfs_size_mb: u64,
+    /// Reproducible dates.
+    pub source_date_epoch: Option<i64>,
+    /// Only the root image.
+    pub image_only: bool,
+    /// Keep the root image beside the ISO.
+    pub keep_image: bool,
+}
+
+/// Something a build produced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Artifact {
+    /// Path.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// Media type (`iso`, `squashfs`, ...).
+    pub kind: String,
+}
+
+fn io(p: &Path) -> impl FnOnce(std::io::Error) -> MediaError {
+    let path = p.to_path_buf();
+    move |source| MediaError::Output { path, source }
+}
+
+fn scan(dir: &Path) -> Result<FsTree, MediaError> {
+    FsTree::from_dir(dir, &ScanOptions { xattrs: true }).map_err(|source| MediaError::Scan {
+        dir: dir.to_owned(),
+        source,
+    })
+}
+
+impl LiveIso {
+    /// Build the images into `staging`; returns what was made there.
+    pub fn make(&self, boot: &BootAssets, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
+        let mut out = Vec::new();
+        let sqfs = self.iso_dir.join(layout::SQUASHFS);
+        std::fs::create_dir_all(sqfs.parent().unwrap_or(&self.iso_dir)).map_err(io(&sqfs))?;
+        self.write_root_image(&sqfs)?;
+        if self.image_only || self.keep_image {
+            let dst = staging.join("squashfs.img");
+            if self.image_only {
+                std::fs::rename(&sqfs, &dst).map_err(io(&dst))?;
+            } else {
+                std::fs::copy(&sqfs, &dst).map_err(io(&dst))?;
+            }
+            out.push(made(&dst, "squashfs")?);
+            if self.image_only {
+                return Ok(out);
+            }
+        }
+        if let Some(esp) = &boot.efi_dir {
+            let img = self.iso_dir.join(layout::EFIBOOT);
+            std::fs::create_dir_all(img.parent().unwrap_or(&self.iso_dir)).map_err(io(&img))?;
+            let tree = scan(esp)?;
+            let opts = FatOptions {
+                label: Some("EFIBOOT".into()),
+                serial: None,
+                clamp_mtime: self.source_date_epoch,
+                extra_bytes: 0,
+            };
+            let mut f = std::fs::File::create(&img).map_err(io(&img))?;
+            kiln_writers::fat::write_efiboot(&tree, &opts, &mut f).map_err(|source| {
+                MediaError::Fat {
+                    out: img.clone(),
+                    source,
+                }
+            })?;
+        }
+        let iso_path = staging.join(format!("{}.iso", self.label));
+        let tree = scan(&self.iso_dir)?;
+        let efi = boot.efi_dir.is_some();
+        let opts = IsoOptions {
+            volume_id: self.label.clone(),
+            application: self.product.clone(),
+            preparer: format!("kiln {}", env!("CARGO_PKG_VERSION")),
+            bios_boot: boot.bios_image.as_ref().map(|p| BiosBoot {
+                path: PathBuf::from(p),
+                load_size: 4,
+                boot_info_table: true,
+                grub2_boot_info: !boot.isolinux,
+            }),
+            efi_boot: efi.then(|| PathBuf::from(layout::EFIBOOT)),
+            boot_catalog: PathBuf::from(if boot.isolinux {
+                "isolinux/boot.cat"
+            } else {
+                layout::BOOT_CATALOG
+            }),
+            hybrid: boot.hybrid_mbr.as_ref().map(|mbr| Hybrid {
+                mbr_template: mbr.clone(),
+                style: MbrStyle::detect(mbr),
+                gpt: efi,
+                append_efi: efi,
+            }),
+            implant_md5: true,
+            source_date_epoch: self.source_date_epoch,
+            ..IsoOptions::default()
+        };
+        let f = std::fs::File::create(&iso_path).map_err(io(&iso_path))?;
+        let w = std::io::BufWriter::with_capacity(1 << 20, f);
+        kiln_writers::iso9660::write_iso(&tree, &opts, w).map_err(|source| MediaError::Iso {
+            out: iso_path.clone(),
+            source,
+        })?;
+        out.push(made(&iso_path, "iso")?);
+        Ok(out)
+    }
+
+    fn write_root_image(&self, sqfs: &Path) -> Result<(), MediaError> {
+        if !self.ext4_in_squashfs {
+            let tree = scan(&self.root)?;
+            return write_squashfs(&tree, sqfs, &self.squashfs);
+        }
+        // livecd-creator's layout: an ext4 filesystem image of the root inside the squashfs.
+        let dir = self.work.join("ext4");
+        let liveos = dir.join("LiveOS");
+        std::fs::create_dir_all(&liveos).map_err(io(&liveos))?;
+        let img = liveos.join("rootfs.img");
+        let size = self.rootfs_size_mb.max(64) * 1024 * 1024;
+        std::fs::File::create(&img)
+            .and_then(|f| f.set_len(size))
+            .map_err(io(&img))?;
+        let mut cmd = std::process::Command::new("mkfs.ext4");
+        cmd.args(["-q", "-F", "-L", "_", "-d"])
+            .arg(&self.root)
+            .arg(&img);
+        if let Some(e) = self.source_date_epoch {
+            cmd.env("E2FSPROGS_FAKE_TIME", e.to_string());
+        }
+        let out = cmd.output().map_err(io(&img))?;
+        if !out.status.success() {
+            return Err(MediaError::Tool {
+                cmd: format!("mkfs.ext4 -d {} {}", self.root.display(), img.display()),
+                output: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        let tree = scan(&dir)?;
+        write_squashfs(&tree, sqfs, &self.squashfs)
+    }
+}
+
+fn write_squashfs(tree: &FsTree, out: &Path, opts: &SquashfsOptions) -> Result<(), MediaError> {
+    let f = std::fs::File::create(out).map_err(io(out))?;
+    kiln_writers::squashfs::write(tree, f, opts).map_err(|source| MediaError::Squashfs {
+        out: out.to_owned(),
+        source,
+    })?;
+    Ok(())
+}
+
+fn made(p: &Path, kind: &str) -> Result<Artifact, MediaError> {
+    let size = std::fs::metadata(p).map_err(io(p))?.len();
+    Ok(Artifact {
+        path: p.to_path_buf(),
+        size,
+        kind: kind.to_string(),
+    })
+}
