@@ -47,6 +47,8 @@ pub enum Command {
     Install(InstallArgs),
     /// Install RPM files into a root in the order given (like `rpm -i --root --nodeps --noorder`).
     InstallRpms(InstallRpmsArgs),
+    /// Build live media from a kickstart (livecd-creator / livemedia-creator --make-iso).
+    Build(BuildArgs),
     /// Boot an image headless in qemu and wait for a line on its serial console.
     BootTest(BootTestArgs),
     /// Write one image from a directory: squashfs (ISO and EFI image to come).
@@ -301,4 +303,68 @@ pub struct BootTestArgs {
     /// Accelerator: auto (probe KVM, else TCG), tcg or kvm.
     #[arg(long, default_value = "auto", value_parser = ["auto", "tcg", "kvm"], env = "KILN_ACCEL")]
     pub accel: String,
+}
+
+/// `kiln build`, with livecd-creator / livemedia-creator names.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Resolution options (`--ks`/`-c/--config`, `--arch`, `--releasever`, `--repo`, `--cache`).
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+    /// Make a live ISO (the default output).
+    #[arg(long)]
+    pub make_iso: bool,
+    /// Volume label, also the ISO's name (livecd-creator's -f/--fslabel).
+    #[arg(short = 'f', long = "fslabel", value_name = "LABEL")]
+    pub fslabel: Option<String>,
+    /// Title in the boot menus.
+    #[arg(long, value_name = "TITLE")]
+    pub title: Option<String>,
+    /// Product name (the ISO's application id).
+    #[arg(long, value_name = "PRODUCT")]
+    pub product: Option<String>,
+    /// Where results go.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub resultdir: PathBuf,
+    /// Where the work directory is made.
+    #[arg(long, default_value = "/var/tmp", value_name = "DIR")]
+    pub tmpdir: PathBuf,
+    /// squashfs compressor: xz, zstd, gzip, lz4.
+    #[arg(long, default_value = "xz", value_name = "CODEC")]
+    pub compression: String,
+    /// Compressor argument, mksquashfs style, repeatable (`-b 1M`, `-Xbcj x86`,
+    /// `-Xdict-size 100%`, `-Xcompression-level 19`) or kiln's `KEY=VALUE`.
+    #[arg(long = "compress-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub compress_args: Vec<String>,
+    /// Only the root image (LiveOS/squashfs.img), no ISO.
+    #[arg(long)]
+    pub image_only: bool,
+    /// Keep the root image beside the ISO.
+    #[arg(long)]
+    pub keep_image: bool,
+    /// Keep the work directory (and say where).
+    #[arg(long)]
+    pub nocleanup: bool,
+    /// Extra kernel arguments for the boot entries.
+    #[arg(long = "kernel-args", value_name = "ARGS")]
+    pub kernel_args: Option<String>,
+    /// LiveOS/squashfs.img holds an ext4 LiveOS/rootfs.img (livecd-creator's classic layout).
+    #[arg(long)]
+    pub ext4_in_squashfs: bool,
+    /// ISOLINUX for BIOS instead of GRUB.
+    #[arg(long)]
+    pub syslinux: bool,
+    /// Directory with boot menu templates (grub.cfg, isolinux.cfg) overriding the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Drop into a shell in the root before this stage (prepare, install, configure, finalize,
+    /// package).
+    #[arg(long, value_name = "STAGE")]
+    pub shell_before: Option<String>,
+    /// Parallel downloads.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub jobs: usize,
+    /// Build log (livemedia-creator's --logfile; same as the global --log-file).
+    #[arg(long = "logfile", value_name = "FILE")]
+    pub logfile: Option<PathBuf>,
 }

@@ -2,6 +2,7 @@
 
 pub mod args;
 mod boot_test;
+mod build;
 pub mod diagnostics;
 mod install;
 mod ks;
@@ -51,7 +52,11 @@ pub fn main() -> i32 {
                 && std::env::var_os("NO_COLOR").is_none()
         }
     };
-    if let Err(e) = init_logging(args.verbose, args.log_file.as_deref(), color) {
+    let log_file = args.log_file.clone().or(match &args.command {
+        Command::Build(b) => b.logfile.clone(),
+        _ => None,
+    });
+    if let Err(e) = init_logging(args.verbose, log_file.as_deref(), color) {
         eprintln!("error: {e:#}");
         return EXIT_ENV;
     }
@@ -62,6 +67,7 @@ pub fn main() -> i32 {
         Command::Install(i) => install::run(i, color),
         Command::InstallRpms(i) => install::run_rpms(i),
         Command::BootTest(b) => boot_test::run(b),
+        Command::Build(b) => build::run(b, color),
         Command::Write(w) => write::run(w),
     };
     match r {
