@@ -1,0 +1,184 @@
+//! The whole pipeline: `kiln build --make-iso` on the live-x86_64 fixture, checked by the
+//! reference tools (xorriso, isoinfo, checkisomd5, sgdisk, unsquashfs) and booted in qemu
+//! (TCG) as CD-ROM and as USB disk, BIOS and UEFI, to the fixture's `KILN-BOOT-OK` with the
+//! package count of the build's own transaction.
+//!
+//! Needs root, the fixtures, xorriso, isomd5sum, qemu-system-x86 and OVMF. Slow (several
+//! minutes under TCG): one build is shared by the boot tests of this file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+struct Built {
+    iso: PathBuf,
+    packages: usize,
+    work: PathBuf,
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn build(extra: &[&str], name: &str) -> Option<Built> {
+    let fx = common::fixtures()?;
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("build-iso-{name}"));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let out = Command::new(common::kiln())
+        .args(["build", "--make-iso", "--json", "-f", "KILN-LIVE", "--compression", "zstd", "--ks"])
+        .arg(fx.join("ks/live-x86_64.ks"))
+        .arg("--resultdir")
+        .arg(work.join("out"))
+        .arg("--tmpdir")
+        .arg(&work)
+        .arg("--cache")
+        .arg(work.join("cache"))
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "kiln build failed:\n{stderr}");
+    eprintln!("{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = report["packages"].as_array().unwrap().len();
+    let iso = work.join("out/KILN-LIVE.iso");
+    assert!(iso.is_file(), "no ISO at {}", iso.display());
+    // Nothing of the work directory is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&work)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("kiln-build"))
+        .collect();
+    assert!(leftovers.is_empty(), "work dirs left: {leftovers:?}");
+    Some(Built {
+        iso,
+        packages,
+        work,
+    })
+}
+
+fn default_build() -> Option<&'static Built> {
+    static B: OnceLock<Option<Built>> = OnceLock::new();
+    B.get_or_init(|| build(&[], "grub")).as_ref()
+}
+
+#[test]
+fn iso_passes_reference_tools() {
+    let Some(b) = default_build() else { return };
+    if !common::have_tool("/usr/bin/xorriso") || !common::have_tool("/usr/bin/checkisomd5") {
+        return;
+    }
+    let rep = run_ok(
+        Command::new("xorriso")
+            .args(["-indev"])
+            .arg(&b.iso)
+            .args(["-report_el_torito", "plain", "-report_system_area", "plain"]),
+    );
+    assert!(rep.contains("El Torito boot img :   1  BIOS"), "no BIOS entry:\n{rep}");
+    assert!(rep.contains("El Torito boot img :   2  UEFI"), "no UEFI entry:\n{rep}");
+    assert!(rep.contains("GPT"), "no GPT in the system area:\n{rep}");
+    run_ok(Command::new("checkisomd5").arg("--verbose").arg(&b.iso));
+    let info = run_ok(Command::new("isoinfo").arg("-d").arg("-i").arg(&b.iso));
+    assert!(info.contains("Volume id: KILN-LIVE"), "{info}");
+    let listing = run_ok(Command::new("isoinfo").args(["-R", "-f", "-i"]).arg(&b.iso));
+    for p in [
+        "/LiveOS/squashfs.img",
+        "/images/pxeboot/vmlinuz",
+        "/images/pxeboot/initrd.img",
+        "/images/efiboot.img",
+        "/EFI/BOOT/BOOTX64.EFI",
+        "/boot/grub2/grub.cfg",
+    ] {
+        assert!(listing.lines().any(|l| l == p), "{p} missing from the ISO:\n{listing}");
+    }
+    if Path::new("/usr/sbin/sgdisk").exists() {
+        let v = run_ok(Command::new("sgdisk").arg("-v").arg(&b.iso));
+        assert!(v.contains("No problems found"), "sgdisk -v: {v}");
+    }
+    // The root image holds the installed system with its rpmdb.
+    let sq = b.work.join("squashfs.img");
+    run_ok(
+        Command::new("xorriso")
+            .args(["-osirrox", "on", "-indev"])
+            .arg(&b.iso)
+            .args(["-extract", "/LiveOS/squashfs.img"])
+            .arg(&sq),
+    );
+    let ls = run_ok(Command::new("unsquashfs").arg("-l").arg(&sq));
+    assert!(ls.contains("squashfs-root/usr/lib/sysimage/rpm/rpmdb.sqlite") || ls.contains("rpmdb.sqlite"));
+    // The kickstart's %post ran in the root: its marker is in the image.
+    let marker = run_ok(Command::new("unsquashfs").arg("-cat").arg(&sq).arg("etc/kiln-fixture"));
+    assert!(marker.contains("kiln fixture live image built"), "%post marker: {marker}");
+    let _ = std::fs::remove_file(&sq);
+}
+
+/// One qemu at a time: four TCG guests on two cores would only time out together.
+static BOOT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn boot(firmware: &str, attach: &str) {
+    let Some(b) = default_build() else { return };
+    let _guard = BOOT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if !common::have_tool("/usr/bin/qemu-system-x86_64") {
+        return;
+    }
+    let log = b.work.join(format!("serial-{firmware}-{attach}.log"));
+    let out = Command::new(common::kiln())
+        .args(["boot-test", "--accel", "tcg", "--timeout", "900", "--firmware", firmware, "--as", attach])
+        .arg("--serial-log")
+        .arg(&log)
+        .arg(&b.iso)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "boot {firmware}/{attach} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let serial = std::fs::read_to_string(&log).unwrap_or_default();
+    let count = serial
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("KILN-RPM-COUNT "))
+        .map(|n| n.trim().parse::<usize>().unwrap());
+    assert_eq!(
+        count,
+        Some(b.packages),
+        "the booted system's rpm -qa count differs from the build's transaction\n{stdout}"
+    );
+    eprintln!("{firmware}/{attach}: KILN-BOOT-OK, {} packages", b.packages);
+}
+
+#[test]
+fn boots_bios_cdrom() {
+    boot("bios", "cdrom");
+}
+
+#[test]
+fn boots_bios_usb() {
+    boot("bios", "disk");
+}
+
+#[test]
+fn boots_uefi_cdrom() {
+    boot("uefi", "cdrom");
+}
+
+#[test]
+fn boots_uefi_usb() {
+    boot("uefi", "disk");
+}
