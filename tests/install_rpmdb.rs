@@ -391,10 +391,19 @@ fn compare_queries(oracle: &Path, ours: &Path) -> usize {
         let what = args.iter().take(4).cloned().collect::<Vec<_>>().join(" ");
         assert_eq!(b.0, a.0, "rpm {what}: exit status\n{}", b.2);
         assert_eq!(b.1, a.1, "rpm {what}: output");
-        assert!(
-            !a.1.is_empty() || !a.0,
-            "rpm {what}: the oracle answered nothing"
-        );
+        // Queries every package set answers (others, e.g. scripts, may rightly be empty).
+        let must = [
+            "-qf",
+            "--pkgid",
+            "--hdrid",
+            "--tid",
+            "-qg",
+            "--whatprovides",
+            "-qals",
+        ];
+        if args[..] == s(&["-qa"])[..] || args.iter().take(2).any(|x| must.contains(&x.as_str())) {
+            assert!(!a.1.is_empty(), "rpm {what}: the oracle answered nothing");
+        }
     }
     queries.len()
 }
@@ -455,10 +464,13 @@ fn oracle_case(set: &str, skip: &[&str]) {
     );
 }
 
+const SYNTHETIC_SKIP: &[&str] = &["kt-multi-2.0", "kt-oldname"];
+
 #[test]
 fn synthetic_matches_rpm() {
-    // kt-multi 1.0 and 2.0 share a file: rpm refuses both in one transaction.
-    oracle_case("synthetic", &["kt-multi-2.0"]);
+    // kt-multi 1.0 and 2.0 share a file: rpm refuses both in one transaction; kt-newname
+    // obsoletes kt-oldname, so rpm drops the latter.
+    oracle_case("synthetic", SYNTHETIC_SKIP);
 }
 
 #[test]
@@ -471,7 +483,7 @@ fn live_x86_64_matches_rpm() {
 #[test]
 fn verify_all_with_kiln_db() {
     let Some(fx) = setup() else { return };
-    let files = packages(&fx.join("synthetic"), &["kt-multi-2.0"]);
+    let files = packages(&fx.join("synthetic"), SYNTHETIC_SKIP);
     let dir = scratch("verify");
     let root = dir.join("root");
     rpm_install(&root, &files, false);
@@ -506,7 +518,7 @@ fn verify_all_with_kiln_db() {
     }
 }
 
-/// 1,400 headers in well under two seconds (release build).
+/// 1,400 headers (about 200,000 index rows) in under two seconds of CPU in a release build.
 #[test]
 fn many_headers_are_fast() {
     let Some(fx) = setup() else { return };
@@ -530,7 +542,13 @@ fn many_headers_are_fast() {
         })
         .collect();
     let dir = scratch("many");
-    let t = Instant::now();
+    // CPU time of this thread: the machine is shared, wall time says little.
+    let cpu = || -> f64 {
+        let st = fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let f: Vec<&str> = st[st.rfind(')').unwrap() + 2..].split(' ').collect();
+        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+    };
+    let (t, c0) = (Instant::now(), cpu());
     let mut db = RpmDb::create(&dir, DBPATH).unwrap();
     let mut n = 0;
     while n < 1400 {
@@ -544,10 +562,10 @@ fn many_headers_are_fast() {
         }
     }
     db.finish().unwrap();
-    let took = t.elapsed();
-    eprintln!("{n} headers in {took:?}");
-    let limit = if cfg!(debug_assertions) { 20.0 } else { 2.0 };
-    assert!(took.as_secs_f64() < limit, "{n} headers took {took:?}");
+    let (took, used) = (t.elapsed(), cpu() - c0);
+    eprintln!("{n} headers in {used:.2} s of CPU ({took:?} wall)");
+    let limit = if cfg!(debug_assertions) { 8.0 } else { 2.0 };
+    assert!(used < limit, "{n} headers took {used} s of CPU");
     let mut c = rpm_cmd(&dir);
     c.arg("-qa");
     let (ok, out, err) = run(c);

@@ -1096,13 +1096,17 @@ impl RpmDb {
             path: file.display().to_string(),
             source,
         })?;
+        // One statement per table stays prepared for the whole transaction.
+        conn.set_prepared_statement_cache_capacity(2 * (INDEXES.len() + 1));
         let db = RpmDb { conn, dir, file };
-        // rpm's connection settings; WAL is persistent in the file and what rpm expects.
+        // rpm's connection settings; WAL is persistent in the file and what rpm expects. The
+        // large page cache keeps the random-order index inserts of one big transaction from
+        // spilling to the WAL and being read back.
         db.conn
             .execute_batch(
                 "PRAGMA secure_delete = OFF; PRAGMA case_sensitive_like = ON; \
                  PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
-                 PRAGMA synchronous = OFF;",
+                 PRAGMA synchronous = OFF; PRAGMA cache_size = -131072;",
             )
             .map_err(db.sql_err("set the database up"))?;
         let mut batch = String::from("BEGIN;");
@@ -1128,33 +1132,48 @@ impl RpmDb {
         let blob = db_header_blob(sig_blob, hdr_blob, info)?;
         let rows = index_rows(&blob)?;
         let nevra = Blob::parse(&blob).map(|b| b.nevra()).unwrap_or_default();
-        let what = |s: &str| format!("{s} for {nevra}");
         self.conn
             .prepare_cached("INSERT INTO 'Packages' VALUES(NULL, ?)")
             .and_then(|mut st| st.execute([&blob]))
-            .map_err(self.sql_err(what("store the header")))?;
+            .map_err(|source| RpmDbError::Sqlite {
+                action: format!("store the header of {nevra}"),
+                path: self.file.display().to_string(),
+                source,
+            })?;
         let hnum = u32::try_from(self.conn.last_insert_rowid()).map_err(|_| {
             RpmDbError::BadInstallInfo {
                 package: nevra.clone(),
                 reason: "header number overflow".into(),
             }
         })?;
-        for r in &rows {
-            let def = INDEXES
-                .iter()
-                .find(|d| d.table == r.table)
-                .expect("known table");
-            let sql = format!("INSERT INTO '{}' VALUES(?, ?, ?)", r.table);
+        // Rows come grouped by table, in rpm's table order: one cached statement per group.
+        let mut rest = &rows[..];
+        while let Some(first) = rest.first() {
+            let n = rest.iter().take_while(|r| r.table == first.table).count();
+            let (group, tail) = rest.split_at(n);
+            rest = tail;
+            let text = INDEXES.iter().any(|d| d.table == first.table && d.text);
+            let fail = |source| RpmDbError::Sqlite {
+                action: format!("add to the {} index for {nevra}", first.table),
+                path: self.file.display().to_string(),
+                source,
+            };
             let mut st = self
                 .conn
-                .prepare_cached(&sql)
-                .map_err(self.sql_err(what("prepare an index")))?;
-            let res = if def.text {
-                st.execute(rusqlite::params![TextKey(&r.key), hnum, r.idx])
-            } else {
-                st.execute(rusqlite::params![&r.key, hnum, r.idx])
-            };
-            res.map_err(self.sql_err(what(&format!("add to the {} index", r.table))))?;
+                .prepare_cached(&format!("INSERT INTO '{}' VALUES(?, ?, ?)", first.table))
+                .map_err(fail)?;
+            for r in group {
+                let res = if text {
+                    st.execute(rusqlite::params![TextKey(&r.key), hnum, r.idx])
+                } else {
+                    st.execute(rusqlite::params![&r.key, hnum, r.idx])
+                };
+                res.map_err(|source| RpmDbError::Sqlite {
+                    action: format!("add to the {} index for {nevra}", r.table),
+                    path: self.file.display().to_string(),
+                    source,
+                })?;
+            }
         }
         debug!(hnum, %nevra, rows = rows.len(), "rpmdb: added");
         Ok(hnum)
@@ -1167,9 +1186,10 @@ impl RpmDb {
         self.conn
             .execute_batch("COMMIT;")
             .map_err(self.sql_err("commit"))?;
-        // Statistics for the query planner (rpm's "PRAGMA optimize" leaves sqlite_stat1 too).
+        // Statistics for the query planner (rpm's "PRAGMA optimize" leaves sqlite_stat1 too);
+        // the bundled sqlite's extra sqlite_stat4 goes, as rpm's sqlite does not write it.
         self.conn
-            .execute_batch("ANALYZE; PRAGMA optimize;")
+            .execute_batch("ANALYZE; DROP TABLE IF EXISTS sqlite_stat4; PRAGMA optimize;")
             .map_err(self.sql_err("analyze"))?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
