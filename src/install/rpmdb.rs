@@ -1,1 +1,1743 @@
-//! (being written: the sqlite rpmdb writer)
+//! The rpmdb writer: the sqlite database (`rpmdb.sqlite`, rpm >= 4.16) that rpm reads back as if
+//! it had installed the packages itself.
+//!
+//! What rpm does at install, and what this module reproduces byte for byte:
+//! - the stored header is the package's main header with its immutable region untouched, plus
+//!   "dribble" entries appended after it: the signature tags merged in (legacy numbers remapped,
+//!   e.g. `SIZE` -> `SIGSIZE`, `MD5` -> `SIGMD5`, `PAYLOADSIZE` -> `ARCHIVESIZE`), `INSTPREFIXES`
+//!   for relocatable packages, `FILESTATES`, `INSTALLTID`, `INSTALLTIME`, `INSTALLCOLOR`; the
+//!   appended entries are sorted by tag and their data aligned as rpm's `headerExport` does;
+//! - the `Packages` table plus one table per index (`Name`, `Basenames`, ...), with rpm's schema,
+//!   keys (`Requirename` skips install-only prerequisites and indexes the simple names inside rich
+//!   dependencies, `Triggername` skips repeats, file trigger rows carry the trigger index, ...);
+//! - WAL journal mode, a checkpointed empty `-wal` and the `-shm` left in place (rpm keeps them so
+//!   unprivileged readers can open the database), mode 0644, and rpm's `.rpm.lock`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use tracing::debug;
+
+/// A failure writing the rpmdb.
+#[derive(Debug, thiserror::Error)]
+pub enum RpmDbError {
+    /// An I/O failure on a named path.
+    #[error("failed to {action} `{path}`")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An sqlite failure on the database.
+    #[error("rpmdb `{path}`: failed to {action}")]
+    Sqlite {
+        /// What was being done.
+        action: String,
+        /// The database file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A header blob rpm would not accept (or that this writer cannot store as rpm would).
+    #[error("bad {which} header of {package}: {reason}")]
+    BadHeader {
+        /// `signature` or `main`.
+        which: &'static str,
+        /// The package (NEVRA when known).
+        package: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The install facts do not fit the header.
+    #[error("{package}: {reason}")]
+    BadInstallInfo {
+        /// The package.
+        package: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Not an RPM file.
+    #[error("`{path}` is not an rpm package: {reason}")]
+    NotRpm {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Install-time facts rpm records in each stored header.
+#[derive(Debug, Clone, Default)]
+pub struct InstallInfo {
+    /// `INSTALLTIME` (seconds since the epoch).
+    pub install_time: u32,
+    /// `INSTALLTID`: the transaction id (rpm uses the transaction's start time).
+    pub install_tid: u32,
+    /// `INSTALLCOLOR`: the transaction color (3 on x86_64/aarch64 multilib-capable hosts, 0 else).
+    pub install_color: u32,
+    /// One `RPMFILE_STATE_*` per file, in header order.
+    pub file_states: Vec<u8>,
+}
+
+/// `RPMFILE_STATE_NORMAL`.
+pub const RPMFILE_STATE_NORMAL: u8 = 0;
+/// `RPMFILE_STATE_REPLACED`.
+pub const RPMFILE_STATE_REPLACED: u8 = 1;
+/// `RPMFILE_STATE_NOTINSTALLED`.
+pub const RPMFILE_STATE_NOTINSTALLED: u8 = 2;
+/// `RPMFILE_STATE_NETSHARED`.
+pub const RPMFILE_STATE_NETSHARED: u8 = 3;
+/// `RPMFILE_STATE_WRONGCOLOR`.
+pub const RPMFILE_STATE_WRONGCOLOR: u8 = 4;
+
+// Header data types.
+const T_NULL: u32 = 0;
+const T_CHAR: u32 = 1;
+const T_INT8: u32 = 2;
+const T_INT16: u32 = 3;
+const T_INT32: u32 = 4;
+const T_INT64: u32 = 5;
+const T_STRING: u32 = 6;
+const T_BIN: u32 = 7;
+const T_STRING_ARRAY: u32 = 8;
+const T_I18NSTRING: u32 = 9;
+
+// Tags.
+const TAG_HEADERIMAGE: u32 = 61;
+const TAG_HEADERREGIONS: u32 = 64;
+const TAG_HEADERIMMUTABLE: u32 = 63;
+const SIGBASE: u32 = 256;
+const TAGBASE: u32 = 1000;
+const TAG_SIGSIZE: u32 = 257;
+const TAG_SIGPGP: u32 = 259;
+const TAG_SIGMD5: u32 = 261;
+const TAG_SIGGPG: u32 = 262;
+const TAG_SIGPGP5: u32 = 263;
+const TAG_SHA1HEADER: u32 = 269;
+const TAG_NAME: u32 = 1000;
+const TAG_VERSION: u32 = 1001;
+const TAG_RELEASE: u32 = 1002;
+const TAG_EPOCH: u32 = 1003;
+const TAG_INSTALLTIME: u32 = 1008;
+const TAG_GROUP: u32 = 1016;
+const TAG_ARCH: u32 = 1022;
+const TAG_FILESTATES: u32 = 1029;
+const TAG_ARCHIVESIZE: u32 = 1046;
+const TAG_PROVIDENAME: u32 = 1047;
+const TAG_REQUIREFLAGS: u32 = 1048;
+const TAG_REQUIRENAME: u32 = 1049;
+const TAG_CONFLICTNAME: u32 = 1054;
+const TAG_TRIGGERNAME: u32 = 1066;
+const TAG_OBSOLETENAME: u32 = 1090;
+const TAG_PREFIXES: u32 = 1098;
+const TAG_INSTPREFIXES: u32 = 1099;
+const TAG_BASENAMES: u32 = 1117;
+const TAG_DIRNAMES: u32 = 1118;
+const TAG_OLDFILENAMES: u32 = 1027;
+const TAG_INSTALLCOLOR: u32 = 1127;
+const TAG_INSTALLTID: u32 = 1128;
+const TAG_RECOMMENDNAME: u32 = 5046;
+const TAG_SUGGESTNAME: u32 = 5049;
+const TAG_SUPPLEMENTNAME: u32 = 5052;
+const TAG_ENHANCENAME: u32 = 5055;
+const TAG_FILETRIGGERNAME: u32 = 5069;
+const TAG_FILETRIGGERINDEX: u32 = 5070;
+const TAG_TRANSFILETRIGGERNAME: u32 = 5079;
+const TAG_TRANSFILETRIGGERINDEX: u32 = 5080;
+const TAG_FILESIGNATURES: u32 = 5090;
+const TAG_FILESIGNATURELENGTH: u32 = 5091;
+
+// Signature header tags that rpm renumbers when merging them into the main header.
+const SIGTAG_SIZE: u32 = 1000;
+const SIGTAG_PGP: u32 = 1002;
+const SIGTAG_MD5: u32 = 1004;
+const SIGTAG_GPG: u32 = 1005;
+const SIGTAG_PGP5: u32 = 1006;
+const SIGTAG_PAYLOADSIZE: u32 = 1007;
+const SIGTAG_FILESIGNATURES: u32 = 274;
+const SIGTAG_FILESIGNATURELENGTH: u32 = 275;
+
+// Dependency flags deciding which requires go into the `Requirename` index.
+const SENSE_POSTTRANS: u32 = 1 << 5;
+const SENSE_PRETRANS: u32 = 1 << 7;
+const SENSE_SCRIPT_PRE: u32 = 1 << 9;
+const SENSE_SCRIPT_POST: u32 = 1 << 10;
+const SENSE_SCRIPT_PREUN: u32 = 1 << 11;
+const SENSE_SCRIPT_POSTUN: u32 = 1 << 12;
+const SENSE_RPMLIB: u32 = 1 << 24;
+const SENSE_KEYRING: u32 = 1 << 26;
+const INSTALL_ONLY_MASK: u32 = SENSE_SCRIPT_PRE
+    | SENSE_SCRIPT_POST
+    | SENSE_RPMLIB
+    | SENSE_KEYRING
+    | SENSE_PRETRANS
+    | SENSE_POSTTRANS;
+const ERASE_ONLY_MASK: u32 = SENSE_SCRIPT_PREUN | SENSE_SCRIPT_POSTUN;
+
+/// The sqlite file rpm's `sqlite` backend uses inside `%_dbpath`.
+pub const DB_FILE: &str = "rpmdb.sqlite";
+/// The transaction lock file rpm creates beside it (`%_rpmlock_path`).
+pub const LOCK_FILE: &str = ".rpm.lock";
+/// `%_dbpath` when the target has no rpm configuration of its own.
+pub const DEFAULT_DBPATH: &str = "/usr/lib/sysimage/rpm";
+
+/// One index table: its name, the tag whose values are its keys, whether keys are text (string
+/// class tags) and whether it gets a `hnum` index (array tags), as rpm's `init_index` decides.
+struct IndexDef {
+    table: &'static str,
+    tag: u32,
+    text: bool,
+    array: bool,
+}
+
+/// rpm's `dbiTags` order (the order tables are created and rows inserted).
+const INDEXES: &[IndexDef] = &[
+    IndexDef {
+        table: "Name",
+        tag: TAG_NAME,
+        text: true,
+        array: false,
+    },
+    IndexDef {
+        table: "Basenames",
+        tag: TAG_BASENAMES,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Group",
+        tag: TAG_GROUP,
+        text: true,
+        array: false,
+    },
+    IndexDef {
+        table: "Requirename",
+        tag: TAG_REQUIRENAME,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Providename",
+        tag: TAG_PROVIDENAME,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Conflictname",
+        tag: TAG_CONFLICTNAME,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Obsoletename",
+        tag: TAG_OBSOLETENAME,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Triggername",
+        tag: TAG_TRIGGERNAME,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Dirnames",
+        tag: TAG_DIRNAMES,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Installtid",
+        tag: TAG_INSTALLTID,
+        text: false,
+        array: false,
+    },
+    IndexDef {
+        table: "Sigmd5",
+        tag: TAG_SIGMD5,
+        text: false,
+        array: false,
+    },
+    IndexDef {
+        table: "Sha1header",
+        tag: TAG_SHA1HEADER,
+        text: true,
+        array: false,
+    },
+    IndexDef {
+        table: "Filetriggername",
+        tag: TAG_FILETRIGGERNAME,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Transfiletriggername",
+        tag: TAG_TRANSFILETRIGGERNAME,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Recommendname",
+        tag: TAG_RECOMMENDNAME,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Suggestname",
+        tag: TAG_SUGGESTNAME,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Supplementname",
+        tag: TAG_SUPPLEMENTNAME,
+        text: true,
+        array: true,
+    },
+    IndexDef {
+        table: "Enhancename",
+        tag: TAG_ENHANCENAME,
+        text: true,
+        array: true,
+    },
+];
+
+/// The statements rpm runs to create the schema, in its order.
+pub fn schema_statements() -> Vec<String> {
+    let mut v = vec![
+        "CREATE TABLE IF NOT EXISTS 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT,blob BLOB NOT NULL)"
+            .to_string(),
+    ];
+    for ix in INDEXES {
+        let keytype = if ix.text { "TEXT" } else { "BLOB" };
+        v.push(format!(
+            "CREATE TABLE IF NOT EXISTS '{t}' (key '{keytype}' NOT NULL, hnum INTEGER NOT NULL, \
+             idx INTEGER NOT NULL, FOREIGN KEY (hnum) REFERENCES 'Packages'(hnum))",
+            t = ix.table
+        ));
+        if ix.text {
+            v.push(format!(
+                "CREATE INDEX IF NOT EXISTS '{t}_key_idx' ON '{t}'(key ASC)",
+                t = ix.table
+            ));
+        }
+        if ix.array {
+            v.push(format!(
+                "CREATE INDEX IF NOT EXISTS '{t}_hnum_idx' ON '{t}'(hnum ASC)",
+                t = ix.table
+            ));
+        }
+    }
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header blobs.
+
+/// One index entry of a header blob, with its data.
+#[derive(Debug, Clone, Copy)]
+struct Entry<'a> {
+    tag: u32,
+    ty: u32,
+    offset: i32,
+    count: u32,
+    data: &'a [u8],
+}
+
+/// A header blob as stored (`il`, `dl`, index, data), its entries resolved.
+#[derive(Debug)]
+struct Blob<'a> {
+    raw: &'a [u8],
+    il: usize,
+    dl: usize,
+    entries: Vec<Entry<'a>>,
+}
+
+fn type_size(ty: u32) -> usize {
+    match ty {
+        T_CHAR | T_INT8 | T_BIN => 1,
+        T_INT16 => 2,
+        T_INT32 => 4,
+        T_INT64 => 8,
+        _ => 0,
+    }
+}
+
+/// Padding rpm inserts before data of `ty` at offset `at` (natural alignment of the integers).
+fn align_diff(ty: u32, at: usize) -> usize {
+    let sz = type_size(ty);
+    if sz > 1 && ty != T_BIN {
+        (sz - at % sz) % sz
+    } else {
+        0
+    }
+}
+
+/// The byte length of an entry's data starting at `data` (rpm's `dataLength` on disk data).
+fn data_length(ty: u32, count: u32, data: &[u8]) -> Option<usize> {
+    match ty {
+        T_STRING => {
+            if count != 1 {
+                return None;
+            }
+            data.iter().position(|&b| b == 0).map(|p| p + 1)
+        }
+        T_STRING_ARRAY | T_I18NSTRING => {
+            let mut at = 0usize;
+            for _ in 0..count {
+                let p = data.get(at..)?.iter().position(|&b| b == 0)?;
+                at += p + 1;
+            }
+            Some(at)
+        }
+        T_CHAR | T_INT8 | T_INT16 | T_INT32 | T_INT64 | T_BIN => {
+            let len = type_size(ty).checked_mul(count as usize)?;
+            (len <= data.len()).then_some(len)
+        }
+        _ => None,
+    }
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl<'a> Blob<'a> {
+    /// Parse and bounds-check a blob (the checks of rpm's `hdrblobInit`/`hdrblobVerifyInfo`
+    /// that matter for reading it).
+    fn parse(raw: &'a [u8]) -> Result<Blob<'a>, String> {
+        if raw.len() < 8 {
+            return Err("shorter than its 8-byte intro".into());
+        }
+        let il = be32(raw, 0) as usize;
+        let dl = be32(raw, 4) as usize;
+        if il == 0 || il > 0xffff || dl > 0x0fff_ffff {
+            return Err(format!("implausible index length {il} or data length {dl}"));
+        }
+        let data_start = 8 + 16 * il;
+        if raw.len() < data_start + dl {
+            return Err(format!(
+                "blob of {} bytes is shorter than its {il} entries and {dl} data bytes",
+                raw.len()
+            ));
+        }
+        let ds = &raw[data_start..data_start + dl];
+        let mut entries = Vec::with_capacity(il);
+        for i in 0..il {
+            let at = 8 + 16 * i;
+            let tag = be32(raw, at);
+            let ty = be32(raw, at + 4);
+            let offset = be32(raw, at + 8) as i32;
+            let count = be32(raw, at + 12);
+            if !(T_NULL + 1..=T_I18NSTRING).contains(&ty) {
+                return Err(format!("tag {tag} has bad type {ty}"));
+            }
+            if offset < 0 || offset as usize > dl || count == 0 {
+                return Err(format!("tag {tag}: bad offset {offset} or count {count}"));
+            }
+            let off = offset as usize;
+            if align_diff(ty, off) != 0 {
+                return Err(format!("tag {tag}: misaligned offset {off}"));
+            }
+            let len = data_length(ty, count, &ds[off..])
+                .ok_or_else(|| format!("tag {tag}: data does not fit"))?;
+            entries.push(Entry {
+                tag,
+                ty,
+                offset,
+                count,
+                data: &ds[off..off + len],
+            });
+        }
+        Ok(Blob {
+            raw,
+            il,
+            dl,
+            entries,
+        })
+    }
+
+    fn data(&self) -> &'a [u8] {
+        let s = 8 + 16 * self.il;
+        &self.raw[s..s + self.dl]
+    }
+
+    fn index_bytes(&self, from: usize, to: usize) -> &'a [u8] {
+        &self.raw[8 + 16 * from..8 + 16 * to]
+    }
+
+    fn get(&self, tag: u32) -> Option<&Entry<'a>> {
+        self.entries
+            .iter()
+            .find(|e| e.tag == tag && !(TAG_HEADERIMAGE..TAG_HEADERREGIONS).contains(&e.tag))
+    }
+
+    fn has(&self, tag: u32) -> bool {
+        self.get(tag).is_some()
+    }
+
+    /// Strings of a string, string array or i18n string entry (for i18n, every translation).
+    fn strings(&self, tag: u32) -> Vec<&'a [u8]> {
+        match self.get(tag) {
+            Some(e) if matches!(e.ty, T_STRING | T_STRING_ARRAY | T_I18NSTRING) => {
+                e.data.split(|&b| b == 0).take(e.count as usize).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn u32s(&self, tag: u32) -> Vec<u32> {
+        match self.get(tag) {
+            Some(e) if e.ty == T_INT32 => e.data.chunks_exact(4).map(|c| be32(c, 0)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn nevra(&self) -> String {
+        let s = |t| {
+            self.strings(t)
+                .first()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        let epoch = self
+            .u32s(TAG_EPOCH)
+            .first()
+            .map(|e| format!("{e}:"))
+            .unwrap_or_default();
+        format!(
+            "{}-{epoch}{}-{}.{}",
+            s(TAG_NAME),
+            s(TAG_VERSION),
+            s(TAG_RELEASE),
+            s(TAG_ARCH)
+        )
+    }
+}
+
+/// An entry added at install time (a "dribble" after the immutable region).
+struct Added {
+    tag: u32,
+    ty: u32,
+    count: u32,
+    data: Vec<u8>,
+}
+
+/// The header rpm stores in `Packages` for a package with these signature and main header blobs
+/// (both as in the .rpm, without the 8-byte magic): the main header's immutable region kept
+/// intact, then the merged signature tags and the install-time tags.
+pub fn db_header_blob(
+    sig_blob: &[u8],
+    hdr_blob: &[u8],
+    info: &InstallInfo,
+) -> Result<Vec<u8>, RpmDbError> {
+    let main = Blob::parse(hdr_blob).map_err(|reason| RpmDbError::BadHeader {
+        which: "main",
+        package: "package".into(),
+        reason,
+    })?;
+    let package = main.nevra();
+    let bad = |which, reason: String| RpmDbError::BadHeader {
+        which,
+        package: package.clone(),
+        reason,
+    };
+    let sig = Blob::parse(sig_blob).map_err(|r| bad("signature", r))?;
+
+    // The main header must be one sealed immutable region with nothing outside it (what rpmbuild
+    // writes); legacy v3 headers and headers carrying dribbles would need rpm's conversions.
+    let region = main.entries[0];
+    if region.tag != TAG_HEADERIMMUTABLE || region.ty != T_BIN || region.count != 16 {
+        return Err(bad(
+            "main",
+            "does not start with an immutable region".into(),
+        ));
+    }
+    let trailer_at = region.offset as usize;
+    if trailer_at + 16 != main.dl {
+        return Err(bad("main", "has data after its immutable region".into()));
+    }
+    let trailer = &main.data()[trailer_at..trailer_at + 16];
+    let roff = be32(trailer, 8) as i32;
+    if be32(trailer, 0) != TAG_HEADERIMMUTABLE || roff >= 0 || (-(roff as i64)) % 16 != 0 {
+        return Err(bad("main", "bad immutable region trailer".into()));
+    }
+    let ril = (-(roff as i64) / 16) as usize;
+    if ril != main.il {
+        return Err(bad(
+            "main",
+            format!(
+                "has {} entries outside its immutable region",
+                main.il as i64 - ril as i64
+            ),
+        ));
+    }
+    if main.has(TAG_OLDFILENAMES) && !main.has(TAG_BASENAMES) {
+        return Err(bad("main", "uses the legacy uncompressed file list".into()));
+    }
+    for t in [
+        TAG_INSTALLTIME,
+        TAG_INSTALLTID,
+        TAG_INSTALLCOLOR,
+        TAG_FILESTATES,
+    ] {
+        if main.has(t) {
+            return Err(bad("main", format!("already carries install-time tag {t}")));
+        }
+    }
+
+    let mut added: BTreeMap<u32, Added> = BTreeMap::new();
+    let present = |added: &BTreeMap<u32, Added>, tag| main.has(tag) || added.contains_key(&tag);
+
+    // Signature tags, as rpm's headerMergeLegacySigs: iterate in tag order, renumber the legacy
+    // ones, keep the rest of the signature range, skip what the main header already has and
+    // what rpm refuses (arrays of integers, huge blobs, i18n strings).
+    let mut sig_entries: Vec<&Entry<'_>> = sig
+        .entries
+        .iter()
+        .filter(|e| !(TAG_HEADERIMAGE..TAG_HEADERREGIONS).contains(&e.tag))
+        .collect();
+    sig_entries.sort_by_key(|e| e.tag);
+    for e in sig_entries {
+        let tag = match e.tag {
+            SIGTAG_SIZE => TAG_SIGSIZE,
+            SIGTAG_PGP => TAG_SIGPGP,
+            SIGTAG_MD5 => TAG_SIGMD5,
+            SIGTAG_GPG => TAG_SIGGPG,
+            SIGTAG_PGP5 => TAG_SIGPGP5,
+            SIGTAG_PAYLOADSIZE => TAG_ARCHIVESIZE,
+            SIGTAG_FILESIGNATURES => TAG_FILESIGNATURES,
+            SIGTAG_FILESIGNATURELENGTH => TAG_FILESIGNATURELENGTH,
+            t if (SIGBASE..TAGBASE).contains(&t) => t,
+            _ => continue,
+        };
+        if present(&added, tag) {
+            continue;
+        }
+        let keep = match e.ty {
+            T_CHAR | T_INT8 | T_INT16 | T_INT32 | T_INT64 => e.count == 1,
+            T_STRING | T_STRING_ARRAY | T_BIN => e.count < 16 * 1024,
+            _ => false,
+        };
+        if keep {
+            added.insert(
+                tag,
+                Added {
+                    tag,
+                    ty: e.ty,
+                    count: e.count,
+                    data: e.data.to_vec(),
+                },
+            );
+        }
+    }
+
+    // Relocatable packages get their prefixes recorded as installed (no relocation applied).
+    if let Some(p) = main.get(TAG_PREFIXES) {
+        if !present(&added, TAG_INSTPREFIXES) {
+            added.insert(
+                TAG_INSTPREFIXES,
+                Added {
+                    tag: TAG_INSTPREFIXES,
+                    ty: p.ty,
+                    count: p.count,
+                    data: p.data.to_vec(),
+                },
+            );
+        }
+    }
+
+    let nfiles = main
+        .get(TAG_BASENAMES)
+        .map(|e| e.count as usize)
+        .unwrap_or(0);
+    if info.file_states.len() != nfiles {
+        return Err(RpmDbError::BadInstallInfo {
+            package,
+            reason: format!(
+                "{} file states given for {nfiles} files",
+                info.file_states.len()
+            ),
+        });
+    }
+    if nfiles > 0 {
+        added.insert(
+            TAG_FILESTATES,
+            Added {
+                tag: TAG_FILESTATES,
+                ty: T_CHAR,
+                count: nfiles as u32,
+                data: info.file_states.clone(),
+            },
+        );
+    }
+    for (tag, v) in [
+        (TAG_INSTALLTID, info.install_tid),
+        (TAG_INSTALLTIME, info.install_time),
+        (TAG_INSTALLCOLOR, info.install_color),
+    ] {
+        added.insert(
+            tag,
+            Added {
+                tag,
+                ty: T_INT32,
+                count: 1,
+                data: v.to_be_bytes().to_vec(),
+            },
+        );
+    }
+
+    // Layout as headerExport: region index, added index (by tag), region data, added data each
+    // aligned relative to the data start.
+    let mut data = main.data().to_vec();
+    let mut index = Vec::with_capacity(16 * added.len());
+    for a in added.values() {
+        let pad = align_diff(a.ty, data.len());
+        data.resize(data.len() + pad, 0);
+        index.extend_from_slice(&a.tag.to_be_bytes());
+        index.extend_from_slice(&a.ty.to_be_bytes());
+        index.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        index.extend_from_slice(&a.count.to_be_bytes());
+        data.extend_from_slice(&a.data);
+    }
+    let il = main.il + added.len();
+    let mut out = Vec::with_capacity(8 + 16 * il + data.len());
+    out.extend_from_slice(&(il as u32).to_be_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(main.index_bytes(0, main.il));
+    out.extend_from_slice(&index);
+    out.extend_from_slice(&data);
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Index keys.
+
+/// One row of an index table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRow {
+    /// Table name.
+    pub table: &'static str,
+    /// Key bytes (text for string tags, binary otherwise).
+    pub key: Vec<u8>,
+    /// `idx`: the entry's position in its tag (the trigger index for file triggers).
+    pub idx: u32,
+}
+
+/// The index rows rpm writes for a stored header blob (as made by [`db_header_blob`]), in the
+/// order rpm inserts them.
+pub fn index_rows(db_blob: &[u8]) -> Result<Vec<IndexRow>, RpmDbError> {
+    let h = Blob::parse(db_blob).map_err(|reason| RpmDbError::BadHeader {
+        which: "stored",
+        package: "package".into(),
+        reason,
+    })?;
+    let mut rows = Vec::new();
+    for ix in INDEXES {
+        index_rows_for(&h, ix, &mut rows);
+    }
+    Ok(rows)
+}
+
+fn index_rows_for(h: &Blob<'_>, ix: &IndexDef, rows: &mut Vec<IndexRow>) {
+    let mut push = |key: &[u8], idx: u32| {
+        rows.push(IndexRow {
+            table: ix.table,
+            key: key.to_vec(),
+            idx,
+        })
+    };
+    let Some(e) = h.get(ix.tag) else {
+        // rpm indexes a missing Group as "Unknown".
+        if ix.tag == TAG_GROUP {
+            push(b"Unknown", 0);
+        }
+        return;
+    };
+    match e.ty {
+        T_STRING | T_STRING_ARRAY | T_I18NSTRING => {}
+        T_BIN => {
+            push(e.data, 0);
+            return;
+        }
+        T_INT32 => {
+            // Integer keys are stored in host byte order, as rpm binds the raw value.
+            for (i, c) in e.data.chunks_exact(4).enumerate() {
+                push(&be32(c, 0).to_ne_bytes(), i as u32);
+            }
+            return;
+        }
+        _ => return,
+    }
+    let mut names = h.strings(ix.tag);
+    if e.ty == T_I18NSTRING || e.ty == T_STRING {
+        // One value: the untranslated (first) string of an i18n tag.
+        names.truncate(1);
+    }
+    let reqflags = (ix.tag == TAG_REQUIRENAME).then(|| h.u32s(TAG_REQUIREFLAGS));
+    let trig_index = match ix.tag {
+        TAG_FILETRIGGERNAME => Some(h.u32s(TAG_FILETRIGGERINDEX)),
+        TAG_TRANSFILETRIGGERNAME => Some(h.u32s(TAG_TRANSFILETRIGGERINDEX)),
+        _ => None,
+    };
+    for (i, name) in names.iter().enumerate() {
+        let idx = match &trig_index {
+            Some(ti) => match ti.get(i) {
+                Some(&v) => v,
+                None => continue,
+            },
+            None => i as u32,
+        };
+        if let Some(flags) = &reqflags {
+            // Install-only prerequisites (rpmlib(), %pre/%post/%pretrans/%posttrans-only) are
+            // not recorded: nothing depends on them once installed.
+            if let Some(&f) = flags.get(i) {
+                if f & INSTALL_ONLY_MASK != 0 && f & ERASE_ONLY_MASK == 0 {
+                    continue;
+                }
+            }
+        }
+        if ix.tag == TAG_TRIGGERNAME && names[..i].contains(name) {
+            continue;
+        }
+        push(name, idx);
+        let rich_tag = matches!(
+            ix.tag,
+            TAG_REQUIRENAME
+                | TAG_CONFLICTNAME
+                | TAG_SUGGESTNAME
+                | TAG_SUPPLEMENTNAME
+                | TAG_RECOMMENDNAME
+                | TAG_ENHANCENAME
+        );
+        if rich_tag && e.ty == T_STRING_ARRAY && name.first() == Some(&b'(') {
+            for n in rich_dep_names(name) {
+                push(&n, idx);
+            }
+        }
+    }
+}
+
+/// The simple dependency names inside a rich dependency, as rpm indexes them: sorted, unique,
+/// `rpmlib(` names left out, names in a negated context (the condition of `if`, the branch of
+/// `unless`, ...) prefixed with `!`. Empty when the text does not parse.
+pub fn rich_dep_names(dep: &[u8]) -> Vec<Vec<u8>> {
+    let mut st = RichState {
+        names: Vec::new(),
+        neg: false,
+        level_start: Vec::new(),
+    };
+    let mut p = 0usize;
+    if rich_parse(dep, &mut p, &mut st).is_none() {
+        return Vec::new();
+    }
+    let mut names = st.names;
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|mut n| {
+            if n[0] == b' ' {
+                n.remove(0);
+            }
+            n
+        })
+        .collect()
+}
+
+struct RichState {
+    names: Vec<Vec<u8>>,
+    neg: bool,
+    level_start: Vec<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RichOp {
+    Single,
+    And,
+    Or,
+    If,
+    Unless,
+    Else,
+    With,
+    Without,
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+fn at(s: &[u8], p: usize) -> u8 {
+    s.get(p).copied().unwrap_or(0)
+}
+
+fn skip_white(s: &[u8], p: &mut usize) {
+    while at(s, *p) != 0 && (is_space(at(s, *p)) || at(s, *p) == b',') {
+        *p += 1;
+    }
+}
+
+/// Advance over a token; parentheses inside it nest (`foo(x86-64)`).
+fn skip_nonwhite(s: &[u8], p: &mut usize) {
+    let mut depth = 0i32;
+    loop {
+        let c = at(s, *p);
+        if c == 0 || is_space(c) || c == b',' {
+            return;
+        }
+        if c == b')' {
+            let d = depth;
+            depth -= 1;
+            if d <= 0 {
+                return;
+            }
+        }
+        *p += 1;
+        if c == b'(' {
+            depth += 1;
+        }
+    }
+}
+
+fn rich_parse(s: &[u8], p: &mut usize, st: &mut RichState) -> Option<()> {
+    // Enter.
+    st.level_start.push(st.names.len());
+    if at(s, *p) != b'(' {
+        return None;
+    }
+    *p += 1;
+    let mut op = RichOp::Single;
+    let mut chain: Option<RichOp> = None;
+    loop {
+        skip_white(s, p);
+        if at(s, *p) == b')' {
+            return None;
+        }
+        if at(s, *p) == b'(' {
+            rich_parse(s, p, st)?;
+        } else {
+            // A simple dependency: name [op version].
+            let n0 = *p;
+            skip_nonwhite(s, p);
+            let name = &s[n0..*p];
+            if name.is_empty() {
+                return None;
+            }
+            skip_white(s, p);
+            if at(s, *p) != 0 {
+                let mut pe = *p;
+                skip_nonwhite(s, &mut pe);
+                if matches!(
+                    &s[*p..pe],
+                    b"<=" | b"=<" | b"<" | b"==" | b"=" | b">=" | b"=>" | b">"
+                ) {
+                    *p = pe;
+                    skip_white(s, p);
+                    let e0 = *p;
+                    skip_nonwhite(s, p);
+                    if *p == e0 {
+                        return None;
+                    }
+                }
+            }
+            if !(name.len() > 7 && name.starts_with(b"rpmlib(")) {
+                let mut n = Vec::with_capacity(name.len() + 1);
+                n.push(if st.neg { b'!' } else { b' ' });
+                n.extend_from_slice(name);
+                st.names.push(n);
+            }
+        }
+        skip_white(s, p);
+        match at(s, *p) {
+            0 => return None,
+            b')' => break,
+            _ => {}
+        }
+        let o0 = *p;
+        let mut pe = *p;
+        while at(s, pe) != 0 && !is_space(at(s, pe)) && at(s, pe) != b')' {
+            pe += 1;
+        }
+        op = match &s[o0..pe] {
+            b"and" => RichOp::And,
+            b"or" => RichOp::Or,
+            b"if" => RichOp::If,
+            b"unless" => RichOp::Unless,
+            b"else" => RichOp::Else,
+            b"with" => RichOp::With,
+            b"without" => RichOp::Without,
+            _ => return None,
+        };
+        if op == RichOp::Else && matches!(chain, Some(RichOp::If | RichOp::Unless)) {
+            chain = None;
+        }
+        if let Some(c) = chain {
+            if op != c || !matches!(op, RichOp::And | RichOp::Or | RichOp::With) {
+                return None;
+            }
+        }
+        // The op callback.
+        match op {
+            RichOp::If | RichOp::Unless => {
+                if let Some(l) = st.level_start.last_mut() {
+                    *l = st.names.len();
+                }
+                st.neg = !st.neg;
+            }
+            RichOp::Else => {
+                let from = st.level_start.last().copied().unwrap_or(0);
+                let to = st.names.len();
+                for i in from..to {
+                    let mut n = st.names[i].clone();
+                    n[0] = if n[0] == b' ' { b'!' } else { b' ' };
+                    st.names.push(n);
+                }
+                st.neg = !st.neg;
+            }
+            _ => {}
+        }
+        chain = Some(op);
+        *p = pe;
+    }
+    *p += 1;
+    // Leave.
+    st.level_start.pop();
+    if matches!(op, RichOp::If | RichOp::Unless) {
+        st.neg = !st.neg;
+    }
+    Some(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database.
+
+/// An rpmdb being written: one sqlite transaction from [`RpmDb::create`] to [`RpmDb::finish`].
+pub struct RpmDb {
+    conn: Connection,
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl std::fmt::Debug for RpmDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpmDb").field("file", &self.file).finish()
+    }
+}
+
+struct TextKey<'a>(&'a [u8]);
+impl rusqlite::ToSql for TextKey<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        // rpm binds keys as text of the header's bytes, valid UTF-8 or not.
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(self.0)))
+    }
+}
+
+impl RpmDb {
+    fn sql_err(
+        &self,
+        action: impl Into<String>,
+    ) -> impl FnOnce(rusqlite::Error) -> RpmDbError + '_ {
+        let action = action.into();
+        move |source| RpmDbError::Sqlite {
+            action,
+            path: self.file.display().to_string(),
+            source,
+        }
+    }
+
+    /// Create a fresh database at `root` + `dbpath` (an absolute path inside the root, e.g.
+    /// `/usr/lib/sysimage/rpm`), replacing any database already there.
+    pub fn create(root: &Path, dbpath: &str) -> Result<RpmDb, RpmDbError> {
+        let dir = root.join(dbpath.trim_start_matches('/'));
+        let io = |action, path: &Path| {
+            let path = path.display().to_string();
+            move |source| RpmDbError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&dir)
+            .map_err(io("create the rpmdb directory", &dir))?;
+        let file = dir.join(DB_FILE);
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let p = PathBuf::from(format!("{}{suffix}", file.display()));
+            match fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(RpmDbError::Io {
+                        action: "remove the old rpmdb",
+                        path: p.display().to_string(),
+                        source: e,
+                    })
+                }
+                _ => {}
+            }
+        }
+        let conn = Connection::open_with_flags(
+            &file,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| RpmDbError::Sqlite {
+            action: "create the database".into(),
+            path: file.display().to_string(),
+            source,
+        })?;
+        // One statement per table stays prepared for the whole transaction.
+        conn.set_prepared_statement_cache_capacity(2 * (INDEXES.len() + 1));
+        let db = RpmDb { conn, dir, file };
+        // rpm's connection settings; WAL is persistent in the file and what rpm expects. The
+        // large page cache keeps the random-order index inserts of one big transaction from
+        // spilling to the WAL and being read back.
+        db.conn
+            .execute_batch(
+                "PRAGMA secure_delete = OFF; PRAGMA case_sensitive_like = ON; \
+                 PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
+                 PRAGMA synchronous = OFF; PRAGMA cache_size = -131072;",
+            )
+            .map_err(db.sql_err("set the database up"))?;
+        let mut batch = String::from("BEGIN;");
+        for s in schema_statements() {
+            batch.push_str(&s);
+            batch.push(';');
+        }
+        db.conn
+            .execute_batch(&batch)
+            .map_err(db.sql_err("create the schema"))?;
+        debug!(file = %db.file.display(), "rpmdb created");
+        Ok(db)
+    }
+
+    /// Store one package (its signature and main header blobs as in the .rpm) with its index
+    /// rows; returns its header number (`DBINSTANCE`).
+    pub fn add(
+        &mut self,
+        sig_blob: &[u8],
+        hdr_blob: &[u8],
+        info: &InstallInfo,
+    ) -> Result<u32, RpmDbError> {
+        let blob = db_header_blob(sig_blob, hdr_blob, info)?;
+        let rows = index_rows(&blob)?;
+        let nevra = Blob::parse(&blob).map(|b| b.nevra()).unwrap_or_default();
+        self.conn
+            .prepare_cached("INSERT INTO 'Packages' VALUES(NULL, ?)")
+            .and_then(|mut st| st.execute([&blob]))
+            .map_err(|source| RpmDbError::Sqlite {
+                action: format!("store the header of {nevra}"),
+                path: self.file.display().to_string(),
+                source,
+            })?;
+        let hnum = u32::try_from(self.conn.last_insert_rowid()).map_err(|_| {
+            RpmDbError::BadInstallInfo {
+                package: nevra.clone(),
+                reason: "header number overflow".into(),
+            }
+        })?;
+        // Rows come grouped by table, in rpm's table order: one cached statement per group.
+        let mut rest = &rows[..];
+        while let Some(first) = rest.first() {
+            let n = rest.iter().take_while(|r| r.table == first.table).count();
+            let (group, tail) = rest.split_at(n);
+            rest = tail;
+            let text = INDEXES.iter().any(|d| d.table == first.table && d.text);
+            let fail = |source| RpmDbError::Sqlite {
+                action: format!("add to the {} index for {nevra}", first.table),
+                path: self.file.display().to_string(),
+                source,
+            };
+            let mut st = self
+                .conn
+                .prepare_cached(&format!("INSERT INTO '{}' VALUES(?, ?, ?)", first.table))
+                .map_err(fail)?;
+            for r in group {
+                let res = if text {
+                    st.execute(rusqlite::params![TextKey(&r.key), hnum, r.idx])
+                } else {
+                    st.execute(rusqlite::params![&r.key, hnum, r.idx])
+                };
+                res.map_err(|source| RpmDbError::Sqlite {
+                    action: format!("add to the {} index for {nevra}", r.table),
+                    path: self.file.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        debug!(hnum, %nevra, rows = rows.len(), "rpmdb: added");
+        Ok(hnum)
+    }
+
+    /// Commit, checkpoint and close, leaving the files as rpm leaves them: the database in WAL
+    /// mode, an empty `-wal` and the `-shm` kept (rpm sets `SQLITE_FCNTL_PERSIST_WAL` so that
+    /// unprivileged readers can open it), all 0644, and `.rpm.lock`.
+    pub fn finish(self) -> Result<(), RpmDbError> {
+        self.conn
+            .execute_batch("COMMIT;")
+            .map_err(self.sql_err("commit"))?;
+        // Statistics for the query planner (rpm's "PRAGMA optimize" leaves sqlite_stat1 too);
+        // the bundled sqlite's extra sqlite_stat4 goes, as rpm's sqlite does not write it.
+        self.conn
+            .execute_batch("ANALYZE; DROP TABLE IF EXISTS sqlite_stat4; PRAGMA optimize;")
+            .map_err(self.sql_err("analyze"))?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(self.sql_err("checkpoint"))
+            .and_then(|busy| {
+                if busy == 0 {
+                    Ok(())
+                } else {
+                    Err(RpmDbError::Sqlite {
+                        action: "checkpoint (database busy)".into(),
+                        path: self.file.display().to_string(),
+                        source: rusqlite::Error::InvalidQuery,
+                    })
+                }
+            })?;
+        // Closing would otherwise checkpoint again and delete -wal and -shm.
+        self.conn
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
+            .map_err(self.sql_err("keep the wal file"))?;
+        let RpmDb { conn, dir, file } = self;
+        conn.close().map_err(|(_, source)| RpmDbError::Sqlite {
+            action: "close".into(),
+            path: file.display().to_string(),
+            source,
+        })?;
+        let io = |action, path: &Path| {
+            let path = path.display().to_string();
+            move |source| RpmDbError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        fs::File::open(&file)
+            .and_then(|f| f.sync_all())
+            .map_err(io("sync", &file))?;
+        let lock = dir.join(LOCK_FILE);
+        if !lock.exists() {
+            fs::File::create(&lock).map_err(io("create", &lock))?;
+        }
+        for p in [
+            file.clone(),
+            PathBuf::from(format!("{}-wal", file.display())),
+            PathBuf::from(format!("{}-shm", file.display())),
+            lock,
+        ] {
+            if p.exists() {
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o644))
+                    .map_err(io("set the mode of", &p))?;
+            }
+        }
+        debug!(file = %file.display(), "rpmdb finished");
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The target's %_dbpath.
+
+/// The target's `%_dbpath`, from the rpm macro files inside `root` (read in rpm's order, later
+/// definitions winning), expanded; [`DEFAULT_DBPATH`] when the root has no rpm configuration or
+/// the value does not expand to an absolute path.
+pub fn target_dbpath(root: &Path) -> String {
+    let mut files: Vec<PathBuf> = vec!["usr/lib/rpm/macros".into()];
+    files.extend(sorted_glob(root, "usr/lib/rpm/macros.d", "macros."));
+    files.push("usr/lib/rpm/redhat/macros".into());
+    files.extend(sorted_glob(root, "etc/rpm", "macros."));
+    files.push("etc/rpm/macros".into());
+    let mut macros: BTreeMap<String, String> = BTreeMap::new();
+    let mut any = false;
+    for f in &files {
+        if let Some(text) = read_in_root(root, f) {
+            any = true;
+            parse_macros(&text, &mut macros);
+        }
+    }
+    if !any || !macros.contains_key("_dbpath") {
+        return DEFAULT_DBPATH.to_string();
+    }
+    match expand_macros("%{_dbpath}", &macros, 0) {
+        Some(v) if v.starts_with('/') => {
+            let mut v = v.trim_end_matches('/').to_string();
+            while v.contains("//") {
+                v = v.replace("//", "/");
+            }
+            if v.is_empty() {
+                DEFAULT_DBPATH.to_string()
+            } else {
+                v
+            }
+        }
+        _ => DEFAULT_DBPATH.to_string(),
+    }
+}
+
+fn sorted_glob(root: &Path, dir: &str, prefix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(root.join(dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(prefix).then(|| Path::new(dir).join(n))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Read a file of the target, resolving symlinks against the root (never the host).
+fn read_in_root(root: &Path, rel: &Path) -> Option<String> {
+    let mut rel = rel.to_path_buf();
+    for _ in 0..16 {
+        let p = root.join(&rel);
+        let md = fs::symlink_metadata(&p).ok()?;
+        if md.file_type().is_symlink() {
+            let target = fs::read_link(&p).ok()?;
+            rel = if target.is_absolute() {
+                target.strip_prefix("/").ok()?.to_path_buf()
+            } else {
+                let mut base = rel.parent().map(Path::to_path_buf).unwrap_or_default();
+                for c in target.components() {
+                    match c {
+                        std::path::Component::ParentDir => {
+                            base.pop();
+                        }
+                        std::path::Component::Normal(n) => base.push(n),
+                        _ => {}
+                    }
+                }
+                base
+            };
+            continue;
+        }
+        if !md.is_file() {
+            return None;
+        }
+        return fs::read(&p)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+    }
+    None
+}
+
+/// Macro definitions of a macro file: `%name[(opts)] body`, bodies continued by a trailing `\`.
+fn parse_macros(text: &str, out: &mut BTreeMap<String, String>) {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let l = line.trim_start();
+        let Some(rest) = l.strip_prefix('%') else {
+            continue;
+        };
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if name_len == 0 {
+            continue;
+        }
+        let name = &rest[..name_len];
+        let mut body = rest[name_len..].to_string();
+        if body.starts_with('(') {
+            match body.find(')') {
+                Some(e) => body = body[e + 1..].to_string(),
+                None => continue,
+            }
+        }
+        // A body goes on while a line ends with `\` or its braces are open (rpm's rdcl).
+        let depth = |b: &str| {
+            b.chars().fold(0i32, |d, c| match c {
+                '{' => d + 1,
+                '}' => d - 1,
+                _ => d,
+            })
+        };
+        while body.ends_with('\\') || depth(&body) > 0 {
+            if body.ends_with('\\') {
+                body.pop();
+            }
+            body.push('\n');
+            match lines.next() {
+                Some(n) => body.push_str(n),
+                None => break,
+            }
+        }
+        out.insert(name.to_string(), body.trim().to_string());
+    }
+}
+
+/// Expand the macro forms a `%_dbpath` definition uses: `%{name}`, `%name`, `%{?name}`,
+/// `%{?name:text}`, `%{!?name:text}`, `%%`. None when something is undefined or unsupported.
+fn expand_macros(s: &str, macros: &BTreeMap<String, String>, depth: u32) -> Option<String> {
+    if depth > 16 {
+        return None;
+    }
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            let next = s[i..].find('%').map(|n| i + n).unwrap_or(b.len());
+            out.push_str(&s[i..next]);
+            i = next;
+            continue;
+        }
+        match b.get(i + 1) {
+            Some(b'%') => {
+                out.push('%');
+                i += 2;
+            }
+            Some(b'{') => {
+                let mut d = 0;
+                let mut j = i + 1;
+                let end = loop {
+                    match b.get(j)? {
+                        b'{' => d += 1,
+                        b'}' => {
+                            d -= 1;
+                            if d == 0 {
+                                break j;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                };
+                let inner = &s[i + 2..end];
+                let (neg, cond, inner) = if let Some(r) = inner.strip_prefix("!?") {
+                    (true, true, r)
+                } else if let Some(r) = inner.strip_prefix("?!") {
+                    (true, true, r)
+                } else if let Some(r) = inner.strip_prefix('?') {
+                    (false, true, r)
+                } else {
+                    (false, false, inner)
+                };
+                let (name, alt) = match inner.split_once(':') {
+                    Some((n, a)) => (n, Some(a)),
+                    None => (inner, None),
+                };
+                let def = macros.get(name);
+                let piece = if cond {
+                    match (def.is_some() != neg, alt) {
+                        (true, Some(a)) => expand_macros(a, macros, depth + 1)?,
+                        (true, None) if !neg => expand_macros(def?, macros, depth + 1)?,
+                        _ => String::new(),
+                    }
+                } else if alt.is_some() {
+                    return None; // %{expand:...}, %{lua:...} and friends: not supported
+                } else {
+                    expand_macros(def?, macros, depth + 1)?
+                };
+                out.push_str(&piece);
+                i = end + 1;
+            }
+            _ => {
+                let rest = &s[i + 1..];
+                let n = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                if n == 0 {
+                    return None;
+                }
+                out.push_str(&expand_macros(macros.get(&rest[..n])?, macros, depth + 1)?);
+                i += 1 + n;
+            }
+        }
+    }
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading blobs from .rpm files (for tests and tools).
+
+/// The signature and main header blobs of an .rpm file (96-byte lead, signature header padded to
+/// 8 bytes, main header), each without its 8-byte magic and without padding.
+pub fn read_rpm_blobs(path: &Path) -> Result<(Vec<u8>, Vec<u8>), RpmDbError> {
+    use std::io::Read;
+    let not_rpm = |reason: &str| RpmDbError::NotRpm {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    };
+    let io = |source| RpmDbError::Io {
+        action: "read",
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = fs::File::open(path).map_err(io)?;
+    let mut lead = [0u8; 96];
+    f.read_exact(&mut lead).map_err(io)?;
+    if lead[..4] != [0xed, 0xab, 0xee, 0xdb] {
+        return Err(not_rpm("bad lead magic"));
+    }
+    let read_header = |f: &mut fs::File| -> Result<Vec<u8>, RpmDbError> {
+        let mut intro = [0u8; 16];
+        f.read_exact(&mut intro).map_err(io)?;
+        if intro[..3] != [0x8e, 0xad, 0xe8] {
+            return Err(not_rpm("bad header magic"));
+        }
+        let il = be32(&intro, 8) as usize;
+        let dl = be32(&intro, 12) as usize;
+        if il > 0xffff || dl > 0x0fff_ffff {
+            return Err(not_rpm("implausible header size"));
+        }
+        let mut blob = intro[8..].to_vec();
+        blob.resize(8 + 16 * il + dl, 0);
+        f.read_exact(&mut blob[8..]).map_err(io)?;
+        Ok(blob)
+    };
+    let sig = read_header(&mut f)?;
+    let pad = (8 - (sig.len() + 8) % 8) % 8;
+    let mut skip = [0u8; 8];
+    f.read_exact(&mut skip[..pad]).map_err(io)?;
+    let hdr = read_header(&mut f)?;
+    Ok((sig, hdr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Build a blob from entries (tag, type, count, data); with `region`, wrap them in an
+    /// immutable region as rpmbuild does.
+    fn build(entries: &[(u32, u32, u32, Vec<u8>)], region: Option<u32>) -> Vec<u8> {
+        let mut data = Vec::new();
+        let mut index = Vec::new();
+        let n = entries.len() + usize::from(region.is_some());
+        for (tag, ty, count, d) in entries {
+            data.resize(data.len() + align_diff(*ty, data.len()), 0);
+            for v in [*tag, *ty, data.len() as u32, *count] {
+                index.extend_from_slice(&v.to_be_bytes());
+            }
+            data.extend_from_slice(d);
+        }
+        let mut head = Vec::new();
+        if let Some(rtag) = region {
+            for v in [rtag, T_BIN, data.len() as u32, 16] {
+                head.extend_from_slice(&v.to_be_bytes());
+            }
+            for v in [rtag, T_BIN, (-(16 * n as i32)) as u32, 16] {
+                data.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&index);
+        out.extend_from_slice(&data);
+        out
+    }
+
+    fn s(v: &str) -> Vec<u8> {
+        let mut b = v.as_bytes().to_vec();
+        b.push(0);
+        b
+    }
+
+    fn sa(v: &[&str]) -> Vec<u8> {
+        v.iter().flat_map(|x| s(x)).collect()
+    }
+
+    fn sample() -> (Vec<u8>, Vec<u8>) {
+        let main = build(
+            &[
+                (TAG_NAME, T_STRING, 1, s("foo")),
+                (TAG_VERSION, T_STRING, 1, s("1")),
+                (TAG_RELEASE, T_STRING, 1, s("2")),
+                (TAG_ARCH, T_STRING, 1, s("noarch")),
+                (
+                    TAG_REQUIREFLAGS,
+                    T_INT32,
+                    3,
+                    [0u32, 1 << 24, 1 << 9 | 1 << 11]
+                        .iter()
+                        .flat_map(|v| v.to_be_bytes())
+                        .collect(),
+                ),
+                (
+                    TAG_REQUIRENAME,
+                    T_STRING_ARRAY,
+                    3,
+                    sa(&["(a if b else c)", "rpmlib(X)", "sh"]),
+                ),
+                (TAG_BASENAMES, T_STRING_ARRAY, 2, sa(&["x", "y"])),
+                (TAG_DIRNAMES, T_STRING_ARRAY, 1, sa(&["/d/"])),
+                (TAG_PREFIXES, T_STRING_ARRAY, 1, sa(&["/opt"])),
+            ],
+            Some(TAG_HEADERIMMUTABLE),
+        );
+        let sig = build(
+            &[
+                (269, T_STRING, 1, s("abc")),
+                (SIGTAG_SIZE, T_INT32, 1, 77u32.to_be_bytes().to_vec()),
+                (SIGTAG_MD5, T_BIN, 16, vec![7; 16]),
+                (SIGTAG_PAYLOADSIZE, T_INT32, 1, 5u32.to_be_bytes().to_vec()),
+                (1008, T_BIN, 3, vec![0; 3]), // reserved space: dropped
+                (270, T_INT64, 1, 9u64.to_be_bytes().to_vec()),
+            ],
+            Some(62),
+        );
+        (sig, main)
+    }
+
+    #[test]
+    fn blob_keeps_region_and_appends_sorted_aligned_tags() {
+        let (sig, main) = sample();
+        let info = InstallInfo {
+            install_time: 10,
+            install_tid: 11,
+            install_color: 3,
+            file_states: vec![0, 2],
+        };
+        let out = db_header_blob(&sig, &main, &info).unwrap();
+        let m = Blob::parse(&main).unwrap();
+        let b = Blob::parse(&out).unwrap();
+        // Region index and data are unchanged, at the start.
+        assert_eq!(b.index_bytes(0, m.il), m.index_bytes(0, m.il));
+        assert_eq!(&b.data()[..m.dl], m.data());
+        let added: Vec<(u32, u32, i32)> = b.entries[m.il..]
+            .iter()
+            .map(|e| (e.tag, e.ty, e.offset))
+            .collect();
+        let tags: Vec<u32> = added.iter().map(|a| a.0).collect();
+        assert_eq!(
+            tags,
+            vec![
+                TAG_SIGSIZE,
+                TAG_SIGMD5,
+                TAG_SHA1HEADER,
+                270,
+                TAG_INSTALLTIME,
+                TAG_FILESTATES,
+                TAG_ARCHIVESIZE,
+                TAG_INSTPREFIXES,
+                TAG_INSTALLCOLOR,
+                TAG_INSTALLTID
+            ]
+        );
+        for e in &b.entries[m.il..] {
+            assert_eq!(
+                align_diff(e.ty, e.offset as usize),
+                0,
+                "tag {} aligned",
+                e.tag
+            );
+        }
+        assert_eq!(b.u32s(TAG_INSTALLTIME), vec![10]);
+        assert_eq!(b.u32s(TAG_INSTALLTID), vec![11]);
+        assert_eq!(b.get(TAG_FILESTATES).unwrap().data, &[0, 2]);
+        assert_eq!(b.strings(TAG_INSTPREFIXES), vec![b"/opt".as_slice()]);
+        assert_eq!(b.get(270).unwrap().data, &9u64.to_be_bytes());
+        // Data ends exactly with the last entry (no trailing padding).
+        assert_eq!(b.dl, b.entries.last().unwrap().offset as usize + 4);
+    }
+
+    #[test]
+    fn file_state_count_must_match() {
+        let (sig, main) = sample();
+        let err = db_header_blob(&sig, &main, &InstallInfo::default()).unwrap_err();
+        assert!(err.to_string().contains("foo-1-2.noarch"), "{err}");
+    }
+
+    #[test]
+    fn index_rows_follow_rpm_rules() {
+        let (sig, main) = sample();
+        let info = InstallInfo {
+            file_states: vec![0, 0],
+            ..Default::default()
+        };
+        let rows = index_rows(&db_header_blob(&sig, &main, &info).unwrap()).unwrap();
+        let of = |t: &str| -> Vec<(String, u32)> {
+            rows.iter()
+                .filter(|r| r.table == t)
+                .map(|r| (String::from_utf8_lossy(&r.key).into_owned(), r.idx))
+                .collect()
+        };
+        assert_eq!(of("Name"), vec![("foo".into(), 0)]);
+        assert_eq!(of("Group"), vec![("Unknown".into(), 0)]);
+        assert_eq!(of("Basenames"), vec![("x".into(), 0), ("y".into(), 1)]);
+        // rpmlib() skipped; a %pre+%preun requirement kept; rich deps expanded.
+        assert_eq!(
+            of("Requirename"),
+            vec![
+                ("(a if b else c)".into(), 0),
+                ("a".into(), 0),
+                ("b".into(), 0),
+                ("c".into(), 0),
+                ("!b".into(), 0),
+                ("sh".into(), 2)
+            ]
+        );
+        let tid = rows.iter().find(|r| r.table == "Installtid").unwrap();
+        assert_eq!(tid.key, 0u32.to_ne_bytes());
+        assert_eq!(
+            rows.iter().find(|r| r.table == "Sigmd5").unwrap().key,
+            vec![7; 16]
+        );
+        assert_eq!(of("Sha1header"), vec![("abc".into(), 0)]);
+    }
+
+    #[test]
+    fn rich_names() {
+        let n = |s: &str| -> Vec<String> {
+            rich_dep_names(s.as_bytes())
+                .into_iter()
+                .map(|v| String::from_utf8(v).unwrap())
+                .collect()
+        };
+        assert_eq!(
+            n("(a >= 1.0 and (b or c(x86-64)))"),
+            ["a", "b", "c(x86-64)"]
+        );
+        assert_eq!(n("(a unless b)"), ["a", "!b"]);
+        assert_eq!(n("(rpmlib(Foo) or z)"), ["z"]);
+        assert!(n("(a and)").is_empty());
+        assert!(n("(a and b or c)").is_empty());
+    }
+
+    #[test]
+    fn dbpath_from_target_macros() {
+        let d = std::env::temp_dir().join(format!("kiln-rpmdb-macros-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        assert_eq!(target_dbpath(&d), DEFAULT_DBPATH);
+        fs::create_dir_all(d.join("usr/lib/rpm/macros.d")).unwrap();
+        fs::write(
+            d.join("usr/lib/rpm/macros"),
+            "%_usr\t\t\t/usr\n%_var /var\n%_dbpath\t\t%{_var}/lib/rpm\n%_foo(o:) \\\n  bar\n",
+        )
+        .unwrap();
+        assert_eq!(target_dbpath(&d), "/var/lib/rpm");
+        fs::write(
+            d.join("usr/lib/rpm/macros.d/macros.db"),
+            "%_dbpath %{_usr}/lib/sysimage/rpm\n",
+        )
+        .unwrap();
+        assert_eq!(target_dbpath(&d), "/usr/lib/sysimage/rpm");
+        fs::create_dir_all(d.join("etc/rpm")).unwrap();
+        fs::write(
+            d.join("etc/rpm/macros.x"),
+            "%_dbpath %{?_nope}%_var/lib/rpm-local/\n",
+        )
+        .unwrap();
+        assert_eq!(target_dbpath(&d), "/var/lib/rpm-local");
+        fs::remove_dir_all(&d).unwrap();
+    }
+}
