@@ -21,7 +21,7 @@ pub mod payload;
 pub mod rootfs;
 pub mod rpmdb;
 pub mod scriptlet;
-// pub mod transaction; (enabled once the reader, unpacker and rpmdb land)
+pub mod transaction;
 pub mod unpack;
 pub mod vercmp;
 

@@ -331,8 +331,8 @@ fn enter_root(root: &Path) -> Result<(), String> {
 }
 
 fn run_lua_here(spec: &ScriptSpec) -> i32 {
-    // rpm's `arg` table: the scriptlet name first, then $1 and $2.
-    let mut args = vec![spec.name.clone()];
+    // rpm's `arg` table: the program array (`<lua>`), then $1 and $2.
+    let mut args = spec.prog.clone();
     args.extend(spec.arg1.map(|a| a.to_string()));
     args.extend(spec.arg2.map(|a| a.to_string()));
     let s = super::lua::LuaScriptlet {

@@ -96,12 +96,7 @@ fn script_name(kind: &str, sname: &str) -> String {
 }
 
 fn script_of(rpm: &RpmFile, kind: ScriptKind) -> Option<&Scriptlet> {
-    rpm.info
-        .scripts
-        .iter()
-        .zip(rpm.info.script_kinds().iter())
-        .find(|(_, k)| **k == kind)
-        .map(|(s, _)| s)
+    rpm.info.script(kind)
 }
 
 /// Install `paths` (in transaction order) into `root`.
@@ -154,11 +149,16 @@ pub fn install(
         path: root.display().to_string(),
         source,
     })?;
-    let rootfs = Root::open(root).map_err(|source| InstallError::Unpack {
-        nevra: "(root)".into(),
-        source,
-    })?;
-    let owners = Owners::new(&rootfs);
+    let io = |action: &'static str| {
+        let path = root.display().to_string();
+        move |source| InstallError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let rootfs = Root::open(root).map_err(io("open the root"))?;
+    let owners = Owners::new(&rootfs).map_err(io("read the users and groups of"))?;
     let uopts = UnpackOptions {
         exclude_docs: opts.exclude_docs,
         inst_langs: opts.inst_langs.clone(),
@@ -264,7 +264,7 @@ impl Tx<'_> {
             for i in 0..pkgs.len() {
                 if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::PreTrans) {
                     let name = script_name("pretrans", &pkgs[i].sname);
-                    self.run_critical(&pkgs[i], s, &name, Some(1), None, None)?;
+                    self.run_critical(s, &name, Some(1), None, None)?;
                 }
             }
         }
@@ -298,7 +298,7 @@ impl Tx<'_> {
                 self.interrupted()?;
                 if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::PostTrans) {
                     let name = script_name("posttrans", &pkgs[i].sname);
-                    self.run_noncritical(&pkgs[i], s, &name, Some(1), None, None)?;
+                    self.run_noncritical(s, &name, Some(1), None, None)?;
                 }
             }
             self.trans_file_triggers(pkgs)?;
@@ -359,7 +359,7 @@ impl Tx<'_> {
         self.package_triggers(pkgs, i, TriggerKind::PreIn, false)?;
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Pre) {
             let name = script_name("pre", &pkgs[i].sname);
-            self.run_critical(&pkgs[i], s, &name, Some(1), None, None)?;
+            self.run_critical(s, &name, Some(1), None, None)?;
         }
         let t0 = Instant::now();
         let r = unpack::unpack(&pkgs[i].rpm, rootfs, owners, uopts).map_err(|source| {
@@ -376,7 +376,7 @@ impl Tx<'_> {
         self.file_triggers(pkgs, i, true)?;
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Post) {
             let name = script_name("post", &pkgs[i].sname);
-            self.run_noncritical(&pkgs[i], s, &name, Some(1), None, None)?;
+            self.run_noncritical(s, &name, Some(1), None, None)?;
         }
         self.package_triggers(pkgs, i, TriggerKind::In, true)?;
         self.file_triggers(pkgs, i, false)?;
@@ -404,7 +404,12 @@ impl Tx<'_> {
         let info = InstallInfo {
             install_time: now,
             install_tid: now,
-            install_color: 0,
+            // rpm's %_transaction_color: 3 on the 64-bit arches, 0 elsewhere.
+            install_color: if self.opts.arch.contains("64") || self.opts.arch == "s390x" {
+                3
+            } else {
+                0
+            },
             file_states: states.to_vec(),
         };
         db.add(&p.rpm.sig_blob, &p.rpm.hdr_blob, &info)?;
@@ -434,7 +439,7 @@ impl Tx<'_> {
             for trig in t.rpm.info.triggers.iter().filter(|t| t.kind == kind) {
                 if trig.conditions.iter().any(|c| dep_matches(c, src)) {
                     let name = script_name(label, &t.sname);
-                    self.run_noncritical(t, &trig.script, &name, Some(1), Some(1), None)?;
+                    self.run_noncritical(&trig.script, &name, Some(1), Some(1), None)?;
                 }
             }
         }
@@ -442,7 +447,7 @@ impl Tx<'_> {
             for s in pkgs[..i].iter() {
                 if trig.conditions.iter().any(|c| dep_matches(c, s)) {
                     let name = script_name(label, &src.sname);
-                    self.run_noncritical(src, &trig.script, &name, Some(1), Some(1), None)?;
+                    self.run_noncritical(&trig.script, &name, Some(1), Some(1), None)?;
                     break;
                 }
             }
@@ -481,7 +486,7 @@ impl Tx<'_> {
             let t = &pkgs[ti];
             let ft = &t.rpm.info.file_triggers[k];
             let name = script_name("filetriggerin", &t.sname);
-            self.run_noncritical(t, &ft.script, &name, Some(1), None, Some(input))?;
+            self.run_noncritical(&ft.script, &name, Some(1), None, Some(input))?;
         }
         Ok(())
     }
@@ -494,7 +499,12 @@ impl Tx<'_> {
                 if ft.kind != FileTriggerKind::TransIn {
                     continue;
                 }
-                let m = matching(&ft.prefixes, pkgs.iter());
+                // As rpm: the trigger's own package does not set it off (its files are
+                // not in the input).
+                let m = matching(
+                    &ft.prefixes,
+                    pkgs.iter().enumerate().filter(|(i, _)| *i != ti).map(|(_, p)| p),
+                );
                 if !m.is_empty() {
                     todo.push((ft.priority, ti, k, m));
                 }
@@ -506,14 +516,13 @@ impl Tx<'_> {
             let t = &pkgs[ti];
             let ft = &t.rpm.info.file_triggers[k];
             let name = script_name("transfiletriggerin", &t.sname);
-            self.run_noncritical(t, &ft.script, &name, None, None, Some(input))?;
+            self.run_noncritical(&ft.script, &name, None, None, Some(input))?;
         }
         Ok(())
     }
 
     fn spec(
         &self,
-        p: &Pkg,
         s: &Scriptlet,
         name: &str,
         arg1: Option<i32>,
@@ -528,13 +537,12 @@ impl Tx<'_> {
             arg1,
             arg2,
             input,
-            macros: macros(&p.rpm, &self.opts.arch),
+            macros: macros(&self.opts.arch),
         }
     }
 
     fn run_script(
         &mut self,
-        p: &Pkg,
         s: &Scriptlet,
         name: &str,
         arg1: Option<i32>,
@@ -543,7 +551,7 @@ impl Tx<'_> {
     ) -> Result<super::scriptlet::ScriptOutcome, InstallError> {
         self.interrupted()?;
         self.reporter.scriptlet(name);
-        let spec = self.spec(p, s, name, arg1, arg2, input);
+        let spec = self.spec(s, name, arg1, arg2, input);
         let t0 = Instant::now();
         let out = self.runner.run(&spec)?;
         let dt = t0.elapsed();
@@ -559,14 +567,13 @@ impl Tx<'_> {
     /// `%pretrans`/`%pre`: a failure fails the install, naming the package.
     fn run_critical(
         &mut self,
-        p: &Pkg,
         s: &Scriptlet,
         name: &str,
         arg1: Option<i32>,
         arg2: Option<i32>,
         input: Option<String>,
     ) -> Result<(), InstallError> {
-        let out = self.run_script(p, s, name, arg1, arg2, input)?;
+        let out = self.run_script(s, name, arg1, arg2, input)?;
         if !out.success() {
             return Err(InstallError::Scriptlet {
                 name: name.to_string(),
@@ -580,14 +587,13 @@ impl Tx<'_> {
     /// `%post` and the rest: rpm warns; `--strict-scriptlets` fails.
     fn run_noncritical(
         &mut self,
-        p: &Pkg,
         s: &Scriptlet,
         name: &str,
         arg1: Option<i32>,
         arg2: Option<i32>,
         input: Option<String>,
     ) -> Result<(), InstallError> {
-        let out = self.run_script(p, s, name, arg1, arg2, input)?;
+        let out = self.run_script(s, name, arg1, arg2, input)?;
         if !out.success() {
             if self.opts.strict_scriptlets {
                 return Err(InstallError::Scriptlet {
@@ -641,9 +647,10 @@ fn install_events(pkgs: &[Pkg]) -> Vec<bool> {
     let mut names_so_far: Vec<&Pkg> = Vec::new();
     for p in pkgs {
         let info = &p.rpm.info;
-        let own_scripts = info.scripts.iter().zip(info.script_kinds()).any(|(_, k)| {
-            matches!(k, ScriptKind::Pre | ScriptKind::Post)
-        });
+        let own_scripts = info
+            .scripts
+            .iter()
+            .any(|s| matches!(s.kind, Some(ScriptKind::Pre | ScriptKind::Post)));
         let own_ftrig = info
             .file_triggers
             .iter()
@@ -724,18 +731,14 @@ fn kiln_evr_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         })
 }
 
-/// The macros a Lua scriptlet may expand: the package's tags and the usual directories.
-fn macros(rpm: &RpmFile, arch: &str) -> Vec<(String, String)> {
-    let i = &rpm.info;
+/// The macros a Lua scriptlet may expand: the usual directories for the target arch.
+fn macros(arch: &str) -> Vec<(String, String)> {
     let lib = match arch {
         "x86_64" | "aarch64" | "ppc64le" | "s390x" | "riscv64" => "lib64",
         _ => "lib",
     };
-    let mut m: Vec<(String, String)> = [
-        ("name", i.name.clone()),
-        ("version", i.version.clone()),
-        ("release", i.release.clone()),
-        ("arch", i.arch.clone()),
+    // Only configuration macros: at install time rpm defines no name/version/release.
+    [
         ("_arch", arch.to_string()),
         ("_prefix", "/usr".into()),
         ("_exec_prefix", "/usr".into()),
@@ -758,9 +761,5 @@ fn macros(rpm: &RpmFile, arch: &str) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    if let Some(e) = i.epoch {
-        m.push(("epoch".into(), e.to_string()));
-    }
-    m
+    .collect()
 }
