@@ -289,15 +289,14 @@ impl<R: Read> Read for DataReader<'_, R> {
         if self.cpio.remaining == 0 || buf.is_empty() {
             return Ok(0);
         }
-        let k = buf.len().min(self.cpio.remaining.min(usize::MAX as u64) as usize);
+        let k = buf
+            .len()
+            .min(self.cpio.remaining.min(usize::MAX as u64) as usize);
         let n = self.cpio.inner.read(&mut buf[..k])?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "cpio entry data ends {} bytes early",
-                    self.cpio.remaining
-                ),
+                format!("cpio entry data ends {} bytes early", self.cpio.remaining),
             ));
         }
         self.cpio.remaining -= n as u64;
@@ -319,7 +318,14 @@ fn hex(field: &[u8], name: &'static str, offset: u64) -> Result<u32, CpioError> 
 }
 
 /// Test and fixture helper: one newc entry (header, name, data, padding).
-pub fn write_newc_entry(out: &mut Vec<u8>, name: &str, mode: u32, nlink: u32, ino: u32, data: &[u8]) {
+pub fn write_newc_entry(
+    out: &mut Vec<u8>,
+    name: &str,
+    mode: u32,
+    nlink: u32,
+    ino: u32,
+    data: &[u8],
+) {
     let fields = [
         ino,
         mode,
@@ -416,7 +422,10 @@ mod tests {
         }
         assert!(r.next_entry().unwrap().is_none());
         assert_eq!(seen.len(), 5);
-        assert_eq!(seen[2], ("sub/a.txt".into(), 0o100000, b"hello world\n".to_vec()));
+        assert_eq!(
+            seen[2],
+            ("sub/a.txt".into(), 0o100000, b"hello world\n".to_vec())
+        );
         assert_eq!(seen[3].2.len(), 4097);
         assert_eq!(seen[4], ("link".into(), 0o120000, b"sub/a.txt".to_vec()));
         assert_eq!(seen[1].1, 0o040000);

@@ -244,7 +244,12 @@ impl RpmFile {
         let sig_dl = u32::from_be_bytes(sig_blob[4..8].try_into().unwrap_or_default());
         let pad = (8 - (sig_dl % 8)) % 8;
         let mut padding = [0u8; 8];
-        read_exact(&mut r, &mut padding[..pad as usize], path, "signature padding")?;
+        read_exact(
+            &mut r,
+            &mut padding[..pad as usize],
+            path,
+            "signature padding",
+        )?;
         let hdr_blob = read_header(&mut r, path, "main header")?;
         // Lead, then each header's 8-byte magic prefix plus its blob.
         let payload_offset =
@@ -274,7 +279,10 @@ impl PackageInfo {
                 "{}-{}:{}-{}.{}",
                 self.name, e, self.version, self.release, self.arch
             ),
-            _ => format!("{}-{}-{}.{}", self.name, self.version, self.release, self.arch),
+            _ => format!(
+                "{}-{}-{}.{}",
+                self.name, self.version, self.release, self.arch
+            ),
         }
     }
 
@@ -486,8 +494,8 @@ impl<'a> Header<'a> {
                 .iter()
                 .position(|&b| b == 0)
                 .ok_or_else(|| format!("tag {tag:?} has an unterminated string"))?;
-            let s = std::str::from_utf8(&rest[..n])
-                .map_err(|_| format!("tag {tag:?} is not UTF-8"))?;
+            let s =
+                std::str::from_utf8(&rest[..n]).map_err(|_| format!("tag {tag:?} is not UTF-8"))?;
             out.push(s.to_owned());
             pos += n + 1;
         }
@@ -505,10 +513,7 @@ fn per_file<V: Clone + Default>(v: Option<Vec<V>>, n: usize, tag: T) -> Result<V
     match v {
         None => Ok(vec![V::default(); n]),
         Some(v) if v.len() == n => Ok(v),
-        Some(v) => Err(format!(
-            "tag {tag:?} has {} entries for {n} files",
-            v.len()
-        )),
+        Some(v) => Err(format!("tag {tag:?} has {} entries for {n} files", v.len())),
     }
 }
 
@@ -523,8 +528,16 @@ fn files(h: &Header<'_>) -> Result<Vec<FileInfo>, String> {
     let dirnames = h.strings(T::RPMTAG_DIRNAMES)?.unwrap_or_default();
     let dirindexes = per_file(h.u32s(T::RPMTAG_DIRINDEXES)?, n, T::RPMTAG_DIRINDEXES)?;
     let modes = per_file(h.u16s(T::RPMTAG_FILEMODES)?, n, T::RPMTAG_FILEMODES)?;
-    let users = per_file(h.strings(T::RPMTAG_FILEUSERNAME)?, n, T::RPMTAG_FILEUSERNAME)?;
-    let groups = per_file(h.strings(T::RPMTAG_FILEGROUPNAME)?, n, T::RPMTAG_FILEGROUPNAME)?;
+    let users = per_file(
+        h.strings(T::RPMTAG_FILEUSERNAME)?,
+        n,
+        T::RPMTAG_FILEUSERNAME,
+    )?;
+    let groups = per_file(
+        h.strings(T::RPMTAG_FILEGROUPNAME)?,
+        n,
+        T::RPMTAG_FILEGROUPNAME,
+    )?;
     let mtimes = per_file(h.u32s(T::RPMTAG_FILEMTIMES)?, n, T::RPMTAG_FILEMTIMES)?;
     let sizes: Vec<u64> = match h.u64s(T::RPMTAG_LONGFILESIZES)? {
         Some(v) => per_file(Some(v), n, T::RPMTAG_LONGFILESIZES)?,
@@ -575,12 +588,42 @@ fn prog(h: &Header<'_>, tag: T) -> Result<Vec<String>, String> {
 
 fn scripts(h: &Header<'_>) -> Result<Vec<Scriptlet>, String> {
     let slots = [
-        (ScriptKind::PreTrans, T::RPMTAG_PRETRANS, T::RPMTAG_PRETRANSPROG, T::RPMTAG_PRETRANSFLAGS),
-        (ScriptKind::Pre, T::RPMTAG_PREIN, T::RPMTAG_PREINPROG, T::RPMTAG_PREINFLAGS),
-        (ScriptKind::Post, T::RPMTAG_POSTIN, T::RPMTAG_POSTINPROG, T::RPMTAG_POSTINFLAGS),
-        (ScriptKind::PostTrans, T::RPMTAG_POSTTRANS, T::RPMTAG_POSTTRANSPROG, T::RPMTAG_POSTTRANSFLAGS),
-        (ScriptKind::PreUn, T::RPMTAG_PREUN, T::RPMTAG_PREUNPROG, T::RPMTAG_PREUNFLAGS),
-        (ScriptKind::PostUn, T::RPMTAG_POSTUN, T::RPMTAG_POSTUNPROG, T::RPMTAG_POSTUNFLAGS),
+        (
+            ScriptKind::PreTrans,
+            T::RPMTAG_PRETRANS,
+            T::RPMTAG_PRETRANSPROG,
+            T::RPMTAG_PRETRANSFLAGS,
+        ),
+        (
+            ScriptKind::Pre,
+            T::RPMTAG_PREIN,
+            T::RPMTAG_PREINPROG,
+            T::RPMTAG_PREINFLAGS,
+        ),
+        (
+            ScriptKind::Post,
+            T::RPMTAG_POSTIN,
+            T::RPMTAG_POSTINPROG,
+            T::RPMTAG_POSTINFLAGS,
+        ),
+        (
+            ScriptKind::PostTrans,
+            T::RPMTAG_POSTTRANS,
+            T::RPMTAG_POSTTRANSPROG,
+            T::RPMTAG_POSTTRANSFLAGS,
+        ),
+        (
+            ScriptKind::PreUn,
+            T::RPMTAG_PREUN,
+            T::RPMTAG_PREUNPROG,
+            T::RPMTAG_PREUNFLAGS,
+        ),
+        (
+            ScriptKind::PostUn,
+            T::RPMTAG_POSTUN,
+            T::RPMTAG_POSTUNPROG,
+            T::RPMTAG_POSTUNFLAGS,
+        ),
     ];
     let mut out = Vec::new();
     for (kind, body_tag, prog_tag, flags_tag) in slots {
@@ -597,7 +640,10 @@ fn scripts(h: &Header<'_>) -> Result<Vec<Scriptlet>, String> {
                 prog
             },
             body,
-            flags: h.u32s(flags_tag)?.and_then(|v| v.first().copied()).unwrap_or(0),
+            flags: h
+                .u32s(flags_tag)?
+                .and_then(|v| v.first().copied())
+                .unwrap_or(0),
         });
     }
     Ok(out)
@@ -639,7 +685,11 @@ fn triggers(h: &Header<'_>) -> Result<Vec<Trigger>, String> {
     )?;
     let names = h.strings(T::RPMTAG_TRIGGERNAME)?.unwrap_or_default();
     let n = names.len();
-    let versions = per_file(h.strings(T::RPMTAG_TRIGGERVERSION)?, n, T::RPMTAG_TRIGGERVERSION)?;
+    let versions = per_file(
+        h.strings(T::RPMTAG_TRIGGERVERSION)?,
+        n,
+        T::RPMTAG_TRIGGERVERSION,
+    )?;
     let flags = per_file(h.u32s(T::RPMTAG_TRIGGERFLAGS)?, n, T::RPMTAG_TRIGGERFLAGS)?;
     let index = per_file(h.u32s(T::RPMTAG_TRIGGERINDEX)?, n, T::RPMTAG_TRIGGERINDEX)?;
     let mut out: Vec<Option<Trigger>> = vec![None; scripts.len()];
@@ -657,7 +707,9 @@ fn triggers(h: &Header<'_>) -> Result<Vec<Trigger>, String> {
         } else if flags[i] & RPMSENSE_TRIGGERPOSTUN != 0 {
             TriggerKind::PostUn
         } else {
-            return Err(format!("trigger on {name} has no trigger kind in its flags"));
+            return Err(format!(
+                "trigger on {name} has no trigger kind in its flags"
+            ));
         };
         let t = out[ix].get_or_insert_with(|| Trigger {
             kind,

@@ -24,7 +24,10 @@ pub fn max_payload_size(rpm: &RpmFile) -> u64 {
     let files = &rpm.info.files;
     let per_entry: u64 = files
         .iter()
-        .map(|f| f.size.saturating_add(ENTRY_OVERHEAD + f.path.len() as u64 + 2))
+        .map(|f| {
+            f.size
+                .saturating_add(ENTRY_OVERHEAD + f.path.len() as u64 + 2)
+        })
         .fold(0u64, u64::saturating_add);
     per_entry.saturating_add(ENTRY_OVERHEAD + 16)
 }
@@ -40,7 +43,8 @@ pub fn open(rpm: &RpmFile) -> Result<Capped<Box<dyn Read + Send>>, UnpackError> 
         path: path.clone(),
         source,
     })?;
-    f.seek(SeekFrom::Start(rpm.payload_offset)).map_err(io_err)?;
+    f.seek(SeekFrom::Start(rpm.payload_offset))
+        .map_err(io_err)?;
     let raw = BufReader::with_capacity(128 * 1024, f);
     let format = rpm.info.payload_format.as_str();
     if !format.is_empty() && format != "cpio" && format != "drpm" {

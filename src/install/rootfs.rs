@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{
-    AtFlags, Dev, FileType, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid,
-    XattrFlags,
+    AtFlags, Dev, FileType, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid, XattrFlags,
 };
 
 /// Owner, permissions and mtime to give a new filesystem object.
@@ -142,7 +141,11 @@ impl Root {
             None => Ok(rustix::fs::fstat(&self.fd)?),
             Some(_) => {
                 let (dir, name) = self.parent(path)?;
-                Ok(rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)?)
+                Ok(rustix::fs::statat(
+                    &dir,
+                    name.as_str(),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )?)
             }
         }
     }
@@ -213,9 +216,11 @@ impl Root {
         let (parent, name) = self.parent(path)?;
         match rustix::fs::unlinkat(&parent, name.as_str(), AtFlags::empty()) {
             Ok(()) => Ok(()),
-            Err(rustix::io::Errno::ISDIR) => {
-                Ok(rustix::fs::unlinkat(&parent, name.as_str(), AtFlags::REMOVEDIR)?)
-            }
+            Err(rustix::io::Errno::ISDIR) => Ok(rustix::fs::unlinkat(
+                &parent,
+                name.as_str(),
+                AtFlags::REMOVEDIR,
+            )?),
             Err(e) => Err(e.into()),
         }
     }
@@ -424,7 +429,11 @@ fn times(mtime: u32) -> Timestamps {
 /// Owner first (it clears set-id bits and caps), then mode, caps, mtime.
 fn apply_fd(fd: impl AsFd, meta: &Meta) -> io::Result<()> {
     let fd = fd.as_fd();
-    rustix::fs::fchown(fd, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)))?;
+    rustix::fs::fchown(
+        fd,
+        Some(Uid::from_raw(meta.uid)),
+        Some(Gid::from_raw(meta.gid)),
+    )?;
     rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode & 0o7777))?;
     if let Some(caps) = &meta.caps {
         rustix::fs::fsetxattr(fd, "security.capability", caps, XattrFlags::empty())?;
@@ -637,7 +646,11 @@ mod tests {
             let out = Command::new("getcap").arg(&f).output().unwrap();
             let shown = String::from_utf8_lossy(&out.stdout);
             // `PATH clause [clause...]`; the temp path has no spaces.
-            let shown = shown.split_whitespace().skip(1).collect::<Vec<_>>().join(" ");
+            let shown = shown
+                .split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" ");
             assert_eq!(
                 parse_caps(&shown).unwrap(),
                 parse_caps(text).unwrap(),
@@ -670,13 +683,15 @@ mod tests {
         // The link's target exists inside the root too, where IN_ROOT resolves it.
         std::fs::create_dir_all(dir.path().join(outside.path().strip_prefix("/").unwrap()))
             .unwrap();
-        root.write_file("/abs/f", &meta, &mut &b"x"[..])
-            .unwrap();
+        root.write_file("/abs/f", &meta, &mut &b"x"[..]).unwrap();
         root.write_file(&format!("/up{target}"), &meta, &mut &b"y"[..])
             .unwrap();
         assert!(!outside.path().join("f").exists());
         // Both landed inside the root, under the path the link resolves to there.
-        assert_eq!(std::fs::read(dir.path().join(target.trim_start_matches('/'))).unwrap(), b"y");
+        assert_eq!(
+            std::fs::read(dir.path().join(target.trim_start_matches('/'))).unwrap(),
+            b"y"
+        );
         // A symlink at the final component is replaced, not written through.
         std::os::unix::fs::symlink(outside.path().join("g"), dir.path().join("g")).unwrap();
         root.write_file("/g", &meta, &mut &b"z"[..]).unwrap();

@@ -418,10 +418,13 @@ impl Unpacker<'_> {
     }
 
     fn meta(&mut self, f: &FileInfo) -> Result<Meta, UnpackError> {
+        // As rpm does: an unknown owner becomes root and loses its set-id bit.
+        let mut mode = f.mode & 0o7777;
         let uid = match self.owners.uid(&f.user) {
             Some(u) => u,
             None => {
                 self.warn(format!("user {} does not exist - using root", f.user));
+                mode &= !0o4000;
                 0
             }
         };
@@ -429,6 +432,7 @@ impl Unpacker<'_> {
             Some(g) => g,
             None => {
                 self.warn(format!("group {} does not exist - using root", f.group));
+                mode &= !0o2000;
                 0
             }
         };
@@ -442,7 +446,7 @@ impl Unpacker<'_> {
             })?
         };
         Ok(Meta {
-            mode: f.mode & 0o7777,
+            mode,
             uid,
             gid,
             mtime: f.mtime,
@@ -687,7 +691,9 @@ pub fn unpack(
                 f.size
             )));
         }
-        let mut data = cpio.data(Some(size)).map_err(|e| u.cpio_error(e, &f.path))?;
+        let mut data = cpio
+            .data(Some(size))
+            .map_err(|e| u.cpio_error(e, &f.path))?;
         let action = actions[i];
         if let Some(s) = set {
             sets[s].seen += 1;
@@ -852,12 +858,9 @@ pub fn check_conflicts(pkgs: &[&RpmFile]) -> Result<(), UnpackError> {
                     if other.color != 0 && f.color != 0 && other.color != f.color {
                         continue;
                     }
-                    if let Some(reason) = differs(
-                        other,
-                        pkgs[op].info.digest_algo,
-                        f,
-                        rpm.info.digest_algo,
-                    ) {
+                    if let Some(reason) =
+                        differs(other, pkgs[op].info.digest_algo, f, rpm.info.digest_algo)
+                    {
                         return Err(UnpackError::Conflict {
                             path: f.path.clone(),
                             a: pkgs[op].nevra(),
