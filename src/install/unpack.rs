@@ -222,10 +222,10 @@ impl Owners {
         for (path, table) in [("/etc/passwd", &self.users), ("/etc/group", &self.groups)] {
             let key = self.root.stat(path).ok().map(|st| {
                 (
-                    st.st_mtime as i64,
+                    st.st_mtime,
                     st.st_mtime_nsec as i64,
                     st.st_size as u64,
-                    st.st_ino as u64,
+                    st.st_ino,
                 )
             });
             if table.read().map(|t| t.key == key).unwrap_or(false) && key.is_some() {
