@@ -6,6 +6,7 @@
 //! with the later steps.
 #![forbid(unsafe_code)]
 
+pub mod configure;
 pub mod error;
 pub mod install;
 pub mod kickstart;
