@@ -51,7 +51,7 @@ pub enum Command {
     Build(BuildArgs),
     /// Boot an image headless in qemu and wait for a line on its serial console.
     BootTest(BootTestArgs),
-    /// Write one image from a directory: squashfs (ISO and EFI image to come).
+    /// Write one image from a directory: squashfs, ISO 9660, EFI boot (FAT) image.
     #[command(subcommand)]
     Write(WriteCommand),
 }
@@ -104,6 +104,90 @@ pub struct DownloadArgs {
 pub enum WriteCommand {
     /// Write DIR as a squashfs 4.0 image (like mksquashfs DIR OUT -noappend).
     Squashfs(SquashfsArgs),
+    /// Write DIR as a bootable ISO 9660 image with Rock Ridge and Joliet (like xorriso -as
+    /// mkisofs -R -J), El Torito BIOS/UEFI entries and a hybrid MBR/GPT for USB sticks.
+    Iso(IsoArgs),
+    /// Write DIR as a FAT12/16 image sized to its content (an EFI boot image, efiboot.img).
+    Efiboot(EfibootArgs),
+}
+
+/// `kiln write iso` options, named after xorriso -as mkisofs where it has them.
+#[derive(Debug, clap::Args)]
+pub struct IsoArgs {
+    /// Source directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Output image (replaced if it exists).
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
+    /// Volume id, at most 32 characters (-V).
+    #[arg(long, short = 'V', value_name = "V")]
+    pub volid: String,
+    /// Application id (-A).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub appid: String,
+    /// Publisher id (-publisher).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub publisher: String,
+    /// Data preparer id (-p).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub preparer: String,
+    /// BIOS El Torito boot image, a path inside DIR (-b), booted without emulation.
+    #[arg(long, value_name = "FILE")]
+    pub bios_boot: Option<PathBuf>,
+    /// 512-byte sectors the BIOS loads from the boot image (-boot-load-size).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub boot_load_size: u16,
+    /// Do not patch a boot info table into the BIOS boot image (-boot-info-table is default).
+    #[arg(long)]
+    pub no_boot_info_table: bool,
+    /// Patch GRUB's boot info into the BIOS boot image (--grub2-boot-info); implied by a GRUB
+    /// hybrid MBR.
+    #[arg(long)]
+    pub grub2_boot_info: bool,
+    /// Path of the boot catalog inside the image (-c); default isolinux/boot.cat when the BIOS
+    /// image is under isolinux/, else boot.cat.
+    #[arg(long, value_name = "PATH")]
+    pub boot_catalog: Option<PathBuf>,
+    /// UEFI El Torito boot image (a FAT image), a path inside DIR (-e).
+    #[arg(long, value_name = "FAT_IMG")]
+    pub efi_boot: Option<PathBuf>,
+    /// Hybrid MBR boot code for USB sticks: GRUB's boot_hybrid.img or SYSLINUX's
+    /// isohdpfx.bin (a file on the host). Also writes a GPT with the EFI image appended.
+    #[arg(long, value_name = "FILE")]
+    pub hybrid_mbr: Option<PathBuf>,
+    /// With --hybrid-mbr: an MBR partition table only, no GPT.
+    #[arg(long)]
+    pub no_gpt: bool,
+    /// Implant an implantisomd5-compatible checksum (checkisomd5 verifies it).
+    #[arg(long)]
+    pub implant_md5: bool,
+    /// Do not write a Joliet tree.
+    #[arg(long)]
+    pub no_joliet: bool,
+    /// Volume dates and mtime clamp; defaults to SOURCE_DATE_EPOCH, else now (no clamp).
+    #[arg(long, value_name = "SECONDS")]
+    pub source_date_epoch: Option<i64>,
+}
+
+/// `kiln write efiboot` options.
+#[derive(Debug, clap::Args)]
+pub struct EfibootArgs {
+    /// Source directory (usually holding EFI/BOOT/BOOTX64.EFI).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Output image (replaced if it exists).
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
+    /// Volume label, at most 11 characters.
+    #[arg(long, value_name = "LABEL")]
+    pub label: Option<String>,
+    /// Free space to leave in the image, e.g. 1M.
+    #[arg(long, value_name = "SIZE", default_value = "0")]
+    pub extra: String,
+    /// Date clamp; defaults to SOURCE_DATE_EPOCH.
+    #[arg(long, value_name = "SECONDS")]
+    pub source_date_epoch: Option<i64>,
 }
 
 /// `kiln write squashfs` options, named after mksquashfs where it has them.

@@ -1,14 +1,18 @@
-//! `kiln write squashfs ...`: one image from a directory.
+//! `kiln write squashfs|iso|efiboot ...`: one image from a directory.
 
 use kiln::media;
 
-use super::args::{SquashfsArgs, WriteCommand};
+use std::path::{Path, PathBuf};
+
+use super::args::{EfibootArgs, IsoArgs, SquashfsArgs, WriteCommand};
 use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
 
 /// Run a `write` subcommand.
 pub fn run(cmd: &WriteCommand) -> anyhow::Result<i32> {
     match cmd {
         WriteCommand::Squashfs(a) => squashfs(a),
+        WriteCommand::Iso(a) => iso(a),
+        WriteCommand::Efiboot(a) => efiboot(a),
     }
 }
 
@@ -82,4 +86,129 @@ fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
             Ok(code)
         }
     }
+}
+
+/// `--source-date-epoch`, else SOURCE_DATE_EPOCH, else none.
+fn epoch(given: Option<i64>) -> Result<Option<i64>, String> {
+    match (given, std::env::var("SOURCE_DATE_EPOCH")) {
+        (Some(t), _) => Ok(Some(t)),
+        (None, Ok(v)) => v
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds")),
+        (None, Err(_)) => Ok(None),
+    }
+}
+
+fn finish<T>(r: Result<T, media::MediaError>, ok: impl FnOnce(T)) -> anyhow::Result<i32> {
+    match r {
+        Ok(v) => {
+            ok(v);
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            let code = if e.is_bad_input() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_ENV
+            };
+            eprintln!("error: {:#}", anyhow::Error::new(e));
+            Ok(code)
+        }
+    }
+}
+
+fn iso(a: &IsoArgs) -> anyhow::Result<i32> {
+    let source_date_epoch = match epoch(a.source_date_epoch) {
+        Ok(e) => e,
+        Err(e) => return bad(e),
+    };
+    let hybrid = match &a.hybrid_mbr {
+        Some(p) => match std::fs::read(p) {
+            Ok(t) => Some(media::Hybrid {
+                style: media::MbrStyle::detect(&t),
+                mbr_template: t,
+                gpt: !a.no_gpt,
+                append_efi: a.efi_boot.is_some(),
+            }),
+            Err(e) => return bad(format!("cannot read hybrid MBR `{}`: {e}", p.display())),
+        },
+        None => None,
+    };
+    let grub_mbr = hybrid
+        .as_ref()
+        .is_some_and(|h| h.style == media::MbrStyle::Grub2);
+    let bios_boot = a.bios_boot.as_ref().map(|p| media::BiosBoot {
+        path: p.clone(),
+        load_size: a.boot_load_size,
+        boot_info_table: !a.no_boot_info_table,
+        grub2_boot_info: a.grub2_boot_info || grub_mbr,
+    });
+    // lorax's layouts: isolinux/boot.cat beside ISOLINUX, else boot.cat at the top.
+    let boot_catalog = a.boot_catalog.clone().unwrap_or_else(|| {
+        match a.bios_boot.as_deref().and_then(Path::parent) {
+            Some(d) if d.ends_with("isolinux") => d.join("boot.cat"),
+            _ => PathBuf::from("boot.cat"),
+        }
+    });
+    let opts = media::IsoOptions {
+        volume_id: a.volid.clone(),
+        publisher: a.publisher.clone(),
+        application: a.appid.clone(),
+        preparer: a.preparer.clone(),
+        joliet: !a.no_joliet,
+        bios_boot,
+        efi_boot: a.efi_boot.clone(),
+        boot_catalog,
+        hybrid,
+        implant_md5: a.implant_md5,
+        source_date_epoch,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let r = media::write_iso_dir(&a.dir, &a.out, &opts, &mut |_, _| {});
+    finish(r, |s| {
+        tracing::info!(
+            "wrote `{}`: {} bytes, {} blocks, {} files, {} directories{} in {:.1?}",
+            a.out.display(),
+            s.bytes,
+            s.volume_blocks,
+            s.files,
+            s.dirs,
+            s.md5.map(|m| format!(", md5 {m}")).unwrap_or_default(),
+            started.elapsed()
+        )
+    })
+}
+
+fn efiboot(a: &EfibootArgs) -> anyhow::Result<i32> {
+    let clamp_mtime = match epoch(a.source_date_epoch) {
+        Ok(e) => e,
+        Err(e) => return bad(e),
+    };
+    let extra_bytes = match media::parse_size(&a.extra) {
+        Ok(b) => u64::from(b),
+        Err(_) if a.extra.trim() == "0" => 0,
+        Err(e) => return bad(e),
+    };
+    let opts = media::FatOptions {
+        label: a.label.clone(),
+        serial: None,
+        clamp_mtime,
+        extra_bytes,
+    };
+    let r = media::write_efiboot_dir(&a.dir, &a.out, &opts);
+    finish(r, |s| {
+        tracing::info!(
+            "wrote `{}`: {} bytes, FAT{}, {} clusters of {} bytes, {} files ({} skipped)",
+            a.out.display(),
+            s.bytes,
+            s.fat_bits,
+            s.clusters,
+            s.cluster_size,
+            s.files,
+            s.skipped
+        )
+    })
 }

@@ -8,6 +8,8 @@ pub mod live;
 
 use std::path::{Path, PathBuf};
 
+pub use kiln_writers::fat::{FatOptions, FatReport};
+pub use kiln_writers::iso9660::{BiosBoot, Hybrid, IsoOptions, IsoReport, MbrStyle};
 pub use kiln_writers::squashfs::{Codec, Options as SquashfsOptions, Summary as SquashfsSummary};
 use kiln_writers::tree::{FsTree, ScanOptions};
 
@@ -32,6 +34,24 @@ pub enum MediaError {
         #[source]
         source: kiln_writers::squashfs::SquashfsError,
     },
+    /// The ISO writer failed.
+    #[error("cannot write ISO image `{}`", out.display())]
+    Iso {
+        /// The image being written.
+        out: PathBuf,
+        /// Cause.
+        #[source]
+        source: kiln_writers::iso9660::IsoError,
+    },
+    /// The FAT writer failed.
+    #[error("cannot write FAT image `{}`", out.display())]
+    Fat {
+        /// The image being written.
+        out: PathBuf,
+        /// Cause.
+        #[source]
+        source: kiln_writers::fat::FatError,
+    },
     /// Creating or renaming the output failed.
     #[error("cannot create `{}`", path.display())]
     Output {
@@ -50,6 +70,14 @@ impl MediaError {
             self,
             MediaError::Squashfs {
                 source: kiln_writers::squashfs::SquashfsError::BadOption(_),
+                ..
+            } | MediaError::Iso {
+                source: kiln_writers::iso9660::IsoError::BadOption(_),
+                ..
+            } | MediaError::Fat {
+                source: kiln_writers::fat::FatError::BadOption(_)
+                    | kiln_writers::fat::FatError::TooLarge(_)
+                    | kiln_writers::fat::FatError::BadName(_),
                 ..
             }
         )
@@ -78,11 +106,27 @@ pub fn write_squashfs_dir(
     xattrs: bool,
     opts: &SquashfsOptions,
 ) -> Result<SquashfsSummary, MediaError> {
-    let tree =
-        FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
-            dir: dir.to_owned(),
+    let tree = scan(dir, xattrs)?;
+    staged(out, |file| {
+        kiln_writers::squashfs::write(&tree, file, opts).map_err(|source| MediaError::Squashfs {
+            out: out.to_owned(),
             source,
-        })?;
+        })
+    })
+}
+
+fn scan(dir: &Path, xattrs: bool) -> Result<FsTree, MediaError> {
+    FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
+        dir: dir.to_owned(),
+        source,
+    })
+}
+
+/// Write through `f` into `OUT.partial`, renamed to `out` only on success.
+fn staged<T>(
+    out: &Path,
+    f: impl FnOnce(&mut std::fs::File) -> Result<T, MediaError>,
+) -> Result<T, MediaError> {
     let mut staging = out.as_os_str().to_owned();
     staging.push(".partial");
     let staging = PathBuf::from(staging);
@@ -90,19 +134,48 @@ pub fn write_squashfs_dir(
         let path = path.to_owned();
         move |source| MediaError::Output { path, source }
     };
-    let file = std::fs::File::create(&staging).map_err(out_err(&staging))?;
-    let r = kiln_writers::squashfs::write(&tree, file, opts);
-    match r {
-        Ok(summary) => {
+    let mut file = std::fs::File::create(&staging).map_err(out_err(&staging))?;
+    match f(&mut file) {
+        Ok(v) => {
             std::fs::rename(&staging, out).map_err(out_err(out))?;
-            Ok(summary)
+            Ok(v)
         }
-        Err(source) => {
+        Err(e) => {
             let _ = std::fs::remove_file(&staging);
-            Err(MediaError::Squashfs {
-                out: out.to_owned(),
-                source,
-            })
+            Err(e)
         }
     }
+}
+
+/// Write the directory `dir` as an ISO image at `out`; `progress(done, total)` sees file bytes.
+pub fn write_iso_dir(
+    dir: &Path,
+    out: &Path,
+    opts: &IsoOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<IsoReport, MediaError> {
+    let tree = scan(dir, false)?;
+    staged(out, |file| {
+        kiln_writers::iso9660::write_iso_with_progress(&tree, opts, file, progress).map_err(
+            |source| MediaError::Iso {
+                out: out.to_owned(),
+                source,
+            },
+        )
+    })
+}
+
+/// Write the directory `dir` as a FAT (EFI boot) image at `out`.
+pub fn write_efiboot_dir(
+    dir: &Path,
+    out: &Path,
+    opts: &FatOptions,
+) -> Result<FatReport, MediaError> {
+    let tree = scan(dir, false)?;
+    staged(out, |file| {
+        kiln_writers::fat::write_efiboot(&tree, opts, file).map_err(|source| MediaError::Fat {
+            out: out.to_owned(),
+            source,
+        })
+    })
 }

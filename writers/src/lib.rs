@@ -5,5 +5,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod datetime;
+pub mod fat;
+pub mod gpt;
+pub mod iso9660;
 pub mod squashfs;
 pub mod tree;
