@@ -112,6 +112,10 @@ fn dnf_set(ks: &Path, arch: &str) -> BTreeSet<String> {
 
 fn compare(name: &str, arch: &str) {
     let Some(fx) = common::fixtures() else { return };
+    compare_in(&fx, name, arch);
+}
+
+fn compare_in(fx: &Path, name: &str, arch: &str) {
     if !common::have_tool("/usr/bin/dnf") {
         return;
     }
@@ -142,4 +146,21 @@ fn live_x86_64_same_as_dnf() {
 #[test]
 fn live_aarch64_same_as_dnf() {
     compare("live-aarch64", "aarch64");
+}
+
+/// The `--large` desktop set (about 1,000 packages) is not built in normal CI: this runs only
+/// when `KILN_FIXTURES_LARGE` (or else `KILN_FIXTURES`) is an OUT of `build-repos --large`.
+#[test]
+fn desktop_x86_64_same_as_dnf() {
+    let fx = std::env::var_os("KILN_FIXTURES_LARGE")
+        .or_else(|| std::env::var_os("KILN_FIXTURES"))
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.join("ks/desktop-x86_64.ks").is_file());
+    let Some(fx) = fx else {
+        eprintln!(
+            "SKIP: desktop-x86_64 set not built (set KILN_FIXTURES_LARGE=OUT of fixtures/build-repos --large)"
+        );
+        return;
+    };
+    compare_in(&fx, "desktop-x86_64", "x86_64");
 }
