@@ -285,12 +285,32 @@ impl<'a> Creator<'a> {
         Ok(v)
     }
 
+    fn configure_options(&self) -> crate::configure::ConfigureOptions {
+        crate::configure::ConfigureOptions {
+            source_date_epoch: self.s.source_date_epoch,
+            runner: Some(self.runner.clone()),
+            live_root: Some(self.iso.clone()),
+        }
+    }
+
+    /// A failing %pre/%post without --erroronfail is a warning, as in livecd-creator.
+    fn note_scripts(&mut self, runs: &[crate::configure::scripts::ScriptRun]) {
+        for r in runs.iter().filter(|r| r.status != 0) {
+            self.report.warnings.push(format!(
+                "%{} at {} failed with exit status {}",
+                r.section.trim_start_matches('%'),
+                r.origin,
+                r.status
+            ));
+        }
+    }
+
     /// Work directories and `%pre` (on the host, before anything).
     pub fn prepare(&mut self) -> Result<(), BuildError> {
         self.timed(Stage::Prepare, |c| {
             std::fs::create_dir_all(&c.iso).map_err(io("create", &c.iso))?;
-            let w = crate::configure::run_pre(&c.s.ks, &c.work)?;
-            c.report.warnings.extend(w);
+            let runs = crate::configure::run_pre(&c.s.ks, &c.configure_options())?;
+            c.note_scripts(&runs);
             Ok(())
         })
     }
@@ -335,15 +355,15 @@ impl<'a> Creator<'a> {
     /// The kickstart's configuration and `%post`.
     pub fn configure(&mut self) -> Result<(), BuildError> {
         self.timed(Stage::Configure, |c| {
-            let opts = crate::configure::ConfigureOptions {
-                source_date_epoch: c.s.source_date_epoch,
-                live_root: Some(c.iso.clone()),
-                runner: c.runner.clone(),
-            };
+            let opts = c.configure_options();
             let rep = crate::configure::configure(&c.s.ks, &c.root, &opts)?;
-            c.report.warnings.extend(rep.warnings.iter().cloned());
-            let w = crate::configure::run_post(&c.s.ks, &c.root, &opts)?;
-            c.report.warnings.extend(w);
+            c.report.warnings.extend(
+                rep.warnings
+                    .iter()
+                    .map(|w| format!("{} ({}): {}", w.command, w.origin, w.message)),
+            );
+            let runs = crate::configure::run_post(&c.s.ks, &c.root, &opts)?;
+            c.note_scripts(&runs);
             Ok(())
         })
     }

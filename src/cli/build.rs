@@ -29,7 +29,7 @@ fn compress_args(args: &[String]) -> Result<(Option<String>, Vec<String>), Strin
     let mut block = None;
     let mut opts = Vec::new();
     let mut i = 0;
-    let mut next = |i: &mut usize, flag: &str| -> Result<String, String> {
+    let next = |i: &mut usize, flag: &str| -> Result<String, String> {
         *i += 1;
         words
             .get(*i)

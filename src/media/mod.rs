@@ -34,6 +34,14 @@ pub enum MediaError {
         #[source]
         source: kiln_writers::squashfs::SquashfsError,
     },
+    /// An external tool (mkfs.ext4) failed.
+    #[error("`{cmd}` failed: {output}")]
+    Tool {
+        /// The command.
+        cmd: String,
+        /// Its error output.
+        output: String,
+    },
     /// The ISO writer failed.
     #[error("cannot write ISO image `{}`", out.display())]
     Iso {
