@@ -292,7 +292,19 @@ impl Cx<'_> {
         let (Some(o), Some(t)) = (used(self.ks, "timezone"), self.ks.command::<Timezone>()) else {
             return Ok(());
         };
-        if !t.timezone.is_empty() {
+        let have_tzdata = fsutil::in_root(self.root, "/usr/share/zoneinfo", true).is_dir();
+        if !t.timezone.is_empty() && !have_tzdata {
+            // No tzdata at all (a minimal image): nothing to link to; the system runs in UTC.
+            // A zone missing from an installed tzdata is still an error (a typo).
+            self.rep.warn(
+                "timezone",
+                &o,
+                format!(
+                    "the root has no /usr/share/zoneinfo (tzdata not installed): /etc/localtime not set for `{}`",
+                    t.timezone
+                ),
+            );
+        } else if !t.timezone.is_empty() {
             let rel = locale::zone_file(self.root, &t.timezone).map_err(|p| {
                 ConfigureError::UnknownTimezone {
                     origin: o.clone(),

@@ -166,7 +166,7 @@ impl ScriptRunner {
             }
         }
         for line in output.lines() {
-            tracing::info!(target: "kiln::scriptlet", "{}: {}", spec.name, line);
+            tracing::debug!(target: "kiln::scriptlet", "{}: {}", spec.name, line);
         }
         Ok(ScriptOutcome {
             status: code,

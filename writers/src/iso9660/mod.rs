@@ -946,7 +946,7 @@ pub fn write_iso_with_progress<W: Write + Seek>(
         Some(h) => {
             let start = volume_blocks * 4;
             let sectors = if h.append_efi {
-                efi_size.div_ceil(8 * BLOCK) * 16
+                efi_size.div_ceil(16 * gpt::SECTOR) * 16
             } else {
                 0
             };
@@ -1111,7 +1111,8 @@ pub fn write_iso_with_progress<W: Write + Seek>(
             entries.push((0, b.load_size, l));
         }
         if let Some(l) = efi_lba {
-            entries.push((0xEF, efi_size.div_ceil(512).min(0xFFFF) as u16, l));
+            // Whole 2 KiB blocks, as xorriso counts.
+            entries.push((0xEF, (efi_size.div_ceil(BLOCK) * 4).min(0xFFFF) as u16, l));
         }
         let c = &mut catalog;
         c[0] = 1;
