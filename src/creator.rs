@@ -379,6 +379,7 @@ impl<'a> Creator<'a> {
                 syslinux: c.s.syslinux,
                 templates: c.s.templates.clone(),
                 timeout: c.s.timeout,
+                squashfs_only: !c.s.ext4_in_squashfs,
             };
             let a = crate::boot::prepare(&c.root, &c.iso, &c.work, &opts, &c.runner)?;
             c.report.boot = Some(a);

@@ -50,6 +50,9 @@ pub struct BootOptions {
     pub templates: Option<PathBuf>,
     /// Menu timeout in seconds (`bootloader --timeout`).
     pub timeout: u32,
+    /// The squashfs holds the root directly (no LiveOS/rootfs.img): dmsquash-live then needs
+    /// an overlayfs overlay (`rd.live.overlay.overlayfs=1`), as Fedora's squashfs-only media.
+    pub squashfs_only: bool,
 }
 
 /// How the media boots, for `media/` and the build report.
@@ -298,8 +301,13 @@ pub fn prepare(
     let _ = std::fs::remove_file(&initrd);
 
     let cmdline = format!(
-        "root=live:CDLABEL={} rd.live.image{}",
+        "root=live:CDLABEL={} rd.live.image{}{}",
         opts.label,
+        if opts.squashfs_only {
+            " rd.live.overlay.overlayfs=1"
+        } else {
+            ""
+        },
         if opts.kernel_args.trim().is_empty() {
             String::new()
         } else {
