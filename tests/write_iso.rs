@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,7 @@ fn make_tree(root: &Path, big: bool) {
         ln -s "/nonexistent/$(printf 'y%.0s' $(seq 1 300))" longlink
         long="$(printf 'ü%.0s' $(seq 1 40))-$(printf 'x%.0s' $(seq 1 40)).txt"
         echo long > "$long"
+        echo ascii > "ascii-$(printf 'n%.0s' $(seq 1 90)).txt"
         echo long2 > "ünï cödé/日本/$(printf '名%.0s' $(seq 1 70))"
         echo same > README.TXT
         for i in $(seq 1 2000); do echo "$i" > many/file-$i.dat; done
@@ -144,8 +145,11 @@ fn snapshot(root: &Path, mtimes: bool, skip: &[&str]) -> BTreeMap<String, String
             } else {
                 format!(" {:o}", md.mode() & 0o7777)
             };
-            let time = if mtimes && !ft.is_dir() {
-                format!(" @{}", md.mtime())
+            // Extractors do not restore symlink times (xorriso, bsdtar), nor directory times
+            // once their content is written.
+            let time = if mtimes && !ft.is_dir() && !ft.is_symlink() {
+                // Images clamp times to SOURCE_DATE_EPOCH (reproducible-builds.org).
+                format!(" @{}", md.mtime().min(EPOCH.parse().unwrap()))
             } else {
                 String::new()
             };
@@ -199,12 +203,21 @@ fn iso_tree_reads_back_identically() {
     assert!(d.contains("Application id: kiln test"), "{d}");
     assert!(d.contains("Publisher id: kiln"), "{d}");
 
-    // Joliet keeps names past 64 characters; Rock Ridge keeps everything including depth.
-    let j = run(Command::new("isoinfo").args(["-J", "-l", "-i"]).arg(&iso));
-    let long: String = "ü".repeat(40) + "-" + &"x".repeat(40) + ".txt";
-    assert!(j.contains(&long), "Joliet listing lacks the 85-character name");
+    // Joliet keeps names past 64 characters (isoinfo prints them in ISO 8859-1).
+    let j = Command::new("isoinfo")
+        .args(["-J", "-j", "iso8859-1", "-l", "-i"])
+        .arg(&iso)
+        .output()
+        .unwrap()
+        .stdout;
+    let mut long_l1 = vec![0xFCu8; 40];
+    long_l1.extend_from_slice(format!("-{}.txt", "x".repeat(40)).as_bytes());
+    assert!(
+        j.windows(long_l1.len()).any(|w| w == long_l1),
+        "Joliet listing lacks the 85-character name"
+    );
     let r = run(Command::new("isoinfo").args(["-R", "-l", "-i"]).arg(&iso));
-    assert!(r.contains("/a/b/c/d/e/f/g/h/i/j/k/l/:"), "deep directory missing");
+    assert!(r.contains("Directory listing of /a/b/c/d/e/f/g/h/i/j/k/l/"), "deep directory missing");
     assert!(!r.contains("rr_moved"), "directories were relocated");
 
     // xorriso: full extraction (sparse so the 4.5 GiB file stays small on disk).
@@ -234,19 +247,16 @@ fn iso_tree_reads_back_identically() {
         tmp.path(),
     );
 
-    // The Joliet tree alone (directories and regular files) as another reader sees it.
-    let jx = tmp.path().join("j");
-    fs::create_dir(&jx).unwrap();
-    sh(
-        &format!(
-            "isoinfo -J -i '{}' -x '/{}' > '{}'",
-            iso.display(),
-            long,
-            jx.join("long").display()
-        ),
-        tmp.path(),
-    );
-    assert_eq!(fs::read(jx.join("long")).unwrap(), b"long\n");
+    // A 100-character name read back through Joliet alone.
+    let ascii = format!("ascii-{}.txt", "n".repeat(90));
+    let got = Command::new("isoinfo")
+        .args(["-J", "-i"])
+        .arg(&iso)
+        .args(["-x", &format!("/{ascii}")])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(got, b"ascii\n");
 }
 
 /// Reference images: the same tree through `xorriso -as mkisofs` with lorax's flags.
@@ -362,6 +372,11 @@ fn grub_hybrid_iso_boots_and_matches_xorriso() {
     );
     let ours = xorriso_report(&iso);
     let refiso = tmp.path().join("ref.iso");
+    // xorriso 1.5.4 aborts (double free) on the full tree, so the reference holds the boot
+    // files only: the reports compared below depend on nothing else.
+    let reftree = tmp.path().join("reftree");
+    fs::create_dir_all(&reftree).unwrap();
+    sh("cp -a src/images reftree/", tmp.path());
     // lorax's grub2 x86 template (without -partition_offset, which kiln does not do).
     run(Command::new("xorriso")
         .args(["-as", "mkisofs", "-R", "-J", "-V", "KILN_TEST-1.0", "-o"])
@@ -373,7 +388,7 @@ fn grub_hybrid_iso_boots_and_matches_xorriso() {
         .args(["-c", "boot.cat", "-b", "images/eltorito.img", "-no-emul-boot"])
         .args(["-boot-load-size", "4", "-boot-info-table", "--grub2-boot-info"])
         .args(["-eltorito-alt-boot", "-e", "images/efiboot.img", "-no-emul-boot"])
-        .arg(&src));
+        .arg(&reftree));
     let theirs = xorriso_report(&refiso);
     eprintln!("kiln:\n{ours}\nxorriso:\n{theirs}");
     // Same El Torito entries (platform, bootable, emulation, segment, load size), both
@@ -426,7 +441,7 @@ fn grub_hybrid_iso_boots_and_matches_xorriso() {
         .args(["-find", "/images/eltorito.img", "-exec", "report_lba"]));
     let lba: u32 = lba_line
         .lines()
-        .find(|l| l.starts_with("Report layout") || l.starts_with("File data lba"))
+        .find(|l| l.starts_with("File data lba"))
         .and_then(|l| l.split(':').nth(1))
         .and_then(|f| f.split(',').nth(1))
         .and_then(|s| s.trim().parse().ok())
@@ -470,6 +485,10 @@ fn grub_hybrid_iso_boots_and_matches_xorriso() {
             180,
         );
         assert!(ok, "UEFI disk boot: {log}");
+        // Fresh variables: the disk boot above left a boot entry that OVMF would try first.
+        let vars2 = tmp.path().join("vars2.fd");
+        fs::copy("/usr/share/OVMF/OVMF_VARS.fd", &vars2).unwrap();
+        let vars = format!("if=pflash,format=raw,file={}", vars2.display());
         let cd = format!("if=none,id=c0,format=raw,media=cdrom,readonly=on,file={isos}");
         let (ok, log) = qemu_boot(
             &["-drive", code, "-drive", &vars, "-drive", &cd, "-device", "ide-cd,drive=c0"],
@@ -495,7 +514,7 @@ fn isolinux_hybrid_iso_boots() {
     let src = tmp.path().join("src");
     make_tree(&src, false);
     sh(
-        "mkdir -p isolinux && cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 isolinux/ && printf 'SERIAL 0 115200\\nSAY KILN-ISOLINUX-OK\\nPROMPT 0\\n' > isolinux/isolinux.cfg",
+        "mkdir -p isolinux && cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 isolinux/ && printf 'SERIAL 0 115200\\nDEFAULT kiln\\nPROMPT 0\\nLABEL kiln\\n  KERNEL /kiln-isolinux-ok\\n' > isolinux/isolinux.cfg",
         &src,
     );
     let iso = tmp.path().join("kiln.iso");
@@ -511,12 +530,12 @@ fn isolinux_hybrid_iso_boots() {
     let sg = run(Command::new("sgdisk").arg("-v").arg(&iso));
     assert!(sg.contains("No problems found"), "{sg}");
     let isos = iso.to_str().unwrap();
-    let (ok, log) = qemu_boot(&["-cdrom", isos, "-boot", "d"], "KILN-ISOLINUX-OK", 90);
+    let (ok, log) = qemu_boot(&["-cdrom", isos, "-boot", "d"], "Loading /kiln-isolinux-ok", 90);
     assert!(ok, "BIOS cdrom boot: {log}");
     let drive = format!("if=none,id=d0,format=raw,snapshot=on,file={isos}");
     let (ok, log) = qemu_boot(
         &["-drive", &drive, "-device", "ide-hd,drive=d0,bootindex=0"],
-        "KILN-ISOLINUX-OK",
+        "Loading /kiln-isolinux-ok",
         90,
     );
     assert!(ok, "BIOS disk boot: {log}");

@@ -8,8 +8,9 @@
 //!
 //! Layout, in 2048-byte blocks:
 //! system area (MBR + primary GPT) | PVD | El Torito boot record | Joliet SVD | terminator |
-//! path tables (L, M; Joliet L, M) | boot catalog | ISO directories | Joliet directories |
-//! Rock Ridge continuation areas | file data | 16 blocks of padding || appended ESP | backup GPT.
+//! path tables (L, M; Joliet L, M) | boot catalog | ISO directories, each followed by its
+//! Rock Ridge continuation areas | Joliet directories |
+//! file data | 16 blocks of padding || appended ESP | backup GPT.
 //!
 //! The primary tree carries Rock Ridge (PX, TF, NM, SL, PN; SP and ER on the root), no
 //! directory relocation (deep trees stay where they are, as every reader accepts), level 2
@@ -324,6 +325,10 @@ struct DirPlan {
     children: Vec<Child>,
     lba: u32,
     size: u32,
+    /// This directory's continuation areas (indices into the list of all).
+    ces: std::ops::Range<usize>,
+    /// Blocks they take right after the directory's extent.
+    ce_blocks: u64,
 }
 
 /// The output, counting position and hashing what implantisomd5 would hash.
@@ -665,6 +670,7 @@ pub fn write_iso_with_progress<W: Write + Seek>(
         let mut dirs: Vec<DirPlan> = Vec::new();
         let mut queue = std::collections::VecDeque::from([(FsTree::ROOT, 0usize)]);
         while let Some((id, parent)) = queue.pop_front() {
+            let ce_first = ce_areas.len();
             let mut used = HashSet::new();
             let mut children = Vec::new();
             for &c in tree.children(id) {
@@ -737,6 +743,8 @@ pub fn write_iso_with_progress<W: Write + Seek>(
                 children,
                 lba: 0,
                 size: 0,
+                ces: ce_first..ce_areas.len(),
+                ce_blocks: 0,
             });
         }
         if dirs.len() > 0xFFFF {
@@ -878,12 +886,30 @@ pub fn write_iso_with_progress<W: Write + Seek>(
     };
     let mut dir_extent = vec![(0u32, 0u32); n];
     let mut jol_extent = vec![(0u32, 0u32); n];
+    // Each directory's continuation areas follow its extent: libarchive only reads a CE
+    // block when it comes right after the directory being read, as mkisofs lays them out.
+    let mut ce_loc = vec![(0u32, 0u32, 0u32); ce_areas.len()];
     for d in iso_dirs.iter_mut() {
         let s = dir_size(d, false);
         d.lba = lba as u32;
         d.size = s as u32;
         dir_extent[d.node] = (d.lba, d.size);
         lba += s / BLOCK;
+        let mut used = 0u64;
+        for i in d.ces.clone() {
+            let len = ce_areas[i].len() as u64;
+            if used % BLOCK + len > BLOCK {
+                used = used.div_ceil(BLOCK) * BLOCK;
+            }
+            ce_loc[i] = (
+                (lba + used / BLOCK) as u32,
+                (used % BLOCK) as u32,
+                len as u32,
+            );
+            used += len;
+        }
+        d.ce_blocks = used.div_ceil(BLOCK);
+        lba += d.ce_blocks;
     }
     for d in jol_dirs.iter_mut() {
         let s = dir_size(d, true);
@@ -892,23 +918,6 @@ pub fn write_iso_with_progress<W: Write + Seek>(
         jol_extent[d.node] = (d.lba, d.size);
         lba += s / BLOCK;
     }
-    // Continuation areas packed into blocks.
-    let ce_start = lba;
-    let mut ce_loc = Vec::with_capacity(ce_areas.len());
-    let mut ce_used = 0u64;
-    for a in &ce_areas {
-        let len = a.len() as u64;
-        if ce_used % BLOCK + len > BLOCK {
-            ce_used = ce_used.div_ceil(BLOCK) * BLOCK;
-        }
-        ce_loc.push((
-            (ce_start + ce_used / BLOCK) as u32,
-            (ce_used % BLOCK) as u32,
-            len as u32,
-        ));
-        ce_used += len;
-    }
-    lba += ce_used.div_ceil(BLOCK);
     // File data in tree order; hardlinks share their owner's extent.
     let mut data_lba = vec![0u32; n];
     let mut data_order = Vec::new();
@@ -946,7 +955,7 @@ pub fn write_iso_with_progress<W: Write + Seek>(
         Some(h) => {
             let start = volume_blocks * 4;
             let sectors = if h.append_efi {
-                efi_size.div_ceil(8 * BLOCK) * 16
+                efi_size.div_ceil(16 * gpt::SECTOR) * 16
             } else {
                 0
             };
@@ -1111,7 +1120,8 @@ pub fn write_iso_with_progress<W: Write + Seek>(
             entries.push((0, b.load_size, l));
         }
         if let Some(l) = efi_lba {
-            entries.push((0xEF, efi_size.div_ceil(512).min(0xFFFF) as u16, l));
+            // Whole 2 KiB blocks, as xorriso counts.
+            entries.push((0xEF, (efi_size.div_ceil(BLOCK) * 4).min(0xFFFF) as u16, l));
         }
         let c = &mut catalog;
         c[0] = 1;
@@ -1245,19 +1255,15 @@ pub fn write_iso_with_progress<W: Write + Seek>(
                 }
             }
             buf.resize(d.size as usize, 0);
+            for i in d.ces.clone() {
+                let (b, o, _) = ce_loc[i];
+                let at = (u64::from(b) - u64::from(d.lba)) * BLOCK + u64::from(o);
+                buf.resize(at as usize, 0);
+                buf.extend_from_slice(&ce_areas[i]);
+            }
             sink.write(&buf)?;
+            sink.pad_block()?;
         }
-    }
-    sink.expect(ce_start, "continuation areas")?;
-    {
-        let mut buf = Vec::with_capacity(ce_used as usize);
-        for (a, &(b, o, _)) in ce_areas.iter().zip(&ce_loc) {
-            let at = (u64::from(b) - ce_start) * BLOCK + u64::from(o);
-            buf.resize(at as usize, 0);
-            buf.extend_from_slice(a);
-        }
-        sink.write(&buf)?;
-        sink.pad_block()?;
     }
     let mut buf = vec![0u8; 1 << 20];
     let mut done = 0u64;
