@@ -278,7 +278,7 @@ fn rr_fields(tree: &FsTree, id: NodeId, name: &[u8], st: &State) -> Vec<u8> {
 
 /// Base length of a directory record with a name of `n` bytes.
 fn base_len(n: usize) -> usize {
-    33 + n + usize::from(n % 2 == 0)
+    33 + n + usize::from(n & 1 == 0)
 }
 
 /// Decide how much of `susp` stays in a record with a name of `name_len` bytes.
@@ -442,7 +442,9 @@ fn copy_source<W: Write + Seek>(
     let path = match data {
         DataSource::Bytes(b) => {
             if (b.len() as u64) < size {
-                return Err(IsoError::Unsupported("in-memory file shorter than its size".into()));
+                return Err(IsoError::Unsupported(
+                    "in-memory file shorter than its size".into(),
+                ));
             }
             return sink.write(&b[..size as usize]);
         }
@@ -541,7 +543,7 @@ fn record(
     out.extend_from_slice(&[0, 0, 1, 0, 0, 1]);
     out.push(name.len() as u8);
     out.extend_from_slice(name);
-    if name.len() % 2 == 0 {
+    if name.len() & 1 == 0 {
         out.push(0);
     }
     out.extend_from_slice(susp);
@@ -1202,7 +1204,10 @@ pub fn write_iso_with_progress<W: Write + Seek>(
             let put = |rec: &[u8], buf: &mut Vec<u8>| {
                 let used = buf.len() as u64 % BLOCK;
                 if used + rec.len() as u64 > BLOCK {
-                    buf.resize((buf.len() as u64).div_ceil(BLOCK) as usize * BLOCK as usize, 0);
+                    buf.resize(
+                        (buf.len() as u64).div_ceil(BLOCK) as usize * BLOCK as usize,
+                        0,
+                    );
                 }
                 buf.extend_from_slice(rec);
             };
@@ -1218,7 +1223,15 @@ pub fn write_iso_with_progress<W: Write + Seek>(
             put(&rec, &mut buf);
             rec.clear();
             let pnode = tree.node(d.node).parent;
-            record(parent.0, parent.1, 2, &date_of(pnode), &[1], &d.dotdot_susp, &mut rec);
+            record(
+                parent.0,
+                parent.1,
+                2,
+                &date_of(pnode),
+                &[1],
+                &d.dotdot_susp,
+                &mut rec,
+            );
             put(&rec, &mut buf);
             for c in &d.children {
                 let o = owner(tree, c.node);
@@ -1302,7 +1315,12 @@ pub fn write_iso_with_progress<W: Write + Seek>(
     let md5 = match sink.md5.take() {
         Some(m) => {
             let frags = m.frags.clone();
-            let sum: String = m.ctx.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            let sum: String = m
+                .ctx
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             let text = format!(
                 "ISO MD5SUM = {sum};SKIPSECTORS = 15;RHLISOSTATUS=1;FRAGMENT SUMS = {frags};FRAGMENT COUNT = {FRAGMENTS};THIS IS NOT THE SAME AS RUNNING MD5SUM ON THIS ISO!!"
             );

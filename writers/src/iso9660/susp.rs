@@ -164,7 +164,10 @@ mod tests {
         let mut v = Vec::new();
         sl(b"/usr/../lib", &mut v);
         assert_eq!(&v[..5], &[b'S', b'L', 5 + 2 + 5 + 2 + 5, 1, 0]);
-        assert_eq!(&v[5..], &[8, 0, 0, 3, b'u', b's', b'r', 4, 0, 0, 3, b'l', b'i', b'b']);
+        assert_eq!(
+            &v[5..],
+            &[8, 0, 0, 3, b'u', b's', b'r', 4, 0, 0, 3, b'l', b'i', b'b']
+        );
         let mut v = Vec::new();
         let long = vec![b'x'; 600];
         sl(&long, &mut v);
