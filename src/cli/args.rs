@@ -121,7 +121,7 @@ pub struct IsoArgs {
     #[arg(value_name = "OUT")]
     pub out: PathBuf,
     /// Volume id, at most 32 characters (-V).
-    #[arg(long, short = 'V', value_name = "V")]
+    #[arg(long, value_name = "V")]
     pub volid: String,
     /// Application id (-A).
     #[arg(long, value_name = "TEXT", default_value = "")]

@@ -189,7 +189,6 @@ fn efiboot(a: &EfibootArgs) -> anyhow::Result<i32> {
     };
     let extra_bytes = match media::parse_size(&a.extra) {
         Ok(b) => u64::from(b),
-        Err(_) if a.extra.trim() == "0" => 0,
         Err(e) => return bad(e),
     };
     let opts = media::FatOptions {

@@ -115,7 +115,7 @@ fn plain_short(name: &[u8]) -> Option<[u8; 11]> {
     let ok = !base.is_empty()
         && base.len() <= 8
         && ext.len() <= 3
-        && (ext.is_empty() == !name.contains(&b'.'))
+        && (ext.is_empty() != name.contains(&b'.'))
         && base.iter().chain(ext).all(|&c| valid_short_char(c));
     ok.then(|| pack_short(base, ext))
 }
@@ -149,7 +149,10 @@ fn mangled_short(name: &[u8], used: &HashSet<[u8; 11]>) -> [u8; 11] {
     let ext = &ext[..ext.len().min(3)];
     for n in 1..1_000_000u32 {
         let tail = format!("~{n}");
-        let keep = base.len().min(8 - tail.len()).max(usize::from(base.is_empty()));
+        let keep = base
+            .len()
+            .min(8 - tail.len())
+            .max(usize::from(base.is_empty()));
         let mut b = base[..keep.min(base.len())].to_vec();
         if b.is_empty() {
             b.push(b'_');
@@ -166,7 +169,7 @@ fn mangled_short(name: &[u8], used: &HashSet<[u8; 11]>) -> [u8; 11] {
 fn lfn_checksum(short: &[u8; 11]) -> u8 {
     short
         .iter()
-        .fold(0u8, |s, &c| (s >> 1 | s << 7).wrapping_add(c))
+        .fold(0u8, |s, &c| s.rotate_right(1).wrapping_add(c))
 }
 
 /// DOS date and time (2-second resolution), clamped to 1980..2107.
@@ -178,14 +181,7 @@ fn dos_datetime(t: i64) -> (u16, u16) {
     (date, time)
 }
 
-fn dirent(
-    short: &[u8; 11],
-    attr: u8,
-    cluster: u32,
-    size: u32,
-    mtime: i64,
-    out: &mut Vec<u8>,
-) {
+fn dirent(short: &[u8; 11], attr: u8, cluster: u32, size: u32, mtime: i64, out: &mut Vec<u8>) {
     let (date, time) = dos_datetime(mtime);
     let mut e = [0u8; 32];
     e[..11].copy_from_slice(short);
@@ -215,7 +211,8 @@ fn lfn_entries(long: &[u16], short: &[u8; 11], out: &mut Vec<u8>) {
         e[0] = seq as u8 | if seq == n { 0x40 } else { 0 };
         e[11] = 0x0F;
         e[13] = sum;
-        let put = |e: &mut [u8; 32], at: usize, u: u16| e[at..at + 2].copy_from_slice(&u.to_le_bytes());
+        let put =
+            |e: &mut [u8; 32], at: usize, u: u16| e[at..at + 2].copy_from_slice(&u.to_le_bytes());
         for (i, &u) in units.iter().enumerate() {
             let at = match i {
                 0..=4 => 1 + 2 * i,
@@ -367,7 +364,11 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
         }
         cs *= 2;
     };
-    let fat_bits: u8 = if clusters <= FAT12_MAX_CLUSTERS { 12 } else { 16 };
+    let fat_bits: u8 = if clusters <= FAT12_MAX_CLUSTERS {
+        12
+    } else {
+        16
+    };
     let fat_bytes = if fat_bits == 12 {
         (clusters + 2) * 3 / 2 + 1
     } else {
@@ -411,7 +412,12 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
         let mut h: u32 = 0x811c_9dc5;
         for id in tree.walk() {
             let n = tree.node(id);
-            for &b in n.name.as_bytes().iter().chain(&clamp(n.meta.mtime, opts).to_le_bytes()) {
+            for &b in n
+                .name
+                .as_bytes()
+                .iter()
+                .chain(&clamp(n.meta.mtime, opts).to_le_bytes())
+            {
                 h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
             }
         }
@@ -458,7 +464,7 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
             let at = n * 3 / 2;
             let cur = u16::from_le_bytes([fat[at], fat[at + 1]]);
             let v = (v & 0xFFF) as u16;
-            let new = if n % 2 == 0 {
+            let new = if n & 1 == 0 {
                 (cur & 0xF000) | v
             } else {
                 (cur & 0x000F) | (v << 4)
@@ -475,7 +481,11 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
         }
         let n = bytes.div_ceil(cs as u64) as u32;
         for c in first..first + n {
-            set(fat, c as usize, if c + 1 == first + n { eoc } else { c + 1 });
+            set(
+                fat,
+                c as usize,
+                if c + 1 == first + n { eoc } else { c + 1 },
+            );
         }
     };
     for d in &dirs {
@@ -501,7 +511,14 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
             let parent = &dirs[d.parent];
             let pmtime = clamp(tree.node(parent.node).meta.mtime, opts);
             dirent(b".          ", 0x10, d.first_cluster, 0, mtime, &mut buf);
-            dirent(b"..         ", 0x10, parent.first_cluster, 0, pmtime, &mut buf);
+            dirent(
+                b"..         ",
+                0x10,
+                parent.first_cluster,
+                0,
+                pmtime,
+                &mut buf,
+            );
         }
         for e in &d.ents {
             if let Some(l) = &e.long {
@@ -516,7 +533,14 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
                 0x00
             };
             let size = if e.is_dir { 0 } else { e.size as u32 };
-            dirent(&e.short, attr, e.first_cluster, size, clamp(node.meta.mtime, opts), &mut buf);
+            dirent(
+                &e.short,
+                attr,
+                e.first_cluster,
+                size,
+                clamp(node.meta.mtime, opts),
+                &mut buf,
+            );
             if !e.is_dir && e.size > 0 {
                 let owner = match node.kind {
                     Kind::Hardlink(t) => t,

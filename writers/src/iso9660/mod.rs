@@ -8,8 +8,9 @@
 //!
 //! Layout, in 2048-byte blocks:
 //! system area (MBR + primary GPT) | PVD | El Torito boot record | Joliet SVD | terminator |
-//! path tables (L, M; Joliet L, M) | boot catalog | ISO directories | Joliet directories |
-//! Rock Ridge continuation areas | file data | 16 blocks of padding || appended ESP | backup GPT.
+//! path tables (L, M; Joliet L, M) | boot catalog | ISO directories, each followed by its
+//! Rock Ridge continuation areas | Joliet directories |
+//! file data | 16 blocks of padding || appended ESP | backup GPT.
 //!
 //! The primary tree carries Rock Ridge (PX, TF, NM, SL, PN; SP and ER on the root), no
 //! directory relocation (deep trees stay where they are, as every reader accepts), level 2
@@ -277,7 +278,7 @@ fn rr_fields(tree: &FsTree, id: NodeId, name: &[u8], st: &State) -> Vec<u8> {
 
 /// Base length of a directory record with a name of `n` bytes.
 fn base_len(n: usize) -> usize {
-    33 + n + usize::from(n % 2 == 0)
+    33 + n + usize::from(n & 1 == 0)
 }
 
 /// Decide how much of `susp` stays in a record with a name of `name_len` bytes.
@@ -324,6 +325,10 @@ struct DirPlan {
     children: Vec<Child>,
     lba: u32,
     size: u32,
+    /// This directory's continuation areas (indices into the list of all).
+    ces: std::ops::Range<usize>,
+    /// Blocks they take right after the directory's extent.
+    ce_blocks: u64,
 }
 
 /// The output, counting position and hashing what implantisomd5 would hash.
@@ -437,7 +442,9 @@ fn copy_source<W: Write + Seek>(
     let path = match data {
         DataSource::Bytes(b) => {
             if (b.len() as u64) < size {
-                return Err(IsoError::Unsupported("in-memory file shorter than its size".into()));
+                return Err(IsoError::Unsupported(
+                    "in-memory file shorter than its size".into(),
+                ));
             }
             return sink.write(&b[..size as usize]);
         }
@@ -536,7 +543,7 @@ fn record(
     out.extend_from_slice(&[0, 0, 1, 0, 0, 1]);
     out.push(name.len() as u8);
     out.extend_from_slice(name);
-    if name.len() % 2 == 0 {
+    if name.len() & 1 == 0 {
         out.push(0);
     }
     out.extend_from_slice(susp);
@@ -665,6 +672,7 @@ pub fn write_iso_with_progress<W: Write + Seek>(
         let mut dirs: Vec<DirPlan> = Vec::new();
         let mut queue = std::collections::VecDeque::from([(FsTree::ROOT, 0usize)]);
         while let Some((id, parent)) = queue.pop_front() {
+            let ce_first = ce_areas.len();
             let mut used = HashSet::new();
             let mut children = Vec::new();
             for &c in tree.children(id) {
@@ -737,6 +745,8 @@ pub fn write_iso_with_progress<W: Write + Seek>(
                 children,
                 lba: 0,
                 size: 0,
+                ces: ce_first..ce_areas.len(),
+                ce_blocks: 0,
             });
         }
         if dirs.len() > 0xFFFF {
@@ -878,12 +888,30 @@ pub fn write_iso_with_progress<W: Write + Seek>(
     };
     let mut dir_extent = vec![(0u32, 0u32); n];
     let mut jol_extent = vec![(0u32, 0u32); n];
+    // Each directory's continuation areas follow its extent: libarchive only reads a CE
+    // block when it comes right after the directory being read, as mkisofs lays them out.
+    let mut ce_loc = vec![(0u32, 0u32, 0u32); ce_areas.len()];
     for d in iso_dirs.iter_mut() {
         let s = dir_size(d, false);
         d.lba = lba as u32;
         d.size = s as u32;
         dir_extent[d.node] = (d.lba, d.size);
         lba += s / BLOCK;
+        let mut used = 0u64;
+        for i in d.ces.clone() {
+            let len = ce_areas[i].len() as u64;
+            if used % BLOCK + len > BLOCK {
+                used = used.div_ceil(BLOCK) * BLOCK;
+            }
+            ce_loc[i] = (
+                (lba + used / BLOCK) as u32,
+                (used % BLOCK) as u32,
+                len as u32,
+            );
+            used += len;
+        }
+        d.ce_blocks = used.div_ceil(BLOCK);
+        lba += d.ce_blocks;
     }
     for d in jol_dirs.iter_mut() {
         let s = dir_size(d, true);
@@ -892,23 +920,6 @@ pub fn write_iso_with_progress<W: Write + Seek>(
         jol_extent[d.node] = (d.lba, d.size);
         lba += s / BLOCK;
     }
-    // Continuation areas packed into blocks.
-    let ce_start = lba;
-    let mut ce_loc = Vec::with_capacity(ce_areas.len());
-    let mut ce_used = 0u64;
-    for a in &ce_areas {
-        let len = a.len() as u64;
-        if ce_used % BLOCK + len > BLOCK {
-            ce_used = ce_used.div_ceil(BLOCK) * BLOCK;
-        }
-        ce_loc.push((
-            (ce_start + ce_used / BLOCK) as u32,
-            (ce_used % BLOCK) as u32,
-            len as u32,
-        ));
-        ce_used += len;
-    }
-    lba += ce_used.div_ceil(BLOCK);
     // File data in tree order; hardlinks share their owner's extent.
     let mut data_lba = vec![0u32; n];
     let mut data_order = Vec::new();
@@ -1193,7 +1204,10 @@ pub fn write_iso_with_progress<W: Write + Seek>(
             let put = |rec: &[u8], buf: &mut Vec<u8>| {
                 let used = buf.len() as u64 % BLOCK;
                 if used + rec.len() as u64 > BLOCK {
-                    buf.resize((buf.len() as u64).div_ceil(BLOCK) as usize * BLOCK as usize, 0);
+                    buf.resize(
+                        (buf.len() as u64).div_ceil(BLOCK) as usize * BLOCK as usize,
+                        0,
+                    );
                 }
                 buf.extend_from_slice(rec);
             };
@@ -1209,7 +1223,15 @@ pub fn write_iso_with_progress<W: Write + Seek>(
             put(&rec, &mut buf);
             rec.clear();
             let pnode = tree.node(d.node).parent;
-            record(parent.0, parent.1, 2, &date_of(pnode), &[1], &d.dotdot_susp, &mut rec);
+            record(
+                parent.0,
+                parent.1,
+                2,
+                &date_of(pnode),
+                &[1],
+                &d.dotdot_susp,
+                &mut rec,
+            );
             put(&rec, &mut buf);
             for c in &d.children {
                 let o = owner(tree, c.node);
@@ -1246,19 +1268,15 @@ pub fn write_iso_with_progress<W: Write + Seek>(
                 }
             }
             buf.resize(d.size as usize, 0);
+            for i in d.ces.clone() {
+                let (b, o, _) = ce_loc[i];
+                let at = (u64::from(b) - u64::from(d.lba)) * BLOCK + u64::from(o);
+                buf.resize(at as usize, 0);
+                buf.extend_from_slice(&ce_areas[i]);
+            }
             sink.write(&buf)?;
+            sink.pad_block()?;
         }
-    }
-    sink.expect(ce_start, "continuation areas")?;
-    {
-        let mut buf = Vec::with_capacity(ce_used as usize);
-        for (a, &(b, o, _)) in ce_areas.iter().zip(&ce_loc) {
-            let at = (u64::from(b) - ce_start) * BLOCK + u64::from(o);
-            buf.resize(at as usize, 0);
-            buf.extend_from_slice(a);
-        }
-        sink.write(&buf)?;
-        sink.pad_block()?;
     }
     let mut buf = vec![0u8; 1 << 20];
     let mut done = 0u64;
@@ -1297,7 +1315,12 @@ pub fn write_iso_with_progress<W: Write + Seek>(
     let md5 = match sink.md5.take() {
         Some(m) => {
             let frags = m.frags.clone();
-            let sum: String = m.ctx.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            let sum: String = m
+                .ctx
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             let text = format!(
                 "ISO MD5SUM = {sum};SKIPSECTORS = 15;RHLISOSTATUS=1;FRAGMENT SUMS = {frags};FRAGMENT COUNT = {FRAGMENTS};THIS IS NOT THE SAME AS RUNNING MD5SUM ON THIS ISO!!"
             );

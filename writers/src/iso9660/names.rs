@@ -153,7 +153,10 @@ mod tests {
         assert_eq!(j.len(), 180);
         let j2 = joliet_name(name.as_bytes(), &mut used);
         assert_ne!(j, j2);
-        assert_eq!(joliet_name(b"a:b", &mut used), vec![0, b'a', 0, b'_', 0, b'b']);
+        assert_eq!(
+            joliet_name(b"a:b", &mut used),
+            vec![0, b'a', 0, b'_', 0, b'b']
+        );
     }
 
     #[test]

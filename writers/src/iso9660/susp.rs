@@ -80,8 +80,10 @@ pub fn nm(name: &[u8], out: &mut Vec<u8>) {
 }
 
 /// `SL`: a symlink target as component records, split over several fields when long.
+///
+/// A field always ends inside a component (its record flagged `CONTINUE`), never between two:
+/// libarchive joins the components of consecutive `SL` fields without a `/`.
 pub fn sl(target: &[u8], out: &mut Vec<u8>) {
-    // Component records: (flags, bytes); a component longer than 248 is split with CONTINUE.
     let mut comps: Vec<(u8, &[u8])> = Vec::new();
     let mut rest = target;
     if let Some(r) = rest.strip_prefix(b"/") {
@@ -90,35 +92,54 @@ pub fn sl(target: &[u8], out: &mut Vec<u8>) {
     }
     if !rest.is_empty() {
         for part in rest.split(|&c| c == b'/') {
-            match part {
-                b"." => comps.push((0x02, &[])),
-                b".." => comps.push((0x04, &[])),
-                b"" => comps.push((0, &[])),
-                p => {
-                    let pieces: Vec<&[u8]> = p.chunks(248).collect();
-                    for (i, piece) in pieces.iter().enumerate() {
-                        comps.push((u8::from(i + 1 < pieces.len()), piece));
-                    }
-                }
-            }
+            comps.push(match part {
+                b"." => (0x02, &[]),
+                b".." => (0x04, &[]),
+                p => (0, p),
+            });
         }
     }
-    // Pack component records into SL fields of at most 255 bytes.
-    let mut fields: Vec<Vec<u8>> = vec![Vec::new()];
+    // Content of one field is at most 250 bytes (255 less the 5-byte header).
+    const ROOM: usize = 250;
+    let used = |f: &Vec<(u8, Vec<u8>)>| f.iter().map(|(_, b)| 2 + b.len()).sum::<usize>();
+    let mut fields: Vec<Vec<(u8, Vec<u8>)>> = vec![Vec::new()];
     for (flags, bytes) in comps {
-        let rec = 2 + bytes.len();
-        if 5 + fields.last().map_or(0, Vec::len) + rec > 255 {
-            fields.push(Vec::new());
+        let mut rest = bytes.to_vec();
+        loop {
+            let f = fields.last_mut().expect("one field at least");
+            let room = ROOM - used(f);
+            if 2 + rest.len() <= room {
+                f.push((flags, rest));
+                break;
+            }
+            if room >= 3 && !rest.is_empty() {
+                let take = room - 2;
+                f.push((flags | 1, rest[..take].to_vec()));
+                rest = rest[take..].to_vec();
+                fields.push(Vec::new());
+                continue;
+            }
+            // Too little room here: end the field inside the previous component instead.
+            let carry = match f.last_mut() {
+                Some((fl, b)) if b.len() >= 2 && *fl & 1 == 0 => {
+                    let last = b.pop().expect("two bytes");
+                    let orig = *fl;
+                    *fl |= 1;
+                    vec![(orig, vec![last])]
+                }
+                _ => Vec::new(),
+            };
+            fields.push(carry);
         }
-        let f = fields.last_mut().expect("one field at least");
-        f.push(flags);
-        f.push(bytes.len() as u8);
-        f.extend_from_slice(bytes);
     }
     let n = fields.len();
     for (i, f) in fields.into_iter().enumerate() {
-        out.extend_from_slice(&[b'S', b'L', (5 + f.len()) as u8, 1, u8::from(i + 1 < n)]);
-        out.extend_from_slice(&f);
+        out.extend_from_slice(&[b'S', b'L', (5 + used(&f)) as u8, 1, u8::from(i + 1 < n)]);
+        for (fl, b) in f {
+            out.push(fl);
+            out.push(b.len() as u8);
+            out.extend_from_slice(&b);
+        }
     }
 }
 
@@ -143,13 +164,33 @@ mod tests {
         let mut v = Vec::new();
         sl(b"/usr/../lib", &mut v);
         assert_eq!(&v[..5], &[b'S', b'L', 5 + 2 + 5 + 2 + 5, 1, 0]);
-        assert_eq!(&v[5..], &[8, 0, 0, 3, b'u', b's', b'r', 4, 0, 0, 3, b'l', b'i', b'b']);
+        assert_eq!(
+            &v[5..],
+            &[8, 0, 0, 3, b'u', b's', b'r', 4, 0, 0, 3, b'l', b'i', b'b']
+        );
         let mut v = Vec::new();
         let long = vec![b'x'; 600];
         sl(&long, &mut v);
         let ends = field_ends(&v);
         assert_eq!(ends.len(), 3);
         assert_eq!(*ends.last().unwrap(), v.len());
+        // Every field but the last ends in a continued component.
+        let mut v = Vec::new();
+        let t: Vec<u8> = (0..40).flat_map(|_| b"/abcdefg".to_vec()).collect();
+        sl(&t, &mut v);
+        let mut start = 0;
+        let ends = field_ends(&v);
+        assert_eq!(ends.len(), 2);
+        let f = &v[start..ends[0]];
+        let mut at = 5;
+        let mut last_flags = 0;
+        while at < f.len() {
+            last_flags = f[at];
+            at += 2 + usize::from(f[at + 1]);
+        }
+        assert_eq!(last_flags & 1, 1);
+        start = ends[0];
+        assert!(v[start + 5] & 1 == 0);
     }
 
     #[test]
