@@ -8,7 +8,6 @@
 //! loaded when it chroots, so cross-arch roots work (target interpreters run through binfmt).
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -148,7 +147,7 @@ impl ScriptRunner {
             stdin.write_all(&json).map_err(pipe_err)?;
         }
         let mut output = Vec::new();
-        std::fs::File::from(OwnedFd::from(rd))
+        std::fs::File::from(rd)
             .read_to_end(&mut output)
             .map_err(pipe_err)?;
         let status = child.wait().map_err(pipe_err)?;

@@ -261,9 +261,9 @@ impl Tx<'_> {
     ) -> Result<(), InstallError> {
         let scripts = !self.opts.no_scripts;
         if scripts {
-            for i in 0..pkgs.len() {
-                if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::PreTrans) {
-                    let name = script_name("pretrans", &pkgs[i].sname);
+            for p in pkgs.iter() {
+                if let Some(s) = script_of(&p.rpm, ScriptKind::PreTrans) {
+                    let name = script_name("pretrans", &p.sname);
                     self.run_critical(s, &name, Some(1), None, None)?;
                 }
             }
@@ -294,10 +294,10 @@ impl Tx<'_> {
             i = j;
         }
         if scripts {
-            for i in 0..pkgs.len() {
+            for p in pkgs.iter() {
                 self.interrupted()?;
-                if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::PostTrans) {
-                    let name = script_name("posttrans", &pkgs[i].sname);
+                if let Some(s) = script_of(&p.rpm, ScriptKind::PostTrans) {
+                    let name = script_name("posttrans", &p.sname);
                     self.run_noncritical(s, &name, Some(1), None, None)?;
                 }
             }
@@ -481,7 +481,7 @@ impl Tx<'_> {
                 todo.push((ft.priority, i, k, m));
             }
         }
-        todo.sort_by(|a, b| b.0.cmp(&a.0));
+        todo.sort_by_key(|t| std::cmp::Reverse(t.0));
         for (_, ti, k, input) in todo {
             let t = &pkgs[ti];
             let ft = &t.rpm.info.file_triggers[k];
@@ -510,7 +510,7 @@ impl Tx<'_> {
                 }
             }
         }
-        todo.sort_by(|a, b| b.0.cmp(&a.0));
+        todo.sort_by_key(|t| std::cmp::Reverse(t.0));
         for (_, ti, k, input) in todo {
             self.interrupted()?;
             let t = &pkgs[ti];
