@@ -294,12 +294,9 @@ fn strerror(code: i32) -> String {
     }
 }
 
+/// The errno of an I/O error; EIO for the rare error std made up without one.
 fn io_errno(e: &std::io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(libc_eio())
-}
-
-const fn libc_eio() -> i32 {
-    5
+    e.raw_os_error().unwrap_or(5)
 }
 
 /// lposix's `pusherror`: `nil, "info: strerror", errno`.
@@ -580,7 +577,6 @@ fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
     let swallow = lua.create_function(move |lua, _: MultiValue| end_after_exec(lua, &s))?;
     lua.set_named_registry_value("kiln.swallow", swallow)?;
 
-    let s = st.clone();
     let open_fd = lua.create_function(
         move |lua, (path, mode, meta): (String, Option<String>, Table)| {
             let mode = mode.unwrap_or_else(|| "r".into());
@@ -592,7 +588,6 @@ fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
             let io_open: Function = lua.globals().get::<Table>("io")?.get("open")?;
             let (f, err): (Value, Option<String>) = io_open.call((path.as_str(), base))?;
             if f.is_nil() {
-                let _ = &s;
                 return Err(mlua::Error::runtime(format!(
                     "{path} open failed: {}",
                     err.map(|e| e.rsplit(": ").next().unwrap_or("").to_string())
