@@ -54,11 +54,9 @@ fn rpm_eval(code: &str, scratch: &Path) -> String {
         .arg(format!("%{{lua: {code}}}"))
         .output()
         .expect("run rpm --eval");
-    assert!(
-        out.status.success(),
-        "rpm --eval failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        return format!("RPM-ERROR: {}", String::from_utf8_lossy(&out.stderr));
+    }
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -148,7 +146,9 @@ const SNIPPETS: &[&str] = &[
     r#"local t = posix.getprocessid() local k = {} for n in pairs(t) do k[#k + 1] = n end table.sort(k) out(table.concat(k, ","), posix.getprocessid("uid"), posix.getprocessid("euid"), posix.getprocessid("gid"), posix.getprocessid("pid") == t.pid)"#,
     r#"out(posix.uname("%s %m %r"), posix.uname("%%"), posix.uname() == posix.uname("%s %n %r %v %m"))"#,
     r#"out(posix.ctermid(), posix.sleep(0), type(posix.kill), (pcall(posix.exec, "/bin/true")), (pcall(posix.redirect2null, 2)))"#,
-    r#"local f, p = posix.mkstemp("$D/tmpXXXXXX") f:write("abc") f:close() out(#p, posix.stat(p, "size"), posix.stat(p, "mode"), p:sub(1, #p - 6))"#,
+    // rpm 4.18's mkstemp handle is unusable under Lua 5.3+ ("attempt to use a closed file"), so
+    // only the name and the file are compared; kiln's handle works.
+    r#"local f, p = posix.mkstemp("$D/tmpXXXXXX") out(#p, posix.stat(p, "size"), posix.stat(p, "mode"), p:sub(1, #p - 6), type(f))"#,
     // a real fork in rpm, the emulated one in kiln
     r#"io.open("$D/forked", "w"):close() local pid = posix.fork() if pid == 0 then posix.exec("/bin/sh", "-c", "echo forked >> $D/forked") os.exit(1) elseif pid > 0 then posix.wait(pid) end out(io.open("$D/forked"):read("a"))"#,
     r#"if posix.fork() == 0 then posix.redirect2null(1) posix.exec("/bin/echo", "hidden") end out(type(posix.wait()))"#,
@@ -166,7 +166,7 @@ const SNIPPETS: &[&str] = &[
     // standard libraries as rpm has them
     r#"out(string.format("%5.2f|%d|%s|%q", 3.14159, 42, "x", "a\n"), ("abc"):upper(), table.concat({1, 2, 3}, "-"), math.floor(3.7), 10 // 3, 3 / 2, 2^10, utf8.char(72, 105), #utf8.char(228))"#,
     r#"local f = io.open("$D/w", "w") f:write("a\n", 42, "\n", 1.5) f:close() local t = {} for l in io.lines("$D/w") do t[#t + 1] = l end out(table.concat(t, "|"), os.remove("$D/nope"))"#,
-    r#"out(type(os.time()), os.getenv("HOME") ~= nil, type(io.popen), type(os.execute), select("#", os.rename("$D/f", "$D/g")), io.open("$D/g"):read("l"))"#,
+    r#"out(type(os.time()), os.getenv("HOME") ~= nil, type(io.popen), type(os.execute), select('#', os.rename("$D/f", "$D/g")), io.open("$D/g"):read("l"))"#,
 ];
 
 #[test]
@@ -178,7 +178,10 @@ fn snippets_match_rpm_eval() {
     let mut failures = Vec::new();
     for (n, snippet) in SNIPPETS.iter().enumerate() {
         // Twin trees whose paths have the same length, so `#path` agrees too.
-        let (da, db) = (tmp.path().join(format!("a{n:03}")), tmp.path().join(format!("b{n:03}")));
+        let (da, db) = (
+            tmp.path().join(format!("a{n:03}")),
+            tmp.path().join(format!("b{n:03}")),
+        );
         make_tree(&da);
         make_tree(&db);
         let code_a = wrap(&snippet.replace("$D", &da.to_string_lossy()));
@@ -266,10 +269,12 @@ fn vercmp_pairs() -> Vec<(String, String)> {
     let alphabet = b"0123456789ab.~^_-:";
     let mut x: u64 = 0x5eed_1234;
     let mut next = || {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (x >> 33) as usize
     };
-    let mut gen = |next: &mut dyn FnMut() -> usize| {
+    let gen = |next: &mut dyn FnMut() -> usize| {
         let len = 1 + next() % 7;
         (0..len)
             .map(|_| alphabet[next() % alphabet.len()] as char)
@@ -359,7 +364,12 @@ fn run_in_chroot(root: &Path, name: &str, args: &[&str], body: &str, scratch: &P
         body_file.display()
     );
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "lua_chroot_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "lua_chroot_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, spec)
         .output()
         .unwrap();
@@ -383,7 +393,14 @@ fn query(rpm: &Path, fmt: &str) -> String {
 
 fn rpm_install(root: &Path, rpm: &Path) {
     let out = Command::new("rpm")
-        .args(["-i", "--nosignature", "--nodeps", "--ignorearch", "--dbpath", "/var/lib/rpm"])
+        .args([
+            "-i",
+            "--nosignature",
+            "--nodeps",
+            "--ignorearch",
+            "--dbpath",
+            "/var/lib/rpm",
+        ])
         .arg("--root")
         .arg(root)
         .arg(rpm)
@@ -419,13 +436,25 @@ fn kiln_install(root: &Path, rpm: &Path, scratch: &Path) {
     };
     for (tag, label) in [("PRETRANS", "%pretrans"), ("PREIN", "%pre")] {
         if let Some(body) = script(tag) {
-            run_in_chroot(root, &format!("{label}({nevra})"), &["<lua>", "1"], &body, scratch);
+            run_in_chroot(
+                root,
+                &format!("{label}({nevra})"),
+                &["<lua>", "1"],
+                &body,
+                scratch,
+            );
         }
     }
     unpack(root, rpm);
     for (tag, label) in [("POSTIN", "%post"), ("POSTTRANS", "%posttrans")] {
         if let Some(body) = script(tag) {
-            run_in_chroot(root, &format!("{label}({nevra})"), &["<lua>", "1"], &body, scratch);
+            run_in_chroot(
+                root,
+                &format!("{label}({nevra})"),
+                &["<lua>", "1"],
+                &body,
+                scratch,
+            );
         }
     }
 }
