@@ -502,20 +502,19 @@ fn verify_all_with_kiln_db() {
     let after = va(&root);
     assert_eq!(after, before, "rpm -Va with kiln's database");
     // Change one file: both databases must notice it the same way.
-    let victim = root.join("usr/share/kt-files/data.txt");
-    if victim.exists() {
-        fs::write(&victim, "changed\n").unwrap();
-        let mine = va(&root);
-        fs::rename(&dbdir, dir.join("kiln-db")).unwrap();
-        fs::rename(&saved, &dbdir).unwrap();
-        let theirs = va(&root);
-        assert_eq!(mine, theirs, "rpm -Va after a change");
-        assert!(
-            mine.1.contains("data.txt"),
-            "the change is reported: {}",
-            mine.1
-        );
-    }
+    let victim = root.join("usr/share/doc/kt-files/README");
+    assert!(victim.is_file(), "{} installed by rpm", victim.display());
+    fs::write(&victim, "changed\n").unwrap();
+    let mine = va(&root);
+    fs::rename(&dbdir, dir.join("kiln-db")).unwrap();
+    fs::rename(&saved, &dbdir).unwrap();
+    let theirs = va(&root);
+    assert_eq!(mine, theirs, "rpm -Va after a change");
+    assert!(
+        mine.1.contains("README"),
+        "the change is reported: {}",
+        mine.1
+    );
 }
 
 /// 1,400 headers (about 200,000 index rows) in under two seconds of CPU in a release build.
