@@ -3,7 +3,6 @@
 //! `LIVE_ROOT` set), `--interpreter`, `--log` and `--erroronfail` honoured.
 
 use std::io::Read;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -186,7 +185,7 @@ fn run_on_host(
     // The Command still holds the write ends: drop it so EOF arrives when the script exits.
     drop(cmd);
     let mut output = Vec::new();
-    std::fs::File::from(OwnedFd::from(rd))
+    std::fs::File::from(rd)
         .read_to_end(&mut output)
         .map_err(spawn_err)?;
     let status = child.wait().map_err(spawn_err)?;

@@ -262,10 +262,10 @@ fn enable_one(root: &Path, name: &str, ch: &mut Changes, seen: &mut BTreeSet<Str
     // Templates enable their DefaultInstance; an instance name enables itself.
     let (prefix, instance, suffix) = split_name(name);
     let effective = match instance {
-        Some("") => match &inst.default_instance {
-            Some(d) => Some(format!("{prefix}@{d}{suffix}")),
-            None => None,
-        },
+        Some("") => inst
+            .default_instance
+            .as_ref()
+            .map(|d| format!("{prefix}@{d}{suffix}")),
         _ => Some(name.to_string()),
     };
     if let Some(eff) = &effective {
