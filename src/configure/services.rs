@@ -263,9 +263,9 @@ fn enable_one(root: &Path, name: &str, ch: &mut Changes, seen: &mut BTreeSet<Str
     let (prefix, instance, suffix) = split_name(name);
     let effective = match instance {
         Some("") => inst
-                .default_instance
-                .as_ref()
-                .map(|d| format!("{prefix}@{d}{suffix}")),
+            .default_instance
+            .as_ref()
+            .map(|d| format!("{prefix}@{d}{suffix}")),
         _ => Some(name.to_string()),
     };
     if let Some(eff) = &effective {
