@@ -215,7 +215,10 @@ pub struct Creator<'a> {
 impl Drop for Creator<'_> {
     fn drop(&mut self) {
         if self.s.nocleanup {
-            eprintln!("note: the work directory is kept in `{}`", self.work.display());
+            eprintln!(
+                "note: the work directory is kept in `{}`",
+                self.work.display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.work);
         }
@@ -268,7 +271,11 @@ impl<'a> Creator<'a> {
         stage: Stage,
         f: impl FnOnce(&mut Self) -> Result<T, BuildError>,
     ) -> Result<T, BuildError> {
-        if let Some(prev) = Stage::ALL.iter().take_while(|s| **s != stage).find(|s| !self.done.contains(s)) {
+        if let Some(prev) = Stage::ALL
+            .iter()
+            .take_while(|s| **s != stage)
+            .find(|s| !self.done.contains(s))
+        {
             let _ = prev;
             return Err(BuildError::Order(stage.name()));
         }
@@ -279,7 +286,9 @@ impl<'a> Creator<'a> {
         let r = f(self);
         let dt = t0.elapsed();
         (self.reporters.stage)(stage, true, dt.as_secs_f64());
-        self.report.stages.push((stage.name().to_string(), dt.as_secs_f64()));
+        self.report
+            .stages
+            .push((stage.name().to_string(), dt.as_secs_f64()));
         let v = r?;
         self.done.push(stage);
         Ok(v)

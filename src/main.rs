@@ -12,7 +12,10 @@ fn main() {
     }
     let mut args = std::env::args_os();
     if args.nth(1).as_deref() == Some(std::ffi::OsStr::new(kiln::install::scriptlet::SHELL_ARG)) {
-        let root = args.next().map(std::path::PathBuf::from).unwrap_or_default();
+        let root = args
+            .next()
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default();
         std::process::exit(kiln::install::scriptlet::shell_main(&root));
     }
     let code = cli::main();

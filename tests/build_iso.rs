@@ -39,7 +39,16 @@ fn build(extra: &[&str], name: &str) -> Option<Built> {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     let out = Command::new(common::kiln())
-        .args(["build", "--make-iso", "--json", "-f", "KILN-LIVE", "--compression", "zstd", "--ks"])
+        .args([
+            "build",
+            "--make-iso",
+            "--json",
+            "-f",
+            "KILN-LIVE",
+            "--compression",
+            "zstd",
+            "--ks",
+        ])
         .arg(fx.join("ks/live-x86_64.ks"))
         .arg("--resultdir")
         .arg(work.join("out"))
@@ -83,14 +92,20 @@ fn iso_passes_reference_tools() {
     if !common::have_tool("/usr/bin/xorriso") || !common::have_tool("/usr/bin/checkisomd5") {
         return;
     }
-    let rep = run_ok(
-        Command::new("xorriso")
-            .args(["-indev"])
-            .arg(&b.iso)
-            .args(["-report_el_torito", "plain", "-report_system_area", "plain"]),
+    let rep = run_ok(Command::new("xorriso").args(["-indev"]).arg(&b.iso).args([
+        "-report_el_torito",
+        "plain",
+        "-report_system_area",
+        "plain",
+    ]));
+    assert!(
+        rep.contains("El Torito boot img :   1  BIOS"),
+        "no BIOS entry:\n{rep}"
     );
-    assert!(rep.contains("El Torito boot img :   1  BIOS"), "no BIOS entry:\n{rep}");
-    assert!(rep.contains("El Torito boot img :   2  UEFI"), "no UEFI entry:\n{rep}");
+    assert!(
+        rep.contains("El Torito boot img :   2  UEFI"),
+        "no UEFI entry:\n{rep}"
+    );
     assert!(rep.contains("GPT"), "no GPT in the system area:\n{rep}");
     run_ok(Command::new("checkisomd5").arg("--verbose").arg(&b.iso));
     let info = run_ok(Command::new("isoinfo").arg("-d").arg("-i").arg(&b.iso));
@@ -104,7 +119,10 @@ fn iso_passes_reference_tools() {
         "/EFI/BOOT/BOOTX64.EFI",
         "/boot/grub2/grub.cfg",
     ] {
-        assert!(listing.lines().any(|l| l == p), "{p} missing from the ISO:\n{listing}");
+        assert!(
+            listing.lines().any(|l| l == p),
+            "{p} missing from the ISO:\n{listing}"
+        );
     }
     if Path::new("/usr/sbin/sgdisk").exists() {
         let v = run_ok(Command::new("sgdisk").arg("-v").arg(&b.iso));
@@ -120,10 +138,21 @@ fn iso_passes_reference_tools() {
             .arg(&sq),
     );
     let ls = run_ok(Command::new("unsquashfs").arg("-l").arg(&sq));
-    assert!(ls.contains("squashfs-root/usr/lib/sysimage/rpm/rpmdb.sqlite") || ls.contains("rpmdb.sqlite"));
+    assert!(
+        ls.contains("squashfs-root/usr/lib/sysimage/rpm/rpmdb.sqlite")
+            || ls.contains("rpmdb.sqlite")
+    );
     // The kickstart's %post ran in the root: its marker is in the image.
-    let marker = run_ok(Command::new("unsquashfs").arg("-cat").arg(&sq).arg("etc/kiln-fixture"));
-    assert!(marker.contains("kiln fixture live image built"), "%post marker: {marker}");
+    let marker = run_ok(
+        Command::new("unsquashfs")
+            .arg("-cat")
+            .arg(&sq)
+            .arg("etc/kiln-fixture"),
+    );
+    assert!(
+        marker.contains("kiln fixture live image built"),
+        "%post marker: {marker}"
+    );
     let _ = std::fs::remove_file(&sq);
 }
 
@@ -138,7 +167,17 @@ fn boot(firmware: &str, attach: &str) {
     }
     let log = b.work.join(format!("serial-{firmware}-{attach}.log"));
     let out = Command::new(common::kiln())
-        .args(["boot-test", "--accel", "tcg", "--timeout", "900", "--firmware", firmware, "--as", attach])
+        .args([
+            "boot-test",
+            "--accel",
+            "tcg",
+            "--timeout",
+            "900",
+            "--firmware",
+            firmware,
+            "--as",
+            attach,
+        ])
         .arg("--serial-log")
         .arg(&log)
         .arg(&b.iso)

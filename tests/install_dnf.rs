@@ -26,7 +26,10 @@ const EXPECTED_DIFFERENCES: &[(&str, &str)] = &[
     ),
     ("var/lib/rpm", "rpmdb location"),
     // dnf's own state, logs and caches.
-    ("usr/lib/sysimage", "kiln's rpmdb parent (the rpm package owns it on Fedora)"),
+    (
+        "usr/lib/sysimage",
+        "kiln's rpmdb parent (the rpm package owns it on Fedora)",
+    ),
     ("var/lib/dnf", "dnf state"),
     ("etc/dnf", "dnf configuration dnf creates in the root"),
     ("var/log/dnf.log", "dnf logs"),

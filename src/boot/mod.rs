@@ -146,9 +146,15 @@ pub fn find_kernel(root: &Path) -> Result<Kernel, BootError> {
                 let z = e.path().join("vmlinuz");
                 let boot = root.join(format!("boot/vmlinuz-{v}"));
                 if z.is_file() {
-                    found.push(Kernel { version: v, vmlinuz: z });
+                    found.push(Kernel {
+                        version: v,
+                        vmlinuz: z,
+                    });
                 } else if boot.is_file() {
-                    found.push(Kernel { version: v, vmlinuz: boot });
+                    found.push(Kernel {
+                        version: v,
+                        vmlinuz: boot,
+                    });
                 }
             }
         }
@@ -159,11 +165,7 @@ pub fn find_kernel(root: &Path) -> Result<Kernel, BootError> {
 }
 
 /// Run `argv` in the root (chroot, private namespace) and fail with its output if it fails.
-fn chroot_run(
-    runner: &ScriptRunner,
-    root: &Path,
-    argv: &[String],
-) -> Result<String, BootError> {
+fn chroot_run(runner: &ScriptRunner, root: &Path, argv: &[String]) -> Result<String, BootError> {
     let spec = ScriptSpec {
         name: argv.join(" "),
         root: root.to_path_buf(),
@@ -195,8 +197,11 @@ pub fn make_initramfs(
     kver: &str,
     runner: &ScriptRunner,
 ) -> Result<PathBuf, BootError> {
-    let dracut = first_in_root(root, &["/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut"])
-        .ok_or_else(|| BootError::NoDracutLive("dracut is not installed in the root".into()))?;
+    let dracut = first_in_root(
+        root,
+        &["/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut"],
+    )
+    .ok_or_else(|| BootError::NoDracutLive("dracut is not installed in the root".into()))?;
     let live_module = ["usr/lib/dracut/modules.d", "lib/dracut/modules.d"]
         .iter()
         .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
@@ -334,7 +339,10 @@ pub fn prepare(
                 ""
             },
         ),
-        ("ISOLINUX_SERIAL", if serial { "serial 0 115200" } else { "" }),
+        (
+            "ISOLINUX_SERIAL",
+            if serial { "serial 0 115200" } else { "" },
+        ),
     ];
     let grub_cfg = fill(&template(opts, "grub.cfg", GRUB_CFG)?, &vars);
 
@@ -424,11 +432,16 @@ fn bios_isolinux(
 ) -> Result<(), BootError> {
     let isolinux_bin = first_in_root(
         root,
-        &["/usr/share/syslinux/isolinux.bin", "/usr/lib/ISOLINUX/isolinux.bin", "/usr/lib/syslinux/isolinux.bin"],
+        &[
+            "/usr/share/syslinux/isolinux.bin",
+            "/usr/lib/ISOLINUX/isolinux.bin",
+            "/usr/lib/syslinux/isolinux.bin",
+        ],
     )
     .ok_or_else(|| BootError::Missing {
         path: "isolinux.bin".into(),
-        hint: "add `syslinux` (Fedora) or `isolinux` and `syslinux-common` (Debian) to %packages".into(),
+        hint: "add `syslinux` (Fedora) or `isolinux` and `syslinux-common` (Debian) to %packages"
+            .into(),
     })?;
     let modules = first_in_root(
         root,
@@ -439,9 +452,18 @@ fn bios_isolinux(
         hint: "add `syslinux` (Fedora) or `syslinux-common` (Debian)".into(),
     })?;
     let dir = iso.join(layout::ISOLINUX_DIR);
-    copy(&root.join(isolinux_bin.trim_start_matches('/')), &dir.join("isolinux.bin"))?;
+    copy(
+        &root.join(isolinux_bin.trim_start_matches('/')),
+        &dir.join("isolinux.bin"),
+    )?;
     let mdir = root.join(modules.trim_start_matches('/'));
-    for m in ["ldlinux.c32", "libcom32.c32", "libutil.c32", "menu.c32", "vesamenu.c32"] {
+    for m in [
+        "ldlinux.c32",
+        "libcom32.c32",
+        "libutil.c32",
+        "menu.c32",
+        "vesamenu.c32",
+    ] {
         let p = mdir.join(m);
         if p.is_file() {
             copy(&p, &dir.join(m))?;
@@ -455,10 +477,14 @@ fn bios_isolinux(
     let cfg = fill(&template(opts, "isolinux.cfg", ISOLINUX_CFG)?, vars);
     let p = dir.join("isolinux.cfg");
     std::fs::write(&p, cfg).map_err(io("write", &p))?;
-    let mbr = ["/usr/share/syslinux/isohdpfx.bin", "/usr/lib/ISOLINUX/isohdpfx.bin", "/usr/lib/syslinux/mbr/isohdpfx.bin"]
-        .iter()
-        .map(|c| root.join(c.trim_start_matches('/')))
-        .find(|p| p.is_file());
+    let mbr = [
+        "/usr/share/syslinux/isohdpfx.bin",
+        "/usr/lib/ISOLINUX/isohdpfx.bin",
+        "/usr/lib/syslinux/mbr/isohdpfx.bin",
+    ]
+    .iter()
+    .map(|c| root.join(c.trim_start_matches('/')))
+    .find(|p| p.is_file());
     assets.hybrid_mbr = mbr.and_then(|p| std::fs::read(p).ok());
     assets.bios_image = Some(format!("{}/isolinux.bin", layout::ISOLINUX_DIR));
     assets.isolinux = true;
@@ -491,13 +517,22 @@ fn efi(
                 && d.join(format!("grub{suffix}.efi")).is_file()
         });
     if let Some(d) = vendor_dir {
-        copy(&d.join(format!("shim{suffix}.efi")), &esp_boot.join(boot_file))?;
-        copy(&d.join(format!("grub{suffix}.efi")), &esp_boot.join(format!("grub{suffix}.efi")))?;
+        copy(
+            &d.join(format!("shim{suffix}.efi")),
+            &esp_boot.join(boot_file),
+        )?;
+        copy(
+            &d.join(format!("grub{suffix}.efi")),
+            &esp_boot.join(format!("grub{suffix}.efi")),
+        )?;
         let mm = d.join(format!("mm{suffix}.efi"));
         if mm.is_file() {
             copy(&mm, &esp_boot.join(format!("mm{suffix}.efi")))?;
         }
-        assets.efi_chain = Some(format!("shim + grub from {}", d.strip_prefix(root).unwrap_or(&d).display()));
+        assets.efi_chain = Some(format!(
+            "shim + grub from {}",
+            d.strip_prefix(root).unwrap_or(&d).display()
+        ));
     } else {
         // No signed chain laid out for EFI: a GRUB EFI image made by the root's own mkimage.
         let target = opts.arch.grub_efi_target.unwrap_or("x86_64-efi");
@@ -515,11 +550,39 @@ fn efi(
                 hint: "add `grub2-tools` (Fedora) or `grub-common` (Debian)".into(),
             })?;
         let wanted = [
-            "all_video", "boot", "cat", "chain", "configfile", "echo", "efi_gop", "ext2", "fat",
-            "font", "gfxterm", "gzio", "halt", "iso9660", "linux", "loadenv", "loopback",
-            "minicmd", "normal", "part_gpt", "part_msdos", "reboot", "search", "search_fs_file",
-            "search_fs_uuid", "search_label", "serial", "sleep", "test", "true", "video",
-            "efinet", "terminal",
+            "all_video",
+            "boot",
+            "cat",
+            "chain",
+            "configfile",
+            "echo",
+            "efi_gop",
+            "ext2",
+            "fat",
+            "font",
+            "gfxterm",
+            "gzio",
+            "halt",
+            "iso9660",
+            "linux",
+            "loadenv",
+            "loopback",
+            "minicmd",
+            "normal",
+            "part_gpt",
+            "part_msdos",
+            "reboot",
+            "search",
+            "search_fs_file",
+            "search_fs_uuid",
+            "search_label",
+            "serial",
+            "sleep",
+            "test",
+            "true",
+            "video",
+            "efinet",
+            "terminal",
         ];
         let mod_host = root.join(moddir.trim_start_matches('/'));
         let mods: Vec<&str> = wanted
@@ -554,7 +617,10 @@ fn efi(
     // The same EFI tree on the ISO itself, as Fedora's media carry it.
     let iso_efi = iso.join(layout::EFI_DIR);
     std::fs::create_dir_all(&iso_efi).map_err(io("create", &iso_efi))?;
-    for e in std::fs::read_dir(&esp_boot).map_err(io("read", &esp_boot))?.flatten() {
+    for e in std::fs::read_dir(&esp_boot)
+        .map_err(io("read", &esp_boot))?
+        .flatten()
+    {
         copy(&e.path(), &iso_efi.join(e.file_name()))?;
     }
     assets.efi_dir = Some(esp);

@@ -65,7 +65,13 @@ fn default_label(ks: &str) -> String {
         .unwrap_or_else(|| "image".into());
     let clean: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let mut l = format!("livecd-{clean}");
     l.truncate(32);
@@ -76,7 +82,10 @@ fn default_label(ks: &str) -> String {
 pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
     let started = Instant::now();
     let Some(version) = kiln::kickstart::KsVersion::from_name(&a.resolve.ksversion) else {
-        return bad(format!("unknown kickstart version `{}`", a.resolve.ksversion));
+        return bad(format!(
+            "unknown kickstart version `{}`",
+            a.resolve.ksversion
+        ));
     };
     let ks = match kiln::kickstart::parse_file(
         &a.resolve.ks,
@@ -95,7 +104,10 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
     let Some(arch) = kiln::arch::info(&arch_name) else {
         return bad(format!("unknown architecture `{arch_name}`"));
     };
-    let label = a.fslabel.clone().unwrap_or_else(|| default_label(&a.resolve.ks));
+    let label = a
+        .fslabel
+        .clone()
+        .unwrap_or_else(|| default_label(&a.resolve.ks));
     if label.len() > 32 || !label.bytes().all(|c| (0x21..0x7f).contains(&c)) {
         return bad(format!(
             "label `{label}` must be at most 32 printable ASCII characters without spaces"
@@ -125,7 +137,11 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
     let epoch: Option<i64> = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => match v.trim().parse() {
             Ok(t) => Some(t),
-            Err(_) => return bad(format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds")),
+            Err(_) => {
+                return bad(format!(
+                    "SOURCE_DATE_EPOCH `{v}` is not a number of seconds"
+                ))
+            }
         },
         Err(_) => None,
     };
@@ -192,7 +208,10 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
         syslinux: a.syslinux,
         templates: a.templates.clone(),
         kernel_args,
-        timeout: bl.and_then(|b| b.timeout).map(|t| t.max(0) as u32).unwrap_or(10),
+        timeout: bl
+            .and_then(|b| b.timeout)
+            .map(|t| t.max(0) as u32)
+            .unwrap_or(10),
         nocleanup: a.nocleanup,
         source_date_epoch: epoch,
         image_only: a.image_only,

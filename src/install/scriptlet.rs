@@ -222,7 +222,10 @@ pub fn shell_main(root: &Path) -> i32 {
         .env_clear()
         .env("PATH", SCRIPT_PATH)
         .env("HOME", "/root")
-        .env("TERM", std::env::var("TERM").unwrap_or_else(|_| "vt100".into()))
+        .env(
+            "TERM",
+            std::env::var("TERM").unwrap_or_else(|_| "vt100".into()),
+        )
         .env("PS1", "[kiln chroot \\w]# ")
         .status()
     {

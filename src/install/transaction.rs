@@ -503,7 +503,10 @@ impl Tx<'_> {
                 // not in the input).
                 let m = matching(
                     &ft.prefixes,
-                    pkgs.iter().enumerate().filter(|(i, _)| *i != ti).map(|(_, p)| p),
+                    pkgs.iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != ti)
+                        .map(|(_, p)| p),
                 );
                 if !m.is_empty() {
                     todo.push((ft.priority, ti, k, m));
@@ -655,7 +658,11 @@ fn install_events(pkgs: &[Pkg]) -> Vec<bool> {
             .file_triggers
             .iter()
             .any(|t| t.kind == FileTriggerKind::In);
-        for t in info.file_triggers.iter().filter(|t| t.kind == FileTriggerKind::In) {
+        for t in info
+            .file_triggers
+            .iter()
+            .filter(|t| t.kind == FileTriggerKind::In)
+        {
             ftrig.extend(t.prefixes.iter().map(String::as_str));
         }
         for t in &info.triggers {
@@ -668,7 +675,10 @@ fn install_events(pkgs: &[Pkg]) -> Vec<bool> {
             .iter()
             .any(|f| ftrig.iter().any(|pre| f.path.starts_with(pre)));
         let set_off_trig = trig_names.contains_key(info.name.as_str())
-            || info.provides.iter().any(|d| trig_names.contains_key(d.name.as_str()));
+            || info
+                .provides
+                .iter()
+                .any(|d| trig_names.contains_key(d.name.as_str()));
         let own_trig_fires = info.triggers.iter().any(|t| {
             t.conditions
                 .iter()
@@ -691,7 +701,10 @@ fn dep_matches(c: &super::header::Dep, p: &Pkg) -> bool {
         return true;
     }
     info.provides.iter().any(|d| {
-        d.name == c.name && (c.version.is_empty() || d.version.is_empty() || range_matches(c.flags, &c.version, &d.version))
+        d.name == c.name
+            && (c.version.is_empty()
+                || d.version.is_empty()
+                || range_matches(c.flags, &c.version, &d.version))
     })
 }
 
