@@ -282,8 +282,23 @@ impl BootTest {
             if let Some(line) = log.lines().find(|l| self.expect.is_match(l)) {
                 outcome.success = true;
                 outcome.matched = Some(line.trim_end_matches('\r').to_string());
-                // Give the guest a moment to print what follows the marker (package count).
-                std::thread::sleep(Duration::from_secs(2));
+                // Let the guest finish what follows the marker (the fixture's package count):
+                // wait until the log stops growing for 2 s, at most 20 s (slow under TCG).
+                let mut last = log.len();
+                let mut quiet = 0;
+                for _ in 0..80 {
+                    std::thread::sleep(Duration::from_millis(250));
+                    let now = read_lossy(&self.serial_log).len();
+                    if now == last {
+                        quiet += 1;
+                        if quiet >= 8 {
+                            break;
+                        }
+                    } else {
+                        quiet = 0;
+                        last = now;
+                    }
+                }
                 outcome.log = read_lossy(&self.serial_log);
                 break;
             }
