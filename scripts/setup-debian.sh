@@ -16,6 +16,8 @@ PKGS=(
   rpm cpio libcap2-bin passwd openssl e2fsprogs
   # boot tests: qemu (TCG), SeaBIOS, OVMF
   qemu-system-x86 qemu-utils ovmf seabios
+  # boot loader bits the ISO writer tests use from the host (the live builds use the root's own)
+  grub-common grub-pc-bin grub-efi-amd64-bin isolinux syslinux-common
 )
 # Packages the fixture repositories need (step 2), when that script exists.
 if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then

@@ -159,13 +159,13 @@ fn iso_passes_reference_tools() {
 /// One qemu at a time: four TCG guests on two cores would only time out together.
 static BOOT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn boot(firmware: &str, attach: &str) {
-    let Some(b) = default_build() else { return };
+fn boot(b: &Built, firmware: &str, attach: &str) {
     let _guard = BOOT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     if !common::have_tool("/usr/bin/qemu-system-x86_64") {
         return;
     }
     let log = b.work.join(format!("serial-{firmware}-{attach}.log"));
+    let _ = std::fs::remove_file(&log);
     let out = Command::new(common::kiln())
         .args([
             "boot-test",
@@ -202,25 +202,98 @@ fn boot(firmware: &str, attach: &str) {
         Some(b.packages),
         "the booted system's rpm -qa count differs from the build's transaction\n{stdout}"
     );
+    // The kickstart's %post ran in the root: the boot check prints the file it wrote.
+    assert!(
+        serial.contains("KILN-POST kiln fixture live image built"),
+        "no %post marker on the serial console"
+    );
     eprintln!("{firmware}/{attach}: KILN-BOOT-OK, {} packages", b.packages);
 }
 
 #[test]
 fn boots_bios_cdrom() {
-    boot("bios", "cdrom");
+    if let Some(b) = default_build() {
+        boot(b, "bios", "cdrom");
+    }
 }
 
 #[test]
 fn boots_bios_usb() {
-    boot("bios", "disk");
+    if let Some(b) = default_build() {
+        boot(b, "bios", "disk");
+    }
 }
 
 #[test]
 fn boots_uefi_cdrom() {
-    boot("uefi", "cdrom");
+    if let Some(b) = default_build() {
+        boot(b, "uefi", "cdrom");
+    }
 }
 
 #[test]
 fn boots_uefi_usb() {
-    boot("uefi", "disk");
+    if let Some(b) = default_build() {
+        boot(b, "uefi", "disk");
+    }
+}
+
+/// livecd-creator's classic layout: LiveOS/squashfs.img holds LiveOS/rootfs.img (ext4).
+#[test]
+fn ext4_in_squashfs_boots_bios_cdrom() {
+    let Some(b) = build(&["--ext4-in-squashfs"], "ext4") else {
+        return;
+    };
+    let sq = b.work.join("squashfs.img");
+    run_ok(
+        Command::new("xorriso")
+            .args(["-osirrox", "on", "-indev"])
+            .arg(&b.iso)
+            .args(["-extract", "/LiveOS/squashfs.img"])
+            .arg(&sq),
+    );
+    let ls = run_ok(Command::new("unsquashfs").arg("-l").arg(&sq));
+    assert!(
+        ls.lines().any(|l| l == "squashfs-root/LiveOS/rootfs.img"),
+        "no LiveOS/rootfs.img in the squashfs:\n{ls}"
+    );
+    // The inner image is a clean ext4 file system (e2fsck from e2fsprogs, not kiln's code).
+    let x = b.work.join("x");
+    run_ok(
+        Command::new("unsquashfs")
+            .arg("-d")
+            .arg(&x)
+            .arg(&sq)
+            .arg("LiveOS/rootfs.img"),
+    );
+    run_ok(
+        Command::new("e2fsck")
+            .args(["-f", "-n"])
+            .arg(x.join("LiveOS/rootfs.img")),
+    );
+    let _ = std::fs::remove_dir_all(&x);
+    let _ = std::fs::remove_file(&sq);
+    boot(&b, "bios", "cdrom");
+}
+
+/// `--syslinux`: isolinux as the BIOS loader instead of GRUB.
+#[test]
+fn syslinux_boots_bios_cdrom() {
+    let Some(b) = build(&["--syslinux"], "syslinux") else {
+        return;
+    };
+    let rep = run_ok(Command::new("xorriso").args(["-indev"]).arg(&b.iso).args([
+        "-report_el_torito",
+        "plain",
+    ]));
+    assert!(
+        rep.contains("El Torito boot img :   1  BIOS") && rep.contains("isolinux/isolinux.bin"),
+        "BIOS entry is not isolinux:\n{rep}"
+    );
+    let listing = run_ok(Command::new("isoinfo").args(["-R", "-f", "-i"]).arg(&b.iso));
+    assert!(
+        listing.lines().any(|l| l == "/isolinux/isolinux.cfg"),
+        "no isolinux.cfg:\n{listing}"
+    );
+    boot(&b, "bios", "cdrom");
 }

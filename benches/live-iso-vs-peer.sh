@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The whole live-ISO job, kiln against the peer pipeline livecd-creator/livemedia-creator run,
+# on the same package set, same compressor and block size, in one run; prints ratios.
+#   kiln   `kiln build --make-iso` (resolve, install, configure, %post, dracut, boot loaders,
+#          squashfs, hybrid ISO), per-stage times and peak RSS
+#   peer   `dnf --installroot` of the NEVRAs kiln resolved (metadata included) + dracut in the
+#          chroot (the root's own, as livecd-creator runs it) + `mksquashfs -processors N` +
+#          `xorriso -as mkisofs` with lorax's x86 flags (boot files taken from kiln's ISO, untimed)
+#   alone  `kiln write squashfs` of the peer's finished root: the floor kiln's build is held to
+# Usage: benches/live-iso-vs-peer.sh [FIXTURES_OUT] [SET] [KILN_BINARY] [SETTINGS]
+#   SET: desktop-x86_64 (the --large set, default when present) or live-x86_64.
+#   SETTINGS: space-separated CODEC:BLOCK list, default "xz:1M zstd:1M" (zstd at level 3).
+# No thresholds: a measurement. Needs root (chroot, mounts in a private namespace), dnf,
+# squashfs-tools, xorriso, GNU time.
+set -euo pipefail
+fx=${1:-${KILN_FIXTURES:-/var/cache/kiln/fixtures}}
+set_name=${2:-}
+kiln=$(realpath "${3:-target/release/kiln}")
+settings=${4:-"xz:1M zstd:1M"}
+if [[ -z $set_name ]]; then
+  if [[ -d $fx/desktop-x86_64 ]]; then set_name=desktop-x86_64; else set_name=live-x86_64; fi
+fi
+ks=$fx/ks/$set_name.ks
+repo=$fx/$set_name
+[[ -f $ks && -d $repo ]] || { echo "no fixture set $set_name under $fx" >&2; exit 1; }
+work=$(mktemp -d /var/tmp/kiln-bench-live.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cache=$work/cache
+mbr=/usr/lib/grub/i386-pc/boot_hybrid.img
+now() { date +%s.%N; }
+ncpu=$(nproc)
+
+"$kiln" download --ks "$ks" --cache "$cache" 2>/dev/null >"$work/resolved"
+cut -f1 "$work/resolved" >"$work/nevras"
+n=$(wc -l <"$work/nevras")
+# Warm the page cache for the package files so no contender pays the first read.
+cut -f2 "$work/resolved" | xargs cat >/dev/null
+
+# The peer's root, once: dnf (timed) and dracut in the chroot (timed), shared by every setting.
+peer_root=$work/peer-root
+t0=$(now)
+dnf -q --installroot="$peer_root" --releasever=1 --disablerepo='*' \
+  --repofrompath=fx,"file://$repo" --enablerepo=fx --nogpgcheck \
+  --setopt=install_weak_deps=False --setopt=cachedir="$work/dnfcache" \
+  -y install $(cat "$work/nevras") >/dev/null 2>"$work/dnf.log"
+t1=$(now)
+kver=$(ls "$peer_root/lib/modules" | head -1)
+# Mounts live in a private namespace: nothing is left if this script dies.
+unshare -m --propagation private sh -c '
+  r=$1; k=$2
+  mount -t proc proc "$r/proc"; mount -t sysfs -o ro sysfs "$r/sys"; mount --rbind /dev "$r/dev"
+  chroot "$r" dracut -q --no-hostonly --add dmsquash-live --force "/boot/initramfs-$k.img" "$k"
+' _ "$peer_root" "$kver" >"$work/dracut.log" 2>&1
+t2=$(now)
+dnf_s=$(echo "$t1 - $t0" | bc)
+dracut_s=$(echo "$t2 - $t1" | bc)
+
+printf '%s: %d packages, %s installed by dnf (%.1f s), dracut %.1f s\n\n' "$set_name" "$n" \
+  "$(du -sh "$peer_root" | cut -f1)" "$dnf_s" "$dracut_s"
+
+rows=()
+for s in $settings; do
+  codec=${s%%:*}; block=${s#*:}
+  kargs=(--compression "$codec" --compress-arg "-b $block")
+  margs=(-comp "$codec" -b "$block")
+  if [[ $codec == zstd ]]; then
+    kargs+=(--compress-arg "-Xcompression-level 3"); margs+=(-Xcompression-level 3)
+  fi
+  out=$work/out-$codec; rm -rf "$out"
+  t0=$(now)
+  /usr/bin/time -v -o "$work/kiln-$codec.time" "$kiln" build --ks "$ks" --make-iso -f KILNBENCH \
+    "${kargs[@]}" --cache "$cache" --resultdir "$out" --tmpdir "$work" >/dev/null 2>"$work/kiln-$codec.log"
+  t1=$(now)
+  kiln_s=$(echo "$t1 - $t0" | bc)
+  rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2 / 1024}' "$work/kiln-$codec.time")
+  echo "== kiln build --make-iso ($codec, -b $block): ${kiln_s} s, peak RSS ${rss} MiB"
+  sed -n '/^stage/,/^total/p' "$work/kiln-$codec.log"
+
+  # The peer's ISO tree: kiln's boot files (untimed copy) + its own squashfs.
+  tree=$work/peer-tree; rm -rf "$tree"; mkdir -p "$tree"
+  xorriso -osirrox on -indev "$out/KILNBENCH.iso" -extract / "$tree" >/dev/null 2>&1
+  chmod -R u+w "$tree"; rm -f "$tree/LiveOS/squashfs.img"
+  cp "$peer_root/boot/initramfs-$kver.img" "$tree/images/pxeboot/initrd.img"
+  t0=$(now)
+  mksquashfs "$peer_root" "$tree/LiveOS/squashfs.img" "${margs[@]}" -processors "$ncpu" \
+    -noappend -no-progress -quiet >/dev/null
+  t1=$(now)
+  xorriso -as mkisofs -R -J -V KILNBENCH -o "$work/peer.iso" --grub2-mbr "$mbr" \
+    -appended_part_as_gpt -append_partition 2 C12A7328-F81F-11D2-BA4B-00A0C93EC93B \
+    "$tree/images/efiboot.img" -iso_mbr_part_type EBD0A0A2-B9E5-4433-87C0-68B6B72699C7 \
+    -c boot.cat -b images/eltorito.img -no-emul-boot -boot-load-size 4 -boot-info-table \
+    --grub2-boot-info -eltorito-alt-boot -e images/efiboot.img -no-emul-boot \
+    "$tree" >/dev/null 2>&1
+  t2=$(now)
+  msq_s=$(echo "$t1 - $t0" | bc); xor_s=$(echo "$t2 - $t1" | bc)
+  peer_s=$(echo "$dnf_s + $dracut_s + $msq_s + $xor_s" | bc)
+  msq_size=$(stat -c %s "$tree/LiveOS/squashfs.img")
+  peer_iso=$(stat -c %s "$work/peer.iso"); kiln_iso=$(stat -c %s "$out/KILNBENCH.iso")
+  rm -rf "$tree" "$work/peer.iso"
+
+  # kiln's squashfs writer alone on the same finished root.
+  t0=$(now)
+  "$kiln" write squashfs "$peer_root" "$work/alone.img" --comp "$codec" --block-size "$block" \
+    $([[ $codec == zstd ]] && echo --comp-opt level=3) >/dev/null 2>&1
+  t1=$(now)
+  alone_s=$(echo "$t1 - $t0" | bc); alone_size=$(stat -c %s "$work/alone.img")
+  rm -f "$work/alone.img"
+  rm -rf "$out"
+  echo "== peer: dnf ${dnf_s} s + dracut ${dracut_s} s + mksquashfs ${msq_s} s + xorriso ${xor_s} s = ${peer_s} s"
+  echo "== kiln write squashfs alone: ${alone_s} s ($alone_size bytes; mksquashfs $msq_size bytes)"
+  rows+=("$(awk -v c="$codec" -v b="$block" -v k="$kiln_s" -v p="$peer_s" -v a="$alone_s" \
+    -v ki="$kiln_iso" -v pi="$peer_iso" 'BEGIN {
+      printf "%-5s %-5s %9.1f %9.1f %9.1f %10.2fx %10.2fx %10.3fx", c, b, k, p, a, k / p, k / a, ki / pi }')")
+  echo
+done
+printf '%-5s %-5s %9s %9s %9s %11s %11s %11s\n' codec block kiln_s peer_s alone_s kiln/peer \
+  kiln/alone iso_size
+printf '%s\n' "${rows[@]}"
