@@ -156,11 +156,33 @@ fn iso_passes_reference_tools() {
     let _ = std::fs::remove_file(&sq);
 }
 
-/// One qemu at a time: four TCG guests on two cores would only time out together.
-static BOOT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// At most two qemu guests at once (TCG runs a guest on one core): more on two cores would only
+/// time out together, fewer leaves a core idle while the other boots.
+static BOOT_SLOTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(2), std::sync::Condvar::new());
+
+struct BootSlot;
+impl BootSlot {
+    fn take() -> BootSlot {
+        let (m, cv) = &BOOT_SLOTS;
+        let mut free = m.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = cv.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        BootSlot
+    }
+}
+impl Drop for BootSlot {
+    fn drop(&mut self) {
+        let (m, cv) = &BOOT_SLOTS;
+        *m.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        cv.notify_one();
+    }
+}
 
 fn boot(b: &Built, firmware: &str, attach: &str) {
-    let _guard = BOOT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _slot = BootSlot::take();
     if !common::have_tool("/usr/bin/qemu-system-x86_64") {
         return;
     }
@@ -282,10 +304,12 @@ fn syslinux_boots_bios_cdrom() {
     let Some(b) = build(&["--syslinux"], "syslinux") else {
         return;
     };
-    let rep = run_ok(Command::new("xorriso").args(["-indev"]).arg(&b.iso).args([
-        "-report_el_torito",
-        "plain",
-    ]));
+    let rep = run_ok(
+        Command::new("xorriso")
+            .args(["-indev"])
+            .arg(&b.iso)
+            .args(["-report_el_torito", "plain"]),
+    );
     assert!(
         rep.contains("El Torito boot img :   1  BIOS") && rep.contains("isolinux/isolinux.bin"),
         "BIOS entry is not isolinux:\n{rep}"

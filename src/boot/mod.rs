@@ -300,11 +300,6 @@ pub fn prepare(
         kernel_version: kernel.version.clone(),
         ..BootAssets::default()
     };
-    copy(&kernel.vmlinuz, &iso.join(layout::VMLINUZ))?;
-    let initrd = make_initramfs(root, &kernel.version, runner)?;
-    copy(&initrd, &iso.join(layout::INITRD))?;
-    let _ = std::fs::remove_file(&initrd);
-
     let cmdline = format!(
         "root=live:CDLABEL={} rd.live.image{}{}",
         opts.label,
@@ -358,6 +353,12 @@ pub fn prepare(
     if opts.arch.efi_boot_file.is_some() {
         efi(root, iso, work, &grub_cfg, opts, runner, &mut assets)?;
     }
+    // The initramfs last: dracut is the slow part, and a root that lacks a boot loader should
+    // fail in seconds, not after it.
+    copy(&kernel.vmlinuz, &iso.join(layout::VMLINUZ))?;
+    let initrd = make_initramfs(root, &kernel.version, runner)?;
+    copy(&initrd, &iso.join(layout::INITRD))?;
+    let _ = std::fs::remove_file(&initrd);
     Ok(assets)
 }
 
