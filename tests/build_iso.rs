@@ -47,6 +47,10 @@ fn build(extra: &[&str], name: &str) -> Option<Built> {
             "KILN-LIVE",
             "--compression",
             "zstd",
+            // zstd's fast level: the boots test the layout, not the ratio, and level 15
+            // (mksquashfs' default) costs minutes of the CI budget per build.
+            "--compress-arg",
+            "level=3",
             "--ks",
         ])
         .arg(fx.join("ks/live-x86_64.ks"))
