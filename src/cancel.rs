@@ -63,8 +63,8 @@ pub fn run_captured(
     mut on_line: Box<dyn FnMut(&str) + Send>,
     feed: Option<&[u8]>,
 ) -> Result<Finished, ChildError> {
-    let (rd, wr) =
-        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| ChildError::Io(e.into()))?;
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| ChildError::Io(e.into()))?;
     let wr2 = wr.try_clone().map_err(ChildError::Io)?;
     cmd.stdout(Stdio::from(wr))
         .stderr(Stdio::from(wr2))
@@ -165,19 +165,13 @@ pub fn wait_group(child: &mut Child) -> std::io::Result<(ExitStatus, bool)> {
                 Some(_) => {}
             }
         }
-        std::thread::sleep(if termed_at.is_some() {
-            POLL / 10
-        } else {
-            POLL
-        });
+        std::thread::sleep(if termed_at.is_some() { POLL / 10 } else { POLL });
     }
 }
 
 fn kill_group(child: &Child, sig: rustix::process::Signal) {
-    if let Some(pid) = rustix::process::Pid::from_child(child) {
-        // ESRCH: the group is already gone.
-        let _ = rustix::process::kill_process_group(pid, sig);
-    }
+    // ESRCH: the group is already gone.
+    let _ = rustix::process::kill_process_group(rustix::process::Pid::from_child(child), sig);
 }
 
 #[cfg(test)]

@@ -93,64 +93,16 @@ fn processes_inside(base: &Path) -> Vec<String> {
     found
 }
 
-fn write_ks(base: &Path, fx: &Path, name: &str, post: &str) -> PathBuf {
-    let ks = format!(
-        "lang en_US.UTF-8\nkeyboard us\ntimezone Etc/UTC --utc\nselinux --disabled\n\
-         rootpw --plaintext kiln\nbootloader --location=none\n\
-         repo --name=live --baseurl=file://{}/live-x86_64\n\n\
-         %packages\n@core\n@live\n%end\n\n%post\n{post}\n%end\n",
-        fx.display()
-    );
-    let p = base.join(format!("{name}.ks"));
-    std::fs::write(&p, ks).unwrap();
-    p
-}
-
-struct Case {
-    name: &'static str,
-    /// The output line that shows the build is where the interrupt must land.
+/// Run `cmd`, send it SIGINT (to kiln alone, as `kill -INT` does) at the first stderr line
+/// for which `trigger` holds, and wait for it; returns its status, its stderr lines and whether
+/// the signal was sent.
+fn interrupt_at(
+    mut cmd: Command,
+    name: &str,
     trigger: fn(&str) -> bool,
-    /// An output line start that must not appear: the interrupt stopped the build before it.
-    not_reached: Option<&'static str>,
-    post: &'static str,
-}
-
-/// One build at a time: they share the package cache and two cores.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn run_case(case: &Case) {
-    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(fx) = common::fixtures() else { return };
-    if !fx.join("live-x86_64/repodata").is_dir() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("the live-x86_64 fixture repository is missing");
-        }
-        eprintln!("SKIP: no live-x86_64 fixture repository");
-        return;
-    }
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("build-interrupt-{}", case.name));
-    let _ = std::fs::remove_dir_all(&base);
-    for d in ["tmp", "out"] {
-        std::fs::create_dir_all(base.join(d)).unwrap();
-    }
-    // Something of the user's in the result directory, which must survive untouched.
-    std::fs::write(base.join("out/earlier.iso"), b"not kiln's").unwrap();
-    let ks = write_ks(&base, &fx, case.name, case.post);
-    let before = snapshot(&base);
-
+) -> (std::process::ExitStatus, Vec<String>, bool) {
     let started = Instant::now();
-    let mut child = Command::new(common::kiln())
-        .args(["-v", "build", "--make-iso", "-f", "KILN-INT", "--compression", "xz"])
-        .arg("--ks")
-        .arg(&ks)
-        .arg("--resultdir")
-        .arg(base.join("out"))
-        .arg("--tmpdir")
-        .arg(base.join("tmp"))
-        .arg("--cache")
-        // Shared by the cases: the packages are copied once.
-        .arg(Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-interrupt-cache"))
-        .env("TMPDIR", base.join("tmp"))
+    let mut child = cmd
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -170,7 +122,7 @@ fn run_case(case: &Case) {
     let mut log = Vec::new();
     let mut sent = false;
     for line in rx.iter() {
-        let hit = !sent && (case.trigger)(&line);
+        let hit = !sent && trigger(&line);
         log.push(line);
         if hit {
             let st = Command::new("kill")
@@ -181,8 +133,7 @@ fn run_case(case: &Case) {
             assert!(st.success());
             sent = true;
             eprintln!(
-                "[{}] SIGINT after {:.1} s at: {}",
-                case.name,
+                "[{name}] SIGINT after {:.1} s at: {}",
                 started.elapsed().as_secs_f64(),
                 log.last().unwrap()
             );
@@ -190,12 +141,89 @@ fn run_case(case: &Case) {
     }
     let status = child.wait().unwrap();
     reader.join().unwrap();
-    let text = log.join("\n");
     eprintln!(
-        "[{}] exited {status} after {:.1} s",
-        case.name,
+        "[{name}] exited {status} after {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    (status, log, sent)
+}
+
+fn write_ks(base: &Path, fx: &Path, name: &str, post: &str) -> PathBuf {
+    let ks = format!(
+        "lang en_US.UTF-8\nkeyboard us\ntimezone Etc/UTC --utc\nselinux --disabled\n\
+         rootpw --plaintext kiln\nbootloader --location=none\n\
+         repo --name=live --baseurl=file://{}/live-x86_64\n\n\
+         %packages\n@core\n@live\n%end\n\n%post\n{post}\n%end\n",
+        fx.display()
+    );
+    let p = base.join(format!("{name}.ks"));
+    std::fs::write(&p, ks).unwrap();
+    p
+}
+
+/// The live-x86_64 fixture repository: panic under CI when missing, else skip.
+fn has_live(fx: &Path) -> bool {
+    if fx.join("live-x86_64/repodata").is_dir() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("the live-x86_64 fixture repository is missing");
+    }
+    eprintln!("SKIP: no live-x86_64 fixture repository");
+    false
+}
+
+struct Case {
+    name: &'static str,
+    /// The output line that shows the build is where the interrupt must land.
+    trigger: fn(&str) -> bool,
+    /// An output line start that must not appear: the interrupt stopped the build before it.
+    not_reached: Option<&'static str>,
+    post: &'static str,
+}
+
+/// One build at a time: they share the package cache and two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn run_case(case: &Case) {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(fx) = common::fixtures() else { return };
+    if !has_live(&fx) {
+        return;
+    }
+    let base =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("build-interrupt-{}", case.name));
+    let _ = std::fs::remove_dir_all(&base);
+    for d in ["tmp", "out"] {
+        std::fs::create_dir_all(base.join(d)).unwrap();
+    }
+    // Something of the user's in the result directory, which must survive untouched.
+    std::fs::write(base.join("out/earlier.iso"), b"not kiln's").unwrap();
+    let ks = write_ks(&base, &fx, case.name, case.post);
+    let before = snapshot(&base);
+
+    let mut cmd = Command::new(common::kiln());
+    cmd.args([
+        "-v",
+        "build",
+        "--make-iso",
+        "-f",
+        "KILN-INT",
+        "--compression",
+        "xz",
+    ])
+    .arg("--ks")
+    .arg(&ks)
+    .arg("--resultdir")
+    .arg(base.join("out"))
+    .arg("--tmpdir")
+    .arg(base.join("tmp"))
+    .arg("--cache")
+    // Shared by the cases: the packages are copied once.
+    .arg(Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-interrupt-cache"))
+    .env("TMPDIR", base.join("tmp"));
+    let (status, log, sent) = interrupt_at(cmd, case.name, case.trigger);
+    let text = log.join("\n");
     assert!(sent, "the build never reached the trigger point:\n{text}");
     assert_eq!(status.code(), Some(130), "not exit 130:\n{text}");
     let last = log.last().map(String::as_str).unwrap_or("");
@@ -247,4 +275,38 @@ fn interrupt_during_compression() {
         not_reached: None,
         post: "true",
     });
+}
+
+/// `kiln write squashfs` too: exit 130, and neither the image nor its `.partial` is left.
+#[test]
+fn interrupt_write_squashfs() {
+    let Some(fx) = common::fixtures() else { return };
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-interrupt-write");
+    let _ = std::fs::remove_dir_all(&base);
+    for d in ["tmp", "out"] {
+        std::fs::create_dir_all(base.join(d)).unwrap();
+    }
+    std::fs::write(base.join("out/earlier.iso"), b"not kiln's").unwrap();
+    let before = snapshot(&base);
+    // 219 MB of compressed RPMs: xz spends many seconds on them.
+    if !has_live(&fx) {
+        return;
+    }
+    let src = fx.join("live-x86_64/Packages");
+    let mut cmd = Command::new(common::kiln());
+    cmd.args(["-v", "write", "squashfs"])
+        .arg(&src)
+        .arg(base.join("out/img.sqfs"))
+        .args(["--comp", "xz"]);
+    let (status, log, sent) = interrupt_at(cmd, "write", |l| l.contains("compressing"));
+    let text = log.join("\n");
+    assert!(sent, "never reached compression:\n{text}");
+    assert_eq!(status.code(), Some(130), "not exit 130:\n{text}");
+    assert!(
+        log.last()
+            .is_some_and(|l| l.starts_with("kiln: interrupted")),
+        "last line is not the interrupt message:\n{text}"
+    );
+    assert_eq!(before, snapshot(&base), "left behind:\n{text}");
 }

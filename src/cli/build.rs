@@ -254,10 +254,22 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
     let result = creator.create(shell_before);
     let report = creator.report().clone();
     if kiln::cancel::interrupted() && result.is_err() {
-        // Cleanup first (work directory, partial results), then one line.
+        let stage = report
+            .stages
+            .last()
+            .map(|(n, _)| n.as_str())
+            .unwrap_or("prepare");
+        // Said before the cleanup: removing a large root can take a while on a busy disk.
+        eprintln!(
+            "kiln: interrupted during the {stage} stage{}",
+            if a.nocleanup {
+                ""
+            } else {
+                "; removing the work directory and partial results"
+            }
+        );
+        // Removes the work directory (or says where it is kept, with --nocleanup).
         drop(creator);
-        let stage = report.stages.last().map(|(n, _)| n.as_str()).unwrap_or("prepare");
-        eprintln!("kiln: interrupted during the {stage} stage; build stopped and cleaned up");
         return Ok(EXIT_INTERRUPTED);
     }
     eprintln!("\n{:<12} {:>9}", "stage", "seconds");

@@ -134,12 +134,10 @@ fn run_in_root(s: &Script, root: &Path, env: &ScriptEnv) -> Result<ScriptRun, Co
         root.display()
     );
     let out = runner.run(&spec).map_err(|e| match e {
-        crate::install::scriptlet::ScriptError::Interrupted { .. } => {
-            ConfigureError::Interrupted {
-                section: section(s),
-                origin: s.origin.clone(),
-            }
-        }
+        crate::install::scriptlet::ScriptError::Interrupted { .. } => ConfigureError::Interrupted {
+            section: section(s),
+            origin: s.origin.clone(),
+        },
         e => ConfigureError::Runner {
             command: section(s),
             origin: s.origin.clone(),

@@ -189,7 +189,11 @@ impl LiveIso {
 
 fn write_squashfs(tree: &FsTree, out: &Path, opts: &SquashfsOptions) -> Result<(), MediaError> {
     let f = std::fs::File::create(out).map_err(io(out))?;
-    tracing::debug!("compressing {} entries into `{}`", tree.len(), out.display());
+    tracing::debug!(
+        "compressing {} entries into `{}`",
+        tree.len(),
+        out.display()
+    );
     kiln_writers::squashfs::write_cancellable(tree, f, opts, &squashfs_cancel).map_err(
         |source| MediaError::Squashfs {
             out: out.to_owned(),

@@ -165,6 +165,11 @@ pub fn write_squashfs_dir(
     opts: &SquashfsOptions,
 ) -> Result<SquashfsSummary, MediaError> {
     let tree = scan(dir, xattrs)?;
+    tracing::debug!(
+        "compressing {} entries into `{}`",
+        tree.len(),
+        out.display()
+    );
     staged(out, |file| {
         kiln_writers::squashfs::write_cancellable(&tree, file, opts, &squashfs_cancel).map_err(
             |source| MediaError::Squashfs {
@@ -176,10 +181,11 @@ pub fn write_squashfs_dir(
 }
 
 fn scan(dir: &Path, xattrs: bool) -> Result<FsTree, MediaError> {
-    let tree = FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
-        dir: dir.to_owned(),
-        source,
-    })?;
+    let tree =
+        FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
+            dir: dir.to_owned(),
+            source,
+        })?;
     if crate::cancel::interrupted() {
         return Err(MediaError::Interrupted);
     }

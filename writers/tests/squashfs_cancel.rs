@@ -107,7 +107,10 @@ fn never_cancelled_is_the_same_image() {
     let full = full_image(&t, &o);
     let mut out = Cursor::new(Vec::new());
     squashfs::write_cancellable(&t, &mut out, &o, &|| false).unwrap();
-    assert!(out.get_ref() == &full, "write_cancellable differs from write");
+    assert!(
+        out.get_ref() == &full,
+        "write_cancellable differs from write"
+    );
     // The reference reader accepts it.
     if Path::new("/usr/bin/unsquashfs").exists() {
         let dir = tempfile::tempdir().unwrap();
