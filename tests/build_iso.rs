@@ -199,6 +199,10 @@ fn boot(b: &Built, firmware: &str, attach: &str) {
             firmware,
             "--as",
             attach,
+            // Only the fixture's marker: the default also accepts a login prompt, which can
+            // come first and end the test before the marker is printed.
+            "--expect",
+            "KILN-BOOT-OK",
         ])
         .arg("--serial-log")
         .arg(&log)
@@ -211,7 +215,8 @@ fn boot(b: &Built, firmware: &str, attach: &str) {
         "boot {firmware}/{attach} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let serial = std::fs::read_to_string(&log).unwrap_or_default();
+    // Firmware writes bytes that are not UTF-8 (box drawing in its code page).
+    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
     // The fixture prints `KILN-RPM-COUNT n`; boot-test also prints the line after the marker
     // (the bare count) on stdout, which survives a console cut short by a slow guest.
     let count = serial
@@ -260,10 +265,13 @@ fn boots_uefi_usb() {
     }
 }
 
-/// livecd-creator's classic layout: LiveOS/squashfs.img holds LiveOS/rootfs.img (ext4).
+/// livecd-creator's classic layout (LiveOS/squashfs.img holds LiveOS/rootfs.img, ext4) and
+/// `--syslinux` (isolinux as the BIOS loader instead of GRUB), in one build and one boot: each
+/// build runs dracut and a boot takes minutes under TCG, and the two options touch different
+/// parts of the ISO (the root image and the boot loader), so one image proves both.
 #[test]
-fn ext4_in_squashfs_boots_bios_cdrom() {
-    let Some(b) = build(&["--ext4-in-squashfs"], "ext4") else {
+fn ext4_in_squashfs_with_syslinux_boots_bios_cdrom() {
+    let Some(b) = build(&["--ext4-in-squashfs", "--syslinux"], "ext4-syslinux") else {
         return;
     };
     let sq = b.work.join("squashfs.img");
@@ -295,15 +303,7 @@ fn ext4_in_squashfs_boots_bios_cdrom() {
     );
     let _ = std::fs::remove_dir_all(&x);
     let _ = std::fs::remove_file(&sq);
-    boot(&b, "bios", "cdrom");
-}
 
-/// `--syslinux`: isolinux as the BIOS loader instead of GRUB.
-#[test]
-fn syslinux_boots_bios_cdrom() {
-    let Some(b) = build(&["--syslinux"], "syslinux") else {
-        return;
-    };
     let rep = run_ok(
         Command::new("xorriso")
             .args(["-indev"])
