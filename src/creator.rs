@@ -3,8 +3,12 @@
 //! [`Creator::create`], each timed; a shell into the root between stages; packagers as hooks.
 //!
 //! Everything lives in a work directory that is removed when the creator is dropped (unless
-//! `nocleanup`); results are written to a staging directory inside it and renamed into the
-//! result directory only when the whole build succeeded.
+//! `nocleanup`); results are written to a staging directory inside the result directory
+//! (`.kiln-partial-<pid>-<n>`, so the final rename stays on one filesystem) and renamed into
+//! place only when the whole build succeeded. An interrupt ([`crate::cancel`]) stops the running
+//! stage at its next check, ends its child processes and fails the build with
+//! [`BuildError::Interrupted`]; the same cleanup as for any failure follows. Chroot mounts live
+//! in the scriptlet helper's private mount namespace and vanish with it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -260,7 +264,7 @@ impl<'a> Creator<'a> {
     }
 
     fn interrupted(&self) -> Result<(), BuildError> {
-        if crate::repo::fetch::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+        if crate::cancel::interrupted() {
             return Err(BuildError::Interrupted);
         }
         Ok(())
@@ -283,7 +287,15 @@ impl<'a> Creator<'a> {
         (self.reporters.stage)(stage, false, 0.0);
         let t0 = Instant::now();
         let _span = tracing::info_span!("stage", name = stage.name()).entered();
-        let r = f(self);
+        // Whatever failed while an interrupt was pending failed because of it.
+        let r = f(self).map_err(|e| {
+            if crate::cancel::interrupted() {
+                tracing::debug!("stage {} stopped by an interrupt: {e}", stage.name());
+                BuildError::Interrupted
+            } else {
+                e
+            }
+        });
         let dt = t0.elapsed();
         (self.reporters.stage)(stage, true, dt.as_secs_f64());
         self.report
@@ -396,11 +408,12 @@ impl<'a> Creator<'a> {
         })
     }
 
-    /// The images, renamed into the result directory at the end.
+    /// The images, written into a staging directory in the result directory and renamed into
+    /// place at the end; on failure or interrupt the staging directory is removed (kept with
+    /// `nocleanup`).
     pub fn package(&mut self) -> Result<(), BuildError> {
         self.timed(Stage::Package, |c| {
-            let staging = c.work.join("results");
-            std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+            let staging = Staging::create(&c.s.resultdir, c.s.nocleanup)?;
             let boot = c.report.boot.clone().unwrap_or_default();
             let live = crate::media::live::LiveIso {
                 root: c.root.clone(),
@@ -415,17 +428,20 @@ impl<'a> Creator<'a> {
                 image_only: c.s.image_only,
                 keep_image: c.s.keep_image,
             };
-            let made = live.make(&boot, &staging)?;
-            std::fs::create_dir_all(&c.s.resultdir).map_err(io("create", &c.s.resultdir))?;
+            let made = live.make(&boot, &staging.dir)?;
+            // The kickstart as given, beside the media (Koji keeps it).
+            let ks_name = format!("{}.ks", c.s.label);
+            let _ = std::fs::write(staging.dir.join(&ks_name), c.s.ks.render());
+            // The commit point: past it the results are renamed into place, not interrupted.
+            c.interrupted()?;
             for a in made {
                 let name = a.path.file_name().map(PathBuf::from).unwrap_or_default();
                 let dst = c.s.resultdir.join(&name);
                 std::fs::rename(&a.path, &dst).map_err(io("move the result to", &dst))?;
                 c.report.artifacts.push(Artifact { path: dst, ..a });
             }
-            // The kickstart as given, beside the media (Koji keeps it).
-            let ks_copy = c.s.resultdir.join(format!("{}.ks", c.s.label));
-            let _ = std::fs::write(&ks_copy, c.s.ks.render());
+            let _ = std::fs::rename(staging.dir.join(&ks_name), c.s.resultdir.join(&ks_name));
+            staging.finish();
             Ok(())
         })
     }
@@ -475,6 +491,56 @@ impl<'a> Creator<'a> {
             .iter()
             .map(|(n, s)| (n.clone(), Duration::from_secs_f64(*s)))
             .collect()
+    }
+}
+
+/// The results being written: `RESULTDIR/.kiln-partial-<pid>-<n>/`, removed when dropped
+/// unless [`Staging::finish`]ed (or kept for `nocleanup`), together with the result directory
+/// itself when the build made it and it is still empty.
+struct Staging {
+    dir: PathBuf,
+    made_resultdir: Option<PathBuf>,
+    keep: bool,
+    done: bool,
+}
+
+impl Staging {
+    fn create(resultdir: &Path, keep: bool) -> Result<Staging, BuildError> {
+        let made_resultdir = (!resultdir.exists()).then(|| resultdir.to_path_buf());
+        std::fs::create_dir_all(resultdir).map_err(io("create", resultdir))?;
+        let dir = unique_dir(resultdir, ".kiln-partial")?;
+        Ok(Staging {
+            dir,
+            made_resultdir,
+            keep,
+            done: false,
+        })
+    }
+
+    /// Success: everything was moved out; remove the (empty) staging directory.
+    fn finish(mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        self.done = true;
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if self.keep {
+            eprintln!(
+                "note: the partial results are kept in `{}`",
+                self.dir.display()
+            );
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(d) = &self.made_resultdir {
+            // Only when empty: anything else there is not ours.
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 

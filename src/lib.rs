@@ -8,6 +8,7 @@
 
 pub mod arch;
 pub mod boot;
+pub mod cancel;
 pub mod configure;
 pub mod creator;
 pub mod error;

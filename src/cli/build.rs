@@ -11,7 +11,7 @@ use kiln::media;
 use super::args::BuildArgs;
 use super::report::{DownloadBar, InstallBar};
 use super::resolve::{cause_chain, default_cache, host_arch};
-use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
+use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_INTERRUPTED, EXIT_OK};
 
 fn bad(msg: String) -> anyhow::Result<i32> {
     eprintln!("error: {msg}");
@@ -253,6 +253,25 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
     };
     let result = creator.create(shell_before);
     let report = creator.report().clone();
+    if kiln::cancel::interrupted() && result.is_err() {
+        let stage = report
+            .stages
+            .last()
+            .map(|(n, _)| n.as_str())
+            .unwrap_or("prepare");
+        // Said before the cleanup: removing a large root can take a while on a busy disk.
+        eprintln!(
+            "kiln: interrupted during the {stage} stage{}",
+            if a.nocleanup {
+                ""
+            } else {
+                "; removing the work directory and partial results"
+            }
+        );
+        // Removes the work directory (or says where it is kept, with --nocleanup).
+        drop(creator);
+        return Ok(EXIT_INTERRUPTED);
+    }
     eprintln!("\n{:<12} {:>9}", "stage", "seconds");
     for (n, s) in &report.stages {
         eprintln!("{n:<12} {s:>9.1}");

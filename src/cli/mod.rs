@@ -37,10 +37,10 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    // Downloads stop at the next chunk and remove their temp files; a second Ctrl-C exits at once.
+    // Ctrl-C, SIGTERM, SIGHUP: every stage stops at its next check, child processes are ended
+    // and everything made so far is removed (`kiln::cancel`); a second one exits at once.
     let _ = ctrlc::set_handler(|| {
-        use std::sync::atomic::Ordering;
-        if kiln::repo::fetch::INTERRUPTED.swap(true, Ordering::SeqCst) {
+        if kiln::cancel::interrupt() {
             std::process::exit(EXIT_INTERRUPTED);
         }
     });

@@ -5,7 +5,7 @@ use kiln::media;
 use std::path::{Path, PathBuf};
 
 use super::args::{EfibootArgs, IsoArgs, SquashfsArgs, WriteCommand};
-use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
+use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Run a `write` subcommand.
 pub fn run(cmd: &WriteCommand) -> anyhow::Result<i32> {
@@ -76,6 +76,10 @@ fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
             );
             Ok(EXIT_OK)
         }
+        Err(media::MediaError::Interrupted) => {
+            eprintln!("kiln: interrupted; no output was written");
+            Ok(EXIT_INTERRUPTED)
+        }
         Err(e) => {
             let code = if e.is_bad_input() {
                 EXIT_BAD_INPUT
@@ -106,6 +110,10 @@ fn finish<T>(r: Result<T, media::MediaError>, ok: impl FnOnce(T)) -> anyhow::Res
         Ok(v) => {
             ok(v);
             Ok(EXIT_OK)
+        }
+        Err(media::MediaError::Interrupted) => {
+            eprintln!("kiln: interrupted; no output was written");
+            Ok(EXIT_INTERRUPTED)
         }
         Err(e) => {
             let code = if e.is_bad_input() {

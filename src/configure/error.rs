@@ -115,6 +115,14 @@ pub enum ConfigureError {
         /// The last lines of its output.
         output: String,
     },
+    /// A script or tool was stopped by an interrupt (Ctrl-C, SIGTERM).
+    #[error("`{section}` ({origin}) was interrupted")]
+    Interrupted {
+        /// `%pre`, `%post` or the kickstart command.
+        section: &'static str,
+        /// Its line.
+        origin: Origin,
+    },
 }
 
 /// The last few lines of a program's output, for error messages.

@@ -2,9 +2,8 @@
 //! anything, `%post` in the root (or on the host with `--nochroot`, with `INSTALL_ROOT` and
 //! `LIVE_ROOT` set), `--interpreter`, `--log` and `--erroronfail` honoured.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::error::{tail, ConfigureError};
 use super::fsutil::{self, NewFile};
@@ -134,10 +133,16 @@ fn run_in_root(s: &Script, root: &Path, env: &ScriptEnv) -> Result<ScriptRun, Co
         s.origin,
         root.display()
     );
-    let out = runner.run(&spec).map_err(|e| ConfigureError::Runner {
-        command: section(s),
-        origin: s.origin.clone(),
-        source: e,
+    let out = runner.run(&spec).map_err(|e| match e {
+        crate::install::scriptlet::ScriptError::Interrupted { .. } => ConfigureError::Interrupted {
+            section: section(s),
+            origin: s.origin.clone(),
+        },
+        e => ConfigureError::Runner {
+            command: section(s),
+            origin: s.origin.clone(),
+            source: e,
+        },
     })?;
     Ok(ScriptRun {
         section: section(s),
@@ -167,32 +172,36 @@ fn run_on_host(
         interpreter: interpreter(s),
         source: e,
     };
+    if crate::cancel::interrupted() {
+        return Err(ConfigureError::Interrupted {
+            section: section(s),
+            origin: s.origin.clone(),
+        });
+    }
     let dir = env.tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let file = TempScript::create(&dir, &s.body).map_err(spawn_err)?;
-    // One pipe for stdout and stderr keeps their interleaving.
-    let (rd, wr) = rustix::pipe::pipe().map_err(|e| spawn_err(e.into()))?;
-    let wr2 = wr.try_clone().map_err(spawn_err)?;
     let mut cmd = Command::new(interpreter(s));
-    cmd.arg(&file.0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(wr))
-        .stderr(Stdio::from(wr2));
+    cmd.arg(&file.0);
     for (k, v) in vars {
         cmd.env(k, v);
     }
     tracing::debug!("running {} ({}) on the host", section(s), s.origin);
-    let mut child = cmd.spawn().map_err(spawn_err)?;
-    // The Command still holds the write ends: drop it so EOF arrives when the script exits.
-    drop(cmd);
-    let mut output = Vec::new();
-    std::fs::File::from(rd)
-        .read_to_end(&mut output)
-        .map_err(spawn_err)?;
-    let status = child.wait().map_err(spawn_err)?;
-    let output = String::from_utf8_lossy(&output).into_owned();
-    for line in output.lines() {
-        tracing::debug!(target: "kiln::script", "{} ({}): {}", section(s), s.origin, line);
+    let label = format!("{} ({})", section(s), s.origin);
+    let on_line = Box::new(move |line: &str| {
+        tracing::debug!(target: "kiln::script", "{label}: {line}");
+    });
+    // Its own process group, ended on an interrupt (with whatever the script started).
+    let done = crate::cancel::run_captured(cmd, on_line, None).map_err(|e| match e {
+        crate::cancel::ChildError::Spawn(e) | crate::cancel::ChildError::Io(e) => spawn_err(e),
+    })?;
+    if done.interrupted {
+        return Err(ConfigureError::Interrupted {
+            section: section(s),
+            origin: s.origin.clone(),
+        });
     }
+    let status = done.status;
+    let output = String::from_utf8_lossy(&done.output).into_owned();
     Ok(ScriptRun {
         section: section(s),
         origin: s.origin.clone(),

@@ -84,6 +84,12 @@ pub enum ScriptError {
         /// What the helper said.
         message: String,
     },
+    /// Stopped by an interrupt (Ctrl-C, SIGTERM): the helper and its children were ended.
+    #[error("{name} was interrupted")]
+    Interrupted {
+        /// Scriptlet.
+        name: String,
+    },
     /// Talking to the helper failed.
     #[error("failed to talk to the scriptlet helper for {name}")]
     Pipe {
@@ -121,38 +127,39 @@ impl ScriptRunner {
         &self.exe
     }
 
-    /// Run one scriptlet and wait for it.
+    /// Run one scriptlet and wait for it. The helper runs in its own process group, which is
+    /// ended (with the scriptlet and anything it started) when [`crate::cancel`]'s flag is set.
     pub fn run(&self, spec: &ScriptSpec) -> Result<ScriptOutcome, ScriptError> {
-        let pipe_err = |source| ScriptError::Pipe {
-            name: spec.name.clone(),
-            source,
-        };
-        // One pipe for stdout and stderr keeps their interleaving, as a terminal would.
-        let (rd, wr) = rustix::pipe::pipe().map_err(|e| pipe_err(e.into()))?;
-        let wr2 = wr.try_clone().map_err(pipe_err)?;
-        let mut child = Command::new(&self.exe)
-            .arg(HELPER_ARG)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::from(wr))
-            .stderr(Stdio::from(wr2))
-            .spawn()
-            .map_err(|source| ScriptError::Spawn {
+        if crate::cancel::interrupted() {
+            return Err(ScriptError::Interrupted {
+                name: spec.name.clone(),
+            });
+        }
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg(HELPER_ARG).stdin(Stdio::piped());
+        let json = serde_json::to_vec(spec).expect("script spec serialises");
+        let name = spec.name.clone();
+        let on_line = Box::new(move |line: &str| {
+            tracing::debug!(target: "kiln::scriptlet", "{name}: {line}");
+        });
+        let done = crate::cancel::run_captured(cmd, on_line, Some(&json)).map_err(|e| match e {
+            crate::cancel::ChildError::Spawn(source) => ScriptError::Spawn {
                 exe: self.exe.display().to_string(),
                 name: spec.name.clone(),
                 source,
-            })?;
-        let json = serde_json::to_vec(spec).expect("script spec serialises");
-        {
-            let mut stdin = child.stdin.take().expect("piped stdin");
-            stdin.write_all(&json).map_err(pipe_err)?;
+            },
+            crate::cancel::ChildError::Io(source) => ScriptError::Pipe {
+                name: spec.name.clone(),
+                source,
+            },
+        })?;
+        if done.interrupted {
+            return Err(ScriptError::Interrupted {
+                name: spec.name.clone(),
+            });
         }
-        let mut output = Vec::new();
-        std::fs::File::from(rd)
-            .read_to_end(&mut output)
-            .map_err(pipe_err)?;
-        let status = child.wait().map_err(pipe_err)?;
-        let output = String::from_utf8_lossy(&output).into_owned();
-        let code = exit_code(&status);
+        let output = String::from_utf8_lossy(&done.output).into_owned();
+        let code = exit_code(&done.status);
         if code == SETUP_FAILED {
             if let Some(msg) = output
                 .lines()
@@ -163,9 +170,6 @@ impl ScriptRunner {
                     message: msg.to_string(),
                 });
             }
-        }
-        for line in output.lines() {
-            tracing::debug!(target: "kiln::scriptlet", "{}: {}", spec.name, line);
         }
         Ok(ScriptOutcome {
             status: code,

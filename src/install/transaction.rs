@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -244,7 +243,7 @@ struct Tx<'a> {
 
 impl Tx<'_> {
     fn interrupted(&self) -> Result<(), InstallError> {
-        if crate::repo::fetch::INTERRUPTED.load(Ordering::Relaxed) {
+        if crate::cancel::interrupted() {
             return Err(InstallError::Interrupted);
         }
         Ok(())
@@ -321,14 +320,15 @@ impl Tx<'_> {
         let results: Vec<_> = pkgs[range.clone()]
             .par_iter()
             .map(|p| {
-                if crate::repo::fetch::INTERRUPTED.load(Ordering::Relaxed) {
+                if crate::cancel::interrupted() {
                     return Err(InstallError::Interrupted);
                 }
-                let r = unpack::unpack(&p.rpm, rootfs, owners, uopts).map_err(|source| {
-                    InstallError::Unpack {
+                let r = unpack::unpack(&p.rpm, rootfs, owners, uopts).map_err(|e| match e {
+                    unpack::UnpackError::Interrupted => InstallError::Interrupted,
+                    source => InstallError::Unpack {
                         nevra: p.nevra.clone(),
                         source,
-                    }
+                    },
                 })?;
                 reporter.installed(&p.nevra, p.installed_size);
                 Ok(r)
@@ -362,11 +362,12 @@ impl Tx<'_> {
             self.run_critical(s, &name, Some(1), None, None)?;
         }
         let t0 = Instant::now();
-        let r = unpack::unpack(&pkgs[i].rpm, rootfs, owners, uopts).map_err(|source| {
-            InstallError::Unpack {
+        let r = unpack::unpack(&pkgs[i].rpm, rootfs, owners, uopts).map_err(|e| match e {
+            unpack::UnpackError::Interrupted => InstallError::Interrupted,
+            source => InstallError::Unpack {
                 nevra: pkgs[i].nevra.clone(),
                 source,
-            }
+            },
         })?;
         self.unpack_time += t0.elapsed();
         self.reporter
@@ -556,7 +557,12 @@ impl Tx<'_> {
         self.reporter.scriptlet(name);
         let spec = self.spec(s, name, arg1, arg2, input);
         let t0 = Instant::now();
-        let out = self.runner.run(&spec)?;
+        let out = match self.runner.run(&spec) {
+            Err(super::scriptlet::ScriptError::Interrupted { .. }) => {
+                return Err(InstallError::Interrupted)
+            }
+            r => r?,
+        };
         let dt = t0.elapsed();
         self.script_time += dt;
         self.report.scriptlets.push(ScriptRecord {

@@ -183,6 +183,9 @@ pub enum UnpackError {
         /// What differs.
         reason: &'static str,
     },
+    /// Stopped between two files by an interrupt (Ctrl-C, SIGTERM).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Marker inside the `io::Error` a capped payload returns.
@@ -617,6 +620,10 @@ pub fn unpack(
     let mut seen = vec![false; n];
     let mut last = String::from("(start)");
     loop {
+        // Per file, so that an interrupt stops even a run of large packages within moments.
+        if crate::cancel::interrupted() {
+            return Err(UnpackError::Interrupted);
+        }
         let entry = match cpio.next_entry() {
             Ok(Some(e)) => e,
             Ok(None) => break,

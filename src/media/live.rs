@@ -8,7 +8,7 @@ use kiln_writers::fat::FatOptions;
 use kiln_writers::iso9660::{BiosBoot, Hybrid, IsoOptions, MbrStyle};
 use kiln_writers::tree::{FsTree, ScanOptions};
 
-use super::{MediaError, SquashfsOptions};
+use super::{or_interrupted, squashfs_cancel, CancelWriter, MediaError, SquashfsOptions};
 use crate::boot::{layout, BootAssets};
 
 /// What to build.
@@ -62,8 +62,14 @@ fn scan(dir: &Path) -> Result<FsTree, MediaError> {
 }
 
 impl LiveIso {
-    /// Build the images into `staging`; returns what was made there.
+    /// Build the images into `staging`; returns what was made there. On an interrupt
+    /// ([`crate::cancel`]) it stops within a block or write with [`MediaError::Interrupted`],
+    /// leaving partial files for the caller to remove with `staging`.
     pub fn make(&self, boot: &BootAssets, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
+        self.make_inner(boot, staging).map_err(or_interrupted)
+    }
+
+    fn make_inner(&self, boot: &BootAssets, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
         let mut out = Vec::new();
         let sqfs = self.iso_dir.join(layout::SQUASHFS);
         std::fs::create_dir_all(sqfs.parent().unwrap_or(&self.iso_dir)).map_err(io(&sqfs))?;
@@ -71,7 +77,11 @@ impl LiveIso {
         if self.image_only || self.keep_image {
             let dst = staging.join("squashfs.img");
             if self.image_only {
-                std::fs::rename(&sqfs, &dst).map_err(io(&dst))?;
+                // The staging directory may be on another filesystem than the work directory.
+                if std::fs::rename(&sqfs, &dst).is_err() {
+                    std::fs::copy(&sqfs, &dst).map_err(io(&dst))?;
+                    let _ = std::fs::remove_file(&sqfs);
+                }
             } else {
                 std::fs::copy(&sqfs, &dst).map_err(io(&dst))?;
             }
@@ -90,7 +100,7 @@ impl LiveIso {
                 clamp_mtime: self.source_date_epoch,
                 extra_bytes: 0,
             };
-            let mut f = std::fs::File::create(&img).map_err(io(&img))?;
+            let mut f = CancelWriter(std::fs::File::create(&img).map_err(io(&img))?);
             kiln_writers::fat::write_efiboot(&tree, &opts, &mut f).map_err(|source| {
                 MediaError::Fat {
                     out: img.clone(),
@@ -128,7 +138,7 @@ impl LiveIso {
             ..IsoOptions::default()
         };
         let f = std::fs::File::create(&iso_path).map_err(io(&iso_path))?;
-        let w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let w = std::io::BufWriter::with_capacity(1 << 20, CancelWriter(f));
         kiln_writers::iso9660::write_iso(&tree, &opts, w).map_err(|source| MediaError::Iso {
             out: iso_path.clone(),
             source,
@@ -158,11 +168,18 @@ impl LiveIso {
         if let Some(e) = self.source_date_epoch {
             cmd.env("E2FSPROGS_FAKE_TIME", e.to_string());
         }
-        let out = cmd.output().map_err(io(&img))?;
-        if !out.status.success() {
+        // Its own process group, ended on an interrupt.
+        let on_line = Box::new(|line: &str| tracing::debug!(target: "kiln::mkfs", "{line}"));
+        let done = crate::cancel::run_captured(cmd, on_line, None).map_err(|e| match e {
+            crate::cancel::ChildError::Spawn(e) | crate::cancel::ChildError::Io(e) => io(&img)(e),
+        })?;
+        if done.interrupted {
+            return Err(MediaError::Interrupted);
+        }
+        if !done.status.success() {
             return Err(MediaError::Tool {
                 cmd: format!("mkfs.ext4 -d {} {}", self.root.display(), img.display()),
-                output: String::from_utf8_lossy(&out.stderr).into_owned(),
+                output: String::from_utf8_lossy(&done.output).into_owned(),
             });
         }
         let tree = scan(&dir)?;
@@ -172,10 +189,17 @@ impl LiveIso {
 
 fn write_squashfs(tree: &FsTree, out: &Path, opts: &SquashfsOptions) -> Result<(), MediaError> {
     let f = std::fs::File::create(out).map_err(io(out))?;
-    kiln_writers::squashfs::write(tree, f, opts).map_err(|source| MediaError::Squashfs {
-        out: out.to_owned(),
-        source,
-    })?;
+    tracing::debug!(
+        "compressing {} entries into `{}`",
+        tree.len(),
+        out.display()
+    );
+    kiln_writers::squashfs::write_cancellable(tree, f, opts, &squashfs_cancel).map_err(
+        |source| MediaError::Squashfs {
+            out: out.to_owned(),
+            source,
+        },
+    )?;
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! Media assembly: the only module that uses kiln-writers (DESIGN.md §1.3 rule 3).
 //!
 //! For now a thin facade for `kiln write ...`: scan a directory into an `FsTree` and hand it to
-//! a writer, writing to a staging file renamed into place only on success.
+//! a writer, writing to a staging file renamed into place only on success. Every writer stops
+//! when [`crate::cancel`]'s flag is set: squashfs through its cancel callback, ISO and FAT
+//! through an output that refuses further writes ([`CancelWriter`]).
 
 pub mod boot_test;
 pub mod live;
@@ -60,6 +62,9 @@ pub enum MediaError {
         #[source]
         source: kiln_writers::fat::FatError,
     },
+    /// Stopped by an interrupt (Ctrl-C, SIGTERM); the partial output was removed.
+    #[error("interrupted")]
+    Interrupted,
     /// Creating or renaming the output failed.
     #[error("cannot create `{}`", path.display())]
     Output {
@@ -92,6 +97,51 @@ impl MediaError {
     }
 }
 
+/// An output that fails every write once [`crate::cancel`]'s flag is set, so that writers without
+/// a cancel callback (ISO, FAT) stop at their next write.
+pub struct CancelWriter<W>(pub W);
+
+impl<W> CancelWriter<W> {
+    fn check() -> std::io::Result<()> {
+        if crate::cancel::interrupted() {
+            // Not `ErrorKind::Interrupted`: `write_all` retries that kind forever.
+            return Err(std::io::Error::other("interrupted"));
+        }
+        Ok(())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for CancelWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Self::check()?;
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: std::io::Seek> std::io::Seek for CancelWriter<W> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        Self::check()?;
+        self.0.seek(pos)
+    }
+}
+
+/// The squashfs writer's cancel callback: kiln's interrupt flag.
+pub(crate) fn squashfs_cancel() -> bool {
+    crate::cancel::interrupted()
+}
+
+/// `e`, or [`MediaError::Interrupted`] when it happened because of an interrupt.
+pub(crate) fn or_interrupted(e: MediaError) -> MediaError {
+    if crate::cancel::interrupted() {
+        MediaError::Interrupted
+    } else {
+        e
+    }
+}
+
 /// Parse a codec name and its `key=value` options (mksquashfs names).
 pub fn codec(name: &str, opts: &[String]) -> Result<Codec, String> {
     let mut c = Codec::by_name(name)
@@ -115,25 +165,38 @@ pub fn write_squashfs_dir(
     opts: &SquashfsOptions,
 ) -> Result<SquashfsSummary, MediaError> {
     let tree = scan(dir, xattrs)?;
+    tracing::debug!(
+        "compressing {} entries into `{}`",
+        tree.len(),
+        out.display()
+    );
     staged(out, |file| {
-        kiln_writers::squashfs::write(&tree, file, opts).map_err(|source| MediaError::Squashfs {
-            out: out.to_owned(),
-            source,
-        })
+        kiln_writers::squashfs::write_cancellable(&tree, file, opts, &squashfs_cancel).map_err(
+            |source| MediaError::Squashfs {
+                out: out.to_owned(),
+                source,
+            },
+        )
     })
 }
 
 fn scan(dir: &Path, xattrs: bool) -> Result<FsTree, MediaError> {
-    FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
-        dir: dir.to_owned(),
-        source,
-    })
+    let tree =
+        FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
+            dir: dir.to_owned(),
+            source,
+        })?;
+    if crate::cancel::interrupted() {
+        return Err(MediaError::Interrupted);
+    }
+    Ok(tree)
 }
 
-/// Write through `f` into `OUT.partial`, renamed to `out` only on success.
+/// Write through `f` into `OUT.partial`, renamed to `out` only on success (removed on failure
+/// or interrupt).
 fn staged<T>(
     out: &Path,
-    f: impl FnOnce(&mut std::fs::File) -> Result<T, MediaError>,
+    f: impl FnOnce(&mut CancelWriter<std::fs::File>) -> Result<T, MediaError>,
 ) -> Result<T, MediaError> {
     let mut staging = out.as_os_str().to_owned();
     staging.push(".partial");
@@ -142,15 +205,21 @@ fn staged<T>(
         let path = path.to_owned();
         move |source| MediaError::Output { path, source }
     };
-    let mut file = std::fs::File::create(&staging).map_err(out_err(&staging))?;
+    let file = std::fs::File::create(&staging).map_err(out_err(&staging))?;
+    let mut file = CancelWriter(file);
     match f(&mut file) {
+        // The last check: an interrupt after the last write still leaves no output.
+        Ok(_) if crate::cancel::interrupted() => {
+            let _ = std::fs::remove_file(&staging);
+            Err(MediaError::Interrupted)
+        }
         Ok(v) => {
             std::fs::rename(&staging, out).map_err(out_err(out))?;
             Ok(v)
         }
         Err(e) => {
             let _ = std::fs::remove_file(&staging);
-            Err(e)
+            Err(or_interrupted(e))
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +13,9 @@ use sha2::Digest;
 use super::xml::Checksum;
 use super::RepoError;
 
-/// Set by the CLI's Ctrl-C handler; transfers stop at the next chunk.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Set by the CLI's Ctrl-C handler; transfers stop at the next chunk. The process-wide flag
+/// of [`crate::cancel`], under its old name.
+pub use crate::cancel::INTERRUPTED;
 
 /// HTTP/file fetcher shared by metadata and package downloads.
 #[derive(Clone)]

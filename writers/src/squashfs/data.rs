@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::Hasher;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 use rayon::prelude::*;
@@ -82,6 +83,16 @@ enum Job {
 /// One compressed block: data to write (empty for a hole) and its size field.
 type Block = (Vec<u8>, u32);
 
+/// The caller's "stop now?" question, asked between blocks and between input chunks.
+pub type Cancel<'a> = &'a (dyn Fn() -> bool + Sync);
+
+fn check(cancel: Cancel<'_>) -> Result<(), SquashfsError> {
+    if cancel() {
+        return Err(SquashfsError::Cancelled);
+    }
+    Ok(())
+}
+
 fn read_at(
     src: &DataSource,
     file: &mut Option<std::fs::File>,
@@ -143,13 +154,14 @@ fn is_hole(
     })
 }
 
-fn hash_file(f: &DataFile) -> Result<u64, SquashfsError> {
+fn hash_file(f: &DataFile, cancel: Cancel<'_>) -> Result<u64, SquashfsError> {
     // SipHash with fixed keys: only a filter, equal hashes are confirmed byte by byte.
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let mut buf = vec![0u8; CHUNK.min(f.size as usize)];
     let mut handle = None;
     let mut off = 0;
     while off < f.size {
+        check(cancel)?;
         let n = (f.size - off).min(CHUNK as u64) as usize;
         if is_hole(&f.source, &mut handle, off, n as u64)? {
             // Only a filter: a hole hashes unlike written zeros, which at worst misses a dedup.
@@ -163,7 +175,7 @@ fn hash_file(f: &DataFile) -> Result<u64, SquashfsError> {
     Ok(h.finish())
 }
 
-fn same_content(a: &DataFile, b: &DataFile) -> Result<bool, SquashfsError> {
+fn same_content(a: &DataFile, b: &DataFile, cancel: Cancel<'_>) -> Result<bool, SquashfsError> {
     if a.source == b.source {
         return Ok(true);
     }
@@ -172,6 +184,7 @@ fn same_content(a: &DataFile, b: &DataFile) -> Result<bool, SquashfsError> {
     let mut bb = ba.clone();
     let mut off = 0;
     while off < a.size {
+        check(cancel)?;
         let n = (a.size - off).min(CHUNK as u64) as usize;
         read_at(&a.source, &mut ha, off, &mut ba[..n])?;
         read_at(&b.source, &mut hb, off, &mut bb[..n])?;
@@ -201,7 +214,14 @@ fn compress_block(
     })
 }
 
-fn run_job(job: &Job, files: &[DataFile], o: &JobCtx) -> Result<Vec<Block>, SquashfsError> {
+fn run_job(
+    job: &Job,
+    files: &[DataFile],
+    o: &JobCtx,
+    cancel: Cancel<'_>,
+) -> Result<Vec<Block>, SquashfsError> {
+    // Either the caller cancels, or another job failed and nothing of this one will be used.
+    let stop = || cancel() || o.stop.load(Ordering::Relaxed);
     let bs = o.block_size as u64;
     let mut buf = vec![0u8; o.block_size as usize];
     match job {
@@ -210,6 +230,9 @@ fn run_job(job: &Job, files: &[DataFile], o: &JobCtx) -> Result<Vec<Block>, Squa
             let mut handle = None;
             let mut out = Vec::with_capacity(*count as usize);
             for b in *first..first + count {
+                if stop() {
+                    return Err(SquashfsError::Cancelled);
+                }
                 let off = b * bs;
                 let n = (f.size - off).min(bs) as usize;
                 if o.sparse && is_hole(&f.source, &mut handle, off, n as u64)? {
@@ -222,6 +245,9 @@ fn run_job(job: &Job, files: &[DataFile], o: &JobCtx) -> Result<Vec<Block>, Squa
             Ok(out)
         }
         Job::Fragment(pieces) => {
+            if stop() {
+                return Err(SquashfsError::Cancelled);
+            }
             let mut fill = 0;
             for &(file, off, len) in pieces {
                 let mut handle = None;
@@ -249,14 +275,19 @@ struct JobCtx {
     codec: Arc<Codec>,
     block_size: u32,
     sparse: bool,
+    /// Set when the commit loop gives up (an error), so queued jobs end at their next block.
+    stop: AtomicBool,
 }
 
 /// Write the data of `files` (in this order) to `out`, which is at absolute position `start`.
+/// `cancel` is asked before every block and input chunk; once it says yes the result is
+/// [`SquashfsError::Cancelled`] and the workers stop within a block.
 pub fn write_data<W: Write>(
     out: &mut W,
     start: u64,
     files: &[DataFile],
     o: &DataOptions,
+    cancel: Cancel<'_>,
 ) -> Result<DataOut, SquashfsError> {
     let bs = o.block_size as u64;
     // 1. Duplicates: hash everything in parallel, confirm matches byte by byte, in file order.
@@ -270,7 +301,7 @@ pub fn write_data<W: Write>(
                     if f.size == 0 {
                         Ok(None)
                     } else {
-                        hash_file(f).map(Some)
+                        hash_file(f, cancel).map(Some)
                     }
                 })
                 .collect::<Result<_, _>>()
@@ -281,7 +312,7 @@ pub fn write_data<W: Write>(
             let cands = seen.entry((files[i].size, *h)).or_default();
             let mut found = None;
             for &c in cands.iter() {
-                if same_content(&files[c], &files[i])? {
+                if same_content(&files[c], &files[i], cancel)? {
                     found = Some(c);
                     break;
                 }
@@ -336,27 +367,74 @@ pub fn write_data<W: Write>(
         jobs.push(Job::Fragment(pieces));
     }
 
-    // 3. Compress on the pool, commit in job order.
-    let jobs = Arc::new(jobs);
-    let shared: Arc<Vec<DataFile>> = Arc::new(files.to_vec());
-    let ctx = Arc::new(JobCtx {
+    // 3. Compress on the pool, commit in job order. A scope, so that jobs can ask `cancel`.
+    let ctx = JobCtx {
         codec: o.codec.clone(),
         block_size: o.block_size,
         sparse: o.sparse,
-    });
+        stop: AtomicBool::new(false),
+    };
     // Enough work queued to keep every worker busy while the writer waits on the oldest job.
     let window = o.pool.current_num_threads() * 4;
+    let mut fragments = Vec::new();
+    let end = o.pool.in_place_scope(|scope| {
+        let r = commit_in_order(
+            scope,
+            out,
+            start,
+            files,
+            &jobs,
+            &ctx,
+            window,
+            &mut locs,
+            &mut fragments,
+            cancel,
+        );
+        if r.is_err() {
+            // The scope waits for every job it started: make them quick.
+            ctx.stop.store(true, Ordering::Relaxed);
+        }
+        r
+    })?;
+    for i in 0..files.len() {
+        if let Some(c) = canon[i] {
+            locs[i] = locs[c].clone();
+        }
+    }
+    Ok(DataOut {
+        locs,
+        fragments,
+        end,
+        duplicates,
+    })
+}
+
+/// Runs the jobs on the pool, at most a window ahead of the oldest, and writes their blocks in
+/// job order; returns the position after the last byte written.
+fn commit_in_order<'s, W: Write>(
+    scope: &rayon::Scope<'s>,
+    out: &mut W,
+    start: u64,
+    files: &'s [DataFile],
+    jobs: &'s [Job],
+    ctx: &'s JobCtx,
+    window: usize,
+    locs: &mut [FileLoc],
+    fragments: &mut Vec<(u64, u32)>,
+    cancel: Cancel<'s>,
+) -> Result<u64, SquashfsError> {
+    let bs = ctx.block_size as u64;
     let (tx, rx) = mpsc::channel::<(usize, Result<Vec<Block>, SquashfsError>)>();
     let mut pending: BTreeMap<usize, Vec<Block>> = BTreeMap::new();
     let (mut next_spawn, mut next_commit) = (0usize, 0usize);
     let mut pos = start;
-    let mut fragments = Vec::new();
     while next_commit < jobs.len() {
+        check(cancel)?;
         while next_spawn < jobs.len() && next_spawn - next_commit < window {
-            let (jobs, files, ctx, tx) = (jobs.clone(), shared.clone(), ctx.clone(), tx.clone());
+            let tx = tx.clone();
             let i = next_spawn;
-            o.pool.spawn(move || {
-                let r = run_job(&jobs[i], &files, &ctx);
+            scope.spawn(move |_| {
+                let r = run_job(&jobs[i], files, ctx, cancel);
                 let _ = tx.send((i, r));
             });
             next_spawn += 1;
@@ -390,15 +468,5 @@ pub fn write_data<W: Write>(
             next_commit += 1;
         }
     }
-    for i in 0..files.len() {
-        if let Some(c) = canon[i] {
-            locs[i] = locs[c].clone();
-        }
-    }
-    Ok(DataOut {
-        locs,
-        fragments,
-        end: pos,
-        duplicates,
-    })
+    Ok(pos)
 }

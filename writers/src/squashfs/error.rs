@@ -28,6 +28,9 @@ pub enum SquashfsError {
     /// Writing the image failed.
     #[error("cannot write the image")]
     Write(#[source] std::io::Error),
+    /// The caller's cancel callback asked to stop; the image is incomplete.
+    #[error("cancelled")]
+    Cancelled,
     /// The tree exceeds a format limit (more than 65536 ids, 2^32 inodes, ...).
     #[error("the tree exceeds a squashfs limit: {0}")]
     Limit(String),

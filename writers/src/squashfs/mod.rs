@@ -170,6 +170,19 @@ pub fn write<W: Write + Seek>(
     out: W,
     opts: &Options,
 ) -> Result<Summary, SquashfsError> {
+    write_cancellable(tree, out, opts, &|| false)
+}
+
+/// As [`write`], asking `cancel` before every data block (on every compression thread) and
+/// between the steps after them; once it returns true, writing stops with
+/// [`SquashfsError::Cancelled`], the threads end within a block and `out` holds an incomplete
+/// image the caller should remove.
+pub fn write_cancellable<W: Write + Seek>(
+    tree: &FsTree,
+    out: W,
+    opts: &Options,
+    cancel: &(dyn Fn() -> bool + Sync),
+) -> Result<Summary, SquashfsError> {
     let bs = opts.block_size;
     if !(4096..=1 << 20).contains(&bs) || !bs.is_power_of_two() {
         return Err(SquashfsError::BadOption(format!(
@@ -243,7 +256,11 @@ pub fn write<W: Write + Seek>(
             sparse: opts.sparse,
             pool: Arc::new(pool),
         },
+        cancel,
     )?;
+    if cancel() {
+        return Err(SquashfsError::Cancelled);
+    }
     pos = data.end;
     tracing::debug!(
         files = files.len(),
