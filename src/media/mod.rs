@@ -3,6 +3,7 @@
 //! For now a thin facade for `kiln write ...`: scan a directory into an `FsTree` and hand it to
 //! a writer, writing to a staging file renamed into place only on success.
 
+pub mod bench;
 pub mod boot_test;
 pub mod live;
 
@@ -123,7 +124,7 @@ pub fn write_squashfs_dir(
     })
 }
 
-fn scan(dir: &Path, xattrs: bool) -> Result<FsTree, MediaError> {
+pub(crate) fn scan(dir: &Path, xattrs: bool) -> Result<FsTree, MediaError> {
     FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
         dir: dir.to_owned(),
         source,
