@@ -331,7 +331,7 @@ fn bench_compress_dir_squashfs_and_iso() {
         &["write", "iso", "tree", "plain.iso", "--volid", "PLAIN"],
     ));
     let cwd = t.join("cwd");
-    std::fs::create_dir(&cwd).unwrap();
+    std::fs::create_dir_all(cwd.join("tmp")).unwrap();
     ok(kiln(
         &cwd,
         &["bench-compress", "../plain.iso", "--codec", "zstd:level=1"],

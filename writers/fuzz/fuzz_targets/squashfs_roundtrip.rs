@@ -134,9 +134,13 @@ fn build(u: &mut Unstructured<'_>) -> Result<FsTree> {
                 if t.is_empty() {
                     t.push(b'x');
                 }
-                Kind::Symlink(std::ffi::OsString::from(
-                    String::from_utf8_lossy(&t).into_owned(),
-                ))
+                // backhand refuses targets of 256 bytes or more (its own limit; the kernel
+                // reads up to a page), so stay below it.
+                let mut t = String::from_utf8_lossy(&t).into_owned();
+                while t.len() > 255 {
+                    t.pop();
+                }
+                Kind::Symlink(t.into())
             }
             6 if !linkable.is_empty() => Kind::Hardlink(*u.choose(&linkable)?),
             6 => Kind::Fifo,
@@ -170,7 +174,7 @@ fn options(u: &mut Unstructured<'_>) -> Result<squashfs::Options> {
     let codec = match u.int_in_range(0..=3)? {
         0 => Codec::Gzip {
             level: u.int_in_range(1..=9)?,
-            window: u.int_in_range(8..=15)?,
+            window: u.int_in_range(9..=15)?,
         },
         1 => Codec::Xz {
             dict_size: None,
@@ -267,7 +271,16 @@ fn expected(t: &FsTree, all_root: bool) -> BTreeMap<PathBuf, Entry> {
 }
 
 fn read_back(img: &[u8]) -> BTreeMap<PathBuf, Entry> {
-    let fs = FilesystemReader::from_reader(Cursor::new(img)).expect("backhand opens the image");
+    let fs = match FilesystemReader::from_reader(Cursor::new(img)) {
+        Ok(fs) => fs,
+        Err(e) => {
+            // KILN_FUZZ_DUMP=FILE keeps the image for the reference tools (unsquashfs -lls).
+            if let Some(p) = std::env::var_os("KILN_FUZZ_DUMP") {
+                std::fs::write(p, img).expect("dump the image");
+            }
+            panic!("backhand cannot open the image: {e:?}");
+        }
+    };
     let mut out = BTreeMap::new();
     for node in fs.files() {
         let got = match &node.inner {
