@@ -821,10 +821,15 @@ impl Report {
         ));
         for r in &self.results {
             let (x, y) = (px(r.compress_wall_s), py(r.image_bytes as f64 / 1e6));
+            // Labels of points near the right edge go to their left, so they stay inside.
+            let (tx, anchor) = if x > w * 0.7 {
+                (x - 6.0, "end")
+            } else {
+                (x + 6.0, "start")
+            };
             s.push_str(&format!(
                 "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"#1f77b4\"/>\n\
-                 <text x=\"{:.1}\" y=\"{:.1}\">{}</text>\n",
-                x + 6.0,
+                 <text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>\n",
                 y - 6.0,
                 xml(&r.setting)
             ));

@@ -193,12 +193,10 @@ fn rock_ridge<R: Read + Seek>(r: &mut R, area: &[u8]) -> Result<RockRidge, IsoRe
             }
             let e = &area[i..i + len];
             match sig {
-                b"NM" if len >= 5 => {
-                    // Flags: CURRENT/PARENT name no real entry; CONTINUE keeps appending.
-                    if e[4] & 6 == 0 {
-                        name.extend_from_slice(&e[5..]);
-                        named = true;
-                    }
+                // Flags: CURRENT/PARENT name no real entry; CONTINUE keeps appending.
+                b"NM" if len >= 5 && e[4] & 6 == 0 => {
+                    name.extend_from_slice(&e[5..]);
+                    named = true;
                 }
                 b"PX" if len >= 12 => rr.mode = Some(le32(e, 4)),
                 b"CE" if len >= 28 => {
