@@ -32,6 +32,9 @@ pub struct ArchInfo {
     pub lib: &'static str,
     /// Whether kiln's test suite boots media of this arch (README says which).
     pub tested: bool,
+    /// The xz BCJ filter for this arch's code as mksquashfs names it (`-Xbcj x86`), when
+    /// squashfs has one (its `powerpc` filter is big-endian only, so not ppc64le's).
+    pub xz_bcj: Option<&'static str>,
 }
 
 /// Every architecture kiln has facts for.
@@ -64,6 +67,7 @@ pub const ARCHES: &[ArchInfo] = &[
         ],
         lib: "lib64",
         tested: true,
+        xz_bcj: Some("x86"),
     },
     ArchInfo {
         name: "aarch64",
@@ -89,6 +93,7 @@ pub const ARCHES: &[ArchInfo] = &[
         ],
         lib: "lib64",
         tested: true,
+        xz_bcj: Some("arm64"),
     },
     ArchInfo {
         name: "ppc64le",
@@ -105,6 +110,7 @@ pub const ARCHES: &[ArchInfo] = &[
         uefi_firmware: &[],
         lib: "lib64",
         tested: false,
+        xz_bcj: None,
     },
     ArchInfo {
         name: "s390x",
@@ -121,6 +127,7 @@ pub const ARCHES: &[ArchInfo] = &[
         uefi_firmware: &[],
         lib: "lib64",
         tested: false,
+        xz_bcj: None,
     },
     ArchInfo {
         name: "riscv64",
@@ -137,6 +144,7 @@ pub const ARCHES: &[ArchInfo] = &[
         uefi_firmware: &[],
         lib: "lib64",
         tested: false,
+        xz_bcj: None,
     },
 ];
 

@@ -54,6 +54,36 @@ pub enum Command {
     /// Write one image from a directory: squashfs, ISO 9660, EFI boot (FAT) image.
     #[command(subcommand)]
     Write(WriteCommand),
+    /// Compress one tree with several squashfs settings and compare size, time and read speed.
+    BenchCompress(BenchCompressArgs),
+}
+
+/// `kiln bench-compress` options.
+#[derive(Debug, clap::Args)]
+pub struct BenchCompressArgs {
+    /// A directory, a squashfs image or an ISO (its LiveOS/squashfs.img, else its files);
+    /// told apart by content.
+    #[arg(value_name = "TREE|ISO|SQUASHFS")]
+    pub input: PathBuf,
+    /// Settings, comma-separated: CODEC[:OPT[:OPT]], e.g. `xz:bcj=x86:b=1M,zstd:level=19,lz4:hc`.
+    /// b=SIZE fixes the block size; other options as `write squashfs --comp-opt` (join several
+    /// BCJ filters with +). Default: xz, xz:b=1M, xz with the host's BCJ filter at 1M, zstd
+    /// levels 3, 15 and 19, gzip, lz4:hc.
+    #[arg(long, value_name = "LIST")]
+    pub codec: Option<String>,
+    /// Block sizes, comma-separated (e.g. 128K,1M): each setting without b= runs once per size.
+    #[arg(long, value_name = "LIST")]
+    pub block_size: Option<String>,
+    /// Directory for the images and the reports (created; images kept). Without it images go
+    /// to a temporary directory and the reports to the current one.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Keep the images even without --output (their directory is printed).
+    #[arg(long)]
+    pub keep: bool,
+    /// Compression threads (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub processors: usize,
 }
 
 /// Options shared by `resolve` and `download`.

@@ -1,6 +1,7 @@
 //! The command line: the only place for clap, tracing-subscriber and terminal output.
 
 pub mod args;
+mod bench;
 mod boot_test;
 mod build;
 pub mod diagnostics;
@@ -69,6 +70,7 @@ pub fn main() -> i32 {
         Command::BootTest(b) => boot_test::run(b),
         Command::Build(b) => build::run(b, color),
         Command::Write(w) => write::run(w),
+        Command::BenchCompress(b) => bench::run(b),
     };
     match r {
         Ok(code) => code,

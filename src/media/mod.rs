@@ -5,6 +5,7 @@
 //! when [`crate::cancel`]'s flag is set: squashfs through its cancel callback, ISO and FAT
 //! through an output that refuses further writes ([`CancelWriter`]).
 
+pub mod bench;
 pub mod boot_test;
 pub mod live;
 
@@ -180,7 +181,7 @@ pub fn write_squashfs_dir(
     })
 }
 
-fn scan(dir: &Path, xattrs: bool) -> Result<FsTree, MediaError> {
+pub(crate) fn scan(dir: &Path, xattrs: bool) -> Result<FsTree, MediaError> {
     let tree =
         FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
             dir: dir.to_owned(),

@@ -18,6 +18,7 @@
 //! regular files with names up to 103 UTF-16 units.
 
 mod names;
+pub mod read;
 mod susp;
 
 use std::collections::HashSet;

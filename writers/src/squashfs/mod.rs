@@ -399,6 +399,14 @@ pub fn write_cancellable<W: Write + Seek>(
             }
             Kind::Symlink(t) => inode::symlink(&mut rec, &h, s.nlink[id], t.as_bytes(), xattr),
             Kind::CharDevice { major, minor } | Kind::BlockDevice { major, minor } => {
+                // squashfs stores Linux's 32-bit encoding (12-bit major, 20-bit minor); larger
+                // numbers would come back as a different device.
+                if *major > 0xfff || *minor > 0xfffff {
+                    return Err(SquashfsError::Limit(format!(
+                        "device {major}:{minor} of `{}` needs more than 12 major or 20 minor bits",
+                        tree.path(id).display()
+                    )));
+                }
                 let t = basic_type(&node.kind);
                 let dev = inode::encode_dev(*major, *minor);
                 inode::special(&mut rec, t, &h, s.nlink[id], dev, xattr);

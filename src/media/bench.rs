@@ -1,0 +1,916 @@
+//! The compressor benchmark behind `kiln bench-compress`: one tree, written with several squashfs
+//! settings, each measured for size, compression wall and CPU time, and read-back speed.
+//!
+//! The input is a directory, a squashfs image or an ISO (its `LiveOS/squashfs.img`, else its
+//! files), told apart by content. Images are read back with backhand, an independent reader, so
+//! the decompression figure is also a check that every byte comes back.
+
+use std::io::{BufReader, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kiln_writers::iso9660::read::{self as iso_read, EntryKind, IsoReadError};
+use kiln_writers::squashfs::{self, Codec, SquashfsError};
+use kiln_writers::tree::{DataSource, FsTree, Kind, Meta};
+
+use super::MediaError;
+use crate::arch::ArchInfo;
+
+/// Block size for settings that fix none and when `--block-size` is not given (mksquashfs').
+pub const DEFAULT_BLOCK_SIZE: u32 = 128 * 1024;
+
+/// Why a benchmark step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A setting in the list cannot be parsed or is invalid.
+    #[error("invalid setting `{setting}`: {msg}")]
+    BadSetting {
+        /// The setting as written.
+        setting: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The input is none of the three accepted kinds.
+    #[error("`{}` is not a directory, squashfs image or ISO 9660 image", path.display())]
+    UnknownInput {
+        /// The input path.
+        path: PathBuf,
+    },
+    /// A file could not be read or written.
+    #[error("cannot access `{}`", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Scanning the input directory failed.
+    #[error(transparent)]
+    Scan(#[from] MediaError),
+    /// backhand could not read a squashfs image.
+    #[error("cannot read squashfs image `{}`", path.display())]
+    ReadSquashfs {
+        /// The image.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: backhand::BackhandError,
+    },
+    /// An image's entries do not form a tree (a path twice, a missing parent).
+    #[error("`{}` holds entries that do not form a tree", path.display())]
+    Tree {
+        /// The image.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: kiln_writers::tree::TreeError,
+    },
+    /// The ISO could not be read.
+    #[error("cannot read ISO image `{}`", path.display())]
+    ReadIso {
+        /// The image.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: IsoReadError,
+    },
+    /// The writer failed.
+    #[error("cannot write `{}` with `{setting}`", path.display())]
+    Write {
+        /// The image.
+        path: PathBuf,
+        /// The setting.
+        setting: String,
+        /// Cause.
+        #[source]
+        source: SquashfsError,
+    },
+    /// The image read back holds a different number of bytes than the tree.
+    #[error("`{}` read back {got} bytes of file data, the tree has {want}", path.display())]
+    Mismatch {
+        /// The image.
+        path: PathBuf,
+        /// Bytes read.
+        got: u64,
+        /// Bytes expected.
+        want: u64,
+    },
+}
+
+impl BenchError {
+    /// The user's input is at fault (exit 1), not the environment.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            BenchError::BadSetting { .. } | BenchError::UnknownInput { .. }
+        )
+    }
+}
+
+/// One compressor setting to measure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// How it was written, with the block size appended when `--block-size` chose it.
+    pub label: String,
+    /// The compressor and its options.
+    pub codec: Codec,
+    /// The squashfs block size.
+    pub block_size: u32,
+}
+
+/// The default list: the settings Fedora, lorax, kiwi and the NixOS squashfs study use
+/// (xz at 128K and 1M, xz with the host's BCJ filter, zstd 3/15/19, gzip, lz4hc).
+pub fn default_settings(host: &ArchInfo) -> String {
+    let mut s = vec!["xz", "xz:b=1M"];
+    let bcj = host.xz_bcj.map(|f| format!("xz:bcj={f}:b=1M"));
+    s.extend(bcj.as_deref());
+    s.extend([
+        "zstd:level=3",
+        "zstd:level=15",
+        "zstd:level=19",
+        "gzip",
+        "lz4:hc",
+    ]);
+    s.join(",")
+}
+
+/// `128K`, `1M`, or bytes.
+pub fn format_size(b: u32) -> String {
+    if b % (1 << 20) == 0 {
+        format!("{}M", b >> 20)
+    } else if b % 1024 == 0 {
+        format!("{}K", b >> 10)
+    } else {
+        b.to_string()
+    }
+}
+
+/// Parse `CODEC[:OPT[:OPT]]` settings separated by commas. `b=SIZE` fixes the block size;
+/// other options are mksquashfs' (`level=N`, `hc`, `bcj=x86` (`+` joins several filters),
+/// `dict-size=N`, `window=N`, `preset=N`, `extreme`). Settings without `b=` are repeated for
+/// each of `block_sizes` (or use 128K when it is empty).
+pub fn parse_settings(list: &str, block_sizes: &[u32]) -> Result<Vec<Setting>, BenchError> {
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let bad = |msg: String| BenchError::BadSetting {
+            setting: item.to_owned(),
+            msg,
+        };
+        let mut parts = item.split(':');
+        let name = parts.next().unwrap_or_default();
+        let mut codec = Codec::by_name(name)
+            .ok_or_else(|| bad(format!("unknown codec `{name}` (gzip, xz, zstd, lz4)")))?;
+        let mut fixed = None;
+        for opt in parts {
+            if let Some(v) = opt.strip_prefix("b=") {
+                fixed = Some(squashfs::compress::parse_size(v).map_err(|e| bad(e.to_string()))?);
+            } else {
+                codec
+                    .set_option(&opt.replace('+', ","))
+                    .map_err(|e| bad(e.to_string()))?;
+            }
+        }
+        let sizes: Vec<(u32, bool)> = match (fixed, block_sizes) {
+            (Some(b), _) => vec![(b, false)],
+            (None, []) => vec![(DEFAULT_BLOCK_SIZE, false)],
+            (None, l) => l.iter().map(|&b| (b, true)).collect(),
+        };
+        for (block_size, append) in sizes {
+            if !(4096..=1 << 20).contains(&block_size) || !block_size.is_power_of_two() {
+                return Err(bad(format!(
+                    "block size {block_size} is not a power of two from 4K to 1M"
+                )));
+            }
+            codec.validate(block_size).map_err(|e| bad(e.to_string()))?;
+            let label = if append {
+                format!("{item}:b={}", format_size(block_size))
+            } else {
+                item.to_owned()
+            };
+            out.push(Setting {
+                label,
+                codec: codec.clone(),
+                block_size,
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(BenchError::BadSetting {
+            setting: list.to_owned(),
+            msg: "no settings given".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// A codec's mksquashfs name.
+pub fn codec_name(c: &Codec) -> &'static str {
+    match c {
+        Codec::Gzip { .. } => "gzip",
+        Codec::Xz { .. } => "xz",
+        Codec::Zstd { .. } => "zstd",
+        Codec::Lz4 { .. } => "lz4",
+    }
+}
+
+/// What the input turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// A directory tree.
+    Dir,
+    /// A squashfs image.
+    Squashfs,
+    /// An ISO 9660 image.
+    Iso,
+}
+
+/// Tell the input kind by content: `hsqs` at 0, `CD001` at 32769, or a directory.
+pub fn detect(path: &Path) -> Result<InputKind, BenchError> {
+    let io = |source| BenchError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if std::fs::metadata(path).map_err(io)?.is_dir() {
+        return Ok(InputKind::Dir);
+    }
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut head = [0u8; 4];
+    if f.read_exact(&mut head).is_ok() && &head == b"hsqs" {
+        return Ok(InputKind::Squashfs);
+    }
+    let mut cd = [0u8; 5];
+    let iso = f.seek(std::io::SeekFrom::Start(32769)).is_ok() && f.read_exact(&mut cd).is_ok();
+    if iso && &cd == b"CD001" {
+        return Ok(InputKind::Iso);
+    }
+    Err(BenchError::UnknownInput {
+        path: path.to_owned(),
+    })
+}
+
+/// The tree to compress and what it holds.
+#[derive(Debug)]
+pub struct Input {
+    /// The tree.
+    pub tree: FsTree,
+    /// What the input path was.
+    pub kind: InputKind,
+    /// What inside it was used (`LiveOS/squashfs.img`, `files`, ...), for the report.
+    pub source: String,
+    /// Bytes of regular file data (each inode once): the "uncompressed" size.
+    pub bytes: u64,
+    /// File data bytes a reader sees, hardlinks counted per name.
+    pub read_bytes: u64,
+    /// Regular files.
+    pub files: usize,
+    // Extracted file data the tree points at; removed on drop.
+    _scratch: Option<tempfile::TempDir>,
+}
+
+/// Load the input into a tree. Images are extracted into a temporary directory under `scratch`
+/// (file data only; the tree keeps their ownership, modes and times).
+pub fn load(path: &Path, scratch: &Path) -> Result<Input, BenchError> {
+    let kind = detect(path)?;
+    let (tree, source, dir) = match kind {
+        InputKind::Dir => (super::scan(path, true)?, "directory".to_owned(), None),
+        InputKind::Squashfs => {
+            let dir = tempdir(scratch)?;
+            let tree = from_squashfs(path, dir.path())?;
+            (tree, "squashfs image".to_owned(), Some(dir))
+        }
+        InputKind::Iso => {
+            let dir = tempdir(scratch)?;
+            let (tree, source) = from_iso(path, dir.path())?;
+            (tree, source, Some(dir))
+        }
+    };
+    let (mut bytes, mut read_bytes, mut files) = (0, 0, 0);
+    for id in tree.walk() {
+        match &tree.node(id).kind {
+            Kind::File { size, .. } => {
+                bytes += size;
+                read_bytes += size;
+                files += 1;
+            }
+            Kind::Hardlink(t) => {
+                if let Kind::File { size, .. } = tree.node(*t).kind {
+                    read_bytes += size;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Input {
+        tree,
+        kind,
+        source,
+        bytes,
+        read_bytes,
+        files,
+        _scratch: dir,
+    })
+}
+
+fn tempdir(parent: &Path) -> Result<tempfile::TempDir, BenchError> {
+    tempfile::Builder::new()
+        .prefix(".kiln-bench-")
+        .tempdir_in(parent)
+        .map_err(|source| BenchError::Io {
+            path: parent.to_owned(),
+            source,
+        })
+}
+
+fn create(path: &Path) -> Result<std::fs::File, BenchError> {
+    std::fs::File::create(path).map_err(|source| BenchError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// A squashfs image as a tree whose file data is extracted under `data`. backhand shows neither
+/// xattrs nor hardlinks, so the tree has none (hardlinked names become separate files).
+fn from_squashfs(image: &Path, data: &Path) -> Result<FsTree, BenchError> {
+    let rd = |source| BenchError::ReadSquashfs {
+        path: image.to_owned(),
+        source,
+    };
+    let f = std::fs::File::open(image).map_err(|source| BenchError::Io {
+        path: image.to_owned(),
+        source,
+    })?;
+    let fs = backhand::FilesystemReader::from_reader(BufReader::new(f)).map_err(rd)?;
+    let mut tree = FsTree::new(Meta::default());
+    let mut n = 0usize;
+    // backhand lists nodes sorted by path, so parents come before their children.
+    for node in fs.files() {
+        let h = &node.header;
+        let meta = Meta {
+            mode: u32::from(h.permissions) & 0o7777,
+            uid: h.uid,
+            gid: h.gid,
+            mtime: i64::from(h.mtime),
+            xattrs: Vec::new(),
+        };
+        let rel = node.fullpath.strip_prefix("/").unwrap_or(&node.fullpath);
+        if rel.as_os_str().is_empty() {
+            *tree.meta_mut(FsTree::ROOT) = meta;
+            continue;
+        }
+        let kind = match &node.inner {
+            backhand::InnerNode::Dir(_) => Kind::Dir,
+            backhand::InnerNode::File(file) => {
+                n += 1;
+                let out = data.join(n.to_string());
+                let mut w = std::io::BufWriter::new(create(&out)?);
+                let size = std::io::copy(&mut fs.file(file).reader(), &mut w)
+                    .and_then(|s| std::io::Write::flush(&mut w).map(|_| s))
+                    .map_err(|source| BenchError::Io {
+                        path: out.clone(),
+                        source,
+                    })?;
+                Kind::File {
+                    size,
+                    data: DataSource::Path(out),
+                }
+            }
+            backhand::InnerNode::Symlink(s) => Kind::Symlink(s.link.clone().into_os_string()),
+            backhand::InnerNode::CharacterDevice(d) => {
+                let (major, minor) = decode_dev(d.device_number);
+                Kind::CharDevice { major, minor }
+            }
+            backhand::InnerNode::BlockDevice(d) => {
+                let (major, minor) = decode_dev(d.device_number);
+                Kind::BlockDevice { major, minor }
+            }
+            backhand::InnerNode::NamedPipe => Kind::Fifo,
+            backhand::InnerNode::Socket => Kind::Socket,
+        };
+        tree.insert(rel, meta, kind)
+            .map_err(|source| BenchError::Tree {
+                path: image.to_owned(),
+                source,
+            })?;
+    }
+    Ok(tree)
+}
+
+/// Linux's `new_decode_dev`, the inverse of what squashfs stores.
+fn decode_dev(dev: u32) -> (u32, u32) {
+    ((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00))
+}
+
+/// An ISO's `LiveOS/squashfs.img` as a tree, else the ISO's own files and directories.
+fn from_iso(image: &Path, data: &Path) -> Result<(FsTree, String), BenchError> {
+    let rd = |source| BenchError::ReadIso {
+        path: image.to_owned(),
+        source,
+    };
+    let f = std::fs::File::open(image).map_err(|source| BenchError::Io {
+        path: image.to_owned(),
+        source,
+    })?;
+    let mut r = BufReader::new(f);
+    let entries = iso_read::list(&mut r).map_err(rd)?;
+    let live = Path::new("LiveOS/squashfs.img");
+    if let Some(e) = entries
+        .iter()
+        .find(|e| e.path == live && e.kind == EntryKind::File)
+    {
+        let out = data.join("squashfs.img");
+        let mut w = std::io::BufWriter::new(create(&out)?);
+        iso_read::copy_file(&mut r, e, &mut w).map_err(rd)?;
+        std::io::Write::flush(&mut w).map_err(|source| BenchError::Io {
+            path: out.clone(),
+            source,
+        })?;
+        drop(w);
+        let tree = from_squashfs(&out, data)?;
+        return Ok((tree, "LiveOS/squashfs.img".into()));
+    }
+    let mut tree = FsTree::new(Meta::default());
+    for (n, e) in entries.iter().enumerate() {
+        let kind = match e.kind {
+            EntryKind::Dir => Kind::Dir,
+            EntryKind::File => {
+                let out = data.join(n.to_string());
+                let mut w = std::io::BufWriter::new(create(&out)?);
+                let size = iso_read::copy_file(&mut r, e, &mut w).map_err(rd)?;
+                std::io::Write::flush(&mut w).map_err(|source| BenchError::Io {
+                    path: out.clone(),
+                    source,
+                })?;
+                Kind::File {
+                    size,
+                    data: DataSource::Path(out),
+                }
+            }
+            // Symlinks and devices carry no data worth compressing.
+            EntryKind::Other => continue,
+        };
+        let default = if e.kind == EntryKind::Dir {
+            0o755
+        } else {
+            0o644
+        };
+        let meta = Meta {
+            mode: e.mode.unwrap_or(default),
+            ..Meta::default()
+        };
+        // A name the tree refuses (duplicate ISO names) is skipped, not fatal: it is a sample.
+        if let Err(err) = tree.insert(&e.path, meta, kind) {
+            tracing::debug!("skipping `{}` of the ISO: {err}", e.path.display());
+        }
+    }
+    Ok((tree, "ISO files".into()))
+}
+
+/// Read every file once so the first setting does not pay for a cold page cache.
+pub fn warm(tree: &FsTree) {
+    let mut buf = vec![0u8; 1 << 20];
+    for id in tree.walk() {
+        if let Kind::File {
+            data: DataSource::Path(p),
+            ..
+        } = &tree.node(id).kind
+        {
+            if let Ok(mut f) = std::fs::File::open(p) {
+                while matches!(f.read(&mut buf), Ok(n) if n > 0) {}
+            }
+        }
+    }
+}
+
+/// CPU time of this process (all threads), so the compression threads are counted too.
+fn cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// What writing one image cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Compressed {
+    /// Image length.
+    pub bytes: u64,
+    /// Wall time of the write.
+    pub wall: Duration,
+    /// Process CPU time spent during the write.
+    pub cpu: Duration,
+}
+
+/// Write `tree` with `setting` to `image`; `threads` 0 means one per core.
+pub fn compress(
+    tree: &FsTree,
+    setting: &Setting,
+    image: &Path,
+    threads: usize,
+) -> Result<Compressed, BenchError> {
+    let opts = squashfs::Options {
+        codec: setting.codec.clone(),
+        block_size: setting.block_size,
+        threads,
+        ..Default::default()
+    };
+    let file = create(image)?;
+    let (cpu0, t0) = (cpu_time(), Instant::now());
+    squashfs::write(tree, file, &opts).map_err(|source| BenchError::Write {
+        path: image.to_owned(),
+        setting: setting.label.clone(),
+        source,
+    })?;
+    let (wall, cpu) = (t0.elapsed(), cpu_time().saturating_sub(cpu0));
+    let bytes = std::fs::metadata(image)
+        .map_err(|source| BenchError::Io {
+            path: image.to_owned(),
+            source,
+        })?
+        .len();
+    Ok(Compressed { bytes, wall, cpu })
+}
+
+/// Read every file of `image` with backhand (one thread); returns the file bytes and the time.
+pub fn read_back(image: &Path) -> Result<(u64, Duration), BenchError> {
+    let rd = |source| BenchError::ReadSquashfs {
+        path: image.to_owned(),
+        source,
+    };
+    let t0 = Instant::now();
+    let f = std::fs::File::open(image).map_err(|source| BenchError::Io {
+        path: image.to_owned(),
+        source,
+    })?;
+    let fs = backhand::FilesystemReader::from_reader(BufReader::new(f)).map_err(rd)?;
+    let mut total = 0;
+    for node in fs.files() {
+        if let backhand::InnerNode::File(file) = &node.inner {
+            total += std::io::copy(&mut fs.file(file).reader(), &mut std::io::sink()).map_err(
+                |source| BenchError::Io {
+                    path: image.join(node.fullpath.strip_prefix("/").unwrap_or(&node.fullpath)),
+                    source,
+                },
+            )?;
+        }
+    }
+    Ok((total, t0.elapsed()))
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    /// The setting as written.
+    pub setting: String,
+    /// Codec name.
+    pub codec: &'static str,
+    /// Block size in bytes.
+    pub block_size: u32,
+    /// Image file name inside the output directory.
+    pub image: String,
+    /// Image length in bytes.
+    pub image_bytes: u64,
+    /// File data in the tree.
+    pub uncompressed_bytes: u64,
+    /// `uncompressed_bytes / image_bytes`.
+    pub ratio: f64,
+    /// Compression wall time, seconds.
+    pub compress_wall_s: f64,
+    /// Compression CPU time (all threads), seconds.
+    pub compress_cpu_s: f64,
+    /// Wall time to read every file back, seconds.
+    pub decompress_wall_s: f64,
+    /// Read-back throughput, 10^6 bytes of file data per second.
+    pub decompress_mb_s: f64,
+}
+
+/// Compress with `setting`, read back and check, and build the row.
+pub fn measure(
+    input: &Input,
+    setting: &Setting,
+    image: &Path,
+    threads: usize,
+    phase: &mut dyn FnMut(&str),
+) -> Result<Row, BenchError> {
+    phase("compressing");
+    let c = compress(&input.tree, setting, image, threads)?;
+    phase("reading back");
+    let (got, dwall) = read_back(image)?;
+    if got != input.read_bytes {
+        return Err(BenchError::Mismatch {
+            path: image.to_owned(),
+            got,
+            want: input.read_bytes,
+        });
+    }
+    let secs = dwall.as_secs_f64().max(1e-9);
+    Ok(Row {
+        setting: setting.label.clone(),
+        codec: codec_name(&setting.codec),
+        block_size: setting.block_size,
+        image: image
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        image_bytes: c.bytes,
+        uncompressed_bytes: input.bytes,
+        ratio: input.bytes as f64 / c.bytes.max(1) as f64,
+        compress_wall_s: c.wall.as_secs_f64(),
+        compress_cpu_s: c.cpu.as_secs_f64(),
+        decompress_wall_s: dwall.as_secs_f64(),
+        decompress_mb_s: got as f64 / 1e6 / secs,
+    })
+}
+
+/// A file name for a setting's image: `03-xz_bcj=x86_b=1M.sqfs`.
+pub fn image_name(index: usize, setting: &Setting) -> String {
+    let clean: String = setting
+        .label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "=-+.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{:02}-{clean}.sqfs", index + 1)
+}
+
+/// The whole result, as the JSON report holds it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// The input path.
+    pub input: PathBuf,
+    /// What it was.
+    pub kind: InputKind,
+    /// What inside it was compressed.
+    pub source: String,
+    /// Regular files in the tree.
+    pub files: usize,
+    /// File data bytes.
+    pub uncompressed_bytes: u64,
+    /// Compression threads (0: one per core).
+    pub threads: usize,
+    /// Cores available.
+    pub cores: usize,
+    /// One row per setting, in the order given.
+    pub results: Vec<Row>,
+}
+
+fn human(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.0} kB", b / 1e3)
+    }
+}
+
+impl Report {
+    /// A plain-text table.
+    pub fn table(&self) -> String {
+        let header = ["setting", "size", "ratio", "wall", "cpu", "read MB/s"];
+        let mut rows: Vec<[String; 6]> = vec![header.map(String::from)];
+        for r in &self.results {
+            rows.push([
+                r.setting.clone(),
+                human(r.image_bytes),
+                format!("{:.2}x", r.ratio),
+                format!("{:.2}s", r.compress_wall_s),
+                format!("{:.2}s", r.compress_cpu_s),
+                format!("{:.0}", r.decompress_mb_s),
+            ]);
+        }
+        let mut w = [0usize; 6];
+        for r in &rows {
+            for (i, c) in r.iter().enumerate() {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+        let mut out = format!(
+            "{} ({}, {} files, {})\n",
+            self.input.display(),
+            self.source,
+            self.files,
+            human(self.uncompressed_bytes)
+        );
+        for r in &rows {
+            let mut line = format!("{:<w$}", r[0], w = w[0]);
+            for i in 1..6 {
+                line.push_str(&format!("  {:>w$}", r[i], w = w[i]));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// CSV with a header line; fields with commas or quotes are quoted.
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "setting,codec,block_size,image,image_bytes,uncompressed_bytes,ratio,\
+             compress_wall_s,compress_cpu_s,decompress_wall_s,decompress_mb_s\n",
+        );
+        let q = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_owned()
+            }
+        };
+        for r in &self.results {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.2}\n",
+                q(&r.setting),
+                r.codec,
+                r.block_size,
+                q(&r.image),
+                r.image_bytes,
+                r.uncompressed_bytes,
+                r.ratio,
+                r.compress_wall_s,
+                r.compress_cpu_s,
+                r.decompress_wall_s,
+                r.decompress_mb_s
+            ));
+        }
+        out
+    }
+
+    /// Pretty-printed JSON.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plain data serializes")
+    }
+
+    /// An SVG scatter chart: image size against compression wall time, one labelled point per
+    /// setting.
+    pub fn svg(&self) -> String {
+        let (w, h) = (800.0, 500.0);
+        let (left, right, top, bottom) = (80.0, 40.0, 50.0, 60.0);
+        let max_x = self
+            .results
+            .iter()
+            .map(|r| r.compress_wall_s)
+            .fold(0.0, f64::max);
+        let max_y = self
+            .results
+            .iter()
+            .map(|r| r.image_bytes as f64 / 1e6)
+            .fold(0.0, f64::max);
+        let (x_step, x_end) = axis(max_x);
+        let (y_step, y_end) = axis(max_y);
+        let px = |x: f64| left + x / x_end * (w - left - right);
+        let py = |y: f64| h - bottom - y / y_end * (h - top - bottom);
+        let mut s = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+             viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+             <rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n\
+             <text x=\"{}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">squashfs image size \
+             against compression time: {}</text>\n",
+            w / 2.0,
+            xml(&format!(
+                "{} ({})",
+                self.input
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                human(self.uncompressed_bytes)
+            ))
+        );
+        let mut x = 0.0;
+        while x <= x_end + x_step / 2.0 {
+            s.push_str(&format!(
+                "<line x1=\"{0:.1}\" y1=\"{1}\" x2=\"{0:.1}\" y2=\"{2}\" stroke=\"#ddd\"/>\n\
+                 <text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+                px(x),
+                top,
+                h - bottom,
+                h - bottom + 16.0,
+                tick(x, x_step)
+            ));
+            x += x_step;
+        }
+        let mut y = 0.0;
+        while y <= y_end + y_step / 2.0 {
+            s.push_str(&format!(
+                "<line x1=\"{0}\" y1=\"{1:.1}\" x2=\"{2}\" y2=\"{1:.1}\" stroke=\"#ddd\"/>\n\
+                 <text x=\"{3}\" y=\"{4:.1}\" text-anchor=\"end\">{5}</text>\n",
+                left,
+                py(y),
+                w - right,
+                left - 6.0,
+                py(y) + 4.0,
+                tick(y, y_step)
+            ));
+            y += y_step;
+        }
+        s.push_str(&format!(
+            "<line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"black\"/>\n\
+             <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{b}\" stroke=\"black\"/>\n\
+             <text x=\"{cx}\" y=\"{xl}\" text-anchor=\"middle\">compression wall time (s)</text>\n\
+             <text x=\"20\" y=\"{cy}\" text-anchor=\"middle\" transform=\"rotate(-90 20 {cy})\">\
+             image size (MB)</text>\n",
+            b = h - bottom,
+            r = w - right,
+            cx = (left + w - right) / 2.0,
+            xl = h - 18.0,
+            cy = (top + h - bottom) / 2.0,
+        ));
+        for r in &self.results {
+            let (x, y) = (px(r.compress_wall_s), py(r.image_bytes as f64 / 1e6));
+            // Labels of points near the right edge go to their left, so they stay inside.
+            let (tx, anchor) = if x > w * 0.7 {
+                (x - 6.0, "end")
+            } else {
+                (x + 6.0, "start")
+            };
+            s.push_str(&format!(
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"#1f77b4\"/>\n\
+                 <text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>\n",
+                y - 6.0,
+                xml(&r.setting)
+            ));
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+}
+
+/// A "nice" tick step (1, 2 or 5 times a power of ten) and the axis end for data up to `max`.
+fn axis(max: f64) -> (f64, f64) {
+    let max = if max > 0.0 { max } else { 1.0 };
+    let raw = max / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    (step, (max / step).ceil() * step)
+}
+
+fn tick(v: f64, step: f64) -> String {
+    let decimals = if step >= 1.0 {
+        0
+    } else {
+        (-step.log10().floor()) as usize
+    };
+    format!("{v:.decimals$}")
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_syntax_and_block_sizes() {
+        let s = parse_settings("xz:bcj=x86+arm:b=1M, zstd:level=19,lz4:hc", &[]).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].block_size, 1 << 20);
+        assert!(matches!(&s[0].codec, Codec::Xz { filters, .. } if filters.len() == 2));
+        assert_eq!(s[1].codec, Codec::Zstd { level: 19 });
+        assert_eq!(s[2].codec, Codec::Lz4 { hc: true });
+        assert_eq!(s[2].block_size, DEFAULT_BLOCK_SIZE);
+
+        let s = parse_settings("gzip,xz:b=256K", &[65536, 1 << 20]).unwrap();
+        let labels: Vec<_> = s.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["gzip:b=64K", "gzip:b=1M", "xz:b=256K"]);
+
+        for bad in ["brotli", "xz:level=3", "zstd:b=3M", "xz:dict-size=1M", ""] {
+            assert!(parse_settings(bad, &[]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_list_parses_and_uses_the_arch_table() {
+        for a in crate::arch::ARCHES {
+            let s = parse_settings(&default_settings(a), &[]).unwrap();
+            assert_eq!(s.len(), 7 + usize::from(a.xz_bcj.is_some()), "{}", a.name);
+        }
+    }
+
+    #[test]
+    fn device_numbers_decode_what_squashfs_encodes() {
+        for (ma, mi) in [(8, 1), (259, 300), (4095, 0xfffff), (0, 0)] {
+            let enc = (mi & 0xff) | (ma << 8) | ((mi & !0xff) << 12);
+            assert_eq!(decode_dev(enc), (ma, mi));
+        }
+    }
+
+    #[test]
+    fn axis_steps_are_round() {
+        assert_eq!(axis(9.3), (2.0, 10.0));
+        assert_eq!(axis(0.42), (0.1, 0.5));
+        assert_eq!(axis(0.0), (0.2, 1.0));
+    }
+}
