@@ -10,6 +10,7 @@ pub mod arch;
 pub mod boot;
 pub mod configure;
 pub mod creator;
+pub mod emulation;
 pub mod error;
 pub mod install;
 pub mod kickstart;
