@@ -3,9 +3,9 @@
 //! findmnt, losetup) and booted with `kiln boot-test --arch aarch64 --firmware uefi`
 //! (qemu-system-aarch64 -M virt, AAVMF, TCG) to the fixture's `KILN-RPM-COUNT n` line.
 //!
-//! One build (several minutes: dracut runs emulated) shared by both tests; the boot takes
-//! about ten more under TCG. Outside CI, `KILN_SKIP_AARCH64_BOOT=1` skips the boot; under
-//! `CI=true` it always runs.
+//! One build shared by both tests, then one boot. Measured on the 2-core machine (loaded):
+//! build 563 s (dracut emulated: 322 s of it), boot 305 s under TCG; 868 s for the binary.
+//! Outside CI, `KILN_SKIP_AARCH64_BOOT=1` skips the boot; under `CI=true` it always runs.
 
 mod common;
 
