@@ -16,6 +16,10 @@ PKGS=(
   rpm cpio libcap2-bin passwd openssl e2fsprogs
   # boot tests: qemu (TCG), SeaBIOS, OVMF
   qemu-system-x86 qemu-utils ovmf seabios
+  # aarch64 media on this host (step 7): qemu-user for the target's scriptlets, %post, dracut
+  # and grub-mkimage (binfmt-support registers it with the F flag; kiln registers its own
+  # entry when nothing has), qemu-system-aarch64 and AAVMF for the boot test
+  qemu-user-static binfmt-support qemu-system-arm qemu-efi-aarch64
   # boot loader bits the ISO writer tests use from the host (the live builds use the root's own)
   grub-common grub-pc-bin grub-efi-amd64-bin isolinux syslinux-common
 )

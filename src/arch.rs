@@ -35,6 +35,35 @@ pub struct ArchInfo {
     /// The xz BCJ filter for this arch's code as mksquashfs names it (`-Xbcj x86`), when
     /// squashfs has one (its `powerpc` filter is big-endian only, so not ppc64le's).
     pub xz_bcj: Option<&'static str>,
+    /// ELF `e_machine`, for the binfmt_misc magic that sends target binaries to qemu-user.
+    pub elf_machine: u16,
+    /// ELF byte order (`EI_DATA`): little endian.
+    pub elf_le: bool,
+    /// Debian's name (`dpkg --print-architecture`).
+    pub debian_arch: &'static str,
+    /// Packages that provide `qemu_user` as a static binary: (Debian, Fedora).
+    pub qemu_user_pkg: (&'static str, &'static str),
+    /// Packages that provide `qemu_system`: (Debian, Fedora).
+    pub qemu_system_pkg: (&'static str, &'static str),
+    /// Packages that provide `uefi_firmware`: (Debian, Fedora).
+    pub uefi_firmware_pkg: (&'static str, &'static str),
+    /// How boot tests attach a CD-ROM.
+    pub qemu_cdrom: CdromBus,
+    /// Boot tests add a display-less standard VGA (SeaBIOS and OVMF want one; virt has none).
+    pub qemu_vga: bool,
+    /// A kernel serial console (`ttyS`) that, named in the kernel arguments, makes the GRUB
+    /// menu drive the serial port itself; `None` where the firmware's console already is the
+    /// serial line (UEFI on `virt`), and GRUB has no `com0`.
+    pub grub_serial_for: Option<&'static str>,
+}
+
+/// The bus a boot test puts the CD-ROM on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CdromBus {
+    /// The PC's IDE controller (`if=ide`): what SeaBIOS and OVMF boot from.
+    Ide,
+    /// virtio-scsi (`-device scsi-cd`): machines without IDE (`virt`).
+    VirtioScsi,
 }
 
 /// Every architecture kiln has facts for.
@@ -68,6 +97,15 @@ pub const ARCHES: &[ArchInfo] = &[
         lib: "lib64",
         tested: true,
         xz_bcj: Some("x86"),
+        elf_machine: 0x3E,
+        elf_le: true,
+        debian_arch: "amd64",
+        qemu_user_pkg: ("qemu-user-static", "qemu-user-static-x86"),
+        qemu_system_pkg: ("qemu-system-x86", "qemu-system-x86"),
+        uefi_firmware_pkg: ("ovmf", "edk2-ovmf"),
+        qemu_cdrom: CdromBus::Ide,
+        qemu_vga: true,
+        grub_serial_for: Some("ttyS"),
     },
     ArchInfo {
         name: "aarch64",
@@ -94,6 +132,15 @@ pub const ARCHES: &[ArchInfo] = &[
         lib: "lib64",
         tested: true,
         xz_bcj: Some("arm64"),
+        elf_machine: 0xB7,
+        elf_le: true,
+        debian_arch: "arm64",
+        qemu_user_pkg: ("qemu-user-static", "qemu-user-static-aarch64"),
+        qemu_system_pkg: ("qemu-system-arm", "qemu-system-aarch64"),
+        uefi_firmware_pkg: ("qemu-efi-aarch64", "edk2-aarch64"),
+        qemu_cdrom: CdromBus::VirtioScsi,
+        qemu_vga: false,
+        grub_serial_for: None,
     },
     ArchInfo {
         name: "ppc64le",
@@ -111,6 +158,15 @@ pub const ARCHES: &[ArchInfo] = &[
         lib: "lib64",
         tested: false,
         xz_bcj: None,
+        elf_machine: 0x15,
+        elf_le: true,
+        debian_arch: "ppc64el",
+        qemu_user_pkg: ("qemu-user-static", "qemu-user-static-ppc"),
+        qemu_system_pkg: ("qemu-system-ppc", "qemu-system-ppc"),
+        uefi_firmware_pkg: ("", ""),
+        qemu_cdrom: CdromBus::VirtioScsi,
+        qemu_vga: false,
+        grub_serial_for: None,
     },
     ArchInfo {
         name: "s390x",
@@ -128,6 +184,15 @@ pub const ARCHES: &[ArchInfo] = &[
         lib: "lib64",
         tested: false,
         xz_bcj: None,
+        elf_machine: 0x16,
+        elf_le: false,
+        debian_arch: "s390x",
+        qemu_user_pkg: ("qemu-user-static", "qemu-user-static-s390x"),
+        qemu_system_pkg: ("qemu-system-s390x", "qemu-system-s390x"),
+        uefi_firmware_pkg: ("", ""),
+        qemu_cdrom: CdromBus::VirtioScsi,
+        qemu_vga: false,
+        grub_serial_for: None,
     },
     ArchInfo {
         name: "riscv64",
@@ -145,6 +210,15 @@ pub const ARCHES: &[ArchInfo] = &[
         lib: "lib64",
         tested: false,
         xz_bcj: None,
+        elf_machine: 0xF3,
+        elf_le: true,
+        debian_arch: "riscv64",
+        qemu_user_pkg: ("qemu-user-static", "qemu-user-static-riscv"),
+        qemu_system_pkg: ("qemu-system-misc", "qemu-system-riscv"),
+        uefi_firmware_pkg: ("qemu-efi-riscv64", "edk2-riscv64"),
+        qemu_cdrom: CdromBus::VirtioScsi,
+        qemu_vga: false,
+        grub_serial_for: None,
     },
 ];
 
@@ -163,6 +237,46 @@ pub fn host() -> &'static str {
     std::env::consts::ARCH
 }
 
+impl ArchInfo {
+    /// Whether target binaries of this arch need an emulator on this host.
+    pub fn is_foreign(&self) -> bool {
+        self.name != host()
+    }
+
+    /// binfmt_misc magic and mask (20 bytes from offset 0) matching this arch's ELF
+    /// executables and shared objects: `\x7fELF`, 64-bit, the byte order, version 1,
+    /// `e_type` 2 or 3 (the mask drops the lowest bit), `e_machine`.
+    pub fn binfmt_magic(&self) -> ([u8; 20], [u8; 20]) {
+        let mut magic = [0u8; 20];
+        magic[..7].copy_from_slice(&[
+            0x7f,
+            b'E',
+            b'L',
+            b'F',
+            2,
+            if self.elf_le { 1 } else { 2 },
+            1,
+        ]);
+        let mut mask = [0xffu8; 20];
+        // EI_OSABI: Linux binaries say SYSV (0) or GNU (3); match any.
+        mask[7] = 0;
+        let (et, em) = if self.elf_le {
+            (2u16.to_le_bytes(), self.elf_machine.to_le_bytes())
+        } else {
+            (2u16.to_be_bytes(), self.elf_machine.to_be_bytes())
+        };
+        magic[16..18].copy_from_slice(&et);
+        magic[18..20].copy_from_slice(&em);
+        let et_mask = if self.elf_le {
+            [0xfe, 0xff]
+        } else {
+            [0xff, 0xfe]
+        };
+        mask[16..18].copy_from_slice(&et_mask);
+        (magic, mask)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +287,21 @@ mod tests {
         assert_eq!(info("aarch64").unwrap().efi_boot_file, Some("BOOTAA64.EFI"));
         assert!(info("sparc").is_none());
         assert!(info(host()).is_some(), "the host arch must be in the table");
+    }
+
+    #[test]
+    fn aarch64_magic_is_debians() {
+        // /usr/share/binfmts/qemu-aarch64 from Debian's qemu-user-static.
+        let (magic, mask) = info("aarch64").unwrap().binfmt_magic();
+        assert_eq!(
+            magic,
+            *b"\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00"
+        );
+        assert_eq!(
+            mask,
+            *b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
+        );
+        let (m, _) = info("s390x").unwrap().binfmt_magic();
+        assert_eq!(&m[16..20], b"\x00\x02\x00\x16");
     }
 }

@@ -125,6 +125,11 @@ pub struct BuildReport {
     pub warnings: Vec<String>,
     /// Boot details.
     pub boot: Option<crate::boot::BootAssets>,
+    /// Seconds spent running target programs in the root (scriptlets, `%post`, dracut,
+    /// grub-mkimage); under emulation when `emulation` is set.
+    pub target_code_secs: f64,
+    /// How target code ran when the target arch is not the host's (the binfmt entry used).
+    pub emulation: Option<String>,
 }
 
 /// A failure of some stage.
@@ -148,6 +153,9 @@ pub enum BuildError {
     /// Writing media failed.
     #[error("writing the media failed")]
     Media(#[from] crate::media::MediaError),
+    /// Target code of another arch cannot be run.
+    #[error("cannot run {0} code on this host")]
+    Emulation(String, #[source] crate::emulation::EmulationError),
     /// A stage was run out of order.
     #[error("stage `{0}` needs the stages before it")]
     Order(&'static str),
@@ -214,6 +222,8 @@ pub struct Creator<'a> {
     done: Vec<Stage>,
     report: BuildReport,
     install_report: Option<InstallReport>,
+    /// Keeps binfmt set up for a foreign arch; dropped (undone) with the creator.
+    _binfmt: Option<crate::emulation::BinfmtGuard>,
 }
 
 impl Drop for Creator<'_> {
@@ -237,9 +247,15 @@ impl<'a> Creator<'a> {
         reporters: Reporters<'a>,
     ) -> Result<Self, BuildError> {
         std::fs::create_dir_all(&s.tmpdir).map_err(io("create", &s.tmpdir))?;
+        let binfmt = crate::emulation::Binfmt::ensure(s.arch)
+            .map_err(|e| BuildError::Emulation(s.arch.name.to_string(), e))?;
         let work = unique_dir(&s.tmpdir, "kiln-build")?;
         let root = work.join("root");
         let iso = work.join("iso");
+        let report = BuildReport {
+            emulation: binfmt.as_ref().map(|g| g.how.clone()),
+            ..BuildReport::default()
+        };
         Ok(Creator {
             s,
             runner,
@@ -248,8 +264,9 @@ impl<'a> Creator<'a> {
             root,
             iso,
             done: Vec::new(),
-            report: BuildReport::default(),
+            report,
             install_report: None,
+            _binfmt: binfmt,
         })
     }
 
@@ -301,6 +318,7 @@ impl<'a> Creator<'a> {
         self.report
             .stages
             .push((stage.name().to_string(), dt.as_secs_f64()));
+        self.report.target_code_secs = self.runner.target_time().as_secs_f64();
         let v = r?;
         self.done.push(stage);
         Ok(v)

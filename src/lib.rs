@@ -11,6 +11,7 @@ pub mod boot;
 pub mod cancel;
 pub mod configure;
 pub mod creator;
+pub mod emulation;
 pub mod error;
 pub mod install;
 pub mod kickstart;

@@ -662,6 +662,86 @@ fn isolinux_hybrid_iso_boots() {
     assert!(ok, "BIOS disk boot: {log}");
 }
 
+/// UEFI-only media (aarch64): no BIOS image, so no MBR boot code, but a protective MBR and a
+/// GPT with the ISO partition and the EFI image as the EFI system partition.
+#[test]
+fn uefi_only_gpt_hybrid() {
+    if !tools(&["xorriso", "sgdisk"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src, false);
+    let efi = tmp.path().join("efitree");
+    fs::create_dir_all(efi.join("EFI/BOOT")).unwrap();
+    fs::write(efi.join("EFI/BOOT/BOOTAA64.EFI"), vec![0x4du8; 300_000]).unwrap();
+    fs::write(efi.join("EFI/BOOT/grub.cfg"), GRUB_CFG).unwrap();
+    fs::create_dir_all(src.join("images")).unwrap();
+    run(kiln()
+        .args(["write", "efiboot"])
+        .arg(&efi)
+        .arg(src.join("images/efiboot.img"))
+        .env("SOURCE_DATE_EPOCH", EPOCH));
+    let iso = tmp.path().join("uefi.iso");
+    write_iso(
+        &src,
+        &iso,
+        &["--efi-boot", "images/efiboot.img", "--efi-gpt"],
+    );
+    let r = xorriso_report(&iso);
+    eprintln!("{r}");
+    assert!(r.contains("El Torito boot img :   1  UEFI"), "{r}");
+    assert!(
+        !r.lines()
+            .any(|l| l.starts_with("El Torito boot img") && l.contains("BIOS")),
+        "{r}"
+    );
+    let summary = r
+        .lines()
+        .find(|l| l.starts_with("System area summary:"))
+        .unwrap_or_default();
+    assert!(
+        summary.contains("MBR protective-msdos-label") && summary.ends_with("GPT"),
+        "{r}"
+    );
+    assert!(
+        !summary.contains("grub2-mbr") && !summary.contains("isohybrid"),
+        "{r}"
+    );
+    let gpt_rows = report_rows(&r, "GPT type GUID");
+    assert!(gpt_rows.contains(&vec!["1".into(), "a2a0d0ebe5b9334487c068b6b72699c7".into()]));
+    assert!(gpt_rows.contains(&vec!["2".into(), "28732ac11ff8d211ba4b00a0c93ec93b".into()]));
+    let sg = run(Command::new("sgdisk").arg("-v").arg(&iso));
+    assert!(sg.contains("No problems found"), "{sg}");
+    let img = fs::read(&iso).unwrap();
+    // No boot code: the first 440 bytes are zero; the protective entry is type 0xEE.
+    assert!(
+        img[..440].iter().all(|&b| b == 0),
+        "MBR boot code is not zeroed"
+    );
+    assert_eq!(img[446 + 4], 0xEE);
+    assert_eq!(&img[510..512], &[0x55, 0xAA]);
+    // The ESP is the EFI image byte for byte, where the GPT says.
+    let info = run(Command::new("sgdisk").args(["-i", "2"]).arg(&iso));
+    let first: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("First sector: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .expect("first sector");
+    let esp = fs::read(src.join("images/efiboot.img")).unwrap();
+    assert_eq!(&img[first * 512..first * 512 + esp.len()], &esp[..]);
+    // A template-less hybrid without an EFI image is refused.
+    let out = kiln()
+        .args(["write", "iso"])
+        .arg(&src)
+        .arg(tmp.path().join("bad.iso"))
+        .args(["--volid", "X", "--efi-gpt"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
 #[test]
 fn efiboot_image_passes_fsck_and_mtools() {
     if !tools(&["fsck.fat", "mdir", "mcopy"]) {

@@ -191,11 +191,69 @@ fn first_in_root(root: &Path, candidates: &[&str]) -> Option<String> {
         .map(|c| c.to_string())
 }
 
+/// How the initramfs is compressed when kiln does it natively: what the kernel unpacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InitrdCodec {
+    Zstd,
+    Gzip,
+}
+
+/// zstd when the kernel's config (beside it in the root) says it unpacks zstd initramfs
+/// images, else gzip, which every kernel does.
+fn initrd_codec(root: &Path, kver: &str) -> InitrdCodec {
+    let cfg = ["boot", "usr/lib/modules"]
+        .iter()
+        .map(|d| {
+            if *d == "boot" {
+                root.join(format!("boot/config-{kver}"))
+            } else {
+                root.join(format!("usr/lib/modules/{kver}/config"))
+            }
+        })
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    if cfg.lines().any(|l| l.trim() == "CONFIG_RD_ZSTD=y") {
+        InitrdCodec::Zstd
+    } else {
+        InitrdCodec::Gzip
+    }
+}
+
+/// Compress the uncompressed cpio `path` in place, on the host.
+fn compress_initrd(path: &Path, codec: InitrdCodec) -> Result<(), BootError> {
+    use std::io::Write;
+    let raw = std::fs::read(path).map_err(io("read", path))?;
+    let tmp = path.with_extension("img.kiln-z");
+    let f = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
+    let w = std::io::BufWriter::with_capacity(1 << 20, f);
+    let done = match codec {
+        InitrdCodec::Zstd => zstd::stream::Encoder::new(w, 3)
+            .and_then(|mut e| {
+                e.include_checksum(true)?;
+                e.write_all(&raw)?;
+                e.finish()
+            })
+            .and_then(|mut w| w.flush()),
+        InitrdCodec::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(w, flate2::Compression::new(6));
+            e.write_all(&raw)
+                .and_then(|()| e.finish())
+                .and_then(|mut w| w.flush())
+        }
+    };
+    done.map_err(io("compress", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io("replace", path))?;
+    Ok(())
+}
+
 /// Build the live initramfs with the root's dracut, in the chroot; returns its host path.
+/// With `native_compress`, dracut writes it uncompressed and kiln compresses it on the host
+/// (zstd when the kernel can unpack it, else gzip).
 pub fn make_initramfs(
     root: &Path,
     kver: &str,
     runner: &ScriptRunner,
+    native_compress: bool,
 ) -> Result<PathBuf, BootError> {
     let dracut = first_in_root(
         root,
@@ -242,6 +300,10 @@ pub fn make_initramfs(
     .iter()
     .map(|s| s.to_string())
     .collect();
+    let mut argv = argv;
+    if native_compress {
+        argv.insert(1, "--no-compress".into());
+    }
     let var_tmp = root.join("var/tmp");
     std::fs::create_dir_all(&var_tmp).map_err(io("create", &var_tmp))?;
     chroot_run(runner, root, &argv)?;
@@ -252,6 +314,15 @@ pub fn make_initramfs(
             status: 0,
             output: "dracut reported success but wrote no image".into(),
         });
+    }
+    if native_compress {
+        let codec = initrd_codec(root, kver);
+        let t0 = std::time::Instant::now();
+        compress_initrd(&host, codec)?;
+        tracing::info!(
+            "initramfs compressed natively ({codec:?}) in {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
     }
     Ok(host)
 }
@@ -315,7 +386,10 @@ pub fn prepare(
         }
     );
     assets.cmdline = cmdline.clone();
-    let serial = opts.kernel_args.contains("console=ttyS");
+    let serial = opts
+        .arch
+        .grub_serial_for
+        .is_some_and(|dev| opts.kernel_args.contains(&format!("console={dev}")));
     let timeout = opts.timeout.to_string();
     let timeout_tenths = (opts.timeout * 10).max(1).to_string();
     let vars = [
@@ -356,7 +430,9 @@ pub fn prepare(
     // The initramfs last: dracut is the slow part, and a root that lacks a boot loader should
     // fail in seconds, not after it.
     copy(&kernel.vmlinuz, &iso.join(layout::VMLINUZ))?;
-    let initrd = make_initramfs(root, &kernel.version, runner)?;
+    // Compressed by kiln for every arch: dracut's default (`gzip -9`, one core) took longer
+    // than the rest of dracut, and for a foreign arch it would also run emulated.
+    let initrd = make_initramfs(root, &kernel.version, runner, true)?;
     copy(&initrd, &iso.join(layout::INITRD))?;
     let _ = std::fs::remove_file(&initrd);
     Ok(assets)
@@ -543,7 +619,7 @@ fn efi(
         )
         .ok_or_else(|| BootError::Missing {
             path: format!("/usr/lib/grub/{target}"),
-            hint: format!("add GRUB's EFI modules (`grub2-efi-{suffix}-modules` on Fedora, `grub-efi-{}-bin` on Debian) or shim + grub2-efi", if suffix == "x64" { "amd64" } else { "arm64" }),
+            hint: format!("add GRUB's EFI modules (`grub2-efi-{suffix}-modules` on Fedora, `grub-efi-{}-bin` on Debian) or shim + grub2-efi", opts.arch.debian_arch),
         })?;
         let mkimage = first_in_root(root, &["/usr/bin/grub2-mkimage", "/usr/bin/grub-mkimage"])
             .ok_or_else(|| BootError::Missing {

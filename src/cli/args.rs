@@ -189,6 +189,10 @@ pub struct IsoArgs {
     /// With --hybrid-mbr: an MBR partition table only, no GPT.
     #[arg(long)]
     pub no_gpt: bool,
+    /// UEFI-only hybrid (no BIOS image): a protective MBR without boot code and a GPT with
+    /// the ISO partition and the --efi-boot image appended as the EFI system partition.
+    #[arg(long, conflicts_with = "hybrid_mbr", requires = "efi_boot")]
+    pub efi_gpt: bool,
     /// Implant an implantisomd5-compatible checksum (checkisomd5 verifies it).
     #[arg(long)]
     pub implant_md5: bool,

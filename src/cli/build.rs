@@ -277,6 +277,16 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
         eprintln!("{n:<12} {s:>9.1}");
     }
     eprintln!("{:<12} {:>9.1}", "total", started.elapsed().as_secs_f64());
+    // Target programs (scriptlets, %post, dracut, grub-mkimage), apart: for a foreign arch
+    // the only part of the build that runs emulated.
+    if let Some(how) = &report.emulation {
+        eprintln!(
+            "under emulation: {:.1} s of target code, through {how}",
+            report.target_code_secs
+        );
+    } else {
+        eprintln!("target code: {:.1} s (native)", report.target_code_secs);
+    }
     match result {
         Ok(r) => {
             for w in &r.warnings {

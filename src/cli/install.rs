@@ -94,6 +94,15 @@ fn install_files(
             return Ok(EXIT_ENV);
         }
     };
+    // A foreign arch's scriptlets run through qemu-user; undone when this returns.
+    let _binfmt = match kiln::arch::info(&opts.arch).map(kiln::emulation::Binfmt::ensure) {
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_ENV);
+        }
+        Some(Ok(g)) => g,
+        None => None,
+    };
     let mut guard = RootGuard {
         path: root.to_path_buf(),
         armed: !nocleanup,

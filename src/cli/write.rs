@@ -142,11 +142,17 @@ fn iso(a: &IsoArgs) -> anyhow::Result<i32> {
             }),
             Err(e) => return bad(format!("cannot read hybrid MBR `{}`: {e}", p.display())),
         },
+        None if a.efi_gpt => Some(media::Hybrid {
+            mbr_template: Vec::new(),
+            style: media::MbrStyle::Grub2,
+            gpt: true,
+            append_efi: true,
+        }),
         None => None,
     };
     let grub_mbr = hybrid
         .as_ref()
-        .is_some_and(|h| h.style == media::MbrStyle::Grub2);
+        .is_some_and(|h| !h.mbr_template.is_empty() && h.style == media::MbrStyle::Grub2);
     let bios_boot = a.bios_boot.as_ref().map(|p| media::BiosBoot {
         path: p.clone(),
         load_size: a.boot_load_size,

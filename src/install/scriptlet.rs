@@ -105,13 +105,24 @@ pub enum ScriptError {
 #[derive(Debug, Clone)]
 pub struct ScriptRunner {
     exe: PathBuf,
+    /// Nanoseconds spent running target programs (not embedded Lua), shared by the clones:
+    /// for a foreign arch this is the time under emulation, which the build reports apart.
+    clock: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ScriptRunner {
     /// A runner using `exe` as the helper (a binary whose `main` dispatches [`HELPER_ARG`] to
     /// [`helper_main`]).
     pub fn new(exe: PathBuf) -> Self {
-        ScriptRunner { exe }
+        ScriptRunner {
+            exe,
+            clock: Default::default(),
+        }
+    }
+
+    /// Time spent so far running target programs in roots (all clones of this runner).
+    pub fn target_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.clock.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The kiln binary itself (`KILN_HELPER` overrides, for programs embedding the library).
@@ -130,6 +141,17 @@ impl ScriptRunner {
     /// Run one scriptlet and wait for it. The helper runs in its own process group, which is
     /// ended (with the scriptlet and anything it started) when [`crate::cancel`]'s flag is set.
     pub fn run(&self, spec: &ScriptSpec) -> Result<ScriptOutcome, ScriptError> {
+        let started = std::time::Instant::now();
+        let r = self.run_untimed(spec);
+        if spec.prog.first().map(String::as_str) != Some("<lua>") {
+            let ns = started.elapsed().as_nanos() as u64;
+            self.clock
+                .fetch_add(ns, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn run_untimed(&self, spec: &ScriptSpec) -> Result<ScriptOutcome, ScriptError> {
         if crate::cancel::interrupted() {
             return Err(ScriptError::Interrupted {
                 name: spec.name.clone(),

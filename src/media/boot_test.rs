@@ -8,7 +8,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::arch::ArchInfo;
+use crate::arch::{ArchInfo, CdromBus};
+
+/// `apt-get install X (Fedora: Y)` from a (Debian, Fedora) pair of the arch table.
+fn pkg_hint((debian, fedora): (&str, &str)) -> String {
+    if debian.is_empty() {
+        "no packaged firmware is known for this arch".into()
+    } else {
+        format!("apt-get install {debian} (Fedora: dnf install {fedora})")
+    }
+}
 
 /// Firmware to boot with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,10 +182,7 @@ impl BootTest {
         if self.firmware == Firmware::Uefi {
             let (code, _) = firmware_files(self.arch).ok_or_else(|| BootTestError::Missing {
                 what: format!("UEFI firmware for {}", self.arch.name),
-                hint: Some(match self.arch.name {
-                    "aarch64" => "apt-get install qemu-efi-aarch64 (Fedora: edk2-aarch64)".into(),
-                    _ => "apt-get install ovmf (Fedora: edk2-ovmf)".into(),
-                }),
+                hint: Some(pkg_hint(self.arch.uefi_firmware_pkg)),
             })?;
             a.push("-drive".into());
             a.push(format!(
@@ -191,16 +197,16 @@ impl BootTest {
             return Err(BootTestError::NoBios(self.arch.name.to_string()));
         }
         // A display-less VGA keeps SeaBIOS and OVMF happy on x86; virt has none.
-        if self.arch.name == "x86_64" {
+        if self.arch.qemu_vga {
             a.extend(["-vga", "std"].map(String::from));
         }
         let img = self.image.display().to_string();
-        match (self.attach, self.arch.name) {
-            (Attach::Cdrom, "x86_64") => {
+        match (self.attach, self.arch.qemu_cdrom) {
+            (Attach::Cdrom, CdromBus::Ide) => {
                 a.push("-drive".into());
                 a.push(format!("file={img},media=cdrom,if=ide,index=2,readonly=on"));
             }
-            (Attach::Cdrom, _) => {
+            (Attach::Cdrom, CdromBus::VirtioScsi) => {
                 a.extend(["-device", "virtio-scsi-pci,id=scsi0"].map(String::from));
                 a.push("-drive".into());
                 a.push(format!("if=none,id=cd0,file={img},media=cdrom,readonly=on"));
@@ -230,11 +236,7 @@ impl BootTest {
         }
         let qemu = which(self.arch.qemu_system).ok_or_else(|| BootTestError::Missing {
             what: format!("`{}`", self.arch.qemu_system),
-            hint: Some(match self.arch.name {
-                "x86_64" => "apt-get install qemu-system-x86 (Fedora: qemu-system-x86)".into(),
-                "aarch64" => "apt-get install qemu-system-arm (Fedora: qemu-system-aarch64)".into(),
-                n => format!("install qemu's system emulator for {n}"),
-            }),
+            hint: Some(pkg_hint(self.arch.qemu_system_pkg)),
         })?;
         let accel = self.choose_accel(&qemu);
         let work = tempdir_near(&self.serial_log)?;
@@ -339,7 +341,7 @@ impl BootTest {
             Accel::Tcg => "tcg",
             Accel::Kvm => "kvm",
             Accel::Auto => {
-                if self.arch.name == crate::arch::host() && kvm_boots_firmware(qemu, self) {
+                if !self.arch.is_foreign() && kvm_boots_firmware(qemu, self) {
                     "kvm"
                 } else {
                     "tcg"

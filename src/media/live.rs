@@ -127,12 +127,23 @@ impl LiveIso {
             } else {
                 layout::BOOT_CATALOG
             }),
-            hybrid: boot.hybrid_mbr.as_ref().map(|mbr| Hybrid {
-                mbr_template: mbr.clone(),
-                style: MbrStyle::detect(mbr),
-                gpt: efi,
-                append_efi: efi,
-            }),
+            hybrid: match (&boot.hybrid_mbr, &boot.bios_image) {
+                (Some(mbr), _) => Some(Hybrid {
+                    mbr_template: mbr.clone(),
+                    style: MbrStyle::detect(mbr),
+                    gpt: efi,
+                    append_efi: efi,
+                }),
+                // UEFI-only media (aarch64): a GPT with the ISO and the EFI system partition
+                // behind a protective MBR without boot code, for USB sticks.
+                (None, None) if efi => Some(Hybrid {
+                    mbr_template: Vec::new(),
+                    style: MbrStyle::Grub2,
+                    gpt: true,
+                    append_efi: true,
+                }),
+                _ => None,
+            },
             implant_md5: true,
             source_date_epoch: self.source_date_epoch,
             ..IsoOptions::default()

@@ -108,7 +108,8 @@ impl MbrStyle {
 /// The hybrid layout that lets the image boot from a USB stick.
 #[derive(Debug, Clone)]
 pub struct Hybrid {
-    /// MBR boot code (432 to 512 bytes).
+    /// MBR boot code (432 to 512 bytes); empty for media without BIOS boot (UEFI-only arches):
+    /// the boot code area stays zeroed and only the partition tables are written.
     pub mbr_template: Vec<u8>,
     /// How to patch it.
     pub style: MbrStyle,
@@ -635,14 +636,18 @@ pub fn write_iso_with_progress<W: Write + Seek>(
         None => None,
     };
     if let Some(h) = &opts.hybrid {
-        if !(432..=512).contains(&h.mbr_template.len()) {
+        let code = !h.mbr_template.is_empty();
+        if code && !(432..=512).contains(&h.mbr_template.len()) {
             return bad(format!(
                 "hybrid MBR template is {} bytes, expected 432 to 512",
                 h.mbr_template.len()
             ));
         }
-        if bios_node.is_none() {
-            return bad("a hybrid MBR needs a BIOS boot image".into());
+        if code && bios_node.is_none() {
+            return bad("hybrid MBR boot code needs a BIOS boot image".into());
+        }
+        if !code && efi_node.is_none() {
+            return bad("a hybrid image without MBR boot code needs an EFI boot image".into());
         }
         if h.append_efi && efi_node.is_none() {
             return bad("appending the EFI partition needs an EFI boot image".into());
@@ -1026,6 +1031,8 @@ pub fn write_iso_with_progress<W: Write + Seek>(
         system[..code].copy_from_slice(&t[..code]);
         let boot512 = u64::from(bios_lba.unwrap_or(0)) * 4;
         match h.style {
+            // No boot code: nothing points at a BIOS image; a disk signature for the table.
+            _ if t.is_empty() => system[440..444].copy_from_slice(&ident[..4]),
             MbrStyle::Grub2 => system[432..440].copy_from_slice(&(boot512 + 4).to_le_bytes()),
             MbrStyle::Isohybrid => {
                 system[432..436].copy_from_slice(&(boot512 as u32).to_le_bytes());
