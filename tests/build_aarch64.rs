@@ -10,16 +10,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-struct Built {
-    iso: PathBuf,
-    packages: usize,
-    work: PathBuf,
-}
+use common::{run_ok, Built};
 
 fn ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
@@ -31,21 +27,6 @@ fn skip(why: &str) -> Option<Built> {
     }
     eprintln!("SKIP: {why}");
     None
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn lines(cmd: &mut Command) -> BTreeSet<String> {
@@ -88,35 +69,10 @@ fn build() -> Option<Built> {
         return skip("qemu-aarch64-static missing (apt-get install qemu-user-static)");
     }
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-aarch64");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).unwrap();
     let (mounts_before, loops_before) = (mounts(), loops());
     let t0 = Instant::now();
-    let out = Command::new(common::kiln())
-        .args([
-            "build",
-            "--make-iso",
-            "--json",
-            "--arch",
-            "aarch64",
-            "-f",
-            "KILN-LIVE-A64",
-            "--compression",
-            "zstd",
-            "--ks",
-        ])
-        .arg(&ks)
-        .arg("--resultdir")
-        .arg(work.join("out"))
-        .arg("--tmpdir")
-        .arg(&work)
-        .arg("--cache")
-        .arg(work.join("cache"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "kiln build failed:\n{stderr}");
-    eprintln!("{stderr}");
+    let (built, report, stderr) =
+        common::build_live(&ks, "KILN-LIVE-A64", &work, &["--arch", "aarch64"]);
     eprintln!("aarch64 build: {:.1} s", t0.elapsed().as_secs_f64());
     // Nothing of the emulation setup or the chroots is left on the host.
     assert_eq!(
@@ -128,8 +84,6 @@ fn build() -> Option<Built> {
     assert!(new_mounts.is_empty(), "mounts left: {new_mounts:?}");
     let new_loops: Vec<_> = loops().difference(&loops_before).cloned().collect();
     assert!(new_loops.is_empty(), "loop devices left: {new_loops:?}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let packages = report["packages"].as_array().unwrap().len();
     // Target code ran emulated, and the build says through what.
     assert!(
         report["emulation"].as_str().is_some(),
@@ -141,13 +95,7 @@ fn build() -> Option<Built> {
         stderr.contains("under emulation:"),
         "no emulated time in the summary"
     );
-    let iso = work.join("out/KILN-LIVE-A64.iso");
-    assert!(iso.is_file(), "no ISO at {}", iso.display());
-    Some(Built {
-        iso,
-        packages,
-        work,
-    })
+    Some(built)
 }
 
 fn shared() -> Option<&'static Built> {

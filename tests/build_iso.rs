@@ -8,81 +8,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-struct Built {
-    iso: PathBuf,
-    packages: usize,
-    work: PathBuf,
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::{run_ok, Built};
 
 fn build(extra: &[&str], name: &str) -> Option<Built> {
     let fx = common::fixtures()?;
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("build-iso-{name}"));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).unwrap();
-    let out = Command::new(common::kiln())
-        .args([
-            "build",
-            "--make-iso",
-            "--json",
-            "-f",
-            "KILN-LIVE",
-            "--compression",
-            "zstd",
-            // zstd's fast level: the boots test the layout, not the ratio, and level 15
-            // (mksquashfs' default) costs minutes of the CI budget per build.
-            "--compress-arg",
-            "level=3",
-            "--ks",
-        ])
-        .arg(fx.join("ks/live-x86_64.ks"))
-        .arg("--resultdir")
-        .arg(work.join("out"))
-        .arg("--tmpdir")
-        .arg(&work)
-        .arg("--cache")
-        .arg(work.join("cache"))
-        .args(extra)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "kiln build failed:\n{stderr}");
-    eprintln!("{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let packages = report["packages"].as_array().unwrap().len();
-    let iso = work.join("out/KILN-LIVE.iso");
-    assert!(iso.is_file(), "no ISO at {}", iso.display());
-    // Nothing of the work directory is left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(&work)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("kiln-build"))
-        .collect();
-    assert!(leftovers.is_empty(), "work dirs left: {leftovers:?}");
-    Some(Built {
-        iso,
-        packages,
-        work,
-    })
+    let ks = fx.join("ks/live-x86_64.ks");
+    Some(common::build_live(&ks, "KILN-LIVE", &work, extra).0)
 }
 
 fn default_build() -> Option<&'static Built> {

@@ -123,3 +123,78 @@ pub fn kiln_in(dir: &Path, args: &[&str]) -> std::process::Output {
 pub fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
+
+/// Run a reference tool; panic with its output unless it succeeds; return stdout + stderr.
+pub fn run_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A live ISO a test built.
+pub struct Built {
+    /// The ISO.
+    pub iso: PathBuf,
+    /// Packages in the build's transaction (its `--json` report).
+    pub packages: usize,
+    /// The test's work directory (tmpdir, cache, results, serial logs).
+    pub work: PathBuf,
+}
+
+/// `kiln build --make-iso --json` of fixture kickstart `ks` with volume label `label` into a
+/// fresh `work` (its tmpdir, cache and resultdir), plus `extra` flags; panics when the build
+/// fails. zstd's fast level: these builds test layout and boot, not ratio, and level 15
+/// (mksquashfs' default) costs minutes of the CI budget per build. Returns the build's JSON
+/// report and its stderr too.
+pub fn build_live(
+    ks: &Path,
+    label: &str,
+    work: &Path,
+    extra: &[&str],
+) -> (Built, serde_json::Value, String) {
+    let _ = std::fs::remove_dir_all(work);
+    std::fs::create_dir_all(work).unwrap();
+    let out = std::process::Command::new(kiln())
+        .args(["build", "--make-iso", "--json", "-f", label])
+        .args(["--compression", "zstd", "--compress-arg", "level=3", "--ks"])
+        .arg(ks)
+        .arg("--resultdir")
+        .arg(work.join("out"))
+        .arg("--tmpdir")
+        .arg(work)
+        .arg("--cache")
+        .arg(work.join("cache"))
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "kiln build failed:\n{stderr}");
+    eprintln!("{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = report["packages"].as_array().unwrap().len();
+    let iso = work.join(format!("out/{label}.iso"));
+    assert!(iso.is_file(), "no ISO at {}", iso.display());
+    // Nothing of the work directory is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(work)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("kiln-build"))
+        .collect();
+    assert!(leftovers.is_empty(), "work dirs left: {leftovers:?}");
+    let built = Built {
+        iso,
+        packages,
+        work: work.to_owned(),
+    };
+    (built, report, stderr)
+}
