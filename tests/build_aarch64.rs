@@ -179,16 +179,7 @@ fn aarch64_iso_is_uefi_only_gpt_hybrid_of_aarch64_binaries() {
         !ls.contains("qemu-aarch64"),
         "an emulator was left in the root"
     );
-    let marker = run_ok(
-        Command::new("unsquashfs")
-            .arg("-cat")
-            .arg(&sq)
-            .arg("etc/kiln-fixture"),
-    );
-    assert!(
-        marker.contains("kiln fixture live image built"),
-        "%post: {marker}"
-    );
+    common::assert_post_marker(&sq);
     let _ = std::fs::remove_file(&sq);
 }
 

@@ -82,17 +82,7 @@ fn iso_passes_reference_tools() {
         ls.contains("squashfs-root/usr/lib/sysimage/rpm/rpmdb.sqlite")
             || ls.contains("rpmdb.sqlite")
     );
-    // The kickstart's %post ran in the root: its marker is in the image.
-    let marker = run_ok(
-        Command::new("unsquashfs")
-            .arg("-cat")
-            .arg(&sq)
-            .arg("etc/kiln-fixture"),
-    );
-    assert!(
-        marker.contains("kiln fixture live image built"),
-        "%post marker: {marker}"
-    );
+    common::assert_post_marker(&sq);
     let _ = std::fs::remove_file(&sq);
 }
 

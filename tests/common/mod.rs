@@ -198,3 +198,18 @@ pub fn build_live(
     };
     (built, report, stderr)
 }
+
+/// The fixture kickstarts' `%post` writes /etc/kiln-fixture: its line in the squashfs image
+/// `sq` (read by `unsquashfs -cat`) proves `%post` ran in the root.
+pub fn assert_post_marker(sq: &Path) {
+    let marker = run_ok(
+        std::process::Command::new("unsquashfs")
+            .arg("-cat")
+            .arg(sq)
+            .arg("etc/kiln-fixture"),
+    );
+    assert!(
+        marker.contains("kiln fixture live image built"),
+        "%post marker: {marker}"
+    );
+}
