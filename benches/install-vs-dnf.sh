@@ -29,7 +29,11 @@ cut -f2 "$work/resolved" >"$work/files"
 n=$(wc -l <"$work/nevras")
 # Warm the page cache for the package files so no contender pays the first read.
 xargs cat <"$work/files" >/dev/null
+# Each contender starts with no dirty pages of an earlier one still being written back: on this
+# VM's disk that write-back otherwise lands on whoever runs next (20-50 s swings seen).
+settle() { sync; sleep 2; }
 
+settle
 t0=$(now)
 "$kiln" install --ks "$ks" --cache "$cache" --root "$work/kiln-root" 2>"$work/kiln.log"
 t1=$(now)
@@ -37,6 +41,7 @@ t1=$(now)
 dnf -q --installroot="$work/dnf-root" --releasever=1 --disablerepo='*' \
   --repofrompath=fx,"file://$repo" --enablerepo=fx --nogpgcheck \
   --setopt=cachedir="$work/dnfcache" makecache >/dev/null
+settle
 t2=$(now)
 dnf -q --installroot="$work/dnf-root" --releasever=1 --disablerepo='*' \
   --repofrompath=fx,"file://$repo" --enablerepo=fx --nogpgcheck --setopt=install_weak_deps=False \
@@ -44,6 +49,7 @@ dnf -q --installroot="$work/dnf-root" --releasever=1 --disablerepo='*' \
 t3=$(now)
 mkdir -p "$work/floor"
 # The floor: decompress + write, all cores, no metadata, no scriptlets, no database.
+settle
 t4=$(now)
 xargs -P "$(nproc)" -I{} sh -c 'd=$1/$(basename "$2"); mkdir -p "$d"; cd "$d"; rpm2cpio "$2" | cpio -idm --quiet 2>/dev/null' _ "$work/floor" {} <"$work/files"
 t5=$(now)
