@@ -419,6 +419,7 @@ impl<'a> Creator<'a> {
                 templates: c.s.templates.clone(),
                 timeout: c.s.timeout,
                 squashfs_only: !c.s.ext4_in_squashfs,
+                source_date_epoch: c.s.source_date_epoch,
             };
             let a = crate::boot::prepare(&c.root, &c.iso, &c.work, &opts, &c.runner)?;
             c.report.boot = Some(a);
@@ -431,6 +432,16 @@ impl<'a> Creator<'a> {
     /// `nocleanup`).
     pub fn package(&mut self) -> Result<(), BuildError> {
         self.timed(Stage::Package, |c| {
+            if c.s.source_date_epoch.is_some() {
+                let dbpath = c
+                    .install_report
+                    .as_ref()
+                    .map(|r| r.dbpath.clone())
+                    .unwrap_or_else(|| crate::install::rpmdb::target_dbpath(&c.root));
+                for what in crate::reproducible::reset_run_specific(&c.root, &dbpath) {
+                    tracing::info!("reproducible build: {what}");
+                }
+            }
             let staging = Staging::create(&c.s.resultdir, c.s.nocleanup)?;
             let boot = c.report.boot.clone().unwrap_or_default();
             let live = crate::media::live::LiveIso {

@@ -56,6 +56,21 @@ pub enum Command {
     Write(WriteCommand),
     /// Compress one tree with several squashfs settings and compare size, time and read speed.
     BenchCompress(BenchCompressArgs),
+    /// Which files of two ISOs differ (inside LiveOS/squashfs.img and the initramfs too):
+    /// exit 0 when bit-identical, 1 when they differ.
+    Diff(DiffArgs),
+}
+
+/// `kiln diff` options.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The first ISO.
+    pub a: PathBuf,
+    /// The second ISO.
+    pub b: PathBuf,
+    /// The differences as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `kiln bench-compress` options.

@@ -4,6 +4,7 @@ pub mod args;
 mod bench;
 mod boot_test;
 mod build;
+mod diff;
 pub mod diagnostics;
 mod install;
 mod ks;
@@ -71,6 +72,7 @@ pub fn main() -> i32 {
         Command::Build(b) => build::run(b, color),
         Command::Write(w) => write::run(w),
         Command::BenchCompress(b) => bench::run(b),
+        Command::Diff(d) => diff::run(d),
     };
     match r {
         Ok(code) => code,
