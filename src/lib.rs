@@ -16,6 +16,7 @@ pub mod emulation;
 pub mod error;
 pub mod install;
 pub mod kickstart;
+pub mod manifest;
 pub mod media;
 pub mod progress;
 pub mod reproducible;

@@ -317,7 +317,8 @@ impl Tx<'_> {
     ) -> Result<(), InstallError> {
         let t0 = Instant::now();
         let reporter = self.reporter;
-        let results: Vec<_> = pkgs[range.clone()]
+        owners.freeze();
+        let results: Result<Vec<_>, _> = pkgs[range.clone()]
             .par_iter()
             .map(|p| {
                 if crate::cancel::interrupted() {
@@ -333,7 +334,9 @@ impl Tx<'_> {
                 reporter.installed(&p.nevra, p.installed_size);
                 Ok(r)
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
+        owners.thaw();
+        let results = results?;
         self.unpack_time += t0.elapsed();
         if range.len() > 1 {
             self.report.parallel_unpacked += range.len();
