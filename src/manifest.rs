@@ -71,8 +71,9 @@ pub struct RpmEntry {
     pub buildtime: u64,
     /// Installed size (`LONGSIZE`/`SIZE`).
     pub size: u64,
-    /// `SIGMD5` (MD5 of header and payload), lowercase hex: Koji's payloadhash.
-    pub payloadhash: String,
+    /// `SIGMD5` (MD5 of header and payload), lowercase hex: Koji's payloadhash; `null` for
+    /// a package without one.
+    pub payloadhash: Option<String>,
     /// The repository it came from (kickstart repo id).
     pub repo: String,
     /// The package file's name.
@@ -166,10 +167,11 @@ pub fn rpm_entry(p: &Path, repo: &str) -> Result<RpmEntry, ManifestError> {
         message: e.to_string(),
     };
     let m = rpm::PackageMetadata::open(p).map_err(bad)?;
+    // Packages built without the legacy MD5 digest have none (rpm shows `(none)`).
     let sigmd5 = m
         .signature
         .get_entry_data_as_binary(rpm::IndexSignatureTag::RPMSIGTAG_MD5)
-        .map_err(bad)?;
+        .ok();
     let h = &m;
     Ok(RpmEntry {
         name: h.get_name().map_err(bad)?.to_string(),
@@ -179,7 +181,7 @@ pub fn rpm_entry(p: &Path, repo: &str) -> Result<RpmEntry, ManifestError> {
         arch: h.get_arch().map_err(bad)?.to_string(),
         buildtime: h.get_build_time().map_err(bad)?,
         size: h.get_installed_size().map_err(bad)?,
-        payloadhash: hex(sigmd5),
+        payloadhash: sigmd5.map(hex),
         repo: repo.to_string(),
         filename: p
             .file_name()

@@ -500,4 +500,8 @@ pub struct BuildArgs {
     /// Build log (livemedia-creator's --logfile; same as the global --log-file).
     #[arg(long = "logfile", value_name = "FILE")]
     pub logfile: Option<PathBuf>,
+    /// Progress as JSON lines for build farms (stage start/end, bytes done/total, result): on
+    /// stdout (`-`, the default) or sent to the Unix socket SOCKET.
+    #[arg(long, value_name = "SOCKET", num_args = 0..=1, default_missing_value = "-")]
+    pub json_progress: Option<String>,
 }
