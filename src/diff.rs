@@ -115,7 +115,11 @@ pub fn diff_isos(a: &Path, b: &Path) -> Result<Vec<Difference>, DiffError> {
         if ha == hb {
             continue;
         }
-        out.push(d(p, "content", &format!("{} != {} bytes", x.size(), y.size())));
+        out.push(d(
+            p,
+            "content",
+            &format!("{} != {} bytes", x.size(), y.size()),
+        ));
         // Nested images: which of their files differ.
         let head_a = iso_head(&mut fa, x).map_err(io_err(a))?;
         if head_a.starts_with(b"hsqs") {
@@ -284,7 +288,12 @@ fn structure_diffs(
     Ok(())
 }
 
-fn compare(prefix: &str, a: &BTreeMap<String, Item>, b: &BTreeMap<String, Item>, out: &mut Vec<Difference>) {
+fn compare(
+    prefix: &str,
+    a: &BTreeMap<String, Item>,
+    b: &BTreeMap<String, Item>,
+    out: &mut Vec<Difference>,
+) {
     for (p, x) in a {
         let path = format!("{prefix}/{p}");
         match b.get(p) {
@@ -314,7 +323,8 @@ fn squashfs_items(image: &Path) -> Result<BTreeMap<String, Item>, String> {
     f.read_exact(&mut sb)
         .and_then(|()| f.rewind())
         .map_err(|e| e.to_string())?;
-    let fs = backhand::FilesystemReader::from_reader(BufReader::new(f)).map_err(|e| e.to_string())?;
+    let fs =
+        backhand::FilesystemReader::from_reader(BufReader::new(f)).map_err(|e| e.to_string())?;
     let mut m = BTreeMap::new();
     m.insert(
         "[superblock]".to_string(),

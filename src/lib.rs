@@ -19,6 +19,6 @@ pub mod kickstart;
 pub mod manifest;
 pub mod media;
 pub mod progress;
-pub mod reproducible;
 pub mod repo;
+pub mod reproducible;
 pub mod resolve;

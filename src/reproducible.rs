@@ -31,7 +31,8 @@ pub fn reset_run_specific(root: &Path, dbpath: &str) -> Vec<String> {
     }
     for p in EMPTY {
         let f = root.join(p);
-        if f.symlink_metadata().is_ok_and(|m| m.is_file() && m.len() > 0)
+        if f.symlink_metadata()
+            .is_ok_and(|m| m.is_file() && m.len() > 0)
             && std::fs::write(&f, b"").is_ok()
         {
             done.push(format!("emptied /{p}"));
@@ -51,7 +52,10 @@ pub fn reset_run_specific(root: &Path, dbpath: &str) -> Vec<String> {
     if wal_empty && shm.is_file() {
         let _ = std::fs::remove_file(&wal);
         if std::fs::remove_file(&shm).is_ok() {
-            done.push(format!("removed {}/rpmdb.sqlite-shm", dbpath.trim_end_matches('/')));
+            done.push(format!(
+                "removed {}/rpmdb.sqlite-shm",
+                dbpath.trim_end_matches('/')
+            ));
         }
     }
     done

@@ -104,7 +104,8 @@ fn reproducible_iso_and_build_farm_outputs() {
                 &["--json-progress", sock_arg],
             )
         });
-        let b = s.spawn(move || common::build_live(ks, "KILN-LIVE", &tmp.join("build-repro-b"), &[]));
+        let b =
+            s.spawn(move || common::build_live(ks, "KILN-LIVE", &tmp.join("build-repro-b"), &[]));
         (a.join().unwrap(), b.join().unwrap())
     });
     let (a, report, _) = a;
@@ -150,11 +151,20 @@ fn reproducible_iso_and_build_farm_outputs() {
     let from_manifest: BTreeSet<String> = rpmlist
         .iter()
         .map(|p| {
-            ["name", "epoch", "version", "release", "arch", "buildtime", "size", "payloadhash"]
-                .iter()
-                .map(|k| field(&p[*k]))
-                .collect::<Vec<_>>()
-                .join(" ")
+            [
+                "name",
+                "epoch",
+                "version",
+                "release",
+                "arch",
+                "buildtime",
+                "size",
+                "payloadhash",
+            ]
+            .iter()
+            .map(|k| field(&p[*k]))
+            .collect::<Vec<_>>()
+            .join(" ")
         })
         .collect();
     let qf = "%{NAME} %{EPOCH} %{VERSION} %{RELEASE} %{ARCH} %{BUILDTIME} %{SIZE} %{SIGMD5}\n";
@@ -189,7 +199,10 @@ fn reproducible_iso_and_build_farm_outputs() {
             .args(["--dbpath", &dbpath, "-qa", "--qf", qf]),
     );
     let from_image: BTreeSet<String> = qa.lines().map(str::to_string).collect();
-    assert_eq!(from_manifest, from_image, "manifest rpmlist != rpm -qa in the image");
+    assert_eq!(
+        from_manifest, from_image,
+        "manifest rpmlist != rpm -qa in the image"
+    );
 
     // 4. payloadhash is what `rpm -qp --qf %{SIGMD5}` says of the package files.
     let files: Vec<PathBuf> = rpmlist
@@ -201,15 +214,31 @@ fn reproducible_iso_and_build_farm_outputs() {
         .collect();
     let qp = run_ok(
         Command::new("rpm")
-            .args(["-qp", "--nosignature", "--nodigest", "--qf", "%{NAME}.%{ARCH} %{SIGMD5}\n"])
+            .args([
+                "-qp",
+                "--nosignature",
+                "--nodigest",
+                "--qf",
+                "%{NAME}.%{ARCH} %{SIGMD5}\n",
+            ])
             .args(&files),
     );
     let from_files: BTreeSet<String> = qp.lines().map(str::to_string).collect();
     let from_manifest: BTreeSet<String> = rpmlist
         .iter()
-        .map(|p| format!("{}.{} {}", field(&p["name"]), field(&p["arch"]), field(&p["payloadhash"])))
+        .map(|p| {
+            format!(
+                "{}.{} {}",
+                field(&p["name"]),
+                field(&p["arch"]),
+                field(&p["payloadhash"])
+            )
+        })
         .collect();
-    assert_eq!(from_manifest, from_files, "payloadhash != rpm -qp %{{SIGMD5}}");
+    assert_eq!(
+        from_manifest, from_files,
+        "payloadhash != rpm -qp %{{SIGMD5}}"
+    );
 
     // 5. The SBOM passes spdx-tools' SPDX 2.3 validation and lists every package.
     let sbom_path = out.join(m["sbom"].as_str().unwrap());
@@ -225,8 +254,12 @@ fn reproducible_iso_and_build_farm_outputs() {
 
     // 6. Both kickstarts and the log.
     let original = out.join(m["kickstart"].as_str().unwrap());
-    assert_eq!(std::fs::read(&original).unwrap(), std::fs::read(&ks).unwrap());
-    let flat = std::fs::read_to_string(out.join(m["kickstart_flattened"].as_str().unwrap())).unwrap();
+    assert_eq!(
+        std::fs::read(&original).unwrap(),
+        std::fs::read(&ks).unwrap()
+    );
+    let flat =
+        std::fs::read_to_string(out.join(m["kickstart_flattened"].as_str().unwrap())).unwrap();
     assert!(flat.contains("%packages"), "flattened kickstart:\n{flat}");
     let log = std::fs::read_to_string(out.join(m["log"].as_str().unwrap())).unwrap();
     assert!(log.contains("stage package done"), "build.log:\n{log}");
@@ -247,7 +280,10 @@ fn reproducible_iso_and_build_farm_outputs() {
         assert_eq!(last["bytes_done"], last["bytes_total"], "{kind}: {last}");
     }
     let res = ev.last().unwrap();
-    assert_eq!((&res["event"], &res["ok"]), (&"result".into(), &true.into()));
+    assert_eq!(
+        (&res["event"], &res["ok"]),
+        (&"result".into(), &true.into())
+    );
     assert_eq!(report["packages"].as_array().unwrap().len(), a.packages);
 
     let _ = std::fs::remove_dir_all(&x);
