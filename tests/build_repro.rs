@@ -127,6 +127,45 @@ fn reproducible_iso_and_build_farm_outputs() {
     );
     assert!(diff.status.success(), "kiln diff of identical ISOs failed");
 
+    // ... and when they differ it names the file: one byte of grub.cfg changed in a copy.
+    let changed = a.work.join("changed.iso");
+    std::fs::copy(&a.iso, &changed).unwrap();
+    let entries =
+        kiln_writers::iso9660::read::list(&mut std::fs::File::open(&changed).unwrap()).unwrap();
+    let cfg = entries
+        .iter()
+        .find(|e| e.path == Path::new("boot/grub2/grub.cfg"))
+        .expect("no boot/grub2/grub.cfg");
+    {
+        use std::io::{Read, Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&changed)
+            .unwrap();
+        let at = u64::from(cfg.extents[0].0) * 2048;
+        let mut byte = [0u8];
+        f.seek(SeekFrom::Start(at)).unwrap();
+        f.read_exact(&mut byte).unwrap();
+        f.seek(SeekFrom::Start(at)).unwrap();
+        f.write_all(&[byte[0] ^ 1]).unwrap();
+    }
+    let d = Command::new(common::kiln())
+        .arg("diff")
+        .arg(&a.iso)
+        .arg(&changed)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&d.stdout);
+    assert_eq!(d.status.code(), Some(1), "kiln diff: {listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("content") && l.contains("boot/grub2/grub.cfg")),
+        "kiln diff does not name grub.cfg:\n{listed}"
+    );
+    let _ = std::fs::remove_file(&changed);
+
     let out = a.work.join("out");
     // 2. manifest.json: the ISO as it is on disk.
     let m: serde_json::Value =
