@@ -298,6 +298,14 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
                 "; removing the work directory and partial results"
             }
         );
+        if let Some(ev) = &events {
+            ev.send(serde_json::json!({
+                "event": "result",
+                "ok": false,
+                "exit_code": EXIT_INTERRUPTED,
+                "error": format!("interrupted during the {stage} stage"),
+            }));
+        }
         // Removes the work directory (or says where it is kept, with --nocleanup).
         drop(creator);
         return Ok(EXIT_INTERRUPTED);
