@@ -369,6 +369,10 @@ fn squashfs_items(image: &Path) -> Result<BTreeMap<String, Item>, String> {
 fn initramfs_items(r: &mut BufReader<File>, e: &IsoEntry) -> Option<BTreeMap<String, Item>> {
     let mut raw = Vec::new();
     iso_read::copy_file(r, e, &mut raw).ok()?;
+    cpio_items(raw)
+}
+
+fn cpio_items(raw: Vec<u8>) -> Option<BTreeMap<String, Item>> {
     let data = if raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         zstd::stream::decode_all(&raw[..]).ok()?
     } else if raw.starts_with(&[0x1f, 0x8b]) {
@@ -423,4 +427,47 @@ fn initramfs_items(r: &mut BufReader<File>, e: &IsoEntry) -> Option<BTreeMap<Str
         archive += 1;
     }
     Some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::install::cpio::{write_newc_entry, write_trailer};
+
+    fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for (i, (n, d)) in files.iter().enumerate() {
+            write_newc_entry(&mut v, n, 0o100644, 1, i as u32 + 1, d);
+        }
+        write_trailer(&mut v);
+        v
+    }
+
+    #[test]
+    fn initramfs_archives_in_a_row() {
+        // Early microcode first (padded), then the main archive, compressed as kiln does.
+        let mut raw = archive(&[("kernel/x86/microcode/a.bin", b"ucode")]);
+        raw.resize(raw.len().div_ceil(512) * 512, 0);
+        raw.extend(archive(&[("./etc/machine-id", b""), ("usr/bin/x", b"one")]));
+        let a = cpio_items(zstd::stream::encode_all(&raw[..], 3).unwrap()).unwrap();
+        let keys: Vec<&str> = a.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "[archive 1]/etc/machine-id",
+                "[archive 1]/usr/bin/x",
+                "kernel/x86/microcode/a.bin"
+            ]
+        );
+        let mut raw2 = archive(&[("kernel/x86/microcode/a.bin", b"ucode")]);
+        raw2.resize(raw2.len().div_ceil(512) * 512, 0);
+        raw2.extend(archive(&[("./etc/machine-id", b""), ("usr/bin/x", b"two")]));
+        let b = cpio_items(raw2).unwrap();
+        let mut out = Vec::new();
+        compare("initrd.img", &a, &b, &mut out);
+        assert_eq!(
+            out,
+            vec![d("initrd.img/[archive 1]/usr/bin/x", "content", "")]
+        );
+    }
 }
