@@ -327,4 +327,6 @@ fn reproducible_iso_and_build_farm_outputs() {
 
     let _ = std::fs::remove_dir_all(&x);
     let _ = std::fs::remove_file(&sq);
+    // The second build only served the comparison.
+    let _ = std::fs::remove_dir_all(&b.work);
 }
