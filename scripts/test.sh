@@ -37,6 +37,17 @@ pyks() {
   export KILN_PYKS=$v/bin
 }
 
+spdx_tools() {
+  # spdx-tools 0.8.5's SPDX 2.3 validator (pyspdxtools) for the build's SBOM, cached by version.
+  local v=$CACHE/spdx-tools-0.8.5
+  if [ ! -x "$v/bin/pyspdxtools" ]; then
+    rm -rf "$v"
+    python3 -m venv "$v"
+    "$v/bin/pip" install -q spdx-tools==0.8.5
+  fi
+  export KILN_SPDX_TOOLS=$v/bin
+}
+
 rules() {
   # DESIGN.md 1.3: the sub-crates never depend on kiln; unsafe only in solver/.
   for c in kiln-writers kiln-solver; do
@@ -110,6 +121,7 @@ fuzz() {
 }
 
 step "pykickstart reference venv" pyks
+step "spdx-tools validator venv" spdx_tools
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 step "dependency rules" rules

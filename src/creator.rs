@@ -222,6 +222,8 @@ pub struct Creator<'a> {
     done: Vec<Stage>,
     report: BuildReport,
     install_report: Option<InstallReport>,
+    /// The package files installed, with the repo each came from (for the manifest).
+    package_files: Vec<(PathBuf, String)>,
     /// Keeps binfmt set up for a foreign arch; dropped (undone) with the creator.
     _binfmt: Option<crate::emulation::BinfmtGuard>,
 }
@@ -266,6 +268,7 @@ impl<'a> Creator<'a> {
             done: Vec::new(),
             report,
             install_report: None,
+            package_files: Vec::new(),
             _binfmt: binfmt,
         })
     }
@@ -368,6 +371,11 @@ impl<'a> Creator<'a> {
                 c.reporters.download,
             )?;
             let paths: Vec<PathBuf> = local.iter().map(|l| l.path.clone()).collect();
+            c.package_files = paths
+                .iter()
+                .cloned()
+                .zip(r.plan.iter().map(|p| p.repo.clone()))
+                .collect();
             let p = &c.s.ks.packages;
             let opts = InstallOptions {
                 exclude_docs: p.exclude_docs,
@@ -419,6 +427,7 @@ impl<'a> Creator<'a> {
                 templates: c.s.templates.clone(),
                 timeout: c.s.timeout,
                 squashfs_only: !c.s.ext4_in_squashfs,
+                source_date_epoch: c.s.source_date_epoch,
             };
             let a = crate::boot::prepare(&c.root, &c.iso, &c.work, &opts, &c.runner)?;
             c.report.boot = Some(a);
@@ -431,6 +440,16 @@ impl<'a> Creator<'a> {
     /// `nocleanup`).
     pub fn package(&mut self) -> Result<(), BuildError> {
         self.timed(Stage::Package, |c| {
+            if c.s.source_date_epoch.is_some() {
+                let dbpath = c
+                    .install_report
+                    .as_ref()
+                    .map(|r| r.dbpath.clone())
+                    .unwrap_or_else(|| crate::install::rpmdb::target_dbpath(&c.root));
+                for what in crate::reproducible::reset_run_specific(&c.root, &dbpath) {
+                    tracing::info!("reproducible build: {what}");
+                }
+            }
             let staging = Staging::create(&c.s.resultdir, c.s.nocleanup)?;
             let boot = c.report.boot.clone().unwrap_or_default();
             let live = crate::media::live::LiveIso {
@@ -460,8 +479,76 @@ impl<'a> Creator<'a> {
             }
             let _ = std::fs::rename(staging.dir.join(&ks_name), c.s.resultdir.join(&ks_name));
             staging.finish();
+            c.write_manifest(&ks_name)?;
             Ok(())
         })
+    }
+
+    /// `manifest.json`, `sbom.spdx.json` and the kickstart as given (`<label>-original.ks`)
+    /// into the result directory, beside the flattened `ks_name`.
+    fn write_manifest(&mut self, ks_name: &str) -> Result<(), BuildError> {
+        use crate::manifest::{self, Manifest};
+        let rd = &self.s.resultdir;
+        let merr = |e: manifest::ManifestError| BuildError::Io {
+            action: "write the manifest into",
+            path: rd.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let original = format!("{}-original.ks", self.s.label);
+        std::fs::copy(&self.s.ks_path, rd.join(&original))
+            .map_err(io("copy the kickstart into", rd))?;
+        let arch = self.s.arch.name;
+        let images = self
+            .report
+            .artifacts
+            .iter()
+            .map(|a| manifest::image_file(&a.path, arch, &a.kind))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(merr)?;
+        let mut rpmlist = {
+            use rayon::prelude::*;
+            self.package_files
+                .par_iter()
+                .map(|(p, repo)| manifest::rpm_entry(p, repo))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(merr)?
+        };
+        rpmlist.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
+        let m = Manifest {
+            format: "kiln-manifest".into(),
+            version: 1,
+            kiln_version: env!("CARGO_PKG_VERSION").into(),
+            arch: arch.to_string(),
+            label: self.s.label.clone(),
+            source_date_epoch: self.s.source_date_epoch,
+            images,
+            rpmlist,
+            kickstart: original,
+            kickstart_flattened: ks_name.to_string(),
+            sbom: manifest::SBOM.into(),
+            log: manifest::LOG.into(),
+        };
+        let created = self.s.source_date_epoch.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        });
+        let sbom = manifest::spdx(&m, created);
+        for (name, text) in [
+            (
+                manifest::MANIFEST,
+                serde_json::to_string_pretty(&m).unwrap_or_default(),
+            ),
+            (
+                manifest::SBOM,
+                serde_json::to_string_pretty(&sbom).unwrap_or_default(),
+            ),
+        ] {
+            let p = rd.join(name);
+            std::fs::write(&p, text + "\n").map_err(io("write", &p))?;
+        }
+        Ok(())
     }
 
     /// All stages, optionally dropping into a shell before `shell_before`.

@@ -53,6 +53,8 @@ pub struct BootOptions {
     /// The squashfs holds the root directly (no LiveOS/rootfs.img): dmsquash-live then needs
     /// an overlayfs overlay (`rd.live.overlay.overlayfs=1`), as Fedora's squashfs-only media.
     pub squashfs_only: bool,
+    /// `SOURCE_DATE_EPOCH`: dracut runs with `--reproducible` (sorted cpio, clamped dates).
+    pub source_date_epoch: Option<i64>,
 }
 
 /// How the media boots, for `media/` and the build report.
@@ -255,6 +257,18 @@ pub fn make_initramfs(
     runner: &ScriptRunner,
     native_compress: bool,
 ) -> Result<PathBuf, BootError> {
+    make_initramfs_with(root, kver, runner, native_compress, None)
+}
+
+/// [`make_initramfs`]; with `source_date_epoch`, dracut runs with `--reproducible` and the
+/// epoch in its environment.
+pub fn make_initramfs_with(
+    root: &Path,
+    kver: &str,
+    runner: &ScriptRunner,
+    native_compress: bool,
+    source_date_epoch: Option<i64>,
+) -> Result<PathBuf, BootError> {
     let dracut = first_in_root(
         root,
         &["/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut"],
@@ -303,6 +317,9 @@ pub fn make_initramfs(
     let mut argv = argv;
     if native_compress {
         argv.insert(1, "--no-compress".into());
+    }
+    if source_date_epoch.is_some() {
+        argv.insert(1, "--reproducible".into());
     }
     let var_tmp = root.join("var/tmp");
     std::fs::create_dir_all(&var_tmp).map_err(io("create", &var_tmp))?;
@@ -432,7 +449,7 @@ pub fn prepare(
     copy(&kernel.vmlinuz, &iso.join(layout::VMLINUZ))?;
     // Compressed by kiln for every arch: dracut's default (`gzip -9`, one core) took longer
     // than the rest of dracut, and for a foreign arch it would also run emulated.
-    let initrd = make_initramfs(root, &kernel.version, runner, true)?;
+    let initrd = make_initramfs_with(root, &kernel.version, runner, true, opts.source_date_epoch)?;
     copy(&initrd, &iso.join(layout::INITRD))?;
     let _ = std::fs::remove_file(&initrd);
     Ok(assets)

@@ -56,6 +56,21 @@ pub enum Command {
     Write(WriteCommand),
     /// Compress one tree with several squashfs settings and compare size, time and read speed.
     BenchCompress(BenchCompressArgs),
+    /// Which files of two ISOs differ (inside LiveOS/squashfs.img and the initramfs too):
+    /// exit 0 when bit-identical, 1 when they differ.
+    Diff(DiffArgs),
+}
+
+/// `kiln diff` options.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The first ISO.
+    pub a: PathBuf,
+    /// The second ISO.
+    pub b: PathBuf,
+    /// The differences as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `kiln bench-compress` options.
@@ -485,4 +500,8 @@ pub struct BuildArgs {
     /// Build log (livemedia-creator's --logfile; same as the global --log-file).
     #[arg(long = "logfile", value_name = "FILE")]
     pub logfile: Option<PathBuf>,
+    /// Progress as JSON lines for build farms (stage start/end, bytes done/total, result): on
+    /// stdout (`-`, the default) or sent to the Unix socket SOCKET.
+    #[arg(long, value_name = "SOCKET", num_args = 0..=1, default_missing_value = "-")]
+    pub json_progress: Option<String>,
 }

@@ -9,6 +9,7 @@ use kiln::kickstart::commands::partition::Partition;
 use kiln::media;
 
 use super::args::BuildArgs;
+use super::events::{Events, JsonProgress};
 use super::report::{DownloadBar, InstallBar};
 use super::resolve::{cause_chain, default_cache, host_arch};
 use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_INTERRUPTED, EXIT_OK};
@@ -229,7 +230,36 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let dl = DownloadBar::new(tty);
     let inst = InstallBar::new(tty);
+    let events = match a.json_progress.as_deref().map(|t| (t, Events::open(t))) {
+        Some((_, Ok(e))) => Some(e),
+        Some((t, Err(e))) => {
+            eprintln!("error: cannot send progress to `{t}`: {e}");
+            return Ok(EXIT_ENV);
+        }
+        None => None,
+    };
+    let json_dl = events.as_ref().map(|e| JsonProgress::new(e, "download"));
+    let json_inst = events.as_ref().map(|e| JsonProgress::new(e, "install"));
+    let download: &dyn kiln::progress::DownloadReporter = match &json_dl {
+        Some(j) => j,
+        None => &dl,
+    };
+    let install: &dyn kiln::progress::InstallReporter = match &json_inst {
+        Some(j) => j,
+        None => &inst,
+    };
     let stage_cb = |st: Stage, done: bool, secs: f64| {
+        if let Some(ev) = &events {
+            let mut v = serde_json::json!({
+                "event": "stage",
+                "stage": st.name(),
+                "state": if done { "end" } else { "start" },
+            });
+            if done {
+                v["seconds"] = secs.into();
+            }
+            ev.send(v);
+        }
         if done {
             tracing::info!("stage {} done in {secs:.1} s", st.name());
         } else {
@@ -240,8 +270,8 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
         settings,
         runner,
         Reporters {
-            download: &dl,
-            install: &inst,
+            download,
+            install,
             stage: &stage_cb,
         },
     ) {
@@ -268,6 +298,14 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
                 "; removing the work directory and partial results"
             }
         );
+        if let Some(ev) = &events {
+            ev.send(serde_json::json!({
+                "event": "result",
+                "ok": false,
+                "exit_code": EXIT_INTERRUPTED,
+                "error": format!("interrupted during the {stage} stage"),
+            }));
+        }
         // Removes the work directory (or says where it is kept, with --nocleanup).
         drop(creator);
         return Ok(EXIT_INTERRUPTED);
@@ -289,10 +327,26 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
     }
     match result {
         Ok(r) => {
+            // The log beside the manifest that names it.
+            let log = a.resultdir.join(kiln::manifest::LOG);
+            if let Err(e) = std::fs::write(&log, super::captured_log()) {
+                eprintln!("warning: cannot write `{}`: {e}", log.display());
+            }
             for w in &r.warnings {
                 eprintln!("warning: {w}");
             }
-            if a.resolve.json {
+            if let Some(ev) = &events {
+                ev.send(serde_json::json!({
+                    "event": "result",
+                    "ok": true,
+                    "exit_code": EXIT_OK,
+                    "artifacts": r.artifacts,
+                }));
+            }
+            // On a stdout that carries events the report is one more line.
+            if a.resolve.json && a.json_progress.as_deref() == Some("-") {
+                println!("{}", serde_json::json!({"event": "report", "report": r}));
+            } else if a.resolve.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             }
             for art in &r.artifacts {
@@ -308,6 +362,14 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
         }
         Err(e) => {
             eprintln!("error: {}", cause_chain(&e));
+            if let Some(ev) = &events {
+                ev.send(serde_json::json!({
+                    "event": "result",
+                    "ok": false,
+                    "exit_code": e.exit_code(),
+                    "error": cause_chain(&e),
+                }));
+            }
             Ok(e.exit_code())
         }
     }

@@ -5,6 +5,8 @@ mod bench;
 mod boot_test;
 mod build;
 pub mod diagnostics;
+mod diff;
+mod events;
 mod install;
 mod ks;
 mod report;
@@ -57,7 +59,8 @@ pub fn main() -> i32 {
         Command::Build(b) => b.logfile.clone(),
         _ => None,
     });
-    if let Err(e) = init_logging(args.verbose, log_file.as_deref(), color) {
+    let capture = matches!(args.command, Command::Build(_));
+    if let Err(e) = init_logging(args.verbose, log_file.as_deref(), color, capture) {
         eprintln!("error: {e:#}");
         return EXIT_ENV;
     }
@@ -71,6 +74,7 @@ pub fn main() -> i32 {
         Command::Build(b) => build::run(b, color),
         Command::Write(w) => write::run(w),
         Command::BenchCompress(b) => bench::run(b),
+        Command::Diff(d) => diff::run(d),
     };
     match r {
         Ok(code) => code,
@@ -85,6 +89,7 @@ fn init_logging(
     verbose: u8,
     log_file: Option<&std::path::Path>,
     color: bool,
+    capture: bool,
 ) -> anyhow::Result<()> {
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::EnvFilter;
@@ -116,9 +121,42 @@ fn init_logging(
         }
         None => None,
     };
+    // A build keeps its own log (debug level) for the result directory's build.log.
+    let capture_layer = capture.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(|| CaptureWriter)
+            .with_ansi(false)
+            .with_filter(EnvFilter::new(
+                "kiln=debug,kiln_solver=info,kiln_writers=debug",
+            ))
+    });
     tracing_subscriber::registry()
         .with(stderr_layer.with_filter(filter))
         .with(file_layer)
+        .with(capture_layer)
         .try_init()?;
     Ok(())
+}
+
+/// The log lines captured for `build.log`.
+static CAPTURED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct CaptureWriter;
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        CAPTURED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the build logged so far.
+pub(crate) fn captured_log() -> Vec<u8> {
+    CAPTURED.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }

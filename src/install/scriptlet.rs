@@ -411,6 +411,10 @@ fn run_program_here(spec: &ScriptSpec, devnull: std::fs::File) -> i32 {
         .env("PATH", SCRIPT_PATH)
         .env("HOME", "/root")
         .env("LANG", "C");
+    // Reproducible builds: tools in the root that honour it (dracut, gzip, ...) clamp dates.
+    if let Some(e) = std::env::var_os("SOURCE_DATE_EPOCH") {
+        cmd.env("SOURCE_DATE_EPOCH", e);
+    }
     let stdin = match &spec.input {
         Some(_) => Stdio::piped(),
         None => Stdio::from(devnull),

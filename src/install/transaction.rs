@@ -317,7 +317,8 @@ impl Tx<'_> {
     ) -> Result<(), InstallError> {
         let t0 = Instant::now();
         let reporter = self.reporter;
-        let results: Vec<_> = pkgs[range.clone()]
+        owners.freeze();
+        let results: Result<Vec<_>, _> = pkgs[range.clone()]
             .par_iter()
             .map(|p| {
                 if crate::cancel::interrupted() {
@@ -333,14 +334,29 @@ impl Tx<'_> {
                 reporter.installed(&p.nevra, p.installed_size);
                 Ok(r)
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
+        owners.thaw();
+        let results = results?;
         self.unpack_time += t0.elapsed();
         if range.len() > 1 {
             self.report.parallel_unpacked += range.len();
         }
-        for (k, r) in range.zip(results) {
+        for (k, r) in range.clone().zip(results) {
             self.report.warnings.extend(r.warnings.iter().cloned());
             self.record(&mut pkgs[k], &r.file_states, db, now)?;
+        }
+        // Packages unpacked side by side set shared directories' mtimes in a racy order;
+        // reproducible builds replay them in transaction order, as a serial install would.
+        if self.opts.install_time.is_some() && range.len() > 1 {
+            for p in &pkgs[range] {
+                let installed: std::collections::HashSet<&str> =
+                    p.files.iter().map(String::as_str).collect();
+                for f in p.rpm.info.files.iter() {
+                    if f.mode & 0o170000 == 0o040000 && installed.contains(f.path.as_str()) {
+                        let _ = rootfs.utimes(&f.path, f.mtime);
+                    }
+                }
+            }
         }
         Ok(())
     }

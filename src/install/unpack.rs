@@ -206,6 +206,9 @@ pub struct Owners {
     root: Root,
     users: RwLock<Table>,
     groups: RwLock<Table>,
+    /// While set, [`Owners::refresh`] keeps the tables: packages unpacked side by side all see
+    /// the tables as they were when the run started, not whatever a neighbour just wrote.
+    frozen: std::sync::atomic::AtomicBool,
 }
 
 impl Owners {
@@ -215,6 +218,7 @@ impl Owners {
             root: root.try_clone()?,
             users: RwLock::new(Table::default()),
             groups: RwLock::new(Table::default()),
+            frozen: Default::default(),
         };
         o.refresh();
         Ok(o)
@@ -222,6 +226,9 @@ impl Owners {
 
     /// Re-reads a table whose file changed since it was read; one `stat` per file when not.
     pub fn refresh(&self) {
+        if self.frozen.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         for (path, table) in [("/etc/passwd", &self.users), ("/etc/group", &self.groups)] {
             let key = self.root.stat(path).ok().map(|st| {
                 (
@@ -257,6 +264,19 @@ impl Owners {
             return Some(0);
         }
         table.read().ok()?.ids.get(name).copied()
+    }
+
+    /// Refresh now, then keep the tables until `thaw` (a parallel run of packages).
+    pub fn freeze(&self) {
+        self.refresh();
+        self.frozen
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Undo [`Owners::freeze`].
+    pub fn thaw(&self) {
+        self.frozen
+            .store(false, std::sync::atomic::Ordering::Release);
     }
 
     /// The uid of `name`.

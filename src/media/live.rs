@@ -173,12 +173,14 @@ impl LiveIso {
             .and_then(|f| f.set_len(size))
             .map_err(io(&img))?;
         let mut cmd = std::process::Command::new("mkfs.ext4");
-        cmd.args(["-q", "-F", "-L", "_", "-d"])
-            .arg(&self.root)
-            .arg(&img);
+        cmd.args(["-q", "-F", "-L", "_"]);
         if let Some(e) = self.source_date_epoch {
             cmd.env("E2FSPROGS_FAKE_TIME", e.to_string());
+            // mkfs.ext4 picks a random UUID and directory hash seed: derive both instead.
+            let uuid = derived_uuid(&format!("{}:{e}", self.label));
+            cmd.args(["-U", &uuid, "-E", &format!("hash_seed={uuid}")]);
         }
+        cmd.arg("-d").arg(&self.root).arg(&img);
         // Its own process group, ended on an interrupt.
         let on_line = Box::new(|line: &str| tracing::debug!(target: "kiln::mkfs", "{line}"));
         let done = crate::cancel::run_captured(cmd, on_line, None).map_err(|e| match e {
@@ -221,4 +223,23 @@ fn made(p: &Path, kind: &str) -> Result<Artifact, MediaError> {
         size,
         kind: kind.to_string(),
     })
+}
+
+/// A version-4-shaped UUID from the SHA-256 of `seed` (reproducible builds).
+fn derived_uuid(seed: &str) -> String {
+    use sha2::Digest;
+    let mut b: [u8; 16] = sha2::Sha256::digest(seed.as_bytes())[..16]
+        .try_into()
+        .expect("16 bytes");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
