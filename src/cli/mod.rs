@@ -7,6 +7,7 @@ mod build;
 pub mod diagnostics;
 mod install;
 mod ks;
+mod netboot;
 mod report;
 mod resolve;
 mod write;
@@ -68,6 +69,8 @@ pub fn main() -> i32 {
         Command::Install(i) => install::run(i, color),
         Command::InstallRpms(i) => install::run_rpms(i),
         Command::BootTest(b) => boot_test::run(b),
+        Command::IsoToPxeboot(a) => netboot::run_pxeboot(a),
+        Command::IsoToNetroot(a) => netboot::run_netroot(a),
         Command::Build(b) => build::run(b, color),
         Command::Write(w) => write::run(w),
         Command::BenchCompress(b) => bench::run(b),
