@@ -180,7 +180,12 @@ fn check_fsimage_and_tar(b: &Built) {
     let tar = out.join(format!("{LABEL}-root.tar.zst"));
     let listing = run_ok(
         Command::new("tar")
-            .args(["--use-compress-program", "zstd -d", "-tf"])
+            .args([
+                "--quoting-style=literal",
+                "--use-compress-program",
+                "zstd -d",
+                "-tf",
+            ])
             .arg(&tar),
     );
     let in_tar: std::collections::BTreeSet<String> = listing
@@ -258,7 +263,7 @@ fn check_netroot_export(tree: &Path) {
     let cmp = Command::new("qemu-img")
         .args(["compare", "-f", "raw", "-F", "raw"])
         .arg(format!("nbd://127.0.0.1:{port}/{LABEL}"))
-        .arg(tree.join(format!("images/{LABEL}/squashfs.img")))
+        .arg(tree.join(format!("images/{LABEL}/rootfs.img")))
         .output()
         .unwrap();
     if let Some(p) = pid {
@@ -449,6 +454,15 @@ fn one_build_many_outputs() {
         "{cfg}"
     );
     check_netroot_export(&nr);
+    // The export is an ext4 file system holding the root image (fedora-live-netroot's layout).
+    let rootfs = nr.join(format!("images/{LABEL}/rootfs.img"));
+    run_ok(Command::new("e2fsck").args(["-f", "-n"]).arg(&rootfs));
+    let ls = run_ok(
+        Command::new("debugfs")
+            .args(["-R", "ls -l /LiveOS"])
+            .arg(&rootfs),
+    );
+    assert!(ls.contains("squashfs.img"), "{ls}");
 
     // Boots: two guests at a time (TCG runs one per core), the structural checks between.
     std::thread::scope(|s| {

@@ -509,6 +509,20 @@ impl BootTest {
                 ));
                 break;
             }
+            // A guest that halted or panicked never prints the line: no need to wait it out.
+            if let Some(end) = ["reboot: System halted", "Kernel panic - not syncing"]
+                .iter()
+                .find(|m| log.contains(**m))
+            {
+                outcome.log = log.clone();
+                outcome.reason = Some(format!("the guest stopped (`{end}`)"));
+                break;
+            }
+            if crate::cancel::interrupted() {
+                outcome.log = log;
+                outcome.reason = Some("interrupted".into());
+                break;
+            }
             if started.elapsed() > self.timeout {
                 outcome.log = log;
                 outcome.reason = Some(format!(

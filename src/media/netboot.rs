@@ -257,7 +257,8 @@ pub fn make_pxe_live(p: &LiveParts, dir: &Path) -> Result<(), MediaError> {
     Ok(())
 }
 
-/// Add the netroot of `p` to the tree `out` (created or extended): `images/<label>/squashfs.img`
+/// Add the netroot of `p` to the tree `out` (created or extended): `images/<label>/rootfs.img`
+/// (ext4 holding `LiveOS/squashfs.img`)
 /// and its section in `images/nbd.conf`, `tftp/<label>/{vmlinuz,initrd.img}`, pxelinux and a
 /// `pxelinux.cfg/default` with one entry per image in the tree (this one the default).
 /// `server` is the NBD server as the booting machine sees it; `final_dir` is where `out` will
@@ -271,8 +272,26 @@ pub fn make_netroot(
     let images = out.join("images");
     let img_dir = images.join(&p.label);
     std::fs::create_dir_all(&img_dir).map_err(io(&img_dir))?;
-    let img = img_dir.join("squashfs.img");
-    std::fs::copy(&p.squashfs, &img).map_err(io(&img))?;
+    // As fedora-live-netroot: an ext4 file system holding LiveOS/squashfs.img, exported
+    // read-only. dmsquash-live then finds it by UUID once nbd-client has connected (udev makes
+    // the by-uuid link only for a connected NBD device; a bare squashfs has no UUID, and
+    // `root=live:/dev/nbd0` would be tried before the connection).
+    let img = img_dir.join("rootfs.img");
+    let stage = img_dir.join(".kiln-stage");
+    let _ = std::fs::remove_dir_all(&stage);
+    let liveos = stage.join("LiveOS");
+    std::fs::create_dir_all(&liveos).map_err(io(&liveos))?;
+    let sq = liveos.join("squashfs.img");
+    if std::fs::hard_link(&p.squashfs, &sq).is_err() {
+        std::fs::copy(&p.squashfs, &sq).map_err(io(&sq))?;
+    }
+    let sq_len = std::fs::metadata(&sq).map_err(io(&sq))?.len();
+    let size = (sq_len + sq_len / 20 + (32 << 20)).div_ceil(1 << 20) << 20;
+    let uuid = super::disk::uuid_from(&format!("netroot {} {sq_len}", p.label));
+    let _ = std::fs::remove_file(&img);
+    let made = super::disk::mkfs_ext4(&stage, &img, 0, size, &p.label, Some(&uuid), None);
+    let _ = std::fs::remove_dir_all(&stage);
+    made?;
     let tftp = out.join("tftp");
     let kdir = tftp.join(&p.label);
     std::fs::create_dir_all(&kdir).map_err(io(&kdir))?;
@@ -283,7 +302,7 @@ pub fn make_netroot(
     install_pxelinux(p.root.as_deref(), &tftp)?;
     // nbd-server needs absolute paths; the export is read-only and shared by all clients.
     let abs_img = match final_dir {
-        Some(d) => d.join("images").join(&p.label).join("squashfs.img"),
+        Some(d) => d.join("images").join(&p.label).join("rootfs.img"),
         None => std::fs::canonicalize(&img).map_err(io(&img))?,
     };
     let conf = images.join("nbd.conf");
@@ -293,7 +312,7 @@ pub fn make_netroot(
     // dmsquash-live with an overlayfs in RAM on top.
     let args = args_with(
         &format!(
-            "root=live:/dev/nbd0 netroot=nbd:{server}:{}:squashfs:ro ip=dhcp rd.neednet=1 rd.live.image rd.live.overlay.overlayfs=1",
+            "root=live:UUID={uuid} netroot=nbd:{server}:{}:ext4:ro ip=dhcp rd.neednet=1 rd.live.image rd.live.overlay.overlayfs=1",
             p.label
         ),
         &p.extra_args,
