@@ -28,9 +28,14 @@ fn fixture_has_netroot(fx: &Path) -> bool {
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
-            ["nbd-client-", "dracut-network-"]
-                .iter()
-                .all(|p| names.iter().any(|n| n.starts_with(p)))
+            [
+                "nbd-client-",
+                "dracut-network-",
+                "isc-dhcp-client-",
+                "iputils-arping-",
+            ]
+            .iter()
+            .all(|p| names.iter().any(|n| n.starts_with(p)))
         })
         .unwrap_or(false)
 }
@@ -340,7 +345,7 @@ fn one_build_many_outputs() {
         std::fs::write(
             &p,
             format!(
-                "%include {}\n%packages\ndracut-network\nnbd-client\n%end\n",
+                "%include {}\n%packages\ndracut-network\nnbd-client\nisc-dhcp-client\niputils-arping\n%end\n",
                 base.display()
             ),
         )
@@ -356,6 +361,7 @@ fn one_build_many_outputs() {
         &work,
         &[
             "--make-pxe-live",
+            "--make-netroot",
             "--make-disk",
             "--qcow2",
             "--make-fsimage",
@@ -381,6 +387,14 @@ fn one_build_many_outputs() {
         assert!(kinds.contains(&k), "no {k} artifact: {kinds:?}");
     }
     let out = b.work.join("out");
+    // --make-netroot's nbd.conf names the image where the build renamed it to.
+    let bnr = std::fs::canonicalize(out.join(format!("{LABEL}-netroot"))).unwrap();
+    let conf = std::fs::read_to_string(bnr.join("images/nbd.conf")).unwrap();
+    let exported = bnr.join(format!("images/{LABEL}/rootfs.img"));
+    assert!(
+        conf.contains(&format!("exportname = {}", exported.display())) && exported.is_file(),
+        "{conf}"
+    );
     let pxe = out.join(format!("{LABEL}-pxe"));
     check_pxe_tree(&pxe, "vmlinuz", "initrd.img");
     for f in [

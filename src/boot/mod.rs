@@ -349,10 +349,18 @@ fn initramfs_modules(root: &Path) -> String {
             .any(|d| root.join(d).join(name).exists())
     };
     let mut m = vec!["dmsquash-live"];
-    if has_module("network") && has_module("url-lib") && has_module("livenet") && has_bin("curl") {
+    let livenet =
+        has_module("network") && has_module("url-lib") && has_module("livenet") && has_bin("curl");
+    let nbd = has_module("network") && has_module("nbd") && has_bin("nbd-client");
+    // dracut 059's systemd-networkd module brings the link up but never runs the netroot
+    // handlers (nbd, livenet); network-legacy (dhclient) does.
+    if (livenet || nbd) && has_module("network-legacy") && has_bin("dhclient") {
+        m.push("network-legacy");
+    }
+    if livenet {
         m.push("livenet");
     }
-    if has_module("network") && has_module("nbd") && has_bin("nbd-client") {
+    if nbd {
         m.push("nbd");
     }
     m.join(" ")

@@ -449,7 +449,7 @@ pub struct IsoToNetrootArgs {
     /// The live ISO (its volume id is the export's label; several labels share a tree).
     #[arg(value_name = "ISO")]
     pub iso: PathBuf,
-    /// The tree: OUTDIR/images/LABEL/squashfs.img + OUTDIR/images/nbd.conf (serve with
+    /// The tree: OUTDIR/images/LABEL/rootfs.img + OUTDIR/images/nbd.conf (serve with
     /// `nbd-server -C OUTDIR/images/nbd.conf`), OUTDIR/tftp/ (the TFTP root).
     #[arg(value_name = "OUTDIR")]
     pub outdir: PathBuf,
