@@ -110,6 +110,18 @@ pub struct BuildSettings {
     pub no_scripts: bool,
     /// What to make besides (or instead of) the ISO.
     pub outputs: Outputs,
+    /// Reuse this image's root instead of installing and configuring (`--fs-image`: an ext4
+    /// image; `--disk-image`: a raw GPT disk, its Linux root partition).
+    pub reuse: Option<Reuse>,
+}
+
+/// An existing image to build from (livemedia-creator's `--fs-image` / `--disk-image`).
+#[derive(Debug, Clone)]
+pub enum Reuse {
+    /// A file system image.
+    FsImage(PathBuf),
+    /// A raw GPT disk image.
+    DiskImage(PathBuf),
 }
 
 /// The media a build makes; any combination, all from one installed root.
@@ -380,6 +392,18 @@ impl<'a> Creator<'a> {
     /// Resolve, download and install into the root.
     pub fn install(&mut self) -> Result<(), BuildError> {
         self.timed(Stage::Install, |c| {
+            if let Some(reuse) = c.s.reuse.clone() {
+                // The image is installed and configured already: its root is the build's.
+                let (img, off, len) = match &reuse {
+                    Reuse::FsImage(p) => (p.clone(), 0, 0),
+                    Reuse::DiskImage(p) => {
+                        let (o, l) = crate::media::disk::root_partition(p)?;
+                        (p.clone(), o, l)
+                    }
+                };
+                crate::media::disk::copy_out_image(&img, off, len, &c.root)?;
+                return Ok(());
+            }
             let r = crate::resolve::resolve(&c.s.ks, &c.s.resolve)?;
             c.report.warnings.extend(r.warnings.iter().cloned());
             let fetcher = crate::repo::Fetcher::new(None)?;
@@ -417,6 +441,9 @@ impl<'a> Creator<'a> {
     /// The kickstart's configuration and `%post`.
     pub fn configure(&mut self) -> Result<(), BuildError> {
         self.timed(Stage::Configure, |c| {
+            if c.s.reuse.is_some() {
+                return Ok(());
+            }
             let opts = c.configure_options();
             let rep = crate::configure::configure(&c.s.ks, &c.root, &opts)?;
             c.report.warnings.extend(

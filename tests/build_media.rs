@@ -1,6 +1,7 @@
 //! The other outputs of one `kiln build` of the live-x86_64 fixture: `--make-pxe-live`,
-//! `--make-disk --qcow2`, `--make-fsimage`, `--make-tar` and `--keep-image` beside the ISO,
-//! plus `kiln iso-to-pxeboot` and `kiln iso-to-netroot` on the built ISO. Checked by reference
+//! `--make-netroot`, `--make-disk --qcow2`, `--make-fsimage`, `--make-tar` and `--keep-image`
+//! beside the ISO, plus `kiln iso-to-pxeboot` and `kiln iso-to-netroot` on the built ISO and a
+//! `--disk-image` rebuild from the disk (no install). Checked by reference
 //! tools (qemu-img check, sgdisk -v, fsck.fat -n, e2fsck -fn, debugfs, tar vs unsquashfs
 //! listings, nbd-server + qemu-img compare) and booted with `kiln boot-test` under TCG: the PXE
 //! tree from qemu's TFTP (BIOS pxelinux), the disk with UEFI (OVMF), and the netroot tree
@@ -170,9 +171,58 @@ fn check_disk(b: &Built) {
         cfg.contains(&format!("root=UUID={}", uuid.trim())),
         "grub.cfg does not name the root's UUID {uuid}:\n{cfg}"
     );
-    for f in [&raw, &esp, &root] {
+    for f in [&esp, &root] {
         let _ = std::fs::remove_file(f);
     }
+    // --disk-image: a second build from this disk's root (no install) holds the same paths.
+    let reuse = b.work.join("reuse");
+    let _ = std::fs::remove_dir_all(&reuse);
+    let o = Command::new(common::kiln())
+        .args([
+            "build",
+            "--make-tar",
+            "--compression",
+            "zstd",
+            "-f",
+            "REUSE",
+        ])
+        .arg("--ks")
+        .arg(b.work.join("out").join(format!("{LABEL}.ks")))
+        .arg("--disk-image")
+        .arg(&raw)
+        .arg("--resultdir")
+        .arg(reuse.join("out"))
+        .arg("--tmpdir")
+        .arg(&reuse)
+        .arg("--cache")
+        .arg(reuse.join("cache"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = std::fs::remove_file(&raw);
+    assert_eq!(
+        tar_paths(&reuse.join("out/REUSE-root.tar.zst")),
+        tar_paths(&b.work.join(format!("out/{LABEL}-root.tar.zst")))
+    );
+    let _ = std::fs::remove_dir_all(&reuse);
+}
+
+/// The paths in a zstd tar, without `./`.
+fn tar_paths(tar: &Path) -> std::collections::BTreeSet<String> {
+    run_ok(
+        Command::new("tar")
+            .args([
+                "--quoting-style=literal",
+                "--use-compress-program",
+                "zstd -d",
+                "-tf",
+            ])
+            .arg(tar),
+    )
+    .lines()
+    .map(|l| l.trim_start_matches("./").trim_end_matches('/').to_string())
+    .filter(|l| !l.is_empty() && l != ".")
+    .collect()
 }
 
 fn check_fsimage_and_tar(b: &Built) {
@@ -182,22 +232,7 @@ fn check_fsimage_and_tar(b: &Built) {
     let sq = out.join("squashfs.img");
     common::assert_post_marker(&sq);
     // The tar holds the same paths as the root image (unsquashfs lists the root).
-    let tar = out.join(format!("{LABEL}-root.tar.zst"));
-    let listing = run_ok(
-        Command::new("tar")
-            .args([
-                "--quoting-style=literal",
-                "--use-compress-program",
-                "zstd -d",
-                "-tf",
-            ])
-            .arg(&tar),
-    );
-    let in_tar: std::collections::BTreeSet<String> = listing
-        .lines()
-        .map(|l| l.trim_start_matches("./").trim_end_matches('/').to_string())
-        .filter(|l| !l.is_empty() && l != ".")
-        .collect();
+    let in_tar = tar_paths(&out.join(format!("{LABEL}-root.tar.zst")));
     let ls = run_ok(Command::new("unsquashfs").args(["-l", "-d", "R"]).arg(&sq));
     let in_sq: std::collections::BTreeSet<String> = ls
         .lines()

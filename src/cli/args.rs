@@ -514,6 +514,15 @@ pub struct BuildArgs {
     /// `-Xdict-size 100%`, `-Xcompression-level 19`) or kiln's `KEY=VALUE`.
     #[arg(long = "compress-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub compress_args: Vec<String>,
+    /// Build from this ext4 file system image (e.g. an earlier --make-fsimage) instead of
+    /// installing: no install, no kickstart configuration or %post (livemedia-creator's
+    /// --fs-image). It is loop-mounted read-only in a private mount namespace and copied.
+    #[arg(long, value_name = "IMG", conflicts_with = "disk_image")]
+    pub fs_image: Option<PathBuf>,
+    /// Build from this raw GPT disk image's Linux root partition (e.g. an earlier --make-disk),
+    /// as --fs-image (livemedia-creator's --disk-image).
+    #[arg(long, value_name = "IMG")]
+    pub disk_image: Option<PathBuf>,
     /// Only the root image (LiveOS/squashfs.img), no ISO or other output.
     #[arg(long)]
     pub image_only: bool,

@@ -217,6 +217,11 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
         image_only: a.image_only,
         keep_image: a.keep_image,
         no_scripts: false,
+        reuse: match (&a.fs_image, &a.disk_image) {
+            (Some(p), _) => Some(kiln::creator::Reuse::FsImage(p.clone())),
+            (None, Some(p)) => Some(kiln::creator::Reuse::DiskImage(p.clone())),
+            _ => None,
+        },
         outputs: kiln::creator::Outputs {
             // The ISO stays the default output.
             iso: a.make_iso

@@ -263,6 +263,72 @@ pub fn make_tar(root: &Path, out: &Path, compressor: &str) -> Result<(), MediaEr
     run_tool(cmd, &format!("tar --create --file {}", out.display()))
 }
 
+/// The byte range of the root file system in `disk`: the GPT partition typed as a Linux root
+/// or Linux data (the largest), read from the primary table.
+pub fn root_partition(disk: &Path) -> Result<(u64, u64), MediaError> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(disk).map_err(io(disk))?;
+    let mut hdr = [0u8; 512];
+    f.seek(SeekFrom::Start(SECTOR)).map_err(io(disk))?;
+    f.read_exact(&mut hdr).map_err(io(disk))?;
+    if &hdr[..8] != b"EFI PART" {
+        return Err(MediaError::NotLive(format!(
+            "`{}` has no GPT (a raw disk image is needed; convert qcow2 with qemu-img)",
+            disk.display()
+        )));
+    }
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
+    let (array, count, size) = (u64_at(&hdr, 72), u32_at(&hdr, 80), u32_at(&hdr, 84));
+    let mut entries = vec![0u8; (count as usize).min(1024) * size as usize];
+    f.seek(SeekFrom::Start(array * SECTOR)).map_err(io(disk))?;
+    f.read_exact(&mut entries).map_err(io(disk))?;
+    let linux = [gpt::guid(ROOT_X86_64_TYPE), gpt::guid(LINUX_FS_TYPE)];
+    entries
+        .chunks(size.max(128) as usize)
+        .filter(|e| linux.iter().any(|g| e[..16] == g[..]))
+        .map(|e| {
+            let (first, last) = (u64_at(e, 32), u64_at(e, 40));
+            (first * SECTOR, (last + 1 - first) * SECTOR)
+        })
+        .max_by_key(|(_, len)| *len)
+        .ok_or_else(|| {
+            MediaError::NotLive(format!("`{}` has no Linux root partition", disk.display()))
+        })
+}
+
+/// Copy the file system in `img` (at `offset`, `len` bytes; whole file when `len` is 0) into
+/// the empty directory `root`, as livemedia-creator's `--fs-image`/`--disk-image` reuse an
+/// image. The loop mount lives in a private mount namespace (`unshare -m`) and is read-only
+/// with autoclear: when the copy ends, or kiln is killed, the mount and the loop device go.
+pub fn copy_out_image(img: &Path, offset: u64, len: u64, root: &Path) -> Result<(), MediaError> {
+    std::fs::create_dir_all(root).map_err(io(root))?;
+    let mnt = root.with_extension("kiln-mnt");
+    std::fs::create_dir_all(&mnt).map_err(io(&mnt))?;
+    let mut opts = format!("ro,loop,offset={offset}");
+    if len > 0 {
+        opts.push_str(&format!(",sizelimit={len}"));
+    }
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-ec"])
+        // mkfs's lost+found is the file system's, not the root's.
+        .arg("mount -o \"$1\" \"$2\" \"$3\"; cp -a \"$3\"/. \"$4\"/; rmdir \"$4/lost+found\" 2>/dev/null || true")
+        .arg("sh")
+        .arg(&opts)
+        .arg(img)
+        .arg(&mnt)
+        .arg(root);
+    let r = run_tool(
+        cmd,
+        &format!(
+            "copying the root out of `{}` (mount -o {opts})",
+            img.display()
+        ),
+    );
+    let _ = std::fs::remove_dir(&mnt);
+    r
+}
+
 /// The GRUB menu of a disk image: kernel and initrd on the ESP, the root by UUID.
 pub fn disk_grub_cfg(title: &str, args: &str, serial: bool) -> String {
     format!(
