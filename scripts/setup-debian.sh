@@ -22,6 +22,9 @@ PKGS=(
   qemu-user-static binfmt-support qemu-system-arm qemu-efi-aarch64
   # boot loader bits the ISO writer tests use from the host (the live builds use the root's own)
   grub-common grub-pc-bin grub-efi-amd64-bin isolinux syslinux-common
+  # network boot and disk outputs (kiln build --make-pxe-live/--make-netroot/--make-disk/--make-tar,
+  # iso-to-pxeboot, iso-to-netroot, boot-test of their trees): pxelinux.0, nbd-server, zstd for tar
+  pxelinux nbd-server zstd
 )
 # Packages the fixture repositories need (step 2), when that script exists.
 if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then

@@ -108,6 +108,41 @@ pub struct BuildSettings {
     pub keep_image: bool,
     /// Run no scriptlets (debugging).
     pub no_scripts: bool,
+    /// What to make besides (or instead of) the ISO.
+    pub outputs: Outputs,
+    /// Reuse this image's root instead of installing and configuring (`--fs-image`: an ext4
+    /// image; `--disk-image`: a raw GPT disk, its Linux root partition).
+    pub reuse: Option<Reuse>,
+}
+
+/// An existing image to build from (livemedia-creator's `--fs-image` / `--disk-image`).
+#[derive(Debug, Clone)]
+pub enum Reuse {
+    /// A file system image.
+    FsImage(PathBuf),
+    /// A raw GPT disk image.
+    DiskImage(PathBuf),
+}
+
+/// The media a build makes; any combination, all from one installed root.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    /// The live ISO.
+    pub iso: bool,
+    /// `--make-pxe-live`: kernel, initrd, root image and PXE/GRUB netboot configs.
+    pub pxe_live: bool,
+    /// `--make-netroot`: a netroot tree (nbd-server export + pxelinux).
+    pub netroot: bool,
+    /// `--make-disk`: a GPT disk (ESP + ext4 root) booting with UEFI.
+    pub disk: bool,
+    /// The disk as qcow2 (`--qcow2`).
+    pub qcow2: bool,
+    /// `--make-fsimage`: an ext4 image of the root.
+    pub fsimage: bool,
+    /// `--make-tar`: a tar archive of the root.
+    pub tar: bool,
+    /// The tar compressor (`tar --use-compress-program`; empty: none) and file suffix.
+    pub tar_compressor: (String, String),
 }
 
 pub use crate::media::live::Artifact;
@@ -360,6 +395,18 @@ impl<'a> Creator<'a> {
     /// Resolve, download and install into the root.
     pub fn install(&mut self) -> Result<(), BuildError> {
         self.timed(Stage::Install, |c| {
+            if let Some(reuse) = c.s.reuse.clone() {
+                // The image is installed and configured already: its root is the build's.
+                let (img, off, len) = match &reuse {
+                    Reuse::FsImage(p) => (p.clone(), 0, 0),
+                    Reuse::DiskImage(p) => {
+                        let (o, l) = crate::media::disk::root_partition(p)?;
+                        (p.clone(), o, l)
+                    }
+                };
+                crate::media::disk::copy_out_image(&img, off, len, &c.root)?;
+                return Ok(());
+            }
             let r = crate::resolve::resolve(&c.s.ks, &c.s.resolve)?;
             c.report.warnings.extend(r.warnings.iter().cloned());
             let fetcher = crate::repo::Fetcher::new(None)?;
@@ -402,6 +449,9 @@ impl<'a> Creator<'a> {
     /// The kickstart's configuration and `%post`.
     pub fn configure(&mut self) -> Result<(), BuildError> {
         self.timed(Stage::Configure, |c| {
+            if c.s.reuse.is_some() {
+                return Ok(());
+            }
             let opts = c.configure_options();
             let rep = crate::configure::configure(&c.s.ks, &c.root, &opts)?;
             c.report.warnings.extend(
@@ -464,8 +514,16 @@ impl<'a> Creator<'a> {
                 source_date_epoch: c.s.source_date_epoch,
                 image_only: c.s.image_only,
                 keep_image: c.s.keep_image,
+                write_iso: c.s.outputs.iso,
             };
-            let made = live.make(&boot, &staging.dir)?;
+            let o = c.s.outputs.clone();
+            let mut made = Vec::new();
+            if o.iso || o.pxe_live || o.netroot || c.s.image_only || c.s.keep_image {
+                made = live.make(&boot, &staging.dir)?;
+            }
+            if !c.s.image_only {
+                made.extend(c.more_outputs(&boot, &staging.dir)?);
+            }
             // The kickstart as given, beside the media (Koji keeps it).
             let ks_name = format!("{}.ks", c.s.label);
             let _ = std::fs::write(staging.dir.join(&ks_name), c.s.ks.render());
@@ -502,9 +560,12 @@ impl<'a> Creator<'a> {
             .report
             .artifacts
             .iter()
-            .map(|a| manifest::image_file(&a.path, arch, &a.kind))
+            .map(|a| manifest::image_files(&a.path, arch, &a.kind))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(merr)?;
+            .map_err(merr)?
+            .into_iter()
+            .flatten()
+            .collect();
         let mut rpmlist = {
             use rayon::prelude::*;
             self.package_files
@@ -549,6 +610,138 @@ impl<'a> Creator<'a> {
             std::fs::write(&p, text + "\n").map_err(io("write", &p))?;
         }
         Ok(())
+    }
+
+    /// The outputs besides the ISO, into `staging`.
+    fn more_outputs(
+        &self,
+        boot: &crate::boot::BootAssets,
+        staging: &Path,
+    ) -> Result<Vec<Artifact>, BuildError> {
+        use crate::media::{disk, netboot};
+        let o = &self.s.outputs;
+        let label = &self.s.label;
+        let mut made = Vec::new();
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let parts = netboot::LiveParts {
+            label: label.clone(),
+            vmlinuz: self.iso.join(crate::boot::layout::VMLINUZ),
+            initrd: self.iso.join(crate::boot::layout::INITRD),
+            squashfs: self.iso.join(crate::boot::layout::SQUASHFS),
+            extra_args: self.s.kernel_args.clone(),
+            root: Some(self.root.clone()),
+        };
+        if o.pxe_live {
+            let name = format!("{label}-pxe");
+            let dir = staging.join(&name);
+            netboot::make_pxe_live(&parts, &dir)?;
+            made.push(Artifact {
+                size: dir_size(&dir),
+                path: dir,
+                kind: "pxe-live".into(),
+            });
+        }
+        if o.netroot {
+            let name = format!("{label}-netroot");
+            let dir = staging.join(&name);
+            // nbd.conf names the image where it will be once renamed into place.
+            let fin = std::fs::canonicalize(&self.s.resultdir)
+                .map_err(io("resolve", &self.s.resultdir))?
+                .join(&name);
+            netboot::make_netroot(&parts, &dir, netboot::QEMU_HOST, Some(&fin))?;
+            made.push(Artifact {
+                size: dir_size(&dir),
+                path: dir,
+                kind: "netroot".into(),
+            });
+        }
+        if o.disk {
+            let esp_src = boot.efi_dir.clone().ok_or_else(|| {
+                BuildError::Media(crate::media::MediaError::NotLive(format!(
+                    "--make-disk boots with UEFI, and {} has no EFI boot loader here",
+                    self.s.arch.name
+                )))
+            })?;
+            let esp = self.work.join("disk-esp");
+            let _ = std::fs::remove_dir_all(&esp);
+            copy_tree(&esp_src, &esp)?;
+            let efi_boot = esp.join(crate::boot::layout::EFI_DIR);
+            for (src, name) in [(&parts.vmlinuz, "vmlinuz"), (&parts.initrd, "initrd.img")] {
+                std::fs::copy(src, esp.join(name)).map_err(io("copy", src))?;
+            }
+            let uuid = disk::uuid_from(&format!(
+                "{label} {}",
+                self.s
+                    .source_date_epoch
+                    .unwrap_or_else(|| std::process::id() as i64)
+            ));
+            let mut args = format!("root=UUID={uuid} rw");
+            if !self.s.kernel_args.trim().is_empty() {
+                args.push(' ');
+                args.push_str(self.s.kernel_args.trim());
+            }
+            let serial = self
+                .s
+                .arch
+                .grub_serial_for
+                .is_some_and(|dev| self.s.kernel_args.contains(&format!("console={dev}")));
+            let cfg = efi_boot.join("grub.cfg");
+            std::fs::write(&cfg, disk::disk_grub_cfg(&self.s.title, &args, serial))
+                .map_err(io("write", &cfg))?;
+            let spec = disk::DiskSpec {
+                root: self.root.clone(),
+                esp,
+                root_size: self.s.rootfs_size_mb.max(64) * 1024 * 1024,
+                label: label.clone(),
+                root_uuid: uuid,
+                x86_64: self.s.arch.name == "x86_64",
+                epoch: self.s.source_date_epoch,
+            };
+            let raw = staging.join(format!("{label}-disk.raw"));
+            disk::make_disk(&spec, &raw)?;
+            let out = if o.qcow2 {
+                let q = staging.join(format!("{label}-disk.qcow2"));
+                let r = disk::to_qcow2(&raw, &q);
+                let _ = std::fs::remove_file(&raw);
+                r?;
+                q
+            } else {
+                raw
+            };
+            made.push(Artifact {
+                size: size(&out),
+                path: out,
+                kind: if o.qcow2 { "disk-qcow2" } else { "disk-raw" }.into(),
+            });
+        }
+        if o.fsimage {
+            let out = staging.join(format!("{label}-rootfs.img"));
+            disk::mkfs_ext4(
+                &self.root,
+                &out,
+                0,
+                self.s.rootfs_size_mb.max(64) * 1024 * 1024,
+                label,
+                None,
+                self.s.source_date_epoch,
+            )?;
+            made.push(Artifact {
+                size: size(&out),
+                path: out,
+                kind: "fsimage".into(),
+            });
+        }
+        if o.tar {
+            let (prog, suffix) = &o.tar_compressor;
+            let out = staging.join(format!("{label}-root.{suffix}"));
+            disk::make_tar(&self.root, &out, prog)?;
+            made.push(Artifact {
+                size: size(&out),
+                path: out,
+                kind: "tar".into(),
+            });
+        }
+        Ok(made)
     }
 
     /// All stages, optionally dropping into a shell before `shell_before`.
@@ -647,6 +840,32 @@ impl Drop for Staging {
             let _ = std::fs::remove_dir(d);
         }
     }
+}
+
+/// Bytes of the files under `dir`.
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flat_map(|rd| rd.flatten())
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+/// Copy the regular files and directories of `src` into `dst`.
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), BuildError> {
+    std::fs::create_dir_all(dst).map_err(io("create", dst))?;
+    for e in std::fs::read_dir(src).map_err(io("read", src))?.flatten() {
+        let (s, d) = (e.path(), dst.join(e.file_name()));
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            copy_tree(&s, &d)?;
+        } else {
+            std::fs::copy(&s, &d).map_err(io("copy to", &d))?;
+        }
+    }
+    Ok(())
 }
 
 fn unique_dir(base: &Path, prefix: &str) -> Result<PathBuf, BuildError> {

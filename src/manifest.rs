@@ -139,25 +139,75 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// An image file's entry; `kind` is the artifact kind (`iso`, `squashfs`).
+/// An image file's entry; `kind` is the artifact kind (`iso`, `squashfs`, `disk`...).
 pub fn image_file(p: &Path, arch: &str, kind: &str) -> Result<ImageFile, ManifestError> {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    image_entry(p, name, arch, kind)
+}
+
+fn image_entry(p: &Path, filename: String, arch: &str, kind: &str) -> Result<ImageFile, ManifestError> {
     let size = std::fs::metadata(p).map_err(io(p))?.len();
     Ok(ImageFile {
-        filename: p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        filename,
         size,
         arch: arch.to_string(),
         sha256: sha256_file(p)?,
         kind: kind.to_string(),
-        media_type: match kind {
-            "iso" => "application/vnd.efi.iso",
-            "squashfs" => "application/vnd.squashfs",
-            _ => "application/octet-stream",
-        }
-        .to_string(),
+        media_type: media_type(kind, p).to_string(),
     })
+}
+
+fn media_type(kind: &str, p: &Path) -> &'static str {
+    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match (kind, ext) {
+        ("iso", _) => "application/vnd.efi.iso",
+        ("squashfs", _) | (_, "squashfs") => "application/vnd.squashfs",
+        (_, "qcow2") => "application/x-qemu-disk",
+        ("tar", _) | (_, "tar") => "application/x-tar",
+        (_, "xz") => "application/x-xz",
+        (_, "gz") => "application/gzip",
+        (_, "zst") => "application/zstd",
+        (_, "cfg" | "conf" | "ipxe") => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The entries of one artifact: the file itself, or each regular file of an artifact
+/// directory (PXE and netroot trees), named `DIR/RELATIVE/PATH` in sorted order.
+pub fn image_files(p: &Path, arch: &str, kind: &str) -> Result<Vec<ImageFile>, ManifestError> {
+    let meta = std::fs::symlink_metadata(p).map_err(io(p))?;
+    if !meta.is_dir() {
+        return Ok(vec![image_file(p, arch, kind)?]);
+    }
+    let top = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut files = Vec::new();
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(io(&d))? {
+            let e = e.map_err(io(&d))?;
+            let t = e.file_type().map_err(io(&d))?;
+            if t.is_dir() {
+                stack.push(e.path());
+            } else if t.is_file() {
+                files.push(e.path());
+            }
+        }
+    }
+    files.sort();
+    use rayon::prelude::*;
+    files
+        .par_iter()
+        .map(|f| {
+            let rel = f.strip_prefix(p).unwrap_or(f);
+            image_entry(f, format!("{top}/{}", rel.display()), arch, kind)
+        })
+        .collect()
 }
 
 /// A package file's entry; `repo` is the repository id it was resolved from.

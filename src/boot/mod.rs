@@ -298,13 +298,14 @@ pub fn make_initramfs_with(
     )
     .map_err(io("write", &conf))?;
     let out_in_root = "/var/tmp/kiln-initramfs.img";
+    let modules = initramfs_modules(root);
     let argv: Vec<String> = [
         dracut.as_str(),
         "--no-hostonly",
         "--no-hostonly-cmdline",
         "--force",
         "--add",
-        "dmsquash-live",
+        modules.as_str(),
         "--omit",
         "plymouth",
         "--kver",
@@ -342,6 +343,44 @@ pub fn make_initramfs_with(
         );
     }
     Ok(host)
+}
+
+/// dmsquash-live, plus the network boot modules the root can install: livenet (the root image
+/// from a URL, as lorax's PXE images have it) and nbd (netroot), each only when its module
+/// and tools are in the root (`dracut-network`, `curl`, `nbd-client`/`nbd`), since an `--add`ed
+/// module that cannot be installed fails dracut.
+fn initramfs_modules(root: &Path) -> String {
+    let has_module = |name: &str| {
+        ["usr/lib/dracut/modules.d", "lib/dracut/modules.d"]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
+            .flat_map(|rd| rd.flatten())
+            .any(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.len() > 2 && &n[2..] == name
+            })
+    };
+    let has_bin = |name: &str| {
+        ["usr/bin", "usr/sbin", "bin", "sbin"]
+            .iter()
+            .any(|d| root.join(d).join(name).exists())
+    };
+    let mut m = vec!["dmsquash-live"];
+    let livenet =
+        has_module("network") && has_module("url-lib") && has_module("livenet") && has_bin("curl");
+    let nbd = has_module("network") && has_module("nbd") && has_bin("nbd-client");
+    // dracut 059's systemd-networkd module brings the link up but never runs the netroot
+    // handlers (nbd, livenet); network-legacy (dhclient) does.
+    if (livenet || nbd) && has_module("network-legacy") && has_bin("dhclient") {
+        m.push("network-legacy");
+    }
+    if livenet {
+        m.push("livenet");
+    }
+    if nbd {
+        m.push("nbd");
+    }
+    m.join(" ")
 }
 
 fn copy(src: &Path, dst: &Path) -> Result<(), BootError> {

@@ -51,6 +51,11 @@ pub enum Command {
     Build(BuildArgs),
     /// Boot an image headless in qemu and wait for a line on its serial console.
     BootTest(BootTestArgs),
+    /// Turn a live ISO into a PXE tree whose initrd carries the ISO (livecd-iso-to-pxeboot).
+    IsoToPxeboot(IsoToPxebootArgs),
+    /// Add a live ISO's root to a netroot tree: an nbd-server export and a pxelinux TFTP tree
+    /// (fedora-live-netroot's livecd-iso-to-pxenetroot).
+    IsoToNetroot(IsoToNetrootArgs),
     /// Write one image from a directory: squashfs, ISO 9660, EFI boot (FAT) image.
     #[command(subcommand)]
     Write(WriteCommand),
@@ -409,14 +414,17 @@ pub struct InstallRpmsArgs {
 /// `kiln boot-test`.
 #[derive(Debug, clap::Args)]
 pub struct BootTestArgs {
-    /// The image (ISO or disk image).
-    #[arg(value_name = "IMAGE")]
+    /// The image (ISO or disk image), or a network boot tree: a PXE tree (a directory with
+    /// pxelinux.0, booted from qemu's TFTP) or a netroot tree (tftp/ + images/nbd.conf; an
+    /// nbd-server on 127.0.0.1 serves it during the boot).
+    #[arg(value_name = "IMAGE|TREE")]
     pub image: PathBuf,
     /// Firmware: bios or uefi.
     #[arg(long, default_value = "bios", value_parser = ["bios", "uefi"])]
     pub firmware: String,
-    /// Attach the image as a cdrom or as a USB disk.
-    #[arg(long = "as", default_value = "cdrom", value_parser = ["cdrom", "disk"])]
+    /// Attach the image as a cdrom, a USB disk (the hybrid ISO path) or a virtio hard disk
+    /// (disk images; writes go to a temporary snapshot). Ignored for network boot trees.
+    #[arg(long = "as", default_value = "cdrom", value_parser = ["cdrom", "disk", "hd"])]
     pub attach: String,
     /// Target architecture (default: the host's).
     #[arg(long, value_name = "ARCH")]
@@ -438,15 +446,67 @@ pub struct BootTestArgs {
     pub accel: String,
 }
 
+/// `kiln iso-to-pxeboot`.
+#[derive(Debug, clap::Args)]
+pub struct IsoToPxebootArgs {
+    /// The live ISO.
+    #[arg(value_name = "ISO")]
+    pub iso: PathBuf,
+    /// Output directory (the TFTP root): vmlinuz0, initrd0.img, pxelinux.0, ldlinux.c32,
+    /// pxelinux.cfg/default.
+    #[arg(value_name = "OUTDIR", default_value = "tftpboot")]
+    pub outdir: PathBuf,
+}
+
+/// `kiln iso-to-netroot`.
+#[derive(Debug, clap::Args)]
+pub struct IsoToNetrootArgs {
+    /// The live ISO (its volume id is the export's label; several labels share a tree).
+    #[arg(value_name = "ISO")]
+    pub iso: PathBuf,
+    /// The tree: OUTDIR/images/LABEL/rootfs.img + OUTDIR/images/nbd.conf (serve with
+    /// `nbd-server -C OUTDIR/images/nbd.conf`), OUTDIR/tftp/ (the TFTP root).
+    #[arg(value_name = "OUTDIR")]
+    pub outdir: PathBuf,
+    /// The NBD server's address as the booting machines see it (qemu's user network: the
+    /// host is 10.0.2.2).
+    #[arg(long, default_value = "10.0.2.2", value_name = "ADDR")]
+    pub server: String,
+}
+
 /// `kiln build`, with livecd-creator / livemedia-creator names.
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
     /// Resolution options (`--ks`/`-c/--config`, `--arch`, `--releasever`, `--repo`, `--cache`).
     #[command(flatten)]
     pub resolve: ResolveArgs,
-    /// Make a live ISO (the default output).
+    /// Make a live ISO (the default output when no other --make-* is given). The --make-*
+    /// flags combine: one build (one install) can make several outputs at once.
     #[arg(long)]
     pub make_iso: bool,
+    /// Make a PXE live tree (`LABEL-pxe/`): kernel, initrd, root image (lorax's pxe-live
+    /// files and PXE_CONFIG) plus pxelinux and GRUB netboot configs that boot from TFTP alone.
+    #[arg(long)]
+    pub make_pxe_live: bool,
+    /// Make a netroot tree (`LABEL-netroot/`, as `kiln iso-to-netroot`): the root image for
+    /// nbd-server with its nbd.conf, and a pxelinux TFTP tree. The root needs dracut's
+    /// network and nbd modules and nbd-client.
+    #[arg(long)]
+    pub make_netroot: bool,
+    /// Make a GPT disk image (`LABEL-disk.raw`): an EFI system partition and an ext4 root
+    /// (built without mounting), booting with UEFI.
+    #[arg(long)]
+    pub make_disk: bool,
+    /// With --make-disk: write qcow2 (`LABEL-disk.qcow2`, through qemu-img) instead of raw.
+    #[arg(long)]
+    pub qcow2: bool,
+    /// Make an ext4 file system image of the root (`LABEL-rootfs.img`, `part / --size`).
+    #[arg(long)]
+    pub make_fsimage: bool,
+    /// Make a tar archive of the root (`LABEL-root.tar.xz`, compressed as --compression
+    /// says: xz, zstd, gzip, lz4).
+    #[arg(long)]
+    pub make_tar: bool,
     /// Volume label, also the ISO's name (livecd-creator's -f/--fslabel).
     #[arg(short = 'f', long = "fslabel", value_name = "LABEL")]
     pub fslabel: Option<String>,
@@ -469,7 +529,16 @@ pub struct BuildArgs {
     /// `-Xdict-size 100%`, `-Xcompression-level 19`) or kiln's `KEY=VALUE`.
     #[arg(long = "compress-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub compress_args: Vec<String>,
-    /// Only the root image (LiveOS/squashfs.img), no ISO.
+    /// Build from this ext4 file system image (e.g. an earlier --make-fsimage) instead of
+    /// installing: no install, no kickstart configuration or %post (livemedia-creator's
+    /// --fs-image). It is loop-mounted read-only in a private mount namespace and copied.
+    #[arg(long, value_name = "IMG", conflicts_with = "disk_image")]
+    pub fs_image: Option<PathBuf>,
+    /// Build from this raw GPT disk image's Linux root partition (e.g. an earlier --make-disk),
+    /// as --fs-image (livemedia-creator's --disk-image).
+    #[arg(long, value_name = "IMG")]
+    pub disk_image: Option<PathBuf>,
+    /// Only the root image (LiveOS/squashfs.img), no ISO or other output.
     #[arg(long)]
     pub image_only: bool,
     /// Keep the root image beside the ISO.

@@ -28,7 +28,12 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
         }
     };
     let serial_log = a.serial_log.clone().unwrap_or_else(|| {
-        let mut p = a.image.clone().into_os_string();
+        let mut p = a
+            .image
+            .components()
+            .as_path()
+            .to_path_buf()
+            .into_os_string();
         p.push(".serial.log");
         p.into()
     });
@@ -40,10 +45,10 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
         } else {
             Firmware::Bios
         },
-        attach: if a.attach == "disk" {
-            Attach::Disk
-        } else {
-            Attach::Cdrom
+        attach: match a.attach.as_str() {
+            "disk" => Attach::Disk,
+            "hd" => Attach::Hd,
+            _ => Attach::Cdrom,
         },
         timeout: Duration::from_secs(a.timeout),
         expect,
@@ -53,6 +58,20 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
             "tcg" => Accel::Tcg,
             "kvm" => Accel::Kvm,
             _ => Accel::Auto,
+        },
+        net: if a.image.is_dir() {
+            match kiln::media::boot_test::NetBoot::detect(&a.image) {
+                Some(n) => Some(n),
+                None => {
+                    eprintln!(
+                        "error: `{}` is a directory but no PXE tree (pxelinux.0) or netroot tree (tftp/pxelinux.0)",
+                        a.image.display()
+                    );
+                    return Ok(EXIT_BAD_INPUT);
+                }
+            }
+        } else {
+            None
         },
     };
     let o = match t.run() {

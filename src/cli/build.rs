@@ -218,6 +218,30 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
         image_only: a.image_only,
         keep_image: a.keep_image,
         no_scripts: false,
+        reuse: match (&a.fs_image, &a.disk_image) {
+            (Some(p), _) => Some(kiln::creator::Reuse::FsImage(p.clone())),
+            (None, Some(p)) => Some(kiln::creator::Reuse::DiskImage(p.clone())),
+            _ => None,
+        },
+        outputs: kiln::creator::Outputs {
+            // The ISO stays the default output.
+            iso: a.make_iso
+                || !(a.make_pxe_live
+                    || a.make_netroot
+                    || a.make_disk
+                    || a.make_fsimage
+                    || a.make_tar),
+            pxe_live: a.make_pxe_live,
+            netroot: a.make_netroot,
+            disk: a.make_disk,
+            qcow2: a.qcow2,
+            fsimage: a.make_fsimage,
+            tar: a.make_tar,
+            tar_compressor: {
+                let (p, s) = media::disk::tar_compressor(&a.compression);
+                (p.to_string(), s.to_string())
+            },
+        },
         ks,
     };
     let runner = match ScriptRunner::current() {

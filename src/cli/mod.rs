@@ -9,6 +9,7 @@ mod diff;
 mod events;
 mod install;
 mod ks;
+mod netboot;
 mod report;
 mod resolve;
 mod write;
@@ -71,6 +72,8 @@ pub fn main() -> i32 {
         Command::Install(i) => install::run(i, color),
         Command::InstallRpms(i) => install::run_rpms(i),
         Command::BootTest(b) => boot_test::run(b),
+        Command::IsoToPxeboot(a) => netboot::run_pxeboot(a),
+        Command::IsoToNetroot(a) => netboot::run_netroot(a),
         Command::Build(b) => build::run(b, color),
         Command::Write(w) => write::run(w),
         Command::BenchCompress(b) => bench::run(b),

@@ -35,6 +35,153 @@ pub enum Attach {
     Cdrom,
     /// As a USB stick (the hybrid MBR/GPT path).
     Disk,
+    /// As a virtio hard disk, raw or qcow2, writes going to a temporary snapshot.
+    Hd,
+}
+
+/// A network boot tree (`kiln build --make-pxe-live`, `iso-to-pxeboot`, `iso-to-netroot`).
+#[derive(Debug, Clone)]
+pub struct NetBoot {
+    /// The TFTP root (holds pxelinux.0).
+    pub tftp: PathBuf,
+    /// The netroot tree's nbd-server config, served on 127.0.0.1 during the boot.
+    pub nbd_conf: Option<PathBuf>,
+}
+
+impl NetBoot {
+    /// The tree at `dir`, if it is one: a PXE tree (pxelinux.0 in it) or a netroot tree
+    /// (tftp/pxelinux.0 and images/nbd.conf).
+    pub fn detect(dir: &Path) -> Option<NetBoot> {
+        if dir.join("pxelinux.0").is_file() {
+            return Some(NetBoot {
+                tftp: dir.to_path_buf(),
+                nbd_conf: None,
+            });
+        }
+        if dir.join("tftp/pxelinux.0").is_file() {
+            let conf = dir.join("images/nbd.conf");
+            return Some(NetBoot {
+                tftp: dir.join("tftp"),
+                nbd_conf: conf.is_file().then_some(conf),
+            });
+        }
+        None
+    }
+}
+
+/// The NBD port the netroot kernel arguments use (nbd-client's default).
+pub const NBD_PORT: u16 = 10809;
+
+/// An nbd-server kiln started (daemonized, known by its pid file): ended on drop.
+struct NbdServer {
+    pid: i32,
+}
+
+impl NbdServer {
+    /// Start Debian's nbd-server on 127.0.0.1 with the exports of `conf`.
+    fn start(conf: &Path, work: &Path) -> Result<NbdServer, BootTestError> {
+        let bin = which("nbd-server").ok_or_else(|| BootTestError::Missing {
+            what: "`nbd-server`".into(),
+            hint: Some("apt-get install nbd-server (Fedora: dnf install nbd)".into()),
+        })?;
+        if std::net::TcpStream::connect(("127.0.0.1", NBD_PORT)).is_ok() {
+            return Err(BootTestError::Io {
+                action: "listen on",
+                path: format!("127.0.0.1:{NBD_PORT}"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another NBD server already listens there",
+                ),
+            });
+        }
+        let text = std::fs::read_to_string(conf).map_err(|source| BootTestError::Io {
+            action: "read",
+            path: conf.display().to_string(),
+            source,
+        })?;
+        // The tree's exports under our own [generic]: loopback only, the default port.
+        let mut mine = format!(
+            "[generic]
+  listenaddr = 127.0.0.1
+  port = {NBD_PORT}
+"
+        );
+        let mut generic = false;
+        for line in text.lines() {
+            let t = line.trim();
+            if t.starts_with('[') {
+                generic = t == "[generic]";
+            }
+            if !generic {
+                mine.push_str(line);
+                mine.push('\n');
+            }
+        }
+        let my_conf = work.join("nbd.conf");
+        let pid_file = work.join("nbd-server.pid");
+        std::fs::write(&my_conf, mine).map_err(|source| BootTestError::Io {
+            action: "write",
+            path: my_conf.display().to_string(),
+            source,
+        })?;
+        let out = Command::new(&bin)
+            .arg("-C")
+            .arg(&my_conf)
+            .arg("-p")
+            .arg(&pid_file)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| BootTestError::Spawn {
+                cmd: format!("{} -C {}", bin.display(), my_conf.display()),
+                source,
+            })?;
+        // It forks into the background; the parent's status says whether the config was good.
+        let started = Instant::now();
+        loop {
+            let pid = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok());
+            if let Some(pid) = pid {
+                let srv = NbdServer { pid };
+                if std::net::TcpStream::connect(("127.0.0.1", NBD_PORT)).is_ok() {
+                    tracing::debug!("nbd-server (pid {pid}) listens on 127.0.0.1:{NBD_PORT}");
+                    return Ok(srv);
+                }
+                if started.elapsed() > Duration::from_secs(10) {
+                    drop(srv);
+                }
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err(BootTestError::Missing {
+                    what: "a listening nbd-server".into(),
+                    hint: Some(format!(
+                        "nbd-server did not start: {}{}",
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr)
+                    )),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for NbdServer {
+    fn drop(&mut self) {
+        use rustix::process::{kill_process, Pid, Signal};
+        let Some(pid) = Pid::from_raw(self.pid) else {
+            return;
+        };
+        let _ = kill_process(pid, Signal::TERM);
+        let gone = || !Path::new(&format!("/proc/{}", self.pid)).exists();
+        for _ in 0..50 {
+            if gone() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = kill_process(pid, Signal::KILL);
+    }
 }
 
 /// Accelerator choice.
@@ -69,6 +216,8 @@ pub struct BootTest {
     pub serial_log: PathBuf,
     /// Accelerator.
     pub accel: Accel,
+    /// Boot from this network tree instead of `image` (qemu's TFTP, BIOS pxelinux).
+    pub net: Option<NetBoot>,
 }
 
 /// The result of a boot test.
@@ -201,7 +350,36 @@ impl BootTest {
             a.extend(["-vga", "std"].map(String::from));
         }
         let img = self.image.display().to_string();
+        if let Some(n) = &self.net {
+            if self.firmware == Firmware::Uefi {
+                return Err(BootTestError::NoBios(
+                    "a PXE tree (pxelinux) needs BIOS firmware, and".into(),
+                ));
+            }
+            // qemu's user network with its built-in TFTP server, as a PXE server would be.
+            a.push("-netdev".into());
+            a.push(format!(
+                "user,id=n0,tftp={},bootfile=pxelinux.0",
+                n.tftp.display()
+            ));
+            a.extend(["-device", "virtio-net-pci,netdev=n0,bootindex=0"].map(String::from));
+            a.extend(["-device", "virtio-rng-pci"].map(String::from));
+            return Ok(a);
+        }
         match (self.attach, self.arch.qemu_cdrom) {
+            (Attach::Hd, _) => {
+                let mut magic = [0u8; 4];
+                let qcow2 = std::fs::File::open(&self.image)
+                    .and_then(|mut f| f.read_exact(&mut magic))
+                    .is_ok()
+                    && &magic == b"QFI\xfb";
+                a.push("-drive".into());
+                a.push(format!(
+                    "if=none,id=hd0,format={},file={img},snapshot=on",
+                    if qcow2 { "qcow2" } else { "raw" }
+                ));
+                a.extend(["-device", "virtio-blk-pci,drive=hd0,bootindex=0"].map(String::from));
+            }
             (Attach::Cdrom, CdromBus::Ide) => {
                 a.push("-drive".into());
                 a.push(format!("file={img},media=cdrom,if=ide,index=2,readonly=on"));
@@ -231,7 +409,7 @@ impl BootTest {
 
     /// Run the test.
     pub fn run(&self) -> Result<BootOutcome, BootTestError> {
-        if !self.image.is_file() {
+        if self.net.is_none() && !self.image.is_file() {
             return Err(BootTestError::NoImage(self.image.display().to_string()));
         }
         let qemu = which(self.arch.qemu_system).ok_or_else(|| BootTestError::Missing {
@@ -257,6 +435,17 @@ impl BootTest {
         };
         let _ = std::fs::remove_file(&self.serial_log);
         let args = self.qemu_args(accel, vars.as_deref())?;
+        // The netroot's root image, served for the length of the boot.
+        let nbd = match self.net.as_ref().and_then(|n| n.nbd_conf.as_deref()) {
+            Some(conf) => match NbdServer::start(conf, &work) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&work);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         tracing::debug!("boot test: {} {}", qemu.display(), args.join(" "));
         let started = Instant::now();
         let child = Command::new(&qemu)
@@ -320,6 +509,20 @@ impl BootTest {
                 ));
                 break;
             }
+            // A guest that halted or panicked never prints the line: no need to wait it out.
+            if let Some(end) = ["reboot: System halted", "Kernel panic - not syncing"]
+                .iter()
+                .find(|m| log.contains(**m))
+            {
+                outcome.log = log.clone();
+                outcome.reason = Some(format!("the guest stopped (`{end}`)"));
+                break;
+            }
+            if crate::cancel::interrupted() {
+                outcome.log = log;
+                outcome.reason = Some("interrupted".into());
+                break;
+            }
             if started.elapsed() > self.timeout {
                 outcome.log = log;
                 outcome.reason = Some(format!(
@@ -331,6 +534,7 @@ impl BootTest {
             }
         }
         drop(q);
+        drop(nbd);
         outcome.elapsed = started.elapsed();
         let _ = std::fs::remove_dir_all(&work);
         Ok(outcome)

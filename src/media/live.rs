@@ -36,6 +36,8 @@ pub struct LiveIso {
     pub image_only: bool,
     /// Keep the root image beside the ISO.
     pub keep_image: bool,
+    /// Write the ISO (else only the root image, for the other outputs).
+    pub write_iso: bool,
 }
 
 /// Something a build produced.
@@ -89,6 +91,9 @@ impl LiveIso {
             if self.image_only {
                 return Ok(out);
             }
+        }
+        if !self.write_iso {
+            return Ok(out);
         }
         if let Some(esp) = &boot.efi_dir {
             let img = self.iso_dir.join(layout::EFIBOOT);

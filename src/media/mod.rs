@@ -7,7 +7,9 @@
 
 pub mod bench;
 pub mod boot_test;
+pub mod disk;
 pub mod live;
+pub mod netboot;
 
 use std::path::{Path, PathBuf};
 
@@ -63,6 +65,9 @@ pub enum MediaError {
         #[source]
         source: kiln_writers::fat::FatError,
     },
+    /// The input is not live media kiln can take apart.
+    #[error("{0}")]
+    NotLive(String),
     /// Stopped by an interrupt (Ctrl-C, SIGTERM); the partial output was removed.
     #[error("interrupted")]
     Interrupted,
