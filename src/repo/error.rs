@@ -19,6 +19,14 @@ pub enum RepoError {
         /// Where it was written.
         origin: Option<Origin>,
     },
+    /// A repomd.xml record whose location leaves the repository.
+    #[error("`{repomd}` points outside the repository: `{href}`")]
+    OutsideRepo {
+        /// The repomd.xml (path or URL).
+        repomd: String,
+        /// The offending location.
+        href: String,
+    },
     /// A URL scheme kiln cannot fetch.
     #[error("unsupported URL `{url}` (use file://, http:// or https://)")]
     BadUrl {

@@ -118,6 +118,22 @@ fn parse_repomd_file(path: &Path, label: &str) -> Result<Vec<RepomdRecord>, Repo
     })
 }
 
+/// Metadata locations must stay inside the repository: no absolute paths, no `..`, no URL of
+/// their own (a hostile repomd.xml must not make kiln read another file or host).
+fn check_href(href: &str, repomd: &str) -> Result<(), RepoError> {
+    let escapes = href.starts_with('/')
+        || href.contains("://")
+        || href.contains('\\')
+        || href.split('/').any(|c| c == "..");
+    if escapes {
+        return Err(RepoError::OutsideRepo {
+            repomd: repomd.to_string(),
+            href: href.to_string(),
+        });
+    }
+    Ok(())
+}
+
 fn wanted<'a>(records: &'a [RepomdRecord], opts: &LoadOptions) -> Vec<&'a RepomdRecord> {
     let mut out: Vec<&RepomdRecord> = Vec::new();
     for kind in ["primary", "filelists", "group", "group_gz"] {
@@ -166,6 +182,7 @@ pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMe
         let records = parse_repomd_file(&repomd, &repomd.display().to_string())?;
         let mut files = Vec::new();
         for r in wanted(&records, opts) {
+            check_href(&r.href, &repomd.display().to_string())?;
             let p = base.join(&r.href);
             if let Some(c) = &r.checksum {
                 verify_file(&p, c, &p.display().to_string())?;
@@ -235,6 +252,7 @@ pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMe
         let records = parse_repomd_file(&repomd, &repomd.display().to_string())?;
         let mut files = Vec::new();
         for r in wanted(&records, opts) {
+            check_href(&r.href, &repomd.display().to_string())?;
             let name = r.href.rsplit('/').next().unwrap_or(&r.href).to_string();
             let dest = dir.join(&name);
             let fresh = dest.is_file()
@@ -294,4 +312,29 @@ pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMe
         filelists,
         comps,
     })
+}
+
+#[cfg(test)]
+mod href_tests {
+    use super::check_href;
+
+    #[test]
+    fn metadata_locations_stay_in_the_repository() {
+        for ok in ["repodata/abc-primary.xml.gz", "repodata/x..y.xml"] {
+            assert!(check_href(ok, "repomd.xml").is_ok(), "{ok}");
+        }
+        for bad in [
+            "../../etc/passwd",
+            "repodata/../../x",
+            "/etc/passwd",
+            "file:///etc/passwd",
+            "http://elsewhere.example/primary.xml.gz",
+        ] {
+            let e = check_href(bad, "repomd.xml").unwrap_err().to_string();
+            assert!(
+                e.contains("outside the repository") && e.contains(bad),
+                "{e}"
+            );
+        }
+    }
 }
