@@ -13,6 +13,12 @@ export CARGO_TERM_COLOR=never
 # Tests skip a check whose tool is missing only outside CI; this suite is CI: fail instead.
 export CI=true
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+# Build outputs live in the cache, keyed by the toolchain, so a rerun on this machine compiles
+# only what changed (cargo's own fingerprints decide); a fresh machine builds from scratch.
+TC_KEY=$(rustc -vV | cksum | cut -d' ' -f1)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/cargo-target-$TC_KEY}
+# The fuzz builds use other compiler flags: their own directory, or each would undo the other.
+FUZZ_TARGET_DIR=$CACHE/fuzz-target-$TC_KEY
 
 T0=$(date +%s)
 declare -a TIMES=()
@@ -66,7 +72,7 @@ fixtures() {
   local out=$CACHE/fixtures
   fixtures/build-repos "$out"
   cargo build -q --bin kiln
-  KILN=$ROOT/target/debug/kiln fixtures/check-repos "$out" | tee "$CACHE/check-repos.log"
+  KILN=$CARGO_TARGET_DIR/debug/kiln fixtures/check-repos "$out" | tee "$CACHE/check-repos.log"
   local rc=${PIPESTATUS[0]}
   export KILN_FIXTURES=$out
   return "$rc"
@@ -84,7 +90,7 @@ tests() {
 fuzz_build() { # fuzz dir, target
   local s; s=$(date +%s)
   # The machine's only toolchain is stable; RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
-  RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir "$1" "$2" 2>&1 | tail -3
+  RUSTC_BOOTSTRAP=1 cargo fuzz build --target-dir "$FUZZ_TARGET_DIR" --fuzz-dir "$1" "$2" 2>&1 | tail -3
   local rc=${PIPESTATUS[0]}
   echo "$2: built in $(( $(date +%s) - s ))s"
   return "$rc"
@@ -98,7 +104,7 @@ fuzz_run() { # fuzz dir, target, max input length, extra seed dir (optional)
   if [ -n "$extra" ] && [ -d "$extra" ]; then
     find "$extra" -name '*.ks' -size -64k -exec cp -t "$corpus" {} + 2>/dev/null || true
   fi
-  RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir "$dir" "$target" "$corpus" -- \
+  RUSTC_BOOTSTRAP=1 cargo fuzz run --target-dir "$FUZZ_TARGET_DIR" --fuzz-dir "$dir" "$target" "$corpus" -- \
     -max_total_time="$FUZZ_SECONDS" -max_len="$max_len" -print_final_stats=1 \
     >"$CACHE/fuzz-$target.log" 2>&1
 }

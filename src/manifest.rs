@@ -148,7 +148,12 @@ pub fn image_file(p: &Path, arch: &str, kind: &str) -> Result<ImageFile, Manifes
     image_entry(p, name, arch, kind)
 }
 
-fn image_entry(p: &Path, filename: String, arch: &str, kind: &str) -> Result<ImageFile, ManifestError> {
+fn image_entry(
+    p: &Path,
+    filename: String,
+    arch: &str,
+    kind: &str,
+) -> Result<ImageFile, ManifestError> {
     let size = std::fs::metadata(p).map_err(io(p))?.len();
     Ok(ImageFile {
         filename,
