@@ -72,6 +72,8 @@ pub struct BuildSettings {
     pub arch: &'static ArchInfo,
     /// Resolution options.
     pub resolve: crate::resolve::ResolveOptions,
+    /// Package signature checking (`--gpgcheck`, `--gpgkey`, `--nogpgcheck`).
+    pub gpg: crate::repo::GpgOptions,
     /// Parallel downloads.
     pub jobs: usize,
     /// Where results go.
@@ -218,6 +220,9 @@ impl BuildError {
             BuildError::Install(e) => e.exit_code(),
             BuildError::Interrupted => 130,
             BuildError::Download(crate::repo::RepoError::Interrupted) => 130,
+            BuildError::Download(
+                crate::repo::RepoError::Signature { .. } | crate::repo::RepoError::GpgKey { .. },
+            ) => 1,
             BuildError::Boot(crate::boot::BootError::NoKernel)
             | BuildError::Boot(crate::boot::BootError::NoDracutLive(_))
             | BuildError::Boot(crate::boot::BootError::Missing { .. }) => 1,
@@ -417,6 +422,8 @@ impl<'a> Creator<'a> {
                 c.s.jobs,
                 c.reporters.download,
             )?;
+            // Signatures before any payload is used.
+            crate::repo::gpg::check_packages(&c.s.gpg, &r.repos, &r.plan, &local, &fetcher)?;
             let paths: Vec<PathBuf> = local.iter().map(|l| l.path.clone()).collect();
             c.package_files = paths
                 .iter()

@@ -118,9 +118,20 @@ pub struct ResolveArgs {
     /// Value of `$releasever` in repository URLs.
     #[arg(long, value_name = "N")]
     pub releasever: Option<String>,
-    /// Use this repository instead of the kickstart's (repeatable; like Koji's --repo).
-    #[arg(long = "repo", value_name = "NAME,URL")]
+    /// Use this repository instead of the kickstart's (repeatable; like Koji's --repo);
+    /// `,gpgkey=KEY` (repeatable) makes its packages verify against that key.
+    #[arg(long = "repo", value_name = "NAME,URL[,gpgkey=KEY]")]
     pub repos: Vec<String>,
+    /// Verify every package's signature; each repository needs a key (--gpgkey or gpgkey=).
+    #[arg(long, conflicts_with = "nogpgcheck")]
+    pub gpgcheck: bool,
+    /// Trust this ASCII-armored public key (path or file/http(s) URL) for every repository
+    /// and verify all packages against the trusted keys (repeatable).
+    #[arg(long = "gpgkey", value_name = "KEY")]
+    pub gpgkeys: Vec<String>,
+    /// Verify no signatures, whatever else is given (livecd-creator's --nogpgcheck).
+    #[arg(long)]
+    pub nogpgcheck: bool,
     /// Cache directory (livecd-creator's --cache).
     #[arg(long, value_name = "DIR", env = "KILN_CACHE")]
     pub cache: Option<PathBuf>,

@@ -157,6 +157,10 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
             Err(e) => return bad(e.to_string()),
         }
     }
+    let gpg = match super::resolve::gpg_options(&a.resolve) {
+        Ok(g) => g,
+        Err(e) => return bad(e.to_string()),
+    };
     let cache = kiln::repo::Cache::new(
         a.resolve.cache.clone().unwrap_or_else(default_cache),
         a.resolve.cacheonly,
@@ -180,6 +184,7 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
             cache,
             filelists: !a.resolve.no_filelists,
         },
+        gpg,
         jobs: a.jobs,
         resultdir: a.resultdir.clone(),
         tmpdir: a.tmpdir.clone(),

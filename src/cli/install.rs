@@ -9,7 +9,7 @@ use kiln::repo;
 use super::args::{InstallArgs, InstallRpmsArgs};
 use super::report::{DownloadBar, InstallBar};
 use super::resolve::{cause_chain, host_arch, resolve_from};
-use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_INTERRUPTED, EXIT_OK};
+use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
 
 /// Removes a root this run created, unless disarmed (success or `--nocleanup`).
 struct RootGuard {
@@ -170,14 +170,22 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
     };
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let t0 = Instant::now();
-    let local = match repo::download(&r.plan, &cache, &fetcher, a.jobs, &DownloadBar::new(tty)) {
+    let gpg = match super::resolve::gpg_options(&a.resolve) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    // Signatures are checked before any payload is used.
+    let local = match repo::download(&r.plan, &cache, &fetcher, a.jobs, &DownloadBar::new(tty))
+        .and_then(|local| {
+            repo::gpg::check_packages(&gpg, &r.repos, &r.plan, &local, &fetcher).map(|_| local)
+        }) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {}", cause_chain(&e));
-            return Ok(match e {
-                repo::RepoError::Interrupted => EXIT_INTERRUPTED,
-                _ => EXIT_ENV,
-            });
+            return Ok(super::resolve::repo_exit(&e));
         }
     };
     let t_download = t0.elapsed();

@@ -163,6 +163,35 @@ pub fn run_resolve(a: &ResolveArgs, color: bool) -> anyhow::Result<i32> {
 }
 
 /// `kiln download`.
+/// The signature settings of `a`: `--gpgcheck`, `--gpgkey`, `--nogpgcheck` and the
+/// `gpgkey=` options of `--repo`.
+pub(super) fn gpg_options(a: &ResolveArgs) -> Result<repo::GpgOptions, repo::RepoError> {
+    let mut repo_keys = Vec::new();
+    for r in &a.repos {
+        let (name, _, keys) = repo::parse_repo_arg_keys(r)?;
+        if !keys.is_empty() {
+            repo_keys.push((name, keys));
+        }
+    }
+    Ok(repo::GpgOptions {
+        gpgcheck: a.gpgcheck,
+        nogpgcheck: a.nogpgcheck,
+        keys: a.gpgkeys.clone(),
+        repo_keys,
+    })
+}
+
+/// Exit status for a repository error after resolution (download, signatures).
+pub(super) fn repo_exit(e: &repo::RepoError) -> i32 {
+    match e {
+        repo::RepoError::Interrupted => super::EXIT_INTERRUPTED,
+        repo::RepoError::Signature { .. }
+        | repo::RepoError::GpgKey { .. }
+        | repo::RepoError::BadRepoArg(_) => EXIT_BAD_INPUT,
+        _ => EXIT_ENV,
+    }
+}
+
 pub fn run_download(a: &DownloadArgs, color: bool) -> anyhow::Result<i32> {
     let (r, cache, _) = match resolve_from(&a.resolve, color) {
         Ok(x) => x,
@@ -176,7 +205,17 @@ pub fn run_download(a: &DownloadArgs, color: bool) -> anyhow::Result<i32> {
             return Ok(EXIT_ENV);
         }
     };
-    match repo::download(&r.plan, &cache, &fetcher, a.jobs, &bar) {
+    let gpg = match gpg_options(&a.resolve) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    let checked = repo::download(&r.plan, &cache, &fetcher, a.jobs, &bar).and_then(|local| {
+        repo::gpg::check_packages(&gpg, &r.repos, &r.plan, &local, &fetcher).map(|_| local)
+    });
+    match checked {
         Ok(local) => {
             let fetched = local.iter().filter(|l| l.downloaded).count();
             if a.resolve.json {
@@ -197,11 +236,7 @@ pub fn run_download(a: &DownloadArgs, color: bool) -> anyhow::Result<i32> {
         }
         Err(e) => {
             eprintln!("error: {}", cause_chain(&e));
-            Ok(match e {
-                repo::RepoError::Interrupted => super::EXIT_INTERRUPTED,
-                repo::RepoError::Checksum { .. } => EXIT_ENV,
-                _ => EXIT_ENV,
-            })
+            Ok(repo_exit(&e))
         }
     }
 }

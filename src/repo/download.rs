@@ -73,21 +73,28 @@ pub fn download(
 ) -> Result<Vec<LocalPackage>, RepoError> {
     let mut out: Vec<Option<LocalPackage>> = vec![None; pkgs.len()];
     let mut todo = Vec::new();
+    // Checksums of files already on disk (file:// repos, cache hits), on all cores: for a
+    // large set that is seconds of hashing otherwise done one file after another.
+    let present: Vec<Option<PathBuf>> = {
+        use rayon::prelude::*;
+        pkgs.par_iter()
+            .map(|p| {
+                if let Some(local) = p.local_path() {
+                    return Some(verify(p, &local).map(|_| local));
+                }
+                let dest = p.cache_path(cache);
+                (dest.is_file() && verify(p, &dest).is_ok()).then_some(Ok(dest))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|r| r.transpose())
+            .collect::<Result<_, _>>()?
+    };
     for (i, p) in pkgs.iter().enumerate() {
-        if let Some(local) = p.local_path() {
-            verify(p, &local)?;
+        if let Some(path) = &present[i] {
             out[i] = Some(LocalPackage {
                 nevra: p.nevra.clone(),
-                path: local,
-                downloaded: false,
-            });
-            continue;
-        }
-        let dest = p.cache_path(cache);
-        if dest.is_file() && verify(p, &dest).is_ok() {
-            out[i] = Some(LocalPackage {
-                nevra: p.nevra.clone(),
-                path: dest,
+                path: path.clone(),
                 downloaded: false,
             });
             continue;

@@ -6,7 +6,7 @@ use crate::kickstart::Origin;
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
     /// A `--repo NAME,URL` argument without the comma.
-    #[error("invalid `--repo` value `{0}` (expected NAME,URL)")]
+    #[error("invalid `--repo` value `{0}` (expected NAME,URL or NAME,URL,gpgkey=KEY)")]
     BadRepoArg(String),
     /// No repository at all.
     #[error("no package repository: add a `repo` or `url` line to the kickstart, or pass `--repo NAME,URL`")]
@@ -26,6 +26,36 @@ pub enum RepoError {
         repomd: String,
         /// The offending location.
         href: String,
+    },
+    /// A signing key that cannot be read or used, or a key setting that cannot apply.
+    #[error("gpg key `{key}`: {reason}")]
+    GpgKey {
+        /// The key location (or repository id).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A package that fails signature verification.
+    #[error("package {package} from repository `{repo}` fails signature verification: {failure} (file `{}`; trusted keys: {keys})", file.display())]
+    Signature {
+        /// NEVRA.
+        package: String,
+        /// Repository id.
+        repo: String,
+        /// The package file.
+        file: std::path::PathBuf,
+        /// Why.
+        failure: super::gpg::Failure,
+        /// The keys it was checked against.
+        keys: String,
+    },
+    /// A repomd.xml record without a checksum (metadata is always verified).
+    #[error("`{repomd}`: the `{kind}` record has no checksum, so it cannot be verified")]
+    NoChecksum {
+        /// The repomd.xml (path or URL).
+        repomd: String,
+        /// The record type (primary, filelists, group...).
+        kind: String,
     },
     /// A URL scheme kiln cannot fetch.
     #[error("unsupported URL `{url}` (use file://, http:// or https://)")]

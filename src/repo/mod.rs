@@ -6,6 +6,7 @@ pub mod cache;
 pub mod download;
 pub mod error;
 pub mod fetch;
+pub mod gpg;
 pub mod spec;
 pub mod xml;
 
@@ -16,7 +17,8 @@ pub use cache::Cache;
 pub use download::{download, LocalPackage, PackageLocation};
 pub use error::RepoError;
 pub use fetch::Fetcher;
-pub use spec::{parse_repo_arg, repo_specs, RepoSpec, Source};
+pub use gpg::{GpgOptions, SignaturePolicy};
+pub use spec::{parse_repo_arg, parse_repo_arg_keys, repo_specs, RepoSpec, Source};
 pub use xml::{Checksum, Comps};
 
 use fetch::{file_path, join_url, verify_file};
@@ -168,6 +170,14 @@ fn read_comps(path: &Path) -> Result<Comps, RepoError> {
     })
 }
 
+/// A repomd.xml record's checksum: metadata without one cannot be verified, so it is refused.
+fn require_checksum<'r>(r: &'r RepomdRecord, repomd: &str) -> Result<&'r Checksum, RepoError> {
+    r.checksum.as_ref().ok_or_else(|| RepoError::NoChecksum {
+        repomd: repomd.to_string(),
+        kind: r.kind.clone(),
+    })
+}
+
 /// Fetch (or find in the cache) and verify one repository's metadata.
 pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMetadata, RepoError> {
     let fetcher = Fetcher::new(spec.proxy.as_deref())?;
@@ -184,9 +194,11 @@ pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMe
         for r in wanted(&records, opts) {
             check_href(&r.href, &repomd.display().to_string())?;
             let p = base.join(&r.href);
-            if let Some(c) = &r.checksum {
-                verify_file(&p, c, &p.display().to_string())?;
-            }
+            verify_file(
+                &p,
+                require_checksum(r, &repomd.display().to_string())?,
+                &p.display().to_string(),
+            )?;
             files.push((r.kind.clone(), p));
         }
         (vec![source_key(&spec.source).to_string()], repomd, files)
@@ -253,6 +265,7 @@ pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMe
         let mut files = Vec::new();
         for r in wanted(&records, opts) {
             check_href(&r.href, &repomd.display().to_string())?;
+            require_checksum(r, &repomd.display().to_string())?;
             let name = r.href.rsplit('/').next().unwrap_or(&r.href).to_string();
             let dest = dir.join(&name);
             let fresh = dest.is_file()

@@ -63,12 +63,25 @@ pub fn substitute(s: &str, releasever: Option<&str>, arch: &str) -> String {
     out
 }
 
-/// Parse `--repo NAME,URL`.
+/// Parse `--repo NAME,URL` (any `,gpgkey=KEY` options after the URL are left out: see
+/// [`parse_repo_arg_keys`]).
 pub fn parse_repo_arg(s: &str) -> Result<(String, String), RepoError> {
-    match s.split_once(',') {
-        Some((n, u)) if !n.is_empty() && !u.is_empty() => Ok((n.to_string(), u.to_string())),
-        _ => Err(RepoError::BadRepoArg(s.to_string())),
+    parse_repo_arg_keys(s).map(|(n, u, _)| (n, u))
+}
+
+/// Parse `--repo NAME,URL[,gpgkey=KEY]...`: the repository and the signing keys trusted for it.
+pub fn parse_repo_arg_keys(s: &str) -> Result<(String, String, Vec<String>), RepoError> {
+    let Some((name, rest)) = s.split_once(',') else {
+        return Err(RepoError::BadRepoArg(s.to_string()));
+    };
+    // Options follow the URL as `,key=value`; a URL keeps any other comma it contains.
+    let mut parts = rest.split(",gpgkey=");
+    let url = parts.next().unwrap_or("");
+    let keys: Vec<String> = parts.map(str::to_string).collect();
+    if name.is_empty() || url.is_empty() || keys.iter().any(String::is_empty) {
+        return Err(RepoError::BadRepoArg(s.to_string()));
     }
+    Ok((name.to_string(), url.to_string(), keys))
 }
 
 fn check_url(url: &str, origin: Option<&Origin>) -> Result<(), RepoError> {
@@ -220,6 +233,18 @@ mod tests {
         assert_eq!(r[0].source, Source::BaseUrl("http://h/41".into()));
         assert!(matches!(
             parse_repo_arg("nocomma"),
+            Err(RepoError::BadRepoArg(_))
+        ));
+        assert_eq!(
+            parse_repo_arg_keys("f,http://h/x?a=1,2,gpgkey=/k1,gpgkey=file:///k2").unwrap(),
+            (
+                "f".to_string(),
+                "http://h/x?a=1,2".to_string(),
+                vec!["/k1".to_string(), "file:///k2".to_string()]
+            )
+        );
+        assert!(matches!(
+            parse_repo_arg_keys("f,http://h,gpgkey="),
             Err(RepoError::BadRepoArg(_))
         ));
         assert!(matches!(
