@@ -216,7 +216,9 @@ fn resolved(ks: &Path, cache: &Path) -> Vec<String> {
 
 /// `dnf --installroot` of exactly these NEVRAs from the kickstart's repo.
 fn dnf_install(root: &Path, repo_dir: &Path, nevras: &[String]) {
-    // dnf puts its cachedir inside the installroot; use the path the comparison skips.
+    // dnf keeps part of this cache in the root (the path the comparison skips) and the
+    // repository metadata on the host, under the repo id "fx" whatever its path: never trust
+    // what an older fixture build left there (metadata_expire=0 rereads repomd.xml).
     let cache = "/var/cache/dnf";
     run(Command::new("dnf")
         .arg("-q")
@@ -225,6 +227,7 @@ fn dnf_install(root: &Path, repo_dir: &Path, nevras: &[String]) {
         .arg(format!("--repofrompath=fx,file://{}", repo_dir.display()))
         .args(["--enablerepo=fx", "--setopt=install_weak_deps=False"])
         .arg(format!("--setopt=cachedir={cache}"))
+        .arg("--setopt=metadata_expire=0")
         .arg("install")
         .args(nevras.iter().map(|n| strip_epoch(n))));
 }
