@@ -221,7 +221,11 @@ pub fn rpm_entry(p: &Path, repo: &str) -> Result<RpmEntry, ManifestError> {
         path: p.to_owned(),
         message: e.to_string(),
     };
-    let m = rpm::PackageMetadata::open(p).map_err(bad)?;
+    let m =
+        crate::install::header::rpm_crate_metadata(p).map_err(|message| ManifestError::Rpm {
+            path: p.to_owned(),
+            message,
+        })?;
     // Packages built without the legacy MD5 digest have none (rpm shows `(none)`).
     let sigmd5 = m
         .signature

@@ -211,6 +211,32 @@ fn mirrorlist_skips_dead_mirror_and_metalink_checks_hash() {
         "{}",
         stderr(&o)
     );
+
+    // A remote mirror list that sends kiln to the host's files or to another scheme: refused,
+    // naming the entry, and nothing of /etc reaches the cache.
+    std::fs::write(
+        web.join("mirrorlist.hostile"),
+        "file:///etc\nftp://127.0.0.1/synthetic\n",
+    )
+    .unwrap();
+    let ks = write_ks(
+        &d,
+        &format!(
+            "repo --name=mh --mirrorlist={}",
+            srv.url("mirrorlist.hostile")
+        ),
+        PKGS,
+    );
+    let o = kiln(&["resolve"], &ks, &d.join("c4"));
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{e}");
+    assert!(
+        e.contains("names no usable mirror") && e.contains("file:///etc"),
+        "{e}"
+    );
+    assert!(!files_under(&d.join("c4"))
+        .iter()
+        .any(|p| p.to_string_lossy().contains("passwd")));
 }
 
 #[test]

@@ -220,6 +220,22 @@ pub const RPMFILE_DOC: u32 = 1 << 1;
 /// `RPMFILE_CONFIG`.
 pub const RPMFILE_CONFIG: u32 = 1;
 
+/// The rpm crate's view of a package's headers (signature checks, SIGMD5), for files that may
+/// be hostile. kiln's own parser reads them first, and the rpm crate's parser runs under
+/// `catch_unwind`: fuzzing found inputs on which it panics (an index past its data, rpm 0.30),
+/// which must be an error naming the file, not a crash of the build.
+pub fn rpm_crate_metadata(path: &Path) -> Result<rpm::PackageMetadata, String> {
+    RpmFile::open(path).map_err(|e| e.to_string())?;
+    match std::panic::catch_unwind(|| rpm::PackageMetadata::open(path)) {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "`{}` has a malformed header (the rpm crate cannot parse it)",
+            path.display()
+        )),
+    }
+}
+
 impl RpmFile {
     /// Reads the lead, the signature header and the main header of `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<RpmFile, UnpackError> {

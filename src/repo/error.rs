@@ -57,6 +57,14 @@ pub enum RepoError {
         /// The record type (primary, filelists, group...).
         kind: String,
     },
+    /// A mirror list or metalink whose every mirror uses a scheme kiln refuses to follow.
+    #[error("mirror list `{list}` names no usable mirror: `{mirror}` is not an http:// or https:// URL (file:// only from a local list)")]
+    BadMirror {
+        /// The mirror list or metalink URL.
+        list: String,
+        /// The first refused entry.
+        mirror: String,
+    },
     /// A URL scheme kiln cannot fetch.
     #[error("unsupported URL `{url}` (use file://, http:// or https://)")]
     BadUrl {

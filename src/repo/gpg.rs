@@ -239,7 +239,7 @@ fn read_key(key: &str, fetcher: &Fetcher) -> Result<String, RepoError> {
 /// Check one package file against `verifier`: a header signature by a trusted key that
 /// verifies, a matching header digest, and a payload that matches the signed header's digest.
 pub fn verify_package(path: &Path, verifier: &Verifier) -> Result<(), Failure> {
-    let meta = rpm::PackageMetadata::open(path).map_err(|e| Failure::Unreadable(e.to_string()))?;
+    let meta = crate::install::header::rpm_crate_metadata(path).map_err(Failure::Unreadable)?;
     let report = meta
         .check_signatures(verifier)
         .map_err(|e| Failure::Unreadable(e.to_string()))?;

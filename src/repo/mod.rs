@@ -61,33 +61,58 @@ fn source_key(s: &Source) -> &str {
 }
 
 /// Base URLs and acceptable repomd hashes for a spec.
-fn mirrors(spec: &RepoSpec, fetcher: &Fetcher) -> Result<(Vec<String>, Vec<Checksum>), RepoError> {
-    let from_metalink = |url: &str,
-                         text: &str|
-     -> Result<(Vec<String>, Vec<Checksum>), RepoError> {
-        let m = xml::parse_metalink(text).map_err(|message| RepoError::Parse {
-            what: "metalink",
-            file: url.to_string(),
-            message,
-        })?;
-        let bases: Vec<String> = m
-            .urls
-            .iter()
-            .filter(|u| {
-                u.starts_with("http://") || u.starts_with("https://") || u.starts_with("file://")
-            })
-            .map(|u| {
-                u.trim_end_matches("repomd.xml")
-                    .trim_end_matches('/')
-                    .trim_end_matches("repodata")
-                    .to_string()
-            })
-            .collect();
-        if bases.is_empty() {
-            return Err(RepoError::NoMirrors(url.to_string()));
+/// The mirrors of list `list` kiln follows: http:// and https://, and file:// only when the list
+/// itself is local (a server must not make kiln read the build host's files). Others are
+/// skipped with a warning; none left is an error naming the first one refused.
+fn usable_mirrors<'a>(
+    list: &str,
+    entries: impl Iterator<Item = &'a str>,
+) -> Result<Vec<String>, RepoError> {
+    let local = list.starts_with("file://");
+    let mut ok = Vec::new();
+    let mut refused = Vec::new();
+    for e in entries {
+        let web = e.starts_with("http://") || e.starts_with("https://");
+        if web || (local && e.starts_with("file://")) {
+            ok.push(e.to_string());
+        } else {
+            refused.push(e.to_string());
         }
-        Ok((bases, m.hashes))
-    };
+    }
+    for r in &refused {
+        tracing::warn!("mirror list `{list}`: skipping `{r}` (not an http:// or https:// URL)");
+    }
+    if ok.is_empty() {
+        return Err(match refused.into_iter().next() {
+            Some(mirror) => RepoError::BadMirror {
+                list: list.to_string(),
+                mirror,
+            },
+            None => RepoError::NoMirrors(list.to_string()),
+        });
+    }
+    Ok(ok)
+}
+
+fn mirrors(spec: &RepoSpec, fetcher: &Fetcher) -> Result<(Vec<String>, Vec<Checksum>), RepoError> {
+    let from_metalink =
+        |url: &str, text: &str| -> Result<(Vec<String>, Vec<Checksum>), RepoError> {
+            let m = xml::parse_metalink(text).map_err(|message| RepoError::Parse {
+                what: "metalink",
+                file: url.to_string(),
+                message,
+            })?;
+            let bases: Vec<String> = usable_mirrors(url, m.urls.iter().map(String::as_str))?
+                .into_iter()
+                .map(|u| {
+                    u.trim_end_matches("repomd.xml")
+                        .trim_end_matches('/')
+                        .trim_end_matches("repodata")
+                        .to_string()
+                })
+                .collect();
+            Ok((bases, m.hashes))
+        };
     match &spec.source {
         Source::BaseUrl(u) => Ok((vec![u.clone()], Vec::new())),
         Source::Metalink(u) => from_metalink(u, &fetcher.get_text(u)?),
@@ -97,16 +122,11 @@ fn mirrors(spec: &RepoSpec, fetcher: &Fetcher) -> Result<(Vec<String>, Vec<Check
             if text.trim_start().starts_with("<?xml") || text.contains("<metalink") {
                 return from_metalink(u, &text);
             }
-            let bases: Vec<String> = text
+            let lines = text
                 .lines()
                 .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string)
-                .collect();
-            if bases.is_empty() {
-                return Err(RepoError::NoMirrors(u.clone()));
-            }
-            Ok((bases, Vec::new()))
+                .filter(|l| !l.is_empty() && !l.starts_with('#'));
+            Ok((usable_mirrors(u, lines)?, Vec::new()))
         }
     }
 }
@@ -329,7 +349,26 @@ pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMe
 
 #[cfg(test)]
 mod href_tests {
-    use super::check_href;
+    use super::{check_href, usable_mirrors, RepoError};
+
+    #[test]
+    fn remote_mirror_lists_name_only_web_mirrors() {
+        let list = ["file:///etc", "ftp://h/r", "https://m/r", "gopher://x"];
+        assert_eq!(
+            usable_mirrors("http://list.example/ml", list.into_iter()).unwrap(),
+            vec!["https://m/r".to_string()]
+        );
+        assert_eq!(
+            usable_mirrors("file:///srv/ml", list.into_iter()).unwrap(),
+            vec!["file:///etc".to_string(), "https://m/r".to_string()]
+        );
+        let e =
+            usable_mirrors("https://l/ml", ["file:///etc/x", "ftp://h"].into_iter()).unwrap_err();
+        assert!(
+            matches!(&e, RepoError::BadMirror { mirror, .. } if mirror == "file:///etc/x"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn metadata_locations_stay_in_the_repository() {

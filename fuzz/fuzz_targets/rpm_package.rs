@@ -1,0 +1,56 @@
+//! Any file must open as an RPM or fail with an error, never panic or run away: the lead, the
+//! signature and main headers (kiln's parser, and the rpm crate's as kiln guards it for
+//! signature checks and the manifest),
+//! then the payload decompressed and walked entry by entry through kiln's cpio reader, each
+//! entry's data read to its end. Output is bounded by the payload cap `payload::open` applies.
+#![no_main]
+
+use std::io::Read;
+
+use kiln::install::cpio::{CpioReader, EntryName};
+use kiln::install::header::RpmFile;
+use kiln::install::payload;
+use libfuzzer_sys::fuzz_target;
+
+fn scratch() -> std::path::PathBuf {
+    // One file per fuzzing process, in memory-backed /dev/shm when there is one.
+    let dir = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
+    std::path::PathBuf::from(format!("{dir}/kiln-fuzz-rpm-{}.rpm", std::process::id()))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let path = scratch();
+    if std::fs::write(&path, data).is_err() {
+        return;
+    }
+    // As kiln calls the rpm crate (signature checks, manifest): guarded, so a panic inside it
+    // is an error; a panic outside the guard is a finding.
+    let _ = kiln::install::header::rpm_crate_metadata(&path)
+        .map(|m| m.get_name().map(str::to_string));
+    let Ok(rpm) = RpmFile::open(&path) else { return };
+    let _ = rpm.nevra();
+    let Ok(stream) = payload::open(&rpm) else { return };
+    let mut cpio = CpioReader::new(stream);
+    let mut buf = vec![0u8; 64 * 1024];
+    for _ in 0..100_000 {
+        let entry = match cpio.next_entry() {
+            Ok(Some(e)) => e,
+            _ => break,
+        };
+        if entry.is_trailer() {
+            break;
+        }
+        // A stripped entry's size comes from the header's file list.
+        let size = match entry.name {
+            EntryName::Index(i) => rpm.info.files.get(i as usize).map(|f| f.size),
+            EntryName::Path(_) => None,
+        };
+        let Ok(mut d) = cpio.data(size) else { break };
+        loop {
+            match d.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+});
