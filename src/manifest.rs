@@ -253,24 +253,7 @@ pub fn rpm_entry(p: &Path, repo: &str) -> Result<RpmEntry, ManifestError> {
 
 /// RFC 3339 UTC (`2023-11-14T22:13:20Z`) of seconds since the epoch.
 pub fn rfc3339(t: i64) -> String {
-    // Days to civil date (proleptic Gregorian), as in Hinnant's algorithm.
-    let days = t.div_euclid(86_400);
-    let s = t.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    kiln_writers::datetime::rfc3339(t)
 }
 
 /// An SPDX id from arbitrary text (`[A-Za-z0-9.-]` only).

@@ -49,6 +49,19 @@ fn kiln(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `kiln download` of `ks` into `cache` with `extra` options.
+fn download(d: &Path, ks: &Path, cache: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "download",
+        "--ks",
+        ks.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    kiln(d, &args)
+}
+
 /// rpm's own verdict: `rpm -K` with only `key` imported into a private database.
 fn rpm_k(dir: &Path, key: &Path, rpm: &Path) -> (bool, String) {
     let db = dir.join("rpmdb");
@@ -113,18 +126,7 @@ fn signed_repository_verifies_and_rpm_agrees() {
     let repo = fx.join("synthetic");
     let ks = ks(&d, &repo, "kt-multi\nkt-oldname\nkt-caret");
     let cache = d.join("cache");
-    let o = kiln(
-        &d,
-        &[
-            "download",
-            "--ks",
-            ks.to_str().unwrap(),
-            "--cache",
-            cache.to_str().unwrap(),
-            "--gpgkey",
-            k.to_str().unwrap(),
-        ],
-    );
+    let o = download(&d, &ks, &cache, &["--gpgkey", k.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let files: Vec<PathBuf> = String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -136,14 +138,11 @@ fn signed_repository_verifies_and_rpm_agrees() {
         assert!(ok, "rpm -K rejects what kiln accepted: {out}");
     }
     // The same through --gpgcheck with the key given per repository.
-    let o = kiln(
+    let o = download(
         &d,
+        &ks,
+        &cache,
         &[
-            "download",
-            "--ks",
-            ks.to_str().unwrap(),
-            "--cache",
-            cache.to_str().unwrap(),
             "--gpgcheck",
             "--repo",
             &format!("r,file://{},gpgkey={}", repo.display(), k.display()),
@@ -151,17 +150,7 @@ fn signed_repository_verifies_and_rpm_agrees() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     // --gpgcheck with no key for the repository is refused, naming it.
-    let o = kiln(
-        &d,
-        &[
-            "download",
-            "--ks",
-            ks.to_str().unwrap(),
-            "--cache",
-            cache.to_str().unwrap(),
-            "--gpgcheck",
-        ],
-    );
+    let o = download(&d, &ks, &cache, &["--gpgcheck"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("repository `r` has no key"),
@@ -169,18 +158,7 @@ fn signed_repository_verifies_and_rpm_agrees() {
         stderr(&o)
     );
     // A key file that is not a key.
-    let o = kiln(
-        &d,
-        &[
-            "download",
-            "--ks",
-            ks.to_str().unwrap(),
-            "--cache",
-            cache.to_str().unwrap(),
-            "--gpgkey",
-            ks.to_str().unwrap(),
-        ],
-    );
+    let o = download(&d, &ks, &cache, &["--gpgkey", ks.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("not a usable OpenPGP public key"),
@@ -284,18 +262,11 @@ fn tampered_and_untrusted_packages_fail_before_install() {
         }
         // --nogpgcheck lets the signature-only failures through (livecd-creator's flag).
         if matches!(*name, "unknown-key" | "unsigned") {
-            let o = kiln(
+            let o = download(
                 &d,
-                &[
-                    "download",
-                    "--ks",
-                    ks.to_str().unwrap(),
-                    "--cache",
-                    d.join("cache").to_str().unwrap(),
-                    "--gpgkey",
-                    k.to_str().unwrap(),
-                    "--nogpgcheck",
-                ],
+                &ks,
+                &d.join("cache"),
+                &["--gpgkey", k.to_str().unwrap(), "--nogpgcheck"],
             );
             assert!(o.status.success(), "{name}: {}", stderr(&o));
         }

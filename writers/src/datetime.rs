@@ -35,6 +35,15 @@ pub(crate) fn civil(t: i64) -> Civil {
     }
 }
 
+/// RFC 3339 UTC (`2023-11-14T22:13:20Z`) of seconds since the epoch (SBOMs, reports).
+pub fn rfc3339(t: i64) -> String {
+    let c = civil(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
 /// Seconds since the epoch of a UTC calendar date.
 pub(crate) fn from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };

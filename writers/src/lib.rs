@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod datetime;
+pub mod datetime;
 pub mod fat;
 pub mod gpt;
 pub mod iso9660;

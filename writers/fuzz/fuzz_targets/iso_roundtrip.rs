@@ -16,6 +16,10 @@ use kiln_writers::tree::{DataSource, FsTree, Kind, Meta, NodeId};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "names.rs"]
+mod names;
+use names::name;
+
 fn meta(u: &mut Unstructured<'_>) -> Result<Meta> {
     Ok(Meta {
         mode: u32::from(u.arbitrary::<u16>()?) & 0o7777,
@@ -23,21 +27,6 @@ fn meta(u: &mut Unstructured<'_>) -> Result<Meta> {
         gid: u.int_in_range(0..=3)?,
         mtime: i64::from(u.arbitrary::<u32>()?),
         xattrs: Vec::new(),
-    })
-}
-
-fn name(u: &mut Unstructured<'_>) -> Result<String> {
-    let s: String = u.arbitrary()?;
-    let mut s: String = s
-        .chars()
-        .map(|c| if c == '/' || c == '\0' { '_' } else { c })
-        .collect();
-    while s.len() > 255 {
-        s.pop();
-    }
-    Ok(match s.as_str() {
-        "" | "." | ".." => "x".into(),
-        _ => s,
     })
 }
 

@@ -16,6 +16,10 @@ use kiln_writers::tree::{DataSource, FsTree, Kind, Meta, NodeId, Xattr};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "names.rs"]
+mod names;
+use names::name;
+
 /// File data per input, so one execution stays in the milliseconds.
 const DATA_BUDGET: usize = 1 << 20;
 
@@ -53,21 +57,6 @@ fn meta(u: &mut Unstructured<'_>) -> Result<Meta> {
         gid: id(u)?,
         mtime: i64::from(u.arbitrary::<u32>()?),
         xattrs: xattrs(u)?,
-    })
-}
-
-fn name(u: &mut Unstructured<'_>) -> Result<String> {
-    let s: String = u.arbitrary()?;
-    let mut s: String = s
-        .chars()
-        .map(|c| if c == '/' || c == '\0' { '_' } else { c })
-        .collect();
-    while s.len() > 255 {
-        s.pop();
-    }
-    Ok(match s.as_str() {
-        "" | "." | ".." => "x".into(),
-        _ => s,
     })
 }
 
