@@ -257,6 +257,8 @@ pub struct Creator<'a> {
     runner: ScriptRunner,
     reporters: Reporters<'a>,
     work: PathBuf,
+    /// Holds the work directory's lock: a later build knows it is in use.
+    work_owner: crate::stale::OwnedDir,
     root: PathBuf,
     iso: PathBuf,
     done: Vec<Stage>,
@@ -271,6 +273,7 @@ pub struct Creator<'a> {
 impl Drop for Creator<'_> {
     fn drop(&mut self) {
         if self.s.nocleanup {
+            self.work_owner.keep();
             eprintln!(
                 "note: the work directory is kept in `{}`",
                 self.work.display()
@@ -291,7 +294,11 @@ impl<'a> Creator<'a> {
         std::fs::create_dir_all(&s.tmpdir).map_err(io("create", &s.tmpdir))?;
         let binfmt = crate::emulation::Binfmt::ensure(s.arch)
             .map_err(|e| BuildError::Emulation(s.arch.name.to_string(), e))?;
-        let work = unique_dir(&s.tmpdir, "kiln-build")?;
+        // What killed builds left here goes first (an interrupted one cleans up itself).
+        crate::stale::sweep(&s.tmpdir, WORK_PREFIX);
+        let work_owner =
+            crate::stale::create(&s.tmpdir, WORK_PREFIX).map_err(io("create in", &s.tmpdir))?;
+        let work = work_owner.path.clone();
         let root = work.join("root");
         let iso = work.join("iso");
         let report = BuildReport {
@@ -303,6 +310,7 @@ impl<'a> Creator<'a> {
             runner,
             reporters,
             work,
+            work_owner,
             root,
             iso,
             done: Vec::new(),
@@ -372,6 +380,7 @@ impl<'a> Creator<'a> {
             source_date_epoch: self.s.source_date_epoch,
             runner: Some(self.runner.clone()),
             live_root: Some(self.iso.clone()),
+            tmp_dir: Some(self.work.clone()),
         }
     }
 
@@ -804,6 +813,7 @@ impl<'a> Creator<'a> {
 /// itself when the build made it and it is still empty.
 struct Staging {
     dir: PathBuf,
+    owner: crate::stale::OwnedDir,
     made_resultdir: Option<PathBuf>,
     keep: bool,
     done: bool,
@@ -813,9 +823,12 @@ impl Staging {
     fn create(resultdir: &Path, keep: bool) -> Result<Staging, BuildError> {
         let made_resultdir = (!resultdir.exists()).then(|| resultdir.to_path_buf());
         std::fs::create_dir_all(resultdir).map_err(io("create", resultdir))?;
-        let dir = unique_dir(resultdir, ".kiln-partial")?;
+        crate::stale::sweep(resultdir, STAGING_PREFIX);
+        let owner =
+            crate::stale::create(resultdir, STAGING_PREFIX).map_err(io("create in", resultdir))?;
         Ok(Staging {
-            dir,
+            dir: owner.path.clone(),
+            owner,
             made_resultdir,
             keep,
             done: false,
@@ -835,6 +848,7 @@ impl Drop for Staging {
             return;
         }
         if self.keep {
+            self.owner.keep();
             eprintln!(
                 "note: the partial results are kept in `{}`",
                 self.dir.display()
@@ -875,14 +889,8 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<(), BuildError> {
     Ok(())
 }
 
-fn unique_dir(base: &Path, prefix: &str) -> Result<PathBuf, BuildError> {
-    for n in 0..10000u32 {
-        let p = base.join(format!("{prefix}-{}-{n}", std::process::id()));
-        match std::fs::create_dir(&p) {
-            Ok(()) => return Ok(p),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(io("create", &p)(e)),
-        }
-    }
-    Err(io("create", base)(std::io::Error::other("no free name")))
-}
+/// The work directories in `--tmpdir`.
+const WORK_PREFIX: &str = "kiln-build";
+
+/// The staging directories in the result directory.
+const STAGING_PREFIX: &str = ".kiln-partial";

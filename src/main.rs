@@ -10,6 +10,9 @@ fn main() {
     {
         std::process::exit(kiln::install::scriptlet::helper_main());
     }
+    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(kiln::pidns::GUARD_ARG)) {
+        std::process::exit(kiln::pidns::guard_main());
+    }
     let mut args = std::env::args_os();
     if args.nth(1).as_deref() == Some(std::ffi::OsStr::new(kiln::install::scriptlet::SHELL_ARG)) {
         let root = args

@@ -98,6 +98,7 @@ fn opts() -> ConfigureOptions {
         source_date_epoch: Some(SDE),
         runner: Some(ScriptRunner::new(common::kiln())),
         live_root: None,
+        tmp_dir: None,
     }
 }
 

@@ -324,6 +324,7 @@ pub fn make_initramfs_with(
     }
     let var_tmp = root.join("var/tmp");
     std::fs::create_dir_all(&var_tmp).map_err(io("create", &var_tmp))?;
+    tracing::debug!("running dracut for kernel {kver}");
     chroot_run(runner, root, &argv)?;
     let host = root.join(out_in_root.trim_start_matches('/'));
     if !host.is_file() {

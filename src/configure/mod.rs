@@ -45,6 +45,9 @@ pub struct ConfigureOptions {
     pub runner: Option<ScriptRunner>,
     /// `LIVE_ROOT` for `%post --nochroot` (the ISO staging directory).
     pub live_root: Option<PathBuf>,
+    /// Where host script files go (the build's work directory, so that a killed build's
+    /// are removed with it); the system temp dir when `None`.
+    pub tmp_dir: Option<PathBuf>,
 }
 
 impl ConfigureOptions {
@@ -52,7 +55,7 @@ impl ConfigureOptions {
         ScriptEnv {
             runner: self.runner.clone(),
             live_root: self.live_root.clone(),
-            tmp_dir: None,
+            tmp_dir: self.tmp_dir.clone(),
         }
     }
 }

@@ -180,7 +180,12 @@ fn run_on_host(
     }
     let dir = env.tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let file = TempScript::create(&dir, &s.body).map_err(spawn_err)?;
-    let mut cmd = Command::new(interpreter(s));
+    // Under kiln's guard when there is a kiln binary to run it: then not even a SIGKILL of
+    // kiln leaves the script (or what it started) running.
+    let mut cmd = match &env.runner {
+        Some(r) => crate::pidns::guarded(r.exe(), interpreter(s)),
+        None => Command::new(interpreter(s)),
+    };
     cmd.arg(&file.0);
     for (k, v) in vars {
         cmd.env(k, v);
@@ -202,6 +207,15 @@ fn run_on_host(
     }
     let status = done.status;
     let output = String::from_utf8_lossy(&done.output).into_owned();
+    // The guard could not start the interpreter: the same error as an unguarded spawn.
+    if exit_code(&status) == 127 {
+        if let Some(msg) = output
+            .lines()
+            .find_map(|l| l.strip_prefix("kiln-guard: cannot run "))
+        {
+            return Err(spawn_err(std::io::Error::other(msg.to_string())));
+        }
+    }
     Ok(ScriptRun {
         section: section(s),
         origin: s.origin.clone(),

@@ -2,9 +2,9 @@
 //!
 //! Each scriptlet runs in a fresh kiln helper process (`kiln __scriptlet`, see [`helper_main`]):
 //! it unshares a mount and a network namespace, mounts /proc, /sys, a minimal /dev and a /run
-//! tmpfs beneath the root, chroots and then runs the interpreter (or embedded Lua). The
-//! namespace dies with the helper, so nothing stays mounted even when kiln is killed, and the
-//! multithreaded parent never changes its own root. The helper is a host binary already
+//! tmpfs beneath the root, chroots and then runs the interpreter (or embedded Lua). It does so
+//! as the init of its own PID namespace and dies with kiln ([`crate::pidns`]), so even when
+//! kiln is killed nothing stays mounted or running, and the multithreaded parent never changes its own root. The helper is a host binary already
 //! loaded when it chroots, so cross-arch roots work (target interpreters run through binfmt).
 
 use std::io::{Read, Write};
@@ -158,7 +158,9 @@ impl ScriptRunner {
             });
         }
         let mut cmd = Command::new(&self.exe);
-        cmd.arg(HELPER_ARG).stdin(Stdio::piped());
+        cmd.arg(HELPER_ARG)
+            .stdin(Stdio::piped())
+            .env(crate::pidns::PARENT_ENV, std::process::id().to_string());
         let json = serde_json::to_vec(spec).expect("script spec serialises");
         let name = spec.name.clone();
         let on_line = Box::new(move |line: &str| {
@@ -212,6 +214,11 @@ fn exit_code(status: &std::process::ExitStatus) -> i32 {
 /// The helper's entry point: read a [`ScriptSpec`] from stdin, run it, return the exit status.
 /// Call it from `main` before any thread is started (unsharing needs a single thread).
 pub fn helper_main() -> i32 {
+    match crate::pidns::enter() {
+        Err(e) => return setup_failed(&e),
+        Ok(crate::pidns::Role::Done(code)) => return code,
+        Ok(crate::pidns::Role::Init) => {}
+    }
     let mut json = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut json) {
         return setup_failed(&format!("cannot read the script spec: {e}"));

@@ -99,6 +99,7 @@ impl LiveIso {
             let img = self.iso_dir.join(layout::EFIBOOT);
             std::fs::create_dir_all(img.parent().unwrap_or(&self.iso_dir)).map_err(io(&img))?;
             let tree = scan(esp)?;
+            tracing::debug!("writing the EFI system image `{}`", img.display());
             let opts = FatOptions {
                 label: Some("EFIBOOT".into()),
                 serial: None,
@@ -153,6 +154,7 @@ impl LiveIso {
             source_date_epoch: self.source_date_epoch,
             ..IsoOptions::default()
         };
+        tracing::debug!("writing the ISO `{}`", iso_path.display());
         let f = std::fs::File::create(&iso_path).map_err(io(&iso_path))?;
         let w = std::io::BufWriter::with_capacity(1 << 20, CancelWriter(f));
         kiln_writers::iso9660::write_iso(&tree, &opts, w).map_err(|source| MediaError::Iso {

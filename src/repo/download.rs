@@ -2,7 +2,7 @@
 //! first (so the long transfers start early), tries each mirror in turn, checks the checksum from
 //! primary and renames into the cache. Packages of `file://` repos are verified in place.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -107,9 +107,20 @@ pub fn download(
         }
         todo.push(i);
     }
+    // Partial downloads of builds that were killed (an interrupted one removes its own).
+    let dirs: std::collections::BTreeSet<PathBuf> = todo
+        .iter()
+        .filter_map(|&i| pkgs[i].cache_path(cache).parent().map(Path::to_path_buf))
+        .collect();
+    for d in &dirs {
+        crate::stale::sweep_partial_files(d);
+    }
     // Largest first: the long transfers overlap with many small ones instead of trailing alone.
     todo.sort_by(|&a, &b| pkgs[b].size.cmp(&pkgs[a].size));
     let total: u64 = todo.iter().map(|&i| pkgs[i].size).sum();
+    if !todo.is_empty() {
+        tracing::debug!("downloading {} packages ({total} bytes)", todo.len());
+    }
     reporter.start(todo.len(), total);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);

@@ -224,6 +224,7 @@ pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMe
         (vec![source_key(&spec.source).to_string()], repomd, files)
     } else {
         let _lock = cache::DirLock::acquire(&dir)?;
+        crate::stale::sweep_partial_files(&dir);
         let bases_file = dir.join("bases.txt");
         let repomd = dir.join("repomd.xml");
         let bases = if cache.cache_only {
