@@ -40,6 +40,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# An install can remove a package that was there (a backports qemu-utils conflicts with
+# Debian 12's qemu-system-common): whatever is gone now comes back in the matching version.
+again=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || again+=("$p")
+done
+if [ ${#again[@]} -gt 0 ]; then
+  echo "setup-debian: reinstalling what the first install removed: ${again[*]}"
+  $SUDO apt-get install -y -qq --no-install-recommends "${again[@]}"
+fi
 # The arm64 live fixture set downloads Debian arm64 packages.
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   $SUDO dpkg --add-architecture arm64
