@@ -117,54 +117,15 @@ fn boot(b: &Built, firmware: &str, attach: &str) {
         return;
     }
     let log = b.work.join(format!("serial-{firmware}-{attach}.log"));
-    let _ = std::fs::remove_file(&log);
-    let out = Command::new(common::kiln())
-        .args([
-            "boot-test",
-            "--accel",
-            "tcg",
-            "--timeout",
-            "900",
-            "--firmware",
-            firmware,
-            "--as",
-            attach,
-            // Only the fixture's marker: the default also accepts a login prompt, which can
-            // come first and end the test before the marker is printed.
-            "--expect",
-            "KILN-BOOT-OK",
-        ])
-        .arg("--serial-log")
-        .arg(&log)
-        .arg(&b.iso)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "boot {firmware}/{attach} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::boot_fixture(
+        &format!("{firmware}/{attach}"),
+        &b.iso,
+        firmware,
+        attach,
+        900,
+        &log,
+        b.packages,
     );
-    // Firmware writes bytes that are not UTF-8 (box drawing in its code page).
-    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
-    // The fixture prints `KILN-RPM-COUNT n`; boot-test also prints the line after the marker
-    // (the bare count) on stdout, which survives a console cut short by a slow guest.
-    let count = serial
-        .lines()
-        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
-        .or_else(|| stdout.lines().nth(1))
-        .and_then(|n| n.trim().parse::<usize>().ok());
-    assert_eq!(
-        count,
-        Some(b.packages),
-        "the booted system's rpm -qa count differs from the build's transaction\n{stdout}"
-    );
-    // The kickstart's %post ran in the root: the boot check prints the file it wrote.
-    assert!(
-        serial.contains("KILN-POST kiln fixture live image built"),
-        "no %post marker on the serial console"
-    );
-    eprintln!("{firmware}/{attach}: KILN-BOOT-OK, {} packages", b.packages);
 }
 
 #[test]

@@ -43,39 +43,7 @@ fn fixture_has_netroot(fx: &Path) -> bool {
 
 fn boot(b: &Built, what: &str, target: &Path, firmware: &str, attach: &str) {
     let log = b.work.join(format!("serial-{what}.log"));
-    let _ = std::fs::remove_file(&log);
-    let out = Command::new(common::kiln())
-        .args(["boot-test", "--accel", "tcg", "--timeout", "1200"])
-        .args(["--firmware", firmware, "--as", attach])
-        // Only the fixture's marker: a login prompt can come first.
-        .args(["--expect", "KILN-BOOT-OK"])
-        .arg("--serial-log")
-        .arg(&log)
-        .arg(target)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "boot {what} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
-    let count = serial
-        .lines()
-        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
-        .or_else(|| stdout.lines().nth(1))
-        .and_then(|n| n.trim().parse::<usize>().ok());
-    assert_eq!(
-        count,
-        Some(b.packages),
-        "{what}: the booted system's rpm -qa count differs from the build's transaction\n{stdout}"
-    );
-    assert!(
-        serial.contains("KILN-POST kiln fixture live image built"),
-        "{what}: no %post marker on the serial console"
-    );
-    eprintln!("{what}: KILN-BOOT-OK, {} packages", b.packages);
+    common::boot_fixture(what, target, firmware, attach, 1200, &log, b.packages);
 }
 
 /// `sgdisk -i N` of partition `n`: (first byte, length in bytes).

@@ -213,3 +213,56 @@ pub fn assert_post_marker(sq: &Path) {
         "%post marker: {marker}"
     );
 }
+
+/// `kiln boot-test` (TCG) of a fixture image `target` attached `--as attach` with `firmware`,
+/// the serial console into `log`: it must print the fixture's `KILN-BOOT-OK`, an rpm count equal
+/// to the build's `packages`, and the `%post` marker. `what` names it in messages.
+pub fn boot_fixture(
+    what: &str,
+    target: &Path,
+    firmware: &str,
+    attach: &str,
+    timeout_secs: u32,
+    log: &Path,
+    packages: usize,
+) {
+    let _ = std::fs::remove_file(log);
+    let out = std::process::Command::new(kiln())
+        .args(["boot-test", "--accel", "tcg", "--timeout"])
+        .arg(timeout_secs.to_string())
+        .args(["--firmware", firmware, "--as", attach])
+        // Only the fixture's marker: the default also accepts a login prompt, which can come
+        // first and end the test before the marker is printed.
+        .args(["--expect", "KILN-BOOT-OK"])
+        .arg("--serial-log")
+        .arg(log)
+        .arg(target)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "boot {what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Firmware writes bytes that are not UTF-8 (box drawing in its code page).
+    let serial = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+    // The fixture prints `KILN-RPM-COUNT n`; boot-test also prints the line after the marker
+    // (the bare count) on stdout, which survives a console cut short by a slow guest.
+    let count = serial
+        .lines()
+        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
+        .or_else(|| stdout.lines().nth(1))
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    assert_eq!(
+        count,
+        Some(packages),
+        "{what}: the booted system's rpm -qa count differs from the build's transaction\n{stdout}"
+    );
+    // The kickstart's %post ran in the root: the boot check prints the file it wrote.
+    assert!(
+        serial.contains("KILN-POST kiln fixture live image built"),
+        "{what}: no %post marker on the serial console"
+    );
+    eprintln!("{what}: KILN-BOOT-OK, {packages} packages");
+}
