@@ -361,3 +361,74 @@ fn bench_compress_dir_squashfs_and_iso() {
         );
     }
 }
+
+/// SIGTERM (as Ctrl-C) while a setting compresses: exit 130 with the interrupt message, and
+/// neither a half-written image nor the TMPDIR scratch directory is left.
+#[test]
+fn bench_compress_interrupted() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-compress-interrupt");
+    let _ = std::fs::remove_dir_all(&dir);
+    for d in ["src", "tmp", "res"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    // 64 MiB of varied text: xz needs seconds for it, so the signal lands mid-write.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let text: Vec<u8> = (0..64 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b"qwerty uiop\n"[(x % 12) as usize]
+        })
+        .collect();
+    std::fs::write(dir.join("src/a.txt"), text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .current_dir(&dir)
+        .args([
+            "bench-compress",
+            "--codec",
+            "xz,xz:b=1M",
+            "--output",
+            "res",
+            "src",
+        ])
+        .env("NO_COLOR", "1")
+        .env("TMPDIR", dir.join("tmp"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Past loading the input: the first image is being written.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !dir
+        .join("res")
+        .read_dir()
+        .unwrap()
+        .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".sqfs"))
+    {
+        assert!(std::time::Instant::now() < deadline, "no image was started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("kiln: interrupted")),
+        "{err}"
+    );
+    let left: Vec<_> = dir
+        .join("res")
+        .read_dir()
+        .unwrap()
+        .chain(dir.join("tmp").read_dir().unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

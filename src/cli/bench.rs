@@ -6,12 +6,17 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kiln::media::bench::{self, BenchError, Report};
 
 use super::args::BenchCompressArgs;
-use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
+use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Run `bench-compress`.
 pub fn run(a: &BenchCompressArgs) -> anyhow::Result<i32> {
     match go(a) {
         Ok(()) => Ok(EXIT_OK),
+        // Whatever failed while an interrupt was pending failed because of it.
+        Err(_) if kiln::cancel::interrupted() => {
+            eprintln!("kiln: interrupted; the settings not measured yet were skipped");
+            Ok(EXIT_INTERRUPTED)
+        }
         Err(e) => {
             let code = if e.is_bad_input() {
                 EXIT_BAD_INPUT

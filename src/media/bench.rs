@@ -515,11 +515,17 @@ pub fn compress(
     };
     let file = create(image)?;
     let (cpu0, t0) = (cpu_time(), Instant::now());
-    squashfs::write(tree, file, &opts).map_err(|source| BenchError::Write {
-        path: image.to_owned(),
-        setting: setting.label.clone(),
-        source,
-    })?;
+    // Stops at kiln's interrupt; a half-written image is not a result.
+    squashfs::write_cancellable(tree, file, &opts, &crate::media::squashfs_cancel).map_err(
+        |source| {
+            let _ = std::fs::remove_file(image);
+            BenchError::Write {
+                path: image.to_owned(),
+                setting: setting.label.clone(),
+                source,
+            }
+        },
+    )?;
     let (wall, cpu) = (t0.elapsed(), cpu_time().saturating_sub(cpu0));
     let bytes = std::fs::metadata(image)
         .map_err(|source| BenchError::Io {
