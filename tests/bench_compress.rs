@@ -382,7 +382,7 @@ fn bench_compress_interrupted() {
         })
         .collect();
     std::fs::write(dir.join("src/a.txt"), text).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kiln"))
         .current_dir(&dir)
         .args([
             "bench-compress",
