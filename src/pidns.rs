@@ -105,6 +105,35 @@ pub fn guarded(exe: &std::path::Path, prog: impl AsRef<std::ffi::OsStr>) -> Comm
     c
 }
 
+/// The kiln binary that guards host tools, once the program has said it is kiln.
+static GUARD_EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Called by the kiln binary at start: from now on [`wrap`] runs host tools under
+/// `exe __guard` (a library user's binary knows nothing of `__guard`, so it stays off there).
+pub fn enable_guard(exe: std::path::PathBuf) {
+    let _ = GUARD_EXE.set(exe);
+}
+
+/// `cmd` run under the guard when [`enable_guard`] was called, else `cmd` itself: program,
+/// arguments, environment changes and working directory carry over (stdio is the caller's).
+pub fn wrap(cmd: Command) -> Command {
+    let Some(exe) = GUARD_EXE.get() else {
+        return cmd;
+    };
+    let mut g = guarded(exe, cmd.get_program());
+    g.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => g.env(k, v),
+            None => g.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        g.current_dir(d);
+    }
+    g
+}
+
 /// The exit status a shell would report: 128 + the signal for a killed process.
 pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;

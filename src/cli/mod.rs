@@ -48,6 +48,10 @@ pub fn main() -> i32 {
             std::process::exit(EXIT_INTERRUPTED);
         }
     });
+    // Host tools (mkfs.ext4, xorriso, tar, ...) run under this binary's `__guard`.
+    if let Ok(r) = kiln::install::scriptlet::ScriptRunner::current() {
+        kiln::pidns::enable_guard(r.exe().to_path_buf());
+    }
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

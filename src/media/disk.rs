@@ -26,7 +26,8 @@ fn io(p: &Path) -> impl FnOnce(std::io::Error) -> MediaError {
 /// Run `cmd` in its own process group (ended on an interrupt), failing with its output.
 pub(crate) fn run_tool(cmd: std::process::Command, what: &str) -> Result<(), MediaError> {
     let on_line = Box::new(|line: &str| tracing::debug!(target: "kiln::tool", "{line}"));
-    let done = crate::cancel::run_captured(cmd, on_line, None).map_err(|e| MediaError::Tool {
+    // Under kiln's guard: a killed kiln takes the tool (and its loop mounts) with it.
+    let done = crate::cancel::run_captured(crate::pidns::wrap(cmd), on_line, None).map_err(|e| MediaError::Tool {
         cmd: what.to_string(),
         output: e.to_string(),
     })?;

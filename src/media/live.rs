@@ -190,6 +190,7 @@ impl LiveIso {
         cmd.arg("-d").arg(&self.root).arg(&img);
         // Its own process group, ended on an interrupt.
         let on_line = Box::new(|line: &str| tracing::debug!(target: "kiln::mkfs", "{line}"));
+        let cmd = crate::pidns::wrap(cmd);
         let done = crate::cancel::run_captured(cmd, on_line, None).map_err(|e| match e {
             crate::cancel::ChildError::Spawn(e) | crate::cancel::ChildError::Io(e) => io(&img)(e),
         })?;

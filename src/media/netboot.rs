@@ -375,8 +375,10 @@ pub fn nbd_conf_with(old: &str, label: &str, img: &Path) -> String {
 }
 
 /// Run a host tool, failing with its output.
-fn tool(mut cmd: std::process::Command) -> Result<String, MediaError> {
+fn tool(cmd: std::process::Command) -> Result<String, MediaError> {
     let desc = format!("{cmd:?}");
+    // Under kiln's guard: a killed kiln takes the tool with it.
+    let mut cmd = crate::pidns::wrap(cmd);
     let out = cmd.output().map_err(|e| MediaError::Tool {
         cmd: desc.clone(),
         output: e.to_string(),
