@@ -225,14 +225,7 @@ fn run_on_host(
     })
 }
 
-fn exit_code(status: &std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => c,
-        (None, Some(sig)) => 128 + sig,
-        _ => 255,
-    }
-}
+use crate::pidns::exit_code;
 
 /// A script body in a host file, removed when dropped.
 struct TempScript(PathBuf);

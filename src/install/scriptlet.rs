@@ -202,14 +202,7 @@ impl ScriptRunner {
     }
 }
 
-fn exit_code(status: &std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => c,
-        (None, Some(s)) => 128 + s,
-        _ => 255,
-    }
-}
+use crate::pidns::exit_code;
 
 /// The helper's entry point: read a [`ScriptSpec`] from stdin, run it, return the exit status.
 /// Call it from `main` before any thread is started (unsharing needs a single thread).

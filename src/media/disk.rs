@@ -27,10 +27,13 @@ fn io(p: &Path) -> impl FnOnce(std::io::Error) -> MediaError {
 pub(crate) fn run_tool(cmd: std::process::Command, what: &str) -> Result<(), MediaError> {
     let on_line = Box::new(|line: &str| tracing::debug!(target: "kiln::tool", "{line}"));
     // Under kiln's guard: a killed kiln takes the tool (and its loop mounts) with it.
-    let done = crate::cancel::run_captured(crate::pidns::wrap(cmd), on_line, None).map_err(|e| MediaError::Tool {
-        cmd: what.to_string(),
-        output: e.to_string(),
-    })?;
+    let done =
+        crate::cancel::run_captured(crate::pidns::wrap(cmd), on_line, None).map_err(|e| {
+            MediaError::Tool {
+                cmd: what.to_string(),
+                output: e.to_string(),
+            }
+        })?;
     if done.interrupted {
         return Err(MediaError::Interrupted);
     }
