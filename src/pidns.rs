@@ -57,8 +57,11 @@ pub fn enter() -> Result<Role, String> {
     // rustix deprecates the safe `unshare` because CLONE_FILES/CLONE_FS can invalidate fds other
     // threads hold; a new PID namespace for the children of this single thread cannot.
     #[allow(deprecated)]
-    rustix::thread::unshare(rustix::thread::UnshareFlags::NEWPID)
-        .map_err(|e| format!("cannot unshare a PID namespace: {e}"))?;
+    if rustix::thread::unshare(rustix::thread::UnshareFlags::NEWPID).is_err() {
+        // Not root (iso-to-pxeboot needs no privileges): run the work here, still dying with
+        // kiln; what it starts itself is then not covered.
+        return Ok(Role::Init);
+    }
     // SIGTERM/SIGINT/SIGHUP: the program inside has its own; this process waits to report.
     let _ = ctrlc::set_handler(|| {});
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the kiln binary: {e}"))?;
