@@ -466,7 +466,7 @@ fn points() -> Vec<Point> {
         },
         point("squashfs-start", "compressing"),
         Point {
-            delay_ms: 1200,
+            delay_ms: 500,
             ..point("squashfs-mid", "compressing")
         },
         point("iso-write", "writing the ISO"),
