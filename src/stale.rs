@@ -4,7 +4,8 @@
 //! (SIGKILL, power loss) cannot. So each such directory holds a lock file that its build keeps
 //! locked for its whole life: the kernel drops the lock when the process dies, however it
 //! dies. The next build that makes a directory of the same kind in the same place removes every
-//! one whose lock it can take, and the partial downloads (`.NAME.partPID`) of processes that
+//! one whose lock it can take and whose owner (the pid in its name) is gone, and the partial
+//! downloads (`.NAME.partPID`) of processes that
 //! no longer exist.
 
 use std::path::{Path, PathBuf};
@@ -79,14 +80,20 @@ fn is_stale(dir: &Path, prefix: &str) -> bool {
     if dir.join(KEPT).exists() {
         return false;
     }
+    // Its owner must be gone too: a build that has made the directory but not yet locked its
+    // lock file is alive. (A reused pid only delays the sweep until that process ends.)
+    let owner_gone = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| owner_pid(n, prefix))
+        .is_some_and(|pid| pid != std::process::id() && !alive(pid));
+    if !owner_gone {
+        return false;
+    }
     match std::fs::File::open(dir.join(LOCK)) {
         Ok(f) => fs4::fs_std::FileExt::try_lock_exclusive(&f).unwrap_or(false),
         // Killed between making the directory and its lock file, or made by an older kiln.
-        Err(_) => dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| owner_pid(n, prefix))
-            .is_some_and(|pid| pid != std::process::id() && !alive(pid)),
+        Err(_) => true,
     }
 }
 
@@ -203,7 +210,7 @@ mod tests {
     #[test]
     fn lock_held_by_another_process_keeps_the_directory() {
         let t = tempfile::tempdir().unwrap();
-        let d = t.path().join("kiln-build-1-0");
+        let d = t.path().join("kiln-build-999999997-0");
         std::fs::create_dir(&d).unwrap();
         std::fs::write(d.join(LOCK), b"").unwrap();
         // flock(1) holds the lock in a separate process while we sweep (`-o`: flock itself,
