@@ -394,9 +394,24 @@ fn read_header(r: &mut impl Read, path: &Path, what: &'static str) -> Result<Vec
         });
     }
     let len = 8 + 16 * il as usize + dl as usize;
-    let mut blob = vec![0u8; len];
-    blob[..8].copy_from_slice(&intro[8..16]);
-    read_exact(r, &mut blob[8..], path, what)?;
+    // Grow with the bytes actually there, not with what the intro claims: a short hostile
+    // file claiming rpm's maximum would otherwise cost 256 MiB per open (fuzzing found it).
+    let mut blob = Vec::with_capacity(len.min(64 * 1024));
+    blob.extend_from_slice(&intro[8..16]);
+    let want = (len - 8) as u64;
+    let got = r
+        .take(want)
+        .read_to_end(&mut blob)
+        .map_err(|source| UnpackError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if (got as u64) < want {
+        return Err(UnpackError::Truncated {
+            path: path.to_path_buf(),
+            what,
+        });
+    }
     Ok(blob)
 }
 

@@ -14,6 +14,11 @@ use super::unpack::UnpackError;
 /// bytes of padding.
 const ENTRY_OVERHEAD: u64 = 110 + 6;
 
+/// The most memory an xz or lzma payload may make the decoder take. rpm's densest preset
+/// (`w9.xzdio`) needs 65 MiB; the formats allow a 4 GiB dictionary, which a hostile header can
+/// claim in a few bytes (fuzzing found it). Past this the decoder fails with a memory-limit error.
+pub const LZMA_MEMLIMIT: u64 = 512 << 20;
+
 /// The message of the error a [`Capped`] stream returns past its limit.
 pub const BOMB_MESSAGE: &str = "payload expands beyond the size its header declares";
 
@@ -56,13 +61,18 @@ pub fn open(rpm: &RpmFile) -> Result<Capped<Box<dyn Read + Send>>, UnpackError> 
     let stream: Box<dyn Read + Send> = match rpm.info.payload_compressor.as_str() {
         "gzip" | "" => Box::new(flate2::read::MultiGzDecoder::new(raw)),
         "bzip2" => Box::new(bzip2::read::MultiBzDecoder::new(raw)),
-        "xz" => Box::new(liblzma::read::XzDecoder::new_multi_decoder(raw)),
-        "lzma" => {
-            let s = liblzma::stream::Stream::new_lzma_decoder(u64::MAX).map_err(|e| {
-                UnpackError::Read {
-                    path: path.clone(),
-                    source: io::Error::other(e),
-                }
+        "xz" | "lzma" => {
+            let s = if rpm.info.payload_compressor == "xz" {
+                liblzma::stream::Stream::new_stream_decoder(
+                    LZMA_MEMLIMIT,
+                    liblzma::stream::CONCATENATED,
+                )
+            } else {
+                liblzma::stream::Stream::new_lzma_decoder(LZMA_MEMLIMIT)
+            }
+            .map_err(|e| UnpackError::Read {
+                path: path.clone(),
+                source: io::Error::other(e),
             })?;
             Box::new(liblzma::read::XzDecoder::new_stream(raw, s))
         }
@@ -131,6 +141,95 @@ impl<R: Read> Read for Capped<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A header structure (magic, index, data) holding string tags.
+    fn header(tags: &[(u32, &str)]) -> Vec<u8> {
+        let mut index = Vec::new();
+        let mut data = Vec::new();
+        for (tag, value) in tags {
+            index.extend_from_slice(&tag.to_be_bytes());
+            index.extend_from_slice(&6u32.to_be_bytes()); // STRING
+            index.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            index.extend_from_slice(&1u32.to_be_bytes());
+            data.extend_from_slice(value.as_bytes());
+            data.push(0);
+        }
+        let mut h = vec![0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0];
+        h.extend_from_slice(&(tags.len() as u32).to_be_bytes());
+        h.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        h.extend(index);
+        h.extend(data);
+        h
+    }
+
+    /// A package with no files whose payload is `payload`, compressed with `compressor`.
+    fn rpm_with_payload(dir: &std::path::Path, compressor: &str, payload: &[u8]) -> RpmFile {
+        let mut f = vec![0u8; 96];
+        f[..4].copy_from_slice(&[0xed, 0xab, 0xee, 0xdb]);
+        f.extend(header(&[])); // empty signature header: no padding needed
+        f.extend(header(&[(1000, "hostile"), (1125, compressor)]));
+        f.extend_from_slice(payload);
+        let path = dir.join(format!("hostile-{compressor}.rpm"));
+        std::fs::write(&path, f).unwrap();
+        RpmFile::open(&path).unwrap()
+    }
+
+    #[test]
+    fn lzma_payload_claiming_a_huge_dictionary_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // .lzma header: properties, a 4 GiB - 1 dictionary, unknown size.
+        let mut lzma = vec![0x5d, 0xff, 0xff, 0xff, 0xff];
+        lzma.extend_from_slice(&[0xff; 8]);
+        lzma.extend_from_slice(&[0u8; 64]);
+        let rpm = rpm_with_payload(dir.path(), "lzma", &lzma);
+        let err = payload_error(&rpm);
+        assert!(err.to_lowercase().contains("memory"), "{err}");
+    }
+
+    #[test]
+    fn xz_payload_claiming_a_huge_dictionary_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // A real xz stream made with a 1.5 GiB dictionary (liblzma's largest), from 1 byte.
+        let mut opts = liblzma::stream::LzmaOptions::new_preset(0).unwrap();
+        opts.dict_size(1536 << 20);
+        let mut filters = liblzma::stream::Filters::new();
+        filters.lzma2(&opts);
+        let enc =
+            liblzma::stream::Stream::new_stream_encoder(&filters, liblzma::stream::Check::Crc64)
+                .unwrap();
+        let mut xz = Vec::new();
+        liblzma::read::XzEncoder::new_stream(&b"x"[..], enc)
+            .read_to_end(&mut xz)
+            .unwrap();
+        let rpm = rpm_with_payload(dir.path(), "xz", &xz);
+        let err = payload_error(&rpm);
+        assert!(err.to_lowercase().contains("memory"), "{err}");
+    }
+
+    fn payload_error(rpm: &RpmFile) -> String {
+        let mut out = Vec::new();
+        match open(rpm) {
+            Err(e) => e.to_string(),
+            Ok(mut s) => s.read_to_end(&mut out).unwrap_err().to_string(),
+        }
+    }
+
+    #[test]
+    fn header_claiming_more_than_the_file_holds_is_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = vec![0u8; 96];
+        f[..4].copy_from_slice(&[0xed, 0xab, 0xee, 0xdb]);
+        // A signature header claiming rpm's largest data store, then nothing.
+        f.extend_from_slice(&[0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]);
+        f.extend_from_slice(&0x0fff_ffffu32.to_be_bytes());
+        let path = dir.path().join("short.rpm");
+        std::fs::write(&path, f).unwrap();
+        match RpmFile::open(&path) {
+            Err(UnpackError::Truncated { what, .. }) => assert_eq!(what, "signature header"),
+            Err(e) => panic!("expected a truncation error, got {e}"),
+            Ok(_) => panic!("a header past the end of the file opened"),
+        }
+    }
 
     #[test]
     fn capped_stream_fails_past_its_limit() {
