@@ -126,6 +126,11 @@ impl<R: Read> Read for Capped<R> {
         if buf.is_empty() {
             return Ok(0);
         }
+        // Once past the cap, stay failed: a caller may read again after the error (fuzzing
+        // found the subtraction below overflowing on that second call).
+        if self.read > self.limit {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, BOMB_MESSAGE));
+        }
         // Ask for one byte past the cap so overflowing shows up as data, not as EOF.
         let room = (self.limit - self.read).saturating_add(1);
         let k = buf.len().min(room.min(usize::MAX as u64) as usize);
@@ -242,5 +247,18 @@ mod tests {
             .read_to_end(&mut sink)
             .unwrap_err();
         assert_eq!(err.to_string(), BOMB_MESSAGE);
+    }
+
+    #[test]
+    fn capped_stream_stays_failed_when_read_again() {
+        let data = vec![0u8; 1000];
+        let mut capped = Capped::new(&data[..], 10);
+        let mut buf = [0u8; 64];
+        let first = capped.read(&mut buf).unwrap_err();
+        assert_eq!(first.to_string(), BOMB_MESSAGE);
+        for _ in 0..3 {
+            let again = capped.read(&mut buf).unwrap_err();
+            assert_eq!(again.to_string(), BOMB_MESSAGE);
+        }
     }
 }
