@@ -2,7 +2,8 @@
 //! over HTTP by a real server on 127.0.0.1) is stopped at 20 points, from the host `%pre` and
 //! the download through every scriptlet phase, `%post`, dracut and compression to the ISO
 //! writer, once with SIGINT and once with SIGKILL each (sent to kiln alone, as `kill` does,
-//! once its own `-vv` output shows it reached the point).
+//! once its own `-vv` output shows it reached the point). The SIGINT and the SIGKILL builds run
+//! as two lanes side by side, each in its own directories.
 //!
 //! - After SIGINT: exit 130 with the interrupt message last, and nothing left: the mounts
 //!   (`findmnt`) and loop devices (`losetup -a`) naming the test directory, the binfmt_misc
@@ -87,12 +88,17 @@ fn snapshot(base: &Path) -> Snapshot {
     }
 }
 
-/// The sleep of a held script: no other process on the machine sleeps this long.
-const HOLD: &str = "6113";
+/// The sleep of a held script, one per lane: no other process on the machine sleeps this long.
+fn hold_secs(sig: Sig) -> &'static str {
+    match sig {
+        Sig::Int => "6113",
+        Sig::Kill => "6117",
+    }
+}
 
 /// Processes kiln started that are still there: a helper (its environment names kiln's pid),
 /// a held script's sleep, or anything with its root or working directory in `base`.
-fn processes_left(base: &Path, kiln_pid: u32) -> Vec<String> {
+fn processes_left(base: &Path, kiln_pid: u32, hold: &str) -> Vec<String> {
     let me = std::process::id().to_string();
     let parent_env = format!("KILN_PARENT_PID={kiln_pid}");
     let mut found = Vec::new();
@@ -108,7 +114,7 @@ fn processes_left(base: &Path, kiln_pid: u32) -> Vec<String> {
         if env.split(|b| *b == 0).any(|v| v == parent_env.as_bytes()) {
             why.push("a kiln helper".to_string());
         }
-        if cmd.split(' ').any(|w| w == HOLD) {
+        if cmd.split(' ').any(|w| w == hold) {
             why.push("a held script".to_string());
         }
         for link in ["root", "cwd"] {
@@ -314,21 +320,21 @@ const PHASES: [&str; 7] = [
 
 /// `OUT/<hold>/`: a repository with `kiln-interrupt-probe`, whose scriptlet of phase `hold`
 /// (none for "none") sleeps after printing its marker `KILN-PROBE:<phase>:`.
-fn probe_repos(out: &Path) -> PathBuf {
+fn probe_repos(out: &Path, hold_for: &str) -> PathBuf {
     let top = out.join("rpmbuild");
     for hold in PHASES.iter().copied().chain(["none"]) {
         let repo = out.join(hold);
         let sh = |phase: &str| {
             // The marker is printed, never in a script body as the log shows it.
             let sleep = if phase == hold {
-                format!("sleep {HOLD}\n")
+                format!("sleep {hold_for}\n")
             } else {
                 String::new()
             };
             format!("echo KILN\"\"-PROBE:{phase}:\n{sleep}")
         };
         let lua_sleep = if hold == "pretrans" {
-            format!("posix.sleep({HOLD})\n")
+            format!("posix.sleep({hold_for})\n")
         } else {
             String::new()
         };
@@ -474,10 +480,10 @@ fn points() -> Vec<Point> {
     v
 }
 
-fn write_ks(base: &Path, port: u16, probe: &Path, p: &Point) -> PathBuf {
+fn write_ks(base: &Path, port: u16, probe: &Path, p: &Point, secs: &str) -> PathBuf {
     let hold = |on: bool| {
         if on {
-            format!("sleep {HOLD}\n")
+            format!("sleep {secs}\n")
         } else {
             String::new()
         }
@@ -529,24 +535,19 @@ fn owned_by(pid: u32, rel: &str) -> bool {
     rel.starts_with(&work) || rel.starts_with(&staging)
 }
 
-#[test]
-fn interrupt_harness() {
-    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(fx) = common::fixtures() else { return };
-    if !has_live(&fx) || !common::have_tool("/usr/bin/rpmbuild") {
-        return;
-    }
-    let started = Instant::now();
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let probe = probe_repos(&root.join("interrupt-probe"));
-    let base = root.join("interrupt-harness");
+/// One lane: every point with one signal, in its own directories (tmpdir, result directory,
+/// cache), one build after another. Returns the problems found and the interruptions made.
+fn run_lane(root: &Path, port: u16, sig: Sig) -> (Vec<String>, usize) {
+    let secs = hold_secs(sig);
+    let lane = sig.name().to_lowercase();
+    let probe = probe_repos(&root.join(format!("interrupt-probe-{secs}")), secs);
+    let base = root.join(format!("interrupt-harness-{lane}"));
     let _ = std::fs::remove_dir_all(&base);
     for d in ["tmp", "out", "cache"] {
         std::fs::create_dir_all(base.join(d)).unwrap();
     }
     // Something of the user's in the result directory, which must survive untouched.
     std::fs::write(base.join("out/earlier.iso"), b"not kiln's").unwrap();
-    let http = Http::serve(&fx);
     let clean = snapshot(&base);
 
     let mut problems: Vec<String> = Vec::new();
@@ -554,124 +555,125 @@ fn interrupt_harness() {
     // Left by the last SIGKILL: the next build must remove them.
     let mut stale: Vec<String> = Vec::new();
     for p in points() {
-        for sig in [Sig::Int, Sig::Kill] {
-            let case = format!("{}/{}", p.name, sig.name());
-            if p.download {
-                // Complete packages go; partial ones of a killed build stay for the sweep.
-                for e in std::fs::read_dir(base.join("cache/packages-v1"))
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    for f in std::fs::read_dir(e.path()).unwrap().flatten() {
-                        if f.file_name().to_string_lossy().ends_with(".rpm") {
-                            std::fs::remove_file(f.path()).unwrap();
-                        }
+        let case = format!("{}/{}", p.name, sig.name());
+        if p.download {
+            // Complete packages go; partial ones of a killed build stay for the sweep.
+            for e in std::fs::read_dir(base.join("cache/packages-v1"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                for f in std::fs::read_dir(e.path()).unwrap().flatten() {
+                    if f.file_name().to_string_lossy().ends_with(".rpm") {
+                        std::fs::remove_file(f.path()).unwrap();
                     }
-                }
-            }
-            let ks = write_ks(&base, http.port, &probe, &p);
-            let mut seen = 0;
-            let needle = p.needle;
-            let nth = p.nth;
-            let run = interrupt_at(
-                build_cmd(&base, &ks),
-                &case,
-                Some(sig),
-                |l| {
-                    if l.contains(needle) {
-                        seen += 1;
-                    }
-                    seen == nth && l.contains(needle)
-                },
-                Duration::from_millis(p.delay_ms),
-            );
-            let text = run.log.join("\n");
-            let mut bad = |what: String| problems.push(format!("{case}: {what}"));
-            if !run.sent {
-                bad(format!("the build never reached the point:\n{text}"));
-                continue;
-            }
-            interruptions += 1;
-            for s in stale.drain(..) {
-                if !run
-                    .log
-                    .iter()
-                    .any(|l| l.contains("removed `") && l.contains(&s))
-                {
-                    bad(format!(
-                        "did not report removing `{s}` left by the killed build"
-                    ));
-                }
-            }
-            use std::os::unix::process::ExitStatusExt;
-            // Whatever a killed kiln leaves must be gone once the kernel has done its part.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            let mut procs = processes_left(&base, run.pid);
-            while !procs.is_empty() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-                procs = processes_left(&base, run.pid);
-            }
-            for pr in procs {
-                bad(format!("process left: {pr}"));
-            }
-            let after = snapshot(&base);
-            if after.mounts != clean.mounts {
-                bad(format!("mounts left: {:?}", after.mounts));
-            }
-            if after.loops != clean.loops {
-                bad(format!("loop devices left: {:?}", after.loops));
-            }
-            if after.binfmt != clean.binfmt {
-                bad(format!("binfmt entries changed: {:?}", after.binfmt));
-            }
-            let extra: Vec<&String> = after.files.difference(&clean.files).collect();
-            let missing: Vec<&String> = clean.files.difference(&after.files).collect();
-            if !missing.is_empty() {
-                bad(format!("removed what was not kiln's: {missing:?}"));
-            }
-            match sig {
-                Sig::Int => {
-                    if run.status.code() != Some(130) {
-                        bad(format!("exit {} instead of 130:\n{text}", run.status));
-                    }
-                    if !run
-                        .log
-                        .last()
-                        .is_some_and(|l| l.starts_with("kiln: interrupted"))
-                    {
-                        bad(format!("last line is not the interrupt message:\n{text}"));
-                    }
-                    if !extra.is_empty() {
-                        bad(format!("left behind: {extra:?}"));
-                    }
-                    for c in cache_leftovers(&base.join("cache")) {
-                        bad(c);
-                    }
-                }
-                Sig::Kill => {
-                    if run.status.signal() != Some(9) {
-                        bad(format!("not killed: {}", run.status));
-                    }
-                    let foreign: Vec<&&String> =
-                        extra.iter().filter(|r| !owned_by(run.pid, r)).collect();
-                    if !foreign.is_empty() {
-                        bad(format!("left outside its own directories: {foreign:?}"));
-                    }
-                    // Its directories, for the next build to clean up.
-                    stale = extra
-                        .iter()
-                        .filter(|r| r.matches('/').count() == 1)
-                        .map(|r| r.to_string())
-                        .collect();
                 }
             }
         }
+        let ks = write_ks(&base, port, &probe, &p, secs);
+        let mut seen = 0;
+        let needle = p.needle;
+        let nth = p.nth;
+        let run = interrupt_at(
+            build_cmd(&base, &ks),
+            &case,
+            Some(sig),
+            |l| {
+                if l.contains(needle) {
+                    seen += 1;
+                }
+                seen == nth && l.contains(needle)
+            },
+            Duration::from_millis(p.delay_ms),
+        );
+        let text = run.log.join("\n");
+        let mut bad = |what: String| problems.push(format!("{case}: {what}"));
+        if !run.sent {
+            bad(format!("the build never reached the point:\n{text}"));
+            continue;
+        }
+        interruptions += 1;
+        for s in stale.drain(..) {
+            if !run
+                .log
+                .iter()
+                .any(|l| l.contains("removed `") && l.contains(&s))
+            {
+                bad(format!(
+                    "did not report removing `{s}` left by the killed build"
+                ));
+            }
+        }
+        use std::os::unix::process::ExitStatusExt;
+        // Whatever a killed kiln leaves must be gone once the kernel has done its part.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut procs = processes_left(&base, run.pid, secs);
+        while !procs.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            procs = processes_left(&base, run.pid, secs);
+        }
+        for pr in procs {
+            bad(format!("process left: {pr}"));
+        }
+        let after = snapshot(&base);
+        if after.mounts != clean.mounts {
+            bad(format!("mounts left: {:?}", after.mounts));
+        }
+        if after.loops != clean.loops {
+            bad(format!("loop devices left: {:?}", after.loops));
+        }
+        if after.binfmt != clean.binfmt {
+            bad(format!("binfmt entries changed: {:?}", after.binfmt));
+        }
+        let extra: Vec<&String> = after.files.difference(&clean.files).collect();
+        let missing: Vec<&String> = clean.files.difference(&after.files).collect();
+        if !missing.is_empty() {
+            bad(format!("removed what was not kiln's: {missing:?}"));
+        }
+        match sig {
+            Sig::Int => {
+                if run.status.code() != Some(130) {
+                    bad(format!("exit {} instead of 130:\n{text}", run.status));
+                }
+                if !run
+                    .log
+                    .last()
+                    .is_some_and(|l| l.starts_with("kiln: interrupted"))
+                {
+                    bad(format!("last line is not the interrupt message:\n{text}"));
+                }
+                if !extra.is_empty() {
+                    bad(format!("left behind: {extra:?}"));
+                }
+                for c in cache_leftovers(&base.join("cache")) {
+                    bad(c);
+                }
+            }
+            Sig::Kill => {
+                if run.status.signal() != Some(9) {
+                    bad(format!("not killed: {}", run.status));
+                }
+                let foreign: Vec<&&String> =
+                    extra.iter().filter(|r| !owned_by(run.pid, r)).collect();
+                if !foreign.is_empty() {
+                    bad(format!("left outside its own directories: {foreign:?}"));
+                }
+                // Its directories, for the next build to clean up.
+                stale = extra
+                    .iter()
+                    .filter(|r| r.matches('/').count() == 1)
+                    .map(|r| r.to_string())
+                    .collect();
+            }
+        }
+    }
+    if sig == Sig::Int {
+        return (problems, interruptions);
     }
 
     // The build after the last kill: complete, cleans up, and the cache still serves it.
     let p = point("complete", "");
-    let ks = write_ks(&base, http.port, &probe, &p);
+    let ks = write_ks(&base, port, &probe, &p, secs);
     let run = interrupt_at(
         build_cmd(&base, &ks),
         "complete",
@@ -712,7 +714,29 @@ fn interrupt_harness() {
     for c in cache_leftovers(&base.join("cache")) {
         problems.push(format!("complete: {c}"));
     }
+    (problems, interruptions)
+}
+
+#[test]
+fn interrupt_harness() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(fx) = common::fixtures() else { return };
+    if !has_live(&fx) || !common::have_tool("/usr/bin/rpmbuild") {
+        return;
+    }
+    let started = Instant::now();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let http = Http::serve(&fx);
+    // The SIGINT and the SIGKILL lanes side by side: each build waits on scriptlets, dracut
+    // and the disk for much of its time, so two share two cores well.
+    let (int, kill) = std::thread::scope(|s| {
+        let int = s.spawn(|| run_lane(root, http.port, Sig::Int));
+        let kill = s.spawn(|| run_lane(root, http.port, Sig::Kill));
+        (int.join().unwrap(), kill.join().unwrap())
+    });
     drop(http);
+    let problems: Vec<String> = int.0.into_iter().chain(kill.0).collect();
+    let interruptions = int.1 + kill.1;
     let verdict = format!(
         "interrupt harness: {} leftovers in {interruptions} interruptions ({:.0} s)",
         problems.len(),
