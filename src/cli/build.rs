@@ -204,6 +204,7 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
             sparse: true,
             exportable: true,
             threads: 0,
+            block_cache: None,
         },
         ext4_in_squashfs: a.ext4_in_squashfs,
         rootfs_size_mb: ks

@@ -60,6 +60,7 @@ fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
         sparse: !a.no_sparse,
         exportable: !a.no_exports,
         threads: a.processors,
+        block_cache: None,
     };
     let started = std::time::Instant::now();
     match media::write_squashfs_dir(&a.dir, &a.out, !a.no_xattrs, &opts) {

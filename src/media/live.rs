@@ -215,12 +215,19 @@ fn write_squashfs(tree: &FsTree, out: &Path, opts: &SquashfsOptions) -> Result<(
         tree.len(),
         out.display()
     );
-    kiln_writers::squashfs::write_cancellable(tree, f, opts, &squashfs_cancel).map_err(
+    let sum = kiln_writers::squashfs::write_cancellable(tree, f, opts, &squashfs_cancel).map_err(
         |source| MediaError::Squashfs {
             out: out.to_owned(),
             source,
         },
     )?;
+    if opts.block_cache.is_some() {
+        tracing::info!(
+            "{} data blocks of `{}` came from the precompressor",
+            sum.cached_blocks,
+            out.display()
+        );
+    }
     Ok(())
 }
 

@@ -194,6 +194,7 @@ fn options(u: &mut Unstructured<'_>) -> Result<squashfs::Options> {
         sparse: u.arbitrary()?,
         exportable: u.arbitrary()?,
         threads: 1,
+        block_cache: None,
     })
 }
 

@@ -271,8 +271,9 @@ impl Codec {
 }
 
 impl Codec {
-    /// Codecs that take far longer than the zstd -1 probe on a block.
-    fn is_slow(&self) -> bool {
+    /// Codecs that take far longer than the zstd -1 probe on a block (and than hashing it:
+    /// worth compressing ahead of time).
+    pub fn is_slow(&self) -> bool {
         match self {
             Codec::Gzip { .. } | Codec::Xz { .. } => true,
             Codec::Zstd { level } => *level > 3,

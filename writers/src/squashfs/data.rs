@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use super::compress::Codec;
 use super::error::SquashfsError;
+use super::precompress::BlockCache;
 use crate::tree::DataSource;
 
 /// Size field bit marking a block stored uncompressed (spec "Data and fragment blocks").
@@ -61,6 +62,8 @@ pub struct DataOptions {
     pub sparse: bool,
     /// Worker pool.
     pub pool: Arc<rayon::ThreadPool>,
+    /// Full blocks compressed ahead of time, already checked to fit the codec and block size.
+    pub cache: Option<Arc<BlockCache>>,
 }
 
 /// Result of the data phase.
@@ -73,6 +76,8 @@ pub struct DataOut {
     pub end: u64,
     /// Files stored as a reference to an identical earlier file.
     pub duplicates: usize,
+    /// Blocks taken from the cache.
+    pub cached_blocks: u64,
 }
 
 enum Job {
@@ -240,7 +245,13 @@ fn run_job(
                     continue;
                 }
                 read_at(&f.source, &mut handle, off, &mut buf[..n])?;
-                out.push(compress_block(&o.codec, o.block_size, &buf[..n], o.sparse)?);
+                let data = &buf[..n];
+                // The cache never holds an all-zero block, so a hit is never a hole.
+                out.push(match o.cache.as_ref().and_then(|c| c.get(data)) {
+                    Some(Some(c)) => (c.to_vec(), c.len() as u32),
+                    Some(None) => (data.to_vec(), n as u32 | UNCOMPRESSED_BLOCK),
+                    None => compress_block(&o.codec, o.block_size, data, o.sparse)?,
+                });
             }
             Ok(out)
         }
@@ -273,6 +284,7 @@ fn run_job(
 
 struct JobCtx {
     codec: Arc<Codec>,
+    cache: Option<Arc<BlockCache>>,
     block_size: u32,
     sparse: bool,
     /// Set when the commit loop gives up (an error), so queued jobs end at their next block.
@@ -290,6 +302,7 @@ pub fn write_data<W: Write>(
     cancel: Cancel<'_>,
 ) -> Result<DataOut, SquashfsError> {
     let bs = o.block_size as u64;
+    let hits_before = o.cache.as_ref().map_or(0, |c| c.hits());
     // 1. Duplicates: hash everything in parallel, confirm matches byte by byte, in file order.
     let mut canon: Vec<Option<usize>> = vec![None; files.len()];
     let mut duplicates = 0;
@@ -370,6 +383,7 @@ pub fn write_data<W: Write>(
     // 3. Compress on the pool, commit in job order. A scope, so that jobs can ask `cancel`.
     let ctx = JobCtx {
         codec: o.codec.clone(),
+        cache: o.cache.clone(),
         block_size: o.block_size,
         sparse: o.sparse,
         stop: AtomicBool::new(false),
@@ -406,6 +420,7 @@ pub fn write_data<W: Write>(
         fragments,
         end,
         duplicates,
+        cached_blocks: o.cache.as_ref().map_or(0, |c| c.hits() - hits_before),
     })
 }
 

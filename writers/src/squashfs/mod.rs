@@ -11,6 +11,7 @@ mod data;
 pub mod error;
 mod inode;
 mod metadata;
+pub mod precompress;
 
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 pub use compress::{Bcj, Codec};
 pub use error::SquashfsError;
+pub use precompress::{BlockCache, PrecompressStats, Precompressor};
 
 use crate::tree::{FsTree, Kind, NodeId, Xattr};
 use data::{DataFile, DataOptions};
@@ -65,6 +67,9 @@ pub struct Options {
     pub exportable: bool,
     /// Compression threads; 0 means one per core.
     pub threads: usize,
+    /// Blocks compressed ahead of time ([`Precompressor`]); used only when made for the same
+    /// codec and block size.
+    pub block_cache: Option<Arc<BlockCache>>,
 }
 
 impl Default for Options {
@@ -82,6 +87,7 @@ impl Default for Options {
             sparse: true,
             exportable: true,
             threads: 0,
+            block_cache: None,
         }
     }
 }
@@ -99,6 +105,8 @@ pub struct Summary {
     pub duplicates: usize,
     /// Fragment blocks.
     pub fragments: u32,
+    /// Data blocks taken from the block cache instead of compressed.
+    pub cached_blocks: u64,
 }
 
 /// Per-node state while writing: inode number, reference, link count.
@@ -255,6 +263,7 @@ pub fn write_cancellable<W: Write + Seek>(
             dedup: opts.dedup,
             sparse: opts.sparse,
             pool: Arc::new(pool),
+            cache: opts.block_cache.clone().filter(|c| c.fits(&opts.codec, bs)),
         },
         cancel,
     )?;
@@ -512,5 +521,6 @@ pub fn write_cancellable<W: Write + Seek>(
         files: files.len(),
         duplicates: data.duplicates,
         fragments: data.fragments.len() as u32,
+        cached_blocks: data.cached_blocks,
     })
 }
