@@ -75,6 +75,9 @@ for s in $settings; do
   rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2 / 1024}' "$work/kiln-$codec.time")
   echo "== kiln build --make-iso ($codec, -b $block): ${kiln_s} s, peak RSS ${rss} MiB"
   sed -n '/^stage/,/^total/p' "$work/kiln-$codec.log"
+  # What the precompressor (idle cores from install to the squashfs write) took off the writer.
+  grep -hE 'ahead of the squashfs write|came from the precompressor' "$work/kiln-$codec.log" |
+    sed 's/.*INFO [^ ]* /  /' || true
 
   # The peer's ISO tree: kiln's boot files (untimed copy) + its own squashfs.
   tree=$work/peer-tree; rm -rf "$tree"; mkdir -p "$tree"

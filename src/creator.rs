@@ -291,7 +291,7 @@ impl Drop for Creator<'_> {
                 self.work.display()
             );
         } else {
-            let _ = std::fs::remove_dir_all(&self.work);
+            let _ = crate::stale::remove_tree(&self.work);
         }
     }
 }
