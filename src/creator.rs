@@ -282,7 +282,8 @@ const PRECOMPRESS_LIMIT: usize = 256 << 20;
 
 impl Drop for Creator<'_> {
     fn drop(&mut self) {
-        // Its threads read the root: stop them before the root goes.
+        // Its threads read the root: stop them before the root goes (one still finishing a
+        // block then only sees its reads fail).
         drop(self.precompress.take());
         if self.s.nocleanup {
             self.work_owner.keep();

@@ -183,7 +183,7 @@ impl Precompressor {
         })
     }
 
-    /// Stop the threads (each ends within a block) and report.
+    /// Stop the threads (each ends after its current block) and report.
     pub fn finish(mut self) -> PrecompressStats {
         self.halt();
         PrecompressStats {
@@ -196,8 +196,17 @@ impl Precompressor {
     fn halt(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.queue.ready.notify_all();
+        // A thread ends after its current block, but at nice 19 on a busy machine that block
+        // can take long: wait a little, then let it finish on its own (it only reads the root
+        // and writes the cache, both safe to outlive) rather than hold up an interrupt.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         for t in self.threads.drain(..) {
-            let _ = t.join();
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }
