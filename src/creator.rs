@@ -267,14 +267,9 @@ pub struct Creator<'a> {
     /// The package files installed, with the repo each came from (for the manifest).
     package_files: Vec<(PathBuf, String)>,
     /// Compresses the root's blocks on idle cores from install until the squashfs write.
-    precompress: Option<Precompress>,
+    precompress: Option<kiln_writers::squashfs::Precompressor>,
     /// Keeps binfmt set up for a foreign arch; dropped (undone) with the creator.
     _binfmt: Option<crate::emulation::BinfmtGuard>,
-}
-
-struct Precompress {
-    run: kiln_writers::squashfs::Precompressor,
-    cache: std::sync::Arc<kiln_writers::squashfs::BlockCache>,
 }
 
 /// Compressed bytes the precompressor may hold (about 3x that of input with xz).
@@ -480,13 +475,10 @@ impl<'a> Creator<'a> {
     /// Start compressing the root's data blocks on idle cores while it is being built, when
     /// the build will write it as a squashfs with a slow codec (xz, gzip, high zstd levels).
     fn start_precompress(&mut self) {
-        let o = &self.s.outputs;
         let sq = &self.s.squashfs;
-        let writes_root =
-            o.iso || o.pxe_live || o.netroot || self.s.image_only || self.s.keep_image;
         // KILN_PRECOMPRESS=0 turns it off (to measure what it saves).
         let off = std::env::var_os("KILN_PRECOMPRESS").is_some_and(|v| v == "0");
-        if off || !writes_root || self.s.ext4_in_squashfs || !sq.codec.is_slow() {
+        if off || !self.writes_root_image() || self.s.ext4_in_squashfs || !sq.codec.is_slow() {
             return;
         }
         if let Err(e) = std::fs::create_dir_all(&self.root) {
@@ -503,7 +495,7 @@ impl<'a> Creator<'a> {
             PRECOMPRESS_LIMIT,
         ));
         match kiln_writers::squashfs::Precompressor::start(&self.root, cache.clone(), threads) {
-            Ok(run) => self.precompress = Some(Precompress { run, cache }),
+            Ok(run) => self.precompress = Some(run),
             Err(e) => tracing::debug!("no precompression: {e}"),
         }
     }
@@ -511,7 +503,8 @@ impl<'a> Creator<'a> {
     /// Stop the precompressor; its cache for the squashfs writer.
     fn finish_precompress(&mut self) -> Option<std::sync::Arc<kiln_writers::squashfs::BlockCache>> {
         let p = self.precompress.take()?;
-        let st = p.run.finish();
+        let cache = p.cache();
+        let st = p.finish();
         tracing::info!(
             "compressed {} blocks ahead of the squashfs write on idle cores in {:.1} s{}",
             st.blocks,
@@ -522,7 +515,14 @@ impl<'a> Creator<'a> {
                 ""
             }
         );
-        Some(p.cache)
+        Some(cache)
+    }
+
+    /// Whether the build writes the root as LiveOS/squashfs.img (the ISO and the outputs made
+    /// from its parts).
+    fn writes_root_image(&self) -> bool {
+        let o = &self.s.outputs;
+        o.iso || o.pxe_live || o.netroot || self.s.image_only || self.s.keep_image
     }
 
     /// The kickstart's configuration and `%post`.
@@ -599,9 +599,8 @@ impl<'a> Creator<'a> {
                 keep_image: c.s.keep_image,
                 write_iso: c.s.outputs.iso,
             };
-            let o = c.s.outputs.clone();
             let mut made = Vec::new();
-            if o.iso || o.pxe_live || o.netroot || c.s.image_only || c.s.keep_image {
+            if c.writes_root_image() {
                 made = live.make(&boot, &staging.dir)?;
             }
             if !c.s.image_only {

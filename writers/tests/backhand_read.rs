@@ -1,6 +1,9 @@
 //! Round trip through an independent reader: trees built in memory are written with kiln's
 //! squashfs writer and read back with backhand, for every codec. Needs no root.
 
+mod common;
+use common::noise;
+
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -25,19 +28,6 @@ fn bytes(v: Vec<u8>) -> Kind {
         size: v.len() as u64,
         data: DataSource::Bytes(Arc::from(v)),
     }
-}
-
-/// A deterministic pseudo-random byte generator (xorshift), so no test data is checked in.
-fn noise(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn sample_tree() -> FsTree {

@@ -2,6 +2,9 @@
 //! compressor with `SquashfsError::Cancelled` (no panic, no hang, no complete image), and one
 //! that never does gives the same bytes as `write`, which unsquashfs accepts.
 
+mod common;
+use common::noise;
+
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,19 +21,6 @@ fn meta(mode: u32) -> Meta {
         mtime: 1_700_000_000,
         xattrs: Vec::new(),
     }
-}
-
-/// Deterministic incompressible bytes (xorshift): every block is really compressed.
-fn noise(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// Four 1 MiB files: 32 blocks of 128 KiB in 4 compression jobs (per file).

@@ -2,6 +2,8 @@
 //! with and without the cache, a file rewritten after it was precompressed gets its new
 //! content, and the writer reports how many blocks it took from the cache.
 
+mod common;
+
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,16 +14,11 @@ use kiln_writers::tree::{FsTree, ScanOptions};
 
 const BS: u32 = 65536;
 
-/// xorshift bytes; `mask` 0x0f gives compressible data, 0xff data no codec can shrink.
+/// Test bytes: `mask` 0x0f gives compressible data, 0xff data no codec can shrink.
 fn bytes(seed: u64, n: usize, mask: u8) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8 & mask
-        })
+    common::noise(seed, n)
+        .into_iter()
+        .map(|b| b & mask)
         .collect()
 }
 

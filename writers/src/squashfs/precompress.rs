@@ -183,6 +183,11 @@ impl Precompressor {
         })
     }
 
+    /// The cache it fills.
+    pub fn cache(&self) -> Arc<BlockCache> {
+        self.shared.cache.clone()
+    }
+
     /// Stop the threads (each ends after its current block) and report.
     pub fn finish(mut self) -> PrecompressStats {
         self.halt();
