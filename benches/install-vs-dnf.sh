@@ -6,7 +6,10 @@
 #            (rpm2cpio | cpio per package, `xargs -P nproc`)
 # Usage: benches/install-vs-dnf.sh [FIXTURES_OUT] [SET] [KILN_BINARY]
 #   SET: desktop-x86_64 (the --large set, default when present) or live-x86_64 / synthetic.
-# No thresholds: a measurement. Needs root (owners, chroot), dnf, rpm2cpio, cpio.
+# Env: RUNS (rounds, default 3); BENCH_FS=ext4 (default: a fresh loop-mounted ext4 per
+#   contender) or dir (plain directories under the work dir).
+# No thresholds: a measurement. Needs root (owners, chroot, loop devices), dnf, rpm2cpio, cpio,
+#   GNU time (/usr/bin/time).
 set -euo pipefail
 fx=${1:-${KILN_FIXTURES:-/var/cache/kiln/fixtures}}
 set_name=${2:-}
@@ -29,50 +32,87 @@ cut -f2 "$work/resolved" >"$work/files"
 n=$(wc -l <"$work/nevras")
 # Warm the page cache for the package files so no contender pays the first read.
 xargs cat <"$work/files" >/dev/null
-# Each contender starts with no dirty pages or pending discards of an earlier one: on this VM's
-# disk (ext4 mounted with `discard`) that write-back otherwise lands on whoever runs next (20-50 s
-# swings seen). Roots are removed and trimmed before the next contender, not after.
+# Each contender writes into a file system made for it alone (ext4 with mkfs's defaults, on a
+# loop device over a sparse file, direct I/O so the host page cache is not charged twice):
+# identical empty file systems, and nobody pays for an earlier contender's files.
+# Deleting the previous tree instead is not neutral. On a journal-less ext4 (this VM's root) the
+# inode allocator skips inodes deleted in the last 60 s, or 360 s while their inode table block
+# is dirty. It rescans them from the start of the group for every new file. So whoever ran right
+# after a 3 GB tree was removed spent 20-40 s of extra kernel CPU: perf showed
+# `recently_deleted` and `find_get_block_common` at 40%.
+# BENCH_FS=dir keeps the old way: plain directories under the work dir, removed between contenders.
+bench_fs=${BENCH_FS:-ext4}
+img=$work/fs.img
+mnt=$work/mnt
+loopdev=
+unmount_fs() {
+  if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt"; fi
+  if [[ -n $loopdev ]]; then losetup -d "$loopdev" 2>/dev/null || true; loopdev=; fi
+  rm -f "$img"
+}
+cleanup() { unmount_fs; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# Large enough for the set twice over (dnf keeps its download cache outside).
+fs_size=$((16 << 30))
 settle() {
-  rm -rf "$work/kiln-root" "$work/dnf-root" "$work/floor"
+  if [[ $bench_fs == dir ]]; then
+    rm -rf "$mnt"
+  else
+    unmount_fs
+  fi
   sync
-  fstrim "$(df --output=target "$work" | tail -1)" 2>/dev/null || true
+  if [[ $bench_fs != dir ]]; then
+    mkdir -p "$mnt"
+    truncate -s "$fs_size" "$img"
+    # Inode tables and the journal written now, not by ext4lazyinit during the timed run.
+    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$img"
+    loopdev=$(losetup --find --show --direct-io=on "$img")
+    mount "$loopdev" "$mnt"
+  fi
+  mkdir -p "$mnt"
+  sync
   sleep 2
 }
 # dnf: metadata cached once, so both sides start from parsed-metadata-on-disk.
 dnf_args=(-q --releasever=1 --disablerepo='*' --repofrompath=fx,"file://$repo" --enablerepo=fx
   --nogpgcheck --setopt=cachedir="$work/dnfcache")
-dnf "${dnf_args[@]}" --installroot="$work/dnf-root" makecache >/dev/null
+dnf "${dnf_args[@]}" --installroot="$work/dnf-meta-root" makecache >/dev/null
 
 # Rounds alternate the contenders; each reports its median (RUNS, default 3).
 runs=${RUNS:-3}
 declare -a T_KILN=() T_DNF=() T_FLOOR=()
+# timed NAME CMD...: wall seconds on stdout; wall, user and system CPU seconds to the log.
+timed() {
+  local name=$1
+  shift
+  /usr/bin/time -o "$work/time" -f "%e %U %S" "$@" >/dev/null
+  read -r wall user sys <"$work/time"
+  echo "  $name: ${wall} s wall, ${user} s user + ${sys} s system CPU" >>"$work/cpu.log"
+  echo "$wall"
+}
 for ((r = 1; r <= runs; r++)); do
+  echo "round $r" >>"$work/cpu.log"
   settle
-  t0=$(now)
-  "$kiln" install --ks "$ks" --cache "$cache" --root "$work/kiln-root" 2>"$work/kiln.log"
-  t1=$(now)
-  size=$(du -sb "$work/kiln-root" | cut -f1)
-  T_KILN+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')")
+  T_KILN+=("$(timed kiln "$kiln" install --ks "$ks" --cache "$cache" --root "$mnt/kiln-root" \
+    2>"$work/kiln.log")")
+  size=$(du -sb "$mnt/kiln-root" | cut -f1)
   settle
-  t0=$(now)
-  dnf "${dnf_args[@]}" --installroot="$work/dnf-root" --setopt=install_weak_deps=False \
-    -y install $(cat "$work/nevras") >/dev/null 2>"$work/dnf.log"
-  t1=$(now)
-  T_DNF+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')")
+  T_DNF+=("$(timed dnf dnf "${dnf_args[@]}" --installroot="$mnt/dnf-root" \
+    --setopt=install_weak_deps=False -y install $(cat "$work/nevras") 2>"$work/dnf.log")")
   settle
-  mkdir -p "$work/floor"
+  mkdir -p "$mnt/floor"
   # The floor: decompress + write, all cores, no metadata, no scriptlets, no database.
-  t0=$(now)
-  xargs -P "$(nproc)" -I{} sh -c 'd=$1/$(basename "$2"); mkdir -p "$d"; cd "$d"; rpm2cpio "$2" | cpio -idm --quiet 2>/dev/null' _ "$work/floor" {} <"$work/files"
-  t1=$(now)
-  T_FLOOR+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')")
+  T_FLOOR+=("$(timed floor xargs -P "$(nproc)" -I{} sh -c 'd=$1/$(basename "$2"); mkdir -p "$d"; cd "$d"; rpm2cpio "$2" | cpio -idm --quiet 2>/dev/null' _ "$mnt/floor" {} <"$work/files")")
   echo "round $r: kiln ${T_KILN[-1]} s, dnf ${T_DNF[-1]} s, floor ${T_FLOOR[-1]} s" >&2
 done
-settle
+unmount_fs
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 k=$(median "${T_KILN[@]}")
 dn=$(median "${T_DNF[@]}")
 fl=$(median "${T_FLOOR[@]}")
+echo "CPU time per contender:"
+cat "$work/cpu.log"
 echo "kiln's stages, last round:"
 sed -n '/^stage/,$p' "$work/kiln.log"
 awk -v n="$n" -v s="$size" -v k="$k" -v dn="$dn" -v fl="$fl" -v runs="$runs" \

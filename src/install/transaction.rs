@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
+use tracing::debug;
 
 use super::header::{FileTriggerKind, RpmFile, ScriptKind, Scriptlet, TriggerKind};
 use super::rootfs::Root;
@@ -187,9 +188,18 @@ pub fn install(
         script_time: Duration::ZERO,
         unpack_time: Duration::ZERO,
         db_time: Duration::ZERO,
+        serial: (0, Duration::ZERO),
+        runs: (0, Duration::ZERO),
     };
     let result = tx.run(&mut pkgs, &rootfs, &owners, &uopts, &mut db, now);
     reporter.finish();
+    debug!(
+        serial_packages = tx.serial.0,
+        serial_unpack_ms = tx.serial.1.as_millis() as u64,
+        parallel_runs = tx.runs.0,
+        parallel_unpack_ms = tx.runs.1.as_millis() as u64,
+        "unpack phases"
+    );
     result?;
     let (st, ut, dt) = (tx.script_time, tx.unpack_time, tx.db_time);
     let t0 = Instant::now();
@@ -239,6 +249,10 @@ struct Tx<'a> {
     script_time: Duration,
     unpack_time: Duration,
     db_time: Duration,
+    /// Packages unpacked one at a time (they set off scriptlets or triggers), and their time.
+    serial: (usize, Duration),
+    /// Runs of packages unpacked side by side, and their time.
+    runs: (usize, Duration),
 }
 
 impl Tx<'_> {
@@ -338,6 +352,8 @@ impl Tx<'_> {
         owners.thaw();
         let results = results?;
         self.unpack_time += t0.elapsed();
+        self.runs.0 += 1;
+        self.runs.1 += t0.elapsed();
         if range.len() > 1 {
             self.report.parallel_unpacked += range.len();
         }
@@ -386,6 +402,8 @@ impl Tx<'_> {
             },
         })?;
         self.unpack_time += t0.elapsed();
+        self.serial.0 += 1;
+        self.serial.1 += t0.elapsed();
         self.reporter
             .installed(&pkgs[i].nevra, pkgs[i].installed_size);
         self.report.warnings.extend(r.warnings.iter().cloned());

@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::RwLock;
 
@@ -419,6 +420,10 @@ struct HardlinkSet {
     pending: Vec<usize>,
 }
 
+/// Directory handles kept per package: a payload is sorted by path, so consecutive entries
+/// mostly share a directory. Bounded, as a package may have thousands of directories.
+const DIR_CACHE: usize = 16;
+
 struct Unpacker<'a> {
     rpm: &'a RpmFile,
     root: &'a Root,
@@ -426,6 +431,11 @@ struct Unpacker<'a> {
     pkg: String,
     warnings: Vec<String>,
     warned: HashSet<String>,
+    /// Open directories by path, most recent last. Safe to reuse for the whole package:
+    /// nothing in an unpack removes or moves a directory (a non-directory is never renamed
+    /// over one), and scriptlets never run during one.
+    dirs: Vec<(String, OwnedFd)>,
+    buf: Vec<u8>,
 }
 
 impl Unpacker<'_> {
@@ -484,6 +494,30 @@ impl Unpacker<'_> {
         }
     }
 
+    /// The directory that holds `path` (created if missing), and the name in it.
+    fn parent_dir<'p>(&mut self, path: &'p str) -> Result<(usize, &'p str), UnpackError> {
+        let dir = parent_of(path);
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if let Some(i) = self.dirs.iter().rposition(|(d, _)| d == dir) {
+            return Ok((i, name));
+        }
+        let fd = self
+            .root
+            .dir(dir)
+            .map_err(self.fs("create the parent directories of", path))?;
+        self.remember_dir(dir, fd);
+        Ok((self.dirs.len() - 1, name))
+    }
+
+    fn remember_dir(&mut self, dir: &str, fd: OwnedFd) {
+        if let Some(i) = self.dirs.iter().position(|(d, _)| d == dir) {
+            self.dirs.remove(i);
+        } else if self.dirs.len() == DIR_CACHE {
+            self.dirs.remove(0);
+        }
+        self.dirs.push((dir.to_owned(), fd));
+    }
+
     fn mkparent(&self, path: &str) -> Result<(), UnpackError> {
         self.root
             .mkdir_p(parent_of(path), 0o755)
@@ -499,12 +533,13 @@ impl Unpacker<'_> {
         path: &str,
     ) -> Result<(), UnpackError> {
         let meta = self.meta(f)?;
-        self.mkparent(path)?;
+        let (d, name) = self.parent_dir(path)?;
         let mut tracked = Tracked {
             inner: data,
             error: None,
         };
-        match self.root.write_file(path, &meta, &mut tracked) {
+        let (dirs, buf) = (&self.dirs, &mut self.buf);
+        match Root::write_file_in(&dirs[d].1, name, &meta, &mut tracked, buf) {
             Ok(n) if n == f.size => Ok(()),
             Ok(n) => Err(UnpackError::Mismatch {
                 pkg: self.pkg.clone(),
@@ -606,6 +641,8 @@ pub fn unpack(
         pkg: rpm.nevra(),
         warnings: Vec::new(),
         warned: HashSet::new(),
+        dirs: Vec::new(),
+        buf: vec![0u8; 256 * 1024],
     };
     let by_path: HashMap<&str, usize> = files
         .iter()
@@ -764,8 +801,17 @@ pub fn unpack(
             S_IFREG => u.write_regular(f, &mut data, &f.path)?,
             S_IFDIR => {
                 let meta = u.meta(f)?;
-                root.ensure_dir(&f.path, &meta)
-                    .map_err(u.fs("create directory", &f.path))?;
+                let (d, name) = u.parent_dir(&f.path)?;
+                if name.is_empty() {
+                    root.ensure_dir(&f.path, &meta)
+                        .map_err(u.fs("create directory", &f.path))?;
+                } else {
+                    let fd = root
+                        .ensure_dir_in(&u.dirs[d].1, &f.path, name, &meta)
+                        .map_err(u.fs("create directory", &f.path))?;
+                    // Its entries come next in the payload (sorted by path).
+                    u.remember_dir(&f.path, fd);
+                }
             }
             S_IFLNK => {
                 let mut target = Vec::new();
@@ -781,8 +827,8 @@ pub fn unpack(
                     )));
                 }
                 let meta = u.meta(f)?;
-                u.mkparent(&f.path)?;
-                root.symlink(&f.path, &f.linkto, &meta)
+                let (d, name) = u.parent_dir(&f.path)?;
+                Root::symlink_in(&u.dirs[d].1, name, &f.linkto, &meta)
                     .map_err(u.fs("create symlink", &f.path))?;
             }
             S_IFCHR | S_IFBLK | S_IFIFO => {
