@@ -6,6 +6,7 @@
 //!                                      /.lock         held while fetching this repo's metadata
 //! DIR/solv-v1/<repomd sha256>[-fl].solv               libsolv cache of primary (+ filelists)
 //! DIR/packages-v1/<name>-<hash(base url)>/<file>.rpm  packages, verified against primary
+//! DIR/verified-v1                                     checksums already verified (repo::verified)
 //! ```
 //! Every file is written under a temporary name and renamed into place after verification.
 

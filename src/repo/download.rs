@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::fetch::{file_path, join_url, verify_file, Fetcher};
+use super::fetch::{file_path, join_url, Fetcher};
+use super::verified::Verified;
 use super::xml::Checksum;
 use super::{Cache, RepoError};
 use crate::progress::DownloadReporter;
@@ -56,13 +57,6 @@ impl PackageLocation {
     }
 }
 
-fn verify(p: &PackageLocation, path: &std::path::Path) -> Result<(), RepoError> {
-    match &p.checksum {
-        Some(c) => verify_file(path, c, &path.display().to_string()),
-        None => Ok(()),
-    }
-}
-
 /// Fetch (or find) every package; returns them in the input order.
 pub fn download(
     pkgs: &[PackageLocation],
@@ -75,18 +69,26 @@ pub fn download(
     let mut todo = Vec::new();
     // Checksums of files already on disk (file:// repos, cache hits), on all cores: for a
     // large set that is seconds of hashing otherwise done one file after another.
+    // Files unchanged since an earlier build verified them are not hashed again.
+    let verified = Verified::load(cache);
+    let check = |p: &PackageLocation, path: &Path| match &p.checksum {
+        Some(c) => verified.verify(path, c),
+        None => Ok(()),
+    };
     let present: Vec<Option<PathBuf>> = {
         use rayon::prelude::*;
-        pkgs.par_iter()
+        let r = pkgs
+            .par_iter()
             .map(|p| {
                 if let Some(local) = p.local_path() {
-                    return Some(verify(p, &local).map(|_| local));
+                    return Some(check(p, &local).map(|_| local));
                 }
                 let dest = p.cache_path(cache);
-                (dest.is_file() && verify(p, &dest).is_ok()).then_some(Ok(dest))
+                (dest.is_file() && check(p, &dest).is_ok()).then_some(Ok(dest))
             })
-            .collect::<Vec<_>>()
-            .into_iter()
+            .collect::<Vec<_>>();
+        verified.save();
+        r.into_iter()
             .map(|r| r.transpose())
             .collect::<Result<_, _>>()?
     };

@@ -8,6 +8,7 @@ pub mod error;
 pub mod fetch;
 pub mod gpg;
 pub mod spec;
+pub mod verified;
 pub mod xml;
 
 use std::io::Read;

@@ -1,0 +1,289 @@
+//! Package checksums already verified, remembered by the file's identity so that a build from
+//! a local repo or a warm cache does not hash gigabytes of unchanged packages again.
+//!
+//! A record holds the path, the checksum it matched, and the file's device, inode, size, mtime
+//! and ctime (nanoseconds). It is reused only while all of them are unchanged. Every write or
+//! replacement of a file moves its ctime, which user space cannot set back. As git does for
+//! its index, a file changed within the last seconds before its check is not recorded: a
+//! later write within the clock's granularity could otherwise keep the same times.
+//!
+//! Stored as `DIR/verified-v1` (one tab-separated line per file), rewritten under a temporary
+//! name. Builds sharing a cache may drop each other's new lines; that costs a second hashing,
+//! never a wrong answer.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::fetch::verify_file;
+use super::xml::Checksum;
+use super::{Cache, RepoError};
+
+/// Files changed this recently before their check are not recorded (see the module docs).
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Most records kept; past this only the ones used or made by this run are written back.
+const MAX_RECORDS: usize = 200_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Identity {
+    fn of(path: &Path) -> Option<Identity> {
+        let m = std::fs::metadata(path).ok()?;
+        m.is_file().then(|| Identity {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    id: Identity,
+    kind: String,
+    hex: String,
+}
+
+/// The verified-checksum records of one cache.
+#[derive(Debug)]
+pub struct Verified {
+    file: PathBuf,
+    known: HashMap<PathBuf, Record>,
+    /// Records looked up or made by this run.
+    used: Mutex<HashMap<PathBuf, Record>>,
+    started: SystemTime,
+}
+
+fn parse_line(line: &str) -> Option<(PathBuf, Record)> {
+    let f: Vec<&str> = line.split('\t').collect();
+    let [path, dev, ino, size, ms, mns, cs, cns, kind, hex] = f.as_slice() else {
+        return None;
+    };
+    let id = Identity {
+        dev: dev.parse().ok()?,
+        ino: ino.parse().ok()?,
+        size: size.parse().ok()?,
+        mtime: (ms.parse().ok()?, mns.parse().ok()?),
+        ctime: (cs.parse().ok()?, cns.parse().ok()?),
+    };
+    Some((
+        PathBuf::from(path),
+        Record {
+            id,
+            kind: (*kind).to_owned(),
+            hex: (*hex).to_owned(),
+        },
+    ))
+}
+
+fn format_line(path: &Path, r: &Record) -> Option<String> {
+    let p = path.to_str()?;
+    if p.contains(['\t', '\n']) {
+        return None;
+    }
+    let id = &r.id;
+    Some(format!(
+        "{p}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+        id.dev, id.ino, id.size, id.mtime.0, id.mtime.1, id.ctime.0, id.ctime.1, r.kind, r.hex
+    ))
+}
+
+impl Verified {
+    /// The records of `cache` (none when the file is missing or unreadable).
+    pub fn load(cache: &Cache) -> Verified {
+        let file = cache.root.join("verified-v1");
+        let known = std::fs::read_to_string(&file)
+            .map(|text| text.lines().filter_map(parse_line).collect())
+            .unwrap_or_default();
+        Verified {
+            file,
+            known,
+            used: Mutex::new(HashMap::new()),
+            started: SystemTime::now(),
+        }
+    }
+
+    /// Checks `path` against `want`: from a record when the file is unchanged since it was
+    /// verified, else by hashing it (and recording the result).
+    pub fn verify(&self, path: &Path, want: &Checksum) -> Result<(), RepoError> {
+        let before = Identity::of(path);
+        if let (Some(id), Some(r)) = (&before, self.known.get(path)) {
+            if r.id == *id && r.kind == want.kind && r.hex == want.hex {
+                self.used().insert(path.to_owned(), r.clone());
+                return Ok(());
+            }
+        }
+        verify_file(path, want, &path.display().to_string())?;
+        let Some(id) = before else { return Ok(()) };
+        let settled = UNIX_EPOCH
+            + Duration::new(
+                id.ctime.0.max(0) as u64,
+                id.ctime.1.clamp(0, 999_999_999) as u32,
+            )
+            + SETTLE
+            < self.started;
+        // Unchanged while it was hashed, and not written just before.
+        if settled && Identity::of(path).as_ref() == Some(&id) {
+            let r = Record {
+                id,
+                kind: want.kind.clone(),
+                hex: want.hex.clone(),
+            };
+            self.used().insert(path.to_owned(), r);
+        }
+        Ok(())
+    }
+
+    fn used(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Record>> {
+        self.used.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the records back (best effort: a cache that cannot be written only costs a
+    /// second hashing next time).
+    pub fn save(&self) {
+        let used = self.used();
+        let added = used
+            .iter()
+            .filter(|(p, r)| self.known.get(*p).map(|k| k.id != r.id) != Some(false))
+            .count();
+        if added == 0 {
+            return;
+        }
+        let mut all: HashMap<&Path, &Record> = HashMap::new();
+        if self.known.len() + added <= MAX_RECORDS {
+            all.extend(self.known.iter().map(|(p, r)| (p.as_path(), r)));
+        }
+        all.extend(used.iter().map(|(p, r)| (p.as_path(), r)));
+        let text: String = all
+            .into_iter()
+            .filter_map(|(p, r)| format_line(p, r))
+            .collect();
+        // Named like a partial download, so the next build sweeps one a killed build left.
+        crate::stale::sweep_partial_files(&self.cache_root());
+        let tmp = self
+            .file
+            .with_file_name(format!(".verified-v1.part{}", std::process::id()));
+        let written = std::fs::create_dir_all(self.cache_root())
+            .and_then(|_| std::fs::File::create(&tmp))
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .and_then(|_| std::fs::rename(&tmp, &self.file));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::debug!(file = %self.file.display(), "verified checksums not saved: {e}");
+        }
+    }
+
+    fn cache_root(&self) -> PathBuf {
+        self.file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::Digest;
+
+    fn checksum_of(data: &[u8]) -> Checksum {
+        Checksum {
+            kind: "sha256".into(),
+            hex: sha2::Sha256::digest(data)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        }
+    }
+
+    /// A file's ctime cannot be moved into the past: the run's start moves into the future.
+    fn later(v: Verified) -> Verified {
+        Verified {
+            started: SystemTime::now() + Duration::from_secs(10),
+            ..v
+        }
+    }
+
+    #[test]
+    fn records_only_settled_unchanged_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("cache"), false);
+        let pkg = dir.path().join("a.rpm");
+        std::fs::write(&pkg, b"payload").unwrap();
+        let good = checksum_of(b"payload");
+
+        // Just written: verified, but not recorded.
+        let v = Verified::load(&cache);
+        v.verify(&pkg, &good).unwrap();
+        v.save();
+        assert!(!dir.path().join("cache/verified-v1").exists());
+
+        // Settled: recorded, and the record is used next time.
+        let v = later(Verified::load(&cache));
+        v.verify(&pkg, &good).unwrap();
+        v.save();
+        let mut v = Verified::load(&cache);
+        assert_eq!(v.known.len(), 1);
+        let r = &v.known[&pkg];
+        assert_eq!(r.hex, good.hex);
+        assert_eq!(Some(r.id.clone()), Identity::of(&pkg));
+        // The record answers without hashing: one claiming other bytes for this very file
+        // is believed (only a record made by a real check can say so).
+        let claimed = checksum_of(b"claimed");
+        v.known.get_mut(&pkg).unwrap().hex.clone_from(&claimed.hex);
+        v.verify(&pkg, &claimed).unwrap();
+        let v = Verified::load(&cache);
+
+        // A wrong checksum is never answered from the record.
+        let bad = checksum_of(b"other");
+        assert!(matches!(
+            v.verify(&pkg, &bad),
+            Err(RepoError::Checksum { .. })
+        ));
+
+        // Replaced with different bytes of the same size: the identity no longer matches, so
+        // the file is hashed again and fails.
+        std::fs::write(dir.path().join("b.rpm"), b"PAYLOAD").unwrap();
+        std::fs::rename(dir.path().join("b.rpm"), &pkg).unwrap();
+        let v = later(Verified::load(&cache));
+        assert!(matches!(
+            v.verify(&pkg, &good),
+            Err(RepoError::Checksum { .. })
+        ));
+    }
+
+    #[test]
+    fn lines_round_trip_and_bad_lines_are_skipped() {
+        let r = Record {
+            id: Identity {
+                dev: 1,
+                ino: 2,
+                size: 3,
+                mtime: (4, 5),
+                ctime: (6, 7),
+            },
+            kind: "sha256".into(),
+            hex: "ab".into(),
+        };
+        let line = format_line(Path::new("/x/y.rpm"), &r).unwrap();
+        let (p, back) = parse_line(line.trim_end()).unwrap();
+        assert_eq!(p, Path::new("/x/y.rpm"));
+        assert_eq!(back.id, r.id);
+        assert!(parse_line("garbage").is_none());
+        assert!(parse_line("/p\t1\t2\tx\t4\t5\t6\t7\tsha256\tab").is_none());
+        assert!(format_line(Path::new("/a\tb"), &r).is_none());
+    }
+}
