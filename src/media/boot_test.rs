@@ -137,21 +137,27 @@ impl NbdServer {
             })?;
         // It forks into the background; the parent's status says whether the config was good.
         let started = Instant::now();
+        // The guard lives across the polls: it writes its pid file before it listens, and a
+        // guard dropped after one failed connect would kill the server it waits for (seen
+        // under load).
+        let mut srv: Option<NbdServer> = None;
         loop {
-            let pid = std::fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|s| s.trim().parse::<i32>().ok());
-            if let Some(pid) = pid {
-                let srv = NbdServer { pid };
+            if srv.is_none() {
+                srv = std::fs::read_to_string(&pid_file)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok())
+                    .map(|pid| NbdServer { pid });
+            }
+            if let Some(s) = srv.take() {
                 if std::net::TcpStream::connect(("127.0.0.1", NBD_PORT)).is_ok() {
-                    tracing::debug!("nbd-server (pid {pid}) listens on 127.0.0.1:{NBD_PORT}");
-                    return Ok(srv);
+                    tracing::debug!("nbd-server (pid {}) listens on 127.0.0.1:{NBD_PORT}", s.pid);
+                    return Ok(s);
                 }
-                if started.elapsed() > Duration::from_secs(10) {
-                    drop(srv);
-                }
+                srv = Some(s);
             }
             if started.elapsed() > Duration::from_secs(10) {
+                // Stops the server if it started but never listened.
+                drop(srv);
                 return Err(BootTestError::Missing {
                     what: "a listening nbd-server".into(),
                     hint: Some(format!(
