@@ -67,6 +67,9 @@ const EXPECTED_DIFFERENCES: &[(&str, &str)] = &[
     ("var/log/lastlog", "systemd-tmpfiles"),
     ("var/log/private", "systemd-tmpfiles"),
     ("var/log/wtmp", "systemd-tmpfiles"),
+    // kt-scripts-sh's %post copies the rpmdb as it is then: kiln's and rpm's files differ
+    // byte for byte; the packages in them are compared by the scriptlet-order test.
+    ("kiln-rpmdb-at-post", "compared by the scriptlet-order test"),
     // The scriptlet log's order depends on the transaction order (compared separately).
     (
         "kiln-scriptlets.log",
@@ -457,5 +460,35 @@ fn synthetic_scriptlet_log_same_as_rpm() {
         n >= 10,
         "the synthetic set should log at least 10 scriptlets, got {n}"
     );
-    eprintln!("scriptlet log: {n} lines identical to rpm's (pretrans, pre, post, triggers, file triggers, posttrans, transfiletriggerin)");
+    // What a scriptlet running `rpm -q` sees: kt-scripts-sh's %post copied the database. rpm
+    // must read both copies, and they must list the same packages (under rpm: every package
+    // installed so far, kt-scripts-sh included).
+    let at_post = |root: &Path| {
+        let copy = root.join("kiln-rpmdb-at-post/rpmdb.sqlite");
+        assert!(copy.is_file(), "{} missing", copy.display());
+        let out = Command::new("rpm")
+            .arg("--dbpath")
+            .arg(root.join("kiln-rpmdb-at-post"))
+            .args(["-qa", "--qf", "%{NEVRA}\\n"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "rpm cannot read the copy in {}: {}",
+            root.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    let (db_ours, db_theirs) = (at_post(&ours), at_post(&theirs));
+    assert_eq!(
+        db_ours, db_theirs,
+        "the database a %post sees differs from rpm's"
+    );
+    eprintln!("scriptlet log: {n} lines identical to rpm's (pretrans, pre, post, triggers, file triggers, posttrans, transfiletriggerin); the database at kt-scripts-sh's %post lists {} packages, as under rpm", db_ours.len());
 }

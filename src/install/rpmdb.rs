@@ -1025,6 +1025,8 @@ pub struct RpmDb {
     conn: Connection,
     dir: PathBuf,
     file: PathBuf,
+    /// Packages added since the last commit.
+    dirty: bool,
 }
 
 impl std::fmt::Debug for RpmDb {
@@ -1098,14 +1100,20 @@ impl RpmDb {
         })?;
         // One statement per table stays prepared for the whole transaction.
         conn.set_prepared_statement_cache_capacity(2 * (INDEXES.len() + 1));
-        let db = RpmDb { conn, dir, file };
+        let db = RpmDb {
+            conn,
+            dir,
+            file,
+            dirty: false,
+        };
         // rpm's connection settings; WAL is persistent in the file and what rpm expects. The
         // large page cache keeps the random-order index inserts of one big transaction from
-        // spilling to the WAL and being read back.
+        // spilling to the WAL and being read back. Checkpoints after a commit once the WAL
+        // passes 1000 pages keep it small when scriptlets make kiln commit often.
         db.conn
             .execute_batch(
                 "PRAGMA secure_delete = OFF; PRAGMA case_sensitive_like = ON; \
-                 PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
+                 PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 1000; \
                  PRAGMA synchronous = OFF; PRAGMA cache_size = -131072;",
             )
             .map_err(db.sql_err("set the database up"))?;
@@ -1114,6 +1122,9 @@ impl RpmDb {
             batch.push_str(&s);
             batch.push(';');
         }
+        // The empty database is committed at once, as `rpmdb --initdb` leaves it before a
+        // transaction: `rpm -q` in a %pretrans finds a valid, empty database.
+        batch.push_str("COMMIT; BEGIN;");
         db.conn
             .execute_batch(&batch)
             .map_err(db.sql_err("create the schema"))?;
@@ -1175,8 +1186,24 @@ impl RpmDb {
                 })?;
             }
         }
+        self.dirty = true;
         debug!(hnum, %nevra, rows = rows.len(), "rpmdb: added");
         Ok(hnum)
+    }
+
+    /// Makes the packages added so far visible to other readers, so that rpm (or dnf, or
+    /// python3-rpm) run by a scriptlet sees what it sees under rpm: rpm commits each package
+    /// before its `%post`. kiln commits only before a scriptlet runs; the packages between
+    /// two scriptlets go in one commit.
+    pub fn publish(&mut self) -> Result<(), RpmDbError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("COMMIT; BEGIN;")
+            .map_err(self.sql_err("commit"))?;
+        self.dirty = false;
+        Ok(())
     }
 
     /// Commit, checkpoint and close, leaving the files as rpm leaves them: the database in WAL
@@ -1214,7 +1241,9 @@ impl RpmDb {
                 true,
             )
             .map_err(self.sql_err("keep the wal file"))?;
-        let RpmDb { conn, dir, file } = self;
+        let RpmDb {
+            conn, dir, file, ..
+        } = self;
         conn.close().map_err(|(_, source)| RpmDbError::Sqlite {
             action: "close".into(),
             path: file.display().to_string(),

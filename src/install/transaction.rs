@@ -291,6 +291,8 @@ impl Tx<'_> {
         while i < pkgs.len() {
             self.interrupted()?;
             if events[i] {
+                // The packages before it are in the database its %pre and triggers may query.
+                self.publish(db)?;
                 self.install_one(pkgs, i, rootfs, owners, uopts, db, now)?;
                 i += 1;
                 continue;
@@ -307,6 +309,7 @@ impl Tx<'_> {
             i = j;
         }
         if scripts {
+            self.publish(db)?;
             for p in pkgs.iter() {
                 self.interrupted()?;
                 if let Some(s) = script_of(&p.rpm, ScriptKind::PostTrans) {
@@ -408,6 +411,8 @@ impl Tx<'_> {
             .installed(&pkgs[i].nevra, pkgs[i].installed_size);
         self.report.warnings.extend(r.warnings.iter().cloned());
         self.record(&mut pkgs[i], &r.file_states, db, now)?;
+        // rpm has committed the header before %post: `rpm -q` there finds the package.
+        self.publish(db)?;
         self.file_triggers(pkgs, i, true)?;
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Post) {
             let name = script_name("post", &pkgs[i].sname);
@@ -415,6 +420,13 @@ impl Tx<'_> {
         }
         self.package_triggers(pkgs, i, TriggerKind::In, true)?;
         self.file_triggers(pkgs, i, false)?;
+        Ok(())
+    }
+
+    fn publish(&mut self, db: &mut RpmDb) -> Result<(), InstallError> {
+        let t0 = Instant::now();
+        db.publish()?;
+        self.db_time += t0.elapsed();
         Ok(())
     }
 
