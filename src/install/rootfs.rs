@@ -44,6 +44,17 @@ pub enum NodeKind {
     Fifo,
 }
 
+/// Data of another length than the header declares (inside an `io::Error` of
+/// [`Root::write_file_in`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{got} bytes of data, the header declares {want}")]
+pub struct SizeMismatch {
+    /// Bytes the data had.
+    pub got: u64,
+    /// Bytes expected.
+    pub want: u64,
+}
+
 /// An install root: an open directory fd plus its path (for messages).
 #[derive(Debug)]
 pub struct Root {
@@ -272,7 +283,7 @@ impl Root {
     pub fn write_file(&self, path: &str, meta: &Meta, data: &mut dyn Read) -> io::Result<u64> {
         let (parent, name) = self.parent(path)?;
         let mut buf = vec![0u8; 64 * 1024];
-        Self::write_file_in(&parent, &name, meta, data, &mut buf)
+        Self::write_file_in(&parent, &name, meta, data, &mut buf, None)
     }
 
     /// Opens the directory `path` beneath the root (symlinks followed, clamped to the root),
@@ -293,12 +304,16 @@ impl Root {
     /// symlink included) is replaced atomically: the data goes to a temporary name that is
     /// renamed over it, so the old entry is never written through. A failed write removes what
     /// it created.
+    ///
+    /// With `expect`, data of another length is an error (a [`SizeMismatch`] inside the
+    /// `io::Error`) and nothing is left under the name.
     pub fn write_file_in(
         parent: &OwnedFd,
         name: &str,
         meta: &Meta,
         data: &mut dyn Read,
         buf: &mut [u8],
+        expect: Option<u64>,
     ) -> io::Result<u64> {
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
@@ -321,6 +336,12 @@ impl Root {
         let mut file = File::from(fd);
         let result = (|| {
             let n = copy_buffered(data, &mut file, buf)?;
+            if let Some(want) = expect.filter(|&w| w != n) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    SizeMismatch { got: n, want },
+                ));
+            }
             apply_fd(&file, meta)?;
             if let Some(tmp) = &tmp {
                 rustix::fs::renameat(parent, tmp.as_str(), parent, name)?;
@@ -328,7 +349,16 @@ impl Root {
             Ok(n)
         })();
         if result.is_err() {
-            let _ = rustix::fs::unlinkat(parent, tmp.as_deref().unwrap_or(name), AtFlags::empty());
+            let made = tmp.as_deref().unwrap_or(name);
+            // Only our own inode: a package unpacked beside this one may have renamed its
+            // identical copy over the name meanwhile.
+            let ours = rustix::fs::fstat(&file).ok();
+            let there = rustix::fs::statat(parent, made, AtFlags::SYMLINK_NOFOLLOW).ok();
+            if let (Some(a), Some(b)) = (ours, there) {
+                if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) {
+                    let _ = rustix::fs::unlinkat(parent, made, AtFlags::empty());
+                }
+            }
         }
         result
     }
@@ -818,8 +848,15 @@ mod tests {
         let mut buf = [0u8; 3];
         // New: created in place, owner, set-id mode (after the chown) and mtime as asked; the
         // data goes through a buffer smaller than it.
-        let n = Root::write_file_in(&d, "f", &meta(0o4755, 1000), &mut &b"hello"[..], &mut buf)
-            .unwrap();
+        let n = Root::write_file_in(
+            &d,
+            "f",
+            &meta(0o4755, 1000),
+            &mut &b"hello"[..],
+            &mut buf,
+            None,
+        )
+        .unwrap();
         assert_eq!(n, 5);
         let m = std::fs::symlink_metadata(p("a/b/f")).unwrap();
         assert_eq!(std::fs::read(p("a/b/f")).unwrap(), b"hello");
@@ -827,7 +864,23 @@ mod tests {
         assert_eq!(m.mtime(), 1000);
         // Existing: replaced by a new inode, so another link to the old one keeps its data.
         std::fs::hard_link(p("a/b/f"), p("a/other")).unwrap();
-        Root::write_file_in(&d, "f", &meta(0o644, 2000), &mut &b"new"[..], &mut buf).unwrap();
+        Root::write_file_in(
+            &d,
+            "f",
+            &meta(0o644, 2000),
+            &mut &b"new"[..],
+            &mut buf,
+            None,
+        )
+        .unwrap();
+        // Short data: an error, and neither the new name nor the old file disturbed.
+        let e = Root::write_file_in(&d, "g", &meta(0o644, 1), &mut &b"ab"[..], &mut buf, Some(3))
+            .unwrap_err();
+        assert!(e.get_ref().is_some_and(|x| x.is::<SizeMismatch>()), "{e}");
+        assert!(!p("a/b/g").exists());
+        Root::write_file_in(&d, "f", &meta(0o644, 1), &mut &b"ab"[..], &mut buf, Some(3))
+            .unwrap_err();
+        assert_eq!(std::fs::read(p("a/b/f")).unwrap(), b"new");
         assert_eq!(std::fs::read(p("a/b/f")).unwrap(), b"new");
         assert_eq!(std::fs::read(p("a/other")).unwrap(), b"hello");
         let m = std::fs::symlink_metadata(p("a/b/f")).unwrap();

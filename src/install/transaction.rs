@@ -108,6 +108,7 @@ pub fn install(
     reporter: &dyn InstallReporter,
 ) -> Result<InstallReport, InstallError> {
     let mut report = InstallReport::default();
+    raise_open_file_limit();
     let t0 = Instant::now();
     let rpms: Vec<RpmFile> = paths
         .par_iter()
@@ -217,6 +218,19 @@ pub fn install(
     report.timings.push(("rpmdb".into(), dt + t0.elapsed()));
     report.packages = pkgs.iter().map(|p| p.nevra.clone()).collect();
     Ok(report)
+}
+
+/// Each parallel unpack keeps a few directories open; with many cores the usual soft limit
+/// of 1024 open files is too low. The hard limit is the caller's to give.
+fn raise_open_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current < l.maximum {
+        l.current = l.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, l) {
+            debug!("open-file limit not raised: {e}");
+        }
+    }
 }
 
 fn move_db(root: &Path, from: &str, to: &str) -> Result<(), InstallError> {

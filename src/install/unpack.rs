@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 use super::cpio::{CpioError, CpioReader, EntryName};
 use super::header::{FileInfo, RpmFile, RPMFILE_DOC, RPMFILE_GHOST};
 use super::payload::{self, BOMB_MESSAGE};
-use super::rootfs::{encode_caps, CapsError, Meta, NodeKind, Root};
+use super::rootfs::{encode_caps, CapsError, Meta, NodeKind, Root, SizeMismatch};
 
 /// rpm's `RPMFILE_STATE_NORMAL`.
 pub const STATE_NORMAL: u8 = 0;
@@ -421,8 +421,9 @@ struct HardlinkSet {
 }
 
 /// Directory handles kept per package: a payload is sorted by path, so consecutive entries
-/// mostly share a directory. Bounded, as a package may have thousands of directories.
-const DIR_CACHE: usize = 16;
+/// mostly share a directory. Bounded, as a package may have thousands of directories and one
+/// unpack runs per core (the install also raises the open-file limit).
+const DIR_CACHE: usize = 8;
 
 struct Unpacker<'a> {
     rpm: &'a RpmFile,
@@ -539,13 +540,15 @@ impl Unpacker<'_> {
             error: None,
         };
         let (dirs, buf) = (&self.dirs, &mut self.buf);
-        match Root::write_file_in(&dirs[d].1, name, &meta, &mut tracked, buf) {
-            Ok(n) if n == f.size => Ok(()),
-            Ok(n) => Err(UnpackError::Mismatch {
-                pkg: self.pkg.clone(),
-                path: path.to_owned(),
-                reason: format!("{n} bytes of data, the header declares {}", f.size),
-            }),
+        match Root::write_file_in(&dirs[d].1, name, &meta, &mut tracked, buf, Some(f.size)) {
+            Ok(_) => Ok(()),
+            Err(e) if e.get_ref().is_some_and(|x| x.is::<SizeMismatch>()) => {
+                Err(UnpackError::Mismatch {
+                    pkg: self.pkg.clone(),
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })
+            }
             Err(e) => Err(match tracked.error {
                 Some(re) => self.payload_error(re, path),
                 None => self.fs("write", path)(e),

@@ -136,6 +136,16 @@ impl NbdServer {
                 source,
             })?;
         // It forks into the background; the parent's status says whether the config was good.
+        if !out.status.success() {
+            return Err(BootTestError::Missing {
+                what: "a listening nbd-server".into(),
+                hint: Some(format!(
+                    "nbd-server did not start: {}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )),
+            });
+        }
         let started = Instant::now();
         // The guard lives across the polls: it writes its pid file before it listens, and a
         // guard dropped after one failed connect would kill the server it waits for (seen

@@ -7,8 +7,8 @@
 //! its index, a file changed within the last seconds before its check is not recorded: a
 //! later write within the clock's granularity could otherwise keep the same times.
 //!
-//! Stored as `DIR/verified-v1` (one tab-separated line per file), rewritten under a temporary
-//! name. Builds sharing a cache may drop each other's new lines; that costs a second hashing,
+//! Stored as `DIR/verified-v1` (one tab-separated line per file, mode 0600), rewritten under a
+//! temporary name; a file another user owns or could write is ignored. Builds sharing a cache may drop each other's new lines; that costs a second hashing,
 //! never a wrong answer.
 
 use std::collections::HashMap;
@@ -27,6 +27,26 @@ const SETTLE: Duration = Duration::from_secs(2);
 
 /// Most records kept; past this only the ones used or made by this run are written back.
 const MAX_RECORDS: usize = 200_000;
+
+/// The records stand in for hashing, so only a file that nobody else could have written is
+/// read: owned by this user, not writable by group or others.
+fn trusted(file: &Path) -> bool {
+    match std::fs::symlink_metadata(file) {
+        Ok(m) => {
+            let ok = m.is_file()
+                && m.uid() == rustix::process::geteuid().as_raw()
+                && m.mode() & 0o022 == 0;
+            if !ok {
+                tracing::warn!(
+                    file = %file.display(),
+                    "verified checksums ignored: not a private file of this user"
+                );
+            }
+            ok
+        }
+        Err(_) => false,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Identity {
@@ -105,9 +125,13 @@ impl Verified {
     /// The records of `cache` (none when the file is missing or unreadable).
     pub fn load(cache: &Cache) -> Verified {
         let file = cache.root.join("verified-v1");
-        let known = std::fs::read_to_string(&file)
-            .map(|text| text.lines().filter_map(parse_line).collect())
-            .unwrap_or_default();
+        let known = if trusted(&file) {
+            std::fs::read_to_string(&file)
+                .map(|text| text.lines().filter_map(parse_line).collect())
+                .unwrap_or_default()
+        } else {
+            HashMap::new()
+        };
         Verified {
             file,
             known,
@@ -157,7 +181,11 @@ impl Verified {
         let used = self.used();
         let added = used
             .iter()
-            .filter(|(p, r)| self.known.get(*p).map(|k| k.id != r.id) != Some(false))
+            .filter(|(p, r)| {
+                self.known
+                    .get(*p)
+                    .is_none_or(|k| k.id != r.id || k.kind != r.kind || k.hex != r.hex)
+            })
             .count();
         if added == 0 {
             return;
@@ -177,7 +205,15 @@ impl Verified {
             .file
             .with_file_name(format!(".verified-v1.part{}", std::process::id()));
         let written = std::fs::create_dir_all(self.cache_root())
-            .and_then(|_| std::fs::File::create(&tmp))
+            .and_then(|_| {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+            })
             .and_then(|mut f| f.write_all(text.as_bytes()))
             .and_then(|_| std::fs::rename(&tmp, &self.file));
         if let Err(e) = written {
@@ -263,6 +299,23 @@ mod tests {
             v.verify(&pkg, &good),
             Err(RepoError::Checksum { .. })
         ));
+    }
+
+    #[test]
+    fn a_file_others_can_write_is_ignored() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("cache"), false);
+        let pkg = dir.path().join("a.rpm");
+        std::fs::write(&pkg, b"payload").unwrap();
+        let v = later(Verified::load(&cache));
+        v.verify(&pkg, &checksum_of(b"payload")).unwrap();
+        v.save();
+        let rec = dir.path().join("cache/verified-v1");
+        assert_eq!(std::fs::metadata(&rec).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(Verified::load(&cache).known.len(), 1);
+        std::fs::set_permissions(&rec, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(Verified::load(&cache).known.is_empty());
     }
 
     #[test]
