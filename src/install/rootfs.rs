@@ -845,18 +845,13 @@ mod tests {
             caps: None,
         };
         let d = root.dir("/a/b").unwrap();
+        // The data goes through a buffer smaller than it.
         let mut buf = [0u8; 3];
-        // New: created in place, owner, set-id mode (after the chown) and mtime as asked; the
-        // data goes through a buffer smaller than it.
-        let n = Root::write_file_in(
-            &d,
-            "f",
-            &meta(0o4755, 1000),
-            &mut &b"hello"[..],
-            &mut buf,
-            None,
-        )
-        .unwrap();
+        let mut write = |name: &str, meta: Meta, data: &[u8], expect: Option<u64>| {
+            Root::write_file_in(&d, name, &meta, &mut &data[..], &mut buf, expect)
+        };
+        // New: created in place, owner, set-id mode (after the chown) and mtime as asked.
+        let n = write("f", meta(0o4755, 1000), b"hello", None).unwrap();
         assert_eq!(n, 5);
         let m = std::fs::symlink_metadata(p("a/b/f")).unwrap();
         assert_eq!(std::fs::read(p("a/b/f")).unwrap(), b"hello");
@@ -864,22 +859,12 @@ mod tests {
         assert_eq!(m.mtime(), 1000);
         // Existing: replaced by a new inode, so another link to the old one keeps its data.
         std::fs::hard_link(p("a/b/f"), p("a/other")).unwrap();
-        Root::write_file_in(
-            &d,
-            "f",
-            &meta(0o644, 2000),
-            &mut &b"new"[..],
-            &mut buf,
-            None,
-        )
-        .unwrap();
+        write("f", meta(0o644, 2000), b"new", None).unwrap();
         // Short data: an error, and neither the new name nor the old file disturbed.
-        let e = Root::write_file_in(&d, "g", &meta(0o644, 1), &mut &b"ab"[..], &mut buf, Some(3))
-            .unwrap_err();
+        let e = write("g", meta(0o644, 1), b"ab", Some(3)).unwrap_err();
         assert!(e.get_ref().is_some_and(|x| x.is::<SizeMismatch>()), "{e}");
         assert!(!p("a/b/g").exists());
-        Root::write_file_in(&d, "f", &meta(0o644, 1), &mut &b"ab"[..], &mut buf, Some(3))
-            .unwrap_err();
+        write("f", meta(0o644, 1), b"ab", Some(3)).unwrap_err();
         assert_eq!(std::fs::read(p("a/b/f")).unwrap(), b"new");
         assert_eq!(std::fs::read(p("a/b/f")).unwrap(), b"new");
         assert_eq!(std::fs::read(p("a/other")).unwrap(), b"hello");

@@ -187,7 +187,6 @@ pub fn install(
         reporter,
         report: &mut report,
         script_time: Duration::ZERO,
-        unpack_time: Duration::ZERO,
         db_time: Duration::ZERO,
         serial: (0, Duration::ZERO),
         runs: (0, Duration::ZERO),
@@ -202,7 +201,7 @@ pub fn install(
         "unpack phases"
     );
     result?;
-    let (st, ut, dt) = (tx.script_time, tx.unpack_time, tx.db_time);
+    let (st, ut, dt) = (tx.script_time, tx.serial.1 + tx.runs.1, tx.db_time);
     let t0 = Instant::now();
     db.finish()?;
     let final_dbpath = match &opts.dbpath {
@@ -261,9 +260,9 @@ struct Tx<'a> {
     reporter: &'a dyn InstallReporter,
     report: &'a mut InstallReport,
     script_time: Duration,
-    unpack_time: Duration,
     db_time: Duration,
-    /// Packages unpacked one at a time (they set off scriptlets or triggers), and their time.
+    /// Packages unpacked one at a time (they set off scriptlets or triggers), and their time;
+    /// with `runs` the unpack stage's time.
     serial: (usize, Duration),
     /// Runs of packages unpacked side by side, and their time.
     runs: (usize, Duration),
@@ -368,7 +367,6 @@ impl Tx<'_> {
             .collect();
         owners.thaw();
         let results = results?;
-        self.unpack_time += t0.elapsed();
         self.runs.0 += 1;
         self.runs.1 += t0.elapsed();
         if range.len() > 1 {
@@ -418,7 +416,6 @@ impl Tx<'_> {
                 source,
             },
         })?;
-        self.unpack_time += t0.elapsed();
         self.serial.0 += 1;
         self.serial.1 += t0.elapsed();
         self.reporter

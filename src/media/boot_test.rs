@@ -135,16 +135,17 @@ impl NbdServer {
                 cmd: format!("{} -C {}", bin.display(), my_conf.display()),
                 source,
             })?;
+        let not_started = || BootTestError::Missing {
+            what: "a listening nbd-server".into(),
+            hint: Some(format!(
+                "nbd-server did not start: {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )),
+        };
         // It forks into the background; the parent's status says whether the config was good.
         if !out.status.success() {
-            return Err(BootTestError::Missing {
-                what: "a listening nbd-server".into(),
-                hint: Some(format!(
-                    "nbd-server did not start: {}{}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                )),
-            });
+            return Err(not_started());
         }
         let started = Instant::now();
         // The guard lives across the polls: it writes its pid file before it listens, and a
@@ -168,14 +169,7 @@ impl NbdServer {
             if started.elapsed() > Duration::from_secs(10) {
                 // Stops the server if it started but never listened.
                 drop(srv);
-                return Err(BootTestError::Missing {
-                    what: "a listening nbd-server".into(),
-                    hint: Some(format!(
-                        "nbd-server did not start: {}{}",
-                        out.status,
-                        String::from_utf8_lossy(&out.stderr)
-                    )),
-                });
+                return Err(not_started());
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -253,12 +253,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn records_only_settled_unchanged_files() {
+    /// A temporary directory with a cache in it and a package file `a.rpm` holding `payload`.
+    fn setup() -> (tempfile::TempDir, Cache, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().join("cache"), false);
         let pkg = dir.path().join("a.rpm");
         std::fs::write(&pkg, b"payload").unwrap();
+        (dir, cache, pkg)
+    }
+
+    #[test]
+    fn records_only_settled_unchanged_files() {
+        let (dir, cache, pkg) = setup();
         let good = checksum_of(b"payload");
 
         // Just written: verified, but not recorded.
@@ -304,10 +310,7 @@ mod tests {
     #[test]
     fn a_file_others_can_write_is_ignored() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().join("cache"), false);
-        let pkg = dir.path().join("a.rpm");
-        std::fs::write(&pkg, b"payload").unwrap();
+        let (dir, cache, pkg) = setup();
         let v = later(Verified::load(&cache));
         v.verify(&pkg, &checksum_of(b"payload")).unwrap();
         v.save();
