@@ -40,6 +40,8 @@ pub struct Finished {
     pub output: Vec<u8>,
     /// The flag was set while it ran: the group was sent SIGTERM (and SIGKILL if needed).
     pub interrupted: bool,
+    /// It ran past its time limit: the group was killed.
+    pub timed_out: bool,
 }
 
 /// Why a child could not be run (its own failure is a [`Finished`] status).
@@ -59,9 +61,20 @@ pub enum ChildError {
 /// the child has exited and its output is read; when the flag is set meanwhile, the group is
 /// ended first.
 pub fn run_captured(
-    mut cmd: Command,
+    cmd: Command,
     mut on_line: Box<dyn FnMut(&str) + Send>,
     feed: Option<&[u8]>,
+) -> Result<Finished, ChildError> {
+    run_captured_limited(cmd, &mut *on_line, feed, None)
+}
+
+/// [`run_captured`] with `on_line` called on this thread (so it may borrow), and a time limit:
+/// past `limit` the group gets SIGKILL and the result says `timed_out`.
+pub fn run_captured_limited(
+    mut cmd: Command,
+    on_line: &mut dyn FnMut(&str),
+    feed: Option<&[u8]>,
+    limit: Option<Duration>,
 ) -> Result<Finished, ChildError> {
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| ChildError::Io(e.into()))?;
@@ -72,25 +85,26 @@ pub fn run_captured(
     if feed.is_none() {
         cmd.stdin(Stdio::null());
     }
+    let started = Instant::now();
     let mut child = cmd.spawn().map_err(ChildError::Spawn)?;
     // The Command holds the write ends: without dropping it the reader never sees EOF.
     drop(cmd);
-    let reader = std::thread::spawn(move || {
+    // The reader only moves lines to this thread, which hands them to `on_line`; it is left
+    // behind (blocked) only when output is held open by something outside the group.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
         let mut r = std::io::BufReader::new(std::fs::File::from(rd));
-        let mut all = Vec::new();
-        let mut line = Vec::new();
         loop {
-            line.clear();
+            let mut line = Vec::new();
             match r.read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
-                    let text = String::from_utf8_lossy(&line);
-                    on_line(text.trim_end_matches('\n'));
-                    all.extend_from_slice(&line);
+                    if lines_tx.send(line).is_err() {
+                        break;
+                    }
                 }
             }
         }
-        all
     });
     if let Some(bytes) = feed {
         let r = child
@@ -105,35 +119,85 @@ pub fn run_captured(
             return Err(ChildError::Io(e));
         }
     }
-    let (status, mut ended) = wait_group(&mut child).map_err(ChildError::Io)?;
-    // Whatever the child left running still writes to the pipe: wait for EOF, but end the
-    // group on an interrupt and give up on output held open outside it.
-    let mut killed_at = None;
-    while !reader.is_finished() {
-        if interrupted() {
-            ended = true;
-            match killed_at {
-                None => {
-                    kill_group(&child, rustix::process::Signal::KILL);
-                    killed_at = Some(Instant::now());
+    let mut output = Vec::new();
+    let mut status: Option<ExitStatus> = None;
+    let mut eof = false;
+    // When the group was sent SIGTERM (interrupt) and SIGKILL (interrupt or time limit).
+    let mut termed_at: Option<Instant> = None;
+    let mut killed_at: Option<Instant> = None;
+    let mut timed_out = false;
+    // No wait right after a line (more may be queued), but the checks below run every time:
+    // a script that floods its output still meets its time limit.
+    let mut wait = POLL / 10;
+    loop {
+        if !eof {
+            match lines_rx.recv_timeout(wait) {
+                Ok(line) => {
+                    let text = String::from_utf8_lossy(&line);
+                    on_line(text.trim_end_matches('\n'));
+                    output.extend_from_slice(&line);
+                    wait = Duration::ZERO;
                 }
-                Some(t) if t.elapsed() > GRACE => {
-                    return Ok(Finished {
-                        status,
-                        output: Vec::new(),
-                        interrupted: ended,
-                    })
-                }
-                Some(_) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => wait = POLL / 10,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => eof = true,
+            }
+        } else {
+            std::thread::sleep(POLL / 10);
+        }
+        if status.is_none() {
+            status = child.try_wait().map_err(ChildError::Io)?;
+            if status.is_some() && (termed_at.is_some() || killed_at.is_some()) {
+                // The leader is gone; its group may not be.
+                kill_group(&child, rustix::process::Signal::KILL);
             }
         }
-        std::thread::sleep(POLL / 10);
+        if status.is_some() && eof {
+            break;
+        }
+        if killed_at.is_none() {
+            if limit.is_some_and(|l| started.elapsed() > l) {
+                tracing::debug!("time limit: killing process group {}", child.id());
+                timed_out = true;
+                kill_group(&child, rustix::process::Signal::KILL);
+                killed_at = Some(Instant::now());
+            } else if interrupted() {
+                match termed_at {
+                    None if status.is_none() => {
+                        tracing::debug!("interrupted: ending process group {}", child.id());
+                        kill_group(&child, rustix::process::Signal::TERM);
+                        termed_at = Some(Instant::now());
+                    }
+                    Some(t) if t.elapsed() <= GRACE => {}
+                    _ => {
+                        kill_group(&child, rustix::process::Signal::KILL);
+                        killed_at = Some(Instant::now());
+                    }
+                }
+            }
+        }
+        // Killed, and still no end: output held open outside the group, or a leader that does
+        // not die (should not happen): reap what can be reaped and give up on the rest.
+        if let Some(t) = killed_at {
+            if t.elapsed() > GRACE {
+                let status = match status {
+                    Some(s) => s,
+                    None => child.wait().map_err(ChildError::Io)?,
+                };
+                return Ok(Finished {
+                    status,
+                    output,
+                    interrupted: termed_at.is_some() || (!timed_out && interrupted()),
+                    timed_out,
+                });
+            }
+        }
     }
-    let output = reader.join().unwrap_or_default();
+    let status = status.expect("loop ends only with a status");
     Ok(Finished {
         status,
         output,
-        interrupted: ended,
+        interrupted: termed_at.is_some() || (killed_at.is_some() && !timed_out),
+        timed_out,
     })
 }
 
@@ -192,6 +256,7 @@ mod tests {
         .unwrap();
         assert!(f.status.success());
         assert!(!f.interrupted);
+        assert!(!f.timed_out);
         assert_eq!(String::from_utf8_lossy(&f.output), "one\ntwo\nthree\n");
         assert_eq!(*lines.lock().unwrap(), ["one", "two", "three"]);
     }
@@ -202,5 +267,24 @@ mod tests {
         cmd.args(["-c", "cat"]).stdin(Stdio::piped());
         let f = run_captured(cmd, Box::new(|_| {}), Some(b"fed\n")).unwrap();
         assert_eq!(f.output, b"fed\n");
+    }
+
+    #[test]
+    fn time_limit_kills_the_group() {
+        let mut cmd = Command::new("/bin/sh");
+        // The background sleep keeps the pipe open: the whole group must go.
+        cmd.args(["-c", "echo started; sleep 60 & sleep 60"]);
+        let mut lines = Vec::new();
+        let f = run_captured_limited(
+            cmd,
+            &mut |l| lines.push(l.to_string()),
+            None,
+            Some(Duration::from_millis(300)),
+        )
+        .unwrap();
+        assert!(f.timed_out);
+        assert!(!f.interrupted);
+        assert!(!f.status.success());
+        assert_eq!(lines, ["started"]);
     }
 }

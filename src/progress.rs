@@ -32,6 +32,11 @@ pub trait InstallReporter: Sync {
     fn installed(&self, name: &str, bytes: u64);
     /// A scriptlet starts (for a status line).
     fn scriptlet(&self, name: &str);
+    /// A line of a scriptlet's output (stdout and stderr), as it comes: rpm shows scriptlet
+    /// output on the console, so a front end should too.
+    fn scriptlet_output(&self, name: &str, line: &str) {
+        let _ = (name, line);
+    }
     /// The transaction ended (successfully or not).
     fn finish(&self);
 }

@@ -174,7 +174,9 @@ fn chroot_run(runner: &ScriptRunner, root: &Path, argv: &[String]) -> Result<Str
         prog: argv.to_vec(),
         ..ScriptSpec::default()
     };
-    let out = runner.run(&spec)?;
+    // kiln's own steps, not scripts: `--script-timeout` does not apply (dracut under
+    // emulation may take long); an interrupt still ends them.
+    let out = runner.clone().with_timeout(None).run(&spec)?;
     if !out.success() {
         return Err(BootError::Tool {
             cmd: argv.join(" "),

@@ -379,6 +379,10 @@ pub struct InstallArgs {
     /// A failing %post, %posttrans or trigger fails the install (rpm only warns).
     #[arg(long)]
     pub strict_scriptlets: bool,
+    /// End a scriptlet, trigger or chroot %post that runs longer than SECONDS (with all it
+    /// started), failing the install; 0: no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub script_timeout: u64,
     /// The rpmdb directory inside the root (default: the target's own %_dbpath).
     #[arg(long, value_name = "PATH")]
     pub dbpath: Option<String>,
@@ -411,6 +415,10 @@ pub struct InstallRpmsArgs {
     /// A failing %post, %posttrans or trigger fails the install.
     #[arg(long)]
     pub strict_scriptlets: bool,
+    /// End a scriptlet, trigger or chroot %post that runs longer than SECONDS (with all it
+    /// started), failing the install; 0: no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub script_timeout: u64,
     /// The rpmdb directory inside the root (default: the target's own %_dbpath).
     #[arg(long, value_name = "PATH")]
     pub dbpath: Option<String>,
@@ -584,4 +592,8 @@ pub struct BuildArgs {
     /// stdout (`-`, the default) or sent to the Unix socket SOCKET.
     #[arg(long, value_name = "SOCKET", num_args = 0..=1, default_missing_value = "-")]
     pub json_progress: Option<String>,
+    /// End a scriptlet, trigger or chroot %post that runs longer than SECONDS (with all it
+    /// started), failing the build; 0: no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub script_timeout: u64,
 }

@@ -251,7 +251,7 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
         ks,
     };
     let runner = match ScriptRunner::current() {
-        Ok(r) => r,
+        Ok(r) => r.with_timeout(Some(std::time::Duration::from_secs(a.script_timeout))),
         Err(e) => {
             eprintln!("error: cannot find the kiln binary for scriptlets: {e}");
             return Ok(EXIT_ENV);

@@ -118,6 +118,10 @@ impl InstallReporter for JsonProgress<'_> {
         self.emit(false);
     }
     fn scriptlet(&self, _: &str) {}
+    fn scriptlet_output(&self, name: &str, line: &str) {
+        // The events carry progress; scriptlet output is for the console, as without them.
+        eprintln!("{name}: {line}");
+    }
     fn finish(&self) {
         self.emit(true);
     }

@@ -73,7 +73,13 @@ pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
         install_time: source_date_epoch(),
         arch: a.arch.clone().unwrap_or_else(host_arch),
     };
-    install_files(&a.rpms, &a.root, &opts, a.nocleanup, a.json, &[])
+    install_files(
+        &a.rpms,
+        &a.root,
+        &opts,
+        (a.nocleanup, a.json, a.script_timeout),
+        &[],
+    )
 }
 
 /// Install `paths` and print the report; shared by both commands.
@@ -81,14 +87,13 @@ fn install_files(
     paths: &[std::path::PathBuf],
     root: &std::path::Path,
     opts: &InstallOptions,
-    nocleanup: bool,
-    json: bool,
+    (nocleanup, json, script_timeout): (bool, bool, u64),
     before: &[(&str, std::time::Duration)],
 ) -> anyhow::Result<i32> {
     let started = Instant::now();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let runner = match ScriptRunner::current() {
-        Ok(r) => r,
+        Ok(r) => r.with_timeout(Some(std::time::Duration::from_secs(script_timeout))),
         Err(e) => {
             eprintln!("error: cannot find the kiln binary for scriptlets: {e}");
             return Ok(EXIT_ENV);
@@ -207,8 +212,7 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
         &paths,
         &a.root,
         &opts,
-        a.nocleanup,
-        a.resolve.json,
+        (a.nocleanup, a.resolve.json, a.script_timeout),
         &[("resolve", t_resolve), ("download", t_download)],
     )
 }

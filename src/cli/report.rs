@@ -84,6 +84,10 @@ impl kiln::progress::InstallReporter for InstallBar {
     fn scriptlet(&self, name: &str) {
         self.bar.set_message(name.to_string());
     }
+    fn scriptlet_output(&self, name: &str, line: &str) {
+        // On stderr (stdout may carry the JSON report), above the bar when there is one.
+        self.bar.suspend(|| eprintln!("{name}: {line}"));
+    }
     fn finish(&self) {
         self.bar.finish_and_clear();
     }

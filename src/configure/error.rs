@@ -103,6 +103,16 @@ pub enum ConfigureError {
         #[source]
         source: std::io::Error,
     },
+    /// A `%pre`/`%post` ran longer than `--script-timeout`: it was ended with all it started.
+    #[error("`{section}` ({origin}) ran longer than the script timeout of {secs} s")]
+    ScriptTimeout {
+        /// `%pre` or `%post`.
+        section: &'static str,
+        /// The section's header line.
+        origin: Origin,
+        /// The limit.
+        secs: u64,
+    },
     /// A script with `--erroronfail` failed.
     #[error("`{section}` ({origin}) failed with exit status {status} (--erroronfail): {output}")]
     ScriptFailed {

@@ -138,6 +138,13 @@ fn run_in_root(s: &Script, root: &Path, env: &ScriptEnv) -> Result<ScriptRun, Co
             section: section(s),
             origin: s.origin.clone(),
         },
+        crate::install::scriptlet::ScriptError::Timeout { secs, .. } => {
+            ConfigureError::ScriptTimeout {
+                section: section(s),
+                origin: s.origin.clone(),
+                secs,
+            }
+        }
         e => ConfigureError::Runner {
             command: section(s),
             origin: s.origin.clone(),
@@ -192,13 +199,24 @@ fn run_on_host(
     }
     tracing::debug!("running {} ({}) on the host", section(s), s.origin);
     let label = format!("{} ({})", section(s), s.origin);
-    let on_line = Box::new(move |line: &str| {
+    let mut on_line = |line: &str| {
         tracing::debug!(target: "kiln::script", "{label}: {line}");
-    });
-    // Its own process group, ended on an interrupt (with whatever the script started).
-    let done = crate::cancel::run_captured(cmd, on_line, None).map_err(|e| match e {
-        crate::cancel::ChildError::Spawn(e) | crate::cancel::ChildError::Io(e) => spawn_err(e),
-    })?;
+    };
+    // Its own process group, ended on an interrupt or past the runner's time limit (with
+    // whatever the script started).
+    let limit = env.runner.as_ref().and_then(ScriptRunner::timeout);
+    let done = crate::cancel::run_captured_limited(cmd, &mut on_line, None, limit).map_err(
+        |e| match e {
+            crate::cancel::ChildError::Spawn(e) | crate::cancel::ChildError::Io(e) => spawn_err(e),
+        },
+    )?;
+    if done.timed_out {
+        return Err(ConfigureError::ScriptTimeout {
+            section: section(s),
+            origin: s.origin.clone(),
+            secs: limit.map_or(0, |l| l.as_secs()),
+        });
+    }
     if done.interrupted {
         return Err(ConfigureError::Interrupted {
             section: section(s),

@@ -61,14 +61,16 @@ pub enum InstallError {
 }
 
 impl InstallError {
-    /// Exit code: 1 for bad input (broken or conflicting packages, failing scriptlets), 2 for
+    /// Exit code: 1 for bad input (broken or conflicting packages, failing or hanging
+    /// scriptlets), 2 for
     /// the environment, 130 for Ctrl-C.
     pub fn exit_code(&self) -> i32 {
         match self {
             InstallError::Read { .. }
             | InstallError::Conflict(_)
             | InstallError::Unpack { .. }
-            | InstallError::Scriptlet { .. } => 1,
+            | InstallError::Scriptlet { .. }
+            | InstallError::Runner(ScriptError::Timeout { .. }) => 1,
             InstallError::Interrupted => 130,
             InstallError::RpmDb(_) | InstallError::Runner(_) | InstallError::Io { .. } => 2,
         }

@@ -20,6 +20,7 @@ pub mod lua;
 pub mod payload;
 pub mod rootfs;
 pub mod rpmdb;
+pub(crate) mod sandbox;
 pub mod scriptlet;
 pub mod transaction;
 pub mod unpack;

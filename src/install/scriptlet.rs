@@ -1,11 +1,17 @@
 //! Running scriptlets as rpm does, inside the root, without leaving anything behind.
 //!
-//! Each scriptlet runs in a fresh kiln helper process (`kiln __scriptlet`, see [`helper_main`]):
-//! it unshares a mount and a network namespace, mounts /proc, /sys, a minimal /dev and a /run
-//! tmpfs beneath the root, chroots and then runs the interpreter (or embedded Lua). It does so
-//! as the init of its own PID namespace and dies with kiln ([`crate::pidns`]), so even when
-//! kiln is killed nothing stays mounted or running, and the multithreaded parent never changes its own root. The helper is a host binary already
-//! loaded when it chroots, so cross-arch roots work (target interpreters run through binfmt).
+//! Each scriptlet runs in a fresh kiln helper process (`kiln __scriptlet`, see [`helper_main`])
+//! as the init of its own PID namespace, dying with kiln ([`crate::pidns`]): even when kiln
+//! is killed nothing stays mounted or running, and the multithreaded parent never changes its
+//! own root. The helper then enters the sandbox ([`super::sandbox`]: private namespaces, API
+//! filesystems, `pivot_root` into the root, capabilities dropped, a seccomp filter) and runs
+//! the interpreter (or embedded Lua). The helper is a host binary already loaded when it
+//! pivots, so cross-arch roots work: target interpreters run through binfmt_misc entries with
+//! the F flag, whose emulator was opened when it was registered.
+//!
+//! A scriptlet that runs longer than the runner's time limit is killed with its whole PID
+//! namespace ([`ScriptError::Timeout`]); its output goes, line by line, to a caller's
+//! callback as it comes (rpm prints scriptlet output; kiln's CLI does too) and to the log.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -90,6 +96,14 @@ pub enum ScriptError {
         /// Scriptlet.
         name: String,
     },
+    /// It ran longer than the runner's time limit: it was killed, with everything it started.
+    #[error("{name} ran longer than the script timeout of {secs} s")]
+    Timeout {
+        /// Scriptlet.
+        name: String,
+        /// The limit.
+        secs: u64,
+    },
     /// Talking to the helper failed.
     #[error("failed to talk to the scriptlet helper for {name}")]
     Pipe {
@@ -108,7 +122,12 @@ pub struct ScriptRunner {
     /// Nanoseconds spent running target programs (not embedded Lua), shared by the clones:
     /// for a foreign arch this is the time under emulation, which the build reports apart.
     clock: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The time limit of one scriptlet (`None`: none).
+    timeout: Option<std::time::Duration>,
 }
+
+/// The default limit of one scriptlet (`--script-timeout`): generous, so only a hang meets it.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
 
 impl ScriptRunner {
     /// A runner using `exe` as the helper (a binary whose `main` dispatches [`HELPER_ARG`] to
@@ -117,7 +136,19 @@ impl ScriptRunner {
         ScriptRunner {
             exe,
             clock: Default::default(),
+            timeout: None,
         }
+    }
+
+    /// The same runner with a time limit for each scriptlet (`None` or zero: no limit).
+    pub fn with_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.timeout = timeout.filter(|t| !t.is_zero());
+        self
+    }
+
+    /// The time limit of one scriptlet.
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.timeout
     }
 
     /// Time spent so far running target programs in roots (all clones of this runner).
@@ -141,8 +172,18 @@ impl ScriptRunner {
     /// Run one scriptlet and wait for it. The helper runs in its own process group, which is
     /// ended (with the scriptlet and anything it started) when [`crate::cancel`]'s flag is set.
     pub fn run(&self, spec: &ScriptSpec) -> Result<ScriptOutcome, ScriptError> {
+        self.run_with_output(spec, &mut |_| {})
+    }
+
+    /// [`Self::run`], handing each line of the scriptlet's output (stdout and stderr as they
+    /// interleave) to `on_line` as it arrives, on this thread.
+    pub fn run_with_output(
+        &self,
+        spec: &ScriptSpec,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<ScriptOutcome, ScriptError> {
         let started = std::time::Instant::now();
-        let r = self.run_untimed(spec);
+        let r = self.run_untimed(spec, on_line);
         if spec.prog.first().map(String::as_str) != Some("<lua>") {
             let ns = started.elapsed().as_nanos() as u64;
             self.clock
@@ -151,7 +192,11 @@ impl ScriptRunner {
         r
     }
 
-    fn run_untimed(&self, spec: &ScriptSpec) -> Result<ScriptOutcome, ScriptError> {
+    fn run_untimed(
+        &self,
+        spec: &ScriptSpec,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<ScriptOutcome, ScriptError> {
         if crate::cancel::interrupted() {
             return Err(ScriptError::Interrupted {
                 name: spec.name.clone(),
@@ -162,11 +207,13 @@ impl ScriptRunner {
             .stdin(Stdio::piped())
             .env(crate::pidns::PARENT_ENV, std::process::id().to_string());
         let json = serde_json::to_vec(spec).expect("script spec serialises");
-        let name = spec.name.clone();
-        let on_line = Box::new(move |line: &str| {
+        let name = &spec.name;
+        let mut each_line = |line: &str| {
             tracing::debug!(target: "kiln::scriptlet", "{name}: {line}");
-        });
-        let done = crate::cancel::run_captured(cmd, on_line, Some(&json)).map_err(|e| match e {
+            on_line(line);
+        };
+        let done = crate::cancel::run_captured_limited(cmd, &mut each_line, Some(&json), self.timeout)
+            .map_err(|e| match e {
             crate::cancel::ChildError::Spawn(source) => ScriptError::Spawn {
                 exe: self.exe.display().to_string(),
                 name: spec.name.clone(),
@@ -177,6 +224,12 @@ impl ScriptRunner {
                 source,
             },
         })?;
+        if done.timed_out {
+            return Err(ScriptError::Timeout {
+                name: spec.name.clone(),
+                secs: self.timeout.map_or(0, |t| t.as_secs()),
+            });
+        }
         if done.interrupted {
             return Err(ScriptError::Interrupted {
                 name: spec.name.clone(),
@@ -225,7 +278,7 @@ pub fn helper_main() -> i32 {
         Ok(f) => f,
         Err(e) => return setup_failed(&format!("cannot open /dev/null: {e}")),
     };
-    if let Err(e) = enter_root(&spec.root) {
+    if let Err(e) = super::sandbox::enter(&spec.root, super::sandbox::Occupant::Script) {
         return setup_failed(&e);
     }
     if spec.prog.first().map(String::as_str) == Some("<lua>") {
@@ -234,10 +287,16 @@ pub fn helper_main() -> i32 {
     run_program_here(&spec, devnull)
 }
 
-/// `kiln __shell ROOT`: an interactive shell in the root with the same namespace and mounts
-/// as scriptlets get (livecd-creator's `--shell`). Call it from `main` before any thread starts.
+/// `kiln __shell ROOT`: an interactive shell in the root in the sandbox scriptlets get, with
+/// the user's terminal (livecd-creator's `--shell`). Call it from `main` before any thread
+/// starts.
 pub fn shell_main(root: &Path) -> i32 {
-    if let Err(e) = enter_root(root) {
+    match crate::pidns::enter() {
+        Err(e) => return setup_failed(&e),
+        Ok(crate::pidns::Role::Done(code)) => return code,
+        Ok(crate::pidns::Role::Init) => {}
+    }
+    if let Err(e) = super::sandbox::enter(root, super::sandbox::Occupant::Shell) {
         return setup_failed(&e);
     }
     let shell = ["/bin/bash", "/bin/sh"]
@@ -266,96 +325,6 @@ pub fn shell_main(root: &Path) -> i32 {
 fn setup_failed(msg: &str) -> i32 {
     eprintln!("kiln-scriptlet-setup: {msg}");
     SETUP_FAILED
-}
-
-/// Private mount + network namespace, API filesystems beneath the root, chroot.
-fn enter_root(root: &Path) -> Result<(), String> {
-    use rustix::mount::{
-        mount, mount_bind, mount_bind_recursive, mount_change, mount_remount, MountFlags,
-        MountPropagationFlags,
-    };
-    use rustix::thread::UnshareFlags;
-
-    // rustix deprecates the safe `unshare` because CLONE_FILES/CLONE_FS can invalidate fds
-    // other threads hold; new mount and network namespaces in this single-threaded helper
-    // cannot.
-    #[allow(deprecated)]
-    rustix::thread::unshare(UnshareFlags::NEWNS | UnshareFlags::NEWNET)
-        .map_err(|e| format!("cannot unshare the mount and network namespaces: {e}"))?;
-    // Nothing mounted below may propagate back to the host.
-    mount_change(
-        "/",
-        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-    )
-    .map_err(|e| format!("cannot make the mounts private: {e}"))?;
-
-    // Only mount on real directories: a symlink planted by a package must not redirect a mount.
-    let real_dir = |p: &Path| {
-        std::fs::symlink_metadata(p)
-            .map(|m| m.file_type().is_dir())
-            .unwrap_or(false)
-    };
-    let proc_dir = root.join("proc");
-    if real_dir(&proc_dir) {
-        mount(
-            "proc",
-            &proc_dir,
-            "proc",
-            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-            None,
-        )
-        .map_err(|e| format!("cannot mount /proc: {e}"))?;
-    }
-    let sys_dir = root.join("sys");
-    if real_dir(&sys_dir) {
-        mount_bind_recursive("/sys", &sys_dir).map_err(|e| format!("cannot bind /sys: {e}"))?;
-        // Read-only: a scriptlet has no business changing the build host's kernel settings.
-        let _ = mount_remount(&sys_dir, MountFlags::BIND | MountFlags::RDONLY, "");
-    }
-    let dev_dir = root.join("dev");
-    if real_dir(&dev_dir) {
-        // A private /dev with the usual harmless nodes, so scriptlets cannot touch host disks.
-        mount(
-            "tmpfs",
-            &dev_dir,
-            "tmpfs",
-            MountFlags::NOSUID | MountFlags::NOEXEC,
-            Some(c"mode=0755"),
-        )
-        .map_err(|e| format!("cannot mount a tmpfs on /dev: {e}"))?;
-        for node in ["null", "zero", "full", "random", "urandom", "tty"] {
-            let target = dev_dir.join(node);
-            if std::fs::File::create(&target).is_ok() {
-                let _ = mount_bind(Path::new("/dev").join(node), &target);
-            }
-        }
-        for (name, to) in [
-            ("fd", "/proc/self/fd"),
-            ("stdin", "/proc/self/fd/0"),
-            ("stdout", "/proc/self/fd/1"),
-            ("stderr", "/proc/self/fd/2"),
-        ] {
-            let _ = std::os::unix::fs::symlink(to, dev_dir.join(name));
-        }
-        for d in ["shm", "pts"] {
-            let _ = std::fs::create_dir(dev_dir.join(d));
-        }
-    }
-    let run_dir = root.join("run");
-    if real_dir(&run_dir) {
-        mount(
-            "tmpfs",
-            &run_dir,
-            "tmpfs",
-            MountFlags::NOSUID | MountFlags::NODEV,
-            Some(c"mode=0755"),
-        )
-        .map_err(|e| format!("cannot mount a tmpfs on /run: {e}"))?;
-    }
-    rustix::process::chroot(root)
-        .map_err(|e| format!("cannot chroot to `{}`: {e}", root.display()))?;
-    std::env::set_current_dir("/").map_err(|e| format!("cannot chdir to / in the root: {e}"))?;
-    Ok(())
 }
 
 fn run_lua_here(spec: &ScriptSpec) -> i32 {

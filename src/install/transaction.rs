@@ -614,7 +614,11 @@ impl Tx<'_> {
         self.reporter.scriptlet(name);
         let spec = self.spec(s, name, arg1, arg2, input);
         let t0 = Instant::now();
-        let out = match self.runner.run(&spec) {
+        let reporter = self.reporter;
+        let out = match self
+            .runner
+            .run_with_output(&spec, &mut |line| reporter.scriptlet_output(name, line))
+        {
             Err(super::scriptlet::ScriptError::Interrupted { .. }) => {
                 return Err(InstallError::Interrupted)
             }
