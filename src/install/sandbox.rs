@@ -115,8 +115,14 @@ fn api_filesystems(root: &Path, who: Occupant) -> Result<(), String> {
     if real_dir(&sys_dir) {
         // A new instance (of this network namespace), not a bind of the host's: the host's
         // has cgroupfs, efivarfs, debugfs... mounted read-write below it.
-        mount("sysfs", &sys_dir, "sysfs", hardened | MountFlags::RDONLY, None)
-            .map_err(|e| format!("cannot mount /sys: {e}"))?;
+        mount(
+            "sysfs",
+            &sys_dir,
+            "sysfs",
+            hardened | MountFlags::RDONLY,
+            None,
+        )
+        .map_err(|e| format!("cannot mount /sys: {e}"))?;
     }
     let dev_dir = root.join("dev");
     if real_dir(&dev_dir) {
@@ -380,7 +386,8 @@ fn seccomp_program() -> Result<Option<seccompiler::BpfProgram>, String> {
         )
         .map_err(err)?])
         .map_err(err)?;
-        let mut chr = vec![cond(mode_arg, Op::MaskedEq(ifmt), u64::from(libc::S_IFCHR)).map_err(err)?];
+        let mut chr =
+            vec![cond(mode_arg, Op::MaskedEq(ifmt), u64::from(libc::S_IFCHR)).map_err(err)?];
         for (major, minor) in ALLOWED_CHAR_DEVICES {
             chr.push(cond(mode_arg + 1, Op::Ne, encode_dev(major, minor)).map_err(err)?);
         }

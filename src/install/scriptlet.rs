@@ -212,18 +212,19 @@ impl ScriptRunner {
             tracing::debug!(target: "kiln::scriptlet", "{name}: {line}");
             on_line(line);
         };
-        let done = crate::cancel::run_captured_limited(cmd, &mut each_line, Some(&json), self.timeout)
-            .map_err(|e| match e {
-            crate::cancel::ChildError::Spawn(source) => ScriptError::Spawn {
-                exe: self.exe.display().to_string(),
-                name: spec.name.clone(),
-                source,
-            },
-            crate::cancel::ChildError::Io(source) => ScriptError::Pipe {
-                name: spec.name.clone(),
-                source,
-            },
-        })?;
+        let done =
+            crate::cancel::run_captured_limited(cmd, &mut each_line, Some(&json), self.timeout)
+                .map_err(|e| match e {
+                    crate::cancel::ChildError::Spawn(source) => ScriptError::Spawn {
+                        exe: self.exe.display().to_string(),
+                        name: spec.name.clone(),
+                        source,
+                    },
+                    crate::cancel::ChildError::Io(source) => ScriptError::Pipe {
+                        name: spec.name.clone(),
+                        source,
+                    },
+                })?;
         if done.timed_out {
             return Err(ScriptError::Timeout {
                 name: spec.name.clone(),
