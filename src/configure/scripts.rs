@@ -133,24 +133,31 @@ fn run_in_root(s: &Script, root: &Path, env: &ScriptEnv) -> Result<ScriptRun, Co
         s.origin,
         root.display()
     );
-    let out = runner.run(&spec).map_err(|e| match e {
-        crate::install::scriptlet::ScriptError::Interrupted { .. } => ConfigureError::Interrupted {
-            section: section(s),
-            origin: s.origin.clone(),
-        },
-        crate::install::scriptlet::ScriptError::Timeout { secs, .. } => {
-            ConfigureError::ScriptTimeout {
-                section: section(s),
-                origin: s.origin.clone(),
-                secs,
+    // On the console as livecd-creator shows it (its %post inherits the terminal).
+    let label = spec.name.clone();
+    let mut on_line = |line: &str| tracing::info!(target: "kiln::script", "{label}: {line}");
+    let out = runner
+        .run_with_output(&spec, &mut on_line)
+        .map_err(|e| match e {
+            crate::install::scriptlet::ScriptError::Interrupted { .. } => {
+                ConfigureError::Interrupted {
+                    section: section(s),
+                    origin: s.origin.clone(),
+                }
             }
-        }
-        e => ConfigureError::Runner {
-            command: section(s),
-            origin: s.origin.clone(),
-            source: e,
-        },
-    })?;
+            crate::install::scriptlet::ScriptError::Timeout { secs, .. } => {
+                ConfigureError::ScriptTimeout {
+                    section: section(s),
+                    origin: s.origin.clone(),
+                    secs,
+                }
+            }
+            e => ConfigureError::Runner {
+                command: section(s),
+                origin: s.origin.clone(),
+                source: e,
+            },
+        })?;
     Ok(ScriptRun {
         section: section(s),
         origin: s.origin.clone(),
@@ -200,7 +207,7 @@ fn run_on_host(
     tracing::debug!("running {} ({}) on the host", section(s), s.origin);
     let label = format!("{} ({})", section(s), s.origin);
     let mut on_line = |line: &str| {
-        tracing::debug!(target: "kiln::script", "{label}: {line}");
+        tracing::info!(target: "kiln::script", "{label}: {line}");
     };
     // Its own process group, ended on an interrupt or past the runner's time limit (with
     // whatever the script started).
