@@ -381,7 +381,7 @@ pub struct InstallArgs {
     pub strict_scriptlets: bool,
     /// End a scriptlet, trigger or chroot %post that runs longer than SECONDS (with all it
     /// started), failing the install; 0: no limit.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    #[arg(long, value_name = "SECONDS", default_value_t = kiln::install::scriptlet::DEFAULT_TIMEOUT.as_secs())]
     pub script_timeout: u64,
     /// The rpmdb directory inside the root (default: the target's own %_dbpath).
     #[arg(long, value_name = "PATH")]
@@ -417,7 +417,7 @@ pub struct InstallRpmsArgs {
     pub strict_scriptlets: bool,
     /// End a scriptlet, trigger or chroot %post that runs longer than SECONDS (with all it
     /// started), failing the install; 0: no limit.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    #[arg(long, value_name = "SECONDS", default_value_t = kiln::install::scriptlet::DEFAULT_TIMEOUT.as_secs())]
     pub script_timeout: u64,
     /// The rpmdb directory inside the root (default: the target's own %_dbpath).
     #[arg(long, value_name = "PATH")]
@@ -594,6 +594,6 @@ pub struct BuildArgs {
     pub json_progress: Option<String>,
     /// End a scriptlet, trigger or chroot %post that runs longer than SECONDS (with all it
     /// started), failing the build; 0: no limit.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    #[arg(long, value_name = "SECONDS", default_value_t = kiln::install::scriptlet::DEFAULT_TIMEOUT.as_secs())]
     pub script_timeout: u64,
 }
