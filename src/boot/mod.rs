@@ -166,7 +166,7 @@ pub fn find_kernel(root: &Path) -> Result<Kernel, BootError> {
     found.pop().ok_or(BootError::NoKernel)
 }
 
-/// Run `argv` in the root (chroot, private namespace) and fail with its output if it fails.
+/// Run `argv` in the root (the scriptlet sandbox) and fail with its output if it fails.
 fn chroot_run(runner: &ScriptRunner, root: &Path, argv: &[String]) -> Result<String, BootError> {
     let spec = ScriptSpec {
         name: argv.join(" "),

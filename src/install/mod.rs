@@ -10,7 +10,9 @@
 //! - [`unpack`]: one package's files written beneath the root; file conflict checks.
 //! - [`rpmdb`]: the sqlite rpmdb writer.
 //! - [`lua`]: the embedded Lua for `-p <lua>` scriptlets (runs in an already chrooted process).
-//! - [`scriptlet`]: running scriptlets in a chroot in a private mount namespace.
+//! - [`scriptlet`]: running scriptlets in the root, with a time limit, their output streamed.
+//! - `sandbox`: what a scriptlet's process goes through before it runs (namespaces, pivot_root,
+//!   capabilities, seccomp).
 //! - [`transaction`]: the ordered transaction tying it all together.
 
 pub mod cpio;
