@@ -662,6 +662,39 @@ fn ordinary_scriptlets_work_and_show_output() {
     }
 }
 
+/// A foreign arch's scriptlets run through qemu-user after the pivot_root: the binfmt_misc
+/// entry kiln registers has the F flag (the emulator is opened at registration), so the
+/// emulator need not be reachable from inside the root.
+#[test]
+fn foreign_arch_scriptlets_run_in_the_sandbox() {
+    let Some(fixtures) = ready() else {
+        return;
+    };
+    if std::env::consts::ARCH != "x86_64" || !common::have_tool("/usr/bin/qemu-aarch64-static") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let p = fixtures.join("synthetic/Packages");
+    let rpms = [
+        p.join("busybox-1.35.0-1.kt.aarch64.rpm"),
+        p.join("kt-filesystem-1.0-1.noarch.rpm"),
+        p.join("kt-scripts-sh-1.0-1.noarch.rpm"),
+    ];
+    let root = tmp.path().join("root");
+    let (code, err, _) = kiln_install(&root, &rpms, &["--arch", "aarch64"]);
+    assert_eq!(code, 0, "{err}");
+    let log = std::fs::read_to_string(root.join("kiln-scriptlets.log")).unwrap();
+    for line in [
+        "kt-scripts-sh pre 1",
+        "kt-scripts-sh post 1",
+        "kt-scripts-sh posttrans 1",
+    ] {
+        assert!(log.lines().any(|l| l == line), "no `{line}` in:\n{log}");
+    }
+    // No emulator was copied into the root for it.
+    assert!(!root.join("usr/bin/qemu-aarch64-static").exists());
+}
+
 /// What the sandbox costs: 200 trivial scriptlets through a runner, in ms each. Run by hand
 /// (`--ignored --nocapture`); `KILN_BENCH_HELPER` names another kiln binary to compare with.
 #[test]
