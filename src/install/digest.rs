@@ -392,8 +392,8 @@ mod tests {
 
     /// A minimal header with the given entries (tag, type, data).
     fn header(entries: &[(u32, u32, u32, Vec<u8>)]) -> Vec<u8> {
-        let mut data = Vec::new();
-        let mut index = Vec::new();
+        let mut data: Vec<u8> = Vec::new();
+        let mut index: Vec<u8> = Vec::new();
         for (tag, kind, count, d) in entries {
             index.extend(tag.to_be_bytes());
             index.extend(kind.to_be_bytes());
@@ -470,8 +470,9 @@ mod tests {
             Err(DigestFailure::Mismatch { digest: "MD5", .. })
         ));
         // No digest at all for the header.
+        let size_only = [(1000, 4, 1, 100u32.to_be_bytes().to_vec())];
         assert_eq!(
-            check(&package(&[], &main, payload)),
+            check(&package(&size_only, &main, payload)),
             Err(DigestFailure::Missing("header"))
         );
         // A header digest but none for the payload.
