@@ -386,6 +386,91 @@ fn first(v: Vec<String>) -> String {
     v.into_iter().next().unwrap_or_default()
 }
 
+/// A file's content digest, as the header's FILEDIGESTS holds it (FILEDIGESTALGO: rpm's
+/// `PGPHASHALGO_*`). rpm checks each file against it while unpacking, even under `--nodigest`.
+#[derive(Clone)]
+pub enum FileDigest {
+    /// 1.
+    Md5(Md5),
+    /// 2.
+    Sha1(Sha1),
+    /// 8.
+    Sha256(Sha256),
+    /// 9.
+    Sha384(sha2::Sha384),
+    /// 10.
+    Sha512(sha2::Sha512),
+    /// 11.
+    Sha224(sha2::Sha224),
+}
+
+impl FileDigest {
+    /// The hasher for `algo`; `None` for one rpm does not know either.
+    pub fn new(algo: u32) -> Option<FileDigest> {
+        Some(match algo {
+            1 => FileDigest::Md5(Md5::new()),
+            2 => FileDigest::Sha1(Sha1::new()),
+            8 => FileDigest::Sha256(Sha256::new()),
+            9 => FileDigest::Sha384(sha2::Sha384::new()),
+            10 => FileDigest::Sha512(sha2::Sha512::new()),
+            11 => FileDigest::Sha224(sha2::Sha224::new()),
+            _ => return None,
+        })
+    }
+
+    /// Adds `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            FileDigest::Md5(h) => h.update(data),
+            FileDigest::Sha1(h) => h.update(data),
+            FileDigest::Sha256(h) => h.update(data),
+            FileDigest::Sha384(h) => h.update(data),
+            FileDigest::Sha512(h) => h.update(data),
+            FileDigest::Sha224(h) => h.update(data),
+        }
+    }
+
+    /// The digest in lowercase hex.
+    pub fn hex(self) -> String {
+        match self {
+            FileDigest::Md5(h) => hex(&h.finalize()),
+            FileDigest::Sha1(h) => hex(&h.finalize()),
+            FileDigest::Sha256(h) => hex(&h.finalize()),
+            FileDigest::Sha384(h) => hex(&h.finalize()),
+            FileDigest::Sha512(h) => hex(&h.finalize()),
+            FileDigest::Sha224(h) => hex(&h.finalize()),
+        }
+    }
+}
+
+/// A reader that hashes what is read through it (or only passes it on, without a digest).
+pub struct HashingReader<R> {
+    inner: R,
+    digest: Option<FileDigest>,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Hashes what is read from `inner` with `digest`.
+    pub fn new(inner: R, digest: Option<FileDigest>) -> HashingReader<R> {
+        HashingReader { inner, digest }
+    }
+
+    /// The digest of everything read, in lowercase hex.
+    pub fn hex(self) -> Option<String> {
+        self.digest.map(FileDigest::hex)
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(d) = &mut self.digest {
+            d.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
