@@ -189,9 +189,7 @@ impl Rpm {
         let mut h = vec![0x8e, 0xad, 0xe8, 1, 0, 0, 0, 0];
         h.extend(il.to_be_bytes());
         h.extend((data.len() as u32).to_be_bytes());
-        for (tag, kind, off, count) in
-            std::iter::once((62, 7, trailer_at, 16)).chain(index.into_iter())
-        {
+        for (tag, kind, off, count) in std::iter::once((62, 7, trailer_at, 16)).chain(index) {
             for v in [tag, kind, off, count] {
                 h.extend(v.to_be_bytes());
             }
@@ -409,7 +407,10 @@ fn digests_are_checked_on_every_path_and_rpm_agrees() {
         ),
         (
             "no digests at all",
-            mk("no-digests", good.clone().without_payload_digests().resign(&[])),
+            mk(
+                "no-digests",
+                good.clone().without_payload_digests().resign(&[]),
+            ),
             false,
             "no digest covers its header",
         ),
@@ -432,7 +433,10 @@ fn digests_are_checked_on_every_path_and_rpm_agrees() {
         ),
         (
             "v3-style: MD5 over header and payload only",
-            mk("v3", good.clone().without_payload_digests().resign(&[Dig::Md5])),
+            mk(
+                "v3",
+                good.clone().without_payload_digests().resign(&[Dig::Md5]),
+            ),
             true,
             "",
         ),
@@ -608,7 +612,10 @@ fn nodigest_installs_what_rpm_nodigest_installs() {
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{e}");
     assert!(e.contains(warning) && !e.contains("does not verify"), "{e}");
-    assert!(e.contains("kt-multi-1.0-1.noarch"), "the package is named: {e}");
+    assert!(
+        e.contains("kt-multi-1.0-1.noarch"),
+        "the package is named: {e}"
+    );
 
     // kiln build --nodigest gets past the digests to the same unpack failure.
     let (ks, _) = repo_ks(&d, &broken, "kt-multi");

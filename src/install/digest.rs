@@ -47,7 +47,9 @@ const MAX_HEADER_DATA: u32 = 256 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DigestFailure {
     /// A digest the package carries does not match (rpm's BAD).
-    #[error("its {digest} digest does not match (the package says {expected}, the file has {actual})")]
+    #[error(
+        "its {digest} digest does not match (the package says {expected}, the file has {actual})"
+    )]
     Mismatch {
         /// Which one, in rpm's words (`header SHA256`, `payload SHA256`, `MD5`).
         digest: &'static str,
@@ -125,7 +127,9 @@ pub fn verify_all(
                     failure,
                 })
             }
-            Err(failure) => tracing::error!("package `{}` does not verify: {failure}", path.display()),
+            Err(failure) => {
+                tracing::error!("package `{}` does not verify: {failure}", path.display())
+            }
         }
     }
     match first {
@@ -211,9 +215,17 @@ impl RawHeader {
         let count = match e.kind {
             TYPE_STRING => 1,
             TYPE_STRING_ARRAY => e.count,
-            k => return Err(invalid(&format!("tag {} has type {k}, not a string", e.tag))),
+            k => {
+                return Err(invalid(&format!(
+                    "tag {} has type {k}, not a string",
+                    e.tag
+                )))
+            }
         };
-        let mut rest = self.data().get(e.offset..).ok_or_else(|| invalid("outside the header"))?;
+        let mut rest = self
+            .data()
+            .get(e.offset..)
+            .ok_or_else(|| invalid("outside the header"))?;
         let mut out = Vec::with_capacity(count.min(16));
         for _ in 0..count {
             let end = rest
@@ -229,7 +241,10 @@ impl RawHeader {
     fn bin(&self, e: Entry, digest: &'static str) -> Result<&[u8], DigestFailure> {
         let invalid = |reason: String| DigestFailure::Invalid { digest, reason };
         if e.kind != TYPE_BIN {
-            return Err(invalid(format!("tag {} has type {}, not binary", e.tag, e.kind)));
+            return Err(invalid(format!(
+                "tag {} has type {}, not binary",
+                e.tag, e.kind
+            )));
         }
         self.data()
             .get(e.offset..e.offset.saturating_add(e.count))
@@ -261,10 +276,12 @@ fn valid_hex(s: &str, digest: &'static str) -> Result<String, DigestFailure> {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn mismatch(digest: &'static str, expected: &str, actual: String) -> DigestFailure {
@@ -282,7 +299,9 @@ pub fn verify_file(path: &Path) -> Result<(), DigestFailure> {
     let mut lead = [0u8; LEAD_SIZE];
     read_exact(&mut f, &mut lead, "lead")?;
     if lead[..4] != [0xed, 0xab, 0xee, 0xdb] {
-        return Err(DigestFailure::Unreadable("not an rpm file (bad lead)".into()));
+        return Err(DigestFailure::Unreadable(
+            "not an rpm file (bad lead)".into(),
+        ));
     }
     let sig = RawHeader::read(&mut f, "signature header")?;
     // The signature header is padded to a multiple of 8 bytes.
@@ -290,11 +309,17 @@ pub fn verify_file(path: &Path) -> Result<(), DigestFailure> {
     read_exact(&mut f, &mut [0u8; 8][..pad], "signature header")?;
 
     let sha256_header = match sig.find(SIGTAG_SHA256) {
-        Some(e) => Some(valid_hex(&first(sig.strings(e, "header SHA256")?), "header SHA256")?),
+        Some(e) => Some(valid_hex(
+            &first(sig.strings(e, "header SHA256")?),
+            "header SHA256",
+        )?),
         None => None,
     };
     let sha1_header = match sig.find(SIGTAG_SHA1) {
-        Some(e) => Some(valid_hex(&first(sig.strings(e, "header SHA1")?), "header SHA1")?),
+        Some(e) => Some(valid_hex(
+            &first(sig.strings(e, "header SHA1")?),
+            "header SHA1",
+        )?),
         None => None,
     };
     let md5 = match sig.find(SIGTAG_MD5) {
@@ -357,7 +382,11 @@ pub fn verify_file(path: &Path) -> Result<(), DigestFailure> {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(DigestFailure::Unreadable(format!("reading its payload: {e}"))),
+            Err(e) => {
+                return Err(DigestFailure::Unreadable(format!(
+                    "reading its payload: {e}"
+                )))
+            }
         };
         if let Some(c) = &mut sha256_ctx {
             c.update(&buf[..n]);
@@ -541,7 +570,10 @@ mod tests {
         bad[3] ^= 1;
         assert!(matches!(
             check(&package(&full, &main, &bad)),
-            Err(DigestFailure::Mismatch { digest: "payload SHA256", .. })
+            Err(DigestFailure::Mismatch {
+                digest: "payload SHA256",
+                ..
+            })
         ));
         // Only MD5 left to catch it.
         let no_payload_digest = header(&[(1000, TYPE_STRING, 1, string("x"))]);
@@ -549,7 +581,10 @@ mod tests {
         m.update(&no_payload_digest);
         m.update(payload);
         let md5_only = [(SIGTAG_MD5, TYPE_BIN, 16, m.finalize().to_vec())];
-        assert_eq!(check(&package(&md5_only, &no_payload_digest, payload)), Ok(()));
+        assert_eq!(
+            check(&package(&md5_only, &no_payload_digest, payload)),
+            Ok(())
+        );
         assert!(matches!(
             check(&package(&md5_only, &no_payload_digest, &bad)),
             Err(DigestFailure::Mismatch { digest: "MD5", .. })
@@ -562,14 +597,23 @@ mod tests {
         );
         // A header digest but none for the payload.
         let bare = header(&[(1000, TYPE_STRING, 1, string("x"))]);
-        let bare_sig = [(SIGTAG_SHA256, TYPE_STRING, 1, string(&hex(&Sha256::digest(&bare))))];
+        let bare_sig = [(
+            SIGTAG_SHA256,
+            TYPE_STRING,
+            1,
+            string(&hex(&Sha256::digest(&bare))),
+        )];
         assert_eq!(
             check(&package(&bare_sig, &bare, payload)),
             Err(DigestFailure::Missing("payload"))
         );
         // Not hex.
         assert!(matches!(
-            check(&package(&[(SIGTAG_SHA256, TYPE_STRING, 1, string("zz"))], &main, payload)),
+            check(&package(
+                &[(SIGTAG_SHA256, TYPE_STRING, 1, string("zz"))],
+                &main,
+                payload
+            )),
             Err(DigestFailure::Invalid { .. })
         ));
         // Truncated.
