@@ -121,6 +121,34 @@ impl Rpm {
         self
     }
 
+    /// A v3 package as rpm before 4.0 wrote it: lead version 3 and a main header without the
+    /// immutable region (its first entry and the trailer it points at are dropped).
+    fn legacy_v3(mut self) -> Rpm {
+        let il = be32(&self.main, 8);
+        let entry = |i: usize| 16 + 16 * i;
+        assert_eq!(be32(&self.main, entry(0)), 63, "no region to drop");
+        let trailer = be32(&self.main, entry(0) + 8);
+        let mut index = Vec::new();
+        for i in 1..il {
+            let mut e = self.main[entry(i)..entry(i) + 16].to_vec();
+            let off = be32(&e, 8);
+            if off > trailer {
+                e[8..12].copy_from_slice(&((off - 16) as u32).to_be_bytes());
+            }
+            index.extend(e);
+        }
+        let mut data = self.main[entry(il)..].to_vec();
+        data.drain(trailer..trailer + 16);
+        let mut h = self.main[..8].to_vec();
+        h.extend(((il - 1) as u32).to_be_bytes());
+        h.extend((data.len() as u32).to_be_bytes());
+        h.extend(index);
+        h.extend(data);
+        self.main = h;
+        self.lead[4] = 3;
+        self
+    }
+
     /// Flips a byte of the main header's data inside the first `text`, keeping its length.
     fn flip_header_text(mut self, text: &str) -> Rpm {
         let data = 16 + 16 * be32(&self.main, 8);
@@ -624,4 +652,40 @@ fn nodigest_installs_what_rpm_nodigest_installs() {
     assert_eq!(o.status.code(), Some(1), "{e}");
     assert_eq!(e.matches(warning).count(), 1, "one warning: {e}");
     assert!(!e.contains("does not verify"), "{e}");
+}
+
+/// A real v3 package (no header region, MD5 only): rpm 4.18 still installs it ("RPM v3
+/// packages are deprecated"); its digests pass kiln's check as rpm's, and a tampered one is
+/// refused by both before anything is written.
+#[test]
+fn v3_package_digests_as_rpm() {
+    let Some(fx) = common::fixtures() else { return };
+    if !tools() {
+        return;
+    }
+    let d = tmp("v3");
+    let v3 = Rpm::read(&fx.join("synthetic/Packages/kt-multi-1.0-1.noarch.rpm"))
+        .without_payload_digests()
+        .legacy_v3()
+        .resign(&[Dig::Md5]);
+    let good = v3.write(&d.join("kt-multi-v3.rpm"));
+    let (k_ok, i_ok, rpm_out, _) = rpm_verdicts(&d, &good, &[]);
+    assert!(k_ok && i_ok, "rpm refuses the v3 package:\n{rpm_out}");
+    assert!(rpm_out.contains("v3 packages are deprecated"), "{rpm_out}");
+    assert_eq!(kiln::install::digest::verify_file(&good), Ok(()));
+
+    let bad = v3.flip_payload(-20).write(&d.join("kt-multi-v3-bad.rpm"));
+    let (k_ok, i_ok, rpm_out, _) = rpm_verdicts(&d, &bad, &[]);
+    assert!(
+        !k_ok && !i_ok,
+        "rpm accepts the tampered v3 package:\n{rpm_out}"
+    );
+    let (o, root) = install_rpms(&d, &bad, &[]);
+    assert_refused(
+        "tampered v3",
+        &o,
+        &bad,
+        "its MD5 digest does not match",
+        &root,
+    );
 }
