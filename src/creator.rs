@@ -110,6 +110,8 @@ pub struct BuildSettings {
     pub keep_image: bool,
     /// Run no scriptlets (debugging).
     pub no_scripts: bool,
+    /// Do not check the packages' header and payload digests (`--nodigest`).
+    pub no_digest: bool,
     /// What to make besides (or instead of) the ISO.
     pub outputs: Outputs,
     /// Reuse this image's root instead of installing and configuring (`--fs-image`: an ext4
@@ -440,8 +442,18 @@ impl<'a> Creator<'a> {
                 c.s.jobs,
                 c.reporters.download,
             )?;
-            // Signatures before any payload is used.
-            crate::repo::gpg::check_packages(&c.s.gpg, &r.repos, &r.plan, &local, &fetcher)?;
+            // Signatures before any payload is used; the digests they verify (and those of
+            // unchanged files an earlier build verified) are not computed again by the install.
+            let records =
+                std::sync::Arc::new(crate::repo::verified::Verified::load(&c.s.resolve.cache));
+            crate::repo::gpg::check_packages(
+                &c.s.gpg,
+                &r.repos,
+                &r.plan,
+                &local,
+                &fetcher,
+                Some(records.as_ref()),
+            )?;
             let paths: Vec<PathBuf> = local.iter().map(|l| l.path.clone()).collect();
             c.package_files = paths
                 .iter()
@@ -462,6 +474,8 @@ impl<'a> Creator<'a> {
                 dbpath: None,
                 install_time: c.s.source_date_epoch.map(|e| e as u32),
                 arch: c.s.arch.name.to_string(),
+                no_digest: c.s.no_digest,
+                digest_records: Some(records),
             };
             c.start_precompress();
             let rep = transaction::install(&paths, &c.root, &opts, &c.runner, c.reporters.install)?;

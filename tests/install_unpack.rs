@@ -292,6 +292,7 @@ fn excluded_docs_and_languages_match_rpm() {
     let opts = UnpackOptions {
         exclude_docs: true,
         inst_langs: Some(vec!["fr".into()]),
+        ..UnpackOptions::default()
     };
     let d = compare_one(
         &pkg,
@@ -303,6 +304,7 @@ fn excluded_docs_and_languages_match_rpm() {
     let opts = UnpackOptions {
         exclude_docs: false,
         inst_langs: Some(vec!["de_DE".into()]),
+        ..UnpackOptions::default()
     };
     let d = compare_one(
         &pkg,

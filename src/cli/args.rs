@@ -389,6 +389,10 @@ pub struct InstallArgs {
     /// Keep a partly installed root when the install fails (for debugging).
     #[arg(long)]
     pub nocleanup: bool,
+    /// Do not check the packages' header and payload digests (rpm's --nodigest; a warning
+    /// is printed). Signature checks, when on, still verify them.
+    #[arg(long)]
+    pub nodigest: bool,
 }
 
 /// `kiln install-rpms`.
@@ -425,6 +429,10 @@ pub struct InstallRpmsArgs {
     /// Keep a partly installed root when the install fails.
     #[arg(long)]
     pub nocleanup: bool,
+    /// Do not check the packages' header and payload digests (rpm's --nodigest; a warning
+    /// is printed). Signature checks, when on, still verify them.
+    #[arg(long)]
+    pub nodigest: bool,
     /// Print the install report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -566,6 +574,10 @@ pub struct BuildArgs {
     /// Keep the work directory (and say where).
     #[arg(long)]
     pub nocleanup: bool,
+    /// Do not check the packages' header and payload digests (rpm's --nodigest; a warning
+    /// is printed). Signature checks, when on, still verify them.
+    #[arg(long)]
+    pub nodigest: bool,
     /// Extra kernel arguments for the boot entries.
     #[arg(long = "kernel-args", value_name = "ARGS")]
     pub kernel_args: Option<String>,

@@ -224,6 +224,7 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
         image_only: a.image_only,
         keep_image: a.keep_image,
         no_scripts: false,
+        no_digest: a.nodigest,
         reuse: match (&a.fs_image, &a.disk_image) {
             (Some(p), _) => Some(kiln::creator::Reuse::FsImage(p.clone())),
             (None, Some(p)) => Some(kiln::creator::Reuse::DiskImage(p.clone())),
@@ -257,6 +258,9 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
             return Ok(EXIT_ENV);
         }
     };
+    if a.nodigest {
+        super::install::warn_nodigest();
+    }
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let dl = DownloadBar::new(tty);
     let inst = InstallBar::new(tty);

@@ -59,6 +59,14 @@ fn source_date_epoch() -> Option<u32> {
         .and_then(|s| s.trim().parse().ok())
 }
 
+/// The one warning of `--nodigest` (rpm says nothing; kiln's default is rpm's check).
+pub(super) fn warn_nodigest() {
+    eprintln!(
+        "warning: --nodigest: the packages' header and payload digests are not checked; a \
+         corrupted or altered package may be installed"
+    );
+}
+
 /// `kiln install-rpms`.
 pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
     if let Some(code) = check_root(&a.root) {
@@ -72,6 +80,9 @@ pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
         dbpath: a.dbpath.clone(),
         install_time: source_date_epoch(),
         arch: a.arch.clone().unwrap_or_else(host_arch),
+        no_digest: a.nodigest,
+        // Arbitrary files, no cache to keep records in: each is hashed.
+        digest_records: None,
     };
     install_files(
         &a.rpms,
@@ -91,6 +102,9 @@ fn install_files(
     before: &[(&str, std::time::Duration)],
 ) -> anyhow::Result<i32> {
     let started = Instant::now();
+    if opts.no_digest {
+        warn_nodigest();
+    }
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let runner = match ScriptRunner::current() {
         Ok(r) => r.with_timeout(Some(std::time::Duration::from_secs(script_timeout))),
@@ -182,10 +196,20 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    // Signatures are checked before any payload is used.
+    // Signatures are checked before any payload is used; digests verified by either check
+    // (or an earlier run, for unchanged files) are not computed again.
+    let records = std::sync::Arc::new(repo::verified::Verified::load(&cache));
     let local = match repo::download(&r.plan, &cache, &fetcher, a.jobs, &DownloadBar::new(tty))
         .and_then(|local| {
-            repo::gpg::check_packages(&gpg, &r.repos, &r.plan, &local, &fetcher).map(|_| local)
+            repo::gpg::check_packages(
+                &gpg,
+                &r.repos,
+                &r.plan,
+                &local,
+                &fetcher,
+                Some(records.as_ref()),
+            )
+            .map(|_| local)
         }) {
         Ok(l) => l,
         Err(e) => {
@@ -206,6 +230,8 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
         dbpath: a.dbpath.clone(),
         install_time: source_date_epoch(),
         arch: a.resolve.arch.clone().unwrap_or_else(host_arch),
+        no_digest: a.nodigest,
+        digest_records: Some(records),
     };
     let paths: Vec<_> = local.iter().map(|l| l.path.clone()).collect();
     install_files(

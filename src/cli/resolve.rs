@@ -212,8 +212,10 @@ pub fn run_download(a: &DownloadArgs, color: bool) -> anyhow::Result<i32> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
+    let records = repo::verified::Verified::load(&cache);
     let checked = repo::download(&r.plan, &cache, &fetcher, a.jobs, &bar).and_then(|local| {
-        repo::gpg::check_packages(&gpg, &r.repos, &r.plan, &local, &fetcher).map(|_| local)
+        repo::gpg::check_packages(&gpg, &r.repos, &r.plan, &local, &fetcher, Some(&records))
+            .map(|_| local)
     });
     match checked {
         Ok(local) => {

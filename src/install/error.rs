@@ -16,6 +16,10 @@ pub enum InstallError {
         #[source]
         source: UnpackError,
     },
+    /// A package's header or payload does not match its digests (checked before anything is
+    /// written).
+    #[error(transparent)]
+    Digest(#[from] super::digest::DigestError),
     /// Two packages ship different files at one path (checked before anything is written).
     #[error("file conflict")]
     Conflict(#[source] UnpackError),
@@ -67,6 +71,7 @@ impl InstallError {
     pub fn exit_code(&self) -> i32 {
         match self {
             InstallError::Read { .. }
+            | InstallError::Digest(_)
             | InstallError::Conflict(_)
             | InstallError::Unpack { .. }
             | InstallError::Scriptlet { .. }

@@ -5,6 +5,7 @@
 //!
 //! - [`header`]: reads an RPM file's lead, signature and main header (raw blobs for the rpmdb, and
 //!   the parsed facts: files, scriptlets, triggers, file triggers).
+//! - [`digest`]: header and payload digests, checked for every package before any payload is used.
 //! - [`cpio`], [`payload`]: the streamed payload (decompression + kiln's own cpio reader).
 //! - [`rootfs`]: path-safe operations beneath the root (`openat2(RESOLVE_IN_ROOT)`).
 //! - [`unpack`]: one package's files written beneath the root; file conflict checks.
@@ -16,6 +17,7 @@
 //! - [`transaction`]: the ordered transaction tying it all together.
 
 pub mod cpio;
+pub mod digest;
 pub mod error;
 pub mod header;
 pub mod lua;

@@ -49,6 +49,11 @@ pub struct InstallOptions {
     pub install_time: Option<u32>,
     /// Target arch, for the macros Lua scriptlets may expand.
     pub arch: String,
+    /// Skip the header and payload digest checks (rpm's `--nodigest`; the caller warns).
+    pub no_digest: bool,
+    /// Package files whose digests are known good (the cache's verified records); `None`:
+    /// every package is hashed.
+    pub digest_records: Option<std::sync::Arc<dyn super::digest::DigestRecords>>,
 }
 
 /// One scriptlet that ran.
@@ -108,6 +113,12 @@ pub fn install(
     reporter: &dyn InstallReporter,
 ) -> Result<InstallReport, InstallError> {
     let mut report = InstallReport::default();
+    // Every package's digests before any payload is used, as rpm does.
+    if !opts.no_digest {
+        let t0 = Instant::now();
+        super::digest::verify_all(paths, opts.digest_records.as_deref())?;
+        report.timings.push(("digests".into(), t0.elapsed()));
+    }
     raise_open_file_limit();
     let t0 = Instant::now();
     let rpms: Vec<RpmFile> = paths
@@ -163,6 +174,8 @@ pub fn install(
     let uopts = UnpackOptions {
         exclude_docs: opts.exclude_docs,
         inst_langs: opts.inst_langs.clone(),
+        // The payload digest vouches for every file; without it, each file is checked.
+        verify_file_digests: opts.no_digest,
     };
     let now = opts.install_time.unwrap_or_else(|| {
         std::time::SystemTime::now()

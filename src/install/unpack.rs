@@ -298,6 +298,9 @@ pub struct UnpackOptions {
     pub exclude_docs: bool,
     /// `--instLangs=de:fr`: skip `%lang` files of other languages (`None` = all).
     pub inst_langs: Option<Vec<String>>,
+    /// Check each file's content against the header's file digest while writing it, as rpm
+    /// does (needed when the payload digest was not verified: `--nodigest`).
+    pub verify_file_digests: bool,
 }
 
 /// What one package's unpack did.
@@ -437,6 +440,7 @@ struct Unpacker<'a> {
     /// over one), and scriptlets never run during one.
     dirs: Vec<(String, OwnedFd)>,
     buf: Vec<u8>,
+    verify_file_digests: bool,
 }
 
 impl Unpacker<'_> {
@@ -535,13 +539,28 @@ impl Unpacker<'_> {
     ) -> Result<(), UnpackError> {
         let meta = self.meta(f)?;
         let (d, name) = self.parent_dir(path)?;
+        let digest = (self.verify_file_digests && !f.digest.is_empty())
+            .then(|| super::digest::FileDigest::new(self.rpm.info.digest_algo))
+            .flatten();
+        let mut hashing = super::digest::HashingReader::new(data, digest);
         let mut tracked = Tracked {
-            inner: data,
+            inner: &mut hashing,
             error: None,
         };
         let (dirs, buf) = (&self.dirs, &mut self.buf);
         match Root::write_file_in(&dirs[d].1, name, &meta, &mut tracked, buf, Some(f.size)) {
-            Ok(_) => Ok(()),
+            Ok(_) => match hashing.hex() {
+                Some(got) if !got.eq_ignore_ascii_case(&f.digest) => Err(UnpackError::Mismatch {
+                    pkg: self.pkg.clone(),
+                    path: path.to_owned(),
+                    reason: format!(
+                        "its content does not match the header's file digest ({got}, header \
+                         says {}; rpm: \"cpio: Digest mismatch\")",
+                        f.digest
+                    ),
+                }),
+                _ => Ok(()),
+            },
             Err(e) if e.get_ref().is_some_and(|x| x.is::<SizeMismatch>()) => {
                 Err(UnpackError::Mismatch {
                     pkg: self.pkg.clone(),
@@ -646,6 +665,7 @@ pub fn unpack(
         warned: HashSet::new(),
         dirs: Vec::new(),
         buf: vec![0u8; 256 * 1024],
+        verify_file_digests: opts.verify_file_digests,
     };
     let by_path: HashMap<&str, usize> = files
         .iter()
@@ -978,6 +998,7 @@ mod tests {
         let opts = UnpackOptions {
             exclude_docs: true,
             inst_langs: Some(vec!["fr_FR".into()]),
+            verify_file_digests: false,
         };
         let a = plan(&files, &opts);
         assert_eq!(

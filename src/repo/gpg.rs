@@ -1,14 +1,18 @@
 //! Package signatures: which repositories must be signed by which OpenPGP keys, and the check
 //! of each downloaded package before its payload is used (header signature against the trusted
 //! keys, header digest, and the payload's digest from the signed header, as `rpm -K` does).
+//!
+//! The digests are computed by [`crate::install::digest`], through the same records the install
+//! uses, so a package is hashed once per run (and not at all when an earlier run verified the
+//! unchanged file); the signature itself covers only the main header.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rpm::signature::pgp::Verifier;
 
 use super::{Fetcher, LocalPackage, PackageLocation, RepoError};
+use crate::install::digest::{self, DigestFailure, DigestRecords};
 
 /// What the user asked for: `--gpgcheck`, `--nogpgcheck`, `--gpgkey` and the `gpgkey=` of
 /// `--repo NAME,URL,gpgkey=KEY`.
@@ -57,6 +61,8 @@ pub enum Failure {
     },
     /// The signed header names no payload digest, so the payload is not covered.
     NoPayloadDigest,
+    /// Another digest fails (MD5, an invalid or missing digest).
+    Digest(DigestFailure),
     /// The file cannot be read as a package.
     Unreadable(String),
 }
@@ -80,6 +86,7 @@ impl std::fmt::Display for Failure {
             Failure::NoPayloadDigest => {
                 write!(f, "its signed header has no payload digest, so the payload is unverifiable")
             }
+            Failure::Digest(d) => write!(f, "{d}"),
             Failure::Unreadable(m) => write!(f, "it cannot be read: {m}"),
         }
     }
@@ -163,6 +170,7 @@ impl SignaturePolicy {
         &self,
         plan: &[PackageLocation],
         local: &[LocalPackage],
+        records: Option<&dyn DigestRecords>,
     ) -> Result<usize, RepoError> {
         use rayon::prelude::*;
         let todo: Vec<(&PackageLocation, &LocalPackage, &Keyring)> = plan
@@ -173,8 +181,15 @@ impl SignaturePolicy {
         let failures: Vec<(usize, Failure)> = todo
             .par_iter()
             .enumerate()
-            .filter_map(|(i, (_, l, k))| verify_package(&l.path, &k.verifier).err().map(|f| (i, f)))
+            .filter_map(|(i, (_, l, k))| {
+                verify_package(&l.path, &k.verifier, records)
+                    .err()
+                    .map(|f| (i, f))
+            })
             .collect();
+        if let Some(r) = records {
+            r.save();
+        }
         // The first is the error; the others are listed so one run shows them all.
         let mut sorted: Vec<&(usize, Failure)> = failures.iter().collect();
         sorted.sort_by_key(|(i, _)| *i);
@@ -199,19 +214,22 @@ impl SignaturePolicy {
 
 /// Load the policy for the repositories `repos` and verify the downloaded packages (`plan` and
 /// `local` in the same order); returns how many were verified (0 when nothing is checked).
+/// `records` spares packages whose digests are known good (and learns the new ones, for the
+/// install's own digest check).
 pub fn check_packages(
     opts: &GpgOptions,
     repos: &[super::RepoSpec],
     plan: &[PackageLocation],
     local: &[LocalPackage],
     fetcher: &Fetcher,
+    records: Option<&dyn DigestRecords>,
 ) -> Result<usize, RepoError> {
     let ids: Vec<String> = repos.iter().map(|r| r.name.clone()).collect();
     let policy = SignaturePolicy::load(opts, &ids, fetcher)?;
     if !policy.is_active() {
         return Ok(0);
     }
-    let n = policy.verify(plan, local)?;
+    let n = policy.verify(plan, local, records)?;
     tracing::info!("signatures: {n} package(s) verified");
     Ok(n)
 }
@@ -236,9 +254,30 @@ fn read_key(key: &str, fetcher: &Fetcher) -> Result<String, RepoError> {
     std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot read it: {e}")))
 }
 
-/// Check one package file against `verifier`: a header signature by a trusted key that
-/// verifies, a matching header digest, and a payload that matches the signed header's digest.
-pub fn verify_package(path: &Path, verifier: &Verifier) -> Result<(), Failure> {
+/// Check one package file against `verifier`: its digests (header and payload, through
+/// `records` when given), then a header signature by a trusted key that verifies and a payload
+/// digest in the signed header.
+pub fn verify_package(
+    path: &Path,
+    verifier: &Verifier,
+    records: Option<&dyn DigestRecords>,
+) -> Result<(), Failure> {
+    let digests = match records {
+        Some(r) => r.verify_digests(path, &digest::verify_file).map(|_| ()),
+        None => digest::verify_file(path),
+    };
+    digests.map_err(|d| match d {
+        DigestFailure::Mismatch {
+            digest,
+            expected,
+            actual,
+        } if digest.starts_with("payload") => Failure::PayloadDigest { expected, actual },
+        DigestFailure::Mismatch { digest, .. } if digest.starts_with("header") => {
+            Failure::HeaderDigest(d.to_string())
+        }
+        DigestFailure::Unreadable(m) => Failure::Unreadable(m),
+        d => Failure::Digest(d),
+    })?;
     let meta = crate::install::header::rpm_crate_metadata(path).map_err(Failure::Unreadable)?;
     let report = meta
         .check_signatures(verifier)
@@ -266,51 +305,16 @@ pub fn verify_package(path: &Path, verifier: &Verifier) -> Result<(), Failure> {
             }
         });
     }
-    // The signature covers the main header; the header carries the payload's digest.
-    let expected = meta
-        .header
-        .get_entry_data_as_string_array(rpm::IndexTag::RPMTAG_PAYLOADSHA256)
-        .ok()
-        .and_then(|v| v.first().map(|s| s.to_ascii_lowercase()))
-        .or_else(|| {
-            meta.header
-                .get_entry_data_as_string(rpm::IndexTag::RPMTAG_PAYLOADSHA256)
-                .ok()
-                .map(|s| s.to_ascii_lowercase())
-        })
-        .ok_or(Failure::NoPayloadDigest)?;
-    let algo = meta
-        .header
-        .get_entry_data_as_u32(rpm::IndexTag::RPMTAG_PAYLOADSHA256ALGO)
-        .unwrap_or(8);
-    if algo != 8 {
-        return Err(Failure::Unreadable(format!(
-            "payload digest algorithm {algo} is not supported (only SHA-256)"
-        )));
-    }
-    let offset = crate::install::header::RpmFile::open(path)
-        .map_err(|e| Failure::Unreadable(e.to_string()))?
-        .payload_offset;
-    let actual = payload_sha256(path, offset).map_err(|e| Failure::Unreadable(e.to_string()))?;
-    if actual != expected {
-        return Err(Failure::PayloadDigest { expected, actual });
+    // The signature covers the main header; the payload matched the header's digest above,
+    // so the payload is covered only if the header has one (not an MD5 alone).
+    let has_payload_digest = [
+        rpm::IndexTag::RPMTAG_PAYLOADSHA256,
+        rpm::IndexTag::RPMTAG_PAYLOADSHA256ALT,
+    ]
+    .into_iter()
+    .any(|t| meta.header.entry_is_present(t));
+    if !has_payload_digest {
+        return Err(Failure::NoPayloadDigest);
     }
     Ok(())
-}
-
-fn payload_sha256(path: &Path, offset: u64) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    use std::io::{Seek, SeekFrom};
-    let mut f = std::fs::File::open(path)?;
-    f.seek(SeekFrom::Start(offset))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -1,15 +1,20 @@
-//! Package checksums already verified, remembered by the file's identity so that a build from
-//! a local repo or a warm cache does not hash gigabytes of unchanged packages again.
+//! Package checksums and rpm digests already verified, remembered by the file's identity so that
+//! a build from a local repo or a warm cache does not hash gigabytes of unchanged packages again.
 //!
-//! A record holds the path, the checksum it matched, and the file's device, inode, size, mtime
-//! and ctime (nanoseconds). It is reused only while all of them are unchanged. Every write or
+//! A record holds the path, the checksum it matched, whether the package's own header and
+//! payload digests verified (see [`crate::install::digest`]), and the file's device, inode,
+//! size, mtime and ctime (nanoseconds). It is reused only while all of them are unchanged. Every write or
 //! replacement of a file moves its ctime, which user space cannot set back. As git does for
 //! its index, a file changed within the last seconds before its check is not recorded: a
 //! later write within the clock's granularity could otherwise keep the same times.
 //!
-//! Stored as `DIR/verified-v1` (one tab-separated line per file, mode 0600), rewritten under a
-//! temporary name; a file another user owns or could write is ignored. Builds sharing a cache may drop each other's new lines; that costs a second hashing,
-//! never a wrong answer.
+//! Stored as `DIR/verified-v1` (one tab-separated line per file, mode 0600; the digest mark is
+//! an optional last field, so older kilns skip such lines and hash again), rewritten under a
+//! temporary name; a file another user owns or could write is ignored. Builds sharing a cache
+//! may drop each other's new lines; that costs a second hashing, never a wrong answer.
+//!
+//! Within a run, a file whose digests verified is not hashed again while its identity is
+//! unchanged (the signature check and the install both need them), recorded or not.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -21,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::fetch::verify_file;
 use super::xml::Checksum;
 use super::{Cache, RepoError};
+use crate::install::digest::{DigestFailure, DigestRecords};
 
 /// Files changed this recently before their check are not recorded (see the module docs).
 const SETTLE: Duration = Duration::from_secs(2);
@@ -70,12 +76,18 @@ impl Identity {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Record {
     id: Identity,
+    /// The checksum (empty when only the digests were checked).
     kind: String,
     hex: String,
+    /// The package's header and payload digests verified.
+    digests: bool,
 }
+
+/// The last field of a record whose digests verified.
+const DIGESTS_MARK: &str = "digests";
 
 /// The verified-checksum records of one cache.
 #[derive(Debug)]
@@ -84,12 +96,18 @@ pub struct Verified {
     known: HashMap<PathBuf, Record>,
     /// Records looked up or made by this run.
     used: Mutex<HashMap<PathBuf, Record>>,
+    /// Files whose digests verified in this run, settled or not.
+    digested: Mutex<HashMap<PathBuf, Identity>>,
     started: SystemTime,
 }
 
 fn parse_line(line: &str) -> Option<(PathBuf, Record)> {
     let f: Vec<&str> = line.split('\t').collect();
-    let [path, dev, ino, size, ms, mns, cs, cns, kind, hex] = f.as_slice() else {
+    let (fields, digests) = match f.split_last() {
+        Some((&DIGESTS_MARK, rest)) => (rest, true),
+        _ => (f.as_slice(), false),
+    };
+    let [path, dev, ino, size, ms, mns, cs, cns, kind, hex] = fields else {
         return None;
     };
     let id = Identity {
@@ -105,6 +123,7 @@ fn parse_line(line: &str) -> Option<(PathBuf, Record)> {
             id,
             kind: (*kind).to_owned(),
             hex: (*hex).to_owned(),
+            digests,
         },
     ))
 }
@@ -115,8 +134,9 @@ fn format_line(path: &Path, r: &Record) -> Option<String> {
         return None;
     }
     let id = &r.id;
+    let mark = if r.digests { "\tdigests" } else { "" };
     Some(format!(
-        "{p}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+        "{p}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}{mark}\n",
         id.dev, id.ino, id.size, id.mtime.0, id.mtime.1, id.ctime.0, id.ctime.1, r.kind, r.hex
     ))
 }
@@ -136,6 +156,7 @@ impl Verified {
             file,
             known,
             used: Mutex::new(HashMap::new()),
+            digested: Mutex::new(HashMap::new()),
             started: SystemTime::now(),
         }
     }
@@ -152,27 +173,51 @@ impl Verified {
         }
         verify_file(path, want, &path.display().to_string())?;
         let Some(id) = before else { return Ok(()) };
-        let settled = UNIX_EPOCH
+        // Unchanged while it was hashed, and not written just before.
+        if self.settled(&id) && Identity::of(path).as_ref() == Some(&id) {
+            let mut used = self.used();
+            let digests = self.record_of(&used, path, &id).is_some_and(|r| r.digests);
+            let r = Record {
+                id,
+                kind: want.kind.clone(),
+                hex: want.hex.clone(),
+                digests,
+            };
+            used.insert(path.to_owned(), r);
+        }
+        Ok(())
+    }
+
+    /// Whether a file of this identity was last changed long enough before this run.
+    fn settled(&self, id: &Identity) -> bool {
+        UNIX_EPOCH
             + Duration::new(
                 id.ctime.0.max(0) as u64,
                 id.ctime.1.clamp(0, 999_999_999) as u32,
             )
             + SETTLE
-            < self.started;
-        // Unchanged while it was hashed, and not written just before.
-        if settled && Identity::of(path).as_ref() == Some(&id) {
-            let r = Record {
-                id,
-                kind: want.kind.clone(),
-                hex: want.hex.clone(),
-            };
-            self.used().insert(path.to_owned(), r);
-        }
-        Ok(())
+            < self.started
+    }
+
+    /// The record of `path` made or used by this run, else the stored one, if it is for the
+    /// file as it is (`id`).
+    fn record_of<'a>(
+        &'a self,
+        used: &'a HashMap<PathBuf, Record>,
+        path: &Path,
+        id: &Identity,
+    ) -> Option<&'a Record> {
+        used.get(path)
+            .or_else(|| self.known.get(path))
+            .filter(|r| r.id == *id)
     }
 
     fn used(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Record>> {
         self.used.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn digested(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Identity>> {
+        self.digested.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Writes the records back (best effort: a cache that cannot be written only costs a
@@ -181,11 +226,7 @@ impl Verified {
         let used = self.used();
         let added = used
             .iter()
-            .filter(|(p, r)| {
-                self.known
-                    .get(*p)
-                    .is_none_or(|k| k.id != r.id || k.kind != r.kind || k.hex != r.hex)
-            })
+            .filter(|(p, r)| self.known.get(*p) != Some(*r))
             .count();
         if added == 0 {
             return;
@@ -227,6 +268,50 @@ impl Verified {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default()
+    }
+}
+
+impl DigestRecords for Verified {
+    fn verify_digests(
+        &self,
+        path: &Path,
+        check: &dyn Fn(&Path) -> Result<(), DigestFailure>,
+    ) -> Result<bool, DigestFailure> {
+        let before = Identity::of(path);
+        if let Some(id) = &before {
+            if self.digested().get(path) == Some(id) {
+                return Ok(false);
+            }
+            let mut used = self.used();
+            if let Some(r) = self.record_of(&used, path, id).filter(|r| r.digests) {
+                let r = r.clone();
+                used.insert(path.to_owned(), r);
+                return Ok(false);
+            }
+        }
+        check(path)?;
+        let Some(id) = before else { return Ok(true) };
+        if Identity::of(path).as_ref() != Some(&id) {
+            // Changed while it was read: the next look hashes it again.
+            return Ok(true);
+        }
+        self.digested().insert(path.to_owned(), id.clone());
+        if self.settled(&id) {
+            let mut used = self.used();
+            let mut r = self.record_of(&used, path, &id).cloned().unwrap_or(Record {
+                id,
+                kind: String::new(),
+                hex: String::new(),
+                digests: false,
+            });
+            r.digests = true;
+            used.insert(path.to_owned(), r);
+        }
+        Ok(true)
+    }
+
+    fn save(&self) {
+        Verified::save(self);
     }
 }
 
@@ -333,13 +418,65 @@ mod tests {
             },
             kind: "sha256".into(),
             hex: "ab".into(),
+            digests: false,
         };
         let line = format_line(Path::new("/x/y.rpm"), &r).unwrap();
         let (p, back) = parse_line(line.trim_end()).unwrap();
         assert_eq!(p, Path::new("/x/y.rpm"));
-        assert_eq!(back.id, r.id);
+        assert_eq!(back, r);
+        let marked = Record {
+            digests: true,
+            ..r.clone()
+        };
+        let line = format_line(Path::new("/x/y.rpm"), &marked).unwrap();
+        assert!(line.ends_with("\tab\tdigests\n"));
+        assert_eq!(parse_line(line.trim_end()).unwrap().1, marked);
         assert!(parse_line("garbage").is_none());
         assert!(parse_line("/p\t1\t2\tx\t4\t5\t6\t7\tsha256\tab").is_none());
         assert!(format_line(Path::new("/a\tb"), &r).is_none());
+    }
+
+    #[test]
+    fn digests_are_checked_once_per_file_state() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (dir, cache, pkg) = setup();
+        let runs = AtomicUsize::new(0);
+        let ok = |_: &Path| -> Result<(), DigestFailure> {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        };
+        let bad = |_: &Path| -> Result<(), DigestFailure> { Err(DigestFailure::Missing("header")) };
+
+        // A failure is not remembered.
+        let v = later(Verified::load(&cache));
+        assert!(v.verify_digests(&pkg, &bad).is_err());
+        // Within a run: checked once.
+        assert!(v.verify_digests(&pkg, &ok).unwrap());
+        assert!(!v.verify_digests(&pkg, &ok).unwrap());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        // The checksum record of the same file keeps the mark, and both are saved.
+        v.verify(&pkg, &checksum_of(b"payload")).unwrap();
+        v.save();
+        let v = Verified::load(&cache);
+        assert!(v.known[&pkg].digests);
+        assert_eq!(v.known[&pkg].kind, "sha256");
+        // The next run takes it from the record.
+        assert!(!v.verify_digests(&pkg, &ok).unwrap());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+        // A just-written file: remembered for the run, not recorded.
+        let fresh = dir.path().join("b.rpm");
+        std::fs::write(&fresh, b"other").unwrap();
+        let v = Verified::load(&cache);
+        assert!(v.verify_digests(&fresh, &ok).unwrap());
+        assert!(!v.verify_digests(&fresh, &ok).unwrap());
+        v.save();
+        assert!(!Verified::load(&cache).known.contains_key(&fresh));
+
+        // Replaced: checked again.
+        std::fs::write(dir.path().join("c.rpm"), b"PAYLOAD").unwrap();
+        std::fs::rename(dir.path().join("c.rpm"), &pkg).unwrap();
+        let v = later(Verified::load(&cache));
+        assert!(v.verify_digests(&pkg, &bad).is_err());
     }
 }
