@@ -89,6 +89,9 @@ struct Pkg {
     /// Installed (non-ghost, state normal) paths, filled after unpack.
     files: Vec<String>,
     installed_size: u64,
+    /// Header indexes of files an earlier package of the transaction writes (see
+    /// [`unpack::shared_files`]).
+    shared: unpack::Sharing,
 }
 
 fn script_name(kind: &str, sname: &str) -> String {
@@ -132,6 +135,7 @@ pub fn install(
                 sname: format!("{}-{}-{}.{}", i.name, i.version, i.release, i.arch),
                 installed_size: i.files.iter().map(|f| f.size).sum(),
                 files: Vec::new(),
+                shared: Default::default(),
                 rpm,
             }
         })
@@ -164,6 +168,13 @@ pub fn install(
         exclude_docs: opts.exclude_docs,
         inst_langs: opts.inst_langs.clone(),
     };
+    {
+        let refs: Vec<&RpmFile> = pkgs.iter().map(|p| &p.rpm).collect();
+        let shared = unpack::shared_files(&refs, &uopts);
+        for (p, s) in pkgs.iter_mut().zip(shared) {
+            p.shared = s;
+        }
+    }
     let now = opts.install_time.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -310,9 +321,15 @@ impl Tx<'_> {
                 i += 1;
                 continue;
             }
-            // A run of event-free packages, closed after one that ships passwd/group.
+            // A run of event-free packages, closed after one that ships passwd/group, and
+            // before one with paths beneath a symlink of the run or one rewriting a shared file.
             let mut j = i;
+            let mut links = unpack::RunLinks::default();
             while j < pkgs.len() && !events[j] {
+                if links.reaches(&pkgs[j].rpm) || (j > i && pkgs[j].shared.rewrites) {
+                    break;
+                }
+                links.add(&pkgs[j].rpm);
                 j += 1;
                 if ships_ids(&pkgs[j - 1].rpm) {
                     break;
@@ -354,13 +371,14 @@ impl Tx<'_> {
                 if crate::cancel::interrupted() {
                     return Err(InstallError::Interrupted);
                 }
-                let r = unpack::unpack(&p.rpm, rootfs, owners, uopts).map_err(|e| match e {
-                    unpack::UnpackError::Interrupted => InstallError::Interrupted,
-                    source => InstallError::Unpack {
-                        nevra: p.nevra.clone(),
-                        source,
-                    },
-                })?;
+                let r = unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared.skip)
+                    .map_err(|e| match e {
+                        unpack::UnpackError::Interrupted => InstallError::Interrupted,
+                        source => InstallError::Unpack {
+                            nevra: p.nevra.clone(),
+                            source,
+                        },
+                    })?;
                 reporter.installed(&p.nevra, p.installed_size);
                 Ok(r)
             })
@@ -409,13 +427,17 @@ impl Tx<'_> {
             self.run_critical(s, &name, Some(1), None, None)?;
         }
         let t0 = Instant::now();
-        let r = unpack::unpack(&pkgs[i].rpm, rootfs, owners, uopts).map_err(|e| match e {
-            unpack::UnpackError::Interrupted => InstallError::Interrupted,
-            source => InstallError::Unpack {
-                nevra: pkgs[i].nevra.clone(),
-                source,
-            },
-        })?;
+        let p = &pkgs[i];
+        let r =
+            unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared.skip).map_err(|e| {
+                match e {
+                    unpack::UnpackError::Interrupted => InstallError::Interrupted,
+                    source => InstallError::Unpack {
+                        nevra: pkgs[i].nevra.clone(),
+                        source,
+                    },
+                }
+            })?;
         self.serial.0 += 1;
         self.serial.1 += t0.elapsed();
         self.reporter

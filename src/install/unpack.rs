@@ -316,6 +316,9 @@ enum Action {
     Create,
     Ghost,
     Skip,
+    /// Left to an earlier package of the transaction that ships it identically (rpm's
+    /// `FA_SKIP`): not written, but installed as far as the rpmdb is concerned.
+    Shared,
 }
 
 /// rpm's `skipInstallFiles`: docs and languages skipped, then directories that only held
@@ -632,9 +635,29 @@ pub fn unpack(
     owners: &Owners,
     opts: &UnpackOptions,
 ) -> Result<UnpackResult, UnpackError> {
+    unpack_sharing(rpm, root, owners, opts, &[])
+}
+
+/// [`unpack`], leaving the files at the header indexes `shared` (from [`shared_files`]) to the
+/// earlier package that writes them.
+pub fn unpack_sharing(
+    rpm: &RpmFile,
+    root: &Root,
+    owners: &Owners,
+    opts: &UnpackOptions,
+    shared: &[u32],
+) -> Result<UnpackResult, UnpackError> {
     let files = &rpm.info.files;
     let n = files.len();
-    let actions = plan(files, opts);
+    let mut actions = plan(files, opts);
+    for &i in shared {
+        if let Some(a) = actions
+            .get_mut(i as usize)
+            .filter(|a| **a == Action::Create)
+        {
+            *a = Action::Shared;
+        }
+    }
     check_paths(rpm, &actions)?;
     owners.refresh();
     let mut u = Unpacker {
@@ -912,6 +935,100 @@ fn differs(a: &FileInfo, a_algo: u32, b: &FileInfo, b_algo: u32) -> Option<&'sta
         return Some("different contents");
     }
     None
+}
+
+/// Which files each package of a transaction (in order) leaves to an earlier one, as rpm 4.18
+/// decides (`handleOverlappedFiles`): a path that several packages ship identically (a
+/// conflict otherwise) is written by the first, skipped by the next, written again by the one
+/// after, and so on, each looking only at the package before it (measured: with four
+/// packages the third one's copy, its mtime, is what remains). Directories are left out (they
+/// are merged; their metadata must agree, or they conflict), and so are `%ghost`s.
+///
+/// Deciding this up front makes packages unpacked side by side give the serial result: of two
+/// neighbours only one writes each shared path, so a hardlink set is never half replaced by
+/// another package's copy; a package that writes a path again ([`Sharing::rewrites`]) must
+/// not be unpacked beside the earlier writer.
+pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions) -> Vec<Sharing> {
+    // Path -> (whether the last package that had it wrote it, whether any package did).
+    let mut written: HashMap<&str, (bool, bool)> = HashMap::new();
+    pkgs.iter()
+        .map(|rpm| {
+            let files = &rpm.info.files;
+            let actions = plan(files, opts);
+            let mut skip = Vec::new();
+            let mut rewrites = false;
+            for (i, f) in files.iter().enumerate() {
+                if f.flags & RPMFILE_GHOST != 0 || f.mode & S_IFMT == S_IFDIR {
+                    continue;
+                }
+                let writes = actions[i] == Action::Create;
+                match written.get_mut(f.path.as_str()) {
+                    None => {
+                        written.insert(&f.path, (writes, writes));
+                    }
+                    Some((last, _)) if *last => {
+                        *last = false;
+                        if writes {
+                            skip.push(i as u32);
+                        }
+                    }
+                    Some((last, any)) => {
+                        *last = writes;
+                        rewrites |= writes && *any;
+                        *any |= writes;
+                    }
+                }
+            }
+            Sharing { skip, rewrites }
+        })
+        .collect()
+}
+
+/// One package's part in the transaction's shared files (see [`shared_files`]).
+#[derive(Debug, Clone, Default)]
+pub struct Sharing {
+    /// Header indexes of the files an earlier package writes (for [`unpack_sharing`]).
+    pub skip: Vec<u32>,
+    /// Whether the package writes a path that an earlier package wrote too.
+    pub rewrites: bool,
+}
+
+/// The symlinks of packages unpacked side by side (a run), to tell whether a next package can
+/// join the run: one whose paths lie beneath such a symlink (usrmove's `/bin -> usr/bin`)
+/// resolves them through it, so it must wait until the link and its target are on disk, as
+/// in rpm's serial unpack.
+#[derive(Debug, Default)]
+pub struct RunLinks {
+    links: HashSet<String>,
+}
+
+impl RunLinks {
+    /// Whether a path of `rpm` lies beneath one of the run's symlinks.
+    pub fn reaches(&self, rpm: &RpmFile) -> bool {
+        if self.links.is_empty() {
+            return false;
+        }
+        let mut seen: HashSet<&str> = HashSet::new();
+        for f in &rpm.info.files {
+            let mut dir = parent_of(&f.path);
+            while dir != "/" && seen.insert(dir) {
+                if self.links.contains(dir) {
+                    return true;
+                }
+                dir = parent_of(dir);
+            }
+        }
+        false
+    }
+
+    /// Adds `rpm`'s symlinks to the run.
+    pub fn add(&mut self, rpm: &RpmFile) {
+        for f in &rpm.info.files {
+            if f.mode & S_IFMT == S_IFLNK && f.flags & RPMFILE_GHOST == 0 {
+                self.links.insert(f.path.clone());
+            }
+        }
+    }
 }
 
 /// File conflicts between packages about to be installed together: one path, both
