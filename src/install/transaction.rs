@@ -396,12 +396,23 @@ impl Tx<'_> {
         }
         // Packages unpacked side by side set shared directories' mtimes in a racy order;
         // reproducible builds replay them in transaction order, as a serial install would.
-        if self.opts.install_time.is_some() && range.len() > 1 {
+        // A directory left to an earlier package (rpm's FA_SKIP) is not replayed. Without a
+        // reproducible time, only directories that several packages of the run set.
+        if range.len() > 1 {
             for p in &pkgs[range] {
                 let installed: std::collections::HashSet<&str> =
                     p.files.iter().map(String::as_str).collect();
-                for f in p.rpm.info.files.iter() {
-                    if f.mode & 0o170000 == 0o040000 && installed.contains(f.path.as_str()) {
+                for (i, f) in p.rpm.info.files.iter().enumerate() {
+                    let i = i as u32;
+                    let replay = if self.opts.install_time.is_some() {
+                        p.shared.skip.binary_search(&i).is_err()
+                    } else {
+                        p.shared.dir_rewrites.binary_search(&i).is_ok()
+                    };
+                    if replay
+                        && f.mode & 0o170000 == 0o040000
+                        && installed.contains(f.path.as_str())
+                    {
                         let _ = rootfs.utimes(&f.path, f.mtime);
                     }
                 }

@@ -941,13 +941,15 @@ fn differs(a: &FileInfo, a_algo: u32, b: &FileInfo, b_algo: u32) -> Option<&'sta
 /// decides (`handleOverlappedFiles`): a path that several packages ship identically (a
 /// conflict otherwise) is written by the first, skipped by the next, written again by the one
 /// after, and so on, each looking only at the package before it (measured: with four
-/// packages the third one's copy, its mtime, is what remains). Directories are left out (they
-/// are merged; their metadata must agree, or they conflict), and so are `%ghost`s.
+/// packages the third one's copy, its mtime, is what remains). Directories take part too: a
+/// skipped one keeps the writer's metadata (only the mtime can differ; the rest must agree,
+/// or they conflict). `%ghost`s do not.
 ///
 /// Deciding this up front makes packages unpacked side by side give the serial result: of two
 /// neighbours only one writes each shared path, so a hardlink set is never half replaced by
-/// another package's copy; a package that writes a path again ([`Sharing::rewrites`]) must
-/// not be unpacked beside the earlier writer.
+/// another package's copy; a package that writes a file again ([`Sharing::rewrites`]) must
+/// not be unpacked beside the earlier writer, and a directory set again
+/// ([`Sharing::dir_rewrites`]) needs its mtime set again once such a run is done.
 pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions) -> Vec<Sharing> {
     // Path -> (whether the last package that had it wrote it, whether any package did).
     let mut written: HashMap<&str, (bool, bool)> = HashMap::new();
@@ -957,10 +959,12 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions) -> Vec<Sharing> {
             let actions = plan(files, opts);
             let mut skip = Vec::new();
             let mut rewrites = false;
+            let mut dir_rewrites = Vec::new();
             for (i, f) in files.iter().enumerate() {
-                if f.flags & RPMFILE_GHOST != 0 || f.mode & S_IFMT == S_IFDIR {
+                if f.flags & RPMFILE_GHOST != 0 {
                     continue;
                 }
+                let dir = f.mode & S_IFMT == S_IFDIR;
                 let writes = actions[i] == Action::Create;
                 match written.get_mut(f.path.as_str()) {
                     None => {
@@ -974,12 +978,22 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions) -> Vec<Sharing> {
                     }
                     Some((last, any)) => {
                         *last = writes;
-                        rewrites |= writes && *any;
+                        if writes && *any {
+                            if dir {
+                                dir_rewrites.push(i as u32);
+                            } else {
+                                rewrites = true;
+                            }
+                        }
                         *any |= writes;
                     }
                 }
             }
-            Sharing { skip, rewrites }
+            Sharing {
+                skip,
+                rewrites,
+                dir_rewrites,
+            }
         })
         .collect()
 }
@@ -989,8 +1003,10 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions) -> Vec<Sharing> {
 pub struct Sharing {
     /// Header indexes of the files an earlier package writes (for [`unpack_sharing`]).
     pub skip: Vec<u32>,
-    /// Whether the package writes a path that an earlier package wrote too.
+    /// Whether the package writes a file (not a directory) that an earlier package wrote too.
     pub rewrites: bool,
+    /// Header indexes of directories it sets that an earlier package set too (sorted).
+    pub dir_rewrites: Vec<u32>,
 }
 
 /// The symlinks of packages unpacked side by side (a run), to tell whether a next package can
