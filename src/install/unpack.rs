@@ -956,7 +956,9 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions) -> Vec<Sharing> {
     pkgs.iter()
         .map(|rpm| {
             let files = &rpm.info.files;
-            let actions = plan(files, opts);
+            // Without exclusions every non-ghost file is written: no plan to make.
+            let excluding = opts.exclude_docs || opts.inst_langs.is_some();
+            let actions = excluding.then(|| plan(files, opts));
             let mut skip = Vec::new();
             let mut rewrites = false;
             let mut dir_rewrites = Vec::new();
@@ -965,7 +967,7 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions) -> Vec<Sharing> {
                     continue;
                 }
                 let dir = f.mode & S_IFMT == S_IFDIR;
-                let writes = actions[i] == Action::Create;
+                let writes = actions.as_ref().is_none_or(|a| a[i] == Action::Create);
                 match written.get_mut(f.path.as_str()) {
                     None => {
                         written.insert(&f.path, (writes, writes));
