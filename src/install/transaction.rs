@@ -89,7 +89,7 @@ struct Pkg {
     /// Installed (non-ghost, state normal) paths, filled after unpack.
     files: Vec<String>,
     installed_size: u64,
-    /// Header indexes of files an earlier package of the transaction writes (see
+    /// The files it leaves to other packages of the transaction (see
     /// [`unpack::shared_files`]).
     shared: unpack::Sharing,
 }
@@ -170,7 +170,13 @@ pub fn install(
     };
     {
         let refs: Vec<&RpmFile> = pkgs.iter().map(|p| &p.rpm).collect();
-        let shared = unpack::shared_files(&refs, &uopts);
+        // rpm's %_prefer_color: ELF64 on the arches whose transaction colour is 3.
+        let prefer = if opts.arch.contains("64") || opts.arch == "s390x" {
+            2
+        } else {
+            0
+        };
+        let shared = unpack::shared_files(&refs, &uopts, prefer);
         for (p, s) in pkgs.iter_mut().zip(shared) {
             p.shared = s;
         }
@@ -371,14 +377,15 @@ impl Tx<'_> {
                 if crate::cancel::interrupted() {
                     return Err(InstallError::Interrupted);
                 }
-                let r = unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared.skip)
-                    .map_err(|e| match e {
+                let r = unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared).map_err(
+                    |e| match e {
                         unpack::UnpackError::Interrupted => InstallError::Interrupted,
                         source => InstallError::Unpack {
                             nevra: p.nevra.clone(),
                             source,
                         },
-                    })?;
+                    },
+                )?;
                 reporter.installed(&p.nevra, p.installed_size);
                 Ok(r)
             })
@@ -440,15 +447,15 @@ impl Tx<'_> {
         let t0 = Instant::now();
         let p = &pkgs[i];
         let r =
-            unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared.skip).map_err(|e| {
-                match e {
+            unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared).map_err(
+                |e| match e {
                     unpack::UnpackError::Interrupted => InstallError::Interrupted,
                     source => InstallError::Unpack {
                         nevra: pkgs[i].nevra.clone(),
                         source,
                     },
-                }
-            })?;
+                },
+            )?;
         self.serial.0 += 1;
         self.serial.1 += t0.elapsed();
         self.reporter

@@ -24,6 +24,9 @@ pub const STATE_NORMAL: u8 = 0;
 /// left empty).
 pub const STATE_NOTINSTALLED: u8 = 2;
 
+/// rpm's `RPMFILE_STATE_WRONGCOLOR` (a multilib file another package's file replaced).
+pub const STATE_WRONGCOLOR: u8 = 4;
+
 const S_IFMT: u32 = 0o170000;
 const S_IFDIR: u32 = 0o040000;
 const S_IFREG: u32 = 0o100000;
@@ -319,6 +322,8 @@ enum Action {
     /// Left to an earlier package of the transaction that ships it identically (rpm's
     /// `FA_SKIP`): not written, but installed as far as the rpmdb is concerned.
     Shared,
+    /// Not written: another package's file of the preferred colour takes the path.
+    WrongColor,
 }
 
 /// rpm's `skipInstallFiles`: docs and languages skipped, then directories that only held
@@ -635,27 +640,32 @@ pub fn unpack(
     owners: &Owners,
     opts: &UnpackOptions,
 ) -> Result<UnpackResult, UnpackError> {
-    unpack_sharing(rpm, root, owners, opts, &[])
+    unpack_sharing(rpm, root, owners, opts, &Sharing::default())
 }
 
-/// [`unpack`], leaving the files at the header indexes `shared` (from [`shared_files`]) to the
-/// earlier package that writes them.
+/// [`unpack`] as one package of a transaction: the files `sharing` (from [`shared_files`])
+/// leaves to other packages are not written.
 pub fn unpack_sharing(
     rpm: &RpmFile,
     root: &Root,
     owners: &Owners,
     opts: &UnpackOptions,
-    shared: &[u32],
+    sharing: &Sharing,
 ) -> Result<UnpackResult, UnpackError> {
     let files = &rpm.info.files;
     let n = files.len();
     let mut actions = plan(files, opts);
-    for &i in shared {
-        if let Some(a) = actions
-            .get_mut(i as usize)
-            .filter(|a| **a == Action::Create)
-        {
-            *a = Action::Shared;
+    for (list, to) in [
+        (&sharing.skip, Action::Shared),
+        (&sharing.wrong_color, Action::WrongColor),
+    ] {
+        for &i in list {
+            if let Some(a) = actions
+                .get_mut(i as usize)
+                .filter(|a| **a == Action::Create)
+            {
+                *a = to;
+            }
         }
     }
     check_paths(rpm, &actions)?;
@@ -886,6 +896,7 @@ pub fn unpack_sharing(
         .iter()
         .map(|a| match a {
             Action::Skip => STATE_NOTINSTALLED,
+            Action::WrongColor => STATE_WRONGCOLOR,
             _ => STATE_NORMAL,
         })
         .collect();
@@ -943,61 +954,100 @@ fn differs(a: &FileInfo, a_algo: u32, b: &FileInfo, b_algo: u32) -> Option<&'sta
 /// after, and so on, each looking only at the package before it (measured: with four
 /// packages the third one's copy, its mtime, is what remains). Directories take part too: a
 /// skipped one keeps the writer's metadata (only the mtime can differ; the rest must agree,
-/// or they conflict). `%ghost`s do not.
+/// or they conflict). `%ghost`s do not. Files of two colours (ELF32 and ELF64) at one path
+/// are not a conflict when `prefer_color` is set (rpm's `%_prefer_color`, 2 on 64-bit
+/// arches; 0: colours ignored): the preferred one is written.
 ///
 /// Deciding this up front makes packages unpacked side by side give the serial result: of two
 /// neighbours only one writes each shared path, so a hardlink set is never half replaced by
 /// another package's copy; a package that writes a file again ([`Sharing::rewrites`]) must
 /// not be unpacked beside the earlier writer, and a directory set again
 /// ([`Sharing::dir_rewrites`]) needs its mtime set again once such a run is done.
-pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions) -> Vec<Sharing> {
-    // Path -> (whether the last package that had it wrote it, whether any package did).
-    let mut written: HashMap<&str, (bool, bool)> = HashMap::new();
-    pkgs.iter()
-        .map(|rpm| {
-            let files = &rpm.info.files;
-            // Without exclusions every non-ghost file is written: no plan to make.
-            let excluding = opts.exclude_docs || opts.inst_langs.is_some();
-            let actions = excluding.then(|| plan(files, opts));
-            let mut skip = Vec::new();
-            let mut rewrites = false;
-            let mut dir_rewrites = Vec::new();
-            for (i, f) in files.iter().enumerate() {
-                if f.flags & RPMFILE_GHOST != 0 {
-                    continue;
+pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions, prefer_color: u32) -> Vec<Sharing> {
+    struct Last {
+        /// Package and header index of the last package's entry.
+        pkg: usize,
+        idx: u32,
+        /// Whether that entry is written.
+        writes: bool,
+        /// Whether any package's entry was.
+        any: bool,
+    }
+    let mut last_at: HashMap<&str, Last> = HashMap::new();
+    let mut out: Vec<Sharing> = vec![Sharing::default(); pkgs.len()];
+    for (p, rpm) in pkgs.iter().enumerate() {
+        let files = &rpm.info.files;
+        // Without exclusions every non-ghost file is written: no plan to make.
+        let excluding = opts.exclude_docs || opts.inst_langs.is_some();
+        let actions = excluding.then(|| plan(files, opts));
+        for (i, f) in files.iter().enumerate() {
+            if f.flags & RPMFILE_GHOST != 0 {
+                continue;
+            }
+            let i = i as u32;
+            let dir = f.mode & S_IFMT == S_IFDIR;
+            let mut writes = actions
+                .as_ref()
+                .is_none_or(|a| a[i as usize] == Action::Create);
+            let Some(last) = last_at.get_mut(f.path.as_str()) else {
+                last_at.insert(
+                    &f.path,
+                    Last {
+                        pkg: p,
+                        idx: i,
+                        writes,
+                        any: writes,
+                    },
+                );
+                continue;
+            };
+            let other = &pkgs[last.pkg].info.files[last.idx as usize];
+            let colored = prefer_color != 0
+                && f.color != 0
+                && other.color != 0
+                && f.color != other.color
+                && differs(other, 0, f, 0).is_some();
+            if colored {
+                // An ELF32 and an ELF64 file: the preferred colour's is written, the other
+                // recorded as "wrong color", whichever comes first.
+                if f.color & prefer_color != 0 {
+                    if writes && last.writes {
+                        out[last.pkg].wrong_color.push(last.idx);
+                        last.writes = false;
+                    }
+                } else if other.color & prefer_color != 0 {
+                    if writes {
+                        out[p].wrong_color.push(i);
+                    }
+                    writes = false;
                 }
-                let dir = f.mode & S_IFMT == S_IFDIR;
-                let writes = actions.as_ref().is_none_or(|a| a[i] == Action::Create);
-                match written.get_mut(f.path.as_str()) {
-                    None => {
-                        written.insert(&f.path, (writes, writes));
-                    }
-                    Some((last, _)) if *last => {
-                        *last = false;
-                        if writes {
-                            skip.push(i as u32);
-                        }
-                    }
-                    Some((last, any)) => {
-                        *last = writes;
-                        if writes && *any {
-                            if dir {
-                                dir_rewrites.push(i as u32);
-                            } else {
-                                rewrites = true;
-                            }
-                        }
-                        *any |= writes;
-                    }
+            } else if last.writes {
+                // Identical (anything else is a conflict, refused before): left to the
+                // package before.
+                if writes {
+                    out[p].skip.push(i);
+                }
+                writes = false;
+            }
+            if writes && last.any {
+                if dir {
+                    out[p].dir_rewrites.push(i);
+                } else {
+                    out[p].rewrites = true;
                 }
             }
-            Sharing {
-                skip,
-                rewrites,
-                dir_rewrites,
-            }
-        })
-        .collect()
+            *last = Last {
+                pkg: p,
+                idx: i,
+                writes,
+                any: last.any || writes,
+            };
+        }
+    }
+    for s in &mut out {
+        s.wrong_color.sort_unstable();
+    }
+    out
 }
 
 /// One package's part in the transaction's shared files (see [`shared_files`]).
@@ -1009,6 +1059,9 @@ pub struct Sharing {
     pub rewrites: bool,
     /// Header indexes of directories it sets that an earlier package set too (sorted).
     pub dir_rewrites: Vec<u32>,
+    /// Header indexes of files of the colour not preferred where a file of the preferred one
+    /// (ELF64 on x86_64) shares the path: not written, recorded as `STATE_WRONGCOLOR`.
+    pub wrong_color: Vec<u32>,
 }
 
 /// The symlinks of packages unpacked side by side (a run), to tell whether a next package can
