@@ -1,11 +1,11 @@
 //! An RPM payload as a stream: the compressed bytes after the main header, decompressed on the
-//! fly (gzip, bzip2, xz, lzma, zstd) and capped at what the header declares, so a decompression
+//! fly (none, gzip, bzip2, xz, lzma, zstd) and capped at what the header declares, so a decompression
 //! bomb fails instead of filling the disk or memory.
 //!
 //! Knows the header only through [`RpmFile`]; knows nothing of cpio or of the root.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
 use super::header::RpmFile;
 use super::unpack::UnpackError;
@@ -50,7 +50,7 @@ pub fn open(rpm: &RpmFile) -> Result<Capped<Box<dyn Read + Send>>, UnpackError> 
     })?;
     f.seek(SeekFrom::Start(rpm.payload_offset))
         .map_err(io_err)?;
-    let raw = BufReader::with_capacity(128 * 1024, f);
+    let mut raw = BufReader::with_capacity(128 * 1024, f);
     let format = rpm.info.payload_format.as_str();
     if !format.is_empty() && format != "cpio" && format != "drpm" {
         return Err(UnpackError::Unsupported {
@@ -59,7 +59,16 @@ pub fn open(rpm: &RpmFile) -> Result<Capped<Box<dyn Read + Send>>, UnpackError> 
         });
     }
     let stream: Box<dyn Read + Send> = match rpm.info.payload_compressor.as_str() {
-        "gzip" | "" => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+        // rpm reads these through zlib, which passes data without the gzip magic through
+        // unchanged: that is how an uncompressed payload (`w0.ufdio`, which records no
+        // PAYLOADCOMPRESSOR) is read.
+        "gzip" | "" => {
+            if raw.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]) {
+                Box::new(flate2::read::MultiGzDecoder::new(raw))
+            } else {
+                Box::new(raw)
+            }
+        }
         "bzip2" => Box::new(bzip2::read::MultiBzDecoder::new(raw)),
         "xz" | "lzma" => {
             let s = if rpm.info.payload_compressor == "xz" {

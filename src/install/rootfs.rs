@@ -193,9 +193,22 @@ impl Root {
 
     /// Makes sure a directory exists at `path` with `meta`. An existing directory gets the
     /// new metadata; an existing symlink that resolves to a directory is kept untouched.
+    /// The root itself (`/`, owned by packages like Fedora's `filesystem`) gets the metadata,
+    /// as rpm gives it to any directory that already exists.
     pub fn ensure_dir(&self, path: &str, meta: &Meta) -> io::Result<()> {
-        if let Some((dir, _)) = split(path) {
-            self.mkdir_p(dir, 0o755)?;
+        match split(path) {
+            Some((dir, _)) => {
+                self.mkdir_p(dir, 0o755)?;
+            }
+            None => {
+                let fd = rustix::fs::openat(
+                    &self.fd,
+                    ".",
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                return apply_fd(&fd, meta);
+            }
         }
         let st = self.lstat(path);
         match st {
@@ -747,12 +760,13 @@ pub fn parse_caps(text: &str) -> Result<(u64, u64, u64), CapsError> {
 
 /// Encodes cap text as a `security.capability` value: `struct vfs_cap_data` revision 2
 /// (magic_etc with the effective flag, then {permitted, inheritable} for the low and high 32
-/// bits, all little endian). `None` for an empty set.
+/// bits, all little endian). `None` for empty text; a text that names no capability (`=`,
+/// what rpm records for `%caps(=)` and `%caps()`) is an all-zero set, which rpm writes too.
 pub fn encode_caps(text: &str) -> Result<Option<Vec<u8>>, CapsError> {
-    let (e, p, i) = parse_caps(text)?;
-    if e == 0 && p == 0 && i == 0 {
+    if text.trim().is_empty() {
         return Ok(None);
     }
+    let (e, p, i) = parse_caps(text)?;
     const VFS_CAP_REVISION_2: u32 = 0x0200_0000;
     const VFS_CAP_FLAGS_EFFECTIVE: u32 = 0x0000_0001;
     let magic = VFS_CAP_REVISION_2 | if e != 0 { VFS_CAP_FLAGS_EFFECTIVE } else { 0 };
@@ -829,6 +843,12 @@ mod tests {
         assert!(parse_caps("cap_chown").is_err());
         assert!(parse_caps("cap_chown=x").is_err());
         assert_eq!(encode_caps("").unwrap(), None);
+        // `%caps(=)`: rpm (libcap's cap_set_file) writes revision 2 with nothing set.
+        let zero = encode_caps("=").unwrap().unwrap();
+        assert_eq!(
+            zero,
+            [&0x0200_0000u32.to_le_bytes()[..], &[0u8; 16]].concat()
+        );
     }
 
     #[test]

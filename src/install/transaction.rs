@@ -94,6 +94,9 @@ struct Pkg {
     /// Installed (non-ghost, state normal) paths, filled after unpack.
     files: Vec<String>,
     installed_size: u64,
+    /// The files it leaves to other packages of the transaction (see
+    /// [`unpack::shared_files`]).
+    shared: unpack::Sharing,
 }
 
 fn script_name(kind: &str, sname: &str) -> String {
@@ -143,6 +146,7 @@ pub fn install(
                 sname: format!("{}-{}-{}.{}", i.name, i.version, i.release, i.arch),
                 installed_size: i.files.iter().map(|f| f.size).sum(),
                 files: Vec::new(),
+                shared: Default::default(),
                 rpm,
             }
         })
@@ -177,6 +181,19 @@ pub fn install(
         // The payload digest vouches for every file; without it, each file is checked.
         verify_file_digests: opts.no_digest,
     };
+    {
+        let refs: Vec<&RpmFile> = pkgs.iter().map(|p| &p.rpm).collect();
+        // rpm's %_prefer_color: ELF64 on the arches whose transaction colour is 3.
+        let prefer = if opts.arch.contains("64") || opts.arch == "s390x" {
+            2
+        } else {
+            0
+        };
+        let shared = unpack::shared_files(&refs, &uopts, prefer);
+        for (p, s) in pkgs.iter_mut().zip(shared) {
+            p.shared = s;
+        }
+    }
     let now = opts.install_time.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -323,9 +340,15 @@ impl Tx<'_> {
                 i += 1;
                 continue;
             }
-            // A run of event-free packages, closed after one that ships passwd/group.
+            // A run of event-free packages, closed after one that ships passwd/group, and
+            // before one with paths beneath a symlink of the run or one rewriting a shared file.
             let mut j = i;
+            let mut links = unpack::RunLinks::default();
             while j < pkgs.len() && !events[j] {
+                if links.reaches(&pkgs[j].rpm) || (j > i && pkgs[j].shared.rewrites) {
+                    break;
+                }
+                links.add(&pkgs[j].rpm);
                 j += 1;
                 if ships_ids(&pkgs[j - 1].rpm) {
                     break;
@@ -367,13 +390,15 @@ impl Tx<'_> {
                 if crate::cancel::interrupted() {
                     return Err(InstallError::Interrupted);
                 }
-                let r = unpack::unpack(&p.rpm, rootfs, owners, uopts).map_err(|e| match e {
-                    unpack::UnpackError::Interrupted => InstallError::Interrupted,
-                    source => InstallError::Unpack {
-                        nevra: p.nevra.clone(),
-                        source,
+                let r = unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared).map_err(
+                    |e| match e {
+                        unpack::UnpackError::Interrupted => InstallError::Interrupted,
+                        source => InstallError::Unpack {
+                            nevra: p.nevra.clone(),
+                            source,
+                        },
                     },
-                })?;
+                )?;
                 reporter.installed(&p.nevra, p.installed_size);
                 Ok(r)
             })
@@ -391,12 +416,23 @@ impl Tx<'_> {
         }
         // Packages unpacked side by side set shared directories' mtimes in a racy order;
         // reproducible builds replay them in transaction order, as a serial install would.
-        if self.opts.install_time.is_some() && range.len() > 1 {
+        // A directory left to an earlier package (rpm's FA_SKIP) is not replayed. Without a
+        // reproducible time, only directories that several packages of the run set.
+        if range.len() > 1 {
             for p in &pkgs[range] {
                 let installed: std::collections::HashSet<&str> =
                     p.files.iter().map(String::as_str).collect();
-                for f in p.rpm.info.files.iter() {
-                    if f.mode & 0o170000 == 0o040000 && installed.contains(f.path.as_str()) {
+                for (i, f) in p.rpm.info.files.iter().enumerate() {
+                    let i = i as u32;
+                    let replay = if self.opts.install_time.is_some() {
+                        p.shared.skip.binary_search(&i).is_err()
+                    } else {
+                        p.shared.dir_rewrites.binary_search(&i).is_ok()
+                    };
+                    if replay
+                        && f.mode & 0o170000 == 0o040000
+                        && installed.contains(f.path.as_str())
+                    {
                         let _ = rootfs.utimes(&f.path, f.mtime);
                     }
                 }
@@ -422,13 +458,17 @@ impl Tx<'_> {
             self.run_critical(s, &name, Some(1), None, None)?;
         }
         let t0 = Instant::now();
-        let r = unpack::unpack(&pkgs[i].rpm, rootfs, owners, uopts).map_err(|e| match e {
-            unpack::UnpackError::Interrupted => InstallError::Interrupted,
-            source => InstallError::Unpack {
-                nevra: pkgs[i].nevra.clone(),
-                source,
-            },
-        })?;
+        let p = &pkgs[i];
+        let r =
+            unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared).map_err(
+                |e| match e {
+                    unpack::UnpackError::Interrupted => InstallError::Interrupted,
+                    source => InstallError::Unpack {
+                        nevra: pkgs[i].nevra.clone(),
+                        source,
+                    },
+                },
+            )?;
         self.serial.0 += 1;
         self.serial.1 += t0.elapsed();
         self.reporter

@@ -24,6 +24,9 @@ pub const STATE_NORMAL: u8 = 0;
 /// left empty).
 pub const STATE_NOTINSTALLED: u8 = 2;
 
+/// rpm's `RPMFILE_STATE_WRONGCOLOR` (a multilib file another package's file replaced).
+pub const STATE_WRONGCOLOR: u8 = 4;
+
 const S_IFMT: u32 = 0o170000;
 const S_IFDIR: u32 = 0o040000;
 const S_IFREG: u32 = 0o100000;
@@ -319,6 +322,11 @@ enum Action {
     Create,
     Ghost,
     Skip,
+    /// Left to an earlier package of the transaction that ships it identically (rpm's
+    /// `FA_SKIP`): not written, but installed as far as the rpmdb is concerned.
+    Shared,
+    /// Not written: another package's file of the preferred colour takes the path.
+    WrongColor,
 }
 
 /// rpm's `skipInstallFiles`: docs and languages skipped, then directories that only held
@@ -651,9 +659,34 @@ pub fn unpack(
     owners: &Owners,
     opts: &UnpackOptions,
 ) -> Result<UnpackResult, UnpackError> {
+    unpack_sharing(rpm, root, owners, opts, &Sharing::default())
+}
+
+/// [`unpack`] as one package of a transaction: the files `sharing` (from [`shared_files`])
+/// leaves to other packages are not written.
+pub fn unpack_sharing(
+    rpm: &RpmFile,
+    root: &Root,
+    owners: &Owners,
+    opts: &UnpackOptions,
+    sharing: &Sharing,
+) -> Result<UnpackResult, UnpackError> {
     let files = &rpm.info.files;
     let n = files.len();
-    let actions = plan(files, opts);
+    let mut actions = plan(files, opts);
+    for (list, to) in [
+        (&sharing.skip, Action::Shared),
+        (&sharing.wrong_color, Action::WrongColor),
+    ] {
+        for &i in list {
+            if let Some(a) = actions
+                .get_mut(i as usize)
+                .filter(|a| **a == Action::Create)
+            {
+                *a = to;
+            }
+        }
+    }
     check_paths(rpm, &actions)?;
     owners.refresh();
     let mut u = Unpacker {
@@ -883,6 +916,7 @@ pub fn unpack(
         .iter()
         .map(|a| match a {
             Action::Skip => STATE_NOTINSTALLED,
+            Action::WrongColor => STATE_WRONGCOLOR,
             _ => STATE_NORMAL,
         })
         .collect();
@@ -932,6 +966,160 @@ fn differs(a: &FileInfo, a_algo: u32, b: &FileInfo, b_algo: u32) -> Option<&'sta
         return Some("different contents");
     }
     None
+}
+
+/// Which files each package of a transaction (in order) leaves to an earlier one, as rpm 4.18
+/// decides (`handleOverlappedFiles`): a path that several packages ship identically (a
+/// conflict otherwise) is written by the first, skipped by the next, written again by the one
+/// after, and so on, each looking only at the package before it (measured: with four
+/// packages the third one's copy, its mtime, is what remains). Directories take part too: a
+/// skipped one keeps the writer's metadata (only the mtime can differ; the rest must agree,
+/// or they conflict). `%ghost`s do not. Files of two colours (ELF32 and ELF64) at one path
+/// are not a conflict when `prefer_color` is set (rpm's `%_prefer_color`, 2 on 64-bit
+/// arches; 0: colours ignored): the preferred one is written.
+///
+/// Deciding this up front makes packages unpacked side by side give the serial result: of two
+/// neighbours only one writes each shared path, so a hardlink set is never half replaced by
+/// another package's copy; a package that writes a file again ([`Sharing::rewrites`]) must
+/// not be unpacked beside the earlier writer, and a directory set again
+/// ([`Sharing::dir_rewrites`]) needs its mtime set again once such a run is done.
+pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions, prefer_color: u32) -> Vec<Sharing> {
+    struct Last {
+        /// Package and header index of the last package's entry.
+        pkg: usize,
+        idx: u32,
+        /// Whether that entry is written.
+        writes: bool,
+        /// Whether any package's entry was.
+        any: bool,
+    }
+    let mut last_at: HashMap<&str, Last> = HashMap::new();
+    let mut out: Vec<Sharing> = vec![Sharing::default(); pkgs.len()];
+    for (p, rpm) in pkgs.iter().enumerate() {
+        let files = &rpm.info.files;
+        // Without exclusions every non-ghost file is written: no plan to make.
+        let excluding = opts.exclude_docs || opts.inst_langs.is_some();
+        let actions = excluding.then(|| plan(files, opts));
+        for (i, f) in files.iter().enumerate() {
+            if f.flags & RPMFILE_GHOST != 0 {
+                continue;
+            }
+            let i = i as u32;
+            let dir = f.mode & S_IFMT == S_IFDIR;
+            let mut writes = actions
+                .as_ref()
+                .is_none_or(|a| a[i as usize] == Action::Create);
+            let Some(last) = last_at.get_mut(f.path.as_str()) else {
+                last_at.insert(
+                    &f.path,
+                    Last {
+                        pkg: p,
+                        idx: i,
+                        writes,
+                        any: writes,
+                    },
+                );
+                continue;
+            };
+            let other = &pkgs[last.pkg].info.files[last.idx as usize];
+            let colored = prefer_color != 0
+                && f.color != 0
+                && other.color != 0
+                && f.color != other.color
+                && differs(other, 0, f, 0).is_some();
+            if colored {
+                // An ELF32 and an ELF64 file: the preferred colour's is written, the other
+                // recorded as "wrong color", whichever comes first.
+                if f.color & prefer_color != 0 {
+                    if writes && last.writes {
+                        out[last.pkg].wrong_color.push(last.idx);
+                        last.writes = false;
+                    }
+                } else if other.color & prefer_color != 0 {
+                    if writes {
+                        out[p].wrong_color.push(i);
+                    }
+                    writes = false;
+                }
+            } else if last.writes {
+                // Identical (anything else is a conflict, refused before): left to the
+                // package before.
+                if writes {
+                    out[p].skip.push(i);
+                }
+                writes = false;
+            }
+            if writes && last.any {
+                if dir {
+                    out[p].dir_rewrites.push(i);
+                } else {
+                    out[p].rewrites = true;
+                }
+            }
+            *last = Last {
+                pkg: p,
+                idx: i,
+                writes,
+                any: last.any || writes,
+            };
+        }
+    }
+    for s in &mut out {
+        s.wrong_color.sort_unstable();
+    }
+    out
+}
+
+/// One package's part in the transaction's shared files (see [`shared_files`]).
+#[derive(Debug, Clone, Default)]
+pub struct Sharing {
+    /// Header indexes of the files an earlier package writes (for [`unpack_sharing`]).
+    pub skip: Vec<u32>,
+    /// Whether the package writes a file (not a directory) that an earlier package wrote too.
+    pub rewrites: bool,
+    /// Header indexes of directories it sets that an earlier package set too (sorted).
+    pub dir_rewrites: Vec<u32>,
+    /// Header indexes of files of the colour not preferred where a file of the preferred one
+    /// (ELF64 on x86_64) shares the path: not written, recorded as `STATE_WRONGCOLOR`.
+    pub wrong_color: Vec<u32>,
+}
+
+/// The symlinks of packages unpacked side by side (a run), to tell whether a next package can
+/// join the run: one whose paths lie beneath such a symlink (usrmove's `/bin -> usr/bin`)
+/// resolves them through it, so it must wait until the link and its target are on disk, as
+/// in rpm's serial unpack.
+#[derive(Debug, Default)]
+pub struct RunLinks {
+    links: HashSet<String>,
+}
+
+impl RunLinks {
+    /// Whether a path of `rpm` lies beneath one of the run's symlinks.
+    pub fn reaches(&self, rpm: &RpmFile) -> bool {
+        if self.links.is_empty() {
+            return false;
+        }
+        let mut seen: HashSet<&str> = HashSet::new();
+        for f in &rpm.info.files {
+            let mut dir = parent_of(&f.path);
+            while dir != "/" && seen.insert(dir) {
+                if self.links.contains(dir) {
+                    return true;
+                }
+                dir = parent_of(dir);
+            }
+        }
+        false
+    }
+
+    /// Adds `rpm`'s symlinks to the run.
+    pub fn add(&mut self, rpm: &RpmFile) {
+        for f in &rpm.info.files {
+            if f.mode & S_IFMT == S_IFLNK && f.flags & RPMFILE_GHOST == 0 {
+                self.links.insert(f.path.clone());
+            }
+        }
+    }
 }
 
 /// File conflicts between packages about to be installed together: one path, both
