@@ -434,6 +434,12 @@ fn digests_are_checked_on_every_path_and_rpm_agrees() {
             "its header SHA256 digest does not match",
         ),
         (
+            "tampered header (a file name byte)",
+            mk("bad-file-name", good.clone().flip_header_text("version")),
+            false,
+            "its header SHA256 digest does not match",
+        ),
+        (
             "no digests at all",
             mk(
                 "no-digests",
@@ -514,6 +520,13 @@ fn digests_are_checked_on_every_path_and_rpm_agrees() {
             (*installs, *installs),
             "{case}: rpm's verdict is not the expected one:\n{rpm_out}"
         );
+        if why.starts_with("no digest") {
+            // rpm's words for it: each digest NOTFOUND, and "does not verify: no digest".
+            assert!(
+                rpm_out.contains("NOTFOUND") && rpm_out.contains("does not verify: no digest"),
+                "{case}: {rpm_out}"
+            );
+        }
 
         let (o, root) = install_rpms(&cd, file, &[]);
         if *installs {
