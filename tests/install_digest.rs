@@ -702,3 +702,65 @@ fn v3_package_digests_as_rpm() {
         &root,
     );
 }
+
+/// rpm verifies every package before the transaction starts: one bad package and nothing of
+/// the others is installed either.
+#[test]
+fn one_bad_package_stops_the_whole_transaction() {
+    let Some(fx) = common::fixtures() else { return };
+    if !tools() {
+        return;
+    }
+    let d = tmp("transaction");
+    let good = fx.join("synthetic/Packages/kt-oldname-1.0-1.noarch.rpm");
+    let bad = fx.join("synthetic-broken/Packages/kt-bad-payload-1.0-1.noarch.rpm");
+    let root = d.join("rpm-root");
+    let o = Command::new("rpm")
+        .arg("-i")
+        .arg("--root")
+        .arg(&root)
+        .args(["--dbpath", "/var/lib/rpm", "--nodeps"])
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "rpm installs the set");
+    let written: Vec<_> = walk(&root)
+        .into_iter()
+        .filter(|p| !p.starts_with(root.join("var/lib/rpm")) && p.is_file())
+        .collect();
+    assert!(written.is_empty(), "rpm wrote {written:?}");
+
+    let kroot = d.join("kiln-root");
+    let o = kiln(
+        &d,
+        &[
+            "install-rpms",
+            "--root",
+            kroot.to_str().unwrap(),
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_refused(
+        "good + bad",
+        &o,
+        &bad,
+        "its payload SHA256 digest does not match",
+        &kroot,
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                out.extend(walk(&p));
+            }
+            out.push(p);
+        }
+    }
+    out
+}
