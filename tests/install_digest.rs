@@ -434,6 +434,12 @@ fn digests_are_checked_on_every_path_and_rpm_agrees() {
             "its header SHA256 digest does not match",
         ),
         (
+            "tampered header (a file name byte)",
+            mk("bad-file-name", good.clone().flip_header_text("version")),
+            false,
+            "its header SHA256 digest does not match",
+        ),
+        (
             "no digests at all",
             mk(
                 "no-digests",
@@ -514,6 +520,13 @@ fn digests_are_checked_on_every_path_and_rpm_agrees() {
             (*installs, *installs),
             "{case}: rpm's verdict is not the expected one:\n{rpm_out}"
         );
+        if why.starts_with("no digest") {
+            // rpm's words for it: each digest NOTFOUND, and "does not verify: no digest".
+            assert!(
+                rpm_out.contains("NOTFOUND") && rpm_out.contains("does not verify: no digest"),
+                "{case}: {rpm_out}"
+            );
+        }
 
         let (o, root) = install_rpms(&cd, file, &[]);
         if *installs {
@@ -688,4 +701,66 @@ fn v3_package_digests_as_rpm() {
         "its MD5 digest does not match",
         &root,
     );
+}
+
+/// rpm verifies every package before the transaction starts: one bad package and nothing of
+/// the others is installed either.
+#[test]
+fn one_bad_package_stops_the_whole_transaction() {
+    let Some(fx) = common::fixtures() else { return };
+    if !tools() {
+        return;
+    }
+    let d = tmp("transaction");
+    let good = fx.join("synthetic/Packages/kt-oldname-1.0-1.noarch.rpm");
+    let bad = fx.join("synthetic-broken/Packages/kt-bad-payload-1.0-1.noarch.rpm");
+    let root = d.join("rpm-root");
+    let o = Command::new("rpm")
+        .arg("-i")
+        .arg("--root")
+        .arg(&root)
+        .args(["--dbpath", "/var/lib/rpm", "--nodeps"])
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "rpm installs the set");
+    let written: Vec<_> = walk(&root)
+        .into_iter()
+        .filter(|p| !p.starts_with(root.join("var/lib/rpm")) && p.is_file())
+        .collect();
+    assert!(written.is_empty(), "rpm wrote {written:?}");
+
+    let kroot = d.join("kiln-root");
+    let o = kiln(
+        &d,
+        &[
+            "install-rpms",
+            "--root",
+            kroot.to_str().unwrap(),
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_refused(
+        "good + bad",
+        &o,
+        &bad,
+        "its payload SHA256 digest does not match",
+        &kroot,
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                out.extend(walk(&p));
+            }
+            out.push(p);
+        }
+    }
+    out
 }
