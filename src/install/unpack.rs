@@ -974,7 +974,8 @@ fn differs(a: &FileInfo, a_algo: u32, b: &FileInfo, b_algo: u32) -> Option<&'sta
 /// after, and so on, each looking only at the package before it (measured: with four
 /// packages the third one's copy, its mtime, is what remains). Directories take part too: a
 /// skipped one keeps the writer's metadata (only the mtime can differ; the rest must agree,
-/// or they conflict). `%ghost`s do not. Files of two colours (ELF32 and ELF64) at one path
+/// or they conflict). A `%ghost` counts as a skipped entry (measured: a real copy, a ghost,
+/// a real copy: the third is written). Files of two colours (ELF32 and ELF64) at one path
 /// are not a conflict when `prefer_color` is set (rpm's `%_prefer_color`, 2 on 64-bit
 /// arches; 0: colours ignored): the preferred one is written.
 ///
@@ -1001,14 +1002,13 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions, prefer_color: u32) 
         let excluding = opts.exclude_docs || opts.inst_langs.is_some();
         let actions = excluding.then(|| plan(files, opts));
         for (i, f) in files.iter().enumerate() {
-            if f.flags & RPMFILE_GHOST != 0 {
-                continue;
-            }
             let i = i as u32;
             let dir = f.mode & S_IFMT == S_IFDIR;
-            let mut writes = actions
-                .as_ref()
-                .is_none_or(|a| a[i as usize] == Action::Create);
+            // A %ghost takes part as an entry that is not written.
+            let mut writes = f.flags & RPMFILE_GHOST == 0
+                && actions
+                    .as_ref()
+                    .is_none_or(|a| a[i as usize] == Action::Create);
             let Some(last) = last_at.get_mut(f.path.as_str()) else {
                 last_at.insert(
                     &f.path,
