@@ -70,6 +70,12 @@ pub struct LuaScriptlet<'a> {
     /// Macros predefined for `rpm.expand` (`_prefix`, `_sysconfdir`, `_libdir`, `name`, ...),
     /// bodies unexpanded as in a macro file; later entries override earlier ones.
     pub macros: &'a [(String, String)],
+    /// The package's install prefixes (`RPMTAG_INSTPREFIXES`, relocated): rpm sets the global
+    /// table `RPM_INSTALL_PREFIX` (indexed from 1) when there are any, and no table otherwise.
+    pub install_prefixes: &'a [String],
+    /// For a file trigger, the matching paths that `rpm.next_file()` hands out (rpm defines
+    /// `rpm.next_file` only in file triggers; `None` leaves it undefined).
+    pub next_files: Option<&'a [String]>,
 }
 
 /// A Lua scriptlet that could not run or failed.
@@ -159,6 +165,7 @@ fn run_inner(s: &LuaScriptlet<'_>, state: &Rc<RefCell<State>>) -> Result<i32, Lu
     };
     let lua = Lua::new_with(StdLib::ALL_SAFE, LuaOptions::default()).map_err(setup)?;
     install(&lua, state).map_err(setup)?;
+    install_context(&lua, s).map_err(setup)?;
 
     let mut text = String::from("local opt, arg = ...;");
     if s.args.len() > 1 {
@@ -462,7 +469,7 @@ fn mv(v: Vec<Value>) -> MultiValue {
 // Setting up the globals.
 
 const PRELUDE: &str = r#"
-local write, rpm_open_fd = ...
+local write, rpm_open_fd, newhandle, null, tofloat32, logerr = ...
 local select, tostring, type, concat, format, mtype = select, tostring, type, table.concat, string.format, math.type
 print = function(...)
   local n = select('#', ...)
@@ -523,6 +530,59 @@ end
 function fd_methods.seek(self, whence, offset) return self.f:seek(whence or 'cur', offset or 0) end
 function fd_methods.reopen(self, mode) return rpm_open_fd(self.path, mode, fd_methods) end
 rpm.open = function(path, mode) return rpm_open_fd(path, mode, fd_methods) end
+-- rpm's hooks (rpmio/rpmhook.c): per name, called in registration order with one table of
+-- the arguments, until a hook returns a non-zero number; a failing hook is logged and skipped.
+local hooks = {}
+local function hookname(v, i, f)
+  local t = type(v)
+  if t ~= 'string' and t ~= 'number' then
+    error(format("bad argument #%d to '%s' (hook name expected)", i, f), 3)
+  end
+  return tostring(v)
+end
+rpm.register = function(name, f)
+  name = hookname(name, 1, 'register')
+  if type(f) ~= 'function' then error("bad argument #2 to 'register' (function expected)", 2) end
+  local h = newhandle()
+  local l = hooks[name] or {}
+  hooks[name] = l
+  l[#l + 1] = { h = h, f = f }
+  return h
+end
+rpm.unregister = function(name, h)
+  name = hookname(name, 1, 'unregister')
+  if type(h) ~= 'userdata' then error("bad argument #2 to 'unregister' (hook information expected)", 2) end
+  local l = hooks[name] or {}
+  for i = #l, 1, -1 do if l[i].h == h then table.remove(l, i) end end
+end
+rpm.call = function(name, ...)
+  name = hookname(name, 1, 'call')
+  local n = select('#', ...)
+  local args = {}
+  for i = 1, n do
+    local v = (select(i, ...))
+    local t = type(v)
+    if t == 'nil' then v = null
+    elseif t == 'number' then
+      -- rpm passes numbers through a C float, whole ones as integers.
+      local f = tofloat32(v)
+      v = math.tointeger(f) or f
+    elseif t ~= 'string' and t ~= 'userdata' then
+      error('unsupported Lua type passed to hook', 2)
+    end
+    args[i] = v
+  end
+  local l = hooks[name]
+  if not l then return end
+  for _, it in ipairs({ table.unpack(l) }) do
+    local ok, r = pcall(it.f, args)
+    if not ok then
+      logerr('lua hook failed: ' .. tostring(r))
+    elseif math.type(r) and r ~= 0 then
+      break
+    end
+  end
+end
 "#;
 
 fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
@@ -540,6 +600,7 @@ fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
     g.set("posix", posix.clone())?;
     install_posix(lua, st, &posix)?;
     install_rpm(lua, st, &rpm)?;
+    g.set("macros", MacroTable(st.clone()))?;
 
     // os.exit: rpm refuses it outside a forked child.
     let os: Table = g.get("os")?;
@@ -601,11 +662,21 @@ fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
             Ok(t)
         },
     )?;
+    let newhandle = lua.create_function(|lua, ()| lua.create_any_userdata(HookHandle))?;
+    let null = Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()));
+    let tofloat32 = lua.create_function(|_, v: f64| Ok(f64::from(v as f32)))?;
+    let logerr = lua.create_function(|_, msg: String| {
+        eprintln!("error: {msg}");
+        Ok(())
+    })?;
     lua.load(PRELUDE)
         .set_name("=kiln-prelude")
-        .call::<()>((write, open_fd))?;
+        .call::<()>((write, open_fd, newhandle, null, tofloat32, logerr))?;
     Ok(())
 }
+
+/// The handle `rpm.register` returns (a userdata, as in rpm).
+struct HookHandle;
 
 /// Leaves the post-exec state: the real `assert`/`error` come back.
 fn end_after_exec(lua: &Lua, st: &Shared) -> mlua::Result<()> {
@@ -642,16 +713,6 @@ where
         lua.create_function(move |lua, args: MultiValue| {
             touch(lua, &s)?;
             f(lua, &s, args)
-        })?,
-    )
-}
-
-fn reg_unsupported(lua: &Lua, t: &Table, lib: &str, name: &str) -> mlua::Result<()> {
-    let full = format!("{lib}.{name}");
-    t.set(
-        name,
-        lua.create_function(move |_, _: MultiValue| -> mlua::Result<()> {
-            Err(unsupported(&full))
         })?,
     )
 }
@@ -1395,10 +1456,157 @@ fn install_posix(lua: &Lua, st: &Shared, posix: &Table) -> mlua::Result<()> {
     };
     reg(lua, st, posix, "redirect2null", redirect)?;
 
-    for name in ["setuid", "setgid", "times", "pathconf", "sysconf"] {
-        reg_unsupported(lua, posix, "posix", name)?;
-    }
+    // The helper process runs one scriptlet, so changing its ids touches nothing else (in rpm
+    // they change rpm's own process). One thread: the thread's ids are the process's.
+    reg(lua, st, posix, "setuid", |lua, st, a| {
+        let Some(uid) = lookup_uid(&arg(&a, 0)) else {
+            return Ok(mv(vec![Value::Nil]));
+        };
+        let r = rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(uid));
+        push_result(lua, st, rustix_io(r), None)
+    })?;
+    reg(lua, st, posix, "setgid", |lua, st, a| {
+        let Some(gid) = lookup_gid(&arg(&a, 0)) else {
+            return Ok(mv(vec![Value::Nil]));
+        };
+        let r = rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(gid));
+        push_result(lua, st, rustix_io(r), None)
+    })?;
+    reg(lua, st, posix, "times", |lua, _, a| {
+        let vals = process_times();
+        select_or_table(lua, &a, "times", &vals)
+    })?;
+    reg(lua, st, posix, "sysconf", |lua, _, a| {
+        select_or_table(lua, &a, "sysconf", &sysconf_values())
+    })?;
+    reg(lua, st, posix, "pathconf", |lua, st, a| {
+        let path = opt_str(&a, 0, "pathconf", ".")?;
+        let vals = match pathconf_values(&path) {
+            Ok(v) => v,
+            Err(e) => return push_error(lua, st, Some(&path), io_errno(&e)),
+        };
+        let rest: MultiValue = a.into_iter().skip(1).collect();
+        select_or_table(lua, &rest, "pathconf", &vals)
+    })?;
     Ok(())
+}
+
+/// lposix's `doselection`: a table of every value, or the one named by the first argument.
+fn select_or_table(
+    lua: &Lua,
+    a: &MultiValue,
+    fname: &str,
+    vals: &[(&str, f64)],
+) -> mlua::Result<MultiValue> {
+    if is_none(a, 0) {
+        let t = lua.create_table()?;
+        for (k, v) in vals {
+            t.set(*k, *v)?;
+        }
+        return Ok(mv(vec![Value::Table(t)]));
+    }
+    let want = check_str(a, 0, fname)?;
+    match vals.iter().find(|(k, _)| *k == want) {
+        Some((_, v)) => Ok(mv(vec![num(*v)])),
+        None => Err(bad_arg(0, fname, &format!("invalid option '{want}'"))),
+    }
+}
+
+/// `times(2)` in seconds, read from /proc (rustix has no `times`); zeros without /proc.
+fn process_times() -> [(&'static str, f64); 5] {
+    // USER_HZ: the unit of these counters is 100 Hz on every Linux ABI.
+    const TICKS: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime is field 14 overall.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / TICKS;
+    let uptime = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|u| u.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    [
+        ("utime", at(11)),
+        ("stime", at(12)),
+        ("cutime", at(13)),
+        ("cstime", at(14)),
+        ("elapsed", uptime),
+    ]
+}
+
+/// glibc's `sysconf` answers for lposix's names on Linux.
+fn sysconf_values() -> [(&'static str, f64); 10] {
+    use rustix::process::{getrlimit, Resource};
+    let lim = |r: Resource| getrlimit(r).current.map_or(-1.0, |v| v as f64);
+    // glibc: a quarter of the stack limit, at least ARG_MAX (131072).
+    let arg_max = getrlimit(Resource::Stack)
+        .current
+        .map_or(131072.0, |s| ((s / 4) as f64).max(131072.0));
+    [
+        ("arg_max", arg_max),
+        ("child_max", lim(Resource::Nproc)),
+        ("clk_tck", 100.0),
+        ("ngroups_max", 65536.0),
+        ("stream_max", 16.0),
+        ("tzname_max", -1.0),
+        ("open_max", lim(Resource::Nofile)),
+        ("job_control", 1.0),
+        ("saved_ids", 1.0),
+        ("version", 200809.0),
+    ]
+}
+
+/// glibc's `pathconf` answers on Linux: the link limit by file system type (statfs), the
+/// name limit from statfs, the rest fixed.
+fn pathconf_values(path: &str) -> std::io::Result<[(&'static str, f64); 9]> {
+    let sfs = rustix::fs::statfs(path).map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))?;
+    #[allow(clippy::unnecessary_cast)]
+    let (magic, namelen) = (sfs.f_type as i64, sfs.f_namelen as f64);
+    let link_max = match magic {
+        // ext2/3 and ext4 share a magic; glibc tells them apart through the mount table.
+        0xEF53 => {
+            if mount_fs_type(path).as_deref() == Some("ext4") {
+                65000.0
+            } else {
+                32000.0
+            }
+        }
+        0x5846_5342 => 2_147_483_647.0, // xfs
+        0x9123_683E => 65535.0,         // btrfs
+        0x5265_4973 => 64535.0,         // reiserfs
+        0x3153_464A => 65535.0,         // jfs
+        0x0001_1954 => 32000.0,         // ufs
+        _ => 127.0,
+    };
+    Ok([
+        ("link_max", link_max),
+        ("max_canon", 255.0),
+        ("max_input", 255.0),
+        ("name_max", namelen),
+        ("path_max", 4096.0),
+        ("pipe_buf", 4096.0),
+        ("chown_restricted", 1.0),
+        ("no_trunc", 1.0),
+        ("vdisable", 0.0),
+    ])
+}
+
+/// The type of the mount holding `path`, from /proc/self/mounts (longest mount point).
+fn mount_fs_type(path: &str) -> Option<String> {
+    let abs = std::fs::canonicalize(path).ok()?;
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, dir, ty) = (f.next()?, f.next()?, f.next()?);
+            abs.starts_with(dir).then(|| (dir.len(), ty.to_string()))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, ty)| ty)
 }
 
 trait Mode0600 {
@@ -1449,17 +1657,7 @@ fn spawn_wait(
 fn install_rpm(lua: &Lua, st: &Shared, rpm: &Table) -> mlua::Result<()> {
     reg(lua, st, rpm, "expand", |lua, st, a| {
         let s = check_str(&a, 0, "expand")?;
-        let overlay = st.borrow().env.clone();
-        let getenv = move |n: &str| match overlay.get(n) {
-            Some(v) => v.clone(),
-            None => std::env::var(n).ok(),
-        };
-        let r = st.borrow_mut().macros.expand(&s, &getenv);
-        match r {
-            Ok(v) => Ok(mv(vec![lstr(lua, &v)?])),
-            Err(MacroError::Unsupported(what)) => Err(unsupported(&what)),
-            Err(MacroError::Failed) => Err(mlua::Error::runtime("error expanding macro")),
-        }
+        Ok(mv(vec![expand_value(lua, st, &s)?]))
     })?;
     reg(lua, st, rpm, "define", |_, st, a| {
         let s = check_str(&a, 0, "define")?;
@@ -1588,19 +1786,110 @@ fn install_rpm(lua: &Lua, st: &Shared, rpm: &Table) -> mlua::Result<()> {
         Err(mlua::Error::runtime("not a tty"))
     })?;
     // Hooks: rpm calls none of them during a transaction's scriptlets.
-    reg(lua, st, rpm, "call", |_, _, _| Ok(mv(vec![])))?;
-    reg(lua, st, rpm, "register", |lua, _, a| {
-        let f = arg(&a, 1);
-        if !matches!(f, Value::Function(_)) {
-            return Err(bad_arg(1, "register", "function expected"));
-        }
-        Ok(mv(vec![Value::Table(lua.create_table()?)]))
-    })?;
-    reg(lua, st, rpm, "unregister", |_, _, _| Ok(mv(vec![])))?;
     let posix: Table = lua.globals().get("posix")?;
     rpm.set("redirect2null", posix.get::<Function>("redirect2null")?)?;
-    reg_unsupported(lua, rpm, "rpm", "next_file")?;
     Ok(())
+}
+
+/// What rpm gives one scriptlet beyond the shared environment: `RPM_INSTALL_PREFIX` and, in
+/// file triggers, `rpm.next_file`.
+fn install_context(lua: &Lua, s: &LuaScriptlet<'_>) -> mlua::Result<()> {
+    if !s.install_prefixes.is_empty() {
+        let t = lua.create_sequence_from(s.install_prefixes.iter().map(String::as_str))?;
+        lua.globals().set("RPM_INSTALL_PREFIX", t)?;
+    }
+    if let Some(files) = s.next_files {
+        // rpm's iterator starts over after it has returned nil once; so does this one.
+        let files: Vec<String> = files.to_vec();
+        let pos = std::cell::Cell::new(0usize);
+        let next = lua.create_function(move |lua, _: MultiValue| {
+            let i = pos.get();
+            match files.get(i) {
+                Some(f) => {
+                    pos.set(i + 1);
+                    lstr(lua, f)
+                }
+                None => {
+                    pos.set(0);
+                    Ok(Value::Nil)
+                }
+            }
+        })?;
+        lua.globals().get::<Table>("rpm")?.set("next_file", next)?;
+    }
+    Ok(())
+}
+
+/// The global `macros` object of rpm 4.17+: `macros.name` expands a plain macro (nil when
+/// undefined), `macros.name(arg)` calls a parametric one, assignment defines, nil undefines.
+struct MacroTable(Shared);
+
+impl UserData for MacroTable {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
+            let name = check_str(&mv(vec![Value::Nil, key]), 1, "?")?;
+            let (defined, parametric) = this.0.borrow().macros.is_defined(&name);
+            if !defined {
+                return Ok(Value::Nil);
+            }
+            if !parametric {
+                return expand_value(lua, &this.0, &format!("%{{{name}}}"));
+            }
+            let st = this.0.clone();
+            let call = lua.create_function(move |lua, args: MultiValue| {
+                if args.len() > 1 {
+                    return Err(mlua::Error::runtime("too many arguments"));
+                }
+                let text = match arg(&args, 0) {
+                    Value::String(s) => s.to_string_lossy(),
+                    Value::Integer(n) => n.to_string(),
+                    Value::Number(n) => lua_number_string(n),
+                    Value::Table(t) => {
+                        let mut parts = Vec::new();
+                        for v in t.sequence_values::<Value>() {
+                            parts.push(check_str(&mv(vec![v?]), 0, "?")?);
+                        }
+                        parts.join(" ")
+                    }
+                    _ => return Err(bad_arg(0, "?", "string or table expected")),
+                };
+                if !BUILTINS.contains(&name.as_str()) {
+                    return Err(unsupported(&format!("macros.{name}() (a parametric macro call)")));
+                }
+                expand_value(lua, &st, &format!("%{{{name}:{text}}}"))
+            })?;
+            Ok(Value::Function(call))
+        });
+        m.add_meta_method(MetaMethod::NewIndex, |_, this, (key, value): (Value, Value)| {
+            let name = check_str(&mv(vec![Value::Nil, key]), 1, "?")?;
+            let mut st = this.0.borrow_mut();
+            if value.is_nil() {
+                st.macros.pop(&name);
+                return Ok(());
+            }
+            let body = check_str(&mv(vec![Value::Nil, Value::Nil, value]), 2, "?")?;
+            if st.macros.define(&format!("{name} {body}")) {
+                Ok(())
+            } else {
+                Err(mlua::Error::runtime(format!("error defining macro {name}")))
+            }
+        });
+    }
+}
+
+/// `rpm.expand` of `text` as a Lua value.
+fn expand_value(lua: &Lua, st: &Shared, text: &str) -> mlua::Result<Value> {
+    let overlay = st.borrow().env.clone();
+    let getenv = move |n: &str| match overlay.get(n) {
+        Some(v) => v.clone(),
+        None => std::env::var(n).ok(),
+    };
+    let r = st.borrow_mut().macros.expand(text, &getenv);
+    match r {
+        Ok(v) => lstr(lua, &v),
+        Err(MacroError::Unsupported(what)) => Err(unsupported(&what)),
+        Err(MacroError::Failed) => Err(mlua::Error::runtime("error expanding macro")),
+    }
 }
 
 fn b64encode(data: &[u8], linelen: i64) -> String {
@@ -2248,6 +2537,8 @@ mod tests {
             body,
             args: &args,
             macros: &macros,
+            install_prefixes: &[],
+            next_files: None,
         };
         let mut out = Vec::new();
         let r = run_lua(&s, &mut out);
