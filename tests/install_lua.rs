@@ -71,6 +71,8 @@ fn kiln_eval(code: &str) -> Result<String, LuaError> {
         body: code,
         args: &args,
         macros: &macros,
+        install_prefixes: &[],
+        next_files: None,
     };
     let mut out = Vec::new();
     run_lua(&s, &mut out)?;
@@ -344,6 +346,8 @@ fn lua_chroot_child() {
         body: &body,
         args: &args,
         macros: &[("_prefix".to_string(), "/usr".to_string())],
+        install_prefixes: &[],
+        next_files: None,
     };
     let mut out = Vec::new();
     let r = run_lua(&s, &mut out);
