@@ -469,7 +469,8 @@ fn mv(v: Vec<Value>) -> MultiValue {
 // Setting up the globals.
 
 const PRELUDE: &str = r#"
-local write, rpm_open_fd, newhandle, null, tofloat32, logerr = ...
+local write, rpm_open_fd, newhandle, null, tofloat32, logerr, errtext = ...
+local raw_error, raw_pcall, pack, unpack = error, pcall, table.pack, table.unpack
 local select, tostring, type, concat, format, mtype = select, tostring, type, table.concat, string.format, math.type
 print = function(...)
   local n = select('#', ...)
@@ -583,6 +584,22 @@ rpm.call = function(name, ...)
     end
   end
 end
+-- rpm's C functions raise plain string errors (luaL_error at a C level adds no position);
+-- callbacks here raise mlua error objects. Re-raise their text, so that pcall sees rpm's
+-- message (kiln's "unsupported" errors stay objects: they name the function to the caller).
+local function plain(f)
+  return function(...)
+    local r = pack(raw_pcall(f, ...))
+    if r[1] then return unpack(r, 2, r.n) end
+    raw_error(errtext(r[2]), 0)
+  end
+end
+for _, lib in ipairs({ rpm, posix }) do
+  for k, v in pairs(lib) do
+    if type(v) == 'function' then lib[k] = plain(v) end
+  end
+end
+os.exit = plain(os.exit)
 "#;
 
 fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
@@ -669,9 +686,13 @@ fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
         eprintln!("error: {msg}");
         Ok(())
     })?;
-    lua.load(PRELUDE)
-        .set_name("=kiln-prelude")
-        .call::<()>((write, open_fd, newhandle, null, tofloat32, logerr))?;
+    let errtext = lua.create_function(|lua, e: Value| match &e {
+        Value::Error(err) if find_unsupported(err).is_none() => lstr(lua, &error_message(err)),
+        _ => Ok(e),
+    })?;
+    lua.load(PRELUDE).set_name("=kiln-prelude").call::<()>((
+        write, open_fd, newhandle, null, tofloat32, logerr, errtext,
+    ))?;
     Ok(())
 }
 
@@ -1092,7 +1113,7 @@ fn install_posix(lua: &Lua, st: &Shared, posix: &Table) -> mlua::Result<()> {
             ("euid", f64::from(p::geteuid().as_raw())),
             ("gid", f64::from(p::getgid().as_raw())),
             ("uid", f64::from(p::getuid().as_raw())),
-            ("pgrp", f64::from(p::getpgrp().as_raw_nonzero().get())),
+            ("pgrp", process_group()),
             ("pid", f64::from(p::getpid().as_raw_nonzero().get())),
             (
                 "ppid",
@@ -1123,18 +1144,19 @@ fn install_posix(lua: &Lua, st: &Shared, posix: &Table) -> mlua::Result<()> {
             // Emulated children have already finished.
             return Ok(mv(vec![num(0.0)]));
         }
-        let (Some(p), Some(s)) = (
-            rustix::process::Pid::from_raw(pid as i32),
-            rustix::process::Signal::from_named_raw(sig as i32),
-        ) else {
+        let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
             return push_error(lua, st, None, 22);
         };
-        push_result(
-            lua,
-            st,
-            rustix_io(rustix::process::kill_process(p, s)),
-            None,
-        )
+        // Signal 0 only checks that the process exists.
+        let r = if sig == 0 {
+            rustix::process::test_kill_process(p)
+        } else {
+            let Some(s) = rustix::process::Signal::from_named_raw(sig as i32) else {
+                return push_error(lua, st, None, 22);
+            };
+            rustix::process::kill_process(p, s)
+        };
+        push_result(lua, st, rustix_io(r), None)
     })?;
     reg(lua, st, posix, "link", |lua, st, a| {
         let old = check_str(&a, 0, "link")?;
@@ -1489,6 +1511,18 @@ fn install_posix(lua: &Lua, st: &Shared, posix: &Table) -> mlua::Result<()> {
         select_or_table(lua, &rest, "pathconf", &vals)
     })?;
     Ok(())
+}
+
+/// getpgrp(2), which is 0 in a scriptlet (the init of its own PID namespace, its group
+/// outside it): rustix's `getpgrp` asserts a positive id, so read it from /proc.
+fn process_group() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            rest.split_whitespace().nth(2)?.parse::<f64>().ok()
+        })
+        .unwrap_or(0.0)
 }
 
 /// lposix's `doselection`: a table of every value, or the one named by the first argument.
