@@ -169,6 +169,20 @@ const SNIPPETS: &[&str] = &[
     r#"out(string.format("%5.2f|%d|%s|%q", 3.14159, 42, "x", "a\n"), ("abc"):upper(), table.concat({1, 2, 3}, "-"), math.floor(3.7), 10 // 3, 3 / 2, 2^10, utf8.char(72, 105), #utf8.char(228))"#,
     r#"local f = io.open("$D/w", "w") f:write("a\n", 42, "\n", 1.5) f:close() local t = {} for l in io.lines("$D/w") do t[#t + 1] = l end out(table.concat(t, "|"), os.remove("$D/nope"))"#,
     r#"out(type(os.time()), os.getenv("HOME") ~= nil, type(io.popen), type(os.execute), select('#', os.rename("$D/f", "$D/g")), io.open("$D/g"):read("l"))"#,
+    // the rest of rpm 4.18's posix.*
+    r#"out(posix.version == "posix library for " .. _VERSION .. " / Nov 2003", posix.getlogin(), posix.ttyname(), posix.ttyname(0), posix.kill(posix.getprocessid("pid"), 0), posix.kill(999999, 0))"#,
+    r#"out(posix.setuid(0), posix.setgid(0), posix.setuid("root"), posix.setgid("root"), posix.setuid("kt_no_such_user"), posix.getprocessid("uid"), posix.getprocessid("gid"))"#,
+    r#"local t = posix.times() local k = {} for n, v in pairs(t) do k[#k + 1] = n .. ":" .. math.type(v) end table.sort(k) out(table.concat(k, " "), math.type(posix.times("utime")), (pcall(posix.times, "bogus")))"#,
+    r#"local t = posix.sysconf() local k = {} for n, v in pairs(t) do k[#k + 1] = n .. "=" .. v end table.sort(k) out(table.concat(k, " "), posix.sysconf("open_max"), posix.sysconf("clk_tck"), (pcall(posix.sysconf, "bogus")))"#,
+    r#"for _, p in ipairs({"$D", "/proc", "$D/nope"}) do local t = posix.pathconf(p) local k = {} for n, v in pairs(t) do k[#k + 1] = n .. "=" .. v end table.sort(k) out(table.concat(k, " ")) end out(posix.pathconf("$D", "name_max"), posix.pathconf("$D", "link_max"))"#,
+    r#"out(posix.wait(), pcall(posix.exec, "/bin/true"))"#,
+    // the rest of rpm 4.18's rpm.*
+    r#"local f = io.open("$D/macros.kt", "w") f:write("%kt_loaded yes\n%kt_two a\\\nb\n") f:close() out(rpm.load("$D/macros.kt"), rpm.expand("%kt_loaded|%kt_two"), rpm.load("$D/nope.macros"))"#,
+    r#"out(pcall(os.exit, 1)) out(pcall(rpm.interactive)) out(pcall(rpm.redirect2null, 2)) out(pcall(posix.redirect2null, 1))"#,
+    r#"local seen = {} local h1 = rpm.register("kt", function(a) seen[#seen + 1] = "h1:" .. #a .. ":" .. tostring(a[1]) .. ":" .. tostring(a[2]) .. ":" .. tostring(math.type(a[2])) .. ":" .. tostring(a[3]) return 0 end) local h2 = rpm.register("kt", function(a) seen[#seen + 1] = "h2:" .. #a return 1 end) local h3 = rpm.register("kt", function() seen[#seen + 1] = "h3" end) rpm.call("kt", "s", 2, 2.5) rpm.unregister("kt", h2) rpm.call("kt", "t", 0.1) rpm.call("other", 1) out(table.concat(seen, " "), type(h1), (pcall(rpm.register, "kt", 1)), (pcall(rpm.register, {}, print)), (pcall(rpm.call, {})), (pcall(rpm.unregister, "kt", 1)), (pcall(rpm.call, "kt", {})))"#,
+    // the global macros object
+    r#"out(type(macros), macros.kt_a, macros.kt_b, macros.kt_nope, type(macros.dirname), macros.dirname("/a/b"), macros.dirname({"/a/b"}), macros.basename("/a/b"), macros.suffix("a.b"), macros.shrink(" a  b "), macros.expand("%kt_a"), macros["kt_c"])"#,
+    r#"macros.kt_new = "N %{kt_a}" out(macros.kt_new, rpm.expand("%kt_new"), rpm.isdefined("kt_new")) macros.kt_new = "M" macros.kt_new = nil out(macros.kt_new) macros.kt_new = nil out(macros.kt_new, rpm.isdefined("kt_new")) out((pcall(function() macros.kt_nope = nil end)), (pcall(function() return macros.kt_a("x") end)), pcall(macros.dirname, 1, 2)) macros.kt_num = 42 out(macros.kt_num)"#,
 ];
 
 #[test]

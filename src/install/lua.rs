@@ -184,7 +184,15 @@ fn run_inner(s: &LuaScriptlet<'_>, state: &Rc<RefCell<State>>) -> Result<i32, Lu
         chunk.call::<MultiValue>((opt, arg))?;
         Ok(())
     };
-    match run() {
+    FIRST_UNSUPPORTED.with(|f| f.borrow_mut().take());
+    let result = run();
+    if let Some(function) = FIRST_UNSUPPORTED.with(|f| f.borrow_mut().take()) {
+        return Err(LuaError::Unsupported {
+            name: s.name.to_string(),
+            function,
+        });
+    }
+    match result {
         Ok(()) => Ok(0),
         Err(e) => {
             if let Some(u) = find_unsupported(&e) {
@@ -288,7 +296,16 @@ impl State {
 
 type Shared = Rc<RefCell<State>>;
 
+thread_local! {
+    /// The first unsupported call of the running script: it fails the scriptlet even when the
+    /// script caught the error (rpm would have done something; kiln must not guess on).
+    static FIRST_UNSUPPORTED: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
 fn unsupported(name: &str) -> mlua::Error {
+    FIRST_UNSUPPORTED.with(|f| {
+        f.borrow_mut().get_or_insert_with(|| name.to_string());
+    });
     mlua::Error::external(UnsupportedCall(name.to_string()))
 }
 
@@ -469,7 +486,7 @@ fn mv(v: Vec<Value>) -> MultiValue {
 // Setting up the globals.
 
 const PRELUDE: &str = r#"
-local write, rpm_open_fd, newhandle, null, tofloat32, logerr, errtext = ...
+local write, rpm_open_fd, newhandle, null, logerr, errtext, registry = ...
 local raw_error, raw_pcall, pack, unpack = error, pcall, table.pack, table.unpack
 local select, tostring, type, concat, format, mtype = select, tostring, type, table.concat, string.format, math.type
 print = function(...)
@@ -565,9 +582,8 @@ rpm.call = function(name, ...)
     local t = type(v)
     if t == 'nil' then v = null
     elseif t == 'number' then
-      -- rpm passes numbers through a C float, whole ones as integers.
-      local f = tofloat32(v)
-      v = math.tointeger(f) or f
+      -- whole numbers arrive as integers
+      v = math.tointeger(v) or v
     elseif t ~= 'string' and t ~= 'userdata' then
       error('unsupported Lua type passed to hook', 2)
     end
@@ -600,6 +616,7 @@ for _, lib in ipairs({ rpm, posix }) do
   end
 end
 os.exit = plain(os.exit)
+registry('kiln.plain', plain)
 "#;
 
 fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
@@ -681,7 +698,6 @@ fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
     )?;
     let newhandle = lua.create_function(|lua, ()| lua.create_any_userdata(HookHandle))?;
     let null = Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()));
-    let tofloat32 = lua.create_function(|_, v: f64| Ok(f64::from(v as f32)))?;
     let logerr = lua.create_function(|_, msg: String| {
         eprintln!("error: {msg}");
         Ok(())
@@ -691,7 +707,15 @@ fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
         _ => Ok(e),
     })?;
     lua.load(PRELUDE).set_name("=kiln-prelude").call::<()>((
-        write, open_fd, newhandle, null, tofloat32, logerr, errtext,
+        write,
+        open_fd,
+        newhandle,
+        null,
+        logerr,
+        errtext,
+        lua.create_function(|lua, (name, f): (String, Function)| {
+            lua.set_named_registry_value(&name, f)
+        })?,
     ))?;
     Ok(())
 }
@@ -1503,10 +1527,8 @@ fn install_posix(lua: &Lua, st: &Shared, posix: &Table) -> mlua::Result<()> {
     })?;
     reg(lua, st, posix, "pathconf", |lua, st, a| {
         let path = opt_str(&a, 0, "pathconf", ".")?;
-        let vals = match pathconf_values(&path) {
-            Ok(v) => v,
-            Err(e) => return push_error(lua, st, Some(&path), io_errno(&e)),
-        };
+        let vals = pathconf_values(&path);
+        let _ = st;
         let rest: MultiValue = a.into_iter().skip(1).collect();
         select_or_table(lua, &rest, "pathconf", &vals)
     })?;
@@ -1595,10 +1617,24 @@ fn sysconf_values() -> [(&'static str, f64); 10] {
 
 /// glibc's `pathconf` answers on Linux: the link limit by file system type (statfs), the
 /// name limit from statfs, the rest fixed.
-fn pathconf_values(path: &str) -> std::io::Result<[(&'static str, f64); 9]> {
-    let sfs = rustix::fs::statfs(path).map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))?;
+/// lposix ignores failures: what needs the file system is -1 for a missing path.
+fn pathconf_values(path: &str) -> [(&'static str, f64); 9] {
     #[allow(clippy::unnecessary_cast)]
-    let (magic, namelen) = (sfs.f_type as i64, sfs.f_namelen as f64);
+    let Ok((magic, namelen)) =
+        rustix::fs::statfs(path).map(|sfs| (sfs.f_type as i64, sfs.f_namelen as f64))
+    else {
+        return [
+            ("link_max", -1.0),
+            ("max_canon", 255.0),
+            ("max_input", 255.0),
+            ("name_max", -1.0),
+            ("path_max", 4096.0),
+            ("pipe_buf", 4096.0),
+            ("chown_restricted", -1.0),
+            ("no_trunc", 1.0),
+            ("vdisable", 0.0),
+        ];
+    };
     let link_max = match magic {
         // ext2/3 and ext4 share a magic; glibc tells them apart through the mount table.
         0xEF53 => {
@@ -1615,7 +1651,7 @@ fn pathconf_values(path: &str) -> std::io::Result<[(&'static str, f64); 9]> {
         0x0001_1954 => 32000.0,         // ufs
         _ => 127.0,
     };
-    Ok([
+    [
         ("link_max", link_max),
         ("max_canon", 255.0),
         ("max_input", 255.0),
@@ -1625,7 +1661,7 @@ fn pathconf_values(path: &str) -> std::io::Result<[(&'static str, f64); 9]> {
         ("chown_restricted", 1.0),
         ("no_trunc", 1.0),
         ("vdisable", 0.0),
-    ])
+    ]
 }
 
 /// The type of the mount holding `path`, from /proc/self/mounts (longest mount point).
@@ -1890,9 +1926,12 @@ impl UserData for MacroTable {
                 if !BUILTINS.contains(&name.as_str()) {
                     return Err(unsupported(&format!("macros.{name}() (a parametric macro call)")));
                 }
-                expand_value(lua, &st, &format!("%{{{name}:{text}}}"))
+                // A built-in called this way takes its first argument word.
+                let first = text.split_whitespace().next().unwrap_or("");
+                expand_value(lua, &st, &format!("%{{{name}:{first}}}"))
             })?;
-            Ok(Value::Function(call))
+            let plain: Function = lua.named_registry_value("kiln.plain")?;
+            plain.call::<Value>(call)
         });
         m.add_meta_method(MetaMethod::NewIndex, |_, this, (key, value): (Value, Value)| {
             let name = check_str(&mv(vec![Value::Nil, key]), 1, "?")?;
@@ -2601,9 +2640,11 @@ mod tests {
             matches!(&r, Err(LuaError::Script { message, .. }) if message.contains("exit not permitted")),
             "{r:?}"
         );
-        let (r, _) = run("posix.setuid(0)");
+        // Caught by pcall or not, an unsupported form fails the scriptlet, naming the function.
+        let (r, out) = run("print(pcall(rpm.open, '/nonexistent', 'w.gzdio')) print('went on')");
+        assert_eq!(out.lines().last(), Some("went on"));
         assert!(
-            matches!(&r, Err(LuaError::Unsupported { function, .. }) if function == "posix.setuid"),
+            matches!(&r, Err(LuaError::Unsupported { function, .. }) if function == "rpm.open mode `w.gzdio`"),
             "{r:?}"
         );
     }
