@@ -176,6 +176,8 @@ const SNIPPETS: &[&str] = &[
     r#"local t = posix.sysconf() local k = {} for n, v in pairs(t) do k[#k + 1] = n .. "=" .. v end table.sort(k) out(table.concat(k, " "), posix.sysconf("open_max"), posix.sysconf("clk_tck"), (pcall(posix.sysconf, "bogus")))"#,
     r#"for _, p in ipairs({"$D", "/proc", "$D/nope"}) do local t = posix.pathconf(p) local k = {} for n, v in pairs(t) do k[#k + 1] = n .. "=" .. v end table.sort(k) out(table.concat(k, " ")) end out(posix.pathconf("$D", "name_max"), posix.pathconf("$D", "link_max"))"#,
     r#"out(posix.wait(), pcall(posix.exec, "/bin/true"))"#,
+    // (vercmp_matches_rpm compares hundreds of pairs; this is the call and its errors)
+    r#"out(rpm.vercmp("1.0", "1.0-1"), rpm.vercmp("2", "10"), math.type(rpm.vercmp("a", "b")), (pcall(rpm.vercmp, "1")))"#,
     // the rest of rpm 4.18's rpm.*
     r#"local f = io.open("$D/macros.kt", "w") f:write("%kt_loaded yes\n%kt_two a\\\nb\n") f:close() out(rpm.load("$D/macros.kt"), rpm.expand("%kt_loaded|%kt_two"), rpm.load("$D/nope.macros"))"#,
     r#"out(pcall(os.exit, 1)) out(pcall(rpm.interactive)) out(pcall(rpm.redirect2null, 2)) out(pcall(posix.redirect2null, 1))"#,
@@ -602,4 +604,248 @@ fn real_scriptlets_match_rpm_install() {
     assert!(want.contains("exec-post"), "{want}");
     assert_eq!(log(&b, "kt-lua.log"), want, "kt-lua-oracle log");
     assert_eq!(describe(&b), describe(&a), "trees after the scriptlets");
+}
+
+// ---------------------------------------------------------------------------------------------
+// rpm 4.18's whole Lua API, function by function.
+
+/// How an API entry is checked against rpm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// By [`SNIPPETS`] (`rpm --eval '%{lua:}'` against `run_lua`).
+    Eval,
+    /// By real scriptlets (`kf-lua-api.spec` installed by rpm and by kiln, and
+    /// `real_scriptlets_match_rpm_install`'s oracle package).
+    Scriptlet,
+    /// Both.
+    Both,
+}
+
+/// Every name rpm 4.18 adds to Lua (the `rpm` and `posix` tables, the `macros` object, the
+/// `RPM_INSTALL_PREFIX` table of relocatable packages' scriptlets) with the test that checks
+/// it. `lua_api_table_covers_rpm_eval` and `lua_api_scriptlets_match_rpm` fail when rpm has a
+/// name this table lacks, or when an entry's test does not mention it.
+const API: &[(&str, Check)] = &[
+    ("RPM_INSTALL_PREFIX", Check::Scriptlet),
+    ("macros", Check::Both),
+    ("posix.access", Check::Both),
+    ("posix.chdir", Check::Eval),
+    ("posix.chmod", Check::Both),
+    ("posix.chown", Check::Eval),
+    ("posix.ctermid", Check::Both),
+    ("posix.dir", Check::Both),
+    ("posix.errno", Check::Eval),
+    ("posix.exec", Check::Both),
+    ("posix.files", Check::Eval),
+    ("posix.fork", Check::Both),
+    ("posix.getcwd", Check::Both),
+    ("posix.getenv", Check::Both),
+    ("posix.getgroup", Check::Both),
+    ("posix.getlogin", Check::Both),
+    ("posix.getpasswd", Check::Both),
+    ("posix.getprocessid", Check::Both),
+    ("posix.kill", Check::Both),
+    ("posix.link", Check::Eval),
+    ("posix.mkdir", Check::Both),
+    ("posix.mkfifo", Check::Eval),
+    ("posix.mkstemp", Check::Eval),
+    ("posix.pathconf", Check::Both),
+    ("posix.putenv", Check::Eval),
+    ("posix.readlink", Check::Both),
+    ("posix.redirect2null", Check::Both),
+    ("posix.rmdir", Check::Eval),
+    ("posix.setenv", Check::Eval),
+    ("posix.setgid", Check::Both),
+    ("posix.setuid", Check::Both),
+    ("posix.sleep", Check::Eval),
+    ("posix.stat", Check::Both),
+    ("posix.symlink", Check::Both),
+    ("posix.sysconf", Check::Both),
+    ("posix.times", Check::Both),
+    ("posix.ttyname", Check::Both),
+    ("posix.umask", Check::Both),
+    ("posix.uname", Check::Eval),
+    ("posix.unlink", Check::Eval),
+    ("posix.unsetenv", Check::Eval),
+    ("posix.utime", Check::Eval),
+    ("posix.version", Check::Eval),
+    ("posix.wait", Check::Both),
+    ("rpm.b64decode", Check::Eval),
+    ("rpm.b64encode", Check::Eval),
+    ("rpm.call", Check::Both),
+    ("rpm.define", Check::Eval),
+    ("rpm.execute", Check::Both),
+    ("rpm.expand", Check::Both),
+    ("rpm.interactive", Check::Both),
+    ("rpm.isdefined", Check::Both),
+    ("rpm.load", Check::Both),
+    ("rpm.next_file", Check::Scriptlet),
+    ("rpm.open", Check::Both),
+    ("rpm.redirect2null", Check::Both),
+    ("rpm.register", Check::Both),
+    ("rpm.splitargs", Check::Eval),
+    ("rpm.undefine", Check::Eval),
+    ("rpm.unregister", Check::Both),
+    ("rpm.unsplitargs", Check::Eval),
+    ("rpm.ver", Check::Eval),
+    ("rpm.vercmp", Check::Both),
+];
+
+/// Lua's own globals (5.3 and 5.4): not rpm's API.
+const LUA_STD: &str = "_G _VERSION assert bit32 collectgarbage coroutine debug dofile error \
+    getmetatable io ipairs load loadfile math next os package pairs pcall print rawequal rawget \
+    rawlen rawset require select setmetatable string table tonumber tostring type utf8 warn xpcall";
+
+fn fidelity_spec(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fidelity").join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Whether a test text uses `name` (a call, a field or the object itself).
+fn mentions(text: &str, name: &str) -> bool {
+    match name {
+        "macros" => text.contains("macros.") || text.contains("macros["),
+        "RPM_INSTALL_PREFIX" | "posix.version" => text.contains(name),
+        _ => {
+            text.contains(&format!("{name}("))
+                || text.contains(&format!("pcall({name},"))
+                || text.contains(&format!("pcall({name})"))
+        }
+    }
+}
+
+/// Fails for an entry whose tests do not mention it, or a name rpm has that the table lacks.
+fn check_api_coverage(rpm_names: &[String]) {
+    let eval_text = SNIPPETS.join("\n");
+    let scriptlet_text = format!("{}\n{}", fidelity_spec("kf-lua-api.spec"), ORACLE_SCRIPT);
+    let mut problems = Vec::new();
+    for n in rpm_names {
+        if !API.iter().any(|(a, _)| a == n) {
+            problems.push(format!("rpm has `{n}`, the API table has no entry (and no test) for it"));
+        }
+    }
+    for (name, how) in API {
+        if matches!(how, Check::Eval | Check::Both) && !mentions(&eval_text, name) {
+            problems.push(format!("`{name}`: no snippet in SNIPPETS uses it"));
+        }
+        if matches!(how, Check::Scriptlet | Check::Both) && !mentions(&scriptlet_text, name) {
+            problems.push(format!("`{name}`: no real scriptlet (kf-lua-api.spec) uses it"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The names `rpm --eval` shows (the whole API except the scriptlet-only ones).
+#[test]
+fn lua_api_table_covers_rpm_eval() {
+    if !have_rpm() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let code = format!(
+        "local std = {{}} for w in ({LUA_STD:?}):gmatch('%S+') do std[w] = true end \
+         local names = {{}} \
+         for k in pairs(_G) do if not std[k] and k ~= 'rpm' and k ~= 'posix' then names[#names + 1] = k end end \
+         for k in pairs(rpm) do names[#names + 1] = 'rpm.' .. k end \
+         for k in pairs(posix) do names[#names + 1] = 'posix.' .. k end \
+         table.sort(names) out(table.concat(names, ' '))"
+    );
+    let listed = rpm_eval(&wrap(&code), tmp.path());
+    let names: Vec<String> = listed.split_whitespace().map(String::from).collect();
+    assert!(names.contains(&"rpm.expand".to_string()), "{listed}");
+    check_api_coverage(&names);
+    // kiln has the same names outside scriptlets (no next_file, no RPM_INSTALL_PREFIX).
+    let ours = kiln_eval(&wrap(&code)).unwrap();
+    assert_eq!(ours, listed, "names kiln's Lua has (rpm's first)");
+}
+
+/// `kf-lua-api`, a relocatable package with a Lua file trigger and a Lua `%post` that use the
+/// scriptlet-only API, installed by rpm and by kiln: same log, and every name the trigger sees
+/// in rpm has an entry in [`API`].
+#[test]
+fn lua_api_scriptlets_match_rpm() {
+    if !have_rpm() || !rustix::process::geteuid().is_root() {
+        eprintln!("SKIP: needs rpm and root");
+        return;
+    }
+    let Some(fx) = common::fixtures() else {
+        return;
+    };
+    let busybox = fx.join("synthetic/Packages/busybox-1.35.0-1.kt.x86_64.rpm");
+    let tmp = tempfile::tempdir().unwrap();
+    let top = tmp.path().join("top");
+    let out = Command::new("rpmbuild")
+        .args(["-bb", "--quiet"])
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .arg("--define")
+        .arg(format!("_dbpath {}/db", top.display()))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fidelity/kf-lua-api.spec"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rpmbuild: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pkg = top.join("RPMS/noarch/kf-lua-api-1.0-1.noarch.rpm");
+    let (a, b) = (tmp.path().join("root-rpm"), tmp.path().join("root-kiln"));
+    std::fs::create_dir_all(&a).unwrap();
+    let o = Command::new("rpm")
+        .args(["-i", "--nodeps", "--nosignature", "--dbpath", "/var/lib/rpm"])
+        .arg("--root")
+        .arg(&a)
+        .arg(&busybox)
+        .arg(&pkg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(common::kiln())
+        .arg("install-rpms")
+        .arg("--root")
+        .arg(&b)
+        .arg(&busybox)
+        .arg(&pkg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = std::fs::read_to_string(a.join("kf-lua-api.log")).unwrap();
+    let api = want
+        .lines()
+        .find_map(|l| l.strip_prefix("api "))
+        .unwrap_or_else(|| panic!("no api line in rpm's log:\n{want}"));
+    let names: Vec<String> = api.split_whitespace().map(String::from).collect();
+    assert!(names.contains(&"rpm.next_file".to_string()), "{api}");
+    assert!(names.contains(&"RPM_INSTALL_PREFIX".to_string()), "{api}");
+    check_api_coverage(&names);
+    // rpm's log has every probe, so a %post that stopped early cannot pass.
+    assert!(want.contains("\nload -1.0\n"), "{want}");
+    let got = std::fs::read_to_string(b.join("kf-lua-api.log")).unwrap_or_default();
+    assert_eq!(got, want, "kf-lua-api log (rpm's second)");
+}
+
+/// What kiln cannot do fails the scriptlet with an error naming the function, even when the
+/// script catches it.
+#[test]
+fn unsupported_forms_name_the_function() {
+    for (code, function) in [
+        (r#"rpm.open("/nonexistent-kt", "w.gzdio")"#, "rpm.open mode `w.gzdio`"),
+        (
+            r#"print(pcall(rpm.open, "/nonexistent-kt", "r.xzdio"))"#,
+            "rpm.open mode `r.xzdio`",
+        ),
+        (
+            r#"rpm.define("kt_par(a) x") print(macros.kt_par("y"))"#,
+            "macros.kt_par() (a parametric macro call)",
+        ),
+        (
+            r#"if posix.fork() == 0 then posix.fork() end"#,
+            "posix.fork inside an emulated child",
+        ),
+    ] {
+        match kiln_eval(code) {
+            Err(LuaError::Unsupported { function: f, .. }) => assert_eq!(f, function, "{code}"),
+            other => panic!("{code}: {other:?}"),
+        }
+    }
 }
