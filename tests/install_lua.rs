@@ -697,7 +697,9 @@ const LUA_STD: &str = "_G _VERSION assert bit32 collectgarbage coroutine debug d
     rawlen rawset require select setmetatable string table tonumber tostring type utf8 warn xpcall";
 
 fn fidelity_spec(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fidelity").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/fidelity")
+        .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -721,7 +723,9 @@ fn check_api_coverage(rpm_names: &[String]) {
     let mut problems = Vec::new();
     for n in rpm_names {
         if !API.iter().any(|(a, _)| a == n) {
-            problems.push(format!("rpm has `{n}`, the API table has no entry (and no test) for it"));
+            problems.push(format!(
+                "rpm has `{n}`, the API table has no entry (and no test) for it"
+            ));
         }
     }
     for (name, how) in API {
@@ -729,7 +733,9 @@ fn check_api_coverage(rpm_names: &[String]) {
             problems.push(format!("`{name}`: no snippet in SNIPPETS uses it"));
         }
         if matches!(how, Check::Scriptlet | Check::Both) && !mentions(&scriptlet_text, name) {
-            problems.push(format!("`{name}`: no real scriptlet (kf-lua-api.spec) uses it"));
+            problems.push(format!(
+                "`{name}`: no real scriptlet (kf-lua-api.spec) uses it"
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -792,7 +798,13 @@ fn lua_api_scriptlets_match_rpm() {
     let (a, b) = (tmp.path().join("root-rpm"), tmp.path().join("root-kiln"));
     std::fs::create_dir_all(&a).unwrap();
     let o = Command::new("rpm")
-        .args(["-i", "--nodeps", "--nosignature", "--dbpath", "/var/lib/rpm"])
+        .args([
+            "-i",
+            "--nodeps",
+            "--nosignature",
+            "--dbpath",
+            "/var/lib/rpm",
+        ])
         .arg("--root")
         .arg(&a)
         .arg(&busybox)
@@ -829,7 +841,10 @@ fn lua_api_scriptlets_match_rpm() {
 #[test]
 fn unsupported_forms_name_the_function() {
     for (code, function) in [
-        (r#"rpm.open("/nonexistent-kt", "w.gzdio")"#, "rpm.open mode `w.gzdio`"),
+        (
+            r#"rpm.open("/nonexistent-kt", "w.gzdio")"#,
+            "rpm.open mode `w.gzdio`",
+        ),
         (
             r#"print(pcall(rpm.open, "/nonexistent-kt", "r.xzdio"))"#,
             "rpm.open mode `r.xzdio`",

@@ -65,7 +65,13 @@ fn build(spec: &str, top: &Path, out: &Path) -> PathBuf {
 fn rpm_install(root: &Path, rpms: &[PathBuf]) {
     std::fs::create_dir_all(root).unwrap();
     let o = Command::new("rpm")
-        .args(["-i", "--nodeps", "--nosignature", "--dbpath", "/var/lib/rpm"])
+        .args([
+            "-i",
+            "--nodeps",
+            "--nosignature",
+            "--dbpath",
+            "/var/lib/rpm",
+        ])
         .arg("--root")
         .arg(root)
         .args(rpms)
@@ -81,7 +87,13 @@ fn rpm_install(root: &Path, rpms: &[PathBuf]) {
 /// The names in `root`'s rpmdb in install order (rpm orders the transaction itself).
 fn install_order(root: &Path) -> Vec<String> {
     let o = Command::new("rpm")
-        .args(["-qa", "--dbpath", "/var/lib/rpm", "--qf", "%{DBINSTANCE} %{NAME}\\n"])
+        .args([
+            "-qa",
+            "--dbpath",
+            "/var/lib/rpm",
+            "--qf",
+            "%{DBINSTANCE} %{NAME}\\n",
+        ])
         .arg("--root")
         .arg(root)
         .output()

@@ -12,10 +12,19 @@
 //!   `opt` is an empty table, `arg` is [`LuaScriptlet::args`];
 //! - the standard libraries except `debug` (mlua refuses it in safe mode), `print` and
 //!   `io.write`/`io.stdout:write` redirected to the caller's writer, `os.exit` overridden;
-//! - `posix.*` (lposix: results are Lua floats, failures are `nil, "path: strerror", errno`);
+//! - `posix.*`, all of rpm 4.18's lposix (results are Lua floats, failures are
+//!   `nil, "path: strerror", errno`; `setuid`/`setgid` change only the helper process, which
+//!   runs this one scriptlet; `times`, `sysconf`, `pathconf` answer as glibc does);
 //! - `rpm.*`: `expand`, `define`, `undefine`, `isdefined`, `load`, `vercmp`, `ver`, `execute`,
 //!   `b64encode`, `b64decode`, `splitargs`, `unsplitargs`, `open`, `interactive`, `call`,
-//!   `register`, `unregister`, `redirect2null`.
+//!   `register`, `unregister` (hooks within the scriptlet), `redirect2null`, and in file
+//!   triggers `next_file` (the matching paths, then nil, then the paths again, as rpm);
+//! - the global `macros` object (`macros.name`, `macros.name = body`/`nil`, built-ins called
+//!   as `macros.dirname(arg)`), and `RPM_INSTALL_PREFIX` (indexed from 1) for relocatable
+//!   packages;
+//! - errors raised by these functions are plain strings, as rpm's C functions raise them.
+//!
+//! `tests/install_lua.rs` lists every name rpm 4.18 adds to Lua and checks each against rpm.
 //!
 //! `posix.fork`/`posix.exec`/`posix.wait` cannot be real here (`#![forbid(unsafe_code)]`, and a
 //! forked Lua state would be a second copy of this process). They are emulated for the idiom
@@ -30,14 +39,14 @@
 //! (its stdout goes to the output writer), remembers its pid and status for `posix.wait`, and
 //! returns. What follows `exec` in a child branch is dead code in a real fork; the first
 //! `assert`, `error` or `os.exit` called after it (the usual "exec failed" terminator) is
-//! therefore swallowed, and the script goes on as the parent would. Limits: the child branch
-//! runs before the parent's code instead of concurrently; statements after `exec` other than
-//! one terminator do run; a second `fork` inside the child branch is refused; `posix.wait`
-//! only knows emulated children.
+//! therefore swallowed, and the script goes on after the `if` as the parent would. Limits:
+//! the parent's branch of the `if` (`pid > 0`) does not run, so it must only wait, as in the
+//! idiom; statements after `exec` other than one terminator do run; a second `fork` inside the
+//! child branch is refused; `posix.wait` only knows emulated children.
 //!
-//! Not provided (a clear error naming the scriptlet and the function): `posix.setuid`,
-//! `posix.setgid`, `posix.times`, `posix.pathconf`, `posix.sysconf`, `rpm.open` compression
-//! modes, `rpm.next_file`, the `%{lua:}` and `%[...]` macro forms, parametric macro calls.
+//! Not provided (the scriptlet fails with an error naming the function, even when the script
+//! catches it): `rpm.open` compression modes (`w.gzdio`, ...), calls of parametric macros
+//! other than the built-ins, the `%{lua:}` and `%[...]` macro forms, `fork` in a child.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -1924,7 +1933,9 @@ impl UserData for MacroTable {
                     _ => return Err(bad_arg(0, "?", "string or table expected")),
                 };
                 if !BUILTINS.contains(&name.as_str()) {
-                    return Err(unsupported(&format!("macros.{name}() (a parametric macro call)")));
+                    return Err(unsupported(&format!(
+                        "macros.{name}() (a parametric macro call)"
+                    )));
                 }
                 // A built-in called this way takes its first argument word.
                 let first = text.split_whitespace().next().unwrap_or("");
@@ -1933,20 +1944,23 @@ impl UserData for MacroTable {
             let plain: Function = lua.named_registry_value("kiln.plain")?;
             plain.call::<Value>(call)
         });
-        m.add_meta_method(MetaMethod::NewIndex, |_, this, (key, value): (Value, Value)| {
-            let name = check_str(&mv(vec![Value::Nil, key]), 1, "?")?;
-            let mut st = this.0.borrow_mut();
-            if value.is_nil() {
-                st.macros.pop(&name);
-                return Ok(());
-            }
-            let body = check_str(&mv(vec![Value::Nil, Value::Nil, value]), 2, "?")?;
-            if st.macros.define(&format!("{name} {body}")) {
-                Ok(())
-            } else {
-                Err(mlua::Error::runtime(format!("error defining macro {name}")))
-            }
-        });
+        m.add_meta_method(
+            MetaMethod::NewIndex,
+            |_, this, (key, value): (Value, Value)| {
+                let name = check_str(&mv(vec![Value::Nil, key]), 1, "?")?;
+                let mut st = this.0.borrow_mut();
+                if value.is_nil() {
+                    st.macros.pop(&name);
+                    return Ok(());
+                }
+                let body = check_str(&mv(vec![Value::Nil, Value::Nil, value]), 2, "?")?;
+                if st.macros.define(&format!("{name} {body}")) {
+                    Ok(())
+                } else {
+                    Err(mlua::Error::runtime(format!("error defining macro {name}")))
+                }
+            },
+        );
     }
 }
 

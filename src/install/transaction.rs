@@ -6,6 +6,16 @@
 //! set off by installed packages), the remaining file triggers; at the end every `%posttrans`
 //! and then the `%transfiletriggerin` scripts with all matching paths.
 //!
+//! File triggers as rpm 4.18 runs them (lib/rpmtriggers.c; `tests/install_triggers.rs` checks
+//! each point against rpm): `$1` is 0 and there is no `$2`; a prefix matches paths as a plain
+//! string, against every file in the header (ghosts and directories too); the input is the
+//! matching paths one a line (stdin, or `rpm.next_file()` in Lua). Around a package's `%post`
+//! come first the triggers its files set off (its own included), by priority then install
+//! order, fed its files; then its own triggers fed the files of the packages installed before
+//! it. `%transfiletriggerin` runs package by package, each trigger once, fed every installed
+//! file under its prefixes. rpm also runs the triggers of packages installed before the
+//! transaction; kiln's transactions start from an empty root, so there are none.
+//!
 //! Parallelism without changing what any scriptlet can observe: a run of consecutive packages
 //! for which no scriptlet fires at install time is unpacked at once on all cores; a package with
 //! events is unpacked alone, between its `%pre` and `%post`. Packages shipping /etc/passwd or
@@ -515,8 +525,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// `%filetriggerin` of one priority class around package `i`'s `%post` (`upper`: priority
-    /// >= 10000, before it), as rpm 4.18's psm does it: first every installed package's
+    /// `%filetriggerin` of one priority class around package `i`'s `%post` (`upper`: the
+    /// priorities from 10000 up, before it), as rpm 4.18's psm does it: first every installed package's
     /// triggers (package `i`'s own included) that `i`'s files set off, by priority, each fed
     /// the files of `i` under its prefixes; then `i`'s own triggers, by priority, each fed the
     /// files of the packages installed before `i` under its prefixes.
@@ -547,11 +557,22 @@ impl Tx<'_> {
         }
         todo.sort_by_key(|(prio, ti, k, _)| (*ti == usize::MAX, std::cmp::Reverse(*prio), *ti, *k));
         for (_, ti, k, input) in todo {
-            let t = if ti == usize::MAX { &pkgs[i] } else { &pkgs[ti] };
+            let t = if ti == usize::MAX {
+                &pkgs[i]
+            } else {
+                &pkgs[ti]
+            };
             let ft = &t.rpm.info.file_triggers[k];
             let name = script_name("filetriggerin", &t.sname);
             let prefixes = install_prefixes(t);
-            self.run_noncritical(&ft.script, &name, Some(0), None, Some(lines(input)), &prefixes)?;
+            self.run_noncritical(
+                &ft.script,
+                &name,
+                Some(0),
+                None,
+                Some(lines(input)),
+                &prefixes,
+            )?;
         }
         Ok(())
     }
@@ -577,7 +598,14 @@ impl Tx<'_> {
                 let ft = &t.rpm.info.file_triggers[k];
                 let name = script_name("transfiletriggerin", &t.sname);
                 let prefixes = install_prefixes(t);
-                self.run_noncritical(&ft.script, &name, Some(0), None, Some(lines(input)), &prefixes)?;
+                self.run_noncritical(
+                    &ft.script,
+                    &name,
+                    Some(0),
+                    None,
+                    Some(lines(input)),
+                    &prefixes,
+                )?;
             }
         }
         Ok(())
