@@ -243,3 +243,59 @@ fn install_prefixes_match_rpm() {
     }
     assert_eq!(read(&b.join("kf-reloc.log")), want, "kf-lua-reloc log");
 }
+
+/// The same set in two transactions: the second appends to the root and rpmdb of the first.
+/// rpm then also runs the older packages' triggers: `%filetriggerin` as if they had been in
+/// the transaction, and their `%transfiletriggerin` first, fed only the new packages' files.
+#[test]
+#[ignore = "needs `kiln install-rpms` to append to an installed root (the rpmdb step)"]
+fn file_triggers_on_append_match_rpm() {
+    if !have_rpm() || !rustix::process::geteuid().is_root() {
+        eprintln!("SKIP: needs rpm and root");
+        return;
+    }
+    let Some(fx) = common::fixtures() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let busybox = fx.join("synthetic/Packages/busybox-1.35.0-1.kt.x86_64.rpm");
+    let out = tmp.path().join("rpms");
+    let top = tmp.path().join("top");
+    let first: Vec<PathBuf> = std::iter::once(busybox)
+        .chain(
+            ["kf-trig-early.spec", "kf-trig-watch.spec"]
+                .iter()
+                .map(|s| build(s, &top, &out)),
+        )
+        .collect();
+    let second: Vec<PathBuf> = [
+        "kf-trig-watch2.spec",
+        "kf-trig-late.spec",
+        "kf-trig-last.spec",
+    ]
+    .iter()
+    .map(|s| build(s, &top, &out))
+    .collect();
+    let (a, b) = (tmp.path().join("root-rpm"), tmp.path().join("root-kiln"));
+    rpm_install(&a, &first);
+    kiln_install(&b, &first);
+    for r in [&a, &b] {
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(r.join("kf-trig.log"))
+            .unwrap();
+        std::io::Write::write_all(&mut log, b"=== second transaction\n").unwrap();
+    }
+    rpm_install(&a, &second);
+    kiln_install(&b, &second);
+    let want = read(&a.join("kf-trig.log"));
+    assert!(
+        want.contains("=== second transaction\nwatch filetriggerin-noslash 1 [0] []\n  /opt/kf2\n"),
+        "{want}"
+    );
+    assert_eq!(
+        read(&b.join("kf-trig.log")),
+        want,
+        "trigger logs (rpm's second)"
+    );
+}

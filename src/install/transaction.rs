@@ -340,7 +340,8 @@ impl Tx<'_> {
                     self.run_noncritical(s, &name, Some(1), None, None, &install_prefixes(p))?;
                 }
             }
-            self.trans_file_triggers(pkgs)?;
+            // Every package here is new: kiln's transactions start from an empty root.
+            self.trans_file_triggers(pkgs, 0)?;
         }
         Ok(())
     }
@@ -577,36 +578,53 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// `%transfiletriggerin`, after every `%posttrans`: per package in transaction order its
-    /// triggers by priority, each once, fed every installed file under its prefixes (its own
-    /// package's and later packages' included).
-    fn trans_file_triggers(&mut self, pkgs: &[Pkg]) -> Result<(), InstallError> {
-        for t in pkgs {
-            let mut todo: Vec<(u32, usize, Vec<String>)> = Vec::new();
+    /// `%transfiletriggerin`, after every `%posttrans`, as rpm 4.18 runs them (`pkgs` before
+    /// `first_new` were installed before this transaction): first the triggers of those older
+    /// packages that this transaction's files set off, by priority then install order, each fed
+    /// this transaction's files under its prefixes; then, package by package in transaction
+    /// order, each new package's triggers by priority, each once, fed every installed file under
+    /// its prefixes (its own package's and later packages' included).
+    fn trans_file_triggers(&mut self, pkgs: &[Pkg], first_new: usize) -> Result<(), InstallError> {
+        let (old, new) = pkgs.split_at(first_new.min(pkgs.len()));
+        let mut todo: Vec<(u32, usize, usize, Vec<String>)> = Vec::new();
+        for (ti, t) in old.iter().enumerate() {
             for (k, ft) in t.rpm.info.file_triggers.iter().enumerate() {
-                if ft.kind != FileTriggerKind::TransIn {
-                    continue;
-                }
-                let input = db_matches(&ft.prefixes, pkgs);
-                if !input.is_empty() {
-                    todo.push((ft.priority as u32, k, input));
+                if ft.kind == FileTriggerKind::TransIn {
+                    let input = db_matches(&ft.prefixes, new);
+                    if !input.is_empty() {
+                        todo.push((ft.priority as u32, ti, k, input));
+                    }
                 }
             }
-            todo.sort_by_key(|(prio, k, _)| (std::cmp::Reverse(*prio), *k));
-            for (_, k, input) in todo {
-                self.interrupted()?;
-                let ft = &t.rpm.info.file_triggers[k];
-                let name = script_name("transfiletriggerin", &t.sname);
-                let prefixes = install_prefixes(t);
-                self.run_noncritical(
-                    &ft.script,
-                    &name,
-                    Some(0),
-                    None,
-                    Some(lines(input)),
-                    &prefixes,
-                )?;
+        }
+        todo.sort_by_key(|(prio, ti, k, _)| (std::cmp::Reverse(*prio), *ti, *k));
+        for (j, t) in new.iter().enumerate() {
+            let mut own: Vec<(u32, usize, usize, Vec<String>)> = Vec::new();
+            for (k, ft) in t.rpm.info.file_triggers.iter().enumerate() {
+                if ft.kind == FileTriggerKind::TransIn {
+                    let input = db_matches(&ft.prefixes, pkgs);
+                    if !input.is_empty() {
+                        own.push((ft.priority as u32, first_new + j, k, input));
+                    }
+                }
             }
+            own.sort_by_key(|(prio, _, k, _)| (std::cmp::Reverse(*prio), *k));
+            todo.extend(own);
+        }
+        for (_, ti, k, input) in todo {
+            self.interrupted()?;
+            let t = &pkgs[ti];
+            let ft = &t.rpm.info.file_triggers[k];
+            let name = script_name("transfiletriggerin", &t.sname);
+            let prefixes = install_prefixes(t);
+            self.run_noncritical(
+                &ft.script,
+                &name,
+                Some(0),
+                None,
+                Some(lines(input)),
+                &prefixes,
+            )?;
         }
         Ok(())
     }
