@@ -527,44 +527,49 @@ impl Tx<'_> {
     }
 
     /// `%filetriggerin` of one priority class around package `i`'s `%post` (`upper`: the
-    /// priorities from 10000 up, before it), as rpm 4.18's psm does it: first every installed package's
-    /// triggers (package `i`'s own included) that `i`'s files set off, by priority, each fed
-    /// the files of `i` under its prefixes; then `i`'s own triggers, by priority, each fed the
-    /// files of the packages installed before `i` under its prefixes.
+    /// priorities from 10000 up, before it), as rpm 4.18's psm does it: first every installed
+    /// package's triggers (package `i`'s own included) that `i`'s files set off, by priority
+    /// then install order, each fed the files of `i` under its prefixes; then `i`'s own
+    /// triggers, by priority, each fed the files of the packages installed before `i`.
     fn file_triggers(&mut self, pkgs: &[Pkg], i: usize, upper: bool) -> Result<(), InstallError> {
         let in_class = |prio: i32| (prio as u32 >= TRIGGER_PRIORITY_BOUND) == upper;
-        let mut todo: Vec<(u32, usize, usize, Vec<String>)> = Vec::new();
+        let mut set_off: Vec<Fired> = Vec::new();
         for (ti, t) in pkgs[..=i].iter().enumerate() {
             for (k, ft) in t.rpm.info.file_triggers.iter().enumerate() {
-                if ft.kind != FileTriggerKind::In || !in_class(ft.priority) {
-                    continue;
+                if ft.kind == FileTriggerKind::In && in_class(ft.priority) {
+                    let input = package_matches(&ft.prefixes, &pkgs[i]);
+                    if !input.is_empty() {
+                        set_off.push((ft.priority as u32, ti, k, input));
+                    }
                 }
-                let input = package_matches(&ft.prefixes, &pkgs[i]);
+            }
+        }
+        let mut own: Vec<Fired> = Vec::new();
+        for (k, ft) in pkgs[i].rpm.info.file_triggers.iter().enumerate() {
+            if ft.kind == FileTriggerKind::In && in_class(ft.priority) {
+                let input = db_matches(&ft.prefixes, &pkgs[..i]);
                 if !input.is_empty() {
-                    todo.push((ft.priority as u32, ti, k, input));
+                    own.push((ft.priority as u32, i, k, input));
                 }
             }
         }
-        let own = &pkgs[i];
-        for (k, ft) in own.rpm.info.file_triggers.iter().enumerate() {
-            if ft.kind != FileTriggerKind::In || !in_class(ft.priority) {
-                continue;
-            }
-            let input = db_matches(&ft.prefixes, &pkgs[..i]);
-            if !input.is_empty() {
-                // Sorted apart from the first group: rpm runs these after all of those.
-                todo.push((ft.priority as u32, usize::MAX, k, input));
-            }
-        }
-        todo.sort_by_key(|(prio, ti, k, _)| (*ti == usize::MAX, std::cmp::Reverse(*prio), *ti, *k));
-        for (_, ti, k, input) in todo {
-            let t = if ti == usize::MAX {
-                &pkgs[i]
-            } else {
-                &pkgs[ti]
-            };
+        self.run_file_triggers(pkgs, "filetriggerin", set_off)?;
+        self.run_file_triggers(pkgs, "filetriggerin", own)
+    }
+
+    /// Runs file triggers by priority, then install order, then order in the header.
+    fn run_file_triggers(
+        &mut self,
+        pkgs: &[Pkg],
+        label: &str,
+        mut fired: Vec<Fired>,
+    ) -> Result<(), InstallError> {
+        fired.sort_by_key(|(prio, ti, k, _)| (std::cmp::Reverse(*prio), *ti, *k));
+        for (_, ti, k, input) in fired {
+            self.interrupted()?;
+            let t = &pkgs[ti];
             let ft = &t.rpm.info.file_triggers[k];
-            let name = script_name("filetriggerin", &t.sname);
+            let name = script_name(label, &t.sname);
             let prefixes = install_prefixes(t);
             self.run_noncritical(
                 &ft.script,
@@ -585,46 +590,30 @@ impl Tx<'_> {
     /// order, each new package's triggers by priority, each once, fed every installed file under
     /// its prefixes (its own package's and later packages' included).
     fn trans_file_triggers(&mut self, pkgs: &[Pkg], first_new: usize) -> Result<(), InstallError> {
-        let (old, new) = pkgs.split_at(first_new.min(pkgs.len()));
-        let mut todo: Vec<(u32, usize, usize, Vec<String>)> = Vec::new();
-        for (ti, t) in old.iter().enumerate() {
+        let first_new = first_new.min(pkgs.len());
+        let mut older: Vec<Fired> = Vec::new();
+        for (ti, t) in pkgs[..first_new].iter().enumerate() {
             for (k, ft) in t.rpm.info.file_triggers.iter().enumerate() {
                 if ft.kind == FileTriggerKind::TransIn {
-                    let input = db_matches(&ft.prefixes, new);
+                    let input = db_matches(&ft.prefixes, &pkgs[first_new..]);
                     if !input.is_empty() {
-                        todo.push((ft.priority as u32, ti, k, input));
+                        older.push((ft.priority as u32, ti, k, input));
                     }
                 }
             }
         }
-        todo.sort_by_key(|(prio, ti, k, _)| (std::cmp::Reverse(*prio), *ti, *k));
-        for (j, t) in new.iter().enumerate() {
-            let mut own: Vec<(u32, usize, usize, Vec<String>)> = Vec::new();
-            for (k, ft) in t.rpm.info.file_triggers.iter().enumerate() {
+        self.run_file_triggers(pkgs, "transfiletriggerin", older)?;
+        for ti in first_new..pkgs.len() {
+            let mut own: Vec<Fired> = Vec::new();
+            for (k, ft) in pkgs[ti].rpm.info.file_triggers.iter().enumerate() {
                 if ft.kind == FileTriggerKind::TransIn {
                     let input = db_matches(&ft.prefixes, pkgs);
                     if !input.is_empty() {
-                        own.push((ft.priority as u32, first_new + j, k, input));
+                        own.push((ft.priority as u32, ti, k, input));
                     }
                 }
             }
-            own.sort_by_key(|(prio, _, k, _)| (std::cmp::Reverse(*prio), *k));
-            todo.extend(own);
-        }
-        for (_, ti, k, input) in todo {
-            self.interrupted()?;
-            let t = &pkgs[ti];
-            let ft = &t.rpm.info.file_triggers[k];
-            let name = script_name("transfiletriggerin", &t.sname);
-            let prefixes = install_prefixes(t);
-            self.run_noncritical(
-                &ft.script,
-                &name,
-                Some(0),
-                None,
-                Some(lines(input)),
-                &prefixes,
-            )?;
+            self.run_file_triggers(pkgs, "transfiletriggerin", own)?;
         }
         Ok(())
     }
@@ -740,6 +729,10 @@ fn ships_ids(rpm: &RpmFile) -> bool {
         .iter()
         .any(|f| f.path == "/etc/passwd" || f.path == "/etc/group")
 }
+
+/// A file trigger that fires: its priority (compared unsigned, as rpm does), the index of its
+/// package, its index among the package's file triggers, and its input paths.
+type Fired = (u32, usize, usize, Vec<String>);
 
 /// The files of `p` a file trigger on `prefixes` sees (rpm's `rpmfilesFindPrefix` per prefix,
 /// in the trigger's prefix order): every path in the header, ghosts and directories included,
