@@ -30,6 +30,11 @@ fn have_rpm() -> bool {
 /// Macros given to both sides (`-D` for rpm, `macros` for kiln).
 const DEFINES: &[(&str, &str)] = &[
     ("kt_a", "A"),
+    (
+        "kt_p(ab:)",
+        "<0=%0|1=%1|2=%2|*=%*|**=%**|#=%#|a=%{-a}|b=%{-b}|b*=%{-b*}|%{?-a:hasA}%{!?-a:noA}|%{-b:B=%{-b*}}|%{?1:one}%{!?2:no2}|%-a|%-b*>",
+    ),
+    ("kt_q(x)", "[%{?-x:X}%{kt_p %*}]"),
     ("kt_b", "%{kt_a}/x"),
     ("kt_c", "%{?kt_a:yes}%{!?kt_a:no}"),
 ];
@@ -185,6 +190,10 @@ const SNIPPETS: &[&str] = &[
     r#"local f = io.open("$D/macros.kt", "w") f:write("%kt_loaded yes\n%kt_two a\\\nb\n") f:close() out(rpm.load("$D/macros.kt"), rpm.expand("%kt_loaded|%kt_two"), rpm.load("$D/nope.macros"))"#,
     r#"out(pcall(os.exit, 1)) out(pcall(rpm.interactive)) out(pcall(rpm.redirect2null, 2)) out(pcall(posix.redirect2null, 1))"#,
     r#"local seen = {} local h1 = rpm.register("kt", function(a) seen[#seen + 1] = "h1:" .. #a .. ":" .. tostring(a[1]) .. ":" .. tostring(a[2]) .. ":" .. tostring(math.type(a[2])) .. ":" .. tostring(a[3]) return 0 end) local h2 = rpm.register("kt", function(a) seen[#seen + 1] = "h2:" .. #a return 1 end) local h3 = rpm.register("kt", function() seen[#seen + 1] = "h3" end) rpm.call("kt", "s", 2, 2.5) rpm.unregister("kt", h2) rpm.call("kt", "t", 0.1) rpm.call("other", 1) out(table.concat(seen, " "), type(h1), (pcall(rpm.register, "kt", 1)), (pcall(rpm.register, {}, print)), (pcall(rpm.call, {})), (pcall(rpm.unregister, "kt", 1)), (pcall(rpm.call, "kt", {})))"#,
+    // parametric macros: %{name args}, %name args (to the end of the line), %{name:arg}, getopt
+    r#"out(rpm.expand("[%{kt_p}][%{kt_p x y}][%{kt_p -a x -b val y}][%{kt_p:z w}][%{kt_p %kt_a q}][%{kt_p y -a}][%{kt_p -bval}]"))"#,
+    r#"out(rpm.expand("[%kt_p -b 1 q r\nnext]"), rpm.expand("%kt_p"), rpm.expand("%{kt_q -x 1 2}|%kt_q 3"), rpm.expand("%{?kt_p:set}%{!?kt_p:unset}|%1|%*|%#|%-a"))"#,
+    r#"out(macros.kt_p({"%kt_a", "-a"}), macros.kt_p("-b v %kt_a"), (pcall(macros.kt_p)), macros.kt_q({"-x"}), rpm.isdefined("kt_p")) rpm.define("kt_r(n:) %{-n*}/%1") out(macros.kt_r({"-n", "N", "arg"}), rpm.expand("%{kt_r -n M a}"))"#,
     // the global macros object
     r#"out(type(macros), macros.kt_a, macros.kt_b, macros.kt_nope, type(macros.dirname), macros.dirname("/a/b"), macros.dirname({"/a/b"}), macros.basename("/a/b"), macros.suffix("a.b"), macros.shrink(" a  b "), macros.expand("%kt_a"), macros["kt_c"])"#,
     r#"macros.kt_new = "N %{kt_a}" out(macros.kt_new, rpm.expand("%kt_new"), rpm.isdefined("kt_new")) macros.kt_new = "M" macros.kt_new = nil out(macros.kt_new) macros.kt_new = nil out(macros.kt_new, rpm.isdefined("kt_new")) out((pcall(function() macros.kt_nope = nil end)), (pcall(function() return macros.kt_a("x") end)), pcall(macros.dirname, 1, 2)) macros.kt_num = 42 out(macros.kt_num)"#,
@@ -845,16 +854,12 @@ fn lua_api_scriptlets_match_rpm() {
 fn unsupported_forms_name_the_function() {
     for (code, function) in [
         (
-            r#"rpm.define("kt_par(a) x") print(pcall(macros.kt_par, "y")) print("went on")"#,
-            "macros.kt_par() (a parametric macro call)",
+            r#"print(pcall(rpm.expand, "%[1 + 1]")) print("went on")"#,
+            "rpm.expand `%[...]`",
         ),
         (
             r#"print(pcall(rpm.expand, "%{lua: print(1)}"))"#,
             "rpm.expand `%{lua:...}`",
-        ),
-        (
-            r#"rpm.define("kt_par(a) x") print(macros.kt_par("y"))"#,
-            "macros.kt_par() (a parametric macro call)",
         ),
         (
             r#"if posix.fork() == 0 then posix.fork() end"#,
