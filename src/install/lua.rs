@@ -22,8 +22,9 @@
 //! - the global `macros` object (`macros.name`, `macros.name = body`/`nil`, parametric
 //!   macros called as `macros.name("args")` or `macros.name({...})`), parametric macro calls
 //!   in `rpm.expand` (`%{name args}`, `%name args` to the end of the line, options and the
-//!   `%1`, `%*`, `%**`, `%#`, `%-x`, `%{-x*}`, `%{?-x:...}` locals), and `RPM_INSTALL_PREFIX`
-//!   (indexed from 1) for relocatable packages;
+//!   `%1`, `%*`, `%**`, `%#`, `%-x`, `%{-x*}`, `%{?-x:...}` locals), `%{lua:...}` (run in the
+//!   same interpreter, `print` captured without newlines and the returned values appended, as
+//!   rpm's print buffer), and `RPM_INSTALL_PREFIX` (indexed from 1) for relocatable packages;
 //! - errors raised by these functions are plain strings, as rpm's C functions raise them.
 //!
 //! `tests/install_lua.rs` lists every name rpm 4.18 adds to Lua and checks each against rpm.
@@ -47,8 +48,8 @@
 //! child branch is refused; `posix.wait` only knows emulated children.
 //!
 //! Not provided (the scriptlet fails with an error naming the function, even when the script
-//! catches it): the `%{lua:}` and `%[...]` macro forms, the built-ins other than the common
-//! ones, `fork` in a child.
+//! catches it): the `%[...]` expression form, the built-ins other than the common ones
+//! (`%{load:}`, `%{expr:}`, ...), `fork` in a child.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -268,6 +269,9 @@ struct Child {
 
 struct State {
     out: Vec<u8>,
+    /// Print buffers of the `%{lua:}` expansions running (rpm's `printbuf`): `print` appends
+    /// to the innermost one, without a newline.
+    capture: Vec<Vec<u8>>,
     macros: Macros,
     /// Environment changes by the script, applied to the programs it runs (`None`: unset).
     /// Kept here rather than in the process so that tests running in threads stay sound.
@@ -292,6 +296,7 @@ impl State {
         }
         State {
             out: Vec::new(),
+            capture: Vec::new(),
             macros,
             env: HashMap::new(),
             errno: 0,
@@ -502,7 +507,7 @@ fn mv(v: Vec<Value>) -> MultiValue {
 // Setting up the globals.
 
 const PRELUDE: &str = r#"
-local write, rpm_open_fd, zwrite, newhandle, null, logerr, errtext, registry = ...
+local write, pwrite, rpm_open_fd, zwrite, newhandle, null, logerr, errtext, registry = ...
 local raw_error, raw_pcall, pack, unpack = error, pcall, table.pack, table.unpack
 local select, tostring, type, concat, format, mtype = select, tostring, type, table.concat, string.format, math.type
 print = function(...)
@@ -513,7 +518,7 @@ print = function(...)
     if type(s) ~= 'string' then error("'tostring' must return a string to 'print'") end
     t[i] = s
   end
-  write(concat(t, '\t') .. '\n')
+  pwrite(concat(t, '\t'))
 end
 local function iowrite(first, ...)
   local n = select('#', ...)
@@ -680,6 +685,19 @@ fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
         Ok(())
     })?;
 
+    let s = st.clone();
+    let pwrite = lua.create_function(move |_, text: mlua::String| {
+        let mut st = s.borrow_mut();
+        match st.capture.last_mut() {
+            Some(buf) => buf.extend_from_slice(&text.as_bytes()),
+            None => {
+                st.out.extend_from_slice(&text.as_bytes());
+                st.out.push(b'\n');
+            }
+        }
+        Ok(())
+    })?;
+
     let rpm = lua.create_table()?;
     let posix = lua.create_table()?;
     g.set("rpm", rpm.clone())?;
@@ -814,6 +832,7 @@ fn install(lua: &Lua, st: &Shared) -> mlua::Result<()> {
     })?;
     lua.load(PRELUDE).set_name("=kiln-prelude").call::<()>((
         write,
+        pwrite,
         open_fd,
         zwrite,
         newhandle,
@@ -2145,36 +2164,70 @@ impl UserData for MacroTable {
 
 /// A parametric macro called with `args` as they are, as a Lua value.
 fn call_value(lua: &Lua, st: &Shared, name: &str, args: &[String]) -> mlua::Result<Value> {
-    let overlay = st.borrow().env.clone();
-    let getenv = move |n: &str| match overlay.get(n) {
-        Some(v) => v.clone(),
-        None => std::env::var(n).ok(),
-    };
-    let mut out = String::new();
-    let r = {
-        let mut s = st.borrow_mut();
-        match s.macros.get(name).cloned() {
-            Some(d) => s.macros.call(name, &d, args, 0, &getenv, &mut out),
-            None => Ok(()),
-        }
-    };
-    match r {
-        Ok(()) => lstr(lua, &out),
-        Err(MacroError::Unsupported(what)) => Err(unsupported(&what)),
-        Err(MacroError::Failed) => Err(mlua::Error::runtime("error expanding macro")),
-    }
+    with_macros(lua, st, |m, cx, out| match m.get(name).cloned() {
+        Some(d) => m.call(name, &d, args, 0, cx, out),
+        None => Ok(()),
+    })
 }
 
 /// `rpm.expand` of `text` as a Lua value.
 fn expand_value(lua: &Lua, st: &Shared, text: &str) -> mlua::Result<Value> {
+    with_macros(lua, st, |m, cx, out| m.expand_into(text, 0, cx, out))
+}
+
+/// Runs an expansion on the macro table, taken out of the state meanwhile; a `%{lua:}` in it
+/// runs in this interpreter with the table lent back (so that it can expand macros itself)
+/// and its `print` output captured, as rpm's print buffer does.
+fn with_macros(
+    lua: &Lua,
+    st: &Shared,
+    f: impl FnOnce(&mut Macros, &mut ExpandCx<'_>, &mut String) -> Result<(), MacroError>,
+) -> mlua::Result<Value> {
     let overlay = st.borrow().env.clone();
     let getenv = move |n: &str| match overlay.get(n) {
         Some(v) => v.clone(),
         None => std::env::var(n).ok(),
     };
-    let r = st.borrow_mut().macros.expand(text, &getenv);
+    let mut run_lua = |m: &mut Macros, code: &str| -> Result<String, MacroError> {
+        std::mem::swap(&mut st.borrow_mut().macros, m);
+        st.borrow_mut().capture.push(Vec::new());
+        let r = lua
+            .load(code)
+            .set_name("<lua>")
+            .call::<MultiValue>(())
+            .and_then(|vals| {
+                let tostring: Function = lua.globals().get("tostring")?;
+                vals.into_iter()
+                    .map(|v| tostring.call::<String>(v))
+                    .collect::<mlua::Result<Vec<String>>>()
+            });
+        let printed = st.borrow_mut().capture.pop().unwrap_or_default();
+        std::mem::swap(&mut st.borrow_mut().macros, m);
+        match r {
+            Ok(returned) => {
+                let mut text = String::from_utf8_lossy(&printed).into_owned();
+                text.push_str(&returned.join("\t"));
+                Ok(text)
+            }
+            Err(e) => match find_unsupported(&e) {
+                Some(u) => Err(MacroError::Unsupported(u)),
+                None => {
+                    eprintln!("error: lua script failed: {}", error_message(&e));
+                    Err(MacroError::Failed)
+                }
+            },
+        }
+    };
+    let mut cx = ExpandCx {
+        getenv: &getenv,
+        lua: &mut run_lua,
+    };
+    let mut macros = std::mem::take(&mut st.borrow_mut().macros);
+    let mut out = String::new();
+    let r = f(&mut macros, &mut cx, &mut out);
+    st.borrow_mut().macros = macros;
     match r {
-        Ok(v) => lstr(lua, &v),
+        Ok(()) => lstr(lua, &out),
         Err(MacroError::Unsupported(what)) => Err(unsupported(&what)),
         Err(MacroError::Failed) => Err(mlua::Error::runtime("error expanding macro")),
     }
@@ -2464,6 +2517,13 @@ struct Macros {
     table: HashMap<String, Vec<MacroDef>>,
 }
 
+/// What expansion needs from outside the macro table: the environment for `%{getenv:}`, and
+/// the interpreter for `%{lua:}` (handed the table, which it lends back to the script).
+struct ExpandCx<'a> {
+    getenv: &'a dyn Fn(&str) -> Option<String>,
+    lua: &'a mut dyn FnMut(&mut Macros, &str) -> Result<String, MacroError>,
+}
+
 /// rpm 4.18's built-in macros (`rpmio/macro.c`): all defined and parametric for isdefined.
 const BUILTINS: &[&str] = &[
     "basename",
@@ -2546,7 +2606,7 @@ impl Macros {
         def: &MacroDef,
         args: &[String],
         depth: usize,
-        getenv: &dyn Fn(&str) -> Option<String>,
+        cx: &mut ExpandCx<'_>,
         out: &mut String,
     ) -> Result<(), MacroError> {
         let opts = def.opts.as_bytes();
@@ -2607,7 +2667,7 @@ impl Macros {
         for (n, v) in &locals {
             self.push(n, v, false);
         }
-        let r = self.expand_into(&def.body, depth + 1, getenv, out);
+        let r = self.expand_into(&def.body, depth + 1, cx, out);
         for (n, _) in locals.iter().rev() {
             self.pop(n);
         }
@@ -2685,21 +2745,11 @@ impl Macros {
         }
     }
 
-    fn expand(
-        &mut self,
-        s: &str,
-        getenv: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<String, MacroError> {
-        let mut out = String::new();
-        self.expand_into(s, 0, getenv, &mut out)?;
-        Ok(out)
-    }
-
     fn expand_into(
         &mut self,
         s: &str,
         depth: usize,
-        getenv: &dyn Fn(&str) -> Option<String>,
+        cx: &mut ExpandCx<'_>,
         out: &mut String,
     ) -> Result<(), MacroError> {
         if depth > MAX_DEPTH {
@@ -2731,7 +2781,7 @@ impl Macros {
                     };
                     let inner = &s[i + 1..end];
                     i = end + 1;
-                    self.expand_braced(inner, &s[start..i], depth, getenv, out)?;
+                    self.expand_braced(inner, &s[start..i], depth, cx, out)?;
                 }
                 Some(b'(') => {
                     let Some(end) = matching(b, i, b'(', b')') else {
@@ -2739,7 +2789,7 @@ impl Macros {
                         break;
                     };
                     let mut cmd = String::new();
-                    self.expand_into(&s[i + 1..end], depth + 1, getenv, &mut cmd)?;
+                    self.expand_into(&s[i + 1..end], depth + 1, cx, &mut cmd)?;
                     i = end + 1;
                     out.push_str(&shell_output(&cmd)?);
                 }
@@ -2783,7 +2833,7 @@ impl Macros {
                         (true, d) => {
                             if d.is_some() != neg {
                                 if let Some(d) = d {
-                                    self.expand_into(&d.body, depth + 1, getenv, out)?;
+                                    self.expand_into(&d.body, depth + 1, cx, out)?;
                                 }
                             }
                         }
@@ -2791,13 +2841,13 @@ impl Macros {
                             // The rest of the line is the arguments.
                             let end = s[i..].find('\n').map_or(s.len(), |k| i + k);
                             let mut line = String::new();
-                            self.expand_into(&s[i..end], depth + 1, getenv, &mut line)?;
+                            self.expand_into(&s[i..end], depth + 1, cx, &mut line)?;
                             i = end;
                             let args: Vec<String> =
                                 line.split_whitespace().map(str::to_string).collect();
-                            self.call(name, &d, &args, depth, getenv, out)?;
+                            self.call(name, &d, &args, depth, cx, out)?;
                         }
-                        (false, Some(d)) => self.expand_into(&d.body, depth + 1, getenv, out)?,
+                        (false, Some(d)) => self.expand_into(&d.body, depth + 1, cx, out)?,
                         (false, None) => out.push_str(&s[start..i]),
                     }
                 }
@@ -2811,7 +2861,7 @@ impl Macros {
         inner: &str,
         whole: &str,
         depth: usize,
-        getenv: &dyn Fn(&str) -> Option<String>,
+        cx: &mut ExpandCx<'_>,
         out: &mut String,
     ) -> Result<(), MacroError> {
         let b = inner.as_bytes();
@@ -2847,7 +2897,7 @@ impl Macros {
                 cond || (name.starts_with('-') && argument.is_some()),
                 argument,
             ) {
-                (true, Some(a)) if given => self.expand_into(a, depth + 1, getenv, out)?,
+                (true, Some(a)) if given => self.expand_into(a, depth + 1, cx, out)?,
                 (true, Some(_)) => {}
                 (true, None) => {
                     if given {
@@ -2868,12 +2918,12 @@ impl Macros {
                 // %{name:arg}: one argument.
                 Some(a) => {
                     let mut one = String::new();
-                    self.expand_into(a, depth + 1, getenv, &mut one)?;
+                    self.expand_into(a, depth + 1, cx, &mut one)?;
                     vec![one]
                 }
                 None if rest.starts_with([' ', '\t']) => {
                     let mut line = String::new();
-                    self.expand_into(rest, depth + 1, getenv, &mut line)?;
+                    self.expand_into(rest, depth + 1, cx, &mut line)?;
                     line.split_whitespace().map(str::to_string).collect()
                 }
                 None if rest.is_empty() => Vec::new(),
@@ -2882,7 +2932,7 @@ impl Macros {
                     return Ok(());
                 }
             };
-            return self.call(name, &d, &args, depth, getenv, out);
+            return self.call(name, &d, &args, depth, cx, out);
         }
         if name.is_empty() || !(rest.is_empty() || argument.is_some()) {
             out.push_str(whole);
@@ -2891,10 +2941,10 @@ impl Macros {
         if cond {
             if self.get(name).is_some() != neg {
                 match argument {
-                    Some(a) => self.expand_into(a, depth + 1, getenv, out)?,
+                    Some(a) => self.expand_into(a, depth + 1, cx, out)?,
                     None => {
                         if let Some(d) = self.get(name).cloned() {
-                            self.expand_into(&d.body, depth + 1, getenv, out)?;
+                            self.expand_into(&d.body, depth + 1, cx, out)?;
                         }
                     }
                 }
@@ -2902,7 +2952,7 @@ impl Macros {
             return Ok(());
         }
         if let Some(d) = self.get(name).cloned() {
-            return self.expand_into(&d.body, depth + 1, getenv, out);
+            return self.expand_into(&d.body, depth + 1, cx, out);
         }
         let Some(a) = argument else {
             out.push_str(whole);
@@ -2910,10 +2960,10 @@ impl Macros {
         };
         let mut arg = String::new();
         if name != "lua" {
-            self.expand_into(a, depth + 1, getenv, &mut arg)?;
+            self.expand_into(a, depth + 1, cx, &mut arg)?;
         }
         match name {
-            "expand" => self.expand_into(&arg, depth + 1, getenv, out)?,
+            "expand" => self.expand_into(&arg, depth + 1, cx, out)?,
             "dirname" => out.push_str(match arg.rfind('/') {
                 Some(0) => "/",
                 Some(k) => &arg[..k],
@@ -2927,7 +2977,7 @@ impl Macros {
             }
             "shrink" => out.push_str(&arg.split_whitespace().collect::<Vec<_>>().join(" ")),
             "quote" => out.push_str(&arg),
-            "getenv" => out.push_str(&getenv(&arg).unwrap_or_default()),
+            "getenv" => out.push_str(&(cx.getenv)(&arg).unwrap_or_default()),
             "defined" => out.push(if self.get(arg.trim()).is_some() {
                 '1'
             } else {
@@ -2950,7 +3000,10 @@ impl Macros {
                 self.define(&arg);
             }
             "undefine" => self.pop(arg.trim()),
-            "lua" => return Err(MacroError::Unsupported("rpm.expand `%{lua:...}`".into())),
+            "lua" => {
+                let text = (cx.lua)(self, a)?;
+                out.push_str(&text);
+            }
             _ if BUILTINS.contains(&name) => {
                 return Err(MacroError::Unsupported(format!(
                     "rpm.expand `%{{{name}:}}`"
