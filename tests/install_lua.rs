@@ -194,6 +194,8 @@ const SNIPPETS: &[&str] = &[
     r#"out(rpm.expand("[%{kt_p}][%{kt_p x y}][%{kt_p -a x -b val y}][%{kt_p:z w}][%{kt_p %kt_a q}][%{kt_p y -a}][%{kt_p -bval}]"))"#,
     r#"out(rpm.expand("[%kt_p -b 1 q r\nnext]"), rpm.expand("%kt_p"), rpm.expand("%{kt_q -x 1 2}|%kt_q 3"), rpm.expand("%{?kt_p:set}%{!?kt_p:unset}|%1|%*|%#|%-a"))"#,
     r#"out(macros.kt_p({"%kt_a", "-a"}), macros.kt_p("-b v %kt_a"), (pcall(macros.kt_p)), macros.kt_q({"-x"}), rpm.isdefined("kt_p")) rpm.define("kt_r(n:) %{-n*}/%1") out(macros.kt_r({"-n", "N", "arg"}), rpm.expand("%{kt_r -n M a}"))"#,
+    // built-ins without their argument
+    r#"out(rpm.expand("[%{getncpus}][%getncpus][%{verbose}][%{defined}][%{rpmversion}]"), rpm.isdefined("rpmversion"), rpm.isdefined("getncpus"), pcall(rpm.expand, "%{dirname}"), pcall(rpm.expand, "%basename"))"#,
     // %{lua:}: print captured without newlines, returned values appended, nesting, errors
     r#"out("[" .. rpm.expand("%{lua: return 5}") .. "][" .. rpm.expand("%{lua: print('a', 1) print('b') return 'c'}") .. "][" .. rpm.expand("%{lua: print(rpm.expand('%kt_a%{lua: print(7)}'))}") .. "][" .. rpm.expand("%{lua: return nil}") .. "][" .. rpm.expand("%{lua: return 1, 2}") .. "][" .. rpm.expand("%{lua: return 1.5}") .. "]")"#,
     r#"kt_shared = 1 out(rpm.expand("%{lua: kt_shared = kt_shared + 1 return kt_shared}"), kt_shared, pcall(rpm.expand, "%{lua: error('boom')}"))"#,

@@ -2555,13 +2555,32 @@ const BUILTINS: &[&str] = &[
     "expr",
     "defined",
     "undefined",
-    "rpmversion",
 ];
 
 const MAX_DEPTH: usize = 64;
 
 fn is_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// A built-in named without an argument (`%getncpus`, `%{dirname}`): its value, an error as
+/// rpm's ("argument expected"), or `None` for a name that is not a built-in.
+fn builtin_without_argument(name: &str) -> Option<Result<String, MacroError>> {
+    if !BUILTINS.contains(&name) {
+        return None;
+    }
+    Some(match name {
+        "getncpus" => Ok(std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .to_string()),
+        "verbose" => Ok("0".into()),
+        "defined" | "undefined" => Ok(String::new()),
+        "dump" | "trace" => Err(MacroError::Unsupported(format!("rpm.expand `%{name}`"))),
+        _ => {
+            eprintln!("error: %{name}: argument expected");
+            Err(MacroError::Failed)
+        }
+    })
 }
 
 /// Length of a call-local name at the start of `b`: digits, `*`, `**`, `#`, `-x` or `-x*`.
@@ -2848,7 +2867,10 @@ impl Macros {
                             self.call(name, &d, &args, depth, cx, out)?;
                         }
                         (false, Some(d)) => self.expand_into(&d.body, depth + 1, cx, out)?,
-                        (false, None) => out.push_str(&s[start..i]),
+                        (false, None) => match builtin_without_argument(name) {
+                            Some(v) => out.push_str(&v?),
+                            None => out.push_str(&s[start..i]),
+                        },
                     }
                 }
             }
@@ -2955,7 +2977,10 @@ impl Macros {
             return self.expand_into(&d.body, depth + 1, cx, out);
         }
         let Some(a) = argument else {
-            out.push_str(whole);
+            match builtin_without_argument(name) {
+                Some(v) => out.push_str(&v?),
+                None => out.push_str(whole),
+            }
             return Ok(());
         };
         let mut arg = String::new();
