@@ -30,6 +30,7 @@ fn have_rpm() -> bool {
 /// Macros given to both sides (`-D` for rpm, `macros` for kiln).
 const DEFINES: &[(&str, &str)] = &[
     ("kt_a", "A"),
+    ("kt_n", "5"),
     (
         "kt_p(ab:)",
         "<0=%0|1=%1|2=%2|*=%*|**=%**|#=%#|a=%{-a}|b=%{-b}|b*=%{-b*}|%{?-a:hasA}%{!?-a:noA}|%{-b:B=%{-b*}}|%{?1:one}%{!?2:no2}|%-a|%-b*>",
@@ -194,6 +195,10 @@ const SNIPPETS: &[&str] = &[
     r#"out(rpm.expand("[%{kt_p}][%{kt_p x y}][%{kt_p -a x -b val y}][%{kt_p:z w}][%{kt_p %kt_a q}][%{kt_p y -a}][%{kt_p -bval}]"))"#,
     r#"out(rpm.expand("[%kt_p -b 1 q r\nnext]"), rpm.expand("%kt_p"), rpm.expand("%{kt_q -x 1 2}|%kt_q 3"), rpm.expand("%{?kt_p:set}%{!?kt_p:unset}|%1|%*|%#|%-a"))"#,
     r#"out(macros.kt_p({"%kt_a", "-a"}), macros.kt_p("-b v %kt_a"), (pcall(macros.kt_p)), macros.kt_q({"-x"}), rpm.isdefined("kt_p")) rpm.define("kt_r(n:) %{-n*}/%1") out(macros.kt_r({"-n", "N", "arg"}), rpm.expand("%{kt_r -n M a}"))"#,
+    // expressions: %[...] and %{expr:...}
+    r#"out(rpm.expand('[%[1 + 2 * 3]][%[(1 + 2) * 3]][%["a" + "b"]][%[1 < 2]][%["abc" < "abd"]][%[v"1.0" < v"1.0.1"]][%[v"1:1" > v"2"]][%[1 && 2]][%[0 || 3]][%[0 && 3]][%[!0]][%[!5]][%[!""]][%[!"x"]][%[1 ? "y" : "n"]][%[0 ? 1 : 2]][%[-3 + 1]]'))"#,
+    r#"out(rpm.expand('[%[%kt_n * 2]][%[%{kt_n} == 5]][%[10 / 3]][%[7 - 10]][%["a" == "a"]][%[1 != 2]][%[2 >= 2]][%[v"1.0"]][%["x" && "y"]][%["" || "z"]][%["%kt_a" + "!"]][%[-7 / 2]][%[ 1+1 ]][%[v"1.0-1" == v"1.0-1"]][%[0 || 0]][%["" && "q"]][%[2 > 1 && 3 > 2]][%[1 || 0 && 0]][%[1 == 1 == 1]][%[010]][%{expr:1+1}|%{expr:"a" + "b"}]'))"#,
+    r#"for _, e in ipairs({'1 + "a"', '1 / 0', '"a" * 2', '(1', '1 +', 'foo', '-"a"', '1 ? 2', '%{kt_nope} + 1', '3 % 2', '"a""b"', 'v"1.0" + v"1"', '1 < "a"', '0x10', '1 ? 2 : "a"', 'v"abc" == "abc"', '-v"1"', '0 || ""'}) do out(e, pcall(rpm.expand, "%[" .. e .. "]")) end"#,
     // built-ins without their argument
     r#"out(rpm.expand("[%{getncpus}][%getncpus][%{verbose}][%{defined}][%{rpmversion}]"), rpm.isdefined("rpmversion"), rpm.isdefined("getncpus"), pcall(rpm.expand, "%{dirname}"), pcall(rpm.expand, "%basename"))"#,
     // %{lua:}: print captured without newlines, returned values appended, nesting, errors
@@ -859,8 +864,8 @@ fn lua_api_scriptlets_match_rpm() {
 fn unsupported_forms_name_the_function() {
     for (code, function) in [
         (
-            r#"print(pcall(rpm.expand, "%[1 + 1]")) print("went on")"#,
-            "rpm.expand `%[...]`",
+            r#"print(pcall(rpm.expand, "%{macrobody:kt_a}")) print("went on")"#,
+            "rpm.expand `%{macrobody:}`",
         ),
         (
             r#"print(pcall(rpm.expand, "%{load:/nonexistent}"))"#,

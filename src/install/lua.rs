@@ -24,7 +24,8 @@
 //!   in `rpm.expand` (`%{name args}`, `%name args` to the end of the line, options and the
 //!   `%1`, `%*`, `%**`, `%#`, `%-x`, `%{-x*}`, `%{?-x:...}` locals), `%{lua:...}` (run in the
 //!   same interpreter, `print` captured without newlines and the returned values appended, as
-//!   rpm's print buffer), and `RPM_INSTALL_PREFIX` (indexed from 1) for relocatable packages;
+//!   rpm's print buffer), `%[...]`/`%{expr:...}` expressions, and `RPM_INSTALL_PREFIX`
+//!   (indexed from 1) for relocatable packages;
 //! - errors raised by these functions are plain strings, as rpm's C functions raise them.
 //!
 //! `tests/install_lua.rs` lists every name rpm 4.18 adds to Lua and checks each against rpm.
@@ -48,8 +49,8 @@
 //! child branch is refused; `posix.wait` only knows emulated children.
 //!
 //! Not provided (the scriptlet fails with an error naming the function, even when the script
-//! catches it): the `%[...]` expression form, the built-ins other than the common ones
-//! (`%{load:}`, `%{expr:}`, ...), `fork` in a child.
+//! catches it): the built-ins other than the common ones (`%{load:}`, `%{macrobody:}`,
+//! `%{uncompress:}`, ...), `fork` in a child.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -1723,10 +1724,9 @@ fn install_posix(lua: &Lua, st: &Shared, posix: &Table) -> mlua::Result<()> {
     reg(lua, st, posix, "sysconf", |lua, _, a| {
         select_or_table(lua, &a, "sysconf", &sysconf_values())
     })?;
-    reg(lua, st, posix, "pathconf", |lua, st, a| {
+    reg(lua, st, posix, "pathconf", |lua, _, a| {
         let path = opt_str(&a, 0, "pathconf", ".")?;
         let vals = pathconf_values(&path);
-        let _ = st;
         let rest: MultiValue = a.into_iter().skip(1).collect();
         select_or_table(lua, &rest, "pathconf", &vals)
     })?;
@@ -2563,6 +2563,285 @@ fn is_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
+/// A value of rpm's expression language (`%[...]`, `%{expr:...}`).
+#[derive(Debug, Clone, PartialEq)]
+enum ExprValue {
+    Int(i64),
+    Str(String),
+    Ver(String),
+}
+
+impl ExprValue {
+    fn truthy(&self) -> bool {
+        match self {
+            ExprValue::Int(n) => *n != 0,
+            ExprValue::Str(s) => !s.is_empty(),
+            ExprValue::Ver(_) => true,
+        }
+    }
+
+    fn same_type(&self, other: &ExprValue) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+
+    fn text(&self) -> String {
+        match self {
+            ExprValue::Int(n) => n.to_string(),
+            ExprValue::Str(s) | ExprValue::Ver(s) => s.clone(),
+        }
+    }
+}
+
+/// rpm 4.18's expression parser (rpmio/expression.c, rebuilt): `? :`, then `&&`/`||` at one
+/// level from the left, comparisons, `+ -`, `* /`, unary `- !`, and integers, "strings",
+/// v"versions", (groups) and macros (which must expand to an integer).
+struct ExprParser<'a, 'm, 'c, 'x> {
+    text: &'a str,
+    pos: usize,
+    macros: &'m mut Macros,
+    depth: usize,
+    cx: &'c mut ExpandCx<'x>,
+}
+
+impl ExprParser<'_, '_, '_, '_> {
+    fn fail<T>(&self, what: &str) -> Result<T, MacroError> {
+        eprintln!("error: {what}: {}", self.text);
+        Err(MacroError::Failed)
+    }
+
+    fn skip_ws(&mut self) {
+        while self.text[self.pos..].starts_with([' ', '\t', '\n']) {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, tok: &str) -> bool {
+        self.skip_ws();
+        if self.text[self.pos..].starts_with(tok) {
+            self.pos += tok.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn ternary(&mut self) -> Result<ExprValue, MacroError> {
+        let cond = self.logical()?;
+        if !self.eat("?") {
+            return Ok(cond);
+        }
+        let a = self.ternary()?;
+        if !self.eat(":") {
+            return self.fail("syntax error in expression");
+        }
+        let b = self.ternary()?;
+        if !a.same_type(&b) {
+            return self.fail("types must match");
+        }
+        Ok(if cond.truthy() { a } else { b })
+    }
+
+    fn logical(&mut self) -> Result<ExprValue, MacroError> {
+        let mut v = self.relational()?;
+        loop {
+            let and = if self.eat("&&") {
+                true
+            } else if self.eat("||") {
+                false
+            } else {
+                return Ok(v);
+            };
+            let w = self.relational()?;
+            if !v.same_type(&w) {
+                return self.fail("types must match");
+            }
+            if v.truthy() == and {
+                v = w;
+            }
+        }
+    }
+
+    fn relational(&mut self) -> Result<ExprValue, MacroError> {
+        let mut v = self.additive()?;
+        loop {
+            let op = ["==", "!=", "<=", ">=", "<", ">"]
+                .into_iter()
+                .find(|op| self.eat(op));
+            let Some(op) = op else {
+                return Ok(v);
+            };
+            let w = self.additive()?;
+            if !v.same_type(&w) {
+                return self.fail("types must match");
+            }
+            let ord = match (&v, &w) {
+                (ExprValue::Int(a), ExprValue::Int(b)) => a.cmp(b),
+                (ExprValue::Ver(a), ExprValue::Ver(b)) => match (Evr::parse(a), Evr::parse(b)) {
+                    (Some(x), Some(y)) => x.cmp_evr(&y).cmp(&0),
+                    _ => return self.fail("invalid version"),
+                },
+                _ => v.text().cmp(&w.text()),
+            };
+            let r = match op {
+                "==" => ord.is_eq(),
+                "!=" => ord.is_ne(),
+                "<=" => ord.is_le(),
+                ">=" => ord.is_ge(),
+                "<" => ord.is_lt(),
+                _ => ord.is_gt(),
+            };
+            v = ExprValue::Int(i64::from(r));
+        }
+    }
+
+    fn additive(&mut self) -> Result<ExprValue, MacroError> {
+        let mut v = self.multiplicative()?;
+        loop {
+            let plus = if self.eat("+") {
+                true
+            } else if self.eat("-") {
+                false
+            } else {
+                return Ok(v);
+            };
+            let w = self.multiplicative()?;
+            if !v.same_type(&w) {
+                return self.fail("types must match");
+            }
+            v = match (v, w) {
+                (ExprValue::Int(a), ExprValue::Int(b)) => ExprValue::Int(if plus {
+                    a.wrapping_add(b)
+                } else {
+                    a.wrapping_sub(b)
+                }),
+                (ExprValue::Str(a), ExprValue::Str(b)) if plus => ExprValue::Str(a + &b),
+                (ExprValue::Ver(_), _) => return self.fail("+ and - not supported for versions"),
+                _ => return self.fail("- not supported for strings"),
+            };
+        }
+    }
+
+    fn multiplicative(&mut self) -> Result<ExprValue, MacroError> {
+        let mut v = self.unary()?;
+        loop {
+            let mul = if self.eat("*") {
+                true
+            } else if self.eat("/") {
+                false
+            } else {
+                return Ok(v);
+            };
+            let w = self.unary()?;
+            if !v.same_type(&w) {
+                return self.fail("types must match");
+            }
+            v = match (v, w) {
+                (ExprValue::Int(_), ExprValue::Int(0)) if !mul => {
+                    return self.fail("division by zero")
+                }
+                (ExprValue::Int(a), ExprValue::Int(b)) => {
+                    ExprValue::Int(if mul { a.wrapping_mul(b) } else { a / b })
+                }
+                _ => return self.fail("* and / not supported for strings or versions"),
+            };
+        }
+    }
+
+    fn unary(&mut self) -> Result<ExprValue, MacroError> {
+        if self.eat("-") {
+            return match self.unary()? {
+                ExprValue::Int(n) => Ok(ExprValue::Int(n.wrapping_neg())),
+                _ => self.fail("- only on numbers"),
+            };
+        }
+        if self.eat("!") {
+            let v = self.unary()?;
+            return match v {
+                ExprValue::Ver(_) => {
+                    Err(MacroError::Unsupported("rpm.expand `%[!version]`".into()))
+                }
+                v => Ok(ExprValue::Int(i64::from(!v.truthy()))),
+            };
+        }
+        self.primary()
+    }
+
+    /// A "..." literal's text, macros expanded.
+    fn quoted(&mut self) -> Result<String, MacroError> {
+        let rest = &self.text[self.pos..];
+        let Some(end) = rest[1..].find('"') else {
+            return self.fail("unterminated string in expression");
+        };
+        let raw = rest[1..1 + end].to_string();
+        self.pos += end + 2;
+        let mut out = String::new();
+        self.macros
+            .expand_into(&raw, self.depth + 1, self.cx, &mut out)?;
+        Ok(out)
+    }
+
+    fn primary(&mut self) -> Result<ExprValue, MacroError> {
+        self.skip_ws();
+        let rest = &self.text[self.pos..];
+        let b = rest.as_bytes();
+        match b.first().copied() {
+            None => self.fail("unexpected end of expression"),
+            Some(b'(') => {
+                self.pos += 1;
+                let v = self.ternary()?;
+                if !self.eat(")") {
+                    return self.fail("unmatched (");
+                }
+                Ok(v)
+            }
+            Some(b'"') => Ok(ExprValue::Str(self.quoted()?)),
+            Some(b'v') if b.get(1) == Some(&b'"') => {
+                self.pos += 1;
+                Ok(ExprValue::Ver(self.quoted()?))
+            }
+            Some(c) if c.is_ascii_digit() => {
+                let n = b
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                    .count();
+                match rest[..n].parse::<i64>() {
+                    Ok(v) => {
+                        self.pos += n;
+                        Ok(ExprValue::Int(v))
+                    }
+                    Err(_) => self.fail("bare words are no longer supported, please use \"...\""),
+                }
+            }
+            Some(b'%') => {
+                // One macro reference, which must expand to an integer.
+                let len = match b.get(1).copied() {
+                    Some(b'{') => matching(b, 1, b'{', b'}').map(|e| e + 1),
+                    Some(b'(') => matching(b, 1, b'(', b')').map(|e| e + 1),
+                    _ => {
+                        let j = 1 + b[1..]
+                            .iter()
+                            .take_while(|c| matches!(c, b'?' | b'!'))
+                            .count();
+                        Some(j + b[j..].iter().take_while(|&&c| is_name_byte(c)).count())
+                    }
+                };
+                let Some(len) = len else {
+                    return self.fail("unterminated macro in expression");
+                };
+                let mut out = String::new();
+                self.macros
+                    .expand_into(&rest[..len], self.depth + 1, self.cx, &mut out)?;
+                self.pos += len;
+                match out.trim().parse::<i64>() {
+                    Ok(v) => Ok(ExprValue::Int(v)),
+                    Err(_) => self.fail("macro expansion did not return an integer"),
+                }
+            }
+            Some(_) => self.fail("bare words are no longer supported, please use \"...\""),
+        }
+    }
+}
+
 /// A built-in named without an argument (`%getncpus`, `%{dirname}`): its value, an error as
 /// rpm's ("argument expected"), or `None` for a name that is not a built-in.
 fn builtin_without_argument(name: &str) -> Option<Result<String, MacroError>> {
@@ -2693,6 +2972,28 @@ impl Macros {
         r
     }
 
+    /// `%[text]` / `%{expr:text}`: the value of an expression.
+    fn eval_expr(
+        &mut self,
+        text: &str,
+        depth: usize,
+        cx: &mut ExpandCx<'_>,
+    ) -> Result<String, MacroError> {
+        let mut p = ExprParser {
+            text,
+            pos: 0,
+            macros: self,
+            depth,
+            cx,
+        };
+        let v = p.ternary()?;
+        p.skip_ws();
+        if p.pos < text.len() {
+            return p.fail("syntax error in expression");
+        }
+        Ok(v.text())
+    }
+
     /// The value of a call's local (`1`, `*`, `-x`, ...): output as it is, not expanded again.
     fn local(&self, name: &str) -> Option<String> {
         self.get(name).map(|d| d.body.clone())
@@ -2812,7 +3113,15 @@ impl Macros {
                     i = end + 1;
                     out.push_str(&shell_output(&cmd)?);
                 }
-                Some(b'[') => return Err(MacroError::Unsupported("rpm.expand `%[...]`".into())),
+                Some(b'[') => {
+                    let Some(end) = matching(b, i, b'[', b']') else {
+                        out.push_str(&s[start..]);
+                        break;
+                    };
+                    let text = &s[i + 1..end];
+                    i = end + 1;
+                    out.push_str(&self.eval_expr(text, depth, cx)?);
+                }
                 // A call's locals: %0.., %*, %**, %#, %-x, %-x*.
                 Some(c) if c.is_ascii_digit() || c == b'*' || c == b'#' || c == b'-' => {
                     let n = local_name_len(&b[i..]);
@@ -2984,7 +3293,7 @@ impl Macros {
             return Ok(());
         };
         let mut arg = String::new();
-        if name != "lua" {
+        if name != "lua" && name != "expr" {
             self.expand_into(a, depth + 1, cx, &mut arg)?;
         }
         match name {
@@ -3025,6 +3334,10 @@ impl Macros {
                 self.define(&arg);
             }
             "undefine" => self.pop(arg.trim()),
+            "expr" => {
+                let text = self.eval_expr(a, depth, cx)?;
+                out.push_str(&text);
+            }
             "lua" => {
                 let text = (cx.lua)(self, a)?;
                 out.push_str(&text);
@@ -3116,10 +3429,10 @@ mod tests {
             "{r:?}"
         );
         // Caught by pcall or not, an unsupported form fails the scriptlet, naming the function.
-        let (r, out) = run("print(pcall(rpm.expand, '%[1 + 1]')) print('went on')");
+        let (r, out) = run("print(pcall(rpm.expand, '%{load:/x}')) print('went on')");
         assert_eq!(out.lines().last(), Some("went on"));
         assert!(
-            matches!(&r, Err(LuaError::Unsupported { function, .. }) if function == "rpm.expand `%[...]`"),
+            matches!(&r, Err(LuaError::Unsupported { function, .. }) if function == "rpm.expand `%{load:}`"),
             "{r:?}"
         );
     }
