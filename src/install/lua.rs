@@ -49,8 +49,8 @@
 //! child branch is refused; `posix.wait` only knows emulated children.
 //!
 //! Not provided (the scriptlet fails with an error naming the function, even when the script
-//! catches it): the built-ins other than the common ones (`%{load:}`, `%{macrobody:}`,
-//! `%{uncompress:}`, ...), `fork` in a child.
+//! catches it): the built-ins `%{uncompress:}`, `%{dump}`, `%{trace}` and the spec-only
+//! `%{S:}`, `%{P:}`, `%{F:}`; `fork` in a child.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -3338,6 +3338,21 @@ impl Macros {
                 let text = self.eval_expr(a, depth, cx)?;
                 out.push_str(&text);
             }
+            "load" => match std::fs::read_to_string(&arg) {
+                Ok(text) => self.load_file(&text),
+                Err(_) => {
+                    eprintln!("error: failed to load macro file {arg}");
+                    return Err(MacroError::Failed);
+                }
+            },
+            "macrobody" => match self.get(arg.trim()) {
+                Some(d) => out.push_str(&d.body.clone()),
+                None if BUILTINS.contains(&arg.trim()) => out.push_str("<builtin>"),
+                None => {
+                    eprintln!("error: no such macro: '{}'", arg.trim());
+                    return Err(MacroError::Failed);
+                }
+            },
             "lua" => {
                 let text = (cx.lua)(self, a)?;
                 out.push_str(&text);
@@ -3429,10 +3444,10 @@ mod tests {
             "{r:?}"
         );
         // Caught by pcall or not, an unsupported form fails the scriptlet, naming the function.
-        let (r, out) = run("print(pcall(rpm.expand, '%{load:/x}')) print('went on')");
+        let (r, out) = run("print(pcall(rpm.expand, '%{uncompress:/x}')) print('went on')");
         assert_eq!(out.lines().last(), Some("went on"));
         assert!(
-            matches!(&r, Err(LuaError::Unsupported { function, .. }) if function == "rpm.expand `%{load:}`"),
+            matches!(&r, Err(LuaError::Unsupported { function, .. }) if function == "rpm.expand `%{uncompress:}`"),
             "{r:?}"
         );
     }
