@@ -30,6 +30,12 @@ fn have_rpm() -> bool {
 /// Macros given to both sides (`-D` for rpm, `macros` for kiln).
 const DEFINES: &[(&str, &str)] = &[
     ("kt_a", "A"),
+    ("kt_n", "5"),
+    (
+        "kt_p(ab:)",
+        "<0=%0|1=%1|2=%2|*=%*|**=%**|#=%#|a=%{-a}|b=%{-b}|b*=%{-b*}|%{?-a:hasA}%{!?-a:noA}|%{-b:B=%{-b*}}|%{?1:one}%{!?2:no2}|%-a|%-b*>",
+    ),
+    ("kt_q(x)", "[%{?-x:X}%{kt_p %*}]"),
     ("kt_b", "%{kt_a}/x"),
     ("kt_c", "%{?kt_a:yes}%{!?kt_a:no}"),
 ];
@@ -71,6 +77,8 @@ fn kiln_eval(code: &str) -> Result<String, LuaError> {
         body: code,
         args: &args,
         macros: &macros,
+        install_prefixes: &[],
+        next_files: None,
     };
     let mut out = Vec::new();
     run_lua(&s, &mut out)?;
@@ -162,11 +170,45 @@ const SNIPPETS: &[&str] = &[
     r#"local t = rpm.splitargs("a  b\tc d") out(#t, table.concat(t, "|"), rpm.unsplitargs({"a", "b c", "d"}), rpm.unsplitargs({}))"#,
     r#"local v = rpm.ver("1:2.0-3") out(tostring(v), v.e, v.v, v.r, rpm.ver("2.0").e, rpm.ver("2.0").r, v < rpm.ver("2.1"), rpm.ver("1.0") == rpm.ver("1.0"), rpm.ver("1.0") <= rpm.ver("1.0-1"), tostring(rpm.ver("0", "1.0", nil)))"#,
     r#"local f = rpm.open("$D/ro", "w") out(f:write("data")) f:close() local g = rpm.open("$D/ro") out(g:read(), g:close(), (pcall(rpm.open, "$D/nope/x")))"#,
+    r#"local f = rpm.open("$D/ro", "w.ufdio") out(tostring(f) == "$D/ro", f:write("data", 2), f:close(), tostring(f), f:close()) local g = rpm.open("$D/ro", "r.fdio") out(g:read(1), g:read(), g:seek("set", 0), g:read(), pcall(rpm.open, "$D/nope/x", "r"))"#,
+    r#"for _, io in ipairs({"gzdio", "bzdio", "xzdio", "lzdio", "zstdio"}) do local f = rpm.open("$D/z", "w." .. io) f:write("hello ") f:write(io .. "\n") f:close() local g = rpm.open("$D/z", "r." .. io) out(io, g:read(), tostring(g) == "$D/z", g:close(), tostring(g)) local ok, h = pcall(rpm.open, "$D/z", "a." .. io) out(ok, not ok and h or "") if ok then h:write("more\n") h:close() out(rpm.open("$D/z", "r." .. io):read()) end end local f = rpm.open("$D/w", "w") local _, e = pcall(function() f:write("x", "y") end) out((e:gsub("^.-:1: ", "")))"#,
+    r#"local f = rpm.open("$D/zz", "w9.gzdio") f:write(string.rep("abc", 1000)) f:close() out(#rpm.open("$D/zz", "r.gzdio"):read(), #rpm.open("$D/zz", "r.gzdio"):read(10), rpm.open("$D/zz"):read(2) == "\31\139")"#,
     r#"out((pcall(os.exit, 1)), (pcall(rpm.interactive)), type(rpm.call), type(rpm.register))"#,
     // standard libraries as rpm has them
     r#"out(string.format("%5.2f|%d|%s|%q", 3.14159, 42, "x", "a\n"), ("abc"):upper(), table.concat({1, 2, 3}, "-"), math.floor(3.7), 10 // 3, 3 / 2, 2^10, utf8.char(72, 105), #utf8.char(228))"#,
     r#"local f = io.open("$D/w", "w") f:write("a\n", 42, "\n", 1.5) f:close() local t = {} for l in io.lines("$D/w") do t[#t + 1] = l end out(table.concat(t, "|"), os.remove("$D/nope"))"#,
     r#"out(type(os.time()), os.getenv("HOME") ~= nil, type(io.popen), type(os.execute), select('#', os.rename("$D/f", "$D/g")), io.open("$D/g"):read("l"))"#,
+    // the rest of rpm 4.18's posix.*
+    r#"out(posix.version == "posix library for " .. _VERSION .. " / Nov 2003", posix.getlogin(), posix.ttyname(), posix.ttyname(0), posix.kill(posix.getprocessid("pid"), 0), posix.kill(999999, 0))"#,
+    r#"out(posix.setuid(0), posix.setgid(0), posix.setuid("root"), posix.setgid("root"), posix.setuid("kt_no_such_user"), posix.getprocessid("uid"), posix.getprocessid("gid"))"#,
+    r#"local t = posix.times() local k = {} for n, v in pairs(t) do k[#k + 1] = n .. ":" .. math.type(v) end table.sort(k) out(table.concat(k, " "), math.type(posix.times("utime")), (pcall(posix.times, "bogus")))"#,
+    r#"local t = posix.sysconf() local k = {} for n, v in pairs(t) do k[#k + 1] = n .. "=" .. v end table.sort(k) out(table.concat(k, " "), posix.sysconf("open_max"), posix.sysconf("clk_tck"), (pcall(posix.sysconf, "bogus")))"#,
+    r#"for _, p in ipairs({"$D", "/proc", "$D/nope"}) do local t = posix.pathconf(p) local k = {} for n, v in pairs(t) do k[#k + 1] = n .. "=" .. v end table.sort(k) out(table.concat(k, " ")) end out(posix.pathconf("$D", "name_max"), posix.pathconf("$D", "link_max"))"#,
+    r#"out(posix.wait(), pcall(posix.exec, "/bin/true"))"#,
+    // (vercmp_matches_rpm compares hundreds of pairs; this is the call and its errors)
+    r#"out(rpm.vercmp("1.0", "1.0-1"), rpm.vercmp("2", "10"), math.type(rpm.vercmp("a", "b")), (pcall(rpm.vercmp, "1")))"#,
+    // the rest of rpm 4.18's rpm.*
+    r#"local f = io.open("$D/macros.kt", "w") f:write("%kt_loaded yes\n%kt_two a\\\nb\n") f:close() out(rpm.load("$D/macros.kt"), rpm.expand("%kt_loaded|%kt_two"), rpm.load("$D/nope.macros"))"#,
+    r#"out(pcall(os.exit, 1)) out(pcall(rpm.interactive)) out(pcall(rpm.redirect2null, 2)) out(pcall(posix.redirect2null, 1))"#,
+    r#"local seen = {} local h1 = rpm.register("kt", function(a) seen[#seen + 1] = "h1:" .. #a .. ":" .. tostring(a[1]) .. ":" .. tostring(a[2]) .. ":" .. tostring(math.type(a[2])) .. ":" .. tostring(a[3]) return 0 end) local h2 = rpm.register("kt", function(a) seen[#seen + 1] = "h2:" .. #a return 1 end) local h3 = rpm.register("kt", function() seen[#seen + 1] = "h3" end) rpm.call("kt", "s", 2, 2.5) rpm.unregister("kt", h2) rpm.call("kt", "t", 0.1) rpm.call("other", 1) out(table.concat(seen, " "), type(h1), (pcall(rpm.register, "kt", 1)), (pcall(rpm.register, {}, print)), (pcall(rpm.call, {})), (pcall(rpm.unregister, "kt", 1)), (pcall(rpm.call, "kt", {})))"#,
+    // parametric macros: %{name args}, %name args (to the end of the line), %{name:arg}, getopt
+    r#"out(rpm.expand("[%{kt_p}][%{kt_p x y}][%{kt_p -a x -b val y}][%{kt_p:z w}][%{kt_p %kt_a q}][%{kt_p y -a}][%{kt_p -bval}]"))"#,
+    r#"out(rpm.expand("[%kt_p -b 1 q r\nnext]"), rpm.expand("%kt_p"), rpm.expand("%{kt_q -x 1 2}|%kt_q 3"), rpm.expand("%{?kt_p:set}%{!?kt_p:unset}|%1|%*|%#|%-a"))"#,
+    r#"out(macros.kt_p({"%kt_a", "-a"}), macros.kt_p("-b v %kt_a"), (pcall(macros.kt_p)), macros.kt_q({"-x"}), rpm.isdefined("kt_p")) rpm.define("kt_r(n:) %{-n*}/%1") out(macros.kt_r({"-n", "N", "arg"}), rpm.expand("%{kt_r -n M a}"))"#,
+    // expressions: %[...] and %{expr:...}
+    r#"out(rpm.expand('[%[1 + 2 * 3]][%[(1 + 2) * 3]][%["a" + "b"]][%[1 < 2]][%["abc" < "abd"]][%[v"1.0" < v"1.0.1"]][%[v"1:1" > v"2"]][%[1 && 2]][%[0 || 3]][%[0 && 3]][%[!0]][%[!5]][%[!""]][%[!"x"]][%[1 ? "y" : "n"]][%[0 ? 1 : 2]][%[-3 + 1]]'))"#,
+    r#"out(rpm.expand('[%[%kt_n * 2]][%[%{kt_n} == 5]][%[10 / 3]][%[7 - 10]][%["a" == "a"]][%[1 != 2]][%[2 >= 2]][%[v"1.0"]][%["x" && "y"]][%["" || "z"]][%["%kt_a" + "!"]][%[-7 / 2]][%[ 1+1 ]][%[v"1.0-1" == v"1.0-1"]][%[0 || 0]][%["" && "q"]][%[2 > 1 && 3 > 2]][%[1 || 0 && 0]][%[1 == 1 == 1]][%[010]][%{expr:1+1}|%{expr:"a" + "b"}]'))"#,
+    r#"for _, e in ipairs({'1 + "a"', '1 / 0', '"a" * 2', '(1', '1 +', 'foo', '-"a"', '1 ? 2', '%{kt_nope} + 1', '3 % 2', '"a""b"', 'v"1.0" + v"1"', '1 < "a"', '0x10', '1 ? 2 : "a"', 'v"abc" == "abc"', '-v"1"', '0 || ""'}) do out(e, pcall(rpm.expand, "%[" .. e .. "]")) end"#,
+    // %{load:} and %{macrobody:}
+    r#"local f = io.open("$D/l.macros", "w") f:write("%kt_l1 one\n%kt_l2 two %{kt_l1}\n") f:close() out(rpm.expand("[%{load:$D/l.macros}][%kt_l2][%{macrobody:kt_b}][%{macrobody:kt_p}][%{macrobody:dirname}]"), pcall(rpm.expand, "%{macrobody:kt_nope}"), pcall(rpm.expand, "%{load:$D/nope.macros}"))"#,
+    // built-ins without their argument
+    r#"out(rpm.expand("[%{getncpus}][%getncpus][%{verbose}][%{defined}][%{rpmversion}]"), rpm.isdefined("rpmversion"), rpm.isdefined("getncpus"), pcall(rpm.expand, "%{dirname}"), pcall(rpm.expand, "%basename"))"#,
+    // %{lua:}: print captured without newlines, returned values appended, nesting, errors
+    r#"out("[" .. rpm.expand("%{lua: return 5}") .. "][" .. rpm.expand("%{lua: print('a', 1) print('b') return 'c'}") .. "][" .. rpm.expand("%{lua: print(rpm.expand('%kt_a%{lua: print(7)}'))}") .. "][" .. rpm.expand("%{lua: return nil}") .. "][" .. rpm.expand("%{lua: return 1, 2}") .. "][" .. rpm.expand("%{lua: return 1.5}") .. "]")"#,
+    r#"kt_shared = 1 out(rpm.expand("%{lua: kt_shared = kt_shared + 1 return kt_shared}"), kt_shared, pcall(rpm.expand, "%{lua: error('boom')}"))"#,
+    // the global macros object
+    r#"out(type(macros), macros.kt_a, macros.kt_b, macros.kt_nope, type(macros.dirname), macros.dirname("/a/b"), macros.dirname({"/a/b"}), macros.basename("/a/b"), macros.suffix("a.b"), macros.shrink(" a  b "), macros.expand("%kt_a"), macros["kt_c"])"#,
+    r#"macros.kt_new = "N %{kt_a}" out(macros.kt_new, rpm.expand("%kt_new"), rpm.isdefined("kt_new")) macros.kt_new = "M" macros.kt_new = nil out(macros.kt_new) macros.kt_new = nil out(macros.kt_new, rpm.isdefined("kt_new")) out((pcall(function() macros.kt_nope = nil end)), (pcall(function() return macros.kt_a("x") end)), pcall(macros.dirname, 1, 2)) macros.kt_num = 42 out(macros.kt_num)"#,
 ];
 
 #[test]
@@ -344,6 +386,8 @@ fn lua_chroot_child() {
         body: &body,
         args: &args,
         macros: &[("_prefix".to_string(), "/usr".to_string())],
+        install_prefixes: &[],
+        next_files: None,
     };
     let mut out = Vec::new();
     let r = run_lua(&s, &mut out);
@@ -584,4 +628,256 @@ fn real_scriptlets_match_rpm_install() {
     assert!(want.contains("exec-post"), "{want}");
     assert_eq!(log(&b, "kt-lua.log"), want, "kt-lua-oracle log");
     assert_eq!(describe(&b), describe(&a), "trees after the scriptlets");
+}
+
+// ---------------------------------------------------------------------------------------------
+// rpm 4.18's whole Lua API, function by function.
+
+/// How an API entry is checked against rpm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// By [`SNIPPETS`] (`rpm --eval '%{lua:}'` against `run_lua`).
+    Eval,
+    /// By real scriptlets (`kf-lua-api.spec` installed by rpm and by kiln, and
+    /// `real_scriptlets_match_rpm_install`'s oracle package).
+    Scriptlet,
+    /// Both.
+    Both,
+}
+
+/// Every name rpm 4.18 adds to Lua (the `rpm` and `posix` tables, the `macros` object, the
+/// `RPM_INSTALL_PREFIX` table of relocatable packages' scriptlets) with the test that checks
+/// it. `lua_api_table_covers_rpm_eval` and `lua_api_scriptlets_match_rpm` fail when rpm has a
+/// name this table lacks, or when an entry's test does not mention it.
+const API: &[(&str, Check)] = &[
+    ("RPM_INSTALL_PREFIX", Check::Scriptlet),
+    ("macros", Check::Both),
+    ("posix.access", Check::Both),
+    ("posix.chdir", Check::Eval),
+    ("posix.chmod", Check::Both),
+    ("posix.chown", Check::Eval),
+    ("posix.ctermid", Check::Both),
+    ("posix.dir", Check::Both),
+    ("posix.errno", Check::Eval),
+    ("posix.exec", Check::Both),
+    ("posix.files", Check::Eval),
+    ("posix.fork", Check::Both),
+    ("posix.getcwd", Check::Both),
+    ("posix.getenv", Check::Both),
+    ("posix.getgroup", Check::Both),
+    ("posix.getlogin", Check::Both),
+    ("posix.getpasswd", Check::Both),
+    ("posix.getprocessid", Check::Both),
+    ("posix.kill", Check::Both),
+    ("posix.link", Check::Eval),
+    ("posix.mkdir", Check::Both),
+    ("posix.mkfifo", Check::Eval),
+    ("posix.mkstemp", Check::Eval),
+    ("posix.pathconf", Check::Both),
+    ("posix.putenv", Check::Eval),
+    ("posix.readlink", Check::Both),
+    ("posix.redirect2null", Check::Both),
+    ("posix.rmdir", Check::Eval),
+    ("posix.setenv", Check::Eval),
+    ("posix.setgid", Check::Both),
+    ("posix.setuid", Check::Both),
+    ("posix.sleep", Check::Eval),
+    ("posix.stat", Check::Both),
+    ("posix.symlink", Check::Both),
+    ("posix.sysconf", Check::Both),
+    ("posix.times", Check::Both),
+    ("posix.ttyname", Check::Both),
+    ("posix.umask", Check::Both),
+    ("posix.uname", Check::Eval),
+    ("posix.unlink", Check::Eval),
+    ("posix.unsetenv", Check::Eval),
+    ("posix.utime", Check::Eval),
+    ("posix.version", Check::Eval),
+    ("posix.wait", Check::Both),
+    ("rpm.b64decode", Check::Eval),
+    ("rpm.b64encode", Check::Eval),
+    ("rpm.call", Check::Both),
+    ("rpm.define", Check::Eval),
+    ("rpm.execute", Check::Both),
+    ("rpm.expand", Check::Both),
+    ("rpm.interactive", Check::Both),
+    ("rpm.isdefined", Check::Both),
+    ("rpm.load", Check::Both),
+    ("rpm.next_file", Check::Scriptlet),
+    ("rpm.open", Check::Both),
+    ("rpm.redirect2null", Check::Both),
+    ("rpm.register", Check::Both),
+    ("rpm.splitargs", Check::Eval),
+    ("rpm.undefine", Check::Eval),
+    ("rpm.unregister", Check::Both),
+    ("rpm.unsplitargs", Check::Eval),
+    ("rpm.ver", Check::Eval),
+    ("rpm.vercmp", Check::Both),
+];
+
+/// Lua's own globals (5.3 and 5.4): not rpm's API.
+const LUA_STD: &str = "_G _VERSION assert bit32 collectgarbage coroutine debug dofile error \
+    getmetatable io ipairs load loadfile math next os package pairs pcall print rawequal rawget \
+    rawlen rawset require select setmetatable string table tonumber tostring type utf8 warn xpcall";
+
+fn fidelity_spec(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/fidelity")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Whether a test text uses `name` (a call, a field or the object itself).
+fn mentions(text: &str, name: &str) -> bool {
+    match name {
+        "macros" => text.contains("macros.") || text.contains("macros["),
+        "RPM_INSTALL_PREFIX" | "posix.version" => text.contains(name),
+        _ => {
+            text.contains(&format!("{name}("))
+                || text.contains(&format!("pcall({name},"))
+                || text.contains(&format!("pcall({name})"))
+        }
+    }
+}
+
+/// Fails for an entry whose tests do not mention it, or a name rpm has that the table lacks.
+fn check_api_coverage(rpm_names: &[String]) {
+    let eval_text = SNIPPETS.join("\n");
+    let scriptlet_text = format!("{}\n{}", fidelity_spec("kf-lua-api.spec"), ORACLE_SCRIPT);
+    let mut problems = Vec::new();
+    for n in rpm_names {
+        if !API.iter().any(|(a, _)| a == n) {
+            problems.push(format!(
+                "rpm has `{n}`, the API table has no entry (and no test) for it"
+            ));
+        }
+    }
+    for (name, how) in API {
+        if matches!(how, Check::Eval | Check::Both) && !mentions(&eval_text, name) {
+            problems.push(format!("`{name}`: no snippet in SNIPPETS uses it"));
+        }
+        if matches!(how, Check::Scriptlet | Check::Both) && !mentions(&scriptlet_text, name) {
+            problems.push(format!(
+                "`{name}`: no real scriptlet (kf-lua-api.spec) uses it"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The names `rpm --eval` shows (the whole API except the scriptlet-only ones).
+#[test]
+fn lua_api_table_covers_rpm_eval() {
+    if !have_rpm() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let code = format!(
+        "local std = {{}} for w in ({LUA_STD:?}):gmatch('%S+') do std[w] = true end \
+         local names = {{}} \
+         for k in pairs(_G) do if not std[k] and k ~= 'rpm' and k ~= 'posix' then names[#names + 1] = k end end \
+         for k in pairs(rpm) do names[#names + 1] = 'rpm.' .. k end \
+         for k in pairs(posix) do names[#names + 1] = 'posix.' .. k end \
+         table.sort(names) out(table.concat(names, ' '))"
+    );
+    let listed = rpm_eval(&wrap(&code), tmp.path());
+    let names: Vec<String> = listed.split_whitespace().map(String::from).collect();
+    assert!(names.contains(&"rpm.expand".to_string()), "{listed}");
+    check_api_coverage(&names);
+    // kiln has the same names outside scriptlets (no next_file, no RPM_INSTALL_PREFIX).
+    let ours = kiln_eval(&wrap(&code)).unwrap();
+    assert_eq!(ours, listed, "names kiln's Lua has (rpm's first)");
+}
+
+/// `kf-lua-api`, a relocatable package with a Lua file trigger and a Lua `%post` that use the
+/// scriptlet-only API, installed by rpm and by kiln: same log, and every name the trigger sees
+/// in rpm has an entry in [`API`].
+#[test]
+fn lua_api_scriptlets_match_rpm() {
+    if !have_rpm() || !rustix::process::geteuid().is_root() {
+        eprintln!("SKIP: needs rpm and root");
+        return;
+    }
+    let Some(fx) = common::fixtures() else {
+        return;
+    };
+    let busybox = fx.join("synthetic/Packages/busybox-1.35.0-1.kt.x86_64.rpm");
+    let tmp = tempfile::tempdir().unwrap();
+    let top = tmp.path().join("top");
+    let out = Command::new("rpmbuild")
+        .args(["-bb", "--quiet"])
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .arg("--define")
+        .arg(format!("_dbpath {}/db", top.display()))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fidelity/kf-lua-api.spec"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rpmbuild: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pkg = top.join("RPMS/noarch/kf-lua-api-1.0-1.noarch.rpm");
+    let (a, b) = (tmp.path().join("root-rpm"), tmp.path().join("root-kiln"));
+    std::fs::create_dir_all(&a).unwrap();
+    let o = Command::new("rpm")
+        .args([
+            "-i",
+            "--nodeps",
+            "--nosignature",
+            "--dbpath",
+            "/var/lib/rpm",
+        ])
+        .arg("--root")
+        .arg(&a)
+        .arg(&busybox)
+        .arg(&pkg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(common::kiln())
+        .arg("install-rpms")
+        .arg("--root")
+        .arg(&b)
+        .arg(&busybox)
+        .arg(&pkg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = std::fs::read_to_string(a.join("kf-lua-api.log")).unwrap();
+    let api = want
+        .lines()
+        .find_map(|l| l.strip_prefix("api "))
+        .unwrap_or_else(|| panic!("no api line in rpm's log:\n{want}"));
+    let names: Vec<String> = api.split_whitespace().map(String::from).collect();
+    assert!(names.contains(&"rpm.next_file".to_string()), "{api}");
+    assert!(names.contains(&"RPM_INSTALL_PREFIX".to_string()), "{api}");
+    check_api_coverage(&names);
+    // rpm's log has every probe, so a %post that stopped early cannot pass.
+    assert!(want.contains("\nload -1.0\n"), "{want}");
+    let got = std::fs::read_to_string(b.join("kf-lua-api.log")).unwrap_or_default();
+    assert_eq!(got, want, "kf-lua-api log (rpm's second)");
+}
+
+/// What kiln cannot do fails the scriptlet with an error naming the function, even when the
+/// script catches it.
+#[test]
+fn unsupported_forms_name_the_function() {
+    for (code, function) in [
+        (
+            r#"print(pcall(rpm.expand, "%{uncompress:/nonexistent}")) print("went on")"#,
+            "rpm.expand `%{uncompress:}`",
+        ),
+        (r#"print(rpm.expand("%{dump}"))"#, "rpm.expand `%dump`"),
+        (
+            r#"if posix.fork() == 0 then posix.fork() end"#,
+            "posix.fork inside an emulated child",
+        ),
+    ] {
+        match kiln_eval(code) {
+            Err(LuaError::Unsupported { function: f, .. }) => assert_eq!(f, function, "{code}"),
+            other => panic!("{code}: {other:?}"),
+        }
+    }
 }

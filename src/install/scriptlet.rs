@@ -50,6 +50,10 @@ pub struct ScriptSpec {
     pub input: Option<String>,
     /// Macros for Lua's `rpm.expand`.
     pub macros: Vec<(String, String)>,
+    /// The package's install prefixes (relocatable packages): the Lua table
+    /// `RPM_INSTALL_PREFIX`, or `RPM_INSTALL_PREFIX`, `RPM_INSTALL_PREFIX0`, ... for programs.
+    #[serde(default)]
+    pub install_prefixes: Vec<String>,
 }
 
 /// How a scriptlet ended.
@@ -333,11 +337,18 @@ fn run_lua_here(spec: &ScriptSpec) -> i32 {
     let mut args = spec.prog.clone();
     args.extend(spec.arg1.map(|a| a.to_string()));
     args.extend(spec.arg2.map(|a| a.to_string()));
+    // A file trigger's input is its matching paths, one a line: rpm.next_file() hands them out.
+    let next_files: Option<Vec<String>> = spec
+        .input
+        .as_ref()
+        .map(|i| i.lines().map(str::to_string).collect());
     let s = super::lua::LuaScriptlet {
         name: &spec.name,
         body: spec.body.as_deref().unwrap_or(""),
         args: &args,
         macros: &spec.macros,
+        install_prefixes: &spec.install_prefixes,
+        next_files: next_files.as_deref(),
     };
     let mut out = std::io::stdout();
     match super::lua::run_lua(&s, &mut out) {
@@ -381,6 +392,13 @@ fn run_program_here(spec: &ScriptSpec, devnull: std::fs::File) -> i32 {
         .env("PATH", SCRIPT_PATH)
         .env("HOME", "/root")
         .env("LANG", "C");
+    // As rpm: RPM_INSTALL_PREFIX is the first prefix, RPM_INSTALL_PREFIXn each one.
+    if let Some(first) = spec.install_prefixes.first() {
+        cmd.env("RPM_INSTALL_PREFIX", first);
+    }
+    for (n, p) in spec.install_prefixes.iter().enumerate() {
+        cmd.env(format!("RPM_INSTALL_PREFIX{n}"), p);
+    }
     // Reproducible builds: tools in the root that honour it (dracut, gzip, ...) clamp dates.
     if let Some(e) = std::env::var_os("SOURCE_DATE_EPOCH") {
         cmd.env("SOURCE_DATE_EPOCH", e);

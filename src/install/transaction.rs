@@ -6,6 +6,16 @@
 //! set off by installed packages), the remaining file triggers; at the end every `%posttrans`
 //! and then the `%transfiletriggerin` scripts with all matching paths.
 //!
+//! File triggers as rpm 4.18 runs them (lib/rpmtriggers.c; `tests/install_triggers.rs` checks
+//! each point against rpm): `$1` is 0 and there is no `$2`; a prefix matches paths as a plain
+//! string, against every file in the header (ghosts and directories too); the input is the
+//! matching paths one a line (stdin, or `rpm.next_file()` in Lua). Around a package's `%post`
+//! come first the triggers its files set off (its own included), by priority then install
+//! order, fed its files; then its own triggers fed the files of the packages installed before
+//! it. `%transfiletriggerin` runs package by package, each trigger once, fed every installed
+//! file under its prefixes. rpm also runs the triggers of packages installed before the
+//! transaction; kiln's transactions start from an empty root, so there are none.
+//!
 //! Parallelism without changing what any scriptlet can observe: a run of consecutive packages
 //! for which no scriptlet fires at install time is unpacked at once on all cores; a package with
 //! events is unpacked alone, between its `%pre` and `%post`. Packages shipping /etc/passwd or
@@ -27,7 +37,7 @@ use super::InstallError;
 use crate::progress::InstallReporter;
 
 /// rpm runs file triggers with a priority at or above this before `%post`, the rest after.
-const TRIGGER_PRIORITY_BOUND: i32 = 10000;
+const TRIGGER_PRIORITY_BOUND: u32 = 10000;
 
 /// `RPMFILE_GHOST`.
 const RPMFILE_GHOST: u32 = 1 << 6;
@@ -320,7 +330,7 @@ impl Tx<'_> {
             for p in pkgs.iter() {
                 if let Some(s) = script_of(&p.rpm, ScriptKind::PreTrans) {
                     let name = script_name("pretrans", &p.sname);
-                    self.run_critical(s, &name, Some(1), None, None)?;
+                    self.run_critical(s, &name, Some(1), None, None, &install_prefixes(p))?;
                 }
             }
         }
@@ -363,10 +373,11 @@ impl Tx<'_> {
                 self.interrupted()?;
                 if let Some(s) = script_of(&p.rpm, ScriptKind::PostTrans) {
                     let name = script_name("posttrans", &p.sname);
-                    self.run_noncritical(s, &name, Some(1), None, None)?;
+                    self.run_noncritical(s, &name, Some(1), None, None, &install_prefixes(p))?;
                 }
             }
-            self.trans_file_triggers(pkgs)?;
+            // Every package here is new: kiln's transactions start from an empty root.
+            self.trans_file_triggers(pkgs, 0)?;
         }
         Ok(())
     }
@@ -455,7 +466,7 @@ impl Tx<'_> {
         self.package_triggers(pkgs, i, TriggerKind::PreIn, false)?;
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Pre) {
             let name = script_name("pre", &pkgs[i].sname);
-            self.run_critical(s, &name, Some(1), None, None)?;
+            self.run_critical(s, &name, Some(1), None, None, &install_prefixes(&pkgs[i]))?;
         }
         let t0 = Instant::now();
         let p = &pkgs[i];
@@ -480,7 +491,7 @@ impl Tx<'_> {
         self.file_triggers(pkgs, i, true)?;
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Post) {
             let name = script_name("post", &pkgs[i].sname);
-            self.run_noncritical(s, &name, Some(1), None, None)?;
+            self.run_noncritical(s, &name, Some(1), None, None, &install_prefixes(&pkgs[i]))?;
         }
         self.package_triggers(pkgs, i, TriggerKind::In, true)?;
         self.file_triggers(pkgs, i, false)?;
@@ -550,7 +561,8 @@ impl Tx<'_> {
             for trig in t.rpm.info.triggers.iter().filter(|t| t.kind == kind) {
                 if trig.conditions.iter().any(|c| dep_matches(c, src)) {
                     let name = script_name(label, &t.sname);
-                    self.run_noncritical(&trig.script, &name, Some(1), Some(1), None)?;
+                    let prefixes = install_prefixes(t);
+                    self.run_noncritical(&trig.script, &name, Some(1), Some(1), None, &prefixes)?;
                 }
             }
         }
@@ -558,7 +570,8 @@ impl Tx<'_> {
             for s in pkgs[..i].iter() {
                 if trig.conditions.iter().any(|c| dep_matches(c, s)) {
                     let name = script_name(label, &src.sname);
-                    self.run_noncritical(&trig.script, &name, Some(1), Some(1), None)?;
+                    let prefixes = install_prefixes(src);
+                    self.run_noncritical(&trig.script, &name, Some(1), Some(1), None, &prefixes)?;
                     break;
                 }
             }
@@ -566,71 +579,94 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// `%filetriggerin` around package `i`'s `%post` (`upper`: priority >= 10000, before it).
+    /// `%filetriggerin` of one priority class around package `i`'s `%post` (`upper`: the
+    /// priorities from 10000 up, before it), as rpm 4.18's psm does it: first every installed
+    /// package's triggers (package `i`'s own included) that `i`'s files set off, by priority
+    /// then install order, each fed the files of `i` under its prefixes; then `i`'s own
+    /// triggers, by priority, each fed the files of the packages installed before `i`.
     fn file_triggers(&mut self, pkgs: &[Pkg], i: usize, upper: bool) -> Result<(), InstallError> {
-        let in_band = |prio: i32| (prio >= TRIGGER_PRIORITY_BOUND) == upper;
-        // Installed packages' triggers set off by this package's files, by priority.
-        let mut todo: Vec<(i32, usize, usize, String)> = Vec::new();
-        for (ti, t) in pkgs[..i].iter().enumerate() {
+        let in_class = |prio: i32| (prio as u32 >= TRIGGER_PRIORITY_BOUND) == upper;
+        let mut set_off: Vec<Fired> = Vec::new();
+        for (ti, t) in pkgs[..=i].iter().enumerate() {
             for (k, ft) in t.rpm.info.file_triggers.iter().enumerate() {
-                if ft.kind != FileTriggerKind::In || !in_band(ft.priority) {
-                    continue;
-                }
-                let m = matching(&ft.prefixes, std::iter::once(&pkgs[i]));
-                if !m.is_empty() {
-                    todo.push((ft.priority, ti, k, m));
+                if ft.kind == FileTriggerKind::In && in_class(ft.priority) {
+                    let input = package_matches(&ft.prefixes, &pkgs[i]);
+                    if !input.is_empty() {
+                        set_off.push((ft.priority as u32, ti, k, input));
+                    }
                 }
             }
         }
-        // This package's own triggers set off by everything installed (itself included).
+        let mut own: Vec<Fired> = Vec::new();
         for (k, ft) in pkgs[i].rpm.info.file_triggers.iter().enumerate() {
-            if ft.kind != FileTriggerKind::In || !in_band(ft.priority) {
-                continue;
-            }
-            let m = matching(&ft.prefixes, pkgs[..=i].iter());
-            if !m.is_empty() {
-                todo.push((ft.priority, i, k, m));
+            if ft.kind == FileTriggerKind::In && in_class(ft.priority) {
+                let input = db_matches(&ft.prefixes, &pkgs[..i]);
+                if !input.is_empty() {
+                    own.push((ft.priority as u32, i, k, input));
+                }
             }
         }
-        todo.sort_by_key(|t| std::cmp::Reverse(t.0));
-        for (_, ti, k, input) in todo {
+        self.run_file_triggers(pkgs, "filetriggerin", set_off)?;
+        self.run_file_triggers(pkgs, "filetriggerin", own)
+    }
+
+    /// Runs file triggers by priority, then install order, then order in the header.
+    fn run_file_triggers(
+        &mut self,
+        pkgs: &[Pkg],
+        label: &str,
+        mut fired: Vec<Fired>,
+    ) -> Result<(), InstallError> {
+        fired.sort_by_key(|(prio, ti, k, _)| (std::cmp::Reverse(*prio), *ti, *k));
+        for (_, ti, k, input) in fired {
+            self.interrupted()?;
             let t = &pkgs[ti];
             let ft = &t.rpm.info.file_triggers[k];
-            let name = script_name("filetriggerin", &t.sname);
-            self.run_noncritical(&ft.script, &name, Some(1), None, Some(input))?;
+            let name = script_name(label, &t.sname);
+            let prefixes = install_prefixes(t);
+            self.run_noncritical(
+                &ft.script,
+                &name,
+                Some(0),
+                None,
+                Some(lines(input)),
+                &prefixes,
+            )?;
         }
         Ok(())
     }
 
-    /// `%transfiletriggerin`: once per trigger, with every matching path of the transaction.
-    fn trans_file_triggers(&mut self, pkgs: &[Pkg]) -> Result<(), InstallError> {
-        let mut todo: Vec<(i32, usize, usize, String)> = Vec::new();
-        for (ti, t) in pkgs.iter().enumerate() {
+    /// `%transfiletriggerin`, after every `%posttrans`, as rpm 4.18 runs them (`pkgs` before
+    /// `first_new` were installed before this transaction): first the triggers of those older
+    /// packages that this transaction's files set off, by priority then install order, each fed
+    /// this transaction's files under its prefixes; then, package by package in transaction
+    /// order, each new package's triggers by priority, each once, fed every installed file under
+    /// its prefixes (its own package's and later packages' included).
+    fn trans_file_triggers(&mut self, pkgs: &[Pkg], first_new: usize) -> Result<(), InstallError> {
+        let first_new = first_new.min(pkgs.len());
+        let mut older: Vec<Fired> = Vec::new();
+        for (ti, t) in pkgs[..first_new].iter().enumerate() {
             for (k, ft) in t.rpm.info.file_triggers.iter().enumerate() {
-                if ft.kind != FileTriggerKind::TransIn {
-                    continue;
-                }
-                // As rpm: the trigger's own package does not set it off (its files are
-                // not in the input).
-                let m = matching(
-                    &ft.prefixes,
-                    pkgs.iter()
-                        .enumerate()
-                        .filter(|(i, _)| *i != ti)
-                        .map(|(_, p)| p),
-                );
-                if !m.is_empty() {
-                    todo.push((ft.priority, ti, k, m));
+                if ft.kind == FileTriggerKind::TransIn {
+                    let input = db_matches(&ft.prefixes, &pkgs[first_new..]);
+                    if !input.is_empty() {
+                        older.push((ft.priority as u32, ti, k, input));
+                    }
                 }
             }
         }
-        todo.sort_by_key(|t| std::cmp::Reverse(t.0));
-        for (_, ti, k, input) in todo {
-            self.interrupted()?;
-            let t = &pkgs[ti];
-            let ft = &t.rpm.info.file_triggers[k];
-            let name = script_name("transfiletriggerin", &t.sname);
-            self.run_noncritical(&ft.script, &name, None, None, Some(input))?;
+        self.run_file_triggers(pkgs, "transfiletriggerin", older)?;
+        for ti in first_new..pkgs.len() {
+            let mut own: Vec<Fired> = Vec::new();
+            for (k, ft) in pkgs[ti].rpm.info.file_triggers.iter().enumerate() {
+                if ft.kind == FileTriggerKind::TransIn {
+                    let input = db_matches(&ft.prefixes, pkgs);
+                    if !input.is_empty() {
+                        own.push((ft.priority as u32, ti, k, input));
+                    }
+                }
+            }
+            self.run_file_triggers(pkgs, "transfiletriggerin", own)?;
         }
         Ok(())
     }
@@ -642,6 +678,7 @@ impl Tx<'_> {
         arg1: Option<i32>,
         arg2: Option<i32>,
         input: Option<String>,
+        prefixes: &[String],
     ) -> ScriptSpec {
         ScriptSpec {
             name: name.to_string(),
@@ -652,6 +689,7 @@ impl Tx<'_> {
             arg2,
             input,
             macros: macros(&self.opts.arch),
+            install_prefixes: prefixes.to_vec(),
         }
     }
 
@@ -662,10 +700,11 @@ impl Tx<'_> {
         arg1: Option<i32>,
         arg2: Option<i32>,
         input: Option<String>,
+        prefixes: &[String],
     ) -> Result<super::scriptlet::ScriptOutcome, InstallError> {
         self.interrupted()?;
         self.reporter.scriptlet(name);
-        let spec = self.spec(s, name, arg1, arg2, input);
+        let spec = self.spec(s, name, arg1, arg2, input, prefixes);
         let t0 = Instant::now();
         let reporter = self.reporter;
         let out = match self
@@ -695,8 +734,9 @@ impl Tx<'_> {
         arg1: Option<i32>,
         arg2: Option<i32>,
         input: Option<String>,
+        prefixes: &[String],
     ) -> Result<(), InstallError> {
-        let out = self.run_script(s, name, arg1, arg2, input)?;
+        let out = self.run_script(s, name, arg1, arg2, input, prefixes)?;
         if !out.success() {
             return Err(InstallError::Scriptlet {
                 name: name.to_string(),
@@ -715,8 +755,9 @@ impl Tx<'_> {
         arg1: Option<i32>,
         arg2: Option<i32>,
         input: Option<String>,
+        prefixes: &[String],
     ) -> Result<(), InstallError> {
-        let out = self.run_script(s, name, arg1, arg2, input)?;
+        let out = self.run_script(s, name, arg1, arg2, input, prefixes)?;
         if !out.success() {
             if self.opts.strict_scriptlets {
                 return Err(InstallError::Scriptlet {
@@ -746,18 +787,65 @@ fn ships_ids(rpm: &RpmFile) -> bool {
         .any(|f| f.path == "/etc/passwd" || f.path == "/etc/group")
 }
 
-/// Paths (newline-terminated, sorted as rpm's index walk gives them) of `pkgs` under any prefix.
-fn matching<'a>(prefixes: &[String], pkgs: impl Iterator<Item = &'a Pkg>) -> String {
-    let mut out = String::new();
-    for p in pkgs {
-        for f in &p.files {
-            if prefixes.iter().any(|pre| f.starts_with(pre.as_str())) {
-                out.push_str(f);
-                out.push('\n');
+/// A file trigger that fires: its priority (compared unsigned, as rpm does), the index of its
+/// package, its index among the package's file triggers, and its input paths.
+type Fired = (u32, usize, usize, Vec<String>);
+
+/// The files of `p` a file trigger on `prefixes` sees (rpm's `rpmfilesFindPrefix` per prefix,
+/// in the trigger's prefix order): every path in the header, ghosts and directories included,
+/// that starts with the prefix as a plain string (`/opt/kf` matches `/opt/kf` itself and
+/// `/opt/kfx`; `/opt/kf/` matches neither).
+fn package_matches(prefixes: &[String], p: &Pkg) -> Vec<String> {
+    let mut out = Vec::new();
+    for pre in prefixes {
+        out.extend(
+            p.rpm
+                .info
+                .files
+                .iter()
+                .filter(|f| f.path.starts_with(pre.as_str()))
+                .map(|f| f.path.clone()),
+        );
+    }
+    out
+}
+
+/// The installed files a package's own file trigger sees (rpm walks its database): per
+/// prefix, the packages with a directory name (the path up to its last `/`) under it, in
+/// install order, each with its paths under the prefix.
+fn db_matches(prefixes: &[String], installed: &[Pkg]) -> Vec<String> {
+    let mut out = Vec::new();
+    for pre in prefixes {
+        for p in installed {
+            let listed = p.rpm.info.files.iter().any(|f| {
+                let dir = f.path.rfind('/').map_or("", |k| &f.path[..=k]);
+                dir.starts_with(pre.as_str())
+            });
+            if listed {
+                out.extend(package_matches(std::slice::from_ref(pre), p));
             }
         }
     }
     out
+}
+
+/// The input of a file trigger: its paths, one a line.
+fn lines(paths: Vec<String>) -> String {
+    let mut s = String::new();
+    for p in paths {
+        s.push_str(&p);
+        s.push('\n');
+    }
+    s
+}
+
+/// A package's install prefixes (`RPM_INSTALL_PREFIX*` in its scriptlets): the header's
+/// `PREFIXES`, empty for a package that is not relocatable.
+fn install_prefixes(p: &Pkg) -> Vec<String> {
+    super::header::Header::parse(&p.rpm.hdr_blob)
+        .ok()
+        .and_then(|h| h.strings(rpm::IndexTag::RPMTAG_PREFIXES).ok().flatten())
+        .unwrap_or_default()
 }
 
 /// For each package: does any scriptlet or trigger fire when it is installed (given the
