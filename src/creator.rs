@@ -462,6 +462,7 @@ impl<'a> Creator<'a> {
                 dbpath: None,
                 install_time: c.s.source_date_epoch.map(|e| e as u32),
                 arch: c.s.arch.name.to_string(),
+                relocations: Vec::new(),
             };
             c.start_precompress();
             let rep = transaction::install(&paths, &c.root, &opts, &c.runner, c.reporters.install)?;

@@ -9,6 +9,8 @@
 //! - [`rootfs`]: path-safe operations beneath the root (`openat2(RESOLVE_IN_ROOT)`).
 //! - [`unpack`]: one package's files written beneath the root; file conflict checks.
 //! - [`rpmdb`]: the sqlite rpmdb writer.
+//! - [`relocate`]: `--prefix`/`--relocate` of relocatable packages.
+//! - [`installed`]: the packages a root already has (appending a transaction).
 //! - [`lua`]: the embedded Lua for `-p <lua>` scriptlets (runs in an already chrooted process).
 //! - [`scriptlet`]: running scriptlets in a chroot in a private mount namespace.
 //! - [`transaction`]: the ordered transaction tying it all together.
@@ -16,9 +18,11 @@
 pub mod cpio;
 pub mod error;
 pub mod header;
+pub mod installed;
 pub mod lua;
 pub mod payload;
 pub mod rootfs;
+pub mod relocate;
 pub mod rpmdb;
 pub mod scriptlet;
 pub mod transaction;

@@ -44,6 +44,10 @@ pub struct ScriptSpec {
     pub input: Option<String>,
     /// Macros for Lua's `rpm.expand`.
     pub macros: Vec<(String, String)>,
+    /// Where a relocatable package's prefixes were installed (`INSTPREFIXES`): shell
+    /// scriptlets get them as `RPM_INSTALL_PREFIX0..N` (and the first as `RPM_INSTALL_PREFIX`).
+    #[serde(default)]
+    pub install_prefixes: Vec<String>,
 }
 
 /// How a scriptlet ended.
@@ -414,6 +418,12 @@ fn run_program_here(spec: &ScriptSpec, devnull: std::fs::File) -> i32 {
     // Reproducible builds: tools in the root that honour it (dracut, gzip, ...) clamp dates.
     if let Some(e) = std::env::var_os("SOURCE_DATE_EPOCH") {
         cmd.env("SOURCE_DATE_EPOCH", e);
+    }
+    for (i, p) in spec.install_prefixes.iter().enumerate() {
+        cmd.env(format!("RPM_INSTALL_PREFIX{i}"), p);
+        if i == 0 {
+            cmd.env("RPM_INSTALL_PREFIX", p);
+        }
     }
     let stdin = match &spec.input {
         Some(_) => Stdio::piped(),

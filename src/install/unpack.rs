@@ -650,7 +650,7 @@ pub fn unpack(
     let by_path: HashMap<&str, usize> = files
         .iter()
         .enumerate()
-        .map(|(i, f)| (f.path.as_str(), i))
+        .map(|(i, f)| (f.payload_path(), i))
         .collect();
 
     // Hardlink sets: regular files in the payload sharing (device, inode).
@@ -885,7 +885,7 @@ fn drain(r: &mut impl Read) -> io::Result<()> {
 }
 
 /// rpm's `rpmfilesCompare` for two packages' entries at one path: what differs, if anything.
-fn differs(a: &FileInfo, a_algo: u32, b: &FileInfo, b_algo: u32) -> Option<&'static str> {
+pub(crate) fn differs(a: &FileInfo, a_algo: u32, b: &FileInfo, b_algo: u32) -> Option<&'static str> {
     if a.flags & RPMFILE_GHOST != 0 || b.flags & RPMFILE_GHOST != 0 {
         return None;
     }
