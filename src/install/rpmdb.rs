@@ -1197,6 +1197,19 @@ impl RpmDb {
         })?;
         // One statement per table stays prepared for the whole transaction.
         conn.set_prepared_statement_cache_capacity(2 * (INDEXES.len() + 1));
+        // A failed transaction must not checkpoint and delete the -wal and -shm of a database
+        // it appends to when its connection drops; `finish` checkpoints itself.
+        if keep && exists {
+            conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
+            .map_err(|source| RpmDbError::Sqlite {
+                action: "keep the wal file".into(),
+                path: file.display().to_string(),
+                source,
+            })?;
+        }
         let db = RpmDb {
             conn,
             dirfd,
@@ -1630,6 +1643,13 @@ pub fn installed_packages(root: &Path, dbpath: &str) -> Result<Vec<InstalledPack
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(sqlite_err("open the database"))?;
+    // Closing must leave the -wal and -shm as rpm keeps them (a close would checkpoint and
+    // delete them).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map_err(sqlite_err("keep the wal file"))?;
     let mut st = conn
         .prepare("SELECT hnum, blob FROM 'Packages' ORDER BY hnum")
         .map_err(sqlite_err("read the installed packages"))?;

@@ -461,7 +461,8 @@ fn write_temp_script(body: &str) -> std::io::Result<PathBuf> {
     if !dir.is_dir() {
         std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o1777)
+            // rpm makes a missing %_tmppath 0755.
+            .mode(0o755)
             .create(dir)?;
     }
     let pid = std::process::id();
