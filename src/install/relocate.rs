@@ -226,10 +226,10 @@ pub fn relocate(
             continue;
         }
         nrelocated += 1;
-        // The new path splits at its last slash; a path right under `/` keeps the slash in
-        // its base name and an empty directory name (rpm: "root is special").
+        // The new path splits at its last slash, as rpmbuild splits paths (`/x` is `/` + `x`).
+        // rpm 4.18 itself gives a path right under `/` an empty directory name and crashes
+        // installing it (`rpm -i --prefix /x` is a segfault); kiln stores the usual form.
         let (dir, base) = match n.rfind('/') {
-            Some(0) => ("", n.as_str()),
             Some(k) => (&n[..=k], &n[k + 1..]),
             None => ("", n.as_str()),
         };
