@@ -1157,12 +1157,8 @@ impl RpmDb {
             }
         };
         let rootfs = Root::open(root).map_err(io("open the root", root))?;
-        rootfs
-            .mkdir_p(&dbpath, 0o755)
+        let dirfd = ensure_dir(root, &rootfs, &dbpath)
             .map_err(io("create the rpmdb directory", &shown))?;
-        let dirfd = rootfs
-            .open_dir(&dbpath)
-            .map_err(io("open the rpmdb directory", &shown))?;
         let file = shown.join(DB_FILE);
         let exists = statat(&dirfd, DB_FILE, AtFlags::SYMLINK_NOFOLLOW).is_ok();
         if !keep || !exists {
@@ -1464,6 +1460,26 @@ pub fn clamp_in_root(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// The directory `path` of the root, created when missing (0755), as a chrooted `mkdir -p`
+/// would: a dangling symlink on the way (`/var/lib/rpm -> /elsewhere`) is followed inside the
+/// root and its target made. The returned fd is opened with `RESOLVE_IN_ROOT`, whatever the
+/// root looked like when the path was computed.
+fn ensure_dir(root: &Path, rootfs: &Root, path: &str) -> std::io::Result<OwnedFd> {
+    match rootfs.open_dir(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Links resolved lexically beneath the root give a path without links to make.
+            let resolved = crate::configure::fsutil::in_root(root, path, true);
+            let rel = resolved
+                .strip_prefix(root)
+                .map(|p| format!("/{}", p.display()))
+                .unwrap_or_else(|_| path.to_string());
+            rootfs.mkdir_p(&rel, 0o755)?;
+            rootfs.open_dir(path)
+        }
+        r => r,
+    }
+}
+
 /// `/proc/self/fd/N/name`: a path that reaches `name` in the directory `fd` holds, whatever
 /// symlinks are on the way to it now (for APIs that take paths, like sqlite).
 fn fd_path(fd: &OwnedFd, name: &str) -> PathBuf {
@@ -1527,11 +1543,8 @@ pub fn move_db(root: &Path, from: &str, to: &str) -> Result<(), RpmDbError> {
         }
     };
     let rootfs = Root::open(root).map_err(io("open the root", "/"))?;
-    rootfs
-        .mkdir_p(&to, 0o755)
-        .map_err(io("create the rpmdb directory", &to))?;
+    let dst = ensure_dir(root, &rootfs, &to).map_err(io("create the rpmdb directory", &to))?;
     let src = rootfs.open_dir(&from).map_err(io("open", &from))?;
-    let dst = rootfs.open_dir(&to).map_err(io("open", &to))?;
     let names: Vec<std::ffi::OsString> = {
         let fd = openat(
             &src,
