@@ -1156,6 +1156,7 @@ impl RpmDb {
                 source,
             }
         };
+        fs::create_dir_all(root).map_err(io("create the root", root))?;
         let rootfs = Root::open(root).map_err(io("open the root", root))?;
         let dirfd = ensure_dir(root, &rootfs, &dbpath)
             .map_err(io("create the rpmdb directory", &shown))?;
@@ -1961,6 +1962,7 @@ mod tests {
             install_tid: 11,
             install_color: 3,
             file_states: vec![0, 2],
+            relocation: None,
         };
         let out = db_header_blob(&sig, &main, &info).unwrap();
         let m = Blob::parse(&main).unwrap();
