@@ -65,7 +65,10 @@ fn kiln_on_an_rpm_root_matches_rpm() {
     let o = kiln_i(&k, None, &l[1], &[]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("/var/lib/rpm") && err.contains("--dbpath"), "{err}");
+    assert!(
+        err.contains("/var/lib/rpm") && err.contains("--dbpath"),
+        "{err}"
+    );
     ok("kiln B", &kiln_i(&k, Some(DBPATH), &l[1], &[]));
     ok("kiln C", &kiln_i(&k, Some(DBPATH), &l[2], &[]));
     assert_eq!(log(&k), log(&want), "scriptlet and trigger log");
@@ -95,7 +98,11 @@ fn default_dbpath_appends_where_the_first_install_wrote() {
     for x in &l {
         ok("kiln", &kiln_i(&k, None, x, &[]));
     }
-    let (okq, out) = kfdb::rpm_q(&k, "/usr/lib/sysimage/rpm", &["-qa", "--qf", "%{NAME}-%{VERSION}\\n"]);
+    let (okq, out) = kfdb::rpm_q(
+        &k,
+        "/usr/lib/sysimage/rpm",
+        &["-qa", "--qf", "%{NAME}-%{VERSION}\\n"],
+    );
     assert!(okq);
     assert_eq!(
         out,
@@ -140,6 +147,10 @@ fn conflicts_and_installed_packages_refused_as_rpm() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(kiln_says), "kiln: {err}");
         let d = tree_diff(&before, &tree(&k, &[shm]));
-        assert!(d.is_empty(), "a refused install changed the root:\n{}", d.join("\n"));
+        assert!(
+            d.is_empty(),
+            "a refused install changed the root:\n{}",
+            d.join("\n")
+        );
     }
 }

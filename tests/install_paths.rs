@@ -24,7 +24,13 @@ static CANARY_LOCK: Mutex<()> = Mutex::new(());
 fn canary() -> BTreeMap<String, String> {
     let _ = std::fs::remove_dir_all(CANARY);
     std::fs::create_dir_all(CANARY).unwrap();
-    for f in ["marker", "etc-passwd", "etc-shadow", "etc-group", "etc-hostname"] {
+    for f in [
+        "marker",
+        "etc-passwd",
+        "etc-shadow",
+        "etc-group",
+        "etc-hostname",
+    ] {
         std::fs::write(Path::new(CANARY).join(f), "HOST-SECRET\n").unwrap();
     }
     kfdb::tree(Path::new(CANARY), &[])
@@ -68,7 +74,10 @@ fn dbpath_through_an_absolute_symlink_stays_inside() {
     let before = canary();
     let dir = scratch("dblink");
     let r = dir.join("root");
-    ok("kiln", &kiln_i(&r, None, &[busybox(&fx), rpm("kf-db-dblink-1.0")], &[]));
+    ok(
+        "kiln",
+        &kiln_i(&r, None, &[busybox(&fx), rpm("kf-db-dblink-1.0")], &[]),
+    );
     assert_canary_untouched(&before);
     // /var/lib/kfdb -> /tmp/kiln-escape-canary/link, resolved in the root.
     let inside = "/tmp/kiln-escape-canary/link";
@@ -81,7 +90,10 @@ fn dbpath_through_an_absolute_symlink_stays_inside() {
         rpm_q(&r, inside, &["-qa", "--qf", "%{NAME}\\n"]),
         (true, "busybox\nkf-db-dblink\n".to_string())
     );
-    ok("kiln again", &kiln_i(&r, None, &[rpm("kf-db-base-1.0")], &[]));
+    ok(
+        "kiln again",
+        &kiln_i(&r, None, &[rpm("kf-db-base-1.0")], &[]),
+    );
     assert_canary_untouched(&before);
     assert_eq!(
         rpm_q(&r, inside, &["-q", "kf-db-base"]),
@@ -101,7 +113,10 @@ fn configure_writes_through_planted_links_stay_inside() {
     let before = canary();
     let dir = scratch("configure");
     let r = dir.join("root");
-    ok("kiln", &kiln_i(&r, None, &[busybox(&fx), rpm("kf-db-dblink-1.0")], &[]));
+    ok(
+        "kiln",
+        &kiln_i(&r, None, &[busybox(&fx), rpm("kf-db-dblink-1.0")], &[]),
+    );
     std::fs::create_dir_all(r.join("usr/share/zoneinfo/Europe")).unwrap();
     std::fs::write(r.join("usr/share/zoneinfo/Europe/Prague"), "TZif").unwrap();
     // The user's ~/.ssh is a link to a host directory too.
@@ -138,7 +153,12 @@ fn configure_writes_through_planted_links_stay_inside() {
     }
     assert!(read("/etc/shadow").starts_with("kf:"));
     assert_eq!(
-        std::fs::read_link(kiln::configure::fsutil::in_root(&r, "/etc/localtime", false)).unwrap(),
+        std::fs::read_link(kiln::configure::fsutil::in_root(
+            &r,
+            "/etc/localtime",
+            false
+        ))
+        .unwrap(),
         Path::new("../usr/share/zoneinfo/Europe/Prague")
     );
 }

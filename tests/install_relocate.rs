@@ -20,7 +20,10 @@ fn compare(name: &str, fx: &Path, pkgs: &[PathBuf], args: &[&str]) -> (PathBuf, 
     let (r, k) = (dir.join("rpm"), dir.join("kiln"));
     ok("rpm -i busybox", &rpm_i(&r, DBPATH, &[busybox(fx)], &[]));
     ok("rpm -i", &rpm_i(&r, DBPATH, pkgs, args));
-    ok("kiln busybox", &kiln_i(&k, Some(DBPATH), &[busybox(fx)], &[]));
+    ok(
+        "kiln busybox",
+        &kiln_i(&k, Some(DBPATH), &[busybox(fx)], &[]),
+    );
     ok("kiln", &kiln_i(&k, Some(DBPATH), pkgs, args));
     for log in ["kf-reloc.log", "kf-reloc2.log"] {
         assert_eq!(
@@ -38,7 +41,10 @@ fn not_relocated_records_prefixes() {
     let Some(fx) = ready() else { return };
     let (r, _) = compare("plain", &fx, &[rpm("kf-db-reloc2-1.0")], &[]);
     let log = std::fs::read_to_string(r.join("kf-reloc2.log")).unwrap();
-    assert!(log.contains("[/opt/kf-reloc2] [/opt/kf-reloc2] [/etc/kf-reloc2]"), "{log}");
+    assert!(
+        log.contains("[/opt/kf-reloc2] [/opt/kf-reloc2] [/etc/kf-reloc2]"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -62,10 +68,18 @@ fn prefix_right_under_the_root_reads_back_in_rpm() {
     let Some(fx) = ready() else { return };
     let dir = scratch("prefix-top");
     let k = dir.join("kiln");
-    ok("kiln busybox", &kiln_i(&k, Some(DBPATH), &[busybox(&fx)], &[]));
+    ok(
+        "kiln busybox",
+        &kiln_i(&k, Some(DBPATH), &[busybox(&fx)], &[]),
+    );
     ok(
         "kiln",
-        &kiln_i(&k, Some(DBPATH), &[rpm("kf-db-reloc-1.0")], &["--prefix", "/kfx/"]),
+        &kiln_i(
+            &k,
+            Some(DBPATH),
+            &[rpm("kf-db-reloc-1.0")],
+            &["--prefix", "/kfx/"],
+        ),
     );
     assert!(k.join("kfx/bin/tool").is_file());
     let q = |args: &[&str]| kfdb::rpm_q(&k, DBPATH, args);
@@ -75,7 +89,13 @@ fn prefix_right_under_the_root_reads_back_in_rpm() {
     );
     assert_eq!(q(&["-V", "kf-db-reloc"]), (true, String::new()));
     assert_eq!(
-        q(&["-q", "--qf", "[%{INSTPREFIXES}]|[%{ORIGDIRNAMES} ]", "kf-db-reloc"]).1,
+        q(&[
+            "-q",
+            "--qf",
+            "[%{INSTPREFIXES}]|[%{ORIGDIRNAMES} ]",
+            "kf-db-reloc"
+        ])
+        .1,
         "/kfx|/opt/ /opt/kf-reloc/ /opt/kf-reloc/bin/ /opt/kf-reloc/etc/ /opt/kf-reloc/share/ "
     );
     let log = std::fs::read_to_string(k.join("kf-reloc.log")).unwrap();
@@ -123,7 +143,9 @@ fn relocate_one_of_two_prefixes_matches_rpm() {
 /// rpm's refusals, word for word, and nothing written.
 #[test]
 fn refusals_match_rpm() {
-    let Some(fx) = ready() else { return };
+    if ready().is_none() {
+        return;
+    }
     let dir = scratch("refusals");
     for (pkg, args, says) in [
         (

@@ -660,9 +660,14 @@ fn full_install_headers_match_rpm() {
         let paths: Vec<String> = ta.keys().cloned().collect();
         let mut qf = vec!["-qf"];
         qf.extend(paths.iter().map(String::as_str));
-        for q in [qf, vec!["-Va"], vec!["-qa", "--qf", "%{NAME} [%{FILESTATES}]\\n"]] {
+        for q in [
+            qf,
+            vec!["-Va"],
+            vec!["-qa", "--qf", "%{NAME} [%{FILESTATES}]\\n"],
+        ] {
             let (x, y) = (kfdb::rpm_q(&r, DBPATH, &q), kfdb::rpm_q(&k, DBPATH, &q));
-            let (mut x, mut y): (Vec<&str>, Vec<&str>) = (x.1.lines().collect(), y.1.lines().collect());
+            let (mut x, mut y): (Vec<&str>, Vec<&str>) =
+                (x.1.lines().collect(), y.1.lines().collect());
             // Only -qa's order is the transaction's.
             if q[0] == "-qa" {
                 x.sort();

@@ -167,7 +167,7 @@ pub fn relocate(
             }
         };
         let old = strip_trailing(&old);
-        if !valid.iter().any(|v| *v == old) {
+        if !valid.contains(&old) {
             return Err(RelocateError::BadRelocate { old, nevra });
         }
         list.push((old, strip_trailing(&r.new)));

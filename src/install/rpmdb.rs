@@ -1158,8 +1158,8 @@ impl RpmDb {
         };
         fs::create_dir_all(root).map_err(io("create the root", root))?;
         let rootfs = Root::open(root).map_err(io("open the root", root))?;
-        let dirfd = ensure_dir(root, &rootfs, &dbpath)
-            .map_err(io("create the rpmdb directory", &shown))?;
+        let dirfd =
+            ensure_dir(root, &rootfs, &dbpath).map_err(io("create the rpmdb directory", &shown))?;
         let file = shown.join(DB_FILE);
         let exists = statat(&dirfd, DB_FILE, AtFlags::SYMLINK_NOFOLLOW).is_ok();
         if !keep || !exists {
@@ -1536,7 +1536,10 @@ fn read_in_root(root: &Root, path: &str) -> Option<String> {
 pub fn move_db(root: &Path, from: &str, to: &str) -> Result<(), RpmDbError> {
     let (from, to) = (clamp_in_root(from), clamp_in_root(to));
     let io = |action, path: &str| {
-        let path = root.join(path.trim_start_matches('/')).display().to_string();
+        let path = root
+            .join(path.trim_start_matches('/'))
+            .display()
+            .to_string();
         move |source: std::io::Error| RpmDbError::Io {
             action,
             path,
@@ -1645,13 +1648,11 @@ pub fn installed_packages(root: &Path, dbpath: &str) -> Result<Vec<InstalledPack
         path: root.display().to_string(),
         source,
     })?;
-    let dirfd = rootfs
-        .open_dir(&dbpath)
-        .map_err(|source| RpmDbError::Io {
-            action: "open the rpmdb directory",
-            path: shown.display().to_string(),
-            source,
-        })?;
+    let dirfd = rootfs.open_dir(&dbpath).map_err(|source| RpmDbError::Io {
+        action: "open the rpmdb directory",
+        path: shown.display().to_string(),
+        source,
+    })?;
     let conn = Connection::open_with_flags(
         fd_path(&dirfd, DB_FILE),
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -183,7 +183,10 @@ pub fn install(
             let info = &i.rpm.info;
             Pkg {
                 nevra: info.nevra(),
-                sname: format!("{}-{}-{}.{}", info.name, info.version, info.release, info.arch),
+                sname: format!(
+                    "{}-{}-{}.{}",
+                    info.name, info.version, info.release, info.arch
+                ),
                 installed_size: 0,
                 files: i.present_files().map(|f| f.path.clone()).collect(),
                 rpm: i.rpm,

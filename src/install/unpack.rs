@@ -885,7 +885,12 @@ fn drain(r: &mut impl Read) -> io::Result<()> {
 }
 
 /// rpm's `rpmfilesCompare` for two packages' entries at one path: what differs, if anything.
-pub(crate) fn differs(a: &FileInfo, a_algo: u32, b: &FileInfo, b_algo: u32) -> Option<&'static str> {
+pub(crate) fn differs(
+    a: &FileInfo,
+    a_algo: u32,
+    b: &FileInfo,
+    b_algo: u32,
+) -> Option<&'static str> {
     if a.flags & RPMFILE_GHOST != 0 || b.flags & RPMFILE_GHOST != 0 {
         return None;
     }

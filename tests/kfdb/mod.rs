@@ -103,7 +103,11 @@ pub fn rpms() -> &'static BTreeMap<String, PathBuf> {
 fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// One of the built packages by name prefix (`kf-db-base-1.0`).
@@ -161,7 +165,10 @@ pub fn rpm_q(root: &Path, dbpath: &str, args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .unwrap();
-    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned())
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
 }
 
 /// Every filesystem object beneath `root` (except under `skip`): type, mode, owner, size,
@@ -175,7 +182,10 @@ pub fn tree(root: &Path, skip: &[&str]) -> BTreeMap<String, String> {
         for e in entries {
             let p = e.path();
             let rel = format!("/{}", p.strip_prefix(root).unwrap().display());
-            if skip.iter().any(|s| rel == *s || rel.starts_with(&format!("{s}/"))) {
+            if skip
+                .iter()
+                .any(|s| rel == *s || rel.starts_with(&format!("{s}/")))
+            {
                 continue;
             }
             let md = std::fs::symlink_metadata(&p).unwrap();
