@@ -154,3 +154,46 @@ fn conflicts_and_installed_packages_refused_as_rpm() {
         );
     }
 }
+
+/// A `%config` file an installed package shares (identical) with a new one: rpm keeps the
+/// copy on disk when it was modified (`FA_SKIP`), and rewrites a shared non-config file.
+#[test]
+fn modified_shared_config_is_kept_as_rpm() {
+    let Some(fx) = ready() else { return };
+    let dir = scratch("config");
+    let l = layers(&fx);
+    let (r, k) = (dir.join("rpm"), dir.join("kiln"));
+    ok("rpm -i A", &rpm_i(&r, DBPATH, &l[0], &[]));
+    ok("kiln A", &kiln_i(&k, Some(DBPATH), &l[0], &[]));
+    for root in [&r, &k] {
+        std::fs::write(root.join("etc/kf-db.conf"), "modified\n").unwrap();
+        std::fs::write(root.join("opt/kf-db/shared"), "modified too\n").unwrap();
+    }
+    ok("rpm -i B", &rpm_i(&r, DBPATH, &l[1], &[]));
+    ok("kiln B", &kiln_i(&k, Some(DBPATH), &l[1], &[]));
+    assert_eq!(
+        std::fs::read_to_string(r.join("etc/kf-db.conf")).unwrap(),
+        "modified\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.join("opt/kf-db/shared")).unwrap(),
+        "shared\n"
+    );
+    // The modified file's mtime is the test's own: equal content is what rpm -Va checks.
+    let t = |root: &Path| {
+        let mut t = tree(root, &[DBPATH]);
+        t.remove("/etc/kf-db.conf");
+        t
+    };
+    let d = tree_diff(&t(&r), &t(&k));
+    assert!(d.is_empty(), "{}", d.join("\n"));
+    assert_eq!(
+        std::fs::read_to_string(k.join("etc/kf-db.conf")).unwrap(),
+        "modified\n"
+    );
+    let paths: Vec<String> = t(&r).keys().cloned().collect();
+    assert_eq!(
+        kfdb::answers(&r, DBPATH, &paths),
+        kfdb::answers(&k, DBPATH, &paths)
+    );
+}

@@ -2,10 +2,13 @@
 //! into a root with an rpmdb): read from its rpmdb, checked against the new packages the way
 //! rpm checks them before anything is written ("already installed", file conflicts).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use super::header::{PackageInfo, RpmFile, RPMFILE_GHOST};
+use sha2::{Digest, Sha256};
+
+use super::header::{FileInfo, PackageInfo, RpmFile, RPMFILE_CONFIG, RPMFILE_GHOST};
+use super::rootfs::Root;
 use super::rpmdb::{self, RpmDbError, DEFAULT_DBPATH, RPMFILE_STATE_NORMAL};
 use super::unpack::{self, UnpackError};
 use super::InstallError;
@@ -135,4 +138,55 @@ fn nevra_key(i: &PackageInfo) -> (&str, u32, &str, &str, &str) {
         &i.release,
         &i.arch,
     )
+}
+
+/// `%config` files of the new packages that stay as they are on disk, as rpm decides
+/// (`rpmfilesDecideFate` giving `FA_SKIP`): an installed package has the same file with the
+/// same digest as the new one (so the package did not change it), and the copy on disk was
+/// modified since. An unmodified or missing copy is written as usual.
+pub fn kept_configs(root: &Path, installed: &[Installed], new: &[&RpmFile]) -> HashSet<String> {
+    const SHA256: u32 = 8;
+    if installed.is_empty() {
+        return HashSet::new();
+    }
+    let Ok(root) = Root::open(root) else {
+        return HashSet::new();
+    };
+    let mut on_disk: HashMap<&str, (&FileInfo, u32)> = HashMap::new();
+    for i in installed {
+        for f in i.present_files() {
+            on_disk
+                .entry(f.path.as_str())
+                .or_insert((f, i.rpm.info.digest_algo));
+        }
+    }
+    let mut keep = HashSet::new();
+    for n in new {
+        for f in &n.info.files {
+            if f.flags & RPMFILE_CONFIG == 0 || f.mode & 0o170000 != 0o100000 {
+                continue;
+            }
+            let Some(&(old, old_algo)) = on_disk.get(f.path.as_str()) else {
+                continue;
+            };
+            // Only SHA-256 digests are computed here (what rpmbuild writes since 4.14).
+            if old_algo != SHA256 || n.info.digest_algo != SHA256 || old.digest != f.digest {
+                continue;
+            }
+            let Ok(st) = root.lstat(&f.path) else {
+                continue;
+            };
+            if st.st_mode & 0o170000 != 0o100000 {
+                continue;
+            }
+            let Ok(data) = root.read_file(&f.path) else {
+                continue;
+            };
+            let disk = format!("{:x}", Sha256::digest(&data));
+            if !disk.eq_ignore_ascii_case(&old.digest) {
+                keep.insert(f.path.clone());
+            }
+        }
+    }
+    keep
 }

@@ -168,11 +168,12 @@ pub fn install(
     report.timings.push(("read headers".into(), t0.elapsed()));
 
     let t0 = Instant::now();
-    {
+    let keep_config = {
         let refs: Vec<&RpmFile> = pkgs.iter().map(|p| &p.rpm).collect();
         unpack::check_conflicts(&refs).map_err(InstallError::Conflict)?;
         installed::check(&installed, &refs)?;
-    }
+        installed::kept_configs(root, &installed, &refs)
+    };
     report.timings.push(("file conflicts".into(), t0.elapsed()));
     // Installed packages go first in the list: triggers and `$1` counts see them as the
     // packages before the new ones; nothing is unpacked or recorded for them.
@@ -213,6 +214,7 @@ pub fn install(
     let uopts = UnpackOptions {
         exclude_docs: opts.exclude_docs,
         inst_langs: opts.inst_langs.clone(),
+        keep_config,
     };
     let now = opts.install_time.unwrap_or_else(|| {
         std::time::SystemTime::now()
