@@ -108,6 +108,9 @@ pub struct FileInfo {
     pub color: u32,
     /// The path the payload names it by, when relocation moved it (empty: `path`).
     pub orig_path: String,
+    /// Decided by the transaction, not read from the header: a modified `%config` file on
+    /// disk that rpm leaves as it is (`FA_SKIP`, see [`super::installed::kept_configs`]).
+    pub keep_on_disk: bool,
 }
 
 impl FileInfo {
@@ -627,6 +630,7 @@ fn files(h: &Header<'_>) -> Result<Vec<FileInfo>, String> {
             caps: caps[i].clone(),
             color: colors[i],
             orig_path: String::new(),
+            keep_on_disk: false,
         });
     }
     Ok(out)

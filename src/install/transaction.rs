@@ -168,12 +168,15 @@ pub fn install(
     report.timings.push(("read headers".into(), t0.elapsed()));
 
     let t0 = Instant::now();
-    let keep_config = {
+    let keep = {
         let refs: Vec<&RpmFile> = pkgs.iter().map(|p| &p.rpm).collect();
         unpack::check_conflicts(&refs).map_err(InstallError::Conflict)?;
         installed::check(&installed, &refs)?;
         installed::kept_configs(root, &installed, &refs)
     };
+    for f in pkgs.iter_mut().flat_map(|p| p.rpm.info.files.iter_mut()) {
+        f.keep_on_disk = keep.contains(&f.path) && f.flags & super::header::RPMFILE_CONFIG != 0;
+    }
     report.timings.push(("file conflicts".into(), t0.elapsed()));
     // Installed packages go first in the list: triggers and `$1` counts see them as the
     // packages before the new ones; nothing is unpacked or recorded for them.
@@ -214,7 +217,6 @@ pub fn install(
     let uopts = UnpackOptions {
         exclude_docs: opts.exclude_docs,
         inst_langs: opts.inst_langs.clone(),
-        keep_config,
     };
     let now = opts.install_time.unwrap_or_else(|| {
         std::time::SystemTime::now()

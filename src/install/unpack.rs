@@ -14,7 +14,7 @@ use std::sync::RwLock;
 use tracing::{debug, warn};
 
 use super::cpio::{CpioError, CpioReader, EntryName};
-use super::header::{FileInfo, RpmFile, RPMFILE_CONFIG, RPMFILE_DOC, RPMFILE_GHOST};
+use super::header::{FileInfo, RpmFile, RPMFILE_DOC, RPMFILE_GHOST};
 use super::payload::{self, BOMB_MESSAGE};
 use super::rootfs::{encode_caps, CapsError, Meta, NodeKind, Root, SizeMismatch};
 
@@ -298,9 +298,6 @@ pub struct UnpackOptions {
     pub exclude_docs: bool,
     /// `--instLangs=de:fr`: skip `%lang` files of other languages (`None` = all).
     pub inst_langs: Option<Vec<String>>,
-    /// `%config` paths whose modified copy on disk stays (see
-    /// [`super::installed::kept_configs`]).
-    pub keep_config: HashSet<String>,
 }
 
 /// What one package's unpack did.
@@ -641,10 +638,7 @@ pub fn unpack(
     let n = files.len();
     let mut actions = plan(files, opts);
     for (a, f) in actions.iter_mut().zip(files) {
-        if *a == Action::Create
-            && f.flags & RPMFILE_CONFIG != 0
-            && opts.keep_config.contains(&f.path)
-        {
+        if *a == Action::Create && f.keep_on_disk {
             *a = Action::Keep;
         }
     }
@@ -996,7 +990,6 @@ mod tests {
         let opts = UnpackOptions {
             exclude_docs: true,
             inst_langs: Some(vec!["fr_FR".into()]),
-            ..Default::default()
         };
         let a = plan(&files, &opts);
         assert_eq!(
