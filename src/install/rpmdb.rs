@@ -2098,4 +2098,34 @@ mod tests {
         assert_eq!(target_dbpath(&d), "/var/lib/rpm-local");
         fs::remove_dir_all(&d).unwrap();
     }
+
+    #[test]
+    fn dbpath_stays_beneath_the_root() {
+        assert_eq!(clamp_in_root("/../../tmp//x/./db/"), "/tmp/x/db");
+        assert_eq!(clamp_in_root("/a/../../b"), "/b");
+        assert_eq!(clamp_in_root("/.."), "/");
+        let t = tempfile::tempdir().unwrap();
+        let (root, host) = (t.path().join("root"), t.path().join("host-macros"));
+        fs::create_dir_all(root.join("etc/rpm")).unwrap();
+        // A macro file that is a link to a host file is read inside the root (missing here).
+        fs::write(&host, "%_dbpath /from-the-host\n").unwrap();
+        std::os::unix::fs::symlink(&host, root.join("etc/rpm/macros.link")).unwrap();
+        assert_eq!(target_dbpath(&root), DEFAULT_DBPATH);
+        fs::write(
+            root.join("etc/rpm/macros.up"),
+            "%_dbpath /../../../../x/../db\n",
+        )
+        .unwrap();
+        assert_eq!(target_dbpath(&root), "/db");
+        // The database and its move stay inside too, through a planted absolute link.
+        std::os::unix::fs::symlink(t.path().join("host-db"), root.join("db")).unwrap();
+        let db = RpmDb::create(&root, "/db").unwrap();
+        db.finish().unwrap();
+        assert!(!t.path().join("host-db").exists());
+        let inside = root.join(t.path().join("host-db").strip_prefix("/").unwrap());
+        assert!(inside.join(DB_FILE).is_file());
+        move_db(&root, "/db", "/../moved").unwrap();
+        assert!(root.join("moved").join(DB_FILE).is_file());
+        assert!(!t.path().join("moved").exists());
+    }
 }
