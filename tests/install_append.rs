@@ -197,3 +197,20 @@ fn modified_shared_config_is_kept_as_rpm() {
         kfdb::answers(&k, DBPATH, &paths)
     );
 }
+
+/// A root whose rpmdb is not sqlite (an old bdb `Packages`) is refused with the reason, and
+/// left as it was.
+#[test]
+fn non_sqlite_rpmdb_is_refused() {
+    let Some(fx) = ready() else { return };
+    let dir = scratch("bdb");
+    let k = dir.join("kiln");
+    std::fs::create_dir_all(k.join("var/lib/rpm")).unwrap();
+    std::fs::write(k.join("var/lib/rpm/Packages"), b"\0\0\0\0bdb").unwrap();
+    let before = tree(&k, &[]);
+    let o = kiln_i(&k, Some(DBPATH), &[busybox(&fx)], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bdb") && err.contains("sqlite"), "{err}");
+    assert!(tree_diff(&before, &tree(&k, &[])).is_empty());
+}
