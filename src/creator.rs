@@ -476,6 +476,7 @@ impl<'a> Creator<'a> {
                 arch: c.s.arch.name.to_string(),
                 no_digest: c.s.no_digest,
                 digest_records: Some(records),
+                relocations: Vec::new(),
             };
             c.start_precompress();
             let rep = transaction::install(&paths, &c.root, &opts, &c.runner, c.reporters.install)?;

@@ -23,14 +23,17 @@ const EMPTY: &[&str] = &["etc/machine-id"];
 /// root); returns what was changed, for the log.
 pub fn reset_run_specific(root: &Path, dbpath: &str) -> Vec<String> {
     let mut done = Vec::new();
+    // Every path resolved beneath the root (a package may have made /etc or /var a link to a
+    // host directory); the last component is never followed.
+    let at = |p: &str| crate::configure::fsutil::in_root(root, &format!("/{p}"), false);
     for p in REMOVE {
-        let f = root.join(p);
+        let f = at(p);
         if f.symlink_metadata().is_ok_and(|m| m.is_file()) && std::fs::remove_file(&f).is_ok() {
             done.push(format!("removed /{p}"));
         }
     }
     for p in EMPTY {
-        let f = root.join(p);
+        let f = at(p);
         if f.symlink_metadata()
             .is_ok_and(|m| m.is_file() && m.len() > 0)
             && std::fs::write(&f, b"").is_ok()
@@ -39,13 +42,13 @@ pub fn reset_run_specific(root: &Path, dbpath: &str) -> Vec<String> {
         }
     }
     // /var/lib/dbus/machine-id as a copy of its own (not the usual symlink).
-    let dbus = root.join("var/lib/dbus/machine-id");
+    let dbus = at("var/lib/dbus/machine-id");
     if dbus.symlink_metadata().is_ok_and(|m| m.is_file()) && std::fs::remove_file(&dbus).is_ok() {
         done.push("removed /var/lib/dbus/machine-id".into());
     }
     // SQLite's WAL index is shared memory of the last process that had the database open;
     // with an empty WAL both files are recreated on the next open.
-    let db = root.join(dbpath.trim_start_matches('/'));
+    let db = crate::configure::fsutil::in_root(root, dbpath, true);
     let wal = db.join("rpmdb.sqlite-wal");
     let shm = db.join("rpmdb.sqlite-shm");
     let wal_empty = wal.metadata().map(|m| m.len() == 0).unwrap_or(true);

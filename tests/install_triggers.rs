@@ -248,7 +248,6 @@ fn install_prefixes_match_rpm() {
 /// rpm then also runs the older packages' triggers: `%filetriggerin` as if they had been in
 /// the transaction, and their `%transfiletriggerin` first, fed only the new packages' files.
 #[test]
-#[ignore = "needs `kiln install-rpms` to append to an installed root (the rpmdb step)"]
 fn file_triggers_on_append_match_rpm() {
     if !have_rpm() || !rustix::process::geteuid().is_root() {
         eprintln!("SKIP: needs rpm and root");

@@ -142,11 +142,11 @@ pub struct Kernel {
 pub fn find_kernel(root: &Path) -> Result<Kernel, BootError> {
     let mut found: Vec<Kernel> = Vec::new();
     for modules in ["usr/lib/modules", "lib/modules"] {
-        if let Ok(rd) = std::fs::read_dir(root.join(modules)) {
+        if let Ok(rd) = std::fs::read_dir(rj(root, modules)) {
             for e in rd.flatten() {
                 let v = e.file_name().to_string_lossy().into_owned();
                 let z = e.path().join("vmlinuz");
-                let boot = root.join(format!("boot/vmlinuz-{v}"));
+                let boot = rj(root, format!("boot/vmlinuz-{v}"));
                 if z.is_file() {
                     found.push(Kernel {
                         version: v,
@@ -187,11 +187,18 @@ fn chroot_run(runner: &ScriptRunner, root: &Path, argv: &[String]) -> Result<Str
     Ok(out.output)
 }
 
+/// A path of the target as a chroot sees it: symlinks and `..` resolved beneath the root, so
+/// a link a package planted (`/var/tmp -> /host/dir`) never makes kiln read or write the host.
+fn rj(root: &Path, rel: impl AsRef<Path>) -> PathBuf {
+    let rel = rel.as_ref().to_string_lossy();
+    crate::configure::fsutil::in_root(root, &format!("/{}", rel.trim_start_matches('/')), true)
+}
+
 /// The first of `candidates` (paths inside the root) that exists.
 fn first_in_root(root: &Path, candidates: &[&str]) -> Option<String> {
     candidates
         .iter()
-        .find(|c| root.join(c.trim_start_matches('/')).exists())
+        .find(|c| rj(root, c.trim_start_matches('/')).exists())
         .map(|c| c.to_string())
 }
 
@@ -209,9 +216,9 @@ fn initrd_codec(root: &Path, kver: &str) -> InitrdCodec {
         .iter()
         .map(|d| {
             if *d == "boot" {
-                root.join(format!("boot/config-{kver}"))
+                rj(root, format!("boot/config-{kver}"))
             } else {
-                root.join(format!("usr/lib/modules/{kver}/config"))
+                rj(root, format!("usr/lib/modules/{kver}/config"))
             }
         })
         .find_map(|p| std::fs::read_to_string(p).ok())
@@ -278,7 +285,7 @@ pub fn make_initramfs_with(
     .ok_or_else(|| BootError::NoDracutLive("dracut is not installed in the root".into()))?;
     let live_module = ["usr/lib/dracut/modules.d", "lib/dracut/modules.d"]
         .iter()
-        .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
+        .filter_map(|d| std::fs::read_dir(rj(root, d)).ok())
         .flat_map(|rd| rd.flatten())
         .any(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
@@ -291,12 +298,12 @@ pub fn make_initramfs_with(
     }
     // As livecd-creator: the live settings stay in the image so a later kernel update
     // rebuilds a live-capable initramfs.
-    let conf_dir = root.join("etc/dracut.conf.d");
-    std::fs::create_dir_all(&conf_dir).map_err(io("create", &conf_dir))?;
-    let conf = conf_dir.join("99-liveos.conf");
-    std::fs::write(
+    let conf = crate::configure::fsutil::in_root(root, "/etc/dracut.conf.d/99-liveos.conf", false);
+    // Replaced atomically, never written through a link at its name.
+    crate::configure::fsutil::write_atomic(
         &conf,
-        "# written by kiln for live media (as livecd-creator does)\nadd_dracutmodules+=\" dmsquash-live \"\nhostonly=\"no\"\n",
+        b"# written by kiln for live media (as livecd-creator does)\nadd_dracutmodules+=\" dmsquash-live \"\nhostonly=\"no\"\n",
+        crate::configure::fsutil::NewFile::root(0o644),
     )
     .map_err(io("write", &conf))?;
     let out_in_root = "/var/tmp/kiln-initramfs.img";
@@ -324,11 +331,11 @@ pub fn make_initramfs_with(
     if source_date_epoch.is_some() {
         argv.insert(1, "--reproducible".into());
     }
-    let var_tmp = root.join("var/tmp");
+    let var_tmp = rj(root, "var/tmp");
     std::fs::create_dir_all(&var_tmp).map_err(io("create", &var_tmp))?;
     tracing::debug!("running dracut for kernel {kver}");
     chroot_run(runner, root, &argv)?;
-    let host = root.join(out_in_root.trim_start_matches('/'));
+    let host = rj(root, out_in_root.trim_start_matches('/'));
     if !host.is_file() {
         return Err(BootError::Tool {
             cmd: argv.join(" "),
@@ -356,7 +363,7 @@ fn initramfs_modules(root: &Path) -> String {
     let has_module = |name: &str| {
         ["usr/lib/dracut/modules.d", "lib/dracut/modules.d"]
             .iter()
-            .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
+            .filter_map(|d| std::fs::read_dir(rj(root, d)).ok())
             .flat_map(|rd| rd.flatten())
             .any(|e| {
                 let n = e.file_name().to_string_lossy().into_owned();
@@ -366,7 +373,7 @@ fn initramfs_modules(root: &Path) -> String {
     let has_bin = |name: &str| {
         ["usr/bin", "usr/sbin", "bin", "sbin"]
             .iter()
-            .any(|d| root.join(d).join(name).exists())
+            .any(|d| rj(root, d).join(name).exists())
     };
     let mut m = vec!["dmsquash-live"];
     let livenet =
@@ -537,17 +544,18 @@ fn bios_grub(
     .map(|s| s.to_string())
     .collect();
     chroot_run(runner, root, &argv)?;
-    let img = root.join(out_in_root.trim_start_matches('/'));
+    let img = rj(root, out_in_root.trim_start_matches('/'));
     copy(&img, &iso.join(layout::ELTORITO))?;
     let _ = std::fs::remove_file(&img);
     // The modules GRUB loads at run time, beside its config, as lorax copies them.
-    let src = root.join(moddir.trim_start_matches('/'));
+    let src = rj(root, moddir.trim_start_matches('/'));
     let dst = iso.join(layout::GRUB_BIOS_DIR).join(target);
     std::fs::create_dir_all(&dst).map_err(io("create", &dst))?;
     for e in std::fs::read_dir(&src).map_err(io("read", &src))?.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.ends_with(".mod") || n.ends_with(".lst") {
-            copy(&e.path(), &dst.join(&n))?;
+            // Each file resolved beneath the root: a module may be a link to a host file.
+            copy(&rj(root, format!("{moddir}/{n}")), &dst.join(&n))?;
         }
     }
     let cfg = iso.join(layout::GRUB_BIOS_DIR).join("grub.cfg");
@@ -589,10 +597,9 @@ fn bios_isolinux(
     })?;
     let dir = iso.join(layout::ISOLINUX_DIR);
     copy(
-        &root.join(isolinux_bin.trim_start_matches('/')),
+        &rj(root, isolinux_bin.trim_start_matches('/')),
         &dir.join("isolinux.bin"),
     )?;
-    let mdir = root.join(modules.trim_start_matches('/'));
     for m in [
         "ldlinux.c32",
         "libcom32.c32",
@@ -600,7 +607,7 @@ fn bios_isolinux(
         "menu.c32",
         "vesamenu.c32",
     ] {
-        let p = mdir.join(m);
+        let p = rj(root, format!("{modules}/{m}"));
         if p.is_file() {
             copy(&p, &dir.join(m))?;
         } else if m == "ldlinux.c32" || m == "menu.c32" {
@@ -619,7 +626,7 @@ fn bios_isolinux(
         "/usr/lib/syslinux/mbr/isohdpfx.bin",
     ]
     .iter()
-    .map(|c| root.join(c.trim_start_matches('/')))
+    .map(|c| rj(root, c.trim_start_matches('/')))
     .find(|p| p.is_file());
     assets.hybrid_mbr = mbr.and_then(|p| std::fs::read(p).ok());
     assets.bios_image = Some(format!("{}/isolinux.bin", layout::ISOLINUX_DIR));
@@ -643,7 +650,7 @@ fn efi(
     let esp_boot = esp.join(layout::EFI_DIR);
     std::fs::create_dir_all(&esp_boot).map_err(io("create", &esp_boot))?;
     // Fedora/EL: shim and grub as the packages install them under /boot/efi/EFI/<vendor>.
-    let vendor_dir = std::fs::read_dir(root.join("boot/efi/EFI"))
+    let vendor_dir = std::fs::read_dir(rj(root, "boot/efi/EFI"))
         .ok()
         .into_iter()
         .flat_map(|rd| rd.flatten())
@@ -720,7 +727,7 @@ fn efi(
             "efinet",
             "terminal",
         ];
-        let mod_host = root.join(moddir.trim_start_matches('/'));
+        let mod_host = rj(root, moddir.trim_start_matches('/'));
         let mods: Vec<&str> = wanted
             .iter()
             .copied()
@@ -743,7 +750,7 @@ fn efi(
         .collect();
         argv.extend(mods.iter().map(|s| s.to_string()));
         chroot_run(runner, root, &argv)?;
-        let img = root.join(out_in_root.trim_start_matches('/'));
+        let img = rj(root, out_in_root.trim_start_matches('/'));
         copy(&img, &esp_boot.join(boot_file))?;
         let _ = std::fs::remove_file(&img);
         assets.efi_chain = Some("grub-mkimage".into());

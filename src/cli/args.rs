@@ -398,7 +398,8 @@ pub struct InstallArgs {
 /// `kiln install-rpms`.
 #[derive(Debug, clap::Args)]
 pub struct InstallRpmsArgs {
-    /// The root directory to create (must not exist, or be empty).
+    /// The root directory: a new one, or a root with an rpmdb to add the packages to (a second
+    /// transaction, as `rpm -i --root`).
     #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
     /// The packages, installed in this order (no dependency check, no reordering).
@@ -436,6 +437,12 @@ pub struct InstallRpmsArgs {
     /// Print the install report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Relocate the files of a relocatable package (one `Prefix:`) to DIR (`rpm --prefix`).
+    #[arg(long, value_name = "DIR")]
+    pub prefix: Option<String>,
+    /// Relocate files under OLD to NEW (`rpm --relocate OLD=NEW`; repeatable).
+    #[arg(long = "relocate", value_name = "OLD=NEW")]
+    pub relocate: Vec<String>,
 }
 
 /// `kiln boot-test`.

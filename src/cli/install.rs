@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use kiln::install::relocate::{RelocateError, Relocation};
 use kiln::install::scriptlet::ScriptRunner;
 use kiln::install::transaction::{self, InstallOptions};
 use kiln::repo;
@@ -67,11 +68,25 @@ pub(super) fn warn_nodigest() {
     );
 }
 
-/// `kiln install-rpms`.
-pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
-    if let Some(code) = check_root(&a.root) {
-        return Ok(code);
+/// Whether `root` is missing or an empty directory: only such a root is removed again when
+/// the install fails (a root that had files, e.g. an earlier install, is the user's).
+fn root_is_new(root: &std::path::Path) -> bool {
+    match std::fs::read_dir(root) {
+        Ok(mut d) => d.next().is_none(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
     }
+}
+
+/// `kiln install-rpms`: into a new root, or appended to a root that has packages already (its
+/// rpmdb gets a second transaction, as `rpm -i --root` does).
+pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
+    let relocations = match relocations(a) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
     let opts = InstallOptions {
         exclude_docs: a.excludedocs,
         inst_langs: a.inst_langs.as_deref().map(split_langs),
@@ -83,6 +98,7 @@ pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
         no_digest: a.nodigest,
         // Arbitrary files, no cache to keep records in: each is hashed.
         digest_records: None,
+        relocations,
     };
     install_files(
         &a.rpms,
@@ -91,6 +107,18 @@ pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
         (a.nocleanup, a.json, a.script_timeout),
         &[],
     )
+}
+
+/// `--prefix` first (rpm's CLI puts it first), then each `--relocate`.
+fn relocations(a: &InstallRpmsArgs) -> Result<Vec<Relocation>, RelocateError> {
+    let mut v = Vec::new();
+    if let Some(p) = &a.prefix {
+        v.push(Relocation::prefix(p)?);
+    }
+    for r in &a.relocate {
+        v.push(Relocation::parse_relocate(r)?);
+    }
+    Ok(v)
 }
 
 /// Install `paths` and print the report; shared by both commands.
@@ -124,13 +152,13 @@ fn install_files(
     };
     let mut guard = RootGuard {
         path: root.to_path_buf(),
-        armed: !nocleanup,
+        armed: !nocleanup && root_is_new(root),
     };
     let report = match transaction::install(paths, root, opts, &runner, &InstallBar::new(tty)) {
         Ok(rep) => rep,
         Err(e) => {
             eprintln!("error: {}", cause_chain(&e));
-            if nocleanup {
+            if !guard.armed {
                 eprintln!(
                     "note: the partly installed root is kept in `{}`",
                     root.display()
@@ -232,6 +260,7 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
         arch: a.resolve.arch.clone().unwrap_or_else(host_arch),
         no_digest: a.nodigest,
         digest_records: Some(records),
+        relocations: Vec::new(),
     };
     let paths: Vec<_> = local.iter().map(|l| l.path.clone()).collect();
     install_files(

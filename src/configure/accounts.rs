@@ -114,8 +114,10 @@ struct Table {
 
 impl Table {
     fn load(root: &Path, path: &str, new_mode: u32) -> std::io::Result<Table> {
+        // Read through a symlink at the path as a chroot would (inside the root); the
+        // rewrite replaces the link itself.
         let host = fsutil::in_root(root, path, false);
-        let text = fsutil::read_opt(&host)?.unwrap_or_default();
+        let text = fsutil::read_opt(&fsutil::in_root(root, path, true))?.unwrap_or_default();
         Ok(Table {
             path: host,
             lines: text.lines().map(str::to_string).collect(),

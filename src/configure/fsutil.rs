@@ -62,10 +62,21 @@ fn join(root: &Path, parts: &[std::ffi::OsString]) -> PathBuf {
     p
 }
 
-/// The file's text, `None` when it does not exist.
+/// The file's text, `None` when it does not exist. A symlink at `path` is not followed (an
+/// error): pass a path resolved with [`in_root`] (`follow_last`), never one that a link in the
+/// root could send to a host file.
 pub fn read_opt(path: &Path) -> std::io::Result<Option<String>> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+    use std::io::Read;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path);
+    match f {
+        Ok(mut f) => {
+            let mut b = Vec::new();
+            f.read_to_end(&mut b)?;
+            Ok(Some(String::from_utf8_lossy(&b).into_owned()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -107,11 +118,13 @@ pub fn write_atomic(path: &Path, data: &[u8], new: NewFile) -> std::io::Result<(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.kiln-{}", std::process::id()));
+    // A stale temp file (or a link planted at its name) goes; the new one is created
+    // exclusively, which never follows a symlink.
+    let _ = std::fs::remove_file(&tmp);
     let res = (|| {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
             .open(&tmp)?;
         f.write_all(data)?;
@@ -128,16 +141,18 @@ pub fn write_atomic(path: &Path, data: &[u8], new: NewFile) -> std::io::Result<(
     res
 }
 
-/// Append `data` to `path` (created with `new` when missing).
+/// Append `data` to `path` (created with `new` when missing). A symlink at `path` is refused,
+/// not followed: pass a path resolved with [`in_root`] (`follow_last`).
 pub fn append(path: &Path, data: &[u8], new: NewFile) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let existed = path.exists();
+    let existed = path.symlink_metadata().is_ok();
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(new.mode)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)?;
     if !existed {
         std::os::unix::fs::fchown(&f, Some(new.uid), Some(new.gid))?;

@@ -630,7 +630,8 @@ impl Cx<'_> {
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| err(&dir, e))?;
         }
-        let file = dir.join("authorized_keys");
+        // Resolved beneath the root: `.ssh` or the file may be links a package planted.
+        let file = fsutil::in_root(self.root, &format!("{home}/.ssh/authorized_keys"), true);
         let mut line = key.trim_end().to_string();
         line.push('\n');
         fsutil::append(

@@ -23,6 +23,15 @@ pub enum InstallError {
     /// Two packages ship different files at one path (checked before anything is written).
     #[error("file conflict")]
     Conflict(#[source] UnpackError),
+    /// A package of the transaction is installed already (same NEVRA), as rpm refuses it.
+    #[error("package {nevra} is already installed")]
+    AlreadyInstalled {
+        /// The package.
+        nevra: String,
+    },
+    /// `--prefix`/`--relocate` cannot be applied to a package.
+    #[error(transparent)]
+    Relocate(#[from] super::relocate::RelocateError),
     /// Unpacking a package failed.
     #[error("failed to install {nevra}")]
     Unpack {
@@ -73,6 +82,8 @@ impl InstallError {
             InstallError::Read { .. }
             | InstallError::Digest(_)
             | InstallError::Conflict(_)
+            | InstallError::AlreadyInstalled { .. }
+            | InstallError::Relocate(_)
             | InstallError::Unpack { .. }
             | InstallError::Scriptlet { .. }
             | InstallError::Runner(ScriptError::Timeout { .. }) => 1,

@@ -106,6 +106,22 @@ pub struct FileInfo {
     pub caps: String,
     /// `FILECOLORS` (1 = ELF32, 2 = ELF64), 0 when absent.
     pub color: u32,
+    /// The path the payload names it by, when relocation moved it (empty: `path`).
+    pub orig_path: String,
+    /// Decided by the transaction, not read from the header: a modified `%config` file on
+    /// disk that rpm leaves as it is (`FA_SKIP`, see [`super::installed::kept_configs`]).
+    pub keep_on_disk: bool,
+}
+
+impl FileInfo {
+    /// The name of this file in the payload (the original path of a relocated file).
+    pub fn payload_path(&self) -> &str {
+        if self.orig_path.is_empty() {
+            &self.path
+        } else {
+            &self.orig_path
+        }
+    }
 }
 
 /// When a scriptlet runs.
@@ -300,6 +316,12 @@ impl PackageInfo {
                 self.name, self.version, self.release, self.arch
             ),
         }
+    }
+
+    /// The facts of a stored rpmdb header (an installed package; entries appended after the
+    /// immutable region replace the region's, as rpm reads them).
+    pub fn from_blob(blob: &[u8]) -> Result<PackageInfo, String> {
+        PackageInfo::from_header(&Header::parse(blob)?)
     }
 
     /// The install-time scriptlet of `kind`, when the package has one.
@@ -607,6 +629,8 @@ fn files(h: &Header<'_>) -> Result<Vec<FileInfo>, String> {
             lang: langs[i].clone(),
             caps: caps[i].clone(),
             color: colors[i],
+            orig_path: String::new(),
+            keep_on_disk: false,
         });
     }
     Ok(out)

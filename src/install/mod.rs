@@ -10,6 +10,8 @@
 //! - [`rootfs`]: path-safe operations beneath the root (`openat2(RESOLVE_IN_ROOT)`).
 //! - [`unpack`]: one package's files written beneath the root; file conflict checks.
 //! - [`rpmdb`]: the sqlite rpmdb writer.
+//! - [`relocate`]: `--prefix`/`--relocate` of relocatable packages.
+//! - [`installed`]: the packages a root already has (appending a transaction).
 //! - [`lua`]: the embedded Lua for `-p <lua>` scriptlets (runs in an already chrooted process).
 //! - [`scriptlet`]: running scriptlets in the root, with a time limit, their output streamed.
 //! - `sandbox`: what a scriptlet's process goes through before it runs (namespaces, pivot_root,
@@ -20,8 +22,10 @@ pub mod cpio;
 pub mod digest;
 pub mod error;
 pub mod header;
+pub mod installed;
 pub mod lua;
 pub mod payload;
+pub mod relocate;
 pub mod rootfs;
 pub mod rpmdb;
 pub(crate) mod sandbox;

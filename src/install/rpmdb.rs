@@ -15,8 +15,14 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{openat, renameat, statat, unlinkat, AtFlags, Mode, OFlags};
+
+use super::relocate::HeaderRelocation;
+use super::rootfs::Root;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
@@ -86,6 +92,8 @@ pub struct InstallInfo {
     pub install_color: u32,
     /// One `RPMFILE_STATE_*` per file, in header order.
     pub file_states: Vec<u8>,
+    /// `--prefix`/`--relocate`: the prefixes as installed and the moved file list.
+    pub relocation: Option<HeaderRelocation>,
 }
 
 /// `RPMFILE_STATE_NORMAL`.
@@ -140,7 +148,11 @@ const TAG_TRIGGERNAME: u32 = 1066;
 const TAG_OBSOLETENAME: u32 = 1090;
 const TAG_PREFIXES: u32 = 1098;
 const TAG_INSTPREFIXES: u32 = 1099;
+const TAG_DIRINDEXES: u32 = 1116;
 const TAG_BASENAMES: u32 = 1117;
+const TAG_ORIGDIRINDEXES: u32 = 1119;
+const TAG_ORIGBASENAMES: u32 = 1120;
+const TAG_ORIGDIRNAMES: u32 = 1121;
 const TAG_DIRNAMES: u32 = 1118;
 const TAG_OLDFILENAMES: u32 = 1027;
 const TAG_INSTALLCOLOR: u32 = 1127;
@@ -475,9 +487,11 @@ impl<'a> Blob<'a> {
         &self.raw[8 + 16 * from..8 + 16 * to]
     }
 
+    /// The entry of `tag`; one appended after the region replaces the region's (rpm's import).
     fn get(&self, tag: u32) -> Option<&Entry<'a>> {
         self.entries
             .iter()
+            .rev()
             .find(|e| e.tag == tag && !(TAG_HEADERIMAGE..TAG_HEADERREGIONS).contains(&e.tag))
     }
 
@@ -530,6 +544,20 @@ struct Added {
     ty: u32,
     count: u32,
     data: Vec<u8>,
+}
+
+fn string_array(tag: u32, v: &[&str]) -> Added {
+    let mut data = Vec::new();
+    for s in v {
+        data.extend_from_slice(s.as_bytes());
+        data.push(0);
+    }
+    Added {
+        tag,
+        ty: T_STRING_ARRAY,
+        count: v.len() as u32,
+        data,
+    }
 }
 
 /// The header rpm stores in `Packages` for a package with these signature and main header blobs
@@ -641,6 +669,49 @@ pub fn db_header_blob(
         }
     }
 
+    // Relocated packages: where each prefix went, and (when paths moved) the original file
+    // list kept under ORIG* while the new one replaces it. rpm modifies the header in memory;
+    // its export keeps the immutable region as it was and appends the new entries, which
+    // replace the region's when the header is read back.
+    if let Some(r) = &info.relocation {
+        if !r.inst_prefixes.is_empty() {
+            let v: Vec<&str> = r.inst_prefixes.iter().map(String::as_str).collect();
+            added.insert(TAG_INSTPREFIXES, string_array(TAG_INSTPREFIXES, &v));
+        }
+        if let Some(f) = &r.files {
+            for (from, to) in [
+                (TAG_BASENAMES, TAG_ORIGBASENAMES),
+                (TAG_DIRNAMES, TAG_ORIGDIRNAMES),
+                (TAG_DIRINDEXES, TAG_ORIGDIRINDEXES),
+            ] {
+                let e = main
+                    .get(from)
+                    .ok_or_else(|| bad("main", format!("relocated, but has no tag {from}")))?;
+                added.insert(
+                    to,
+                    Added {
+                        tag: to,
+                        ty: e.ty,
+                        count: e.count,
+                        data: e.data.to_vec(),
+                    },
+                );
+            }
+            let b: Vec<&str> = f.basenames.iter().map(String::as_str).collect();
+            let d: Vec<&str> = f.dirnames.iter().map(String::as_str).collect();
+            added.insert(TAG_BASENAMES, string_array(TAG_BASENAMES, &b));
+            added.insert(TAG_DIRNAMES, string_array(TAG_DIRNAMES, &d));
+            added.insert(
+                TAG_DIRINDEXES,
+                Added {
+                    tag: TAG_DIRINDEXES,
+                    ty: T_INT32,
+                    count: f.dirindexes.len() as u32,
+                    data: f.dirindexes.iter().flat_map(|v| v.to_be_bytes()).collect(),
+                },
+            );
+        }
+    }
     // Relocatable packages get their prefixes recorded as installed (no relocation applied).
     if let Some(p) = main.get(TAG_PREFIXES) {
         if !present(&added, TAG_INSTPREFIXES) {
@@ -1020,10 +1091,15 @@ fn rich_parse(s: &[u8], p: &mut usize, st: &mut RichState) -> Option<()> {
 // ---------------------------------------------------------------------------------------------
 // The database.
 
-/// An rpmdb being written: one sqlite transaction from [`RpmDb::create`] to [`RpmDb::finish`].
+/// An rpmdb being written: one sqlite transaction from [`RpmDb::create`] (or
+/// [`RpmDb::open_append`]) to [`RpmDb::finish`].
 pub struct RpmDb {
     conn: Connection,
-    dir: PathBuf,
+    /// The database directory, resolved beneath the root and held open: every file of the
+    /// database is reached through it (sqlite by `/proc/self/fd/N/...`), so neither a symlink
+    /// planted in the root nor one swapped in by a scriptlet can move the database to the host.
+    dirfd: OwnedFd,
+    /// The database file as the user knows it (root + dbpath), for messages.
     file: PathBuf,
     /// Packages added since the last commit.
     dirty: bool,
@@ -1057,9 +1133,21 @@ impl RpmDb {
     }
 
     /// Create a fresh database at `root` + `dbpath` (an absolute path inside the root, e.g.
-    /// `/usr/lib/sysimage/rpm`), replacing any database already there.
+    /// `/usr/lib/sysimage/rpm`), replacing any database already there. The directory is
+    /// resolved beneath the root as a chroot would (`..` and symlinks clamped to the root).
     pub fn create(root: &Path, dbpath: &str) -> Result<RpmDb, RpmDbError> {
-        let dir = root.join(dbpath.trim_start_matches('/'));
+        Self::open_in(root, dbpath, false)
+    }
+
+    /// Open the database at `root` + `dbpath` to append a transaction to it (rpm's `rpm -i`
+    /// into a root that has one); a fresh one when there is none.
+    pub fn open_append(root: &Path, dbpath: &str) -> Result<RpmDb, RpmDbError> {
+        Self::open_in(root, dbpath, true)
+    }
+
+    fn open_in(root: &Path, dbpath: &str, keep: bool) -> Result<RpmDb, RpmDbError> {
+        let dbpath = clamp_in_root(dbpath);
+        let shown = root.join(dbpath.trim_start_matches('/'));
         let io = |action, path: &Path| {
             let path = path.display().to_string();
             move |source| RpmDbError::Io {
@@ -1068,41 +1156,60 @@ impl RpmDb {
                 source,
             }
         };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(&dir)
-            .map_err(io("create the rpmdb directory", &dir))?;
-        let file = dir.join(DB_FILE);
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let p = PathBuf::from(format!("{}{suffix}", file.display()));
-            match fs::remove_file(&p) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(RpmDbError::Io {
-                        action: "remove the old rpmdb",
-                        path: p.display().to_string(),
-                        source: e,
-                    })
+        fs::create_dir_all(root).map_err(io("create the root", root))?;
+        let rootfs = Root::open(root).map_err(io("open the root", root))?;
+        let dirfd =
+            ensure_dir(root, &rootfs, &dbpath).map_err(io("create the rpmdb directory", &shown))?;
+        let file = shown.join(DB_FILE);
+        let exists = statat(&dirfd, DB_FILE, AtFlags::SYMLINK_NOFOLLOW).is_ok();
+        if !keep || !exists {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let name = format!("{DB_FILE}{suffix}");
+                match unlinkat(&dirfd, name.as_str(), AtFlags::empty()) {
+                    Err(e) if e != rustix::io::Errno::NOENT => {
+                        return Err(RpmDbError::Io {
+                            action: "remove the old rpmdb",
+                            path: shown.join(&name).display().to_string(),
+                            source: e.into(),
+                        })
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
         let conn = Connection::open_with_flags(
-            &file,
+            fd_path(&dirfd, DB_FILE),
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|source| RpmDbError::Sqlite {
-            action: "create the database".into(),
+            action: if exists && keep {
+                "open the database".into()
+            } else {
+                "create the database".into()
+            },
             path: file.display().to_string(),
             source,
         })?;
         // One statement per table stays prepared for the whole transaction.
         conn.set_prepared_statement_cache_capacity(2 * (INDEXES.len() + 1));
+        // A failed transaction must not checkpoint and delete the -wal and -shm of a database
+        // it appends to when its connection drops; `finish` checkpoints itself.
+        if keep && exists {
+            conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
+            .map_err(|source| RpmDbError::Sqlite {
+                action: "keep the wal file".into(),
+                path: file.display().to_string(),
+                source,
+            })?;
+        }
         let db = RpmDb {
             conn,
-            dir,
+            dirfd,
             file,
             dirty: false,
         };
@@ -1128,7 +1235,7 @@ impl RpmDb {
         db.conn
             .execute_batch(&batch)
             .map_err(db.sql_err("create the schema"))?;
-        debug!(file = %db.file.display(), "rpmdb created");
+        debug!(file = %db.file.display(), appending = exists && keep, "rpmdb opened");
         Ok(db)
     }
 
@@ -1242,38 +1349,55 @@ impl RpmDb {
             )
             .map_err(self.sql_err("keep the wal file"))?;
         let RpmDb {
-            conn, dir, file, ..
+            conn, dirfd, file, ..
         } = self;
         conn.close().map_err(|(_, source)| RpmDbError::Sqlite {
             action: "close".into(),
             path: file.display().to_string(),
             source,
         })?;
-        let io = |action, path: &Path| {
-            let path = path.display().to_string();
-            move |source| RpmDbError::Io {
+        let io = |action, name: &str| {
+            let path = file.with_file_name(name).display().to_string();
+            move |source: rustix::io::Errno| RpmDbError::Io {
                 action,
                 path,
-                source,
+                source: source.into(),
             }
         };
-        fs::File::open(&file)
-            .and_then(|f| f.sync_all())
-            .map_err(io("sync", &file))?;
-        let lock = dir.join(LOCK_FILE);
-        if !lock.exists() {
-            fs::File::create(&lock).map_err(io("create", &lock))?;
-        }
-        for p in [
-            file.clone(),
-            PathBuf::from(format!("{}-wal", file.display())),
-            PathBuf::from(format!("{}-shm", file.display())),
-            lock,
+        let db = openat(
+            &dirfd,
+            DB_FILE,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io("open", DB_FILE))?;
+        rustix::fs::fsync(&db).map_err(io("sync", DB_FILE))?;
+        // Created if missing, never followed: a planted symlink is refused, not written through.
+        let lock = openat(
+            &dirfd,
+            LOCK_FILE,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .map_err(io("create", LOCK_FILE))?;
+        drop(lock);
+        for name in [
+            DB_FILE.to_string(),
+            format!("{DB_FILE}-wal"),
+            format!("{DB_FILE}-shm"),
+            LOCK_FILE.to_string(),
         ] {
-            if p.exists() {
-                fs::set_permissions(&p, fs::Permissions::from_mode(0o644))
-                    .map_err(io("set the mode of", &p))?;
-            }
+            // Never followed: a symlink there (ELOOP) is left alone.
+            let Ok(fd) = openat(
+                &dirfd,
+                name.as_str(),
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) else {
+                continue;
+            };
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))
+                .map_err(io("set the mode of", &name))?;
         }
         debug!(file = %file.display(), "rpmdb finished");
         Ok(())
@@ -1285,17 +1409,22 @@ impl RpmDb {
 
 /// The target's `%_dbpath`, from the rpm macro files inside `root` (read in rpm's order, later
 /// definitions winning), expanded; [`DEFAULT_DBPATH`] when the root has no rpm configuration or
-/// the value does not expand to an absolute path.
+/// the value does not expand to an absolute path. The macro files are read beneath the root
+/// (symlinks clamped to it), and the value is normalized as a chrooted rpm would see it: `..`
+/// cannot climb above the root, so the result always names a place inside it.
 pub fn target_dbpath(root: &Path) -> String {
-    let mut files: Vec<PathBuf> = vec!["usr/lib/rpm/macros".into()];
-    files.extend(sorted_glob(root, "usr/lib/rpm/macros.d", "macros."));
-    files.push("usr/lib/rpm/redhat/macros".into());
-    files.extend(sorted_glob(root, "etc/rpm", "macros."));
-    files.push("etc/rpm/macros".into());
+    let Ok(rootfs) = Root::open(root) else {
+        return DEFAULT_DBPATH.to_string();
+    };
+    let mut files: Vec<String> = vec!["/usr/lib/rpm/macros".into()];
+    files.extend(sorted_glob(&rootfs, "/usr/lib/rpm/macros.d", "macros."));
+    files.push("/usr/lib/rpm/redhat/macros".into());
+    files.extend(sorted_glob(&rootfs, "/etc/rpm", "macros."));
+    files.push("/etc/rpm/macros".into());
     let mut macros: BTreeMap<String, String> = BTreeMap::new();
     let mut any = false;
     for f in &files {
-        if let Some(text) = read_in_root(root, f) {
+        if let Some(text) = read_in_root(&rootfs, f) {
             any = true;
             parse_macros(&text, &mut macros);
         }
@@ -1305,11 +1434,8 @@ pub fn target_dbpath(root: &Path) -> String {
     }
     match expand_macros("%{_dbpath}", &macros, 0) {
         Some(v) if v.starts_with('/') => {
-            let mut v = v.trim_end_matches('/').to_string();
-            while v.contains("//") {
-                v = v.replace("//", "/");
-            }
-            if v.is_empty() {
+            let v = clamp_in_root(&v);
+            if v == "/" {
                 DEFAULT_DBPATH.to_string()
             } else {
                 v
@@ -1319,53 +1445,255 @@ pub fn target_dbpath(root: &Path) -> String {
     }
 }
 
-fn sorted_glob(root: &Path, dir: &str, prefix: &str) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(root.join(dir))
-        .into_iter()
-        .flatten()
+/// An absolute path as a process chrooted to the root resolves it lexically: `.`, empty
+/// components and trailing slashes dropped, `..` applied but never above `/`.
+pub fn clamp_in_root(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The directory `path` of the root, created when missing (0755), as a chrooted `mkdir -p`
+/// would: a dangling symlink on the way (`/var/lib/rpm -> /elsewhere`) is followed inside the
+/// root and its target made. The returned fd is opened with `RESOLVE_IN_ROOT`, whatever the
+/// root looked like when the path was computed.
+fn ensure_dir(root: &Path, rootfs: &Root, path: &str) -> std::io::Result<OwnedFd> {
+    match rootfs.open_dir(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Links resolved lexically beneath the root give a path without links to make.
+            let resolved = crate::configure::fsutil::in_root(root, path, true);
+            let rel = resolved
+                .strip_prefix(root)
+                .map(|p| format!("/{}", p.display()))
+                .unwrap_or_else(|_| path.to_string());
+            rootfs.mkdir_p(&rel, 0o755)?;
+            rootfs.open_dir(path)
+        }
+        r => r,
+    }
+}
+
+/// `/proc/self/fd/N/name`: a path that reaches `name` in the directory `fd` holds, whatever
+/// symlinks are on the way to it now (for APIs that take paths, like sqlite).
+fn fd_path(fd: &OwnedFd, name: &str) -> PathBuf {
+    let p = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    if name.is_empty() {
+        p
+    } else {
+        p.join(name)
+    }
+}
+
+/// Names in a directory of the root starting with `prefix`, sorted, as root paths.
+fn sorted_glob(root: &Root, dir: &str, prefix: &str) -> Vec<String> {
+    let Ok(pathfd) = root.open_dir(dir) else {
+        return Vec::new();
+    };
+    let Ok(fd) = openat(
+        &pathfd,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return Vec::new();
+    };
+    let Ok(d) = rustix::fs::Dir::read_from(&fd) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = d
         .flatten()
         .filter_map(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
-            n.starts_with(prefix).then(|| Path::new(dir).join(n))
+            n.starts_with(prefix).then(|| format!("{dir}/{n}"))
         })
         .collect();
     v.sort();
     v
 }
 
-/// Read a file of the target, resolving symlinks against the root (never the host).
-fn read_in_root(root: &Path, rel: &Path) -> Option<String> {
-    let mut rel = rel.to_path_buf();
-    for _ in 0..16 {
-        let p = root.join(&rel);
-        let md = fs::symlink_metadata(&p).ok()?;
-        if md.file_type().is_symlink() {
-            let target = fs::read_link(&p).ok()?;
-            rel = if target.is_absolute() {
-                target.strip_prefix("/").ok()?.to_path_buf()
-            } else {
-                let mut base = rel.parent().map(Path::to_path_buf).unwrap_or_default();
-                for c in target.components() {
-                    match c {
-                        std::path::Component::ParentDir => {
-                            base.pop();
-                        }
-                        std::path::Component::Normal(n) => base.push(n),
-                        _ => {}
-                    }
-                }
-                base
-            };
-            continue;
+/// Read a file of the target, resolving symlinks and `..` beneath the root (never the host);
+/// `None` for anything but a readable regular file.
+fn read_in_root(root: &Root, path: &str) -> Option<String> {
+    let st = root.stat(path).ok()?;
+    if st.st_mode & 0o170000 != 0o100000 {
+        return None;
+    }
+    root.read_file(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// Move the database files from one directory of the root to another (the target's own
+/// `%_dbpath`, known once its macros are unpacked). Both are resolved beneath the root.
+pub fn move_db(root: &Path, from: &str, to: &str) -> Result<(), RpmDbError> {
+    let (from, to) = (clamp_in_root(from), clamp_in_root(to));
+    let io = |action, path: &str| {
+        let path = root
+            .join(path.trim_start_matches('/'))
+            .display()
+            .to_string();
+        move |source: std::io::Error| RpmDbError::Io {
+            action,
+            path,
+            source,
         }
-        if !md.is_file() {
-            return None;
+    };
+    let rootfs = Root::open(root).map_err(io("open the root", "/"))?;
+    let dst = ensure_dir(root, &rootfs, &to).map_err(io("create the rpmdb directory", &to))?;
+    let src = rootfs.open_dir(&from).map_err(io("open", &from))?;
+    let names: Vec<std::ffi::OsString> = {
+        let fd = openat(
+            &src,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io("read", &from)(e.into()))?;
+        rustix::fs::Dir::read_from(&fd)
+            .map_err(|e| io("read", &from)(e.into()))?
+            .flatten()
+            .map(|e| {
+                std::ffi::OsString::from(std::ffi::OsStr::from_bytes(e.file_name().to_bytes()))
+            })
+            .filter(|n| n != "." && n != "..")
+            .collect()
+    };
+    for n in names {
+        renameat(&src, n.as_os_str(), &dst, n.as_os_str()).map_err(|e| {
+            io(
+                "move the rpmdb to",
+                &format!("{to}/{}", n.to_string_lossy()),
+            )(e.into())
+        })?;
+    }
+    if let Some((parent, name)) = from.rsplit_once('/') {
+        if let Ok(p) = rootfs.open_dir(if parent.is_empty() { "/" } else { parent }) {
+            let _ = unlinkat(&p, name, AtFlags::REMOVEDIR);
         }
-        return fs::read(&p)
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading an installed database (appending a transaction).
+
+/// One package of an existing rpmdb.
+#[derive(Debug, Clone)]
+pub struct InstalledPackage {
+    /// Its header number (`DBINSTANCE`).
+    pub hnum: u32,
+    /// The stored header blob.
+    pub blob: Vec<u8>,
+    /// `FILESTATES`, one per file (empty when the package has no files).
+    pub file_states: Vec<u8>,
+}
+
+/// Whether `root` + `dbpath` holds an rpmdb, and of which backend rpm would use there.
+pub fn existing_backend(root: &Path, dbpath: &str) -> Option<&'static str> {
+    let rootfs = Root::open(root).ok()?;
+    let dir = rootfs.open_dir(&clamp_in_root(dbpath)).ok()?;
+    for (name, backend) in [
+        (DB_FILE, "sqlite"),
+        ("Packages", "bdb"),
+        ("Packages.db", "ndb"),
+    ] {
+        if statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| st.st_mode & 0o170000 == 0o100000)
+        {
+            return Some(backend);
+        }
     }
     None
+}
+
+/// The packages already installed in the sqlite rpmdb at `root` + `dbpath` (resolved beneath
+/// the root), in header-number order; empty when there is no database. This is the one place
+/// the transaction learns of installed packages (for `$1` counts, triggers, conflicts and
+/// "already installed").
+pub fn installed_packages(root: &Path, dbpath: &str) -> Result<Vec<InstalledPackage>, RpmDbError> {
+    let dbpath = clamp_in_root(dbpath);
+    let shown = root.join(dbpath.trim_start_matches('/')).join(DB_FILE);
+    match existing_backend(root, &dbpath) {
+        None => return Ok(Vec::new()),
+        Some("sqlite") => {}
+        Some(other) => {
+            return Err(RpmDbError::BadInstallInfo {
+                package: shown.display().to_string(),
+                reason: format!(
+                    "the root's rpmdb uses the {other} backend; kiln appends only to sqlite \
+                     databases (rpm --rebuilddb --define '_db_backend sqlite' converts it)"
+                ),
+            })
+        }
+    }
+    let sqlite_err = |action: &str| {
+        let action = action.to_string();
+        let path = shown.display().to_string();
+        move |source| RpmDbError::Sqlite {
+            action,
+            path,
+            source,
+        }
+    };
+    let rootfs = Root::open(root).map_err(|source| RpmDbError::Io {
+        action: "open the root",
+        path: root.display().to_string(),
+        source,
+    })?;
+    let dirfd = rootfs.open_dir(&dbpath).map_err(|source| RpmDbError::Io {
+        action: "open the rpmdb directory",
+        path: shown.display().to_string(),
+        source,
+    })?;
+    let conn = Connection::open_with_flags(
+        fd_path(&dirfd, DB_FILE),
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite_err("open the database"))?;
+    // Closing must leave the -wal and -shm as rpm keeps them (a close would checkpoint and
+    // delete them).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map_err(sqlite_err("keep the wal file"))?;
+    let mut st = conn
+        .prepare("SELECT hnum, blob FROM 'Packages' ORDER BY hnum")
+        .map_err(sqlite_err("read the installed packages"))?;
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+        .map_err(sqlite_err("read the installed packages"))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (hnum, blob) = r.map_err(sqlite_err("read the installed packages"))?;
+        let b = Blob::parse(&blob).map_err(|reason| RpmDbError::BadHeader {
+            which: "installed",
+            package: format!("header #{hnum} of {}", shown.display()),
+            reason,
+        })?;
+        // Dribble entries replace region ones (as rpm's import), so the last one wins.
+        let file_states = b
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.tag == TAG_FILESTATES)
+            .map(|e| e.data.to_vec())
+            .unwrap_or_default();
+        out.push(InstalledPackage {
+            hnum: hnum as u32,
+            file_states,
+            blob,
+        });
+    }
+    Ok(out)
 }
 
 /// Macro definitions of a macro file: `%name[(opts)] body`, bodies continued by a trailing `\`.
@@ -1635,6 +1963,7 @@ mod tests {
             install_tid: 11,
             install_color: 3,
             file_states: vec![0, 2],
+            relocation: None,
         };
         let out = db_header_blob(&sig, &main, &info).unwrap();
         let m = Blob::parse(&main).unwrap();
@@ -1768,5 +2097,35 @@ mod tests {
         .unwrap();
         assert_eq!(target_dbpath(&d), "/var/lib/rpm-local");
         fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn dbpath_stays_beneath_the_root() {
+        assert_eq!(clamp_in_root("/../../tmp//x/./db/"), "/tmp/x/db");
+        assert_eq!(clamp_in_root("/a/../../b"), "/b");
+        assert_eq!(clamp_in_root("/.."), "/");
+        let t = tempfile::tempdir().unwrap();
+        let (root, host) = (t.path().join("root"), t.path().join("host-macros"));
+        fs::create_dir_all(root.join("etc/rpm")).unwrap();
+        // A macro file that is a link to a host file is read inside the root (missing here).
+        fs::write(&host, "%_dbpath /from-the-host\n").unwrap();
+        std::os::unix::fs::symlink(&host, root.join("etc/rpm/macros.link")).unwrap();
+        assert_eq!(target_dbpath(&root), DEFAULT_DBPATH);
+        fs::write(
+            root.join("etc/rpm/macros.up"),
+            "%_dbpath /../../../../x/../db\n",
+        )
+        .unwrap();
+        assert_eq!(target_dbpath(&root), "/db");
+        // The database and its move stay inside too, through a planted absolute link.
+        std::os::unix::fs::symlink(t.path().join("host-db"), root.join("db")).unwrap();
+        let db = RpmDb::create(&root, "/db").unwrap();
+        db.finish().unwrap();
+        assert!(!t.path().join("host-db").exists());
+        let inside = root.join(t.path().join("host-db").strip_prefix("/").unwrap());
+        assert!(inside.join(DB_FILE).is_file());
+        move_db(&root, "/db", "/../moved").unwrap();
+        assert!(root.join("moved").join(DB_FILE).is_file());
+        assert!(!t.path().join("moved").exists());
     }
 }

@@ -50,8 +50,9 @@ pub struct ScriptSpec {
     pub input: Option<String>,
     /// Macros for Lua's `rpm.expand`.
     pub macros: Vec<(String, String)>,
-    /// The package's install prefixes (relocatable packages): the Lua table
-    /// `RPM_INSTALL_PREFIX`, or `RPM_INSTALL_PREFIX`, `RPM_INSTALL_PREFIX0`, ... for programs.
+    /// The package's install prefixes (`INSTPREFIXES`, relocated when the install relocates):
+    /// the Lua table `RPM_INSTALL_PREFIX`, or `RPM_INSTALL_PREFIX`, `RPM_INSTALL_PREFIX0`, ...
+    /// for programs.
     #[serde(default)]
     pub install_prefixes: Vec<String>,
 }
@@ -403,6 +404,12 @@ fn run_program_here(spec: &ScriptSpec, devnull: std::fs::File) -> i32 {
     if let Some(e) = std::env::var_os("SOURCE_DATE_EPOCH") {
         cmd.env("SOURCE_DATE_EPOCH", e);
     }
+    for (i, p) in spec.install_prefixes.iter().enumerate() {
+        cmd.env(format!("RPM_INSTALL_PREFIX{i}"), p);
+        if i == 0 {
+            cmd.env("RPM_INSTALL_PREFIX", p);
+        }
+    }
     let stdin = match &spec.input {
         Some(_) => Stdio::piped(),
         None => Stdio::from(devnull),
@@ -439,7 +446,8 @@ fn write_temp_script(body: &str) -> std::io::Result<PathBuf> {
     if !dir.is_dir() {
         std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o1777)
+            // rpm makes a missing %_tmppath 0755.
+            .mode(0o755)
             .create(dir)?;
     }
     let pid = std::process::id();

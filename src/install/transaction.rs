@@ -29,6 +29,8 @@ use rayon::prelude::*;
 use tracing::debug;
 
 use super::header::{FileTriggerKind, RpmFile, ScriptKind, Scriptlet, TriggerKind};
+use super::installed;
+use super::relocate::{self, HeaderRelocation};
 use super::rootfs::Root;
 use super::rpmdb::{self, InstallInfo, RpmDb};
 use super::scriptlet::{ScriptRunner, ScriptSpec};
@@ -64,6 +66,8 @@ pub struct InstallOptions {
     /// Package files whose digests are known good (the cache's verified records); `None`:
     /// every package is hashed.
     pub digest_records: Option<std::sync::Arc<dyn super::digest::DigestRecords>>,
+    /// `--prefix`/`--relocate`, applied to every package (rpm's semantics).
+    pub relocations: Vec<relocate::Relocation>,
 }
 
 /// One scriptlet that ran.
@@ -107,6 +111,21 @@ struct Pkg {
     /// The files it leaves to other packages of the transaction (see
     /// [`unpack::shared_files`]).
     shared: unpack::Sharing,
+    /// What `--prefix`/`--relocate` changed (`None`: not asked for).
+    relocation: Option<HeaderRelocation>,
+}
+
+/// Where a package's prefixes are installed, for its scriptlets' `RPM_INSTALL_PREFIX*`: the
+/// relocated prefixes, else those its stored header records (`INSTPREFIXES`), else its
+/// `PREFIXES`.
+fn install_prefixes(p: &Pkg) -> Vec<String> {
+    if let Some(r) = &p.relocation {
+        return r.inst_prefixes.clone();
+    }
+    let inst = super::header::Header::parse(&p.rpm.hdr_blob)
+        .ok()
+        .and_then(|h| h.strings(rpm::IndexTag::RPMTAG_INSTPREFIXES).ok().flatten());
+    inst.unwrap_or_else(|| relocate::prefixes(&p.rpm))
 }
 
 fn script_name(kind: &str, sname: &str) -> String {
@@ -145,30 +164,66 @@ pub fn install(
         .collect::<Result<_, _>>()?;
     let mut pkgs: Vec<Pkg> = rpms
         .into_iter()
-        .map(|rpm| {
+        .map(|mut rpm| {
+            let relocation = relocate::relocate(&mut rpm, &opts.relocations)?;
             let i = &rpm.info;
             let evr = match i.epoch {
                 Some(e) if e > 0 => format!("{e}:{}-{}", i.version, i.release),
                 _ => format!("{}-{}", i.version, i.release),
             };
-            Pkg {
+            Ok(Pkg {
                 nevra: format!("{}-{evr}.{}", i.name, i.arch),
                 sname: format!("{}-{}-{}.{}", i.name, i.version, i.release, i.arch),
                 installed_size: i.files.iter().map(|f| f.size).sum(),
                 files: Vec::new(),
                 shared: Default::default(),
                 rpm,
-            }
+                relocation,
+            })
         })
-        .collect();
+        .collect::<Result<_, InstallError>>()?;
+    // Until the target's macros are on disk its %_dbpath is unknown: start at the default or
+    // the caller's choice, move afterwards if the target says otherwise. A root that has an
+    // rpmdb there gets this transaction appended, as `rpm -i --root` does.
+    let initial_dbpath = opts
+        .dbpath
+        .clone()
+        .unwrap_or_else(|| rpmdb::target_dbpath(root));
+    let installed = installed::load(root, &initial_dbpath, opts.dbpath.is_some())?;
     report.timings.push(("read headers".into(), t0.elapsed()));
 
     let t0 = Instant::now();
-    {
+    let keep = {
         let refs: Vec<&RpmFile> = pkgs.iter().map(|p| &p.rpm).collect();
         unpack::check_conflicts(&refs).map_err(InstallError::Conflict)?;
+        installed::check(&installed, &refs)?;
+        installed::kept_configs(root, &installed, &refs)
+    };
+    for f in pkgs.iter_mut().flat_map(|p| p.rpm.info.files.iter_mut()) {
+        f.keep_on_disk = keep.contains(&f.path) && f.flags & super::header::RPMFILE_CONFIG != 0;
     }
     report.timings.push(("file conflicts".into(), t0.elapsed()));
+    // Installed packages go first in the list: triggers and `$1` counts see them as the
+    // packages before the new ones; nothing is unpacked or recorded for them.
+    let first_new = installed.len();
+    pkgs.splice(
+        0..0,
+        installed.into_iter().map(|i| {
+            let info = &i.rpm.info;
+            Pkg {
+                nevra: info.nevra(),
+                sname: format!(
+                    "{}-{}-{}.{}",
+                    info.name, info.version, info.release, info.arch
+                ),
+                installed_size: 0,
+                files: i.present_files().map(|f| f.path.clone()).collect(),
+                shared: Default::default(),
+                rpm: i.rpm,
+                relocation: None,
+            }
+        }),
+    );
 
     std::fs::create_dir_all(root).map_err(|source| InstallError::Io {
         action: "create the root",
@@ -192,7 +247,9 @@ pub fn install(
         verify_file_digests: opts.no_digest,
     };
     {
-        let refs: Vec<&RpmFile> = pkgs.iter().map(|p| &p.rpm).collect();
+        // Among this transaction's packages only: an installed package's files are not
+        // written again, so nothing is left to them (append decisions are `keep_on_disk`).
+        let refs: Vec<&RpmFile> = pkgs[first_new..].iter().map(|p| &p.rpm).collect();
         // rpm's %_prefer_color: ELF64 on the arches whose transaction colour is 3.
         let prefer = if opts.arch.contains("64") || opts.arch == "s390x" {
             2
@@ -200,7 +257,7 @@ pub fn install(
             0
         };
         let shared = unpack::shared_files(&refs, &uopts, prefer);
-        for (p, s) in pkgs.iter_mut().zip(shared) {
+        for (p, s) in pkgs[first_new..].iter_mut().zip(shared) {
             p.shared = s;
         }
     }
@@ -210,16 +267,10 @@ pub fn install(
             .map(|d| d.as_secs() as u32)
             .unwrap_or(0)
     });
-    // Until the target's macros are on disk its %_dbpath is unknown: start at the default or
-    // the caller's choice, move afterwards if the target says otherwise.
-    let initial_dbpath = opts
-        .dbpath
-        .clone()
-        .unwrap_or_else(|| rpmdb::target_dbpath(root));
-    let mut db = RpmDb::create(root, &initial_dbpath)?;
+    let mut db = RpmDb::open_append(root, &initial_dbpath)?;
 
     let total: u64 = pkgs.iter().map(|p| p.installed_size).sum();
-    reporter.start(pkgs.len(), total);
+    reporter.start(pkgs.len() - first_new, total);
     let mut tx = Tx {
         root,
         opts,
@@ -230,6 +281,7 @@ pub fn install(
         db_time: Duration::ZERO,
         serial: (0, Duration::ZERO),
         runs: (0, Duration::ZERO),
+        first_new,
     };
     let result = tx.run(&mut pkgs, &rootfs, &owners, &uopts, &mut db, now);
     reporter.finish();
@@ -255,7 +307,7 @@ pub fn install(
     report.timings.push(("unpack".into(), ut));
     report.timings.push(("scriptlets".into(), st));
     report.timings.push(("rpmdb".into(), dt + t0.elapsed()));
-    report.packages = pkgs.iter().map(|p| p.nevra.clone()).collect();
+    report.packages = pkgs[first_new..].iter().map(|p| p.nevra.clone()).collect();
     Ok(report)
 }
 
@@ -273,24 +325,8 @@ fn raise_open_file_limit() {
 }
 
 fn move_db(root: &Path, from: &str, to: &str) -> Result<(), InstallError> {
-    let src = root.join(from.trim_start_matches('/'));
-    let dst = root.join(to.trim_start_matches('/'));
-    let io = |action, path: &Path| {
-        let path = path.display().to_string();
-        move |source| InstallError::Io {
-            action,
-            path,
-            source,
-        }
-    };
-    std::fs::create_dir_all(&dst).map_err(io("create", &dst))?;
-    for e in std::fs::read_dir(&src).map_err(io("read", &src))? {
-        let e = e.map_err(io("read", &src))?;
-        let to = dst.join(e.file_name());
-        std::fs::rename(e.path(), &to).map_err(io("move the rpmdb to", &to))?;
-    }
-    let _ = std::fs::remove_dir(&src);
-    Ok(())
+    // Resolved beneath the root: the target's macros may point anywhere.
+    Ok(rpmdb::move_db(root, from, to)?)
 }
 
 struct Tx<'a> {
@@ -306,6 +342,8 @@ struct Tx<'a> {
     serial: (usize, Duration),
     /// Runs of packages unpacked side by side, and their time.
     runs: (usize, Duration),
+    /// Packages before this index were installed before this transaction.
+    first_new: usize,
 }
 
 impl Tx<'_> {
@@ -326,11 +364,13 @@ impl Tx<'_> {
         now: u32,
     ) -> Result<(), InstallError> {
         let scripts = !self.opts.no_scripts;
+        let first_new = self.first_new;
         if scripts {
-            for p in pkgs.iter() {
+            for p in pkgs[first_new..].iter() {
                 if let Some(s) = script_of(&p.rpm, ScriptKind::PreTrans) {
                     let name = script_name("pretrans", &p.sname);
-                    self.run_critical(s, &name, Some(1), None, None, &install_prefixes(p))?;
+                    let arg1 = instances(&pkgs[..first_new], &p.rpm.info.name) + 1;
+                    self.run_critical(s, &name, Some(arg1), None, None, &install_prefixes(p))?;
                 }
             }
         }
@@ -340,7 +380,7 @@ impl Tx<'_> {
         } else {
             vec![false; pkgs.len()]
         };
-        let mut i = 0;
+        let mut i = first_new;
         while i < pkgs.len() {
             self.interrupted()?;
             if events[i] {
@@ -369,15 +409,15 @@ impl Tx<'_> {
         }
         if scripts {
             self.publish(db)?;
-            for p in pkgs.iter() {
+            for p in pkgs[first_new..].iter() {
                 self.interrupted()?;
                 if let Some(s) = script_of(&p.rpm, ScriptKind::PostTrans) {
                     let name = script_name("posttrans", &p.sname);
-                    self.run_noncritical(s, &name, Some(1), None, None, &install_prefixes(p))?;
+                    let arg1 = instances(pkgs, &p.rpm.info.name);
+                    self.run_noncritical(s, &name, Some(arg1), None, None, &install_prefixes(p))?;
                 }
             }
-            // Every package here is new: kiln's transactions start from an empty root.
-            self.trans_file_triggers(pkgs, 0)?;
+            self.trans_file_triggers(pkgs, first_new)?;
         }
         Ok(())
     }
@@ -464,9 +504,17 @@ impl Tx<'_> {
     ) -> Result<(), InstallError> {
         // %triggerprein: others' set off by this package, then its own set off by installed ones.
         self.package_triggers(pkgs, i, TriggerKind::PreIn, false)?;
+        let arg1 = instances(&pkgs[..=i], &pkgs[i].rpm.info.name);
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Pre) {
             let name = script_name("pre", &pkgs[i].sname);
-            self.run_critical(s, &name, Some(1), None, None, &install_prefixes(&pkgs[i]))?;
+            self.run_critical(
+                s,
+                &name,
+                Some(arg1),
+                None,
+                None,
+                &install_prefixes(&pkgs[i]),
+            )?;
         }
         let t0 = Instant::now();
         let p = &pkgs[i];
@@ -491,7 +539,14 @@ impl Tx<'_> {
         self.file_triggers(pkgs, i, true)?;
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Post) {
             let name = script_name("post", &pkgs[i].sname);
-            self.run_noncritical(s, &name, Some(1), None, None, &install_prefixes(&pkgs[i]))?;
+            self.run_noncritical(
+                s,
+                &name,
+                Some(arg1),
+                None,
+                None,
+                &install_prefixes(&pkgs[i]),
+            )?;
         }
         self.package_triggers(pkgs, i, TriggerKind::In, true)?;
         self.file_triggers(pkgs, i, false)?;
@@ -533,6 +588,7 @@ impl Tx<'_> {
                 0
             },
             file_states: states.to_vec(),
+            relocation: p.relocation.clone(),
         };
         db.add(&p.rpm.sig_blob, &p.rpm.hdr_blob, &info)?;
         self.db_time += t0.elapsed();
@@ -557,12 +613,15 @@ impl Tx<'_> {
         // Installed: the packages before i, plus i itself once its files are in.
         let upto = if installed_self { i + 1 } else { i };
         let src = &pkgs[i];
+        // $1: instances of the trigger's package, $2: of the package setting it off.
+        let count = |name: &str| Some(instances(&pkgs[..upto], name));
         for t in pkgs[..upto].iter() {
             for trig in t.rpm.info.triggers.iter().filter(|t| t.kind == kind) {
                 if trig.conditions.iter().any(|c| dep_matches(c, src)) {
                     let name = script_name(label, &t.sname);
+                    let (a1, a2) = (count(&t.rpm.info.name), count(&src.rpm.info.name));
                     let prefixes = install_prefixes(t);
-                    self.run_noncritical(&trig.script, &name, Some(1), Some(1), None, &prefixes)?;
+                    self.run_noncritical(&trig.script, &name, a1, a2, None, &prefixes)?;
                 }
             }
         }
@@ -570,8 +629,9 @@ impl Tx<'_> {
             for s in pkgs[..i].iter() {
                 if trig.conditions.iter().any(|c| dep_matches(c, s)) {
                     let name = script_name(label, &src.sname);
+                    let (a1, a2) = (count(&src.rpm.info.name), count(&s.rpm.info.name));
                     let prefixes = install_prefixes(src);
-                    self.run_noncritical(&trig.script, &name, Some(1), Some(1), None, &prefixes)?;
+                    self.run_noncritical(&trig.script, &name, a1, a2, None, &prefixes)?;
                     break;
                 }
             }
@@ -774,6 +834,11 @@ impl Tx<'_> {
     }
 }
 
+/// How many packages named `name` are in `pkgs` (rpm's `$1`/`$2`: instances installed).
+fn instances(pkgs: &[Pkg], name: &str) -> i32 {
+    pkgs.iter().filter(|p| p.rpm.info.name == name).count() as i32
+}
+
 fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(10)..].join("\n")
@@ -837,15 +902,6 @@ fn lines(paths: Vec<String>) -> String {
         s.push('\n');
     }
     s
-}
-
-/// A package's install prefixes (`RPM_INSTALL_PREFIX*` in its scriptlets): the header's
-/// `PREFIXES`, empty for a package that is not relocatable.
-fn install_prefixes(p: &Pkg) -> Vec<String> {
-    super::header::Header::parse(&p.rpm.hdr_blob)
-        .ok()
-        .and_then(|h| h.strings(rpm::IndexTag::RPMTAG_PREFIXES).ok().flatten())
-        .unwrap_or_default()
 }
 
 /// For each package: does any scriptlet or trigger fire when it is installed (given the

@@ -322,8 +322,9 @@ enum Action {
     Create,
     Ghost,
     Skip,
-    /// Left to an earlier package of the transaction that ships it identically (rpm's
-    /// `FA_SKIP`): not written, but installed as far as the rpmdb is concerned.
+    /// Not written, but installed as far as the rpmdb is concerned (rpm's `FA_SKIP`): left to
+    /// an earlier package of the transaction that ships it identically, or a `%config` file an
+    /// installed package shares and that stays as it is on disk.
     Shared,
     /// Not written: another package's file of the preferred colour takes the path.
     WrongColor,
@@ -687,6 +688,11 @@ pub fn unpack_sharing(
             }
         }
     }
+    for (a, f) in actions.iter_mut().zip(files) {
+        if *a == Action::Create && f.keep_on_disk {
+            *a = Action::Shared;
+        }
+    }
     check_paths(rpm, &actions)?;
     owners.refresh();
     let mut u = Unpacker {
@@ -703,7 +709,7 @@ pub fn unpack_sharing(
     let by_path: HashMap<&str, usize> = files
         .iter()
         .enumerate()
-        .map(|(i, f)| (f.path.as_str(), i))
+        .map(|(i, f)| (f.payload_path(), i))
         .collect();
 
     // Hardlink sets: regular files in the payload sharing (device, inode).
@@ -939,7 +945,12 @@ fn drain(r: &mut impl Read) -> io::Result<()> {
 }
 
 /// rpm's `rpmfilesCompare` for two packages' entries at one path: what differs, if anything.
-fn differs(a: &FileInfo, a_algo: u32, b: &FileInfo, b_algo: u32) -> Option<&'static str> {
+pub(crate) fn differs(
+    a: &FileInfo,
+    a_algo: u32,
+    b: &FileInfo,
+    b_algo: u32,
+) -> Option<&'static str> {
     if a.flags & RPMFILE_GHOST != 0 || b.flags & RPMFILE_GHOST != 0 {
         return None;
     }
