@@ -6,7 +6,8 @@
 #            (rpm2cpio | cpio per package, `xargs -P nproc`)
 # Usage: benches/install-vs-dnf.sh [FIXTURES_OUT] [SET] [KILN_BINARY]
 #   SET: desktop-x86_64 (the --large set, default when present) or live-x86_64 / synthetic.
-# Env: RUNS (rounds, default 3); BENCH_FS=ext4 (default: a fresh loop-mounted ext4 per
+# Env: RUNS (rounds, default 3); KILN_BASELINE=BINARY adds a fourth contender, another kiln
+#   build (e.g. the previous commit's) on the same set, for kiln/baseline; BENCH_FS=ext4 (default: a fresh loop-mounted ext4 per
 #   contender) or dir (plain directories under the work dir).
 # No thresholds: a measurement. Needs root (owners, chroot, loop devices), dnf, rpm2cpio, cpio,
 #   GNU time (/usr/bin/time).
@@ -81,7 +82,8 @@ dnf "${dnf_args[@]}" --installroot="$work/dnf-meta-root" makecache >/dev/null
 
 # Rounds alternate the contenders; each reports its median (RUNS, default 3).
 runs=${RUNS:-3}
-declare -a T_KILN=() T_DNF=() T_FLOOR=()
+baseline=${KILN_BASELINE:-}
+declare -a T_KILN=() T_DNF=() T_FLOOR=() T_BASE=()
 # timed NAME CMD...: wall seconds on stdout; wall, user and system CPU seconds to the log.
 timed() {
   local name=$1
@@ -97,6 +99,13 @@ for ((r = 1; r <= runs; r++)); do
   T_KILN+=("$(timed kiln "$kiln" install --ks "$ks" --cache "$cache" --root "$mnt/kiln-root" \
     2>"$work/kiln.log")")
   size=$(du -sb "$mnt/kiln-root" | cut -f1)
+  if [[ -n $baseline ]]; then
+    settle
+    # Its own cache: each kiln keeps its verified-package records where it put them.
+    T_BASE+=("$(timed baseline "$baseline" install --ks "$ks" --cache "$cache-base" \
+      --root "$mnt/base-root" 2>"$work/base.log")")
+    echo "round $r: baseline ${T_BASE[-1]} s" >&2
+  fi
   settle
   T_DNF+=("$(timed dnf dnf "${dnf_args[@]}" --installroot="$mnt/dnf-root" \
     --setopt=install_weak_deps=False -y install $(cat "$work/nevras") 2>"$work/dnf.log")")
@@ -122,3 +131,7 @@ awk -v n="$n" -v s="$size" -v k="$k" -v dn="$dn" -v fl="$fl" -v runs="$runs" \
   printf "%-8s %9.2f %8.2fx\n", "kiln", k, 1;
   printf "%-8s %9.2f %8.2fx  (kiln/dnf = %.2f)\n", "dnf", dn, dn / k, k / dn;
   printf "%-8s %9.2f %8.2fx  (kiln/floor = %.2f)\n", "floor", fl, fl / k, k / fl }'
+if [[ -n $baseline ]]; then
+  b=$(median "${T_BASE[@]}")
+  awk -v k="$k" -v b="$b" 'BEGIN { printf "%-8s %9.2f %8.2fx  (kiln/baseline = %.3f)\n", "baseline", b, b / k, k / b }'
+fi
