@@ -7,7 +7,8 @@
 //!   clock set during the install, hardlink groups);
 //! - every header as rpm reads it back (`rpm -qa --xml`, kiln's rpmdb read by rpm);
 //! - `rpm -qf` of every path, and `rpm -Va`;
-//! - what the scriptlets print (rpm's lines appear in kiln's output, in rpm's order).
+//! - what the scriptlets print (rpm's lines appear in kiln's output, in rpm's order, bare or
+//!   after the scriptlet's name).
 //!
 //! rpm orders each transaction itself; kiln installs in the order rpm chose (its rpmdb
 //! instance numbers), since `install-rpms` does not reorder. A set's packages are completed
@@ -314,17 +315,37 @@ fn compare(rpm: &Facts, kiln: &Facts, rpm_out: &str, kiln_out: &str) -> Vec<Stri
     for l in kiln.verify.difference(&rpm.verify) {
         d.push(format!("rpm -Va: only kiln's root says `{l}`"));
     }
-    // Scriptlet output: rpm's lines, in order, within kiln's output.
-    let mut kiln_lines = kiln_out.lines().map(str::trim);
-    for l in rpm_out.lines().filter(|l| !rpm_own_line(l)) {
-        if !kiln_lines.any(|k| k == l.trim()) {
-            d.push(format!(
-                "output: rpm printed `{l}`, kiln did not (in that order)"
-            ));
-            break;
-        }
-    }
+    d.extend(output_difference(rpm_out, kiln_out));
     d
+}
+
+/// Scriptlet output: rpm's lines, in order, within kiln's output (where a scriptlet's line
+/// may carry the scriptlet's name: `%post(p-1-1.noarch): line`). The first rpm line missing.
+fn output_difference(rpm_out: &str, kiln_out: &str) -> Option<String> {
+    let mut kiln_lines = kiln_out.lines().map(|l| {
+        let l = l.trim();
+        match l.split_once("): ") {
+            Some((name, rest)) if name.starts_with('%') && name.contains('(') => rest.trim(),
+            _ => l,
+        }
+    });
+    rpm_out
+        .lines()
+        .filter(|l| !rpm_own_line(l))
+        .find(|l| !kiln_lines.any(|k| k == l.trim()))
+        .map(|l| format!("output: rpm printed `{l}`, kiln did not (in that order)"))
+}
+
+#[test]
+fn output_matches_bare_or_named_lines_in_order() {
+    let rpm = "rpm: RPM should not be used directly install RPM packages, use Alien instead!\n\
+               pre 1\nwarning: group x does not exist - using root\npost\n";
+    let kiln = "%pre(p-1-1.noarch): pre 1\nwarning: group x does not exist - using root\n\
+                %post(p-1-1.noarch): post\n3 packages installed\n";
+    assert_eq!(output_difference(rpm, kiln), None);
+    let swapped = "%post(p-1-1.noarch): post\n%pre(p-1-1.noarch): pre 1\n";
+    assert!(output_difference("pre 1\npost\n", swapped).is_some());
+    assert!(output_difference("pre 1\n", "").is_some());
 }
 
 #[test]

@@ -1002,8 +1002,8 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions, prefer_color: u32) 
         idx: u32,
         /// Whether that entry is written.
         writes: bool,
-        /// Whether any package's entry was.
-        any: bool,
+        /// How many packages' entries are written so far.
+        writers: u32,
     }
     let mut last_at: HashMap<&str, Last> = HashMap::new();
     let mut out: Vec<Sharing> = vec![Sharing::default(); pkgs.len()];
@@ -1027,7 +1027,7 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions, prefer_color: u32) 
                         pkg: p,
                         idx: i,
                         writes,
-                        any: writes,
+                        writers: u32::from(writes),
                     },
                 );
                 continue;
@@ -1045,6 +1045,7 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions, prefer_color: u32) 
                     if writes && last.writes {
                         out[last.pkg].wrong_color.push(last.idx);
                         last.writes = false;
+                        last.writers -= 1;
                     }
                 } else if other.color & prefer_color != 0 {
                     if writes {
@@ -1060,7 +1061,7 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions, prefer_color: u32) 
                 }
                 writes = false;
             }
-            if writes && last.any {
+            if writes && last.writers > 0 {
                 if dir {
                     out[p].dir_rewrites.push(i);
                 } else {
@@ -1071,7 +1072,7 @@ pub fn shared_files(pkgs: &[&RpmFile], opts: &UnpackOptions, prefer_color: u32) 
                 pkg: p,
                 idx: i,
                 writes,
-                any: last.any || writes,
+                writers: last.writers + u32::from(writes),
             };
         }
     }
@@ -1213,6 +1214,79 @@ mod tests {
         );
         let a = plan(&files, &UnpackOptions::default());
         assert_eq!(a.iter().filter(|&&x| x == Action::Skip).count(), 0);
+    }
+
+    fn pkg(files: Vec<FileInfo>) -> RpmFile {
+        RpmFile {
+            path: PathBuf::from("/nonexistent.rpm"),
+            sig_blob: Vec::new(),
+            hdr_blob: Vec::new(),
+            payload_offset: 0,
+            info: super::super::header::PackageInfo {
+                files,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn colored(path: &str, color: u32, digest: &str) -> FileInfo {
+        FileInfo {
+            color,
+            digest: digest.into(),
+            size: 9,
+            ..file(path, 0o100755, 0, "")
+        }
+    }
+
+    // The expected decisions are rpm 4.18's, measured with the fidelity sets kf-unpack-shared,
+    // kf-unpack-ghostshare and kf-unpack-color(-pre) (tests/install_fidelity.rs).
+    #[test]
+    fn shared_paths_alternate_as_in_rpm() {
+        let f = || file("/usr/share/x", 0o100644, 0, "");
+        let d = || file("/usr/share", 0o40755, 0, "");
+        let pkgs: Vec<RpmFile> = (0..4).map(|_| pkg(vec![d(), f()])).collect();
+        let refs: Vec<&RpmFile> = pkgs.iter().collect();
+        let s = shared_files(&refs, &UnpackOptions::default(), 2);
+        let skips: Vec<&[u32]> = s.iter().map(|x| x.skip.as_slice()).collect();
+        assert_eq!(skips, [&[][..], &[0, 1], &[], &[0, 1]]);
+        assert_eq!(
+            s.iter().map(|x| x.rewrites).collect::<Vec<_>>(),
+            [false, false, true, false]
+        );
+        assert_eq!(s[2].dir_rewrites, [0]);
+        // A ghost between two real copies counts as skipped: the third copy is written.
+        let ghost = file("/usr/share/x", 0o100644, RPMFILE_GHOST, "");
+        let pkgs = [pkg(vec![f()]), pkg(vec![ghost]), pkg(vec![f()])];
+        let refs: Vec<&RpmFile> = pkgs.iter().collect();
+        let s = shared_files(&refs, &UnpackOptions::default(), 2);
+        assert!(s.iter().all(|x| x.skip.is_empty()));
+        assert!(s[2].rewrites);
+    }
+
+    #[test]
+    fn preferred_color_wins_either_way() {
+        let elf64 = || pkg(vec![colored("/usr/bin/x", 2, "aa")]);
+        let elf32 = || pkg(vec![colored("/usr/bin/x", 1, "bb")]);
+        for (pkgs, loser) in [([elf64(), elf32()], 1), ([elf32(), elf64()], 0)] {
+            let refs: Vec<&RpmFile> = pkgs.iter().collect();
+            let s = shared_files(&refs, &UnpackOptions::default(), 2);
+            assert_eq!(s[loser].wrong_color, [0]);
+            assert!(s[1 - loser].wrong_color.is_empty());
+            assert!(s.iter().all(|x| x.skip.is_empty() && !x.rewrites));
+        }
+    }
+
+    #[test]
+    fn run_links_catch_paths_beneath_them() {
+        let mut link = file("/bin", 0o120777, 0, "");
+        link.linkto = "usr/bin".into();
+        let mut run = RunLinks::default();
+        let beneath = pkg(vec![file("/bin/sh", 0o100755, 0, "")]);
+        let beside = pkg(vec![file("/usr/bin/sh", 0o100755, 0, "")]);
+        assert!(!run.reaches(&beneath));
+        run.add(&pkg(vec![link]));
+        assert!(run.reaches(&beneath));
+        assert!(!run.reaches(&beside));
     }
 
     #[test]
