@@ -65,6 +65,24 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// Runs `cmd` with stdout and stderr in one pipe: the lines in the order the program wrote them
+/// (rpm prints a Lua scriptlet's `print` on stdout and its `io.stderr` on stderr; kiln shows
+/// both on stderr), so the comparison of scriptlet output sees one interleaving.
+fn run_merged(mut cmd: Command) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    cmd.stdout(writer.try_clone().unwrap()).stderr(writer);
+    let mut child = cmd.spawn().unwrap();
+    // The command holds the pipe's write ends: without this the read never sees the end.
+    drop(cmd);
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).unwrap();
+    (
+        child.wait().unwrap(),
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
 fn rpm_q(root: &Path, args: &[&str]) -> Output {
     Command::new("rpm")
         .arg("--root")
@@ -390,16 +408,14 @@ fn package_sets_match_rpm() {
         let rroot = work.path().join(format!("{}-rpm", set.name));
         std::fs::create_dir_all(&rroot).unwrap();
         // rpm 4.18.0 hangs on some shapes (it opens a FIFO it just made): bounded.
-        let out = Command::new("timeout")
-            .args(["--kill-after=10", "300", "rpm", "-i"])
+        let mut cmd = Command::new("timeout");
+        cmd.args(["--kill-after=10", "300", "rpm", "-i"])
             .arg("--root")
             .arg(&rroot)
             .args(["--dbpath", DBPATH, "--nosignature"])
-            .args(&pkgs)
-            .output()
-            .unwrap();
-        let rpm_out = text(&out);
-        if !out.status.success() {
+            .args(&pkgs);
+        let (status, rpm_out) = run_merged(cmd);
+        if !status.success() {
             failed.push((
                 set.name.clone(),
                 vec![format!("rpm -i failed (fix the set's specs):\n{rpm_out}")],
@@ -417,8 +433,8 @@ fn package_sets_match_rpm() {
         let mut problems = Vec::new();
         for run in 0..set.repeat {
             let kroot = work.path().join(format!("{}-kiln-{run}", set.name));
-            let out = Command::new("timeout")
-                .args(["--kill-after=10", "300"])
+            let mut cmd = Command::new("timeout");
+            cmd.args(["--kill-after=10", "300"])
                 .arg(common::kiln())
                 .arg("install-rpms")
                 .arg("--root")
@@ -426,11 +442,9 @@ fn package_sets_match_rpm() {
                 .args(["--dbpath", DBPATH, "--arch", "x86_64"])
                 .args(&order)
                 .env("NO_COLOR", "1")
-                .env_remove("SOURCE_DATE_EPOCH")
-                .output()
-                .unwrap();
-            let kiln_out = text(&out);
-            let d = if out.status.success() {
+                .env_remove("SOURCE_DATE_EPOCH");
+            let (status, kiln_out) = run_merged(cmd);
+            let d = if status.success() {
                 compare(
                     &rpm_facts,
                     &facts(&kroot, Some(&paths), since),
