@@ -115,6 +115,17 @@ struct Pkg {
     relocation: Option<HeaderRelocation>,
 }
 
+/// An unpack failure of package `nevra` as the install reports it (an interrupt stays one).
+fn unpack_error(nevra: &str) -> impl FnOnce(unpack::UnpackError) -> InstallError + '_ {
+    move |e| match e {
+        unpack::UnpackError::Interrupted => InstallError::Interrupted,
+        source => InstallError::Unpack {
+            nevra: nevra.to_string(),
+            source,
+        },
+    }
+}
+
 /// Where a package's prefixes are installed, for its scriptlets' `RPM_INSTALL_PREFIX*`: the
 /// relocated prefixes, else those its stored header records (`INSTPREFIXES`), else its
 /// `PREFIXES`.
@@ -441,15 +452,8 @@ impl Tx<'_> {
                 if crate::cancel::interrupted() {
                     return Err(InstallError::Interrupted);
                 }
-                let r = unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared).map_err(
-                    |e| match e {
-                        unpack::UnpackError::Interrupted => InstallError::Interrupted,
-                        source => InstallError::Unpack {
-                            nevra: p.nevra.clone(),
-                            source,
-                        },
-                    },
-                )?;
+                let r = unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared)
+                    .map_err(unpack_error(&p.nevra))?;
                 reporter.installed(&p.nevra, p.installed_size);
                 Ok(r)
             })
@@ -506,28 +510,16 @@ impl Tx<'_> {
         self.package_triggers(pkgs, i, TriggerKind::PreIn, false)?;
         let arg1 = instances(&pkgs[..=i], &pkgs[i].rpm.info.name);
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Pre) {
-            let name = script_name("pre", &pkgs[i].sname);
-            self.run_critical(
-                s,
-                &name,
-                Some(arg1),
-                None,
-                None,
-                &install_prefixes(&pkgs[i]),
-            )?;
+            let (name, prefixes) = (
+                script_name("pre", &pkgs[i].sname),
+                install_prefixes(&pkgs[i]),
+            );
+            self.run_critical(s, &name, Some(arg1), None, None, &prefixes)?;
         }
         let t0 = Instant::now();
         let p = &pkgs[i];
-        let r =
-            unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared).map_err(
-                |e| match e {
-                    unpack::UnpackError::Interrupted => InstallError::Interrupted,
-                    source => InstallError::Unpack {
-                        nevra: pkgs[i].nevra.clone(),
-                        source,
-                    },
-                },
-            )?;
+        let r = unpack::unpack_sharing(&p.rpm, rootfs, owners, uopts, &p.shared)
+            .map_err(unpack_error(&p.nevra))?;
         self.serial.0 += 1;
         self.serial.1 += t0.elapsed();
         self.reporter
@@ -538,15 +530,11 @@ impl Tx<'_> {
         self.publish(db)?;
         self.file_triggers(pkgs, i, true)?;
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Post) {
-            let name = script_name("post", &pkgs[i].sname);
-            self.run_noncritical(
-                s,
-                &name,
-                Some(arg1),
-                None,
-                None,
-                &install_prefixes(&pkgs[i]),
-            )?;
+            let (name, prefixes) = (
+                script_name("post", &pkgs[i].sname),
+                install_prefixes(&pkgs[i]),
+            );
+            self.run_noncritical(s, &name, Some(arg1), None, None, &prefixes)?;
         }
         self.package_triggers(pkgs, i, TriggerKind::In, true)?;
         self.file_triggers(pkgs, i, false)?;
