@@ -70,7 +70,9 @@ fn text(out: &Output) -> String {
 /// both on stderr), so the comparison of scriptlet output sees one interleaving.
 fn run_merged(mut cmd: Command) -> (std::process::ExitStatus, String) {
     use std::io::Read;
-    let (mut reader, writer) = std::io::pipe().unwrap();
+    // rustix's pipe (std::io::pipe is newer than the MSRV), close-on-exec as std's.
+    let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let mut reader = std::fs::File::from(reader);
     cmd.stdout(writer.try_clone().unwrap()).stderr(writer);
     let mut child = cmd.spawn().unwrap();
     // The command holds the pipe's write ends: without this the read never sees the end.
