@@ -241,11 +241,7 @@ fn strip_epoch(n: &str) -> String {
 }
 
 fn rpm_q(root: &Path, dbpath: &str, args: &[&str]) -> String {
-    let out = Command::new("rpm")
-        .arg("--root")
-        .arg(root)
-        .arg("--dbpath")
-        .arg(dbpath)
+    let out = common::rpm::rpm_at(root, dbpath)
         .args(args)
         .output()
         .unwrap();

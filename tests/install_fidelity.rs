@@ -86,10 +86,7 @@ fn run_merged(mut cmd: Command) -> (std::process::ExitStatus, String) {
 }
 
 fn rpm_q(root: &Path, args: &[&str]) -> Output {
-    Command::new("rpm")
-        .arg("--root")
-        .arg(root)
-        .args(["--dbpath", DBPATH])
+    common::rpm::rpm_at(root, DBPATH)
         .args(args)
         .output()
         .unwrap()
@@ -227,15 +224,7 @@ fn headers_xml(root: &Path) -> BTreeMap<String, String> {
 /// The order rpm installed the packages in: NEVRAs by header instance.
 fn rpm_order(root: &Path) -> Vec<String> {
     let out = rpm_q(root, &["-qa", "--qf", "%{DBINSTANCE} %{NEVRA}\\n"]);
-    let mut v: Vec<(u64, String)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (n, nevra) = l.split_once(' ')?;
-            Some((n.parse().ok()?, nevra.to_owned()))
-        })
-        .collect();
-    v.sort();
-    v.into_iter().map(|(_, n)| n).collect()
+    common::rpm::by_instance(&out.stdout)
 }
 
 fn nevra_of(pkg: &Path) -> String {

@@ -10,21 +10,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::rpm;
 use kiln::install::lua::{run_lua, LuaError, LuaScriptlet};
 
 fn have_rpm() -> bool {
-    let ok = Command::new("rpm")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("rpm not found");
-        }
-        eprintln!("SKIP: host rpm not available");
-    }
-    ok
+    rpm::have("rpm", "rpm")
 }
 
 /// Macros given to both sides (`-D` for rpm, `macros` for kiln).
@@ -435,27 +425,9 @@ fn query(rpm: &Path, fmt: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn rpm_install(root: &Path, rpm: &Path) {
-    let out = Command::new("rpm")
-        .args([
-            "-i",
-            "--nosignature",
-            "--nodeps",
-            "--ignorearch",
-            "--dbpath",
-            "/var/lib/rpm",
-        ])
-        .arg("--root")
-        .arg(root)
-        .arg(rpm)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rpm -i {}: {}",
-        rpm.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn rpm_install(root: &Path, pkg: &Path) {
+    let out = rpm::rpm_i(root, &["--ignorearch"], [pkg]);
+    rpm::assert_success(&out, &format!("rpm -i {}", pkg.display()));
 }
 
 fn unpack(root: &Path, rpm: &Path) {
@@ -794,47 +766,24 @@ fn lua_api_table_covers_rpm_eval() {
 /// in rpm has an entry in [`API`].
 #[test]
 fn lua_api_scriptlets_match_rpm() {
-    if !have_rpm() || !rustix::process::geteuid().is_root() {
-        eprintln!("SKIP: needs rpm and root");
+    if !rpm::as_root(have_rpm()) {
         return;
     }
     let Some(fx) = common::fixtures() else {
         return;
     };
-    let busybox = fx.join("synthetic/Packages/busybox-1.35.0-1.kt.x86_64.rpm");
+    let busybox = rpm::busybox(&fx);
     let tmp = tempfile::tempdir().unwrap();
     let top = tmp.path().join("top");
-    let out = Command::new("rpmbuild")
-        .args(["-bb", "--quiet"])
-        .arg("--define")
-        .arg(format!("_topdir {}", top.display()))
-        .arg("--define")
-        .arg(format!("_dbpath {}/db", top.display()))
+    let out = rpm::rpmbuild(&top, None)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fidelity/kf-lua-api.spec"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "rpmbuild: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    rpm::assert_success(&out, "rpmbuild");
     let pkg = top.join("RPMS/noarch/kf-lua-api-1.0-1.noarch.rpm");
     let (a, b) = (tmp.path().join("root-rpm"), tmp.path().join("root-kiln"));
     std::fs::create_dir_all(&a).unwrap();
-    let o = Command::new("rpm")
-        .args([
-            "-i",
-            "--nodeps",
-            "--nosignature",
-            "--dbpath",
-            "/var/lib/rpm",
-        ])
-        .arg("--root")
-        .arg(&a)
-        .arg(&busybox)
-        .arg(&pkg)
-        .output()
-        .unwrap();
+    let o = rpm::rpm_i(&a, &[], [&busybox, &pkg]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = Command::new(common::kiln())
         .arg("install-rpms")

@@ -33,9 +33,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn rpm_cmd(root: &Path) -> Command {
-    let mut c = Command::new("rpm");
-    c.arg("--root").arg(root).arg("--dbpath").arg(DBPATH);
-    c
+    common::rpm::rpm_at(root, DBPATH)
 }
 
 fn run(mut c: Command) -> (bool, String, String) {

@@ -22,66 +22,27 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::rpm;
+
 fn have_rpm() -> bool {
-    let ok = Command::new("rpmbuild")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("rpm/rpmbuild not found");
-        }
-        eprintln!("SKIP: host rpm/rpmbuild not available");
-    }
-    ok
+    rpm::have("rpmbuild", "rpm/rpmbuild")
 }
 
 /// Builds `fixtures/fidelity/<spec>` into `out`; returns the package file.
 fn build(spec: &str, top: &Path, out: &Path) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fidelity");
-    let o = Command::new("rpmbuild")
-        .args(["-bb", "--quiet"])
-        .arg("--define")
-        .arg(format!("_topdir {}", top.display()))
-        .arg("--define")
-        .arg(format!("_rpmdir {}", out.display()))
-        .arg("--define")
-        .arg("_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm")
-        .arg("--define")
-        .arg(format!("_dbpath {}/db", top.display()))
+    let o = rpm::rpmbuild(top, Some(out))
         .arg(src.join(spec))
         .output()
         .expect("run rpmbuild");
-    assert!(
-        o.status.success(),
-        "rpmbuild {spec}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    rpm::assert_success(&o, &format!("rpmbuild {spec}"));
     let name = spec.trim_end_matches(".spec");
     out.join(format!("{name}-1.0-1.noarch.rpm"))
 }
 
 fn rpm_install(root: &Path, rpms: &[PathBuf]) {
     std::fs::create_dir_all(root).unwrap();
-    let o = Command::new("rpm")
-        .args([
-            "-i",
-            "--nodeps",
-            "--nosignature",
-            "--dbpath",
-            "/var/lib/rpm",
-        ])
-        .arg("--root")
-        .arg(root)
-        .args(rpms)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "rpm -i: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    rpm::assert_success(&rpm::rpm_i(root, &[], rpms), "rpm -i");
 }
 
 /// The names in `root`'s rpmdb in install order (rpm orders the transaction itself).
@@ -99,15 +60,7 @@ fn install_order(root: &Path) -> Vec<String> {
         .output()
         .unwrap();
     assert!(o.status.success());
-    let mut rows: Vec<(u32, String)> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (n, name) = l.split_once(' ')?;
-            Some((n.parse().ok()?, name.to_string()))
-        })
-        .collect();
-    rows.sort();
-    rows.into_iter().map(|(_, n)| n).collect()
+    rpm::by_instance(&o.stdout)
 }
 
 fn kiln_install(root: &Path, rpms: &[PathBuf]) {
@@ -119,11 +72,7 @@ fn kiln_install(root: &Path, rpms: &[PathBuf]) {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "kiln install-rpms: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    rpm::assert_success(&o, "kiln install-rpms");
 }
 
 fn read(p: &Path) -> String {
@@ -133,7 +82,7 @@ fn read(p: &Path) -> String {
 /// Installs `specs` (after busybox, for /bin/sh) with rpm and with kiln; returns the two roots.
 fn install_both(specs: &[&str], tmp: &Path) -> Option<(PathBuf, PathBuf)> {
     let fx = common::fixtures()?;
-    let busybox = fx.join("synthetic/Packages/busybox-1.35.0-1.kt.x86_64.rpm");
+    let busybox = rpm::busybox(&fx);
     let out = tmp.join("rpms");
     let mut rpms = vec![busybox];
     for s in specs {
@@ -160,8 +109,7 @@ fn install_both(specs: &[&str], tmp: &Path) -> Option<(PathBuf, PathBuf)> {
 
 #[test]
 fn file_triggers_match_rpm() {
-    if !have_rpm() || !rustix::process::geteuid().is_root() {
-        eprintln!("SKIP: needs rpm and root");
+    if !rpm::as_root(have_rpm()) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -222,8 +170,7 @@ fn file_triggers_match_rpm() {
 
 #[test]
 fn install_prefixes_match_rpm() {
-    if !have_rpm() || !rustix::process::geteuid().is_root() {
-        eprintln!("SKIP: needs rpm and root");
+    if !rpm::as_root(have_rpm()) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -249,15 +196,14 @@ fn install_prefixes_match_rpm() {
 /// the transaction, and their `%transfiletriggerin` first, fed only the new packages' files.
 #[test]
 fn file_triggers_on_append_match_rpm() {
-    if !have_rpm() || !rustix::process::geteuid().is_root() {
-        eprintln!("SKIP: needs rpm and root");
+    if !rpm::as_root(have_rpm()) {
         return;
     }
     let Some(fx) = common::fixtures() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let busybox = fx.join("synthetic/Packages/busybox-1.35.0-1.kt.x86_64.rpm");
+    let busybox = rpm::busybox(&fx);
     let out = tmp.path().join("rpms");
     let top = tmp.path().join("top");
     let first: Vec<PathBuf> = std::iter::once(busybox)

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod rpm;
+
 use std::path::{Path, PathBuf};
 
 /// The third-party corpus (`KILN_CORPUS`, default `../shared/corpus` beside the repository).
@@ -265,4 +267,26 @@ pub fn boot_fixture(
         "{what}: no %post marker on the serial console"
     );
     eprintln!("{what}: KILN-BOOT-OK, {packages} packages");
+}
+
+/// Where rpm's map `a` and kiln's `b` differ, rpm's keys first (in order), then those only in
+/// kiln's: (key, rpm's value, kiln's value), `None` where that map lacks the key.
+pub fn differing<'a, V: PartialEq>(
+    a: &'a std::collections::BTreeMap<String, V>,
+    b: &'a std::collections::BTreeMap<String, V>,
+) -> Vec<(&'a str, Option<&'a V>, Option<&'a V>)> {
+    let mut out = Vec::new();
+    for (k, x) in a {
+        match b.get(k) {
+            None => out.push((k.as_str(), Some(x), None)),
+            Some(y) if y != x => out.push((k.as_str(), Some(x), Some(y))),
+            _ => {}
+        }
+    }
+    for (k, y) in b {
+        if !a.contains_key(k) {
+            out.push((k.as_str(), None, Some(y)));
+        }
+    }
+    out
 }

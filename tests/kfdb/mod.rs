@@ -41,7 +41,7 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// The synthetic busybox (a /bin/sh for shell scriptlets, under rpm and kiln alike).
 pub fn busybox(fx: &Path) -> PathBuf {
-    fx.join("synthetic/Packages/busybox-1.35.0-1.kt.x86_64.rpm")
+    common::rpm::busybox(fx)
 }
 
 /// Every `kf-db-*` spec built once per test binary (plus kf-db-multi 2.0); file name -> path.
@@ -66,29 +66,14 @@ pub fn rpms() -> &'static BTreeMap<String, PathBuf> {
         }
         for (spec, extra) in jobs {
             let top = out.join(format!("top-{}", rand_suffix()));
-            let o = Command::new("rpmbuild")
-                .arg("-bb")
-                .arg("--quiet")
-                .arg("--define")
-                .arg(format!("_topdir {}", top.display()))
-                .arg("--define")
-                .arg(format!("_rpmdir {}", out.display()))
-                .arg("--define")
-                .arg("_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm")
-                .arg("--define")
-                .arg(format!("_dbpath {}/db", top.display()))
+            let o = common::rpm::rpmbuild(&top, Some(&out))
                 .args(["--define", "_buildhost kiln-fixtures"])
                 .args(&extra)
                 .arg(&spec)
                 .env("SOURCE_DATE_EPOCH", "1700000000")
                 .output()
                 .unwrap();
-            assert!(
-                o.status.success(),
-                "rpmbuild {}: {}",
-                spec.display(),
-                String::from_utf8_lossy(&o.stderr)
-            );
+            common::rpm::assert_success(&o, &format!("rpmbuild {}", spec.display()));
             let _ = std::fs::remove_dir_all(&top);
         }
         std::fs::read_dir(&out)
@@ -122,11 +107,7 @@ pub fn rpm(name: &str) -> PathBuf {
 
 /// `rpm -i --root ROOT --dbpath DBPATH ...` as the tests' oracle runs it.
 pub fn rpm_i(root: &Path, dbpath: &str, files: &[PathBuf], extra: &[&str]) -> Output {
-    Command::new("rpm")
-        .arg("--root")
-        .arg(root)
-        .arg("--dbpath")
-        .arg(dbpath)
+    common::rpm::rpm_at(root, dbpath)
         .args(["-i", "--nodeps", "--nosignature", "--ignorearch"])
         .args(extra)
         .args(files)
@@ -157,11 +138,7 @@ pub fn ok(what: &str, o: &Output) {
 
 /// `rpm --root ROOT --dbpath DBPATH ARGS`: (exit success, stdout).
 pub fn rpm_q(root: &Path, dbpath: &str, args: &[&str]) -> (bool, String) {
-    let o = Command::new("rpm")
-        .arg("--root")
-        .arg(root)
-        .arg("--dbpath")
-        .arg(dbpath)
+    let o = common::rpm::rpm_at(root, dbpath)
         .args(args)
         .output()
         .unwrap();
@@ -226,20 +203,14 @@ pub fn tree(root: &Path, skip: &[&str]) -> BTreeMap<String, String> {
 
 /// Lines that differ between two trees, for a readable failure.
 pub fn tree_diff(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
-    let mut v = Vec::new();
-    for (k, x) in a {
-        match b.get(k) {
-            None => v.push(format!("only in rpm's: {k} {x}")),
-            Some(y) if y != x => v.push(format!("{k}: rpm {x} / kiln {y}")),
-            _ => {}
-        }
-    }
-    for (k, y) in b {
-        if !a.contains_key(k) {
-            v.push(format!("only in kiln's: {k} {y}"));
-        }
-    }
-    v
+    common::differing(a, b)
+        .into_iter()
+        .map(|(k, x, y)| match (x, y) {
+            (Some(x), Some(y)) => format!("{k}: rpm {x} / kiln {y}"),
+            (Some(x), None) => format!("only in rpm's: {k} {x}"),
+            (None, y) => format!("only in kiln's: {k} {}", y.unwrap()),
+        })
+        .collect()
 }
 
 /// `rpm -qa --xml` without the tags that name the moment of the install.
