@@ -146,18 +146,12 @@ pub fn tree(root: &Path) -> BTreeMap<String, Node> {
 
 /// Differences between rpm's tree `a` and kiln's tree `b`, one message per path.
 pub fn diff(a: &BTreeMap<String, Node>, b: &BTreeMap<String, Node>) -> Vec<String> {
-    let mut out = Vec::new();
-    for (p, n) in a {
-        match b.get(p) {
-            None => out.push(format!("only in rpm's tree: {p}")),
-            Some(m) if m != n => out.push(format!("{p}: rpm {n:?}\n   kiln {m:?}")),
-            _ => {}
-        }
-    }
-    for p in b.keys() {
-        if !a.contains_key(p) {
-            out.push(format!("only in kiln's tree: {p}"));
-        }
-    }
-    out
+    crate::common::differing(a, b)
+        .into_iter()
+        .map(|(p, n, m)| match (n, m) {
+            (Some(n), Some(m)) => format!("{p}: rpm {n:?}\n   kiln {m:?}"),
+            (Some(_), None) => format!("only in rpm's tree: {p}"),
+            (None, _) => format!("only in kiln's tree: {p}"),
+        })
+        .collect()
 }
