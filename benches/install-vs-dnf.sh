@@ -124,6 +124,10 @@ echo "CPU time per contender:"
 cat "$work/cpu.log"
 echo "kiln's stages, last round:"
 sed -n '/^stage/,$p' "$work/kiln.log"
+if [[ -n $baseline ]]; then
+  echo "baseline's stages, last round:"
+  sed -n '/^stage/,$p' "$work/base.log"
+fi
 awk -v n="$n" -v s="$size" -v k="$k" -v dn="$dn" -v fl="$fl" -v runs="$runs" \
     -v set="$set_name" 'BEGIN {
   printf "\n%s: %d packages, %.1f MB installed; median of %d rounds\n", set, n, s / 1e6, runs;
