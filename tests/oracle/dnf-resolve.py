@@ -10,6 +10,7 @@ Input (JSON on stdin):
    "ignore_missing": false}
 """
 import json
+import os
 import sys
 import tempfile
 
@@ -19,7 +20,6 @@ import dnf.exceptions
 
 def strip_modules(baseurl, tmp):
     """kiln has no modularity: serve dnf a view of a file:// repo without its modules record."""
-    import os
     import re
     src = baseurl[len("file://"):]
     dst = os.path.join(tmp, "nomod-" + os.path.basename(src.rstrip("/")))
@@ -45,6 +45,10 @@ def main():
         conf = base.conf
         conf.installroot = root
         conf.cachedir = root + "/cache"
+        # libdnf's history database (a group install writes to it) starts in memory and is
+        # copied to INSTALLROOT/PERSISTDIR/history.sqlite: that copy fails ("Database backup
+        # failed") when the directory is not there yet, which happened once in a CI-like run.
+        os.makedirs(os.path.join(root, conf.persistdir.lstrip("/")), exist_ok=True)
         conf.reposdir = []
         conf.substitutions["releasever"] = str(req.get("releasever", "41"))
         conf.substitutions["arch"] = req["arch"]
