@@ -225,10 +225,13 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
         }
     };
     // Signatures are checked before any payload is used; digests verified by either check
-    // (or an earlier run, for unchanged files) are not computed again.
-    let records = std::sync::Arc::new(repo::verified::Verified::load(&cache));
+    // (or an earlier run, for unchanged files) are not computed again. The records are read
+    // after the download has saved its checksums: an older copy saved later would drop them.
+    let mut records = None;
     let local = match repo::download(&r.plan, &cache, &fetcher, a.jobs, &DownloadBar::new(tty))
         .and_then(|local| {
+            let records =
+                records.insert(std::sync::Arc::new(repo::verified::Verified::load(&cache)));
             repo::gpg::check_packages(
                 &gpg,
                 &r.repos,
@@ -259,7 +262,7 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
         install_time: source_date_epoch(),
         arch: a.resolve.arch.clone().unwrap_or_else(host_arch),
         no_digest: a.nodigest,
-        digest_records: Some(records),
+        digest_records: records.map(|r| r as _),
         relocations: Vec::new(),
     };
     let paths: Vec<_> = local.iter().map(|l| l.path.clone()).collect();

@@ -212,8 +212,9 @@ pub fn run_download(a: &DownloadArgs, color: bool) -> anyhow::Result<i32> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    let records = repo::verified::Verified::load(&cache);
     let checked = repo::download(&r.plan, &cache, &fetcher, a.jobs, &bar).and_then(|local| {
+        // Read after the download saved its checksums (an older copy saved later drops them).
+        let records = repo::verified::Verified::load(&cache);
         repo::gpg::check_packages(&gpg, &r.repos, &r.plan, &local, &fetcher, Some(&records))
             .map(|_| local)
     });
