@@ -404,12 +404,6 @@ fn run_program_here(spec: &ScriptSpec, devnull: std::fs::File) -> i32 {
     if let Some(e) = std::env::var_os("SOURCE_DATE_EPOCH") {
         cmd.env("SOURCE_DATE_EPOCH", e);
     }
-    for (i, p) in spec.install_prefixes.iter().enumerate() {
-        cmd.env(format!("RPM_INSTALL_PREFIX{i}"), p);
-        if i == 0 {
-            cmd.env("RPM_INSTALL_PREFIX", p);
-        }
-    }
     let stdin = match &spec.input {
         Some(_) => Stdio::piped(),
         None => Stdio::from(devnull),
