@@ -1,35 +1,41 @@
-//! kiln's top-level error: one variant per stage, each with its module's error as source.
+//! The one shape of a failed file-system call, shared by every error enum in kiln: each enum
+//! carries it as `Io(#[from] IoError)` instead of its own `Io { action, path, source }` copy.
 
-/// A failure of some stage.
+use std::path::{Path, PathBuf};
+
+/// A file-system call that failed: what kiln was doing, on which path, and the OS's reason.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The kickstart could not be read.
-    #[error("kickstart error")]
-    Kickstart(#[from] crate::kickstart::KsError),
-    /// An I/O failure outside any stage's own errors.
-    #[error("failed to {action} `{path}`")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: String,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+#[error("failed to {action} `{}`", path.display())]
+pub struct IoError {
+    /// What was being done, as a verb phrase ("read", "create directory").
+    pub action: &'static str,
+    /// The path it was done to.
+    pub path: PathBuf,
+    /// The operating system's error.
+    #[source]
+    pub source: std::io::Error,
 }
 
-impl Error {
-    /// Exit code: 1 for bad input, 2 for environment/internal failures.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Kickstart(e)
-                if e.kind == crate::kickstart::ErrorKind::Io && e.origin.is_none() =>
-            {
-                1
-            }
-            Error::Kickstart(_) => 1,
-            Error::Io { .. } => 2,
+impl IoError {
+    /// The error for `action` on `path`.
+    pub fn new(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        IoError {
+            action,
+            path: path.into(),
+            source,
         }
+    }
+
+    /// A `map_err` adapter: `fs::read(&p).map_err(IoError::at("read", &p))?`.
+    pub fn at<'a>(
+        action: &'static str,
+        path: &'a Path,
+    ) -> impl FnOnce(std::io::Error) -> IoError + 'a {
+        move |source| IoError::new(action, path, source)
+    }
+
+    /// The OS error number, when there is one (ENOSPC, EACCES decide exit codes and hints).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.source.raw_os_error()
     }
 }
