@@ -10,6 +10,8 @@
 # Usage: benches/live-iso-vs-peer.sh [FIXTURES_OUT] [SET] [KILN_BINARY] [SETTINGS]
 #   SET: desktop-x86_64 (the --large set, default when present) or live-x86_64.
 #   SETTINGS: space-separated CODEC:BLOCK list, default "xz:1M zstd:1M" (zstd at level 3).
+# Env: KILN_BASELINE=BINARY also builds with another kiln (e.g. the previous commit's), RUNS
+#   rounds each (default 3, alternating, medians), and prints kiln/baseline per setting.
 # No thresholds: a measurement. Needs root (chroot, mounts in a private namespace), dnf,
 # squashfs-tools, xorriso, GNU time.
 set -euo pipefail
@@ -29,6 +31,23 @@ cache=$work/cache
 mbr=/usr/lib/grub/i386-pc/boot_hybrid.img
 now() { date +%s.%N; }
 ncpu=$(nproc)
+baseline=${KILN_BASELINE:-}
+[[ -z $baseline ]] || baseline=$(realpath "$baseline")
+runs=${RUNS:-3}
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# build BINARY OUT TAG ARGS...: one `kiln build --make-iso`, wall seconds on stdout; tracing's
+# lines go to the log file (the console has the stage table).
+build() {
+  local bin=$1 dir=$2 tag=$3; shift 3
+  rm -rf "$dir"
+  local a b
+  a=$(now)
+  /usr/bin/time -v -o "$work/$tag.time" "$bin" --log-file "$work/$tag.trace" build --ks "$ks" \
+    --make-iso -f KILNBENCH "$@" --cache "$cache" --resultdir "$dir" --tmpdir "$work" \
+    >/dev/null 2>"$work/$tag.log"
+  b=$(now)
+  echo "$b - $a" | bc
+}
 
 "$kiln" download --ks "$ks" --cache "$cache" 2>/dev/null >"$work/resolved"
 cut -f1 "$work/resolved" >"$work/nevras"
@@ -66,18 +85,29 @@ for s in $settings; do
   if [[ $codec == zstd ]]; then
     kargs+=(--compress-arg "-Xcompression-level 3"); margs+=(-Xcompression-level 3)
   fi
-  out=$work/out-$codec; rm -rf "$out"
-  t0=$(now)
-  /usr/bin/time -v -o "$work/kiln-$codec.time" "$kiln" build --ks "$ks" --make-iso -f KILNBENCH \
-    "${kargs[@]}" --cache "$cache" --resultdir "$out" --tmpdir "$work" >/dev/null 2>"$work/kiln-$codec.log"
-  t1=$(now)
-  kiln_s=$(echo "$t1 - $t0" | bc)
+  out=$work/out-$codec
+  kiln_s=$(build "$kiln" "$out" "kiln-$codec" "${kargs[@]}")
   rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2 / 1024}' "$work/kiln-$codec.time")
   echo "== kiln build --make-iso ($codec, -b $block): ${kiln_s} s, peak RSS ${rss} MiB"
   sed -n '/^stage/,/^total/p' "$work/kiln-$codec.log"
   # What the precompressor (idle cores from install to the squashfs write) took off the writer.
-  grep -hE 'ahead of the squashfs write|came from the precompressor' "$work/kiln-$codec.log" |
-    sed 's/.*INFO [^ ]* /  /' || true
+  grep -hE 'ahead of the squashfs write|came from the precompressor' "$work/kiln-$codec.trace" \
+    "$work/kiln-$codec.log" 2>/dev/null | sed 's/.*INFO [^ ]* /  /' || true
+  base_ratio=""
+  if [[ -n $baseline ]]; then
+    # Alternating rounds, so a drift of the host's speed hits both alike.
+    : >"$work/t-new"; : >"$work/t-base"
+    echo "$kiln_s" >>"$work/t-new"
+    for ((r = 1; r <= runs; r++)); do
+      build "$baseline" "$work/out-base" "base-$codec" "${kargs[@]}" >>"$work/t-base"
+      ((r == runs)) || build "$kiln" "$work/out-new" "kiln-$codec-$r" "${kargs[@]}" >>"$work/t-new"
+    done
+    rm -rf "$work/out-base" "$work/out-new"
+    new_med=$(median <"$work/t-new"); base_med=$(median <"$work/t-base")
+    base_ratio=$(echo "scale=3; $new_med / $base_med" | bc)
+    echo "== kiln $(tr '\n' ' ' <"$work/t-new")s; baseline $(tr '\n' ' ' <"$work/t-base")s;" \
+      "medians $new_med / $base_med = kiln/baseline $base_ratio"
+  fi
 
   # The peer's ISO tree: kiln's boot files (untimed copy) + its own squashfs.
   tree=$work/peer-tree; rm -rf "$tree"; mkdir -p "$tree"
@@ -112,10 +142,10 @@ for s in $settings; do
   echo "== peer: dnf ${dnf_s} s + dracut ${dracut_s} s + mksquashfs ${msq_s} s + xorriso ${xor_s} s = ${peer_s} s"
   echo "== kiln write squashfs alone: ${alone_s} s ($alone_size bytes; mksquashfs $msq_size bytes)"
   rows+=("$(awk -v c="$codec" -v b="$block" -v k="$kiln_s" -v p="$peer_s" -v a="$alone_s" \
-    -v ki="$kiln_iso" -v pi="$peer_iso" 'BEGIN {
-      printf "%-5s %-5s %9.1f %9.1f %9.1f %10.2fx %10.2fx %10.3fx", c, b, k, p, a, k / p, k / a, ki / pi }')")
+    -v ki="$kiln_iso" -v pi="$peer_iso" -v kb="${base_ratio:--}" 'BEGIN {
+      printf "%-5s %-5s %9.1f %9.1f %9.1f %10.2fx %10.2fx %10.3fx %13s", c, b, k, p, a, k / p, k / a, ki / pi, kb }')")
   echo
 done
-printf '%-5s %-5s %9s %9s %9s %11s %11s %11s\n' codec block kiln_s peer_s alone_s kiln/peer \
-  kiln/alone iso_size
+printf '%-5s %-5s %9s %9s %9s %11s %11s %11s %13s\n' codec block kiln_s peer_s alone_s kiln/peer \
+  kiln/alone iso_size kiln/baseline
 printf '%s\n' "${rows[@]}"
