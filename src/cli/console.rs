@@ -46,6 +46,7 @@ pub(super) fn init(
             (Ok(filter), _) => full(filter),
             (Err(_), 0) => tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(color)
                 .event_format(Plain { color })
                 .with_filter(EnvFilter::new(QUIET))
                 .boxed(),
@@ -138,4 +139,45 @@ impl std::io::Write for CaptureWriter {
 /// What the build logged so far.
 pub(crate) fn captured_log() -> Vec<u8> {
     CAPTURED.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn plain_lines_have_a_label_and_no_timestamp() {
+        let buffer = Buffer::default();
+        let out = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_ansi(false)
+            .event_format(Plain { color: false })
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(repo = %"r", "repo has no baseurl");
+            tracing::error!("package `p` does not verify");
+            tracing::info!("%post: hello");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "warning: repo has no baseurl repo=r\nerror: package `p` does not verify\n%post: hello\n"
+        );
+    }
 }

@@ -216,16 +216,10 @@ fn default_label(ks: &str) -> String {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into());
-    let clean: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let clean = stem.replace(
+        |c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "-",
+    );
     let mut label = format!("livecd-{clean}");
     label.truncate(32);
     label
@@ -247,15 +241,7 @@ fn squashfs_options(a: &BuildArgs, epoch: Option<i64>) -> Result<media::Squashfs
         block_size,
         mkfs_time: epoch.map(|e| e as u32).unwrap_or(now),
         clamp_mtime: epoch,
-        all_root: false,
-        xattrs: true,
-        fragments: true,
-        tail_packing: true,
-        dedup: true,
-        sparse: true,
-        exportable: true,
-        threads: 0,
-        block_cache: None,
+        ..media::SquashfsOptions::default()
     })
 }
 
