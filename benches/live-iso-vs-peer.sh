@@ -76,8 +76,9 @@ for s in $settings; do
   echo "== kiln build --make-iso ($codec, -b $block): ${kiln_s} s, peak RSS ${rss} MiB"
   sed -n '/^stage/,/^total/p' "$work/kiln-$codec.log"
   # What the precompressor (idle cores from install to the squashfs write) took off the writer.
-  grep -hE 'ahead of the squashfs write|came from the precompressor' "$work/kiln-$codec.log" |
-    sed 's/.*INFO [^ ]* /  /' || true
+  # (INFO lines: in the result's build.log, no longer on the console without -v.)
+  grep -hE 'ahead of the squashfs write|came from the precompressor' "$out/build.log" |
+    sed 's/.*INFO .* kiln::[a-z_:]*: /  /' || true
 
   # The peer's ISO tree: kiln's boot files (untimed copy) + its own squashfs.
   tree=$work/peer-tree; rm -rf "$tree"; mkdir -p "$tree"
