@@ -11,8 +11,8 @@ use super::report::DownloadBar;
 use super::settings;
 use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
 
-// cli/install.rs imports it from here.
-pub(super) use super::settings::host_arch;
+// cli/install.rs imports them from here.
+pub(super) use super::settings::{gpg_options, host_arch};
 
 pub(super) fn cause_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -120,24 +120,6 @@ pub fn run_resolve(a: &ResolveArgs, color: bool) -> anyhow::Result<i32> {
 }
 
 /// `kiln download`.
-/// The signature settings of `a`: `--gpgcheck`, `--gpgkey`, `--nogpgcheck` and the
-/// `gpgkey=` options of `--repo`.
-pub(super) fn gpg_options(a: &ResolveArgs) -> Result<repo::GpgOptions, repo::RepoError> {
-    let mut repo_keys = Vec::new();
-    for r in &a.repos {
-        let (name, _, keys) = repo::parse_repo_arg_keys(r)?;
-        if !keys.is_empty() {
-            repo_keys.push((name, keys));
-        }
-    }
-    Ok(repo::GpgOptions {
-        gpgcheck: a.gpgcheck,
-        nogpgcheck: a.nogpgcheck,
-        keys: a.gpgkeys.clone(),
-        repo_keys,
-    })
-}
-
 /// Exit status for a repository error after resolution (download, signatures).
 pub(super) fn repo_exit(e: &repo::RepoError) -> i32 {
     match e {

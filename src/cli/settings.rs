@@ -1,5 +1,5 @@
 //! Settings, built once from the command line, the kickstart and the environment: the parsed
-//! kickstart and resolution options every command that resolves shares, the one
+//! kickstart, resolution and signature options every command that resolves shares, the one
 //! `SOURCE_DATE_EPOCH` reader, and `kiln build`'s [`BuildSettings`]. A bad value is reported
 //! here (printed, with the exit code returned), before any work starts.
 
@@ -97,6 +97,24 @@ pub(super) fn resolve_options(a: &ResolveArgs, arch: String) -> Result<ResolveOp
     })
 }
 
+/// The signature settings of `a`: `--gpgcheck`, `--gpgkey`, `--nogpgcheck` and the
+/// `gpgkey=` options of `--repo`.
+pub(super) fn gpg_options(a: &ResolveArgs) -> Result<repo::GpgOptions, repo::RepoError> {
+    let mut repo_keys = Vec::new();
+    for r in &a.repos {
+        let (name, _, keys) = repo::parse_repo_arg_keys(r)?;
+        if !keys.is_empty() {
+            repo_keys.push((name, keys));
+        }
+    }
+    Ok(repo::GpgOptions {
+        gpgcheck: a.gpgcheck,
+        nogpgcheck: a.nogpgcheck,
+        keys: a.gpgkeys.clone(),
+        repo_keys,
+    })
+}
+
 /// `kiln build`'s settings, validated.
 pub(super) struct Build {
     /// What the creator runs with.
@@ -120,7 +138,7 @@ pub(super) fn build(a: &BuildArgs, color: bool) -> Result<Build, i32> {
     let squashfs = squashfs_options(a, epoch).map_err(bad_input)?;
     let shell_before = shell_before(a).map_err(bad_input)?;
     let resolve = resolve_options(&a.resolve, arch.name.to_string())?;
-    let gpg = super::resolve::gpg_options(&a.resolve).map_err(bad_input)?;
+    let gpg = gpg_options(&a.resolve).map_err(bad_input)?;
     let from_ks = KickstartSettings::new(&ks, a.kernel_args.as_deref());
     let product = a.product.clone().unwrap_or_else(|| "Linux".into());
     let settings = BuildSettings {
