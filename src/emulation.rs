@@ -44,7 +44,7 @@ pub enum EmulationError {
         arch: String,
         /// The emulator.
         binary: String,
-        /// Cause.
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },

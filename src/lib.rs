@@ -1,9 +1,20 @@
 //! kiln: build bootable live media (live ISO, PXE/netroot trees, disk images) from a Fedora-style
 //! kickstart without Anaconda, virt-install or any VM.
 //!
-//! Stages, each a module whose result is plain data for the next (DESIGN.md §1.2):
-//! [`kickstart`] reads the kickstart. Resolving, installing, configuring and writing media arrive
-//! with the later steps.
+//! The build is a pipeline whose steps hand plain data to the next (DESIGN.md §1.2), run in
+//! order by [`creator`]: [`kickstart`] parses the kickstart; [`resolve`] turns `%packages` into
+//! a transaction (libsolv, through kiln-solver); [`repo`] fetches the metadata and the packages
+//! and checks their signatures; [`install`] unpacks them into the root with an rpmdb and runs
+//! their scriptlets; [`configure`] applies the kickstart's system settings, `%pre` and `%post`;
+//! [`boot`] makes the kernel, initramfs, boot loaders and menus; [`media`] writes the images
+//! (through kiln-writers); [`manifest`] records what went in, for build farms.
+//!
+//! Beside the pipeline: [`arch`] (per-architecture facts), [`emulation`] (qemu-user for a
+//! foreign arch), [`cancel`] (interrupts and child processes), [`pidns`] (children that die
+//! with kiln), [`stale`] (what killed builds left), [`reproducible`] (run-specific files reset
+//! for `SOURCE_DATE_EPOCH`), [`progress`] (the reporting traits the CLI draws), [`error`] (the
+//! one I/O error shape) and [`diff`] (which files of two ISOs differ). The CLI is the binary's
+//! own (`src/cli`).
 #![forbid(unsafe_code)]
 
 pub mod arch;

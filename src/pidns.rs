@@ -34,12 +34,28 @@ pub enum Role {
     Done(i32),
 }
 
+/// Why a helper could not set itself up to die with kiln.
+#[derive(Debug, thiserror::Error)]
+pub enum PidnsError {
+    /// `PR_SET_PDEATHSIG` was refused.
+    #[error("cannot ask for the parent-death signal: {0}")]
+    DeathSignal(rustix::io::Errno),
+    /// kiln died before the helper asked for the signal: none would ever come.
+    #[error("kiln exited before its helper started")]
+    ParentGone,
+    /// The helper's own binary could not be found to start the namespace's init.
+    #[error("cannot find the kiln binary: {0}")]
+    CurrentExe(std::io::Error),
+    /// The namespace's init could not be started.
+    #[error("cannot start the namespace's init: {0}")]
+    StartInit(std::io::Error),
+}
+
 /// Call first thing in a helper, before any thread starts. Returns [`Role::Init`] in the
 /// process that must go on with the work.
-pub fn enter() -> Result<Role, String> {
+pub fn enter() -> Result<Role, PidnsError> {
     use rustix::process::{set_parent_process_death_signal, Signal};
-    set_parent_process_death_signal(Some(Signal::KILL))
-        .map_err(|e| format!("cannot ask for the parent-death signal: {e}"))?;
+    set_parent_process_death_signal(Some(Signal::KILL)).map_err(PidnsError::DeathSignal)?;
     if std::env::var_os(INIT_ENV).is_some() {
         // Single-threaded here, and the programs it runs must not see it.
         std::env::remove_var(INIT_ENV);
@@ -51,7 +67,7 @@ pub fn enter() -> Result<Role, String> {
     {
         let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
         if ppid != want {
-            return Err("kiln exited before its helper started".into());
+            return Err(PidnsError::ParentGone);
         }
     }
     // rustix deprecates the safe `unshare` because CLONE_FILES/CLONE_FS can invalidate fds other
@@ -64,12 +80,12 @@ pub fn enter() -> Result<Role, String> {
     }
     // SIGTERM/SIGINT/SIGHUP: the program inside has its own; this process waits to report.
     let _ = ctrlc::set_handler(|| {});
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find the kiln binary: {e}"))?;
+    let exe = std::env::current_exe().map_err(PidnsError::CurrentExe)?;
     let status = Command::new(exe)
         .args(std::env::args_os().skip(1))
         .env(INIT_ENV, "1")
         .status()
-        .map_err(|e| format!("cannot start the namespace's init: {e}"))?;
+        .map_err(PidnsError::StartInit)?;
     Ok(Role::Done(exit_code(&status)))
 }
 

@@ -1,5 +1,5 @@
-//! Progress reporting traits. Libraries call them; `cli/report.rs` draws them (indicatif stays in
-//! the CLI).
+//! Progress reporting traits. Libraries call them; the CLI draws them as bars (`cli/report.rs`,
+//! indicatif stays in the CLI) or sends them as JSON lines (`cli/events.rs`).
 
 /// Progress of a batch of downloads.
 pub trait DownloadReporter: Sync {

@@ -5,8 +5,7 @@
 //! locked for its whole life: the kernel drops the lock when the process dies, however it
 //! dies. The next build that makes a directory of the same kind in the same place removes every
 //! one whose lock it can take and whose owner (the pid in its name) is gone, and the partial
-//! downloads (`.NAME.partPID`) of processes that
-//! no longer exist.
+//! downloads (`.NAME.partPID`) of processes that no longer exist.
 
 use std::path::{Path, PathBuf};
 

@@ -116,12 +116,9 @@ fn write_cache(repo: &crate::wrapper::repo::Repo<'_>, path: &std::path::Path) {
         let _ = std::fs::create_dir_all(dir);
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let r = repo.write_solv(&tmp).and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(|source| RepoDataError::Write {
-            path: path.display().to_string(),
-            source,
-        })
-    });
+    let r = repo
+        .write_solv(&tmp)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(RepoDataError::io("write", path)));
     if let Err(e) = r {
         let _ = std::fs::remove_file(&tmp);
         tracing::warn!("cannot write solv cache: {e}");

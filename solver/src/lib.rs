@@ -13,7 +13,7 @@ mod output;
 pub mod wrapper;
 
 pub use input::{RepoSource, SolvCache};
-pub use output::{format_nevra, Problem, ProblemRule, ResolvedPackage, RuleKind, Solution};
+pub use output::{format_nevra, Problem, ProblemRule, RuleKind, Solution, SolvedPackage};
 pub use wrapper::pool::PoolError;
 pub use wrapper::repo::RepoDataError;
 pub use wrapper::testcase::{run as run_testcase, TestcaseOutcome};
@@ -89,7 +89,7 @@ pub enum LoadError {
     Repo {
         /// Repo name.
         repo: String,
-        /// Cause.
+        /// What was wrong with its data.
         #[source]
         source: RepoDataError,
     },

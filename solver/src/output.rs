@@ -10,9 +10,10 @@ use crate::wrapper::selection;
 use crate::wrapper::solver::{RawRule, Solver as RawSolver};
 use crate::{Item, Missing, Request, SolveError, Strength};
 
-/// One package to install, as plain data.
+/// One package of the solver's transaction, as plain data (the repo it comes from, where in it,
+/// its checksum); kiln turns it into a `kiln::resolve::ResolvedPackage` with a download URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolvedPackage {
+pub struct SolvedPackage {
     /// Name.
     pub name: String,
     /// Epoch (0 when absent).
@@ -46,7 +47,7 @@ pub fn format_nevra(name: &str, epoch: u32, version: &str, release: &str, arch: 
     }
 }
 
-impl ResolvedPackage {
+impl SolvedPackage {
     /// `name-[epoch:]version-release.arch` as dnf prints it.
     pub fn nevra(&self) -> String {
         format_nevra(
@@ -63,7 +64,7 @@ impl ResolvedPackage {
 #[derive(Debug, Clone, Default)]
 pub struct Solution {
     /// Packages in install (transaction) order.
-    pub packages: Vec<ResolvedPackage>,
+    pub packages: Vec<SolvedPackage>,
     /// Required items that matched nothing (only with `ignore_missing`).
     pub missing: Vec<Missing>,
     /// If-available items that matched nothing.
@@ -166,14 +167,14 @@ fn split_evr(evr: &str) -> (u32, String, String) {
     }
 }
 
-fn package(pool: &Pool, p: ffi::Id) -> Option<ResolvedPackage> {
+fn package(pool: &Pool, p: ffi::Id) -> Option<SolvedPackage> {
     let s = pool.solvable(p)?;
     let (epoch, version, release) = split_evr(&pool.id2str(s.evr));
     let (checksum_type, checksum) = match pool.solvable_checksum(p) {
         Some((t, c)) => (Some(t), Some(c)),
         None => (None, None),
     };
-    Some(ResolvedPackage {
+    Some(SolvedPackage {
         name: pool.id2str(s.name),
         epoch,
         version,

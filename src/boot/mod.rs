@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::arch::ArchInfo;
+use crate::error::IoError;
 use crate::install::scriptlet::{ScriptRunner, ScriptSpec};
 use crate::install::vercmp::rpmvercmp;
 
@@ -107,26 +108,9 @@ pub enum BootError {
     /// The chroot runner failed.
     #[error("failed to run a tool in the root")]
     Runner(#[from] crate::install::scriptlet::ScriptError),
-    /// I/O.
-    #[error("failed to {action} `{path}`")]
-    Io {
-        /// What.
-        action: &'static str,
-        /// Path.
-        path: String,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-fn io(action: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> BootError {
-    let path = p.display().to_string();
-    move |source| BootError::Io {
-        action,
-        path,
-        source,
-    }
+    /// A file of the root or the staging directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 /// A kernel found in the root.
@@ -233,9 +217,9 @@ fn initrd_codec(root: &Path, kver: &str) -> InitrdCodec {
 /// Compress the uncompressed cpio `path` in place, on the host.
 fn compress_initrd(path: &Path, codec: InitrdCodec) -> Result<(), BootError> {
     use std::io::Write;
-    let raw = std::fs::read(path).map_err(io("read", path))?;
+    let raw = std::fs::read(path).map_err(IoError::at("read", path))?;
     let tmp = path.with_extension("img.kiln-z");
-    let f = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
+    let f = std::fs::File::create(&tmp).map_err(IoError::at("create", &tmp))?;
     let w = std::io::BufWriter::with_capacity(1 << 20, f);
     let done = match codec {
         InitrdCodec::Zstd => zstd::stream::Encoder::new(w, 3)
@@ -252,8 +236,8 @@ fn compress_initrd(path: &Path, codec: InitrdCodec) -> Result<(), BootError> {
                 .and_then(|mut w| w.flush())
         }
     };
-    done.map_err(io("compress", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(io("replace", path))?;
+    done.map_err(IoError::at("compress", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(IoError::at("replace", path))?;
     Ok(())
 }
 
@@ -305,7 +289,7 @@ pub fn make_initramfs_with(
         b"# written by kiln for live media (as livecd-creator does)\nadd_dracutmodules+=\" dmsquash-live \"\nhostonly=\"no\"\n",
         crate::configure::fsutil::NewFile::root(0o644),
     )
-    .map_err(io("write", &conf))?;
+    .map_err(IoError::at("write", &conf))?;
     let out_in_root = "/var/tmp/kiln-initramfs.img";
     let modules = initramfs_modules(root);
     let argv: Vec<String> = [
@@ -332,7 +316,7 @@ pub fn make_initramfs_with(
         argv.insert(1, "--reproducible".into());
     }
     let var_tmp = rj(root, "var/tmp");
-    std::fs::create_dir_all(&var_tmp).map_err(io("create", &var_tmp))?;
+    std::fs::create_dir_all(&var_tmp).map_err(IoError::at("create", &var_tmp))?;
     tracing::debug!("running dracut for kernel {kver}");
     chroot_run(runner, root, &argv)?;
     let host = rj(root, out_in_root.trim_start_matches('/'));
@@ -395,9 +379,9 @@ fn initramfs_modules(root: &Path) -> String {
 
 fn copy(src: &Path, dst: &Path) -> Result<(), BootError> {
     if let Some(p) = dst.parent() {
-        std::fs::create_dir_all(p).map_err(io("create", p))?;
+        std::fs::create_dir_all(p).map_err(IoError::at("create", p))?;
     }
-    std::fs::copy(src, dst).map_err(io("copy to", dst))?;
+    std::fs::copy(src, dst).map_err(IoError::at("copy to", dst))?;
     Ok(())
 }
 
@@ -417,7 +401,7 @@ fn template(opts: &BootOptions, name: &str, builtin: &str) -> Result<String, Boo
     if let Some(dir) = &opts.templates {
         let p = dir.join(name);
         if p.is_file() {
-            return std::fs::read_to_string(&p).map_err(io("read", &p));
+            return Ok(std::fs::read_to_string(&p).map_err(IoError::at("read", &p))?);
         }
     }
     Ok(builtin.to_string())
@@ -550,8 +534,11 @@ fn bios_grub(
     // The modules GRUB loads at run time, beside its config, as lorax copies them.
     let src = rj(root, moddir.trim_start_matches('/'));
     let dst = iso.join(layout::GRUB_BIOS_DIR).join(target);
-    std::fs::create_dir_all(&dst).map_err(io("create", &dst))?;
-    for e in std::fs::read_dir(&src).map_err(io("read", &src))?.flatten() {
+    std::fs::create_dir_all(&dst).map_err(IoError::at("create", &dst))?;
+    for e in std::fs::read_dir(&src)
+        .map_err(IoError::at("read", &src))?
+        .flatten()
+    {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.ends_with(".mod") || n.ends_with(".lst") {
             // Each file resolved beneath the root: a module may be a link to a host file.
@@ -559,7 +546,7 @@ fn bios_grub(
         }
     }
     let cfg = iso.join(layout::GRUB_BIOS_DIR).join("grub.cfg");
-    std::fs::write(&cfg, grub_cfg).map_err(io("write", &cfg))?;
+    std::fs::write(&cfg, grub_cfg).map_err(IoError::at("write", &cfg))?;
     let hybrid = src.join("boot_hybrid.img");
     assets.hybrid_mbr = std::fs::read(&hybrid).ok();
     assets.bios_image = Some(layout::ELTORITO.to_string());
@@ -619,7 +606,7 @@ fn bios_isolinux(
     }
     let cfg = fill(&template(opts, "isolinux.cfg", ISOLINUX_CFG)?, vars);
     let p = dir.join("isolinux.cfg");
-    std::fs::write(&p, cfg).map_err(io("write", &p))?;
+    std::fs::write(&p, cfg).map_err(IoError::at("write", &p))?;
     let mbr = [
         "/usr/share/syslinux/isohdpfx.bin",
         "/usr/lib/ISOLINUX/isohdpfx.bin",
@@ -648,7 +635,7 @@ fn efi(
     let esp = work.join("efiboot");
     let _ = std::fs::remove_dir_all(&esp);
     let esp_boot = esp.join(layout::EFI_DIR);
-    std::fs::create_dir_all(&esp_boot).map_err(io("create", &esp_boot))?;
+    std::fs::create_dir_all(&esp_boot).map_err(IoError::at("create", &esp_boot))?;
     // Fedora/EL: shim and grub as the packages install them under /boot/efi/EFI/<vendor>.
     let vendor_dir = std::fs::read_dir(rj(root, "boot/efi/EFI"))
         .ok()
@@ -756,12 +743,12 @@ fn efi(
         assets.efi_chain = Some("grub-mkimage".into());
     }
     let cfg = esp_boot.join("grub.cfg");
-    std::fs::write(&cfg, grub_cfg).map_err(io("write", &cfg))?;
+    std::fs::write(&cfg, grub_cfg).map_err(IoError::at("write", &cfg))?;
     // The same EFI tree on the ISO itself, as Fedora's media carry it.
     let iso_efi = iso.join(layout::EFI_DIR);
-    std::fs::create_dir_all(&iso_efi).map_err(io("create", &iso_efi))?;
+    std::fs::create_dir_all(&iso_efi).map_err(IoError::at("create", &iso_efi))?;
     for e in std::fs::read_dir(&esp_boot)
-        .map_err(io("read", &esp_boot))?
+        .map_err(IoError::at("read", &esp_boot))?
         .flatten()
     {
         copy(&e.path(), &iso_efi.join(e.file_name()))?;

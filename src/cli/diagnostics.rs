@@ -4,7 +4,8 @@
 use kiln::kickstart::lint::{Finding, Severity};
 use kiln::kickstart::{KsError, Origin};
 
-fn paint(s: &str, code: &str, color: bool) -> String {
+/// `s` in the terminal color `code` when `color`.
+pub(super) fn paint(s: &str, code: &str, color: bool) -> String {
     if color {
         format!("\x1b[{code}m{s}\x1b[0m")
     } else {

@@ -4,6 +4,7 @@ pub mod args;
 mod bench;
 mod boot_test;
 mod build;
+mod console;
 pub mod diagnostics;
 mod diff;
 mod events;
@@ -12,6 +13,7 @@ mod ks;
 mod netboot;
 mod report;
 mod resolve;
+mod settings;
 mod write;
 
 use clap::Parser;
@@ -65,7 +67,7 @@ pub fn main() -> i32 {
         _ => None,
     });
     let capture = matches!(args.command, Command::Build(_));
-    if let Err(e) = init_logging(args.verbose, log_file.as_deref(), color, capture) {
+    if let Err(e) = console::init(args.verbose, log_file.as_deref(), color, capture) {
         eprintln!("error: {e:#}");
         return EXIT_ENV;
     }
@@ -90,80 +92,4 @@ pub fn main() -> i32 {
             EXIT_ENV
         }
     }
-}
-
-fn init_logging(
-    verbose: u8,
-    log_file: Option<&std::path::Path>,
-    color: bool,
-    capture: bool,
-) -> anyhow::Result<()> {
-    use tracing_subscriber::prelude::*;
-    use tracing_subscriber::EnvFilter;
-    let default = match verbose {
-        0 => "kiln=info",
-        1 => "kiln=debug,kiln_solver=debug,kiln_writers=debug",
-        _ => "kiln=trace,kiln_solver=trace,kiln_writers=trace",
-    };
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let stderr_layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .with_target(verbose > 0);
-    let file_layer = match log_file {
-        Some(p) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| anyhow::anyhow!("cannot open log file `{}`: {e}", p.display()))?;
-            Some(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::sync::Mutex::new(f))
-                    .with_ansi(false)
-                    .with_filter(EnvFilter::new(
-                        "kiln=debug,kiln_solver=debug,kiln_writers=debug",
-                    )),
-            )
-        }
-        None => None,
-    };
-    // A build keeps its own log (debug level) for the result directory's build.log.
-    let capture_layer = capture.then(|| {
-        tracing_subscriber::fmt::layer()
-            .with_writer(|| CaptureWriter)
-            .with_ansi(false)
-            .with_filter(EnvFilter::new(
-                "kiln=debug,kiln_solver=info,kiln_writers=debug",
-            ))
-    });
-    tracing_subscriber::registry()
-        .with(stderr_layer.with_filter(filter))
-        .with(file_layer)
-        .with(capture_layer)
-        .try_init()?;
-    Ok(())
-}
-
-/// The log lines captured for `build.log`.
-static CAPTURED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
-
-struct CaptureWriter;
-
-impl std::io::Write for CaptureWriter {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        CAPTURED
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// What the build logged so far.
-pub(crate) fn captured_log() -> Vec<u8> {
-    CAPTURED.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }

@@ -2,28 +2,17 @@
 
 use std::io::Write;
 
-use kiln::kickstart::{parse_file, KsVersion, ParseOptions};
 use kiln::repo::{self, Cache};
-use kiln::resolve::{self, Resolution, ResolveError, ResolveOptions};
+use kiln::resolve::{self, Resolution, ResolveError};
 
 use super::args::{DownloadArgs, ResolveArgs};
-use super::diagnostics::{print_at, print_error};
+use super::diagnostics::print_at;
 use super::report::DownloadBar;
+use super::settings;
 use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
 
-pub(super) fn default_cache() -> std::path::PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
-        return std::path::PathBuf::from(x).join("kiln");
-    }
-    match std::env::var_os("HOME") {
-        Some(h) => std::path::PathBuf::from(h).join(".cache/kiln"),
-        None => std::path::PathBuf::from("/var/cache/kiln"),
-    }
-}
-
-pub(super) fn host_arch() -> String {
-    std::env::consts::ARCH.to_string()
-}
+// cli/install.rs imports them from here.
+pub(super) use super::settings::{gpg_options, host_arch};
 
 pub(super) fn cause_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -81,41 +70,9 @@ pub(super) fn resolve_from(
     a: &ResolveArgs,
     color: bool,
 ) -> Result<(Resolution, Cache, kiln::kickstart::Kickstart), i32> {
-    let Some(version) = KsVersion::from_name(&a.ksversion) else {
-        eprintln!("error: unknown kickstart version `{}`", a.ksversion);
-        return Err(EXIT_BAD_INPUT);
-    };
-    let ks = match parse_file(
-        &a.ks,
-        &ParseOptions {
-            version,
-            ..ParseOptions::default()
-        },
-    ) {
-        Ok(k) => k,
-        Err(e) => {
-            print_error(&e, color);
-            return Err(EXIT_BAD_INPUT);
-        }
-    };
-    let mut cli_repos = Vec::new();
-    for r in &a.repos {
-        match repo::parse_repo_arg(r) {
-            Ok(p) => cli_repos.push(p),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Err(EXIT_BAD_INPUT);
-            }
-        }
-    }
-    let cache = Cache::new(a.cache.clone().unwrap_or_else(default_cache), a.cacheonly);
-    let opts = ResolveOptions {
-        arch: a.arch.clone().unwrap_or_else(host_arch),
-        releasever: a.releasever.clone(),
-        cli_repos,
-        cache: cache.clone(),
-        filelists: !a.no_filelists,
-    };
+    let ks = settings::kickstart(a, color)?;
+    let opts = settings::resolve_options(a, a.arch.clone().unwrap_or_else(host_arch))?;
+    let cache = opts.cache.clone();
     match resolve::resolve(&ks, &opts) {
         Ok(r) => {
             for w in &r.warnings {
@@ -163,24 +120,6 @@ pub fn run_resolve(a: &ResolveArgs, color: bool) -> anyhow::Result<i32> {
 }
 
 /// `kiln download`.
-/// The signature settings of `a`: `--gpgcheck`, `--gpgkey`, `--nogpgcheck` and the
-/// `gpgkey=` options of `--repo`.
-pub(super) fn gpg_options(a: &ResolveArgs) -> Result<repo::GpgOptions, repo::RepoError> {
-    let mut repo_keys = Vec::new();
-    for r in &a.repos {
-        let (name, _, keys) = repo::parse_repo_arg_keys(r)?;
-        if !keys.is_empty() {
-            repo_keys.push((name, keys));
-        }
-    }
-    Ok(repo::GpgOptions {
-        gpgcheck: a.gpgcheck,
-        nogpgcheck: a.nogpgcheck,
-        keys: a.gpgkeys.clone(),
-        repo_keys,
-    })
-}
-
 /// Exit status for a repository error after resolution (download, signatures).
 pub(super) fn repo_exit(e: &repo::RepoError) -> i32 {
     match e {

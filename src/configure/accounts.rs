@@ -8,6 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::fsutil::{self, NewFile};
+use crate::error::IoError;
 
 /// Settings of the root's /etc/login.defs and /etc/default/useradd that matter here.
 #[derive(Debug, Clone)]
@@ -168,16 +169,16 @@ impl Table {
 #[derive(Debug)]
 pub enum AccountError {
     /// A file operation.
-    Io(PathBuf, std::io::Error),
+    Io(IoError),
     /// A request that cannot be satisfied.
     Invalid(String),
     /// A user that does not exist.
     NoUser(String),
 }
 
-impl AccountError {
-    fn io(p: &Path) -> impl FnOnce(std::io::Error) -> AccountError + '_ {
-        move |e| AccountError::Io(p.to_path_buf(), e)
+impl From<IoError> for AccountError {
+    fn from(e: IoError) -> Self {
+        AccountError::Io(e)
     }
 }
 
@@ -228,14 +229,16 @@ fn check_field(what: &str, v: &str) -> Result<(), AccountError> {
 impl Accounts {
     /// Load the databases of `root`; `today` is the shadow last-change day.
     pub fn load(root: &Path, today: i64) -> Result<Accounts, AccountError> {
-        let t = |p: &str, mode| Table::load(root, p, mode).map_err(AccountError::io(Path::new(p)));
+        let t =
+            |p: &str, mode| Table::load(root, p, mode).map_err(IoError::at("read", Path::new(p)));
         Ok(Accounts {
             root: root.to_path_buf(),
             passwd: t("/etc/passwd", 0o644)?,
             shadow: t("/etc/shadow", 0o000)?,
             group: t("/etc/group", 0o644)?,
             gshadow: t("/etc/gshadow", 0o000)?,
-            defs: LoginDefs::load(root).map_err(AccountError::io(Path::new("/etc/login.defs")))?,
+            defs: LoginDefs::load(root)
+                .map_err(IoError::at("read", Path::new("/etc/login.defs")))?,
             today,
         })
     }
@@ -243,7 +246,7 @@ impl Accounts {
     /// Write back what changed.
     pub fn save(&self) -> Result<(), AccountError> {
         for t in [&self.passwd, &self.shadow, &self.group, &self.gshadow] {
-            t.save().map_err(AccountError::io(&t.path))?;
+            t.save().map_err(IoError::at("write", &t.path))?;
         }
         Ok(())
     }
@@ -505,15 +508,16 @@ impl Accounts {
             return Ok(());
         }
         if let Some(parent) = host.parent() {
-            std::fs::create_dir_all(parent).map_err(AccountError::io(parent))?;
+            std::fs::create_dir_all(parent).map_err(IoError::at("create directory", parent))?;
         }
-        std::fs::create_dir(&host).map_err(AccountError::io(&host))?;
-        std::os::unix::fs::lchown(&host, Some(uid), Some(gid)).map_err(AccountError::io(&host))?;
+        std::fs::create_dir(&host).map_err(IoError::at("create directory", &host))?;
+        std::os::unix::fs::lchown(&host, Some(uid), Some(gid))
+            .map_err(IoError::at("change the owner of", &host))?;
         std::fs::set_permissions(
             &host,
             std::fs::Permissions::from_mode(self.defs.home_mode()),
         )
-        .map_err(AccountError::io(&host))?;
+        .map_err(IoError::at("set the mode of", &host))?;
         let skel = fsutil::in_root(&self.root, &self.defs.skel(), true);
         if skel.is_dir() {
             copy_tree(&skel, &host, uid, gid)?;
@@ -524,32 +528,33 @@ impl Accounts {
 
 /// Copy a skeleton tree: modes kept, owner set to the new user (as useradd -m).
 fn copy_tree(from: &Path, to: &Path, uid: u32, gid: u32) -> Result<(), AccountError> {
-    let entries = std::fs::read_dir(from).map_err(AccountError::io(from))?;
+    let entries = std::fs::read_dir(from).map_err(IoError::at("read directory", from))?;
     let mut entries: Vec<_> = entries
         .collect::<Result<_, _>>()
-        .map_err(AccountError::io(from))?;
+        .map_err(IoError::at("read directory", from))?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let src = e.path();
         let dst = to.join(e.file_name());
-        let meta = std::fs::symlink_metadata(&src).map_err(AccountError::io(&src))?;
+        let meta = std::fs::symlink_metadata(&src).map_err(IoError::at("inspect", &src))?;
         let ft = meta.file_type();
         if ft.is_dir() {
-            std::fs::create_dir(&dst).map_err(AccountError::io(&dst))?;
+            std::fs::create_dir(&dst).map_err(IoError::at("create directory", &dst))?;
             copy_tree(&src, &dst, uid, gid)?;
         } else if ft.is_symlink() {
-            let t = std::fs::read_link(&src).map_err(AccountError::io(&src))?;
-            std::os::unix::fs::symlink(t, &dst).map_err(AccountError::io(&dst))?;
+            let t = std::fs::read_link(&src).map_err(IoError::at("read link", &src))?;
+            std::os::unix::fs::symlink(t, &dst).map_err(IoError::at("create link", &dst))?;
         } else if ft.is_file() {
-            std::fs::copy(&src, &dst).map_err(AccountError::io(&dst))?;
+            std::fs::copy(&src, &dst).map_err(IoError::at("copy to", &dst))?;
         } else {
             // Devices and fifos have no place in a skeleton; useradd skips sockets too.
             continue;
         }
-        std::os::unix::fs::lchown(&dst, Some(uid), Some(gid)).map_err(AccountError::io(&dst))?;
+        std::os::unix::fs::lchown(&dst, Some(uid), Some(gid))
+            .map_err(IoError::at("change the owner of", &dst))?;
         if !ft.is_symlink() {
             std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
-                .map_err(AccountError::io(&dst))?;
+                .map_err(IoError::at("set the mode of", &dst))?;
         }
     }
     Ok(())

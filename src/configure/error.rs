@@ -18,7 +18,7 @@ pub enum ConfigureError {
         origin: Origin,
         /// Host path.
         path: PathBuf,
-        /// Cause.
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -31,7 +31,7 @@ pub enum ConfigureError {
         origin: Origin,
         /// Host path.
         path: PathBuf,
-        /// Cause.
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -72,7 +72,7 @@ pub enum ConfigureError {
         command: &'static str,
         /// Its line.
         origin: Origin,
-        /// Cause.
+        /// Why the helper could not run it.
         #[source]
         source: ScriptError,
     },
@@ -99,7 +99,7 @@ pub enum ConfigureError {
         origin: Origin,
         /// The interpreter.
         interpreter: String,
-        /// Cause.
+        /// Why it could not be started.
         #[source]
         source: std::io::Error,
     },

@@ -99,8 +99,16 @@ pub fn x11_keyboard_conf(layouts: &[String], options: &[String]) -> String {
     s
 }
 
+/// A time zone with no zoneinfo file in the root (or a name that climbs out of zoneinfo).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no zone file `{path}` in the root")]
+pub struct NoZoneFile {
+    /// The root-absolute path looked for.
+    pub path: String,
+}
+
 /// Where the zone's file is in the root, if it exists there.
-pub fn zone_file(root: &Path, zone: &str) -> Result<String, String> {
+pub fn zone_file(root: &Path, zone: &str) -> Result<String, NoZoneFile> {
     let rel = format!("/usr/share/zoneinfo/{zone}");
     // Zone names are relative paths below zoneinfo: no climbing out of it.
     if zone.is_empty()
@@ -109,13 +117,13 @@ pub fn zone_file(root: &Path, zone: &str) -> Result<String, String> {
             .split('/')
             .any(|c| c == ".." || c == "." || c.is_empty())
     {
-        return Err(rel);
+        return Err(NoZoneFile { path: rel });
     }
     let host = fsutil::in_root(root, &rel, true);
     if host.is_file() {
         Ok(rel)
     } else {
-        Err(rel)
+        Err(NoZoneFile { path: rel })
     }
 }
 

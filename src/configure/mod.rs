@@ -308,11 +308,11 @@ impl Cx<'_> {
                 ),
             );
         } else if !t.timezone.is_empty() {
-            let rel = locale::zone_file(self.root, &t.timezone).map_err(|p| {
+            let rel = locale::zone_file(self.root, &t.timezone).map_err(|missing| {
                 ConfigureError::UnknownTimezone {
                     origin: o.clone(),
                     zone: t.timezone.clone(),
-                    path: fsutil::in_root(self.root, &p, false),
+                    path: fsutil::in_root(self.root, &missing.path, false),
                 }
             })?;
             let link = fsutil::in_root(self.root, "/etc/localtime", false);
@@ -482,11 +482,11 @@ impl Cx<'_> {
             return Ok(());
         };
         let acc_err = |command: &'static str, o: &Origin, e: accounts::AccountError| match e {
-            accounts::AccountError::Io(path, source) => ConfigureError::Write {
+            accounts::AccountError::Io(e) => ConfigureError::Write {
                 command,
                 origin: o.clone(),
-                path,
-                source,
+                path: e.path,
+                source: e.source,
             },
             accounts::AccountError::Invalid(message) => ConfigureError::Invalid {
                 command,
@@ -754,10 +754,10 @@ impl Cx<'_> {
                 NetworkBackend::NetworkManager => network::nm_keyfile(d, i),
                 NetworkBackend::SystemdNetworkd => network::networkd_file(d, i),
             }
-            .map_err(|message| ConfigureError::Invalid {
+            .map_err(|e| ConfigureError::Invalid {
                 command: "network",
                 origin: o.clone(),
-                message,
+                message: e.to_string(),
             })?;
             let host = network::write(self.root, &file).map_err(|e| {
                 write_err(

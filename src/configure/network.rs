@@ -32,18 +32,34 @@ pub fn detect(root: &Path) -> Option<NetworkBackend> {
     }
 }
 
+/// A `network` line that cannot be written as a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkError {
+    /// `--netmask` is neither a prefix length nor a dotted mask.
+    #[error("bad netmask `{0}`")]
+    BadNetmask(String),
+    /// `--netmask` has holes (`255.0.255.0`).
+    #[error("netmask `{0}` is not contiguous")]
+    NotContiguous(String),
+    /// `--bootproto=static` without an address.
+    #[error("`--bootproto=static` needs `--ip`")]
+    StaticWithoutIp,
+}
+
 /// Prefix length of a netmask given as `255.255.255.0` or `24`.
-pub fn prefix_len(mask: &str) -> Result<u8, String> {
+pub fn prefix_len(mask: &str) -> Result<u8, NetworkError> {
     if let Ok(n) = mask.parse::<u8>() {
         if n <= 32 {
             return Ok(n);
         }
     }
-    let m: Ipv4Addr = mask.parse().map_err(|_| format!("bad netmask `{mask}`"))?;
+    let m: Ipv4Addr = mask
+        .parse()
+        .map_err(|_| NetworkError::BadNetmask(mask.to_string()))?;
     let bits = u32::from(m);
     let len = bits.leading_ones();
     if bits.checked_shl(len).unwrap_or(0) != 0 {
-        return Err(format!("netmask `{mask}` is not contiguous"));
+        return Err(NetworkError::NotContiguous(mask.to_string()));
     }
     Ok(len as u8)
 }
@@ -107,12 +123,12 @@ pub fn unsupported(n: &NetworkData) -> Option<&'static str> {
     }
 }
 
-fn static_v4(n: &NetworkData) -> Result<Option<String>, String> {
+fn static_v4(n: &NetworkData) -> Result<Option<String>, NetworkError> {
     if n.noipv4 || n.bootproto != "static" {
         return Ok(None);
     }
     if n.ip.is_empty() {
-        return Err("`--bootproto=static` needs `--ip`".to_string());
+        return Err(NetworkError::StaticWithoutIp);
     }
     if n.ip.contains('/') {
         return Ok(Some(n.ip.clone()));
@@ -146,7 +162,7 @@ pub struct NetFile {
 }
 
 /// The NetworkManager keyfile of one `network` line.
-pub fn nm_keyfile(n: &NetworkData, index: usize) -> Result<NetFile, String> {
+pub fn nm_keyfile(n: &NetworkData, index: usize) -> Result<NetFile, NetworkError> {
     let m = device_match(&n.device);
     let id = match &m {
         DeviceMatch::Name(d) => d.clone(),
@@ -239,7 +255,7 @@ pub fn nm_keyfile(n: &NetworkData, index: usize) -> Result<NetFile, String> {
 }
 
 /// The systemd-networkd `.network` file of one `network` line.
-pub fn networkd_file(n: &NetworkData, index: usize) -> Result<NetFile, String> {
+pub fn networkd_file(n: &NetworkData, index: usize) -> Result<NetFile, NetworkError> {
     let m = device_match(&n.device);
     let (name, matcher) = match &m {
         DeviceMatch::Name(d) => (d.clone(), format!("Name={d}")),

@@ -267,7 +267,7 @@ use crate::pidns::exit_code;
 /// Call it from `main` before any thread is started (unsharing needs a single thread).
 pub fn helper_main() -> i32 {
     match crate::pidns::enter() {
-        Err(e) => return setup_failed(&e),
+        Err(e) => return setup_failed(&e.to_string()),
         Ok(crate::pidns::Role::Done(code)) => return code,
         Ok(crate::pidns::Role::Init) => {}
     }
@@ -298,7 +298,7 @@ pub fn helper_main() -> i32 {
 /// starts.
 pub fn shell_main(root: &Path) -> i32 {
     match crate::pidns::enter() {
-        Err(e) => return setup_failed(&e),
+        Err(e) => return setup_failed(&e.to_string()),
         Ok(crate::pidns::Role::Done(code)) => return code,
         Ok(crate::pidns::Role::Init) => {}
     }

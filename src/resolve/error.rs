@@ -37,7 +37,7 @@ pub enum ResolveError {
         name: Option<String>,
         /// Its kickstart line.
         origin: Option<Origin>,
-        /// Cause.
+        /// What failed while loading it.
         #[source]
         source: RepoError,
     },

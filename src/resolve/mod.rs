@@ -32,7 +32,8 @@ pub struct ResolveOptions {
     pub filelists: bool,
 }
 
-/// One package of the result, in transaction order.
+/// One package of the resolution, in transaction order: the solver's
+/// [`kiln_solver::SolvedPackage`] with the URL it is downloaded from.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ResolvedPackage {
     /// Name.

@@ -2,7 +2,7 @@
 //! borrows the pool so it cannot outlive it.
 
 use std::marker::PhantomData;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
 use super::file::CFile;
@@ -19,12 +19,14 @@ pub struct Repo<'p> {
 /// A failure to read or write repository data.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoDataError {
-    /// The file could not be opened.
-    #[error("cannot open `{path}`")]
-    Open {
+    /// The file could not be opened, written or renamed into place.
+    #[error("cannot {action} `{}`", path.display())]
+    Io {
+        /// What was being done ("open", "write").
+        action: &'static str,
         /// The file.
-        path: String,
-        /// Cause.
+        path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -36,15 +38,20 @@ pub enum RepoDataError {
         /// libsolv's message.
         message: String,
     },
-    /// Writing a .solv file failed.
-    #[error("cannot write `{path}`")]
-    Write {
-        /// The file.
-        path: String,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+}
+
+impl RepoDataError {
+    /// A `map_err` adapter for a failed file call on `path`.
+    pub(crate) fn io<'a>(
+        action: &'static str,
+        path: &'a Path,
+    ) -> impl Fn(std::io::Error) -> Self + Copy + 'a {
+        move |source| RepoDataError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 impl<'p> Repo<'p> {
@@ -67,10 +74,7 @@ impl<'p> Repo<'p> {
 
     /// Load rpm-md XML (primary, or filelists with `extend`), compressed or not.
     pub fn add_rpmmd(&self, path: &Path, extend: bool) -> Result<(), RepoDataError> {
-        let f = CFile::open_decompressed(path).map_err(|source| RepoDataError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let f = CFile::open_decompressed(path).map_err(RepoDataError::io("open", path))?;
         let flags = ffi::REPO_NO_INTERNALIZE
             | if extend {
                 ffi::REPO_EXTEND_SOLVABLES
@@ -88,10 +92,7 @@ impl<'p> Repo<'p> {
 
     /// Load a `.solv` file written by [`Repo::write_solv`].
     pub fn add_solv(&self, path: &Path) -> Result<(), RepoDataError> {
-        let f = CFile::open(path, c"r").map_err(|source| RepoDataError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let f = CFile::open(path, c"r").map_err(RepoDataError::io("open", path))?;
         // SAFETY: live repo and open stream.
         let rc = unsafe { ffi::repo_add_solv(self.raw.as_ptr(), f.as_ptr(), 0) };
         if rc != 0 {
@@ -102,19 +103,13 @@ impl<'p> Repo<'p> {
 
     /// Write the repo as a `.solv` file (the caller renames it into place).
     pub fn write_solv(&self, path: &Path) -> Result<(), RepoDataError> {
-        let werr = |source| RepoDataError::Write {
-            path: path.display().to_string(),
-            source,
-        };
+        let werr = RepoDataError::io("write", path);
         let f = CFile::open(path, c"w").map_err(werr)?;
         // SAFETY: live, internalized repo and a stream open for writing.
         let rc = unsafe { ffi::repo_write(self.raw.as_ptr(), f.as_ptr()) };
         f.close().map_err(werr)?;
         if rc != 0 {
-            return Err(RepoDataError::Write {
-                path: path.display().to_string(),
-                source: std::io::Error::other(self.pool.errstr()),
-            });
+            return Err(werr(std::io::Error::other(self.pool.errstr())));
         }
         Ok(())
     }
