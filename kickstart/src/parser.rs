@@ -880,3 +880,17 @@ fn strip_first_comment(s: &str) -> String {
         s.to_string()
     }
 }
+
+#[cfg(all(test, not(feature = "url-includes")))]
+mod tests {
+    use super::*;
+
+    /// Without the feature a URL include is an error that names it, not a silent empty file.
+    #[test]
+    fn url_include_without_the_feature_is_refused() {
+        let opts = ParseOptions::default();
+        let err = parse_str("%include http://example.invalid/a.ks\n", "t.ks", &opts).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Io);
+        assert!(err.message.contains("url-includes"), "{}", err.message);
+    }
+}
