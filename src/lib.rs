@@ -26,7 +26,7 @@ pub mod diff;
 pub mod emulation;
 pub mod error;
 pub mod install;
-pub mod kickstart;
+pub use kiln_kickstart as kickstart;
 pub mod manifest;
 pub mod media;
 pub mod pidns;

@@ -4,7 +4,8 @@
 //! package count of the build's own transaction.
 //!
 //! Needs root, the fixtures, xorriso, isomd5sum, qemu-system-x86 and OVMF. Slow (several
-//! minutes under TCG): one build is shared by the boot tests of this file.
+//! minutes under TCG): one build is shared by the boot tests of this file, and with
+//! build_repro (its `SOURCE_DATE_EPOCH` build; see `common::live_x86_64_shared`).
 
 mod common;
 
@@ -21,9 +22,12 @@ fn build(extra: &[&str], name: &str) -> Option<Built> {
     Some(common::build_live(&ks, "KILN-LIVE", &work, extra).0)
 }
 
+/// The plain build, made once for this file's tests and build_repro's comparison
+/// ([`common::live_x86_64_shared`]).
 fn default_build() -> Option<&'static Built> {
     static B: OnceLock<Option<Built>> = OnceLock::new();
-    B.get_or_init(|| build(&[], "grub")).as_ref()
+    B.get_or_init(|| Some(common::live_x86_64_shared(&common::fixtures()?).0))
+        .as_ref()
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the rendering must be readable again.
 #![no_main]
 
-use kiln::kickstart::{parse_str, ParseOptions};
+use kiln_kickstart::{parse_str, ParseOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -163,6 +163,17 @@ pub fn build_live(
     work: &Path,
     extra: &[&str],
 ) -> (Built, serde_json::Value, String) {
+    build_live_env(ks, label, work, extra, &[])
+}
+
+/// [`build_live`] with `env` set for kiln (on top of the test's own environment).
+fn build_live_env(
+    ks: &Path,
+    label: &str,
+    work: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Built, serde_json::Value, String) {
     let _ = std::fs::remove_dir_all(work);
     std::fs::create_dir_all(work).unwrap();
     let out = std::process::Command::new(kiln())
@@ -176,6 +187,7 @@ pub fn build_live(
         .arg("--cache")
         .arg(work.join("cache"))
         .args(extra)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -199,6 +211,158 @@ pub fn build_live(
         work: work.to_owned(),
     };
     (built, report, stderr)
+}
+
+/// The `SOURCE_DATE_EPOCH` of the shared live-x86_64 build ([`live_x86_64_shared`]).
+pub const LIVE_EPOCH: &str = "1700000000";
+
+/// The plain live-x86_64 fixture ISO (label `KILN-LIVE`, no extra options, `SOURCE_DATE_EPOCH`
+/// [`LIVE_EPOCH`]) that build_iso boots and checks and build_repro compares with its own
+/// second build: built once for both test binaries ([`build_live_shared`]). Its work directory
+/// is shared: a test may add files there (serial logs) but must not change or remove the ISO.
+pub fn live_x86_64_shared(fx: &Path) -> (Built, serde_json::Value, String) {
+    build_live_shared(
+        "live-x86_64",
+        &fx.join("ks/live-x86_64.ks"),
+        "KILN-LIVE",
+        &[],
+        &[("SOURCE_DATE_EPOCH", LIVE_EPOCH)],
+    )
+}
+
+/// Environment variables that change what `kiln build` makes (the rest only change where or
+/// how loudly it works); part of a shared build's key.
+const BUILD_ENV: [&str; 3] = ["SOURCE_DATE_EPOCH", "KILN_PRECOMPRESS", "KILN_HELPER"];
+
+/// [`build_live`] made once for every test binary (and rerun) that asks for the same inputs.
+/// The key hashes the kiln binary, every file beside the kickstart (the fixture kickstarts
+/// `%include` each other), each fixture repository's repomd.xml (it names the checksum of
+/// every package list), the label, the options and the environment in [`BUILD_ENV`]. Under
+/// `CARGO_TARGET_TMPDIR/shared-builds/`: `NAME.lock` serialises the binaries asking for NAME;
+/// a build happens in `NAME-KEY.partial` and is renamed to `NAME-KEY` only once complete, with
+/// its report, stderr and the ISO's size, so an interrupted build is never taken for one.
+/// Older keys of NAME are removed (one image per NAME on disk).
+pub fn build_live_shared(
+    name: &str,
+    ks: &Path,
+    label: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Built, serde_json::Value, String) {
+    use fs4::fs_std::FileExt;
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shared-builds");
+    std::fs::create_dir_all(&root).unwrap();
+    let key = shared_build_key(ks, label, extra, env);
+    let entry = root.join(format!("{name}-{key}"));
+    let lock = std::fs::File::create(root.join(format!("{name}.lock"))).unwrap();
+    // Held until the function returns: another binary asking for NAME waits, then reuses.
+    lock.lock_exclusive().unwrap();
+    if let Some(found) = read_shared(&entry, label) {
+        eprintln!(
+            "{name}: the shared build {} (built earlier)",
+            entry.display()
+        );
+        return found;
+    }
+    for old in std::fs::read_dir(&root).unwrap().flatten() {
+        let file_name = old.file_name().to_string_lossy().into_owned();
+        let old_key = file_name
+            .strip_prefix(&format!("{name}-"))
+            .map(|k| k.strip_suffix(".partial").unwrap_or(k));
+        if old_key.is_some_and(|k| k.len() == 16 && k.bytes().all(|b| b.is_ascii_hexdigit())) {
+            let _ = std::fs::remove_dir_all(old.path());
+        }
+    }
+    let partial = root.join(format!("{name}-{key}.partial"));
+    let (built, report, stderr) = build_live_env(ks, label, &partial, extra, env);
+    // The package cache served this build only.
+    let _ = std::fs::remove_dir_all(partial.join("cache"));
+    write(&partial, "report.json", &report.to_string());
+    write(&partial, "stderr.txt", &stderr);
+    let iso_size = std::fs::metadata(&built.iso).unwrap().len();
+    // Written last: its presence says the rest is there.
+    write(&partial, "complete", &format!("{iso_size}\n"));
+    std::fs::rename(&partial, &entry).unwrap();
+    read_shared(&entry, label).expect("the shared build just made does not read back")
+}
+
+/// A complete shared build at `entry`: its `complete` record is there and the ISO has the size
+/// it recorded.
+fn read_shared(entry: &Path, label: &str) -> Option<(Built, serde_json::Value, String)> {
+    let iso_size: u64 = std::fs::read_to_string(entry.join("complete"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let iso = entry.join(format!("out/{label}.iso"));
+    if std::fs::metadata(&iso).ok()?.len() != iso_size {
+        return None;
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(entry.join("report.json")).ok()?).ok()?;
+    let stderr = std::fs::read_to_string(entry.join("stderr.txt")).ok()?;
+    let packages = report["packages"].as_array()?.len();
+    let built = Built {
+        iso,
+        packages,
+        work: entry.to_owned(),
+    };
+    Some((built, report, stderr))
+}
+
+/// The hex key of a shared build's inputs (see [`build_live_shared`]), 16 digits.
+fn shared_build_key(ks: &Path, label: &str, extra: &[&str], env: &[(&str, &str)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    // Streamed: the debug binary is a few hundred MB.
+    hash.update(b"kiln");
+    std::io::copy(&mut std::fs::File::open(kiln()).unwrap(), &mut hash).unwrap();
+    let mut field = |tag: &str, bytes: &[u8]| {
+        hash.update(tag.as_bytes());
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    let ks_dir = ks.parent().unwrap();
+    field("ks", ks.file_name().unwrap().as_encoded_bytes());
+    let mut beside: Vec<PathBuf> = std::fs::read_dir(ks_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    beside.sort();
+    for p in &beside {
+        field("ks-dir file", p.file_name().unwrap().as_encoded_bytes());
+        field("ks-dir text", &std::fs::read(p).unwrap());
+    }
+    // The fixture root: the directory holding ks/ and one directory per repository.
+    if let Some(fixture_root) = ks_dir.parent() {
+        let mut repos: Vec<PathBuf> = std::fs::read_dir(fixture_root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("repodata/repomd.xml"))
+            .filter(|p| p.is_file())
+            .collect();
+        repos.sort();
+        for p in &repos {
+            field("repo", p.as_os_str().as_encoded_bytes());
+            field("repomd", &std::fs::read(p).unwrap());
+        }
+    }
+    field("label", label.as_bytes());
+    for a in extra {
+        field("option", a.as_bytes());
+    }
+    for var in BUILD_ENV {
+        let value = env
+            .iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, v)| v.to_string())
+            .or_else(|| std::env::var(var).ok());
+        field(var, value.unwrap_or_default().as_bytes());
+    }
+    let digest = hash.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The fixture kickstarts' `%post` writes /etc/kiln-fixture: its line in the squashfs image
