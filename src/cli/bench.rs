@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kiln::media::bench::{self, BenchError, Report};
+use kiln::bench::{self, BenchError, Report};
 
 use super::args::BenchCompressArgs;
 use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_INTERRUPTED, EXIT_OK};

@@ -5,8 +5,6 @@
 //! when [`crate::cancel`]'s flag is set: squashfs through its cancel callback, ISO and FAT
 //! through an output that refuses further writes ([`CancelWriter`]).
 
-pub mod bench;
-pub mod boot_test;
 pub mod disk;
 pub mod live;
 pub mod netboot;

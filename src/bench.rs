@@ -13,7 +13,7 @@ use kiln_writers::iso9660::read::{self as iso_read, EntryKind, IsoReadError};
 use kiln_writers::squashfs::{self, Codec, SquashfsError};
 use kiln_writers::tree::{DataSource, FsTree, Kind, Meta};
 
-use super::MediaError;
+use crate::media::MediaError;
 use crate::arch::ArchInfo;
 
 /// Block size for settings that fix none and when `--block-size` is not given (mksquashfs').
@@ -274,7 +274,7 @@ pub struct Input {
 pub fn load(path: &Path, scratch: &Path) -> Result<Input, BenchError> {
     let kind = detect(path)?;
     let (tree, source, dir) = match kind {
-        InputKind::Dir => (super::scan(path, true)?, "directory".to_owned(), None),
+        InputKind::Dir => (crate::media::scan(path, true)?, "directory".to_owned(), None),
         InputKind::Squashfs => {
             let dir = tempdir(scratch)?;
             let tree = from_squashfs(path, dir.path())?;
