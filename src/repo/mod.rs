@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use cache::Cache;
-pub use download::{download, LocalPackage, PackageLocation};
+pub use download::{download, fetch_verified, LocalPackage, PackageLocation, VerifiedPackages};
 pub use error::RepoError;
 pub use fetch::Fetcher;
 pub use gpg::{GpgOptions, SignaturePolicy};
