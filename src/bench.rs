@@ -13,8 +13,8 @@ use kiln_writers::iso9660::read::{self as iso_read, EntryKind, IsoReadError};
 use kiln_writers::squashfs::{self, Codec, SquashfsError};
 use kiln_writers::tree::{DataSource, FsTree, Kind, Meta};
 
-use crate::media::MediaError;
 use crate::arch::ArchInfo;
+use crate::media::MediaError;
 
 /// Block size for settings that fix none and when `--block-size` is not given (mksquashfs').
 pub const DEFAULT_BLOCK_SIZE: u32 = 128 * 1024;
@@ -41,7 +41,6 @@ pub enum BenchError {
     Io {
         /// The path.
         path: PathBuf,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },
@@ -53,7 +52,6 @@ pub enum BenchError {
     ReadSquashfs {
         /// The image.
         path: PathBuf,
-        /// Cause.
         #[source]
         source: backhand::BackhandError,
     },
@@ -62,7 +60,6 @@ pub enum BenchError {
     Tree {
         /// The image.
         path: PathBuf,
-        /// Cause.
         #[source]
         source: kiln_writers::tree::TreeError,
     },
@@ -71,7 +68,6 @@ pub enum BenchError {
     ReadIso {
         /// The image.
         path: PathBuf,
-        /// Cause.
         #[source]
         source: IsoReadError,
     },
@@ -82,7 +78,6 @@ pub enum BenchError {
         path: PathBuf,
         /// The setting.
         setting: String,
-        /// Cause.
         #[source]
         source: SquashfsError,
     },
@@ -274,7 +269,11 @@ pub struct Input {
 pub fn load(path: &Path, scratch: &Path) -> Result<Input, BenchError> {
     let kind = detect(path)?;
     let (tree, source, dir) = match kind {
-        InputKind::Dir => (crate::media::scan(path, true)?, "directory".to_owned(), None),
+        InputKind::Dir => (
+            crate::media::scan(path, true)?,
+            "directory".to_owned(),
+            None,
+        ),
         InputKind::Squashfs => {
             let dir = tempdir(scratch)?;
             let tree = from_squashfs(path, dir.path())?;

@@ -269,7 +269,6 @@ pub enum BootTestError {
     Spawn {
         /// The command.
         cmd: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },
@@ -280,7 +279,6 @@ pub enum BootTestError {
         action: &'static str,
         /// Path.
         path: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },

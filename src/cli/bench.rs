@@ -39,7 +39,7 @@ fn go(a: &BenchCompressArgs) -> Result<(), BenchError> {
         let s = s.trim();
         let b = kiln::media::parse_size(s).map_err(|msg| BenchError::BadSetting {
             setting: s.into(),
-            msg,
+            msg: msg.to_string(),
         })?;
         sizes.push(b);
     }

@@ -120,11 +120,11 @@ pub fn run(a: &BuildArgs, color: bool) -> anyhow::Result<i32> {
     };
     let codec = match media::codec(&a.compression, &copts) {
         Ok(c) => c,
-        Err(e) => return bad(e),
+        Err(e) => return bad(e.to_string()),
     };
     let block_size = match media::parse_size(block.as_deref().unwrap_or("128K")) {
         Ok(b) => b,
-        Err(e) => return bad(e),
+        Err(e) => return bad(e.to_string()),
     };
     let shell_before = match a.shell_before.as_deref().map(|s| (s, Stage::from_name(s))) {
         Some((s, None)) => {

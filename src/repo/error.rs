@@ -146,7 +146,6 @@ pub enum RepoError {
         action: &'static str,
         /// The path.
         path: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },
