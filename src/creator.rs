@@ -1,30 +1,31 @@
 //! The build, as the steps it runs. [`Creator::create`] runs them in order, each taking the
 //! previous one's plain output and returning its own:
 //!
-//! | stage       | step                   | takes                         | returns                    |
-//! |-------------|------------------------|-------------------------------|----------------------------|
-//! | `prepare`   | `prepare`            | the settings                  | warnings (`%pre`)          |
-//! | `install`   | `resolve`            | the kickstart                 | `Resolution`             |
-//! |             | `fetch_packages`     | `Resolution`                | `VerifiedPackages`       |
-//! |             | `install_root`       | `VerifiedPackages`          | `InstalledRoot`          |
-//! |             | or `reuse_root`      | an image (`--fs-image`, ...)  | `InstalledRoot`          |
-//! | `configure` | `configure_root`     | `InstalledRoot`             | `ConfiguredRoot`         |
-//! | `finalize`  | `boot_assets`        | `ConfiguredRoot`            | `BootAssets`             |
-//! | `package`   | `finish_root`        | `ConfiguredRoot`            | (run-specific files reset) |
-//! |             | `write_root_image`   | `BootAssets`, outputs       | `Built`                  |
-//! |             | `make_outputs`       | `Built`, outputs            | artifacts in `Staging`   |
-//! |             | `commit_results`     | `Staging`, artifacts        | `Artifact`s in place     |
-//! |             | `write_manifest`     | artifacts, package files      | manifest + SBOM            |
+//! | stage       | step               | takes                        | returns                     |
+//! |-------------|--------------------|------------------------------|-----------------------------|
+//! | `prepare`   | `prepare`          | the settings                 | warnings of `%pre`          |
+//! | `install`   | `resolve`          | the kickstart                | `Resolution`                |
+//! |             | `fetch_packages`   | `Resolution`                 | `VerifiedPackages`          |
+//! |             | `install_root`     | `VerifiedPackages`           | `InstalledRoot`             |
+//! |             | or `reuse_root`    | an image (`--fs-image`, ...) | `InstalledRoot`             |
+//! | `configure` | `configure_root`   | `InstalledRoot`              | `ConfiguredRoot`            |
+//! | `finalize`  | `boot_assets`      | the configured root          | `BootAssets`                |
+//! | `package`   | `finish_root`      | `InstalledRoot`              | run-specific files reset    |
+//! |             | `write_root_image` | `BootAssets`                 | `Built` (+ root image)      |
+//! |             | `make_outputs`     | `Built`, the outputs         | artifacts in `Staging`      |
+//! |             | `commit_results`   | `Staging`, artifacts         | `Artifact`s in the result dir |
+//! |             | `write_manifest`   | artifacts, package files     | manifest.json, SBOM         |
 //!
 //! The outputs (ISO, PXE, netroot, disk, fsimage, tar) are `Output`s from `media/`, chosen once
-//! from the settings (`selected_outputs`). Around the steps the creator keeps what outlives
-//! one: stage timings and the [`BuildReport`], a shell into the root before a stage
-//! (`--shell-before`), and the precompressor that compresses the root's blocks on idle cores
-//! from the install until the root image is written.
+//! from the settings (`creator/settings.rs`, with the stages and the report). Around the steps
+//! the creator keeps what outlives one: stage timings and the [`BuildReport`], a shell into the
+//! root before a stage (`--shell-before`), and the precompressor that compresses the root's
+//! blocks on idle cores from the install until the root image is written.
 //!
 //! Everything lives in a work directory removed when the creator is dropped (unless
 //! `nocleanup`); results are written to a staging directory inside the result directory
-//! (`.kiln-partial-<pid>-<n>`, so the final rename stays on one filesystem) and renamed into
+//! (`.kiln-partial-<pid>-<n>`, `creator/staging.rs`, so the final rename stays on one
+//! filesystem) and renamed into
 //! place only when the whole build succeeded. An interrupt ([`crate::cancel`]) stops the running
 //! stage at its next check, ends its child processes and fails the build with
 //! [`BuildError::Interrupted`]; the same cleanup as for any failure follows. Chroot mounts live
@@ -34,168 +35,23 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::arch::ArchInfo;
+mod settings;
+mod staging;
+
+use settings::selected_outputs;
+pub use settings::{BuildReport, BuildSettings, Outputs, Reuse, Stage};
+use staging::Staging;
+
 use crate::boot::BootAssets;
 use crate::error::IoError;
 use crate::install::scriptlet::ScriptRunner;
 use crate::install::transaction::{self, InstallOptions};
-use crate::kickstart::Kickstart;
-use crate::media::{disk, live, netboot, BlockCache, Built, Output, Precompressor};
+use crate::media::{disk, live, BlockCache, Built, Output, Precompressor};
 use crate::progress::{DownloadReporter, InstallReporter};
 use crate::repo::VerifiedPackages;
 use crate::resolve::Resolution;
 
-/// A stage of the build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub enum Stage {
-    /// Work directories, `%pre`.
-    Prepare,
-    /// Resolve, download, install the packages.
-    Install,
-    /// Kickstart configuration and `%post`.
-    Configure,
-    /// Boot assets: initramfs, boot loaders, menus.
-    Finalize,
-    /// Images: squashfs, EFI image, ISO.
-    Package,
-}
-
-impl Stage {
-    /// All stages in order.
-    pub const ALL: [Stage; 5] = [
-        Stage::Prepare,
-        Stage::Install,
-        Stage::Configure,
-        Stage::Finalize,
-        Stage::Package,
-    ];
-
-    /// The CLI name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Prepare => "prepare",
-            Stage::Install => "install",
-            Stage::Configure => "configure",
-            Stage::Finalize => "finalize",
-            Stage::Package => "package",
-        }
-    }
-
-    /// Parse a CLI name.
-    pub fn from_name(s: &str) -> Option<Stage> {
-        Stage::ALL.into_iter().find(|st| st.name() == s)
-    }
-}
-
-/// Everything a build needs, validated (the CLI builds it from flags + kickstart).
-#[derive(Debug, Clone)]
-pub struct BuildSettings {
-    /// The kickstart file (kept with the results).
-    pub ks_path: PathBuf,
-    /// The parsed kickstart.
-    pub ks: Kickstart,
-    /// Target arch.
-    pub arch: &'static ArchInfo,
-    /// Resolution options.
-    pub resolve: crate::resolve::ResolveOptions,
-    /// Package signature checking (`--gpgcheck`, `--gpgkey`, `--nogpgcheck`).
-    pub gpg: crate::repo::GpgOptions,
-    /// Parallel downloads.
-    pub jobs: usize,
-    /// Where results go.
-    pub resultdir: PathBuf,
-    /// Where the work directory is made.
-    pub tmpdir: PathBuf,
-    /// Volume label (`-f/--fslabel`), also the ISO's base name.
-    pub label: String,
-    /// Menu title (`--title`).
-    pub title: String,
-    /// Product name (`--product`).
-    pub product: String,
-    /// squashfs codec options.
-    pub squashfs: crate::media::SquashfsOptions,
-    /// LiveOS/squashfs.img holds LiveOS/rootfs.img (ext4), livecd-creator's classic layout.
-    pub ext4_in_squashfs: bool,
-    /// ext4 image size in MiB (`part / --size`).
-    pub rootfs_size_mb: u64,
-    /// ISOLINUX for BIOS instead of GRUB.
-    pub syslinux: bool,
-    /// Boot menu templates.
-    pub templates: Option<PathBuf>,
-    /// Extra kernel arguments (`--kernel-args` + `bootloader --append`).
-    pub kernel_args: String,
-    /// Menu timeout.
-    pub timeout: u32,
-    /// Keep the work directory.
-    pub nocleanup: bool,
-    /// `SOURCE_DATE_EPOCH`.
-    pub source_date_epoch: Option<i64>,
-    /// Only the root image, no ISO (`--image-only`).
-    pub image_only: bool,
-    /// Keep the root image beside the ISO (`--keep-image`).
-    pub keep_image: bool,
-    /// Run no scriptlets (debugging).
-    pub no_scripts: bool,
-    /// Do not check the packages' header and payload digests (`--nodigest`).
-    pub no_digest: bool,
-    /// What to make besides (or instead of) the ISO.
-    pub outputs: Outputs,
-    /// Reuse this image's root instead of installing and configuring (`--fs-image`: an ext4
-    /// image; `--disk-image`: a raw GPT disk, its Linux root partition).
-    pub reuse: Option<Reuse>,
-}
-
-/// An existing image to build from (livemedia-creator's `--fs-image` / `--disk-image`).
-#[derive(Debug, Clone)]
-pub enum Reuse {
-    /// A file system image.
-    FsImage(PathBuf),
-    /// A raw GPT disk image.
-    DiskImage(PathBuf),
-}
-
-/// The media a build makes; any combination, all from one installed root.
-#[derive(Debug, Clone, Default)]
-pub struct Outputs {
-    /// The live ISO.
-    pub iso: bool,
-    /// `--make-pxe-live`: kernel, initrd, root image and PXE/GRUB netboot configs.
-    pub pxe_live: bool,
-    /// `--make-netroot`: a netroot tree (nbd-server export + pxelinux).
-    pub netroot: bool,
-    /// `--make-disk`: a GPT disk (ESP + ext4 root) booting with UEFI.
-    pub disk: bool,
-    /// The disk as qcow2 (`--qcow2`).
-    pub qcow2: bool,
-    /// `--make-fsimage`: an ext4 image of the root.
-    pub fsimage: bool,
-    /// `--make-tar`: a tar archive of the root.
-    pub tar: bool,
-    /// The tar compressor (`tar --use-compress-program`; empty: none) and file suffix.
-    pub tar_compressor: (String, String),
-}
-
 pub use crate::media::Artifact;
-
-/// What a build did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct BuildReport {
-    /// Stage timings.
-    pub stages: Vec<(String, f64)>,
-    /// Installed packages.
-    pub packages: Vec<String>,
-    /// Artifacts.
-    pub artifacts: Vec<Artifact>,
-    /// Warnings collected on the way.
-    pub warnings: Vec<String>,
-    /// Boot details.
-    pub boot: Option<crate::boot::BootAssets>,
-    /// Seconds spent running target programs in the root (scriptlets, `%post`, dracut,
-    /// grub-mkimage); under emulation when `emulation` is set.
-    pub target_code_secs: f64,
-    /// How target code ran when the target arch is not the host's (the binfmt entry used).
-    pub emulation: Option<String>,
-}
 
 /// A failure of some stage.
 #[derive(Debug, thiserror::Error)]
@@ -524,65 +380,6 @@ impl<'a> Creator<'a> {
             .map(|(n, s)| (n.clone(), Duration::from_secs_f64(*s)))
             .collect()
     }
-}
-
-/// The outputs the settings ask for, in the order their artifacts are listed.
-fn selected_outputs(settings: &BuildSettings) -> Vec<Box<dyn Output>> {
-    let (wanted, label) = (&settings.outputs, &settings.label);
-    let mut outputs: Vec<Box<dyn Output>> = Vec::new();
-    if settings.image_only || settings.keep_image {
-        outputs.push(Box::new(live::RootImageFile {
-            move_out: settings.image_only,
-        }));
-    }
-    if settings.image_only {
-        return outputs;
-    }
-    if wanted.iso {
-        outputs.push(Box::new(live::LiveIso {
-            label: label.clone(),
-            product: settings.product.clone(),
-            source_date_epoch: settings.source_date_epoch,
-        }));
-    }
-    if wanted.pxe_live {
-        outputs.push(Box::new(netboot::PxeLive {
-            label: label.clone(),
-            kernel_args: settings.kernel_args.clone(),
-        }));
-    }
-    if wanted.netroot {
-        outputs.push(Box::new(netboot::Netroot {
-            label: label.clone(),
-            kernel_args: settings.kernel_args.clone(),
-            resultdir: settings.resultdir.clone(),
-        }));
-    }
-    if wanted.disk {
-        outputs.push(Box::new(disk::Disk {
-            label: label.clone(),
-            title: settings.title.clone(),
-            kernel_args: settings.kernel_args.clone(),
-            arch: settings.arch,
-            rootfs_size_mb: settings.rootfs_size_mb,
-            source_date_epoch: settings.source_date_epoch,
-            qcow2: wanted.qcow2,
-        }));
-    }
-    if wanted.fsimage {
-        outputs.push(Box::new(disk::FsImage {
-            label: label.clone(),
-            rootfs_size_mb: settings.rootfs_size_mb,
-            source_date_epoch: settings.source_date_epoch,
-        }));
-    }
-    if wanted.tar {
-        outputs.push(Box::new(disk::Tar {
-            label: label.clone(),
-            compressor: wanted.tar_compressor.clone(),
-        }));
-    }
-    outputs
 }
 
 fn interrupted() -> Result<(), BuildError> {
@@ -929,63 +726,5 @@ fn write_manifest(
     Ok(())
 }
 
-/// The results being written: `RESULTDIR/.kiln-partial-<pid>-<n>/`, removed when dropped
-/// unless [`Staging::finish`]ed (or kept for `nocleanup`), together with the result directory
-/// itself when the build made it and it is still empty.
-struct Staging {
-    dir: PathBuf,
-    owner: crate::stale::OwnedDir,
-    made_resultdir: Option<PathBuf>,
-    keep: bool,
-    done: bool,
-}
-
-impl Staging {
-    fn create(resultdir: &Path, keep: bool) -> Result<Staging, BuildError> {
-        let made_resultdir = (!resultdir.exists()).then(|| resultdir.to_path_buf());
-        std::fs::create_dir_all(resultdir).map_err(IoError::at("create", resultdir))?;
-        crate::stale::sweep(resultdir, STAGING_PREFIX);
-        let owner = crate::stale::create(resultdir, STAGING_PREFIX)
-            .map_err(IoError::at("create in", resultdir))?;
-        Ok(Staging {
-            dir: owner.path.clone(),
-            owner,
-            made_resultdir,
-            keep,
-            done: false,
-        })
-    }
-
-    /// Success: everything was moved out; remove the (empty) staging directory.
-    fn finish(mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        self.done = true;
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        if self.keep {
-            self.owner.keep();
-            eprintln!(
-                "note: the partial results are kept in `{}`",
-                self.dir.display()
-            );
-            return;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some(d) = &self.made_resultdir {
-            // Only when empty: anything else there is not ours.
-            let _ = std::fs::remove_dir(d);
-        }
-    }
-}
-
 /// The work directories in `--tmpdir`.
 const WORK_PREFIX: &str = "kiln-build";
-
-/// The staging directories in the result directory.
-const STAGING_PREFIX: &str = ".kiln-partial";
