@@ -14,6 +14,7 @@ use kiln_writers::squashfs::{self, Codec, SquashfsError};
 use kiln_writers::tree::{DataSource, FsTree, Kind, Meta};
 
 use crate::arch::ArchInfo;
+use crate::error::IoError;
 use crate::media::MediaError;
 
 /// Block size for settings that fix none and when `--block-size` is not given (mksquashfs').
@@ -37,13 +38,8 @@ pub enum BenchError {
         path: PathBuf,
     },
     /// A file could not be read or written.
-    #[error("cannot access `{}`", path.display())]
-    Io {
-        /// The path.
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// Scanning the input directory failed.
     #[error(transparent)]
     Scan(#[from] MediaError),
@@ -223,10 +219,7 @@ pub enum InputKind {
 
 /// Tell the input kind by content: `hsqs` at 0, `CD001` at 32769, or a directory.
 pub fn detect(path: &Path) -> Result<InputKind, BenchError> {
-    let io = |source| BenchError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| IoError::new("read", &path, source);
     if std::fs::metadata(path).map_err(io)?.is_dir() {
         return Ok(InputKind::Dir);
     }
@@ -316,17 +309,11 @@ fn tempdir(parent: &Path) -> Result<tempfile::TempDir, BenchError> {
     tempfile::Builder::new()
         .prefix(".kiln-bench-")
         .tempdir_in(parent)
-        .map_err(|source| BenchError::Io {
-            path: parent.to_owned(),
-            source,
-        })
+        .map_err(|source| IoError::new("create a directory in", parent, source).into())
 }
 
 fn create(path: &Path) -> Result<std::fs::File, BenchError> {
-    std::fs::File::create(path).map_err(|source| BenchError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    Ok(std::fs::File::create(path).map_err(IoError::at("create", path))?)
 }
 
 /// A squashfs image as a tree whose file data is extracted under `data`. backhand shows neither
@@ -336,10 +323,7 @@ fn from_squashfs(image: &Path, data: &Path) -> Result<FsTree, BenchError> {
         path: image.to_owned(),
         source,
     };
-    let f = std::fs::File::open(image).map_err(|source| BenchError::Io {
-        path: image.to_owned(),
-        source,
-    })?;
+    let f = std::fs::File::open(image).map_err(IoError::at("read", image))?;
     let fs = backhand::FilesystemReader::from_reader(BufReader::new(f)).map_err(rd)?;
     let mut tree = FsTree::new(Meta::default());
     let mut n = 0usize;
@@ -366,10 +350,7 @@ fn from_squashfs(image: &Path, data: &Path) -> Result<FsTree, BenchError> {
                 let mut w = std::io::BufWriter::new(create(&out)?);
                 let size = std::io::copy(&mut fs.file(file).reader(), &mut w)
                     .and_then(|s| std::io::Write::flush(&mut w).map(|_| s))
-                    .map_err(|source| BenchError::Io {
-                        path: out.clone(),
-                        source,
-                    })?;
+                    .map_err(IoError::at("write", &out))?;
                 Kind::File {
                     size,
                     data: DataSource::Path(out),
@@ -407,10 +388,7 @@ fn from_iso(image: &Path, data: &Path) -> Result<(FsTree, String), BenchError> {
         path: image.to_owned(),
         source,
     };
-    let f = std::fs::File::open(image).map_err(|source| BenchError::Io {
-        path: image.to_owned(),
-        source,
-    })?;
+    let f = std::fs::File::open(image).map_err(IoError::at("read", image))?;
     let mut r = BufReader::new(f);
     let entries = iso_read::list(&mut r).map_err(rd)?;
     let live = Path::new("LiveOS/squashfs.img");
@@ -421,10 +399,7 @@ fn from_iso(image: &Path, data: &Path) -> Result<(FsTree, String), BenchError> {
         let out = data.join("squashfs.img");
         let mut w = std::io::BufWriter::new(create(&out)?);
         iso_read::copy_file(&mut r, e, &mut w).map_err(rd)?;
-        std::io::Write::flush(&mut w).map_err(|source| BenchError::Io {
-            path: out.clone(),
-            source,
-        })?;
+        std::io::Write::flush(&mut w).map_err(IoError::at("write", &out))?;
         drop(w);
         let tree = from_squashfs(&out, data)?;
         return Ok((tree, "LiveOS/squashfs.img".into()));
@@ -437,10 +412,7 @@ fn from_iso(image: &Path, data: &Path) -> Result<(FsTree, String), BenchError> {
                 let out = data.join(n.to_string());
                 let mut w = std::io::BufWriter::new(create(&out)?);
                 let size = iso_read::copy_file(&mut r, e, &mut w).map_err(rd)?;
-                std::io::Write::flush(&mut w).map_err(|source| BenchError::Io {
-                    path: out.clone(),
-                    source,
-                })?;
+                std::io::Write::flush(&mut w).map_err(IoError::at("write", &out))?;
                 Kind::File {
                     size,
                     data: DataSource::Path(out),
@@ -527,10 +499,7 @@ pub fn compress(
     )?;
     let (wall, cpu) = (t0.elapsed(), cpu_time().saturating_sub(cpu0));
     let bytes = std::fs::metadata(image)
-        .map_err(|source| BenchError::Io {
-            path: image.to_owned(),
-            source,
-        })?
+        .map_err(IoError::at("read", image))?
         .len();
     Ok(Compressed { bytes, wall, cpu })
 }
@@ -542,18 +511,18 @@ pub fn read_back(image: &Path) -> Result<(u64, Duration), BenchError> {
         source,
     };
     let t0 = Instant::now();
-    let f = std::fs::File::open(image).map_err(|source| BenchError::Io {
-        path: image.to_owned(),
-        source,
-    })?;
+    let f = std::fs::File::open(image).map_err(IoError::at("read", image))?;
     let fs = backhand::FilesystemReader::from_reader(BufReader::new(f)).map_err(rd)?;
     let mut total = 0;
     for node in fs.files() {
         if let backhand::InnerNode::File(file) = &node.inner {
             total += std::io::copy(&mut fs.file(file).reader(), &mut std::io::sink()).map_err(
-                |source| BenchError::Io {
-                    path: image.join(node.fullpath.strip_prefix("/").unwrap_or(&node.fullpath)),
-                    source,
+                |source| {
+                    IoError::new(
+                        "read",
+                        image.join(node.fullpath.strip_prefix("/").unwrap_or(&node.fullpath)),
+                        source,
+                    )
                 },
             )?;
         }
