@@ -184,9 +184,9 @@ pub(super) fn selected_outputs(settings: &BuildSettings) -> Vec<Box<dyn Output>>
     }
     if wanted.netroot {
         outputs.push(Box::new(netboot::Netroot {
+            resultdir: settings.resultdir.clone(),
             label: label.clone(),
             kernel_args: settings.kernel_args.clone(),
-            resultdir: settings.resultdir.clone(),
         }));
     }
     if wanted.disk {

@@ -227,19 +227,15 @@ impl Output for PxeLive {
 /// `--make-netroot`: the tree `<label>-netroot` ([`make_netroot`]) for the qemu user network.
 #[derive(Debug, Clone)]
 pub struct Netroot {
-    /// The volume label.
-    pub label: String,
-    /// Kernel arguments beyond the root= ones.
-    pub kernel_args: String,
     /// The result directory the tree is renamed into: nbd.conf names the image there.
     pub resultdir: PathBuf,
+    /// The volume label (the export's and the menu entry's name).
+    pub label: String,
+    /// Kernel arguments beyond the root= and netroot= ones.
+    pub kernel_args: String,
 }
 
 impl Output for Netroot {
-    fn needs_root_image(&self) -> bool {
-        true
-    }
-
     fn make(&self, built: &Built<'_>, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
         let name = format!("{}-netroot", self.label);
         let dir = staging.join(&name);
@@ -249,6 +245,10 @@ impl Output for Netroot {
         let parts = LiveParts::of(built, &self.label, &self.kernel_args);
         make_netroot(&parts, &dir, QEMU_HOST, Some(&final_dir))?;
         Ok(vec![Artifact::tree(dir, "netroot")])
+    }
+
+    fn needs_root_image(&self) -> bool {
+        true
     }
 }
 
