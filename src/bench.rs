@@ -219,7 +219,7 @@ pub enum InputKind {
 
 /// Tell the input kind by content: `hsqs` at 0, `CD001` at 32769, or a directory.
 pub fn detect(path: &Path) -> Result<InputKind, BenchError> {
-    let io = |source| IoError::new("read", &path, source);
+    let io = |source| IoError::new("read", path, source);
     if std::fs::metadata(path).map_err(io)?.is_dir() {
         return Ok(InputKind::Dir);
     }

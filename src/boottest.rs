@@ -96,7 +96,7 @@ impl NbdServer {
             )
             .into());
         }
-        let text = std::fs::read_to_string(conf).map_err(IoError::at("read", &conf))?;
+        let text = std::fs::read_to_string(conf).map_err(IoError::at("read", conf))?;
         // The tree's exports under our own [generic]: loopback only, the default port.
         let mut mine = format!(
             "[generic]
