@@ -9,9 +9,8 @@ use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kiln_writers::iso9660::read::{self as iso_read, EntryKind, IsoReadError};
-use kiln_writers::squashfs::{self, Codec, SquashfsError};
-use kiln_writers::tree::{DataSource, FsTree, Kind, Meta};
+use crate::media::iso_read::{self, EntryKind, IsoReadError};
+use crate::media::{Codec, DataSource, FsTree, Kind, Meta, SquashfsError, SquashfsOptions};
 
 use crate::arch::ArchInfo;
 use crate::error::IoError;
@@ -57,7 +56,7 @@ pub enum BenchError {
         /// The image.
         path: PathBuf,
         #[source]
-        source: kiln_writers::tree::TreeError,
+        source: crate::media::TreeError,
     },
     /// The ISO could not be read.
     #[error("cannot read ISO image `{}`", path.display())]
@@ -155,7 +154,7 @@ pub fn parse_settings(list: &str, block_sizes: &[u32]) -> Result<Vec<Setting>, B
         let mut fixed = None;
         for opt in parts {
             if let Some(v) = opt.strip_prefix("b=") {
-                fixed = Some(squashfs::compress::parse_size(v).map_err(|e| bad(e.to_string()))?);
+                fixed = Some(crate::media::parse_size(v).map_err(|e| bad(e.to_string()))?);
             } else {
                 codec
                     .set_option(&opt.replace('+', ","))
@@ -478,7 +477,7 @@ pub fn compress(
     image: &Path,
     threads: usize,
 ) -> Result<Compressed, BenchError> {
-    let opts = squashfs::Options {
+    let opts = SquashfsOptions {
         codec: setting.codec.clone(),
         block_size: setting.block_size,
         threads,
@@ -487,16 +486,14 @@ pub fn compress(
     let file = create(image)?;
     let (cpu0, t0) = (cpu_time(), Instant::now());
     // Stops at kiln's interrupt; a half-written image is not a result.
-    squashfs::write_cancellable(tree, file, &opts, &crate::media::squashfs_cancel).map_err(
-        |source| {
-            let _ = std::fs::remove_file(image);
-            BenchError::Write {
-                path: image.to_owned(),
-                setting: setting.label.clone(),
-                source,
-            }
-        },
-    )?;
+    crate::media::write_squashfs_tree(tree, file, &opts).map_err(|source| {
+        let _ = std::fs::remove_file(image);
+        BenchError::Write {
+            path: image.to_owned(),
+            setting: setting.label.clone(),
+            source,
+        }
+    })?;
     let (wall, cpu) = (t0.elapsed(), cpu_time().saturating_sub(cpu0));
     let bytes = std::fs::metadata(image)
         .map_err(IoError::at("read", image))?

@@ -21,9 +21,14 @@ pub use kiln_writers::iso9660::{BiosBoot, Hybrid, IsoOptions, IsoReport, MbrStyl
 pub use kiln_writers::squashfs::{
     BlockCache, Codec, Options as SquashfsOptions, Precompressor, Summary as SquashfsSummary,
 };
-use kiln_writers::tree::{FsTree, ScanOptions};
+use kiln_writers::tree::ScanOptions;
 
 pub use output::{Artifact, Built, Output};
+
+// What the compressor benchmark ([`crate::bench`]) builds trees with, writes and reads back.
+pub use kiln_writers::iso9660::read as iso_read;
+pub use kiln_writers::squashfs::SquashfsError;
+pub use kiln_writers::tree::{DataSource, FsTree, Kind, Meta, TreeError};
 
 use crate::error::IoError;
 
@@ -170,6 +175,15 @@ pub fn codec(name: &str, opts: &[String]) -> Result<Codec, CodecError> {
 /// Parse a block size like `128K` or `1M`.
 pub fn parse_size(text: &str) -> Result<u32, kiln_writers::squashfs::SquashfsError> {
     kiln_writers::squashfs::compress::parse_size(text)
+}
+
+/// Write `tree` as a squashfs image into `file`, stopping at an interrupt.
+pub fn write_squashfs_tree(
+    tree: &FsTree,
+    file: std::fs::File,
+    opts: &SquashfsOptions,
+) -> Result<SquashfsSummary, SquashfsError> {
+    kiln_writers::squashfs::write_cancellable(tree, file, opts, &squashfs_cancel)
 }
 
 /// Write the directory `dir` as a squashfs image at `out`.
