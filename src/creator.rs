@@ -152,7 +152,7 @@ pub struct InstalledRoot {
     pub dbpath: Option<String>,
     /// The package files installed, with the repository each came from (for the manifest).
     pub package_files: Vec<(PathBuf, String)>,
-    /// Warnings of the resolver and the install.
+    /// Warnings of the install.
     pub warnings: Vec<String>,
 }
 
@@ -277,8 +277,9 @@ impl<'a> Creator<'a> {
         Ok(configured)
     }
 
-    /// Boot assets into the media tree.
-    fn finalize(&mut self, _root: &ConfiguredRoot) -> Result<BootAssets, BuildError> {
+    /// Boot assets into the media tree. They are made from the configured root (`build.root`),
+    /// which the argument stands for: finalize runs only after configure.
+    fn finalize(&mut self, _configured: &ConfiguredRoot) -> Result<BootAssets, BuildError> {
         let boot = boot_assets(&self.build)?;
         self.report.boot = Some(boot.clone());
         Ok(boot)

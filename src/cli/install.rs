@@ -203,7 +203,7 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
     if let Some(code) = check_root(&a.root) {
         return Ok(code);
     }
-    let (r, cache, ks) = match resolve_from(&a.resolve, color) {
+    let (resolution, cache, ks) = match resolve_from(&a.resolve, color) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -218,8 +218,8 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
         }
     };
     let fetched = match repo::fetch_verified(
-        &r.plan,
-        &r.repos,
+        &resolution.plan,
+        &resolution.repos,
         &cache,
         &gpg,
         a.jobs,
