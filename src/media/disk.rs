@@ -2,7 +2,9 @@
 //! and an ext4 root, raw or qcow2), `--make-fsimage` (an ext4 image of the root) and
 //! `--make-tar`. Nothing is mounted: the ext4 file systems are populated by `mkfs.ext4 -d`
 //! (written straight into the disk at the partition's offset), the ESP by kiln's FAT writer,
-//! the partition table by kiln's GPT writer.
+//! the partition table by kiln's GPT writer. The three are the build's [`Disk`], [`FsImage`] and
+//! [`Tar`] outputs; copying the root out of an existing image (`--fs-image`, `--disk-image`) is
+//! here too.
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};

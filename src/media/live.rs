@@ -1,6 +1,9 @@
-//! The live ISO: the root as LiveOS/squashfs.img (optionally holding an ext4 LiveOS/rootfs.img,
-//! livecd-creator's classic layout), the EFI system partition image, and the hybrid ISO with
-//! El Torito BIOS + UEFI entries, MBR + GPT and an implanted media checksum (Fedora's layout).
+//! The live media: the root as `LiveOS/squashfs.img` ([`RootImage`], optionally holding an ext4
+//! `LiveOS/rootfs.img`, livecd-creator's classic layout), with the precompressor that compresses
+//! its blocks while the root is still being built; and two outputs made from it: the image
+//! itself ([`RootImageFile`], `--image-only`/`--keep-image`) and the hybrid ISO ([`LiveIso`]:
+//! the EFI system partition image, El Torito BIOS + UEFI entries, MBR + GPT and an implanted
+//! media checksum, Fedora's layout).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,7 +1,9 @@
 //! Network boot trees: PXE live (lorax's pxe-live outputs plus a pxelinux tree that boots from
 //! TFTP alone), livecd-iso-to-pxeboot (the ISO appended to the initrd) and netroot as
 //! fedora-live-netroot does it (the root image exported read-only by nbd-server, a pxelinux
-//! tree whose kernel arguments attach it over NBD under an in-memory overlay).
+//! tree whose kernel arguments attach it over NBD under an in-memory overlay). [`PxeLive`] and
+//! [`Netroot`] are the build's outputs; `kiln iso-to-pxeboot` and `iso-to-netroot` make the same
+//! trees from a built ISO.
 //!
 //! The kernel and initramfs are the live media's own (dracut with dmsquash-live). Booting
 //! from TFTP alone works because dmsquash-live accepts a root image or ISO that is a file in
