@@ -18,7 +18,9 @@
 #![forbid(unsafe_code)]
 
 pub mod arch;
+pub mod bench;
 pub mod boot;
+pub mod boottest;
 pub mod cancel;
 pub mod configure;
 pub mod creator;

@@ -1,9 +1,10 @@
 //! `kiln bench-compress`: run the compressor benchmark, draw progress, write the reports.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kiln::media::bench::{self, BenchError, Report};
+use kiln::bench::{self, BenchError, Report};
+use kiln::error::IoError;
 
 use super::args::BenchCompressArgs;
 use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_INTERRUPTED, EXIT_OK};
@@ -39,7 +40,7 @@ fn go(a: &BenchCompressArgs) -> Result<(), BenchError> {
         let s = s.trim();
         let b = kiln::media::parse_size(s).map_err(|msg| BenchError::BadSetting {
             setting: s.into(),
-            msg,
+            msg: msg.to_string(),
         })?;
         sizes.push(b);
     }
@@ -49,21 +50,17 @@ fn go(a: &BenchCompressArgs) -> Result<(), BenchError> {
         .unwrap_or_else(|| bench::default_settings(host));
     let settings = bench::parse_settings(&list, &sizes)?;
 
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| BenchError::Io { path, source }
-    };
     // Images: --output, else a temporary directory beside the system's temp files.
     let (image_dir, temp) = match &a.output {
         Some(d) => {
-            std::fs::create_dir_all(d).map_err(io(d))?;
+            std::fs::create_dir_all(d).map_err(IoError::at("create", d))?;
             (d.clone(), None)
         }
         None => {
             let t = tempfile::Builder::new()
                 .prefix("kiln-bench-")
                 .tempdir()
-                .map_err(io(&std::env::temp_dir()))?;
+                .map_err(IoError::at("create a directory in", &std::env::temp_dir()))?;
             (t.path().to_owned(), Some(t))
         }
     };
@@ -130,14 +127,14 @@ fn go(a: &BenchCompressArgs) -> Result<(), BenchError> {
         results: rows,
     };
     print!("{}", report.table());
-    std::fs::create_dir_all(&report_dir).map_err(io(&report_dir))?;
+    std::fs::create_dir_all(&report_dir).map_err(IoError::at("create", &report_dir))?;
     for (name, text) in [
         ("bench-compress.csv", report.csv()),
         ("bench-compress.json", report.json()),
         ("bench-compress.svg", report.svg()),
     ] {
         let p = report_dir.join(name);
-        std::fs::write(&p, text).map_err(io(&p))?;
+        std::fs::write(&p, text).map_err(IoError::at("write", &p))?;
     }
     tracing::info!("reports written to `{}`", report_dir.display());
     drop(input); // extracted input data goes before the image directory is decided on

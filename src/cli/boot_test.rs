@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kiln::media::boot_test::{Accel, Attach, BootTest, Firmware};
+use kiln::boottest::{Accel, Attach, BootTest, Firmware};
 
 use super::args::BootTestArgs;
 use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
@@ -60,7 +60,7 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
             _ => Accel::Auto,
         },
         net: if a.image.is_dir() {
-            match kiln::media::boot_test::NetBoot::detect(&a.image) {
+            match kiln::boottest::NetBoot::detect(&a.image) {
                 Some(n) => Some(n),
                 None => {
                     eprintln!(
@@ -79,17 +79,22 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(match e {
-                kiln::media::boot_test::BootTestError::NoImage(_)
-                | kiln::media::boot_test::BootTestError::NoBios(_) => EXIT_BAD_INPUT,
+                kiln::boottest::BootTestError::NoImage(_)
+                | kiln::boottest::BootTestError::NoBios(_) => EXIT_BAD_INPUT,
                 _ => EXIT_ENV,
             });
         }
     };
+    // What ran: a tree boots from the network (`--as` does not apply), an image as attached.
+    let medium = match &t.net {
+        Some(n) if n.nbd_conf.is_some() => "from the network (netroot tree over NBD)".to_string(),
+        Some(_) => "from the network (PXE tree)".to_string(),
+        None => format!("as {}", a.attach),
+    };
     let how = format!(
-        "{} {} as {} ({}, {:.0} s)",
+        "{} {} {medium} ({}, {:.0} s)",
         arch.name,
         a.firmware,
-        a.attach,
         o.accel,
         o.elapsed.as_secs_f64()
     );

@@ -203,18 +203,11 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
     if let Some(code) = check_root(&a.root) {
         return Ok(code);
     }
-    let (r, cache, ks) = match resolve_from(&a.resolve, color) {
+    let (resolution, cache, ks) = match resolve_from(&a.resolve, color) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
     let t_resolve = started.elapsed();
-    let fetcher = match repo::Fetcher::new(None) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {}", cause_chain(&e));
-            return Ok(EXIT_ENV);
-        }
-    };
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let t0 = Instant::now();
     let gpg = match super::resolve::gpg_options(&a.resolve) {
@@ -224,25 +217,15 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    // Signatures are checked before any payload is used; digests verified by either check
-    // (or an earlier run, for unchanged files) are not computed again. The records are read
-    // after the download has saved its checksums: an older copy saved later would drop them.
-    let mut records = None;
-    let local = match repo::download(&r.plan, &cache, &fetcher, a.jobs, &DownloadBar::new(tty))
-        .and_then(|local| {
-            let records =
-                records.insert(std::sync::Arc::new(repo::verified::Verified::load(&cache)));
-            repo::gpg::check_packages(
-                &gpg,
-                &r.repos,
-                &r.plan,
-                &local,
-                &fetcher,
-                Some(records.as_ref()),
-            )
-            .map(|_| local)
-        }) {
-        Ok(l) => l,
+    let fetched = match repo::fetch_verified(
+        &resolution.plan,
+        &resolution.repos,
+        &cache,
+        &gpg,
+        a.jobs,
+        &DownloadBar::new(tty),
+    ) {
+        Ok(f) => f,
         Err(e) => {
             eprintln!("error: {}", cause_chain(&e));
             return Ok(super::resolve::repo_exit(&e));
@@ -262,10 +245,10 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
         install_time: source_date_epoch(),
         arch: a.resolve.arch.clone().unwrap_or_else(host_arch),
         no_digest: a.nodigest,
-        digest_records: records.map(|r| r as _),
+        digest_records: Some(fetched.records),
         relocations: Vec::new(),
     };
-    let paths: Vec<_> = local.iter().map(|l| l.path.clone()).collect();
+    let paths: Vec<_> = fetched.local.iter().map(|l| l.path.clone()).collect();
     install_files(
         &paths,
         &a.root,

@@ -24,11 +24,11 @@ fn bad(msg: String) -> anyhow::Result<i32> {
 fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
     let codec = match media::codec(&a.comp, &a.comp_opt) {
         Ok(c) => c,
-        Err(e) => return bad(e),
+        Err(e) => return bad(e.to_string()),
     };
     let block_size = match media::parse_size(&a.block_size) {
         Ok(b) => b,
-        Err(e) => return bad(e),
+        Err(e) => return bad(e.to_string()),
     };
     // SOURCE_DATE_EPOCH (reproducible-builds.org): fixed mkfs time and clamped mtimes.
     let epoch = match (a.mkfs_time, std::env::var("SOURCE_DATE_EPOCH")) {
@@ -204,7 +204,7 @@ fn efiboot(a: &EfibootArgs) -> anyhow::Result<i32> {
     };
     let extra_bytes = match media::parse_size(&a.extra) {
         Ok(b) => u64::from(b),
-        Err(e) => return bad(e),
+        Err(e) => return bad(e.to_string()),
     };
     let opts = media::FatOptions {
         label: a.label.clone(),

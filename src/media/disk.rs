@@ -2,7 +2,9 @@
 //! and an ext4 root, raw or qcow2), `--make-fsimage` (an ext4 image of the root) and
 //! `--make-tar`. Nothing is mounted: the ext4 file systems are populated by `mkfs.ext4 -d`
 //! (written straight into the disk at the partition's offset), the ESP by kiln's FAT writer,
-//! the partition table by kiln's GPT writer.
+//! the partition table by kiln's GPT writer. The three are the build's [`Disk`], [`FsImage`] and
+//! [`Tar`] outputs; copying the root out of an existing image (`--fs-image`, `--disk-image`) is
+//! here too.
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -10,18 +12,16 @@ use std::path::{Path, PathBuf};
 use kiln_writers::fat::FatOptions;
 use kiln_writers::gpt::{self, Gpt, GptPartition, SECTOR};
 
+use super::output::{Artifact, Built, Output};
 use super::MediaError;
+use crate::arch::ArchInfo;
+use crate::error::IoError;
 
 const MIB: u64 = 1 << 20;
 /// Partition type "Linux root (x86-64)" of the Discoverable Partitions Specification.
 const ROOT_X86_64_TYPE: &str = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709";
 /// Partition type "Linux filesystem data".
 const LINUX_FS_TYPE: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
-
-fn io(p: &Path) -> impl FnOnce(std::io::Error) -> MediaError {
-    let path = p.to_path_buf();
-    move |source| MediaError::Output { path, source }
-}
 
 /// Run `cmd` in its own process group (ended on an interrupt), failing with its output.
 pub(crate) fn run_tool(cmd: std::process::Command, what: &str) -> Result<(), MediaError> {
@@ -65,6 +65,147 @@ pub fn uuid_from(seed: &str) -> String {
     )
 }
 
+/// `--make-disk`: a GPT disk `<label>-disk.raw` (or `.qcow2`) booting with UEFI, its ESP holding
+/// the live media's boot loader, kernel and initrd and a GRUB menu for the root by UUID.
+#[derive(Debug, Clone)]
+pub struct Disk {
+    /// The volume label (also the root file system's).
+    pub label: String,
+    /// The menu entry's title.
+    pub title: String,
+    /// Kernel arguments beyond `root=`.
+    pub kernel_args: String,
+    /// The target arch.
+    pub arch: &'static ArchInfo,
+    /// The root file system's size (MiB; at least 64).
+    pub rootfs_size_mb: u64,
+    /// Reproducible dates (and UUIDs).
+    pub source_date_epoch: Option<i64>,
+    /// Convert to qcow2.
+    pub qcow2: bool,
+}
+
+impl Output for Disk {
+    fn needs_root_image(&self) -> bool {
+        false
+    }
+
+    fn make(&self, built: &Built<'_>, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
+        let label = &self.label;
+        let uuid = uuid_from(&format!(
+            "{label} {}",
+            self.source_date_epoch
+                .unwrap_or_else(|| std::process::id() as i64)
+        ));
+        let spec = DiskSpec {
+            root: built.root.to_path_buf(),
+            esp: self.prepare_esp(built, &uuid)?,
+            root_size: self.rootfs_size_mb.max(64) * MIB,
+            label: label.clone(),
+            root_uuid: uuid,
+            x86_64: self.arch.name == "x86_64",
+            epoch: self.source_date_epoch,
+        };
+        let raw = staging.join(format!("{label}-disk.raw"));
+        make_disk(&spec, &raw)?;
+        let (out, kind) = if self.qcow2 {
+            let qcow2 = staging.join(format!("{label}-disk.qcow2"));
+            let converted = to_qcow2(&raw, &qcow2);
+            let _ = std::fs::remove_file(&raw);
+            converted?;
+            (qcow2, "disk-qcow2")
+        } else {
+            (raw, "disk-raw")
+        };
+        Ok(vec![Artifact::file(out, kind)?])
+    }
+}
+
+impl Disk {
+    /// The ESP's tree in the work directory: the live media's EFI boot files, the kernel and
+    /// initrd, and a grub.cfg booting the root `root_uuid`.
+    fn prepare_esp(&self, built: &Built<'_>, root_uuid: &str) -> Result<PathBuf, MediaError> {
+        let efi_files = built.boot.efi_dir.as_ref().ok_or_else(|| {
+            MediaError::NotLive(format!(
+                "--make-disk boots with UEFI, and {} has no EFI boot loader here",
+                self.arch.name
+            ))
+        })?;
+        let esp = built.work.join("disk-esp");
+        let _ = std::fs::remove_dir_all(&esp);
+        super::output::copy_tree(efi_files, &esp)?;
+        for (src, name) in [(built.vmlinuz(), "vmlinuz"), (built.initrd(), "initrd.img")] {
+            std::fs::copy(&src, esp.join(name)).map_err(IoError::at("copy", &src))?;
+        }
+        let mut args = format!("root=UUID={root_uuid} rw");
+        if !self.kernel_args.trim().is_empty() {
+            args.push(' ');
+            args.push_str(self.kernel_args.trim());
+        }
+        let serial = self
+            .arch
+            .grub_serial_for
+            .is_some_and(|dev| self.kernel_args.contains(&format!("console={dev}")));
+        let cfg = esp.join(crate::boot::layout::EFI_DIR).join("grub.cfg");
+        std::fs::write(&cfg, disk_grub_cfg(&self.title, &args, serial))
+            .map_err(IoError::at("write", &cfg))?;
+        Ok(esp)
+    }
+}
+
+/// `--make-fsimage`: an ext4 image `<label>-rootfs.img` of the root.
+#[derive(Debug, Clone)]
+pub struct FsImage {
+    /// The volume label.
+    pub label: String,
+    /// The file system's size (MiB; at least 64).
+    pub rootfs_size_mb: u64,
+    /// Reproducible dates.
+    pub source_date_epoch: Option<i64>,
+}
+
+impl Output for FsImage {
+    fn needs_root_image(&self) -> bool {
+        false
+    }
+
+    fn make(&self, built: &Built<'_>, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
+        let out = staging.join(format!("{}-rootfs.img", self.label));
+        mkfs_ext4(
+            built.root,
+            &out,
+            0,
+            self.rootfs_size_mb.max(64) * MIB,
+            &self.label,
+            None,
+            self.source_date_epoch,
+        )?;
+        Ok(vec![Artifact::file(out, "fsimage")?])
+    }
+}
+
+/// `--make-tar`: the root as `<label>-root.<suffix>`.
+#[derive(Debug, Clone)]
+pub struct Tar {
+    /// The volume label.
+    pub label: String,
+    /// The compressor `tar` runs (empty: none) and the file suffix ([`tar_compressor`]).
+    pub compressor: (String, String),
+}
+
+impl Output for Tar {
+    fn needs_root_image(&self) -> bool {
+        false
+    }
+
+    fn make(&self, built: &Built<'_>, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
+        let (program, suffix) = &self.compressor;
+        let out = staging.join(format!("{}-root.{suffix}", self.label));
+        make_tar(built.root, &out, program)?;
+        Ok(vec![Artifact::file(out, "tar")?])
+    }
+}
+
 /// `mkfs.ext4 -d root` into `img` (created or extended as needed), `size` bytes at `offset`.
 pub fn mkfs_ext4(
     root: &Path,
@@ -80,9 +221,10 @@ pub fn mkfs_ext4(
         .truncate(false)
         .write(true)
         .open(img)
-        .map_err(io(img))?;
-    if f.metadata().map_err(io(img))?.len() < offset + size {
-        f.set_len(offset + size).map_err(io(img))?;
+        .map_err(IoError::at("open", img))?;
+    if f.metadata().map_err(IoError::at("read", img))?.len() < offset + size {
+        f.set_len(offset + size)
+            .map_err(IoError::at("write", img))?;
     }
     drop(f);
     let mut cmd = std::process::Command::new("mkfs.ext4");
@@ -161,8 +303,9 @@ pub fn make_disk(spec: &DiskSpec, out: &Path) -> Result<DiskLayout, MediaError> 
     let size = root_start + root_len + MIB;
     let _ = std::fs::remove_file(out);
     {
-        let mut f = super::CancelWriter(std::fs::File::create(out).map_err(io(out))?);
-        f.0.set_len(size).map_err(io(out))?;
+        let mut f =
+            super::CancelWriter(std::fs::File::create(out).map_err(IoError::at("create", out))?);
+        f.0.set_len(size).map_err(IoError::at("write", out))?;
         let disk_guid = uuid_bytes(&uuid_from(&format!("disk {}", spec.root_uuid)));
         let g = Gpt {
             disk_guid,
@@ -197,15 +340,17 @@ pub fn make_disk(spec: &DiskSpec, out: &Path) -> Result<DiskLayout, MediaError> 
             &mut mbr,
             &[gpt::mbr_entry(false, 0xEE, 1, size / SECTOR - 1)],
         );
-        f.write_all(&mbr).map_err(io(out))?;
-        f.write_all(&g.primary()).map_err(io(out))?;
+        f.write_all(&mbr).map_err(IoError::at("write", out))?;
+        f.write_all(&g.primary())
+            .map_err(IoError::at("write", out))?;
         let backup = g.backup();
         f.seek(SeekFrom::Start(size - backup.len() as u64))
-            .map_err(io(out))?;
-        f.write_all(&backup).map_err(io(out))?;
-        f.seek(SeekFrom::Start(esp_start)).map_err(io(out))?;
-        f.write_all(&fat).map_err(io(out))?;
-        f.flush().map_err(io(out))?;
+            .map_err(IoError::at("write", out))?;
+        f.write_all(&backup).map_err(IoError::at("write", out))?;
+        f.seek(SeekFrom::Start(esp_start))
+            .map_err(IoError::at("write", out))?;
+        f.write_all(&fat).map_err(IoError::at("write", out))?;
+        f.flush().map_err(IoError::at("write", out))?;
     }
     mkfs_ext4(
         &spec.root,
@@ -271,10 +416,11 @@ pub fn make_tar(root: &Path, out: &Path, compressor: &str) -> Result<(), MediaEr
 /// or Linux data (the largest), read from the primary table.
 pub fn root_partition(disk: &Path) -> Result<(u64, u64), MediaError> {
     use std::io::Read;
-    let mut f = std::fs::File::open(disk).map_err(io(disk))?;
+    let mut f = std::fs::File::open(disk).map_err(IoError::at("read", disk))?;
     let mut hdr = [0u8; 512];
-    f.seek(SeekFrom::Start(SECTOR)).map_err(io(disk))?;
-    f.read_exact(&mut hdr).map_err(io(disk))?;
+    f.seek(SeekFrom::Start(SECTOR))
+        .map_err(IoError::at("read", disk))?;
+    f.read_exact(&mut hdr).map_err(IoError::at("read", disk))?;
     if &hdr[..8] != b"EFI PART" {
         return Err(MediaError::NotLive(format!(
             "`{}` has no GPT (a raw disk image is needed; convert qcow2 with qemu-img)",
@@ -285,8 +431,10 @@ pub fn root_partition(disk: &Path) -> Result<(u64, u64), MediaError> {
     let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
     let (array, count, size) = (u64_at(&hdr, 72), u32_at(&hdr, 80), u32_at(&hdr, 84));
     let mut entries = vec![0u8; (count as usize).min(1024) * size as usize];
-    f.seek(SeekFrom::Start(array * SECTOR)).map_err(io(disk))?;
-    f.read_exact(&mut entries).map_err(io(disk))?;
+    f.seek(SeekFrom::Start(array * SECTOR))
+        .map_err(IoError::at("read", disk))?;
+    f.read_exact(&mut entries)
+        .map_err(IoError::at("read", disk))?;
     let linux = [gpt::guid(ROOT_X86_64_TYPE), gpt::guid(LINUX_FS_TYPE)];
     entries
         .chunks(size.max(128) as usize)
@@ -306,9 +454,9 @@ pub fn root_partition(disk: &Path) -> Result<(u64, u64), MediaError> {
 /// image. The loop mount lives in a private mount namespace (`unshare -m`) and is read-only
 /// with autoclear: when the copy ends, or kiln is killed, the mount and the loop device go.
 pub fn copy_out_image(img: &Path, offset: u64, len: u64, root: &Path) -> Result<(), MediaError> {
-    std::fs::create_dir_all(root).map_err(io(root))?;
+    std::fs::create_dir_all(root).map_err(IoError::at("create", root))?;
     let mnt = root.with_extension("kiln-mnt");
-    std::fs::create_dir_all(&mnt).map_err(io(&mnt))?;
+    std::fs::create_dir_all(&mnt).map_err(IoError::at("create", &mnt))?;
     let mut opts = format!("ro,loop,offset={offset}");
     if len > 0 {
         opts.push_str(&format!(",sizelimit={len}"));

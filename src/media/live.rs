@@ -1,59 +1,54 @@
-//! The live ISO: the root as LiveOS/squashfs.img (optionally holding an ext4 LiveOS/rootfs.img,
-//! livecd-creator's classic layout), the EFI system partition image, and the hybrid ISO with
-//! El Torito BIOS + UEFI entries, MBR + GPT and an implanted media checksum (Fedora's layout).
+//! The live media: the root as `LiveOS/squashfs.img` ([`RootImage`], optionally holding an ext4
+//! `LiveOS/rootfs.img`, livecd-creator's classic layout), with the precompressor that compresses
+//! its blocks while the root is still being built; and two outputs made from it: the image
+//! itself ([`RootImageFile`], `--image-only`/`--keep-image`) and the hybrid ISO ([`LiveIso`]:
+//! the EFI system partition image, El Torito BIOS + UEFI entries, MBR + GPT and an implanted
+//! media checksum, Fedora's layout).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use kiln_writers::fat::FatOptions;
 use kiln_writers::iso9660::{BiosBoot, Hybrid, IsoOptions, MbrStyle};
+use kiln_writers::squashfs::{BlockCache, Precompressor};
 use kiln_writers::tree::{FsTree, ScanOptions};
 
+use super::output::{Artifact, Built, Output};
 use super::{or_interrupted, squashfs_cancel, CancelWriter, MediaError, SquashfsOptions};
-use crate::boot::{layout, BootAssets};
+use crate::boot::layout;
+use crate::error::IoError;
 
-/// What to build.
+/// How the root becomes the live root image `LiveOS/squashfs.img`.
+#[derive(Debug, Clone)]
+pub struct RootImage {
+    /// squashfs settings.
+    pub squashfs: SquashfsOptions,
+    /// An ext4 image (`LiveOS/rootfs.img`) inside the squashfs, livecd-creator's classic layout.
+    pub ext4_in_squashfs: bool,
+    /// The ext4 image's size (MiB).
+    pub rootfs_size_mb: u64,
+    /// The volume label (seeds the ext4 UUID of reproducible builds).
+    pub label: String,
+    /// Reproducible dates.
+    pub source_date_epoch: Option<i64>,
+}
+
+/// The root image as a result of its own (`--image-only`, `--keep-image`): `squashfs.img`.
+#[derive(Debug, Clone)]
+pub struct RootImageFile {
+    /// Moved out of the media tree (`--image-only`: nothing else uses it) rather than copied.
+    pub move_out: bool,
+}
+
+/// The hybrid live ISO `<label>.iso` of the media tree, with the EFI system image.
 #[derive(Debug, Clone)]
 pub struct LiveIso {
-    /// The installed, configured root.
-    pub root: PathBuf,
-    /// The ISO staging directory (boot files already in it).
-    pub iso_dir: PathBuf,
-    /// Scratch space.
-    pub work: PathBuf,
     /// Volume label; the ISO is `<label>.iso`.
     pub label: String,
     /// Application id.
     pub product: String,
-    /// squashfs settings.
-    pub squashfs: SquashfsOptions,
-    /// ext4 image inside the squashfs.
-    pub ext4_in_squashfs: bool,
-    /// ext4 image size (MiB).
-    pub rootfs_size_mb: u64,
     /// Reproducible dates.
     pub source_date_epoch: Option<i64>,
-    /// Only the root image.
-    pub image_only: bool,
-    /// Keep the root image beside the ISO.
-    pub keep_image: bool,
-    /// Write the ISO (else only the root image, for the other outputs).
-    pub write_iso: bool,
-}
-
-/// Something a build produced.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Artifact {
-    /// Path.
-    pub path: PathBuf,
-    /// Size in bytes.
-    pub size: u64,
-    /// Media type (`iso`, `squashfs`, ...).
-    pub kind: String,
-}
-
-fn io(p: &Path) -> impl FnOnce(std::io::Error) -> MediaError {
-    let path = p.to_path_buf();
-    move |source| MediaError::Output { path, source }
 }
 
 fn scan(dir: &Path) -> Result<FsTree, MediaError> {
@@ -63,41 +58,47 @@ fn scan(dir: &Path) -> Result<FsTree, MediaError> {
     })
 }
 
-impl LiveIso {
-    /// Build the images into `staging`; returns what was made there. On an interrupt
-    /// ([`crate::cancel`]) it stops within a block or write with [`MediaError::Interrupted`],
-    /// leaving partial files for the caller to remove with `staging`.
-    pub fn make(&self, boot: &BootAssets, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
-        self.make_inner(boot, staging).map_err(or_interrupted)
+impl Output for RootImageFile {
+    fn needs_root_image(&self) -> bool {
+        true
     }
 
-    fn make_inner(&self, boot: &BootAssets, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
-        let mut out = Vec::new();
-        let sqfs = self.iso_dir.join(layout::SQUASHFS);
-        std::fs::create_dir_all(sqfs.parent().unwrap_or(&self.iso_dir)).map_err(io(&sqfs))?;
-        self.write_root_image(&sqfs)?;
-        if self.image_only || self.keep_image {
-            let dst = staging.join("squashfs.img");
-            if self.image_only {
-                // The staging directory may be on another filesystem than the work directory.
-                if std::fs::rename(&sqfs, &dst).is_err() {
-                    std::fs::copy(&sqfs, &dst).map_err(io(&dst))?;
-                    let _ = std::fs::remove_file(&sqfs);
-                }
-            } else {
-                std::fs::copy(&sqfs, &dst).map_err(io(&dst))?;
+    fn make(&self, built: &Built<'_>, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
+        let image = built.root_image();
+        let dst = staging.join("squashfs.img");
+        if self.move_out {
+            // The staging directory may be on another filesystem than the work directory.
+            if std::fs::rename(&image, &dst).is_err() {
+                std::fs::copy(&image, &dst).map_err(IoError::at("copy to", &dst))?;
+                let _ = std::fs::remove_file(&image);
             }
-            out.push(made(&dst, "squashfs")?);
-            if self.image_only {
-                return Ok(out);
-            }
+        } else {
+            std::fs::copy(&image, &dst).map_err(IoError::at("copy to", &dst))?;
         }
-        if !self.write_iso {
-            return Ok(out);
-        }
+        Ok(vec![Artifact::file(dst, "squashfs")?])
+    }
+}
+
+impl Output for LiveIso {
+    fn needs_root_image(&self) -> bool {
+        true
+    }
+
+    /// On an interrupt ([`crate::cancel`]) it stops within a write with
+    /// [`MediaError::Interrupted`], leaving partial files for the caller to remove with
+    /// `staging`.
+    fn make(&self, built: &Built<'_>, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
+        self.write(built, staging).map_err(or_interrupted)
+    }
+}
+
+impl LiveIso {
+    fn write(&self, built: &Built<'_>, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
+        let (boot, media_dir) = (built.boot, built.media_dir);
         if let Some(esp) = &boot.efi_dir {
-            let img = self.iso_dir.join(layout::EFIBOOT);
-            std::fs::create_dir_all(img.parent().unwrap_or(&self.iso_dir)).map_err(io(&img))?;
+            let img = media_dir.join(layout::EFIBOOT);
+            let img_dir = img.parent().unwrap_or(media_dir);
+            std::fs::create_dir_all(img_dir).map_err(IoError::at("create", img_dir))?;
             let tree = scan(esp)?;
             tracing::debug!("writing the EFI system image `{}`", img.display());
             let opts = FatOptions {
@@ -106,16 +107,16 @@ impl LiveIso {
                 clamp_mtime: self.source_date_epoch,
                 extra_bytes: 0,
             };
-            let mut f = CancelWriter(std::fs::File::create(&img).map_err(io(&img))?);
-            kiln_writers::fat::write_efiboot(&tree, &opts, &mut f).map_err(|source| {
-                MediaError::Fat {
+            let file = std::fs::File::create(&img).map_err(IoError::at("create", &img))?;
+            kiln_writers::fat::write_efiboot(&tree, &opts, &mut CancelWriter(file)).map_err(
+                |source| MediaError::Fat {
                     out: img.clone(),
                     source,
-                }
-            })?;
+                },
+            )?;
         }
         let iso_path = staging.join(format!("{}.iso", self.label));
-        let tree = scan(&self.iso_dir)?;
+        let tree = scan(media_dir)?;
         let efi = boot.efi_dir.is_some();
         let opts = IsoOptions {
             volume_id: self.label.clone(),
@@ -155,51 +156,68 @@ impl LiveIso {
             ..IsoOptions::default()
         };
         tracing::debug!("writing the ISO `{}`", iso_path.display());
-        let f = std::fs::File::create(&iso_path).map_err(io(&iso_path))?;
-        let w = std::io::BufWriter::with_capacity(1 << 20, CancelWriter(f));
-        kiln_writers::iso9660::write_iso(&tree, &opts, w).map_err(|source| MediaError::Iso {
+        let file = std::fs::File::create(&iso_path).map_err(IoError::at("create", &iso_path))?;
+        let out = std::io::BufWriter::with_capacity(1 << 20, CancelWriter(file));
+        kiln_writers::iso9660::write_iso(&tree, &opts, out).map_err(|source| MediaError::Iso {
             out: iso_path.clone(),
             source,
         })?;
-        out.push(made(&iso_path, "iso")?);
-        Ok(out)
+        Ok(vec![Artifact::file(iso_path, "iso")?])
+    }
+}
+
+impl RootImage {
+    /// Write `root` as the media tree's `LiveOS/squashfs.img` (under `media_dir`), with `work`
+    /// as scratch space; returns its path. On an interrupt it stops within a block with
+    /// [`MediaError::Interrupted`].
+    pub fn write(&self, root: &Path, media_dir: &Path, work: &Path) -> Result<PathBuf, MediaError> {
+        let image = media_dir.join(layout::SQUASHFS);
+        let liveos = image.parent().unwrap_or(media_dir);
+        std::fs::create_dir_all(liveos)
+            .map_err(IoError::at("create", liveos))
+            .map_err(MediaError::from)
+            .and_then(|()| self.write_to(root, &image, work))
+            .map_err(or_interrupted)?;
+        Ok(image)
     }
 
-    fn write_root_image(&self, sqfs: &Path) -> Result<(), MediaError> {
+    fn write_to(&self, root: &Path, sqfs: &Path, work: &Path) -> Result<(), MediaError> {
         if !self.ext4_in_squashfs {
-            let tree = scan(&self.root)?;
+            let tree = scan(root)?;
             return write_squashfs(&tree, sqfs, &self.squashfs);
         }
         // livecd-creator's layout: an ext4 filesystem image of the root inside the squashfs.
-        let dir = self.work.join("ext4");
+        let dir = work.join("ext4");
         let liveos = dir.join("LiveOS");
-        std::fs::create_dir_all(&liveos).map_err(io(&liveos))?;
+        std::fs::create_dir_all(&liveos).map_err(IoError::at("create", &liveos))?;
         let img = liveos.join("rootfs.img");
         let size = self.rootfs_size_mb.max(64) * 1024 * 1024;
         std::fs::File::create(&img)
             .and_then(|f| f.set_len(size))
-            .map_err(io(&img))?;
+            .map_err(IoError::at("create", &img))?;
         let mut cmd = std::process::Command::new("mkfs.ext4");
         cmd.args(["-q", "-F", "-L", "_"]);
         if let Some(e) = self.source_date_epoch {
             cmd.env("E2FSPROGS_FAKE_TIME", e.to_string());
             // mkfs.ext4 picks a random UUID and directory hash seed: derive both instead.
-            let uuid = derived_uuid(&format!("{}:{e}", self.label));
+            let uuid = super::disk::uuid_from(&format!("{}:{e}", self.label));
             cmd.args(["-U", &uuid, "-E", &format!("hash_seed={uuid}")]);
         }
-        cmd.arg("-d").arg(&self.root).arg(&img);
+        cmd.arg("-d").arg(root).arg(&img);
         // Its own process group, ended on an interrupt.
         let on_line = Box::new(|line: &str| tracing::debug!(target: "kiln::mkfs", "{line}"));
         let cmd = crate::pidns::wrap(cmd);
         let done = crate::cancel::run_captured(cmd, on_line, None).map_err(|e| match e {
-            crate::cancel::ChildError::Spawn(e) | crate::cancel::ChildError::Io(e) => io(&img)(e),
+            crate::cancel::ChildError::Spawn(e) | crate::cancel::ChildError::Io(e) => {
+                MediaError::from(IoError::new("run mkfs.ext4 for", &img, e))
+            }
         })?;
         if done.interrupted {
             return Err(MediaError::Interrupted);
         }
         if !done.status.success() {
             return Err(MediaError::Tool {
-                cmd: format!("mkfs.ext4 -d {} {}", self.root.display(), img.display()),
+                cmd: format!("mkfs.ext4 -d {} {}", root.display(), img.display()),
                 output: String::from_utf8_lossy(&done.output).into_owned(),
             });
         }
@@ -209,7 +227,7 @@ impl LiveIso {
 }
 
 fn write_squashfs(tree: &FsTree, out: &Path, opts: &SquashfsOptions) -> Result<(), MediaError> {
-    let f = std::fs::File::create(out).map_err(io(out))?;
+    let f = std::fs::File::create(out).map_err(IoError::at("create", out))?;
     tracing::debug!(
         "compressing {} entries into `{}`",
         tree.len(),
@@ -231,30 +249,49 @@ fn write_squashfs(tree: &FsTree, out: &Path, opts: &SquashfsOptions) -> Result<(
     Ok(())
 }
 
-fn made(p: &Path, kind: &str) -> Result<Artifact, MediaError> {
-    let size = std::fs::metadata(p).map_err(io(p))?.len();
-    Ok(Artifact {
-        path: p.to_path_buf(),
-        size,
-        kind: kind.to_string(),
-    })
+/// Compressed bytes the precompressor may hold (about 3x that of input with xz).
+const PRECOMPRESS_LIMIT: usize = 256 << 20;
+
+/// Start compressing the blocks of `root` on idle cores while it is being built, for a root
+/// image written with `squashfs` when its codec is slow (xz, gzip, high zstd levels); `None`
+/// when it would not pay or cannot start. `KILN_PRECOMPRESS=0` turns it off (to measure what
+/// it saves).
+pub fn start_precompress(root: &Path, squashfs: &SquashfsOptions) -> Option<Precompressor> {
+    let off = std::env::var_os("KILN_PRECOMPRESS").is_some_and(|v| v == "0");
+    if off || !squashfs.codec.is_slow() {
+        return None;
+    }
+    if let Err(e) = std::fs::create_dir_all(root) {
+        tracing::debug!("no precompression: {e}");
+        return None;
+    }
+    let threads = match squashfs.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let cache = Arc::new(BlockCache::new(
+        squashfs.codec.clone(),
+        squashfs.block_size,
+        PRECOMPRESS_LIMIT,
+    ));
+    Precompressor::start(root, cache, threads)
+        .map_err(|e| tracing::debug!("no precompression: {e}"))
+        .ok()
 }
 
-/// A version-4-shaped UUID from the SHA-256 of `seed` (reproducible builds).
-fn derived_uuid(seed: &str) -> String {
-    use sha2::Digest;
-    let mut b: [u8; 16] = sha2::Sha256::digest(seed.as_bytes())[..16]
-        .try_into()
-        .expect("16 bytes");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+/// Stop the precompressor; its blocks for the squashfs writer ([`SquashfsOptions::block_cache`]).
+pub fn finish_precompress(precompressor: Precompressor) -> Arc<BlockCache> {
+    let cache = precompressor.cache();
+    let stats = precompressor.finish();
+    tracing::info!(
+        "compressed {} blocks ahead of the squashfs write on idle cores in {:.1} s{}",
+        stats.blocks,
+        stats.seconds,
+        if stats.full {
+            " (its memory limit reached)"
+        } else {
+            ""
+        }
+    );
+    cache
 }

@@ -1,22 +1,36 @@
-//! Media assembly: the only module that uses kiln-writers (DESIGN.md §1.3 rule 3).
+//! Media: everything a build or `kiln write` puts on disk as an image, and the only module that
+//! uses kiln-writers (DESIGN.md §1.3 rule 3).
 //!
-//! For now a thin facade for `kiln write ...`: scan a directory into an `FsTree` and hand it to
-//! a writer, writing to a staging file renamed into place only on success. Every writer stops
-//! when [`crate::cancel`]'s flag is set: squashfs through its cancel callback, ISO and FAT
-//! through an output that refuses further writes ([`CancelWriter`]).
+//! Each output of `kiln build` (the live ISO and its root image, PXE and netroot trees, GPT disk,
+//! file-system image, tar) implements [`Output`] ([`output`]), in [`live`], [`netboot`] and
+//! [`disk`]. This file holds what they share with `kiln write`: scanning a directory into an
+//! `FsTree`, writing it as squashfs, ISO or FAT through a staging file renamed into place only
+//! on success, and the interrupt plumbing: every writer stops when [`crate::cancel`]'s flag is
+//! set, squashfs through its cancel callback, ISO and FAT through an output that refuses
+//! further writes ([`CancelWriter`]).
 
-pub mod bench;
-pub mod boot_test;
 pub mod disk;
 pub mod live;
 pub mod netboot;
+pub mod output;
 
 use std::path::{Path, PathBuf};
 
 pub use kiln_writers::fat::{FatOptions, FatReport};
 pub use kiln_writers::iso9660::{BiosBoot, Hybrid, IsoOptions, IsoReport, MbrStyle};
-pub use kiln_writers::squashfs::{Codec, Options as SquashfsOptions, Summary as SquashfsSummary};
-use kiln_writers::tree::{FsTree, ScanOptions};
+pub use kiln_writers::squashfs::{
+    BlockCache, Codec, Options as SquashfsOptions, Precompressor, Summary as SquashfsSummary,
+};
+use kiln_writers::tree::ScanOptions;
+
+pub use output::{Artifact, Built, Output};
+
+// What the compressor benchmark ([`crate::bench`]) builds trees with, writes and reads back.
+pub use kiln_writers::iso9660::read as iso_read;
+pub use kiln_writers::squashfs::SquashfsError;
+pub use kiln_writers::tree::{DataSource, FsTree, Kind, Meta, TreeError};
+
+use crate::error::IoError;
 
 /// A failure while writing media.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +40,6 @@ pub enum MediaError {
     Scan {
         /// The source directory.
         dir: PathBuf,
-        /// Cause.
         #[source]
         source: kiln_writers::tree::TreeError,
     },
@@ -35,7 +48,6 @@ pub enum MediaError {
     Squashfs {
         /// The image being written.
         out: PathBuf,
-        /// Cause.
         #[source]
         source: kiln_writers::squashfs::SquashfsError,
     },
@@ -52,7 +64,6 @@ pub enum MediaError {
     Iso {
         /// The image being written.
         out: PathBuf,
-        /// Cause.
         #[source]
         source: kiln_writers::iso9660::IsoError,
     },
@@ -61,7 +72,6 @@ pub enum MediaError {
     Fat {
         /// The image being written.
         out: PathBuf,
-        /// Cause.
         #[source]
         source: kiln_writers::fat::FatError,
     },
@@ -71,15 +81,20 @@ pub enum MediaError {
     /// Stopped by an interrupt (Ctrl-C, SIGTERM); the partial output was removed.
     #[error("interrupted")]
     Interrupted,
-    /// Creating or renaming the output failed.
-    #[error("cannot create `{}`", path.display())]
-    Output {
-        /// The path.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file-system call failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
+}
+
+/// A `--compress`/`--comp` codec that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    /// A name that is no codec kiln writes.
+    #[error("unknown compressor `{0}` (gzip, xz, zstd, lz4)")]
+    Unknown(String),
+    /// An option the codec refuses.
+    #[error(transparent)]
+    Option(#[from] kiln_writers::squashfs::SquashfsError),
 }
 
 impl MediaError {
@@ -149,18 +164,26 @@ pub(crate) fn or_interrupted(e: MediaError) -> MediaError {
 }
 
 /// Parse a codec name and its `key=value` options (mksquashfs names).
-pub fn codec(name: &str, opts: &[String]) -> Result<Codec, String> {
-    let mut c = Codec::by_name(name)
-        .ok_or_else(|| format!("unknown compressor `{name}` (gzip, xz, zstd, lz4)"))?;
-    for o in opts {
-        c.set_option(o).map_err(|e| e.to_string())?;
+pub fn codec(name: &str, opts: &[String]) -> Result<Codec, CodecError> {
+    let mut codec = Codec::by_name(name).ok_or_else(|| CodecError::Unknown(name.to_string()))?;
+    for opt in opts {
+        codec.set_option(opt)?;
     }
-    Ok(c)
+    Ok(codec)
 }
 
 /// Parse a block size like `128K` or `1M`.
-pub fn parse_size(s: &str) -> Result<u32, String> {
-    kiln_writers::squashfs::compress::parse_size(s).map_err(|e| e.to_string())
+pub fn parse_size(text: &str) -> Result<u32, kiln_writers::squashfs::SquashfsError> {
+    kiln_writers::squashfs::compress::parse_size(text)
+}
+
+/// Write `tree` as a squashfs image into `file`, stopping at an interrupt.
+pub fn write_squashfs_tree(
+    tree: &FsTree,
+    file: std::fs::File,
+    opts: &SquashfsOptions,
+) -> Result<SquashfsSummary, SquashfsError> {
+    kiln_writers::squashfs::write_cancellable(tree, file, opts, &squashfs_cancel)
 }
 
 /// Write the directory `dir` as a squashfs image at `out`.
@@ -207,11 +230,7 @@ fn staged<T>(
     let mut staging = out.as_os_str().to_owned();
     staging.push(".partial");
     let staging = PathBuf::from(staging);
-    let out_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| MediaError::Output { path, source }
-    };
-    let file = std::fs::File::create(&staging).map_err(out_err(&staging))?;
+    let file = std::fs::File::create(&staging).map_err(IoError::at("create", &staging))?;
     let mut file = CancelWriter(file);
     match f(&mut file) {
         // The last check: an interrupt after the last write still leaves no output.
@@ -220,7 +239,7 @@ fn staged<T>(
             Err(MediaError::Interrupted)
         }
         Ok(v) => {
-            std::fs::rename(&staging, out).map_err(out_err(out))?;
+            std::fs::rename(&staging, out).map_err(IoError::at("rename into", out))?;
             Ok(v)
         }
         Err(e) => {

@@ -1,7 +1,9 @@
 //! Network boot trees: PXE live (lorax's pxe-live outputs plus a pxelinux tree that boots from
 //! TFTP alone), livecd-iso-to-pxeboot (the ISO appended to the initrd) and netroot as
 //! fedora-live-netroot does it (the root image exported read-only by nbd-server, a pxelinux
-//! tree whose kernel arguments attach it over NBD under an in-memory overlay).
+//! tree whose kernel arguments attach it over NBD under an in-memory overlay). [`PxeLive`] and
+//! [`Netroot`] are the build's outputs; `kiln iso-to-pxeboot` and `iso-to-netroot` make the same
+//! trees from a built ISO.
 //!
 //! The kernel and initramfs are the live media's own (dracut with dmsquash-live). Booting
 //! from TFTP alone works because dmsquash-live accepts a root image or ISO that is a file in
@@ -14,7 +16,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::output::{Artifact, Built, Output};
 use super::MediaError;
+use crate::error::IoError;
 
 /// Where pxelinux's files are, Fedora's then Debian's layout (in a root or on the host).
 const PXELINUX: &[&str] = &[
@@ -29,11 +33,6 @@ const LDLINUX: &[&str] = &[
 /// The qemu user network's address of the host, where its TFTP server and the host's
 /// loopback services (nbd-server) are.
 pub const QEMU_HOST: &str = "10.0.2.2";
-
-fn io(p: &Path) -> impl FnOnce(std::io::Error) -> MediaError {
-    let path = p.to_path_buf();
-    move |source| MediaError::Output { path, source }
-}
 
 /// The first of `candidates` under the root `root`, then under the host's `/`.
 fn find_in(root: Option<&Path>, candidates: &[&str]) -> Option<PathBuf> {
@@ -55,10 +54,10 @@ pub fn install_pxelinux(root: Option<&Path>, dir: &Path) -> Result<(), MediaErro
     };
     let pxe = find_in(root, PXELINUX).ok_or_else(|| missing("pxelinux.0"))?;
     let ld = find_in(root, LDLINUX).ok_or_else(|| missing("ldlinux.c32"))?;
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    std::fs::create_dir_all(dir).map_err(IoError::at("create", dir))?;
     for (src, name) in [(pxe, "pxelinux.0"), (ld, "ldlinux.c32")] {
         let dst = dir.join(name);
-        std::fs::copy(&src, &dst).map_err(io(&dst))?;
+        std::fs::copy(&src, &dst).map_err(IoError::at("copy to", &dst))?;
     }
     Ok(())
 }
@@ -105,9 +104,9 @@ pub fn write_cpio(out: &mut impl Write, files: &[(&str, &Path)]) -> Result<(), s
 }
 
 fn write_cpio_file(out: &Path, files: &[(&str, &Path)]) -> Result<(), MediaError> {
-    let f = std::fs::File::create(out).map_err(io(out))?;
+    let f = std::fs::File::create(out).map_err(IoError::at("create", out))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, super::CancelWriter(f));
-    write_cpio(&mut w, files).map_err(io(out))
+    Ok(write_cpio(&mut w, files).map_err(IoError::at("write", out))?)
 }
 
 /// A serial console among the kernel arguments: pxelinux then talks on it too.
@@ -191,6 +190,70 @@ pub struct LiveParts {
     pub root: Option<PathBuf>,
 }
 
+impl LiveParts {
+    /// The parts of the live media the build made, labelled `label`, booting with
+    /// `extra_args`; pxelinux from the build's root when it has one.
+    pub fn of(built: &Built<'_>, label: &str, extra_args: &str) -> LiveParts {
+        LiveParts {
+            label: label.to_string(),
+            vmlinuz: built.vmlinuz(),
+            initrd: built.initrd(),
+            squashfs: built.root_image(),
+            extra_args: extra_args.to_string(),
+            root: Some(built.root.to_path_buf()),
+        }
+    }
+}
+
+/// `--make-pxe-live`: the tree `<label>-pxe` ([`make_pxe_live`]).
+#[derive(Debug, Clone)]
+pub struct PxeLive {
+    /// The volume label.
+    pub label: String,
+    /// Kernel arguments beyond the root= ones.
+    pub kernel_args: String,
+}
+
+impl Output for PxeLive {
+    fn needs_root_image(&self) -> bool {
+        true
+    }
+
+    fn make(&self, built: &Built<'_>, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
+        let dir = staging.join(format!("{}-pxe", self.label));
+        make_pxe_live(&LiveParts::of(built, &self.label, &self.kernel_args), &dir)?;
+        Ok(vec![Artifact::tree(dir, "pxe-live")])
+    }
+}
+
+/// `--make-netroot`: the tree `<label>-netroot` ([`make_netroot`]) for the qemu user network.
+#[derive(Debug, Clone)]
+pub struct Netroot {
+    /// The result directory the tree is renamed into: nbd.conf names the image there.
+    pub resultdir: PathBuf,
+    /// The volume label (the export's and the menu entry's name).
+    pub label: String,
+    /// Kernel arguments beyond the root= and netroot= ones.
+    pub kernel_args: String,
+}
+
+impl Output for Netroot {
+    fn make(&self, built: &Built<'_>, staging: &Path) -> Result<Vec<Artifact>, MediaError> {
+        let name = format!("{}-netroot", self.label);
+        let dir = staging.join(&name);
+        let final_dir = std::fs::canonicalize(&self.resultdir)
+            .map_err(IoError::at("resolve", &self.resultdir))?
+            .join(&name);
+        let parts = LiveParts::of(built, &self.label, &self.kernel_args);
+        make_netroot(&parts, &dir, QEMU_HOST, Some(&final_dir))?;
+        Ok(vec![Artifact::tree(dir, "netroot")])
+    }
+
+    fn needs_root_image(&self) -> bool {
+        true
+    }
+}
+
 fn args_with(base: &str, extra: &str) -> String {
     if extra.trim().is_empty() {
         base.to_string()
@@ -204,13 +267,13 @@ fn args_with(base: &str, extra: &str) -> String {
 /// boots from TFTP alone: pxelinux.0, ldlinux.c32, `pxelinux.cfg/default` and a GRUB
 /// `grub.cfg`, the root image carried in a second initrd `live-rootfs.cpio`.
 pub fn make_pxe_live(p: &LiveParts, dir: &Path) -> Result<(), MediaError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    std::fs::create_dir_all(dir).map_err(IoError::at("create", dir))?;
     for (src, name) in [(&p.vmlinuz, "vmlinuz"), (&p.initrd, "initrd.img")] {
         let dst = dir.join(name);
-        std::fs::copy(src, &dst).map_err(io(&dst))?;
+        std::fs::copy(src, &dst).map_err(IoError::at("copy to", &dst))?;
     }
     let img = dir.join("live-rootfs.squashfs.img");
-    std::fs::copy(&p.squashfs, &img).map_err(io(&img))?;
+    std::fs::copy(&p.squashfs, &img).map_err(IoError::at("copy to", &img))?;
     write_cpio_file(
         &dir.join("live-rootfs.cpio"),
         &[("live-rootfs.squashfs.img", &img)],
@@ -239,11 +302,11 @@ pub fn make_pxe_live(p: &LiveParts, dir: &Path) -> Result<(), MediaError> {
         },
     ];
     let cfg_dir = dir.join("pxelinux.cfg");
-    std::fs::create_dir_all(&cfg_dir).map_err(io(&cfg_dir))?;
+    std::fs::create_dir_all(&cfg_dir).map_err(IoError::at("create", &cfg_dir))?;
     let cfg = cfg_dir.join("default");
-    std::fs::write(&cfg, pxelinux_cfg(&entries, 0)).map_err(io(&cfg))?;
+    std::fs::write(&cfg, pxelinux_cfg(&entries, 0)).map_err(IoError::at("write", &cfg))?;
     let grub = dir.join("grub.cfg");
-    std::fs::write(&grub, grub_netboot_cfg(&entries)).map_err(io(&grub))?;
+    std::fs::write(&grub, grub_netboot_cfg(&entries)).map_err(IoError::at("write", &grub))?;
     // lorax's template: the URL is the server's, filled in by whoever serves the image.
     let pxe_config = format!(
         "# PXE configuration template generated by kiln (as livemedia-creator --make-pxe-live)\n\
@@ -253,7 +316,7 @@ pub fn make_pxe_live(p: &LiveParts, dir: &Path) -> Result<(), MediaError> {
         args = args_with(&format!("ip=dhcp rd.neednet=1 {live}"), &p.extra_args),
     );
     let pc = dir.join("PXE_CONFIG");
-    std::fs::write(&pc, pxe_config).map_err(io(&pc))?;
+    std::fs::write(&pc, pxe_config).map_err(IoError::at("write", &pc))?;
     Ok(())
 }
 
@@ -271,7 +334,7 @@ pub fn make_netroot(
 ) -> Result<(), MediaError> {
     let images = out.join("images");
     let img_dir = images.join(&p.label);
-    std::fs::create_dir_all(&img_dir).map_err(io(&img_dir))?;
+    std::fs::create_dir_all(&img_dir).map_err(IoError::at("create", &img_dir))?;
     // As fedora-live-netroot: an ext4 file system holding LiveOS/squashfs.img, exported
     // read-only. dmsquash-live then finds it by UUID once nbd-client has connected (udev makes
     // the by-uuid link only for a connected NBD device; a bare squashfs has no UUID, and
@@ -280,12 +343,14 @@ pub fn make_netroot(
     let stage = img_dir.join(".kiln-stage");
     let _ = std::fs::remove_dir_all(&stage);
     let liveos = stage.join("LiveOS");
-    std::fs::create_dir_all(&liveos).map_err(io(&liveos))?;
+    std::fs::create_dir_all(&liveos).map_err(IoError::at("create", &liveos))?;
     let sq = liveos.join("squashfs.img");
     if std::fs::hard_link(&p.squashfs, &sq).is_err() {
-        std::fs::copy(&p.squashfs, &sq).map_err(io(&sq))?;
+        std::fs::copy(&p.squashfs, &sq).map_err(IoError::at("copy to", &sq))?;
     }
-    let sq_len = std::fs::metadata(&sq).map_err(io(&sq))?.len();
+    let sq_len = std::fs::metadata(&sq)
+        .map_err(IoError::at("read", &sq))?
+        .len();
     let size = (sq_len + sq_len / 20 + (32 << 20)).div_ceil(1 << 20) << 20;
     let uuid = super::disk::uuid_from(&format!("netroot {} {sq_len}", p.label));
     let _ = std::fs::remove_file(&img);
@@ -294,20 +359,21 @@ pub fn make_netroot(
     made?;
     let tftp = out.join("tftp");
     let kdir = tftp.join(&p.label);
-    std::fs::create_dir_all(&kdir).map_err(io(&kdir))?;
+    std::fs::create_dir_all(&kdir).map_err(IoError::at("create", &kdir))?;
     for (src, name) in [(&p.vmlinuz, "vmlinuz"), (&p.initrd, "initrd.img")] {
         let dst = kdir.join(name);
-        std::fs::copy(src, &dst).map_err(io(&dst))?;
+        std::fs::copy(src, &dst).map_err(IoError::at("copy to", &dst))?;
     }
     install_pxelinux(p.root.as_deref(), &tftp)?;
     // nbd-server needs absolute paths; the export is read-only and shared by all clients.
     let abs_img = match final_dir {
         Some(d) => d.join("images").join(&p.label).join("rootfs.img"),
-        None => std::fs::canonicalize(&img).map_err(io(&img))?,
+        None => std::fs::canonicalize(&img).map_err(IoError::at("resolve", &img))?,
     };
     let conf = images.join("nbd.conf");
     let old = std::fs::read_to_string(&conf).unwrap_or_default();
-    std::fs::write(&conf, nbd_conf_with(&old, &p.label, &abs_img)).map_err(io(&conf))?;
+    std::fs::write(&conf, nbd_conf_with(&old, &p.label, &abs_img))
+        .map_err(IoError::at("write", &conf))?;
     // The root image over NBD (dracut's nbd module attaches it as /dev/nbd0), mounted by
     // dmsquash-live with an overlayfs in RAM on top.
     let args = args_with(
@@ -318,12 +384,12 @@ pub fn make_netroot(
         &p.extra_args,
     );
     let argf = kdir.join("cmdline");
-    std::fs::write(&argf, format!("{args}\n")).map_err(io(&argf))?;
+    std::fs::write(&argf, format!("{args}\n")).map_err(IoError::at("write", &argf))?;
     // One menu entry per image in the tree; the one just added boots by default.
     let mut entries = Vec::new();
     let mut default = 0;
     let mut labels: Vec<String> = std::fs::read_dir(&tftp)
-        .map_err(io(&tftp))?
+        .map_err(IoError::at("read", &tftp))?
         .flatten()
         .filter(|e| e.path().join("cmdline").is_file())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -342,11 +408,11 @@ pub fn make_netroot(
         });
     }
     let cfg_dir = tftp.join("pxelinux.cfg");
-    std::fs::create_dir_all(&cfg_dir).map_err(io(&cfg_dir))?;
+    std::fs::create_dir_all(&cfg_dir).map_err(IoError::at("create", &cfg_dir))?;
     let cfg = cfg_dir.join("default");
-    std::fs::write(&cfg, pxelinux_cfg(&entries, default)).map_err(io(&cfg))?;
+    std::fs::write(&cfg, pxelinux_cfg(&entries, default)).map_err(IoError::at("write", &cfg))?;
     let grub = tftp.join("grub.cfg");
-    std::fs::write(&grub, grub_netboot_cfg(&entries)).map_err(io(&grub))?;
+    std::fs::write(&grub, grub_netboot_cfg(&entries)).map_err(IoError::at("write", &grub))?;
     Ok(())
 }
 
@@ -407,7 +473,7 @@ pub struct IsoParts {
 
 /// Extract the kernel, initrd and root image of the live ISO `iso` into `work`.
 pub fn extract_iso(iso: &Path, work: &Path) -> Result<IsoParts, MediaError> {
-    std::fs::create_dir_all(work).map_err(io(work))?;
+    std::fs::create_dir_all(work).map_err(IoError::at("create", work))?;
     let info = tool({
         let mut c = std::process::Command::new("xorriso");
         c.args(["-indev"]).arg(iso).arg("-pvd_info");
@@ -541,7 +607,7 @@ pub fn iso_to_pxeboot(iso: &Path, out: &Path) -> Result<(), MediaError> {
     let _ = std::fs::remove_dir_all(&work);
     let r = (|| {
         let x = extract_iso(iso, &work)?;
-        std::fs::create_dir_all(out).map_err(io(out))?;
+        std::fs::create_dir_all(out).map_err(IoError::at("create", out))?;
         let name = iso
             .file_name()
             .map(|n| n.to_string_lossy().replace(' ', "_"))
@@ -552,19 +618,20 @@ pub fn iso_to_pxeboot(iso: &Path, out: &Path) -> Result<(), MediaError> {
             format!("{name}.iso")
         };
         let k = out.join("vmlinuz0");
-        std::fs::copy(&x.parts.vmlinuz, &k).map_err(io(&k))?;
+        std::fs::copy(&x.parts.vmlinuz, &k).map_err(IoError::at("copy to", &k))?;
         // One initrd file, as livecd-iso-to-pxeboot makes it: the kernel unpacks the
         // concatenated archives in turn.
         let initrd = out.join("initrd0.img");
         {
-            let f = std::fs::File::create(&initrd).map_err(io(&initrd))?;
+            let f = std::fs::File::create(&initrd).map_err(IoError::at("create", &initrd))?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, super::CancelWriter(f));
-            let mut src = std::fs::File::open(&x.parts.initrd).map_err(io(&x.parts.initrd))?;
-            let n = std::io::copy(&mut src, &mut w).map_err(io(&initrd))?;
+            let mut src = std::fs::File::open(&x.parts.initrd)
+                .map_err(IoError::at("read", &x.parts.initrd))?;
+            let n = std::io::copy(&mut src, &mut w).map_err(IoError::at("copy to", &initrd))?;
             // Each archive starts on a 4-byte boundary.
             w.write_all(&[0u8; 3][..((4 - n % 4) % 4) as usize])
-                .map_err(io(&initrd))?;
-            write_cpio(&mut w, &[(name.as_str(), iso)]).map_err(io(&initrd))?;
+                .map_err(IoError::at("write", &initrd))?;
+            write_cpio(&mut w, &[(name.as_str(), iso)]).map_err(IoError::at("write", &initrd))?;
         }
         install_pxelinux(None, out)?;
         let entry = NetEntry {
@@ -579,9 +646,9 @@ pub fn iso_to_pxeboot(iso: &Path, out: &Path) -> Result<(), MediaError> {
             ),
         };
         let cfg_dir = out.join("pxelinux.cfg");
-        std::fs::create_dir_all(&cfg_dir).map_err(io(&cfg_dir))?;
+        std::fs::create_dir_all(&cfg_dir).map_err(IoError::at("create", &cfg_dir))?;
         let cfg = cfg_dir.join("default");
-        std::fs::write(&cfg, pxelinux_cfg(&[entry], 0)).map_err(io(&cfg))?;
+        std::fs::write(&cfg, pxelinux_cfg(&[entry], 0)).map_err(IoError::at("write", &cfg))?;
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&work);

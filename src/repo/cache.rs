@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use sha2::Digest;
 
 use super::RepoError;
+use crate::error::IoError;
 
 /// The cache root.
 #[derive(Debug, Clone)]
@@ -83,15 +84,15 @@ pub struct DirLock {
 impl DirLock {
     /// Block until `dir/.lock` is ours.
     pub fn acquire(dir: &Path) -> Result<DirLock, RepoError> {
-        std::fs::create_dir_all(dir).map_err(|e| RepoError::io("create", dir, e))?;
+        std::fs::create_dir_all(dir).map_err(IoError::at("create", dir))?;
         let p = dir.join(".lock");
         let f = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&p)
-            .map_err(|e| RepoError::io("open", &p, e))?;
-        fs4::fs_std::FileExt::lock_exclusive(&f).map_err(|e| RepoError::io("lock", &p, e))?;
+            .map_err(IoError::at("open", &p))?;
+        fs4::fs_std::FileExt::lock_exclusive(&f).map_err(IoError::at("lock", &p))?;
         Ok(DirLock { _file: f })
     }
 }

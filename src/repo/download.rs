@@ -57,6 +57,36 @@ impl PackageLocation {
     }
 }
 
+/// Packages that passed every check before any of them is installed.
+#[derive(Debug, Clone)]
+pub struct VerifiedPackages {
+    /// The package files, in the plan's order.
+    pub local: Vec<LocalPackage>,
+    /// The digests checked on the way (and by earlier runs, for unchanged files): the install
+    /// does not compute them again.
+    pub records: std::sync::Arc<Verified>,
+}
+
+/// The packages of `plan` from `repos`, downloaded into `cache` (or found there or in a local
+/// repository) with their checksums from primary verified, then their signatures checked under
+/// `gpg`: what `kiln build` and `kiln install` do before installing.
+pub fn fetch_verified(
+    plan: &[PackageLocation],
+    repos: &[super::RepoSpec],
+    cache: &Cache,
+    gpg: &super::GpgOptions,
+    jobs: usize,
+    reporter: &dyn DownloadReporter,
+) -> Result<VerifiedPackages, RepoError> {
+    let fetcher = Fetcher::new(None)?;
+    let local = download(plan, cache, &fetcher, jobs, reporter)?;
+    // Signatures before any payload is used. The records are read after the download has
+    // saved its checksums: an older copy saved later would drop them.
+    let records = std::sync::Arc::new(Verified::load(cache));
+    super::gpg::check_packages(gpg, repos, plan, &local, &fetcher, Some(records.as_ref()))?;
+    Ok(VerifiedPackages { local, records })
+}
+
 /// Fetch (or find) every package; returns them in the input order.
 pub fn download(
     pkgs: &[PackageLocation],

@@ -139,28 +139,10 @@ pub enum RepoError {
     /// A mirror list or metalink with no usable URL.
     #[error("no usable mirror in `{0}`")]
     NoMirrors(String),
-    /// Local I/O.
-    #[error("cannot {action} `{path}`")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: String,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file-system call on the cache or a local repository failed.
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
-}
-
-impl RepoError {
-    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
-        RepoError::Io {
-            action,
-            path: path.display().to_string(),
-            source,
-        }
-    }
 }

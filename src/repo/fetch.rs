@@ -12,6 +12,7 @@ use sha2::Digest;
 
 use super::xml::Checksum;
 use super::RepoError;
+use crate::error::IoError;
 
 /// Set by the CLI's Ctrl-C handler; transfers stop at the next chunk. The process-wide flag
 /// of [`crate::cancel`], under its old name.
@@ -82,12 +83,10 @@ pub fn file_digest(path: &Path, kind: &str) -> Result<String, RepoError> {
         file: path.display().to_string(),
         kind: kind.to_string(),
     })?;
-    let mut f = std::fs::File::open(path).map_err(|e| RepoError::io("open", path, e))?;
+    let mut f = std::fs::File::open(path).map_err(IoError::at("open", path))?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| RepoError::io("read", path, e))?;
+        let n = f.read(&mut buf).map_err(IoError::at("read", path))?;
         if n == 0 {
             break;
         }
@@ -160,7 +159,8 @@ impl Fetcher {
     /// The body of a small document (repomd.xml, mirror lists), with retries.
     pub fn get_text(&self, url: &str) -> Result<String, RepoError> {
         if let Some(p) = file_path(url) {
-            return std::fs::read_to_string(&p).map_err(|e| RepoError::io("read", &p, e));
+            return std::fs::read_to_string(&p)
+                .map_err(|e| RepoError::from(IoError::new("read", &p, e)));
         }
         self.with_retries(url, || {
             let resp = self.agent.get(url).call().map_err(classify)?;
@@ -214,7 +214,7 @@ impl Fetcher {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), RepoError> {
         let dir = dest.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| RepoError::io("create", dir, e))?;
+        std::fs::create_dir_all(dir).map_err(IoError::at("create", dir))?;
         let tmp = dest.with_file_name(format!(
             ".{}.part{}",
             dest.file_name().unwrap_or_default().to_string_lossy(),
@@ -222,12 +222,12 @@ impl Fetcher {
         ));
         let guard = TempGuard(tmp.clone());
         if let Some(src) = file_path(url) {
-            std::fs::copy(&src, &tmp).map_err(|e| RepoError::io("copy", &src, e))?;
+            std::fs::copy(&src, &tmp).map_err(IoError::at("copy", &src))?;
         } else {
             self.with_retries(url, || {
                 let resp = self.agent.get(url).call().map_err(classify)?;
                 let mut out = std::fs::File::create(&tmp)
-                    .map_err(|e| Attempt::Fatal(RepoError::io("create", &tmp, e)))?;
+                    .map_err(|e| Attempt::Fatal(IoError::new("create", &tmp, e).into()))?;
                 let mut rd = resp.into_reader();
                 let mut buf = vec![0u8; 128 * 1024];
                 loop {
@@ -239,18 +239,18 @@ impl Fetcher {
                         break;
                     }
                     out.write_all(&buf[..n])
-                        .map_err(|e| Attempt::Fatal(RepoError::io("write", &tmp, e)))?;
+                        .map_err(|e| Attempt::Fatal(IoError::new("write", &tmp, e).into()))?;
                     progress(n as u64);
                 }
                 out.sync_all()
-                    .map_err(|e| Attempt::Fatal(RepoError::io("write", &tmp, e)))?;
+                    .map_err(|e| Attempt::Fatal(IoError::new("write", &tmp, e).into()))?;
                 Ok(())
             })?;
         }
         if let Some(w) = want {
             verify_file(&tmp, w, url)?;
         }
-        std::fs::rename(&tmp, dest).map_err(|e| RepoError::io("rename into", dest, e))?;
+        std::fs::rename(&tmp, dest).map_err(IoError::at("rename into", dest))?;
         guard.keep();
         Ok(())
     }

@@ -15,13 +15,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use cache::Cache;
-pub use download::{download, LocalPackage, PackageLocation};
+pub use download::{download, fetch_verified, LocalPackage, PackageLocation, VerifiedPackages};
 pub use error::RepoError;
 pub use fetch::Fetcher;
 pub use gpg::{GpgOptions, SignaturePolicy};
 pub use spec::{parse_repo_arg, parse_repo_arg_keys, repo_specs, RepoSpec, Source};
 pub use xml::{Checksum, Comps};
 
+use crate::error::IoError;
 use fetch::{file_path, join_url, verify_file};
 use xml::RepomdRecord;
 
@@ -133,7 +134,7 @@ fn mirrors(spec: &RepoSpec, fetcher: &Fetcher) -> Result<(Vec<String>, Vec<Check
 }
 
 fn parse_repomd_file(path: &Path, label: &str) -> Result<Vec<RepomdRecord>, RepoError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RepoError::io("read", path, e))?;
+    let text = std::fs::read_to_string(path).map_err(IoError::at("read", path))?;
     xml::parse_repomd(&text).map_err(|message| RepoError::Parse {
         what: "repomd.xml",
         file: label.to_string(),
@@ -174,12 +175,12 @@ fn wanted<'a>(records: &'a [RepomdRecord], opts: &LoadOptions) -> Vec<&'a Repomd
 }
 
 fn read_comps(path: &Path) -> Result<Comps, RepoError> {
-    let raw = std::fs::read(path).map_err(|e| RepoError::io("read", path, e))?;
+    let raw = std::fs::read(path).map_err(IoError::at("read", path))?;
     let text = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut s = String::new();
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_string(&mut s)
-            .map_err(|e| RepoError::io("decompress", path, e))?;
+            .map_err(IoError::at("decompress", path))?;
         s
     } else {
         String::from_utf8_lossy(&raw).into_owned()
@@ -262,7 +263,7 @@ pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMe
                             }
                         }
                         std::fs::rename(&tmp, &repomd)
-                            .map_err(|e| RepoError::io("rename into", &repomd, e))?;
+                            .map_err(IoError::at("rename into", &repomd))?;
                         ok = Some(b.clone());
                         break;
                     }
@@ -277,10 +278,8 @@ pub fn load(spec: &RepoSpec, cache: &Cache, opts: &LoadOptions) -> Result<RepoMe
             let mut ordered = vec![first.clone()];
             ordered.extend(bases.into_iter().filter(|b| *b != first));
             let tmp = dir.join(format!(".bases.part{}", std::process::id()));
-            std::fs::write(&tmp, ordered.join("\n"))
-                .map_err(|e| RepoError::io("write", &tmp, e))?;
-            std::fs::rename(&tmp, &bases_file)
-                .map_err(|e| RepoError::io("rename into", &bases_file, e))?;
+            std::fs::write(&tmp, ordered.join("\n")).map_err(IoError::at("write", &tmp))?;
+            std::fs::rename(&tmp, &bases_file).map_err(IoError::at("rename into", &bases_file))?;
             ordered
         };
         let records = parse_repomd_file(&repomd, &repomd.display().to_string())?;

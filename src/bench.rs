@@ -9,12 +9,12 @@ use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kiln_writers::iso9660::read::{self as iso_read, EntryKind, IsoReadError};
-use kiln_writers::squashfs::{self, Codec, SquashfsError};
-use kiln_writers::tree::{DataSource, FsTree, Kind, Meta};
+use crate::media::iso_read::{self, EntryKind, IsoReadError};
+use crate::media::{Codec, DataSource, FsTree, Kind, Meta, SquashfsError, SquashfsOptions};
 
-use super::MediaError;
 use crate::arch::ArchInfo;
+use crate::error::IoError;
+use crate::media::MediaError;
 
 /// Block size for settings that fix none and when `--block-size` is not given (mksquashfs').
 pub const DEFAULT_BLOCK_SIZE: u32 = 128 * 1024;
@@ -37,14 +37,8 @@ pub enum BenchError {
         path: PathBuf,
     },
     /// A file could not be read or written.
-    #[error("cannot access `{}`", path.display())]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// Scanning the input directory failed.
     #[error(transparent)]
     Scan(#[from] MediaError),
@@ -53,7 +47,6 @@ pub enum BenchError {
     ReadSquashfs {
         /// The image.
         path: PathBuf,
-        /// Cause.
         #[source]
         source: backhand::BackhandError,
     },
@@ -62,16 +55,14 @@ pub enum BenchError {
     Tree {
         /// The image.
         path: PathBuf,
-        /// Cause.
         #[source]
-        source: kiln_writers::tree::TreeError,
+        source: crate::media::TreeError,
     },
     /// The ISO could not be read.
     #[error("cannot read ISO image `{}`", path.display())]
     ReadIso {
         /// The image.
         path: PathBuf,
-        /// Cause.
         #[source]
         source: IsoReadError,
     },
@@ -82,7 +73,6 @@ pub enum BenchError {
         path: PathBuf,
         /// The setting.
         setting: String,
-        /// Cause.
         #[source]
         source: SquashfsError,
     },
@@ -164,7 +154,7 @@ pub fn parse_settings(list: &str, block_sizes: &[u32]) -> Result<Vec<Setting>, B
         let mut fixed = None;
         for opt in parts {
             if let Some(v) = opt.strip_prefix("b=") {
-                fixed = Some(squashfs::compress::parse_size(v).map_err(|e| bad(e.to_string()))?);
+                fixed = Some(crate::media::parse_size(v).map_err(|e| bad(e.to_string()))?);
             } else {
                 codec
                     .set_option(&opt.replace('+', ","))
@@ -228,10 +218,7 @@ pub enum InputKind {
 
 /// Tell the input kind by content: `hsqs` at 0, `CD001` at 32769, or a directory.
 pub fn detect(path: &Path) -> Result<InputKind, BenchError> {
-    let io = |source| BenchError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| IoError::new("read", path, source);
     if std::fs::metadata(path).map_err(io)?.is_dir() {
         return Ok(InputKind::Dir);
     }
@@ -274,7 +261,11 @@ pub struct Input {
 pub fn load(path: &Path, scratch: &Path) -> Result<Input, BenchError> {
     let kind = detect(path)?;
     let (tree, source, dir) = match kind {
-        InputKind::Dir => (super::scan(path, true)?, "directory".to_owned(), None),
+        InputKind::Dir => (
+            crate::media::scan(path, true)?,
+            "directory".to_owned(),
+            None,
+        ),
         InputKind::Squashfs => {
             let dir = tempdir(scratch)?;
             let tree = from_squashfs(path, dir.path())?;
@@ -317,17 +308,11 @@ fn tempdir(parent: &Path) -> Result<tempfile::TempDir, BenchError> {
     tempfile::Builder::new()
         .prefix(".kiln-bench-")
         .tempdir_in(parent)
-        .map_err(|source| BenchError::Io {
-            path: parent.to_owned(),
-            source,
-        })
+        .map_err(|source| IoError::new("create a directory in", parent, source).into())
 }
 
 fn create(path: &Path) -> Result<std::fs::File, BenchError> {
-    std::fs::File::create(path).map_err(|source| BenchError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    Ok(std::fs::File::create(path).map_err(IoError::at("create", path))?)
 }
 
 /// A squashfs image as a tree whose file data is extracted under `data`. backhand shows neither
@@ -337,10 +322,7 @@ fn from_squashfs(image: &Path, data: &Path) -> Result<FsTree, BenchError> {
         path: image.to_owned(),
         source,
     };
-    let f = std::fs::File::open(image).map_err(|source| BenchError::Io {
-        path: image.to_owned(),
-        source,
-    })?;
+    let f = std::fs::File::open(image).map_err(IoError::at("read", image))?;
     let fs = backhand::FilesystemReader::from_reader(BufReader::new(f)).map_err(rd)?;
     let mut tree = FsTree::new(Meta::default());
     let mut n = 0usize;
@@ -367,10 +349,7 @@ fn from_squashfs(image: &Path, data: &Path) -> Result<FsTree, BenchError> {
                 let mut w = std::io::BufWriter::new(create(&out)?);
                 let size = std::io::copy(&mut fs.file(file).reader(), &mut w)
                     .and_then(|s| std::io::Write::flush(&mut w).map(|_| s))
-                    .map_err(|source| BenchError::Io {
-                        path: out.clone(),
-                        source,
-                    })?;
+                    .map_err(IoError::at("write", &out))?;
                 Kind::File {
                     size,
                     data: DataSource::Path(out),
@@ -408,10 +387,7 @@ fn from_iso(image: &Path, data: &Path) -> Result<(FsTree, String), BenchError> {
         path: image.to_owned(),
         source,
     };
-    let f = std::fs::File::open(image).map_err(|source| BenchError::Io {
-        path: image.to_owned(),
-        source,
-    })?;
+    let f = std::fs::File::open(image).map_err(IoError::at("read", image))?;
     let mut r = BufReader::new(f);
     let entries = iso_read::list(&mut r).map_err(rd)?;
     let live = Path::new("LiveOS/squashfs.img");
@@ -422,10 +398,7 @@ fn from_iso(image: &Path, data: &Path) -> Result<(FsTree, String), BenchError> {
         let out = data.join("squashfs.img");
         let mut w = std::io::BufWriter::new(create(&out)?);
         iso_read::copy_file(&mut r, e, &mut w).map_err(rd)?;
-        std::io::Write::flush(&mut w).map_err(|source| BenchError::Io {
-            path: out.clone(),
-            source,
-        })?;
+        std::io::Write::flush(&mut w).map_err(IoError::at("write", &out))?;
         drop(w);
         let tree = from_squashfs(&out, data)?;
         return Ok((tree, "LiveOS/squashfs.img".into()));
@@ -438,10 +411,7 @@ fn from_iso(image: &Path, data: &Path) -> Result<(FsTree, String), BenchError> {
                 let out = data.join(n.to_string());
                 let mut w = std::io::BufWriter::new(create(&out)?);
                 let size = iso_read::copy_file(&mut r, e, &mut w).map_err(rd)?;
-                std::io::Write::flush(&mut w).map_err(|source| BenchError::Io {
-                    path: out.clone(),
-                    source,
-                })?;
+                std::io::Write::flush(&mut w).map_err(IoError::at("write", &out))?;
                 Kind::File {
                     size,
                     data: DataSource::Path(out),
@@ -507,7 +477,7 @@ pub fn compress(
     image: &Path,
     threads: usize,
 ) -> Result<Compressed, BenchError> {
-    let opts = squashfs::Options {
+    let opts = SquashfsOptions {
         codec: setting.codec.clone(),
         block_size: setting.block_size,
         threads,
@@ -516,22 +486,17 @@ pub fn compress(
     let file = create(image)?;
     let (cpu0, t0) = (cpu_time(), Instant::now());
     // Stops at kiln's interrupt; a half-written image is not a result.
-    squashfs::write_cancellable(tree, file, &opts, &crate::media::squashfs_cancel).map_err(
-        |source| {
-            let _ = std::fs::remove_file(image);
-            BenchError::Write {
-                path: image.to_owned(),
-                setting: setting.label.clone(),
-                source,
-            }
-        },
-    )?;
+    crate::media::write_squashfs_tree(tree, file, &opts).map_err(|source| {
+        let _ = std::fs::remove_file(image);
+        BenchError::Write {
+            path: image.to_owned(),
+            setting: setting.label.clone(),
+            source,
+        }
+    })?;
     let (wall, cpu) = (t0.elapsed(), cpu_time().saturating_sub(cpu0));
     let bytes = std::fs::metadata(image)
-        .map_err(|source| BenchError::Io {
-            path: image.to_owned(),
-            source,
-        })?
+        .map_err(IoError::at("read", image))?
         .len();
     Ok(Compressed { bytes, wall, cpu })
 }
@@ -543,18 +508,18 @@ pub fn read_back(image: &Path) -> Result<(u64, Duration), BenchError> {
         source,
     };
     let t0 = Instant::now();
-    let f = std::fs::File::open(image).map_err(|source| BenchError::Io {
-        path: image.to_owned(),
-        source,
-    })?;
+    let f = std::fs::File::open(image).map_err(IoError::at("read", image))?;
     let fs = backhand::FilesystemReader::from_reader(BufReader::new(f)).map_err(rd)?;
     let mut total = 0;
     for node in fs.files() {
         if let backhand::InnerNode::File(file) = &node.inner {
             total += std::io::copy(&mut fs.file(file).reader(), &mut std::io::sink()).map_err(
-                |source| BenchError::Io {
-                    path: image.join(node.fullpath.strip_prefix("/").unwrap_or(&node.fullpath)),
-                    source,
+                |source| {
+                    IoError::new(
+                        "read",
+                        image.join(node.fullpath.strip_prefix("/").unwrap_or(&node.fullpath)),
+                        source,
+                    )
                 },
             )?;
         }

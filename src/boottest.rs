@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::arch::{ArchInfo, CdromBus};
+use crate::error::IoError;
 
 /// `apt-get install X (Fedora: Y)` from a (Debian, Fedora) pair of the arch table.
 fn pkg_hint((debian, fedora): (&str, &str)) -> String {
@@ -85,20 +86,17 @@ impl NbdServer {
             hint: Some("apt-get install nbd-server (Fedora: dnf install nbd)".into()),
         })?;
         if std::net::TcpStream::connect(("127.0.0.1", NBD_PORT)).is_ok() {
-            return Err(BootTestError::Io {
-                action: "listen on",
-                path: format!("127.0.0.1:{NBD_PORT}"),
-                source: std::io::Error::new(
+            return Err(IoError::new(
+                "listen on",
+                format!("127.0.0.1:{NBD_PORT}"),
+                std::io::Error::new(
                     std::io::ErrorKind::AddrInUse,
                     "another NBD server already listens there",
                 ),
-            });
+            )
+            .into());
         }
-        let text = std::fs::read_to_string(conf).map_err(|source| BootTestError::Io {
-            action: "read",
-            path: conf.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(conf).map_err(IoError::at("read", conf))?;
         // The tree's exports under our own [generic]: loopback only, the default port.
         let mut mine = format!(
             "[generic]
@@ -119,11 +117,7 @@ impl NbdServer {
         }
         let my_conf = work.join("nbd.conf");
         let pid_file = work.join("nbd-server.pid");
-        std::fs::write(&my_conf, mine).map_err(|source| BootTestError::Io {
-            action: "write",
-            path: my_conf.display().to_string(),
-            source,
-        })?;
+        std::fs::write(&my_conf, mine).map_err(IoError::at("write", &my_conf))?;
         let out = Command::new(&bin)
             .arg("-C")
             .arg(&my_conf)
@@ -269,21 +263,12 @@ pub enum BootTestError {
     Spawn {
         /// The command.
         cmd: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },
-    /// I/O on the work files.
-    #[error("failed to {action} `{path}`")]
-    Io {
-        /// What.
-        action: &'static str,
-        /// Path.
-        path: String,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file-system call on the work files failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 fn which(bin: &str) -> Option<PathBuf> {
@@ -434,11 +419,7 @@ impl BootTest {
                 hint: None,
             })?;
             let v = work.join("vars.fd");
-            std::fs::copy(&tmpl, &v).map_err(|source| BootTestError::Io {
-                action: "copy the UEFI variable store to",
-                path: v.display().to_string(),
-                source,
-            })?;
+            std::fs::copy(&tmpl, &v).map_err(IoError::at("copy the UEFI variable store to", &v))?;
             Some(v)
         } else {
             None
@@ -577,11 +558,7 @@ fn tempdir_near(log: &Path) -> Result<PathBuf, BootTestError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let d = base.join(format!(".kiln-boot-test-{}", std::process::id()));
-    std::fs::create_dir_all(&d).map_err(|source| BootTestError::Io {
-        action: "create",
-        path: d.display().to_string(),
-        source,
-    })?;
+    std::fs::create_dir_all(&d).map_err(IoError::at("create", &d))?;
     Ok(d)
 }
 
