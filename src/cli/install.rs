@@ -10,6 +10,7 @@ use kiln::repo;
 use super::args::{InstallArgs, InstallRpmsArgs};
 use super::report::{DownloadBar, InstallBar};
 use super::resolve::{cause_chain, host_arch, resolve_from};
+use super::settings::source_date_epoch_u32;
 use super::{EXIT_BAD_INPUT, EXIT_ENV, EXIT_OK};
 
 /// Removes a root this run created, unless disarmed (success or `--nocleanup`).
@@ -54,12 +55,6 @@ fn split_langs(l: &str) -> Vec<String> {
         .collect()
 }
 
-fn source_date_epoch() -> Option<u32> {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-}
-
 /// The one warning of `--nodigest` (rpm says nothing; kiln's default is rpm's check).
 pub(super) fn warn_nodigest() {
     eprintln!(
@@ -80,6 +75,13 @@ fn root_is_new(root: &std::path::Path) -> bool {
 /// `kiln install-rpms`: into a new root, or appended to a root that has packages already (its
 /// rpmdb gets a second transaction, as `rpm -i --root` does).
 pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
+    let install_time = match source_date_epoch_u32(None) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
     let relocations = match relocations(a) {
         Ok(r) => r,
         Err(e) => {
@@ -93,7 +95,7 @@ pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
         no_scripts: a.noscripts,
         strict_scriptlets: a.strict_scriptlets,
         dbpath: a.dbpath.clone(),
-        install_time: source_date_epoch(),
+        install_time,
         arch: a.arch.clone().unwrap_or_else(host_arch),
         no_digest: a.nodigest,
         // Arbitrary files, no cache to keep records in: each is hashed.
@@ -203,6 +205,13 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
     if let Some(code) = check_root(&a.root) {
         return Ok(code);
     }
+    let install_time = match source_date_epoch_u32(None) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
     let (resolution, cache, ks) = match resolve_from(&a.resolve, color) {
         Ok(x) => x,
         Err(code) => return Ok(code),
@@ -242,7 +251,7 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
         no_scripts: a.noscripts,
         strict_scriptlets: a.strict_scriptlets,
         dbpath: a.dbpath.clone(),
-        install_time: source_date_epoch(),
+        install_time,
         arch: a.resolve.arch.clone().unwrap_or_else(host_arch),
         no_digest: a.nodigest,
         digest_records: Some(fetched.records),

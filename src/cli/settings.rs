@@ -39,6 +39,19 @@ pub fn source_date_epoch(given: Option<i64>) -> Result<Option<i64>, BadSourceDat
     }
 }
 
+/// [`source_date_epoch`] for formats whose times are unsigned 32-bit seconds (squashfs, the
+/// rpmdb's INSTALLTIME): a negative or later-than-2106 value is refused as not a number of them.
+pub fn source_date_epoch_u32(given: Option<u32>) -> Result<Option<u32>, BadSourceDateEpoch> {
+    match source_date_epoch(given.map(i64::from))? {
+        Some(seconds) => u32::try_from(seconds)
+            .map(Some)
+            .map_err(|_| BadSourceDateEpoch {
+                value: seconds.to_string(),
+            }),
+        None => Ok(None),
+    }
+}
+
 /// Print `message` as the CLI's error line; the exit code of bad input.
 fn bad_input(message: impl std::fmt::Display) -> i32 {
     eprintln!("error: {message}");

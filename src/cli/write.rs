@@ -31,17 +31,9 @@ fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
         Err(e) => return bad(e.to_string()),
     };
     // SOURCE_DATE_EPOCH (reproducible-builds.org): fixed mkfs time and clamped mtimes.
-    let epoch = match (a.mkfs_time, std::env::var("SOURCE_DATE_EPOCH")) {
-        (Some(t), _) => Some(t),
-        (None, Ok(v)) => match v.trim().parse::<u32>() {
-            Ok(t) => Some(t),
-            Err(_) => {
-                return bad(format!(
-                    "SOURCE_DATE_EPOCH `{v}` is not a number of seconds"
-                ))
-            }
-        },
-        (None, Err(_)) => None,
+    let epoch = match super::settings::source_date_epoch_u32(a.mkfs_time) {
+        Ok(e) => e,
+        Err(e) => return bad(e.to_string()),
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -94,18 +86,6 @@ fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
 }
 
 /// `--source-date-epoch`, else SOURCE_DATE_EPOCH, else none.
-fn epoch(given: Option<i64>) -> Result<Option<i64>, String> {
-    match (given, std::env::var("SOURCE_DATE_EPOCH")) {
-        (Some(t), _) => Ok(Some(t)),
-        (None, Ok(v)) => v
-            .trim()
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds")),
-        (None, Err(_)) => Ok(None),
-    }
-}
-
 fn finish<T>(r: Result<T, media::MediaError>, ok: impl FnOnce(T)) -> anyhow::Result<i32> {
     match r {
         Ok(v) => {
@@ -129,9 +109,9 @@ fn finish<T>(r: Result<T, media::MediaError>, ok: impl FnOnce(T)) -> anyhow::Res
 }
 
 fn iso(a: &IsoArgs) -> anyhow::Result<i32> {
-    let source_date_epoch = match epoch(a.source_date_epoch) {
+    let source_date_epoch = match super::settings::source_date_epoch(a.source_date_epoch) {
         Ok(e) => e,
-        Err(e) => return bad(e),
+        Err(e) => return bad(e.to_string()),
     };
     let hybrid = match &a.hybrid_mbr {
         Some(p) => match std::fs::read(p) {
@@ -198,9 +178,9 @@ fn iso(a: &IsoArgs) -> anyhow::Result<i32> {
 }
 
 fn efiboot(a: &EfibootArgs) -> anyhow::Result<i32> {
-    let clamp_mtime = match epoch(a.source_date_epoch) {
+    let clamp_mtime = match super::settings::source_date_epoch(a.source_date_epoch) {
         Ok(e) => e,
-        Err(e) => return bad(e),
+        Err(e) => return bad(e.to_string()),
     };
     let extra_bytes = match media::parse_size(&a.extra) {
         Ok(b) => u64::from(b),
