@@ -22,7 +22,6 @@ pub enum DiffError {
     Io {
         /// The file.
         path: PathBuf,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },
@@ -31,7 +30,6 @@ pub enum DiffError {
     Iso {
         /// The file.
         path: PathBuf,
-        /// Cause.
         #[source]
         source: kiln_writers::iso9660::read::IsoReadError,
     },
@@ -390,12 +388,12 @@ fn cpio_items(raw: Vec<u8>) -> Option<BTreeMap<String, Item>> {
     let mut rest: &[u8] = &data;
     let mut archive = 0;
     while rest.starts_with(b"070701") {
-        let mut c = crate::install::cpio::CpioReader::new(rest);
+        let mut c = crate::rpmfile::cpio::CpioReader::new(rest);
         while let Ok(Some(ent)) = c.next_entry() {
             if ent.is_trailer() {
                 break;
             }
-            let crate::install::cpio::EntryName::Path(p) = &ent.name else {
+            let crate::rpmfile::cpio::EntryName::Path(p) = &ent.name else {
                 return None;
             };
             let digest = match c.data(ent.size) {
@@ -432,7 +430,7 @@ fn cpio_items(raw: Vec<u8>) -> Option<BTreeMap<String, Item>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::install::cpio::{write_newc_entry, write_trailer};
+    use crate::rpmfile::cpio::{write_newc_entry, write_trailer};
 
     fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut v = Vec::new();

@@ -23,4 +23,5 @@ pub mod progress;
 pub mod repo;
 pub mod reproducible;
 pub mod resolve;
+pub use kiln_rpmfile as rpmfile;
 pub mod stale;

@@ -3,6 +3,7 @@
 use super::rpmdb::RpmDbError;
 use super::scriptlet::ScriptError;
 use super::unpack::UnpackError;
+use crate::rpmfile::RpmFileError;
 
 /// A failure of the install stage.
 #[derive(Debug, thiserror::Error)]
@@ -12,9 +13,8 @@ pub enum InstallError {
     Read {
         /// The file.
         path: String,
-        /// Cause.
         #[source]
-        source: UnpackError,
+        source: RpmFileError,
     },
     /// A package's header or payload does not match its digests (checked before anything is
     /// written).
@@ -37,7 +37,6 @@ pub enum InstallError {
     Unpack {
         /// The package.
         nevra: String,
-        /// Cause.
         #[source]
         source: UnpackError,
     },
@@ -67,7 +66,6 @@ pub enum InstallError {
         action: &'static str,
         /// The path.
         path: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },

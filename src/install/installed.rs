@@ -7,11 +7,11 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::header::{FileInfo, PackageInfo, RpmFile, RPMFILE_CONFIG, RPMFILE_GHOST};
 use super::rootfs::Root;
 use super::rpmdb::{self, RpmDbError, DEFAULT_DBPATH, RPMFILE_STATE_NORMAL};
 use super::unpack::{self, UnpackError};
 use super::InstallError;
+use crate::rpmfile::header::{FileInfo, PackageInfo, RpmFile, RPMFILE_CONFIG, RPMFILE_GHOST};
 
 /// An installed package: its stored header as an [`RpmFile`] (no payload, no signature blob;
 /// `path` names the database) and the paths it has on disk.
@@ -27,7 +27,7 @@ pub struct Installed {
 
 impl Installed {
     /// Paths of its files that are on disk as it installed them (state normal, not `%ghost`).
-    pub fn present_files(&self) -> impl Iterator<Item = &super::header::FileInfo> {
+    pub fn present_files(&self) -> impl Iterator<Item = &crate::rpmfile::header::FileInfo> {
         self.rpm
             .info
             .files
@@ -69,7 +69,7 @@ pub fn load(root: &Path, dbpath: &str, explicit: bool) -> Result<Vec<Installed>,
             let info = PackageInfo::from_blob(&p.blob).map_err(|reason| RpmDbError::BadHeader {
                 which: "installed",
                 package: format!("header #{} of {}", p.hnum, db_file.display()),
-                reason,
+                reason: reason.to_string(),
             })?;
             Ok(Installed {
                 hnum: p.hnum,
@@ -97,7 +97,7 @@ pub fn check(installed: &[Installed], new: &[&RpmFile]) -> Result<(), InstallErr
             return Err(InstallError::AlreadyInstalled { nevra: n.nevra() });
         }
     }
-    let mut on_disk: HashMap<&str, (usize, &super::header::FileInfo)> = HashMap::new();
+    let mut on_disk: HashMap<&str, (usize, &crate::rpmfile::header::FileInfo)> = HashMap::new();
     for (k, i) in installed.iter().enumerate() {
         for f in i.present_files() {
             on_disk.entry(f.path.as_str()).or_insert((k, f));

@@ -23,6 +23,7 @@ use rustix::fs::{openat, renameat, statat, unlinkat, AtFlags, Mode, OFlags};
 
 use super::relocate::HeaderRelocation;
 use super::rootfs::Root;
+use crate::rpmfile::macros::read_macro_file;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
@@ -38,7 +39,6 @@ pub enum RpmDbError {
         action: &'static str,
         /// The path.
         path: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },
@@ -49,7 +49,6 @@ pub enum RpmDbError {
         action: String,
         /// The database file.
         path: String,
-        /// Cause.
         #[source]
         source: rusqlite::Error,
     },
@@ -1426,7 +1425,9 @@ pub fn target_dbpath(root: &Path) -> String {
     for f in &files {
         if let Some(text) = read_in_root(&rootfs, f) {
             any = true;
-            parse_macros(&text, &mut macros);
+            for definition in read_macro_file(&text) {
+                macros.insert(definition.name, definition.body);
+            }
         }
     }
     if !any || !macros.contains_key("_dbpath") {
@@ -1694,50 +1695,6 @@ pub fn installed_packages(root: &Path, dbpath: &str) -> Result<Vec<InstalledPack
         });
     }
     Ok(out)
-}
-
-/// Macro definitions of a macro file: `%name[(opts)] body`, bodies continued by a trailing `\`.
-fn parse_macros(text: &str, out: &mut BTreeMap<String, String>) {
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let l = line.trim_start();
-        let Some(rest) = l.strip_prefix('%') else {
-            continue;
-        };
-        let name_len = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
-        if name_len == 0 {
-            continue;
-        }
-        let name = &rest[..name_len];
-        let mut body = rest[name_len..].to_string();
-        if body.starts_with('(') {
-            match body.find(')') {
-                Some(e) => body = body[e + 1..].to_string(),
-                None => continue,
-            }
-        }
-        // A body goes on while a line ends with `\` or its braces are open (rpm's rdcl).
-        let depth = |b: &str| {
-            b.chars().fold(0i32, |d, c| match c {
-                '{' => d + 1,
-                '}' => d - 1,
-                _ => d,
-            })
-        };
-        while body.ends_with('\\') || depth(&body) > 0 {
-            if body.ends_with('\\') {
-                body.pop();
-            }
-            body.push('\n');
-            match lines.next() {
-                Some(n) => body.push_str(n),
-                None => break,
-            }
-        }
-        out.insert(name.to_string(), body.trim().to_string());
-    }
 }
 
 /// Expand the macro forms a `%_dbpath` definition uses: `%{name}`, `%name`, `%{?name}`,

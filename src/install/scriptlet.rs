@@ -83,7 +83,6 @@ pub enum ScriptError {
         exe: String,
         /// Scriptlet.
         name: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },
@@ -114,7 +113,6 @@ pub enum ScriptError {
     Pipe {
         /// Scriptlet.
         name: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },

@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use tracing::debug;
 
-use super::header::{FileTriggerKind, RpmFile, ScriptKind, Scriptlet, TriggerKind};
 use super::installed;
 use super::relocate::{self, HeaderRelocation};
 use super::rootfs::Root;
@@ -37,6 +36,8 @@ use super::scriptlet::{ScriptRunner, ScriptSpec};
 use super::unpack::{self, Owners, UnpackOptions};
 use super::InstallError;
 use crate::progress::InstallReporter;
+use crate::rpmfile::header::{FileTriggerKind, RpmFile, ScriptKind, Scriptlet, TriggerKind};
+use crate::rpmfile::Evr;
 
 /// rpm runs file triggers with a priority at or above this before `%post`, the rest after.
 const TRIGGER_PRIORITY_BOUND: u32 = 10000;
@@ -133,7 +134,7 @@ fn install_prefixes(p: &Pkg) -> Vec<String> {
     if let Some(r) = &p.relocation {
         return r.inst_prefixes.clone();
     }
-    let inst = super::header::Header::parse(&p.rpm.hdr_blob)
+    let inst = crate::rpmfile::header::Header::parse(&p.rpm.hdr_blob)
         .ok()
         .and_then(|h| h.strings(rpm::IndexTag::RPMTAG_INSTPREFIXES).ok().flatten());
     inst.unwrap_or_else(|| relocate::prefixes(&p.rpm))
@@ -211,7 +212,8 @@ pub fn install(
         installed::kept_configs(root, &installed, &refs)
     };
     for f in pkgs.iter_mut().flat_map(|p| p.rpm.info.files.iter_mut()) {
-        f.keep_on_disk = keep.contains(&f.path) && f.flags & super::header::RPMFILE_CONFIG != 0;
+        f.keep_on_disk =
+            keep.contains(&f.path) && f.flags & crate::rpmfile::header::RPMFILE_CONFIG != 0;
     }
     report.timings.push(("file conflicts".into(), t0.elapsed()));
     // Installed packages go first in the list: triggers and `$1` counts see them as the
@@ -943,7 +945,7 @@ fn install_events(pkgs: &[Pkg]) -> Vec<bool> {
 }
 
 /// Whether a trigger condition matches a package (by name or provides, with version range).
-fn dep_matches(c: &super::header::Dep, p: &Pkg) -> bool {
+fn dep_matches(c: &crate::rpmfile::header::Dep, p: &Pkg) -> bool {
     let info = &p.rpm.info;
     let evr = match info.epoch {
         Some(e) => format!("{e}:{}-{}", info.version, info.release),
@@ -968,32 +970,11 @@ fn range_matches(flags: u32, want: &str, have: &str) -> bool {
     if want.is_empty() || flags & (LESS | GREATER | EQUAL) == 0 {
         return true;
     }
-    let ord = kiln_evr_cmp(have, want);
+    let parse = |text: &str| Evr::parse(text).unwrap_or_default();
+    let ord = parse(have).range_cmp(&parse(want));
     (flags & LESS != 0 && ord.is_lt())
         || (flags & GREATER != 0 && ord.is_gt())
         || (flags & EQUAL != 0 && ord.is_eq())
-}
-
-/// EVR comparison as rpm does (`[e:]v[-r]`; a missing release on the wanted side matches any).
-fn kiln_evr_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    fn split(s: &str) -> (u64, &str, Option<&str>) {
-        let (e, rest) = match s.split_once(':') {
-            Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) => (e.parse().unwrap_or(0), r),
-            _ => (0, s),
-        };
-        match rest.rsplit_once('-') {
-            Some((v, r)) => (e, v, Some(r)),
-            None => (e, rest, None),
-        }
-    }
-    let (ea, va, ra) = split(a);
-    let (eb, vb, rb) = split(b);
-    ea.cmp(&eb)
-        .then_with(|| super::vercmp::rpmvercmp(va, vb))
-        .then_with(|| match (ra, rb) {
-            (Some(x), Some(y)) => super::vercmp::rpmvercmp(x, y),
-            _ => std::cmp::Ordering::Equal,
-        })
 }
 
 /// The macros a Lua scriptlet may expand: the usual directories for the target arch.

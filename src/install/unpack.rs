@@ -8,15 +8,15 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 use std::sync::RwLock;
 
 use tracing::{debug, warn};
 
-use super::cpio::{CpioError, CpioReader, EntryName};
-use super::header::{FileInfo, RpmFile, RPMFILE_DOC, RPMFILE_GHOST};
-use super::payload::{self, BOMB_MESSAGE};
 use super::rootfs::{encode_caps, CapsError, Meta, NodeKind, Root, SizeMismatch};
+use crate::rpmfile::cpio::{CpioError, CpioReader, EntryName};
+use crate::rpmfile::header::{FileInfo, RpmFile, RPMFILE_DOC, RPMFILE_GHOST};
+use crate::rpmfile::payload::{self, BOMB_MESSAGE};
+use crate::rpmfile::RpmFileError;
 
 /// rpm's `RPMFILE_STATE_NORMAL`.
 pub const STATE_NORMAL: u8 = 0;
@@ -39,54 +39,14 @@ const S_IFIFO: u32 = 0o010000;
 /// the file) and the path involved.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
-    /// The RPM file could not be opened.
-    #[error("failed to open `{path}`")]
-    Open {
-        /// File.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: io::Error,
-    },
-    /// The RPM file could not be read.
-    #[error("failed to read `{path}`")]
-    Read {
-        /// File.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: io::Error,
-    },
-    /// The RPM file ends inside its lead or headers.
-    #[error("`{path}` is truncated: its {what} ends early")]
-    Truncated {
-        /// File.
-        path: PathBuf,
-        /// Which part.
-        what: &'static str,
-    },
-    /// Not an RPM file, or a corrupt header.
-    #[error("`{path}` is not a valid rpm: {reason}")]
-    BadRpm {
-        /// File.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A payload format or compressor kiln does not read.
-    #[error("{pkg}: unsupported {what}")]
-    Unsupported {
-        /// Package NEVRA.
-        pkg: String,
-        /// What.
-        what: String,
-    },
+    /// The RPM file could not be read, is not an RPM, or its payload is of an unsupported kind.
+    #[error(transparent)]
+    Package(#[from] RpmFileError),
     /// The payload stream failed (corrupt compressed data, I/O error).
     #[error("{pkg}: failed to read the payload")]
     Payload {
         /// Package NEVRA.
         pkg: String,
-        /// Cause.
         #[source]
         source: io::Error,
     },
@@ -111,7 +71,6 @@ pub enum UnpackError {
     Cpio {
         /// Package NEVRA.
         pkg: String,
-        /// Cause.
         #[source]
         source: CpioError,
     },
@@ -158,7 +117,6 @@ pub enum UnpackError {
         pkg: String,
         /// The path.
         path: String,
-        /// Cause.
         #[source]
         source: CapsError,
     },
@@ -171,7 +129,6 @@ pub enum UnpackError {
         action: &'static str,
         /// The path (inside the root).
         path: String,
-        /// Cause.
         #[source]
         source: io::Error,
     },
@@ -1218,11 +1175,11 @@ mod tests {
 
     fn pkg(files: Vec<FileInfo>) -> RpmFile {
         RpmFile {
-            path: PathBuf::from("/nonexistent.rpm"),
+            path: std::path::PathBuf::from("/nonexistent.rpm"),
             sig_blob: Vec::new(),
             hdr_blob: Vec::new(),
             payload_offset: 0,
-            info: super::super::header::PackageInfo {
+            info: crate::rpmfile::header::PackageInfo {
                 files,
                 ..Default::default()
             },
