@@ -3,6 +3,7 @@
 use super::rpmdb::RpmDbError;
 use super::scriptlet::ScriptError;
 use super::unpack::UnpackError;
+use crate::error::IoError;
 use crate::rpmfile::RpmFileError;
 
 /// A failure of the install stage.
@@ -59,16 +60,9 @@ pub enum InstallError {
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
-    /// An I/O failure on a named path.
-    #[error("failed to {action} `{path}`")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file-system call on the root failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 impl InstallError {
@@ -86,7 +80,7 @@ impl InstallError {
             | InstallError::Scriptlet { .. }
             | InstallError::Runner(ScriptError::Timeout { .. }) => 1,
             InstallError::Interrupted => 130,
-            InstallError::RpmDb(_) | InstallError::Runner(_) | InstallError::Io { .. } => 2,
+            InstallError::RpmDb(_) | InstallError::Runner(_) | InstallError::Io(_) => 2,
         }
     }
 }

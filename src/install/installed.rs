@@ -69,7 +69,7 @@ pub fn load(root: &Path, dbpath: &str, explicit: bool) -> Result<Vec<Installed>,
             let info = PackageInfo::from_blob(&p.blob).map_err(|reason| RpmDbError::BadHeader {
                 which: "installed",
                 package: format!("header #{} of {}", p.hnum, db_file.display()),
-                reason: reason.to_string(),
+                reason,
             })?;
             Ok(Installed {
                 hnum: p.hnum,

@@ -35,6 +35,7 @@ use super::rpmdb::{self, InstallInfo, RpmDb};
 use super::scriptlet::{ScriptRunner, ScriptSpec};
 use super::unpack::{self, Owners, UnpackOptions};
 use super::InstallError;
+use crate::error::IoError;
 use crate::progress::InstallReporter;
 use crate::rpmfile::header::{FileTriggerKind, RpmFile, ScriptKind, Scriptlet, TriggerKind};
 use crate::rpmfile::Evr;
@@ -238,21 +239,9 @@ pub fn install(
         }),
     );
 
-    std::fs::create_dir_all(root).map_err(|source| InstallError::Io {
-        action: "create the root",
-        path: root.display().to_string(),
-        source,
-    })?;
-    let io = |action: &'static str| {
-        let path = root.display().to_string();
-        move |source| InstallError::Io {
-            action,
-            path,
-            source,
-        }
-    };
-    let rootfs = Root::open(root).map_err(io("open the root"))?;
-    let owners = Owners::new(&rootfs).map_err(io("read the users and groups of"))?;
+    std::fs::create_dir_all(root).map_err(IoError::at("create the root", root))?;
+    let rootfs = Root::open(root).map_err(IoError::at("open the root", root))?;
+    let owners = Owners::new(&rootfs).map_err(IoError::at("read the users and groups of", root))?;
     let uopts = UnpackOptions {
         exclude_docs: opts.exclude_docs,
         inst_langs: opts.inst_langs.clone(),
