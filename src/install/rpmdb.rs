@@ -426,7 +426,8 @@ impl<'a> Blob<'a> {
             return Err(format!(
                 "blob of {} bytes is shorter than its {il} entries and {dl} data bytes",
                 raw.len()
-            ).into());
+            )
+            .into());
         }
         let ds = &raw[data_start..data_start + dl];
         let mut entries = Vec::with_capacity(il);
