@@ -1,38 +1,6 @@
-//! The errors of reading an RPM file, with this crate's one shape of a failed file-system call.
+//! The errors of reading an RPM file (its one shape of a failed file-system call included).
 
 use std::path::{Path, PathBuf};
-
-/// A file-system call that failed: what was being done, on which path, and the OS's reason.
-#[derive(Debug, thiserror::Error)]
-#[error("failed to {action} `{}`", path.display())]
-pub struct IoError {
-    /// What was being done, as a verb phrase ("open", "read").
-    pub action: &'static str,
-    /// The path it was done to.
-    pub path: PathBuf,
-    /// The operating system's error.
-    #[source]
-    pub source: std::io::Error,
-}
-
-impl IoError {
-    /// The error for `action` on `path`.
-    pub fn new(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        IoError {
-            action,
-            path: path.into(),
-            source,
-        }
-    }
-
-    /// A `map_err` adapter: `File::open(&p).map_err(IoError::at("open", &p))?`.
-    pub fn at<'a>(
-        action: &'static str,
-        path: &'a Path,
-    ) -> impl FnOnce(std::io::Error) -> IoError + 'a {
-        move |source| IoError::new(action, path, source)
-    }
-}
 
 /// What is wrong with a header structure (a tag of the wrong type, an index past the data, a
 /// list shorter than the files): the reason inside a [`RpmFileError::Malformed`].
@@ -57,8 +25,16 @@ impl From<String> for HeaderError {
 #[derive(Debug, thiserror::Error)]
 pub enum RpmFileError {
     /// The file could not be opened or read.
-    #[error(transparent)]
-    Io(#[from] IoError),
+    #[error("failed to {action} `{}`", path.display())]
+    Io {
+        /// What was being done ("open", "read").
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The file ends inside its lead or headers.
     #[error("`{}` is truncated: its {what} ends early", path.display())]
     Truncated {
@@ -92,4 +68,18 @@ pub enum RpmFileError {
         /// The file.
         path: PathBuf,
     },
+}
+
+impl RpmFileError {
+    /// A `map_err` adapter for a failed `action` ("open", "read") on `path`.
+    pub fn io<'a>(
+        action: &'static str,
+        path: &'a Path,
+    ) -> impl FnOnce(std::io::Error) -> RpmFileError + 'a {
+        move |source| RpmFileError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }

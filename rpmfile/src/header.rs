@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rpm::IndexTag as T;
 
-use crate::error::{HeaderError, IoError, RpmFileError};
+use crate::error::{HeaderError, RpmFileError};
 
 /// One RPM file, opened and its headers read; the payload is not touched.
 #[derive(Debug, Clone)]
@@ -255,7 +255,7 @@ impl RpmFile {
     /// Reads the lead, the signature header and the main header of `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<RpmFile, RpmFileError> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(IoError::at("open", path))?;
+        let file = std::fs::File::open(path).map_err(RpmFileError::io("open", path))?;
         let mut r = std::io::BufReader::with_capacity(64 * 1024, file);
         let bad = |reason: HeaderError| RpmFileError::Malformed {
             path: path.to_path_buf(),
@@ -385,7 +385,7 @@ fn read_exact(
                 what,
             }
         } else {
-            IoError::new("read", path, source).into()
+            RpmFileError::io("read", path)(source)
         }
     })
 }
@@ -421,7 +421,7 @@ fn read_header(
     let got = r
         .take(want)
         .read_to_end(&mut blob)
-        .map_err(IoError::at("read", path))?;
+        .map_err(RpmFileError::io("read", path))?;
     if (got as u64) < want {
         return Err(RpmFileError::Truncated {
             path: path.to_path_buf(),

@@ -21,7 +21,7 @@ pub mod payload;
 pub mod repodata;
 pub mod vercmp;
 
-pub use error::{HeaderError, IoError, RpmFileError};
+pub use error::{HeaderError, RpmFileError};
 pub use evr::Evr;
 pub use header::RpmFile;
 pub use vercmp::rpmvercmp;

@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
-use crate::error::{IoError, RpmFileError};
+use crate::error::RpmFileError;
 use crate::header::RpmFile;
 
 /// cpio bytes per entry beyond its name and data: the 110-byte newc header and up to 3+3
@@ -40,8 +40,8 @@ pub fn max_payload_size(rpm: &RpmFile) -> u64 {
 /// Opens the decompressed payload of `rpm`, capped at [`max_payload_size`].
 pub fn open(rpm: &RpmFile) -> Result<Capped<Box<dyn Read + Send>>, RpmFileError> {
     let path = &rpm.path;
-    let io_err = |source| IoError::new("read", path, source);
-    let mut f = File::open(path).map_err(IoError::at("open", path))?;
+    let io_err = |source| RpmFileError::io("read", path)(source);
+    let mut f = File::open(path).map_err(RpmFileError::io("open", path))?;
     f.seek(SeekFrom::Start(rpm.payload_offset))
         .map_err(io_err)?;
     let mut raw = BufReader::with_capacity(128 * 1024, f);

@@ -1,7 +1,7 @@
 //! Small readers for repomd.xml, comps and metalink on top of quick-xml. Repository metadata is
 //! untrusted input: every failure is an error value, never a panic.
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesStart, BytesText, Event};
 use quick_xml::Reader;
 
 /// A repository metadata document that does not parse.
@@ -44,6 +44,12 @@ fn local(name: &[u8]) -> &[u8] {
     }
 }
 
+/// An element's text, entities resolved, blanks trimmed.
+fn trimmed_text(t: &BytesText<'_>) -> Result<String, RepodataError> {
+    let text = t.unescape().map_err(quick_xml::Error::from)?;
+    Ok(text.trim().to_string())
+}
+
 fn attr(e: &BytesStart<'_>, key: &[u8]) -> Option<String> {
     e.attributes().flatten().find_map(|a| {
         (local(a.key.as_ref()) == key).then(|| {
@@ -81,11 +87,7 @@ pub fn parse_repomd(text: &str) -> Result<Vec<RepomdRecord>, RepodataError> {
                 in_tag = n;
             }
             Event::Text(t) => {
-                let v = t
-                    .unescape()
-                    .map_err(quick_xml::Error::from)?
-                    .trim()
-                    .to_string();
+                let v = trimmed_text(&t)?;
                 if let Some(c) = cur.as_mut() {
                     match in_tag.as_slice() {
                         b"checksum" => {
@@ -291,11 +293,7 @@ pub fn parse_comps(text: &str) -> Result<Comps, RepodataError> {
                 tag = n;
             }
             Event::Text(t) => {
-                let v = t
-                    .unescape()
-                    .map_err(quick_xml::Error::from)?
-                    .trim()
-                    .to_string();
+                let v = trimmed_text(&t)?;
                 match (&ctx, tag.as_slice()) {
                     (In::Group, b"id") => group.id = v,
                     (In::Group, b"name") if !lang_attr => group.name = v,
@@ -380,11 +378,7 @@ pub fn parse_metalink(text: &str) -> Result<Metalink, RepodataError> {
                 tag = n;
             }
             Event::Text(t) if in_repomd => {
-                let v = t
-                    .unescape()
-                    .map_err(quick_xml::Error::from)?
-                    .trim()
-                    .to_string();
+                let v = trimmed_text(&t)?;
                 match tag.as_slice() {
                     b"hash" => m.hashes.push(Checksum {
                         kind: hash_kind.clone(),
