@@ -46,7 +46,7 @@ fn local(name: &[u8]) -> &[u8] {
 
 /// An element's text, entities resolved, blanks trimmed.
 fn trimmed_text(t: &BytesText<'_>) -> Result<String, RepodataError> {
-    let text = t.unescape().map_err(quick_xml::Error::from)?;
+    let text = t.unescape()?;
     Ok(text.trim().to_string())
 }
 
