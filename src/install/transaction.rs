@@ -115,6 +115,8 @@ struct Pkg {
     shared: unpack::Sharing,
     /// What `--prefix`/`--relocate` changed (`None`: not asked for).
     relocation: Option<HeaderRelocation>,
+    /// Its scriptlets' `RPM_INSTALL_PREFIX*` (see [`install_prefixes`]).
+    install_prefixes: Vec<String>,
 }
 
 /// An unpack failure of package `nevra` as the install reports it (an interrupt stays one).
@@ -131,14 +133,14 @@ fn unpack_error(nevra: &str) -> impl FnOnce(unpack::UnpackError) -> InstallError
 /// Where a package's prefixes are installed, for its scriptlets' `RPM_INSTALL_PREFIX*`: the
 /// relocated prefixes, else those its stored header records (`INSTPREFIXES`), else its
 /// `PREFIXES`.
-fn install_prefixes(p: &Pkg) -> Vec<String> {
-    if let Some(r) = &p.relocation {
+fn install_prefixes(rpm: &RpmFile, relocation: Option<&HeaderRelocation>) -> Vec<String> {
+    if let Some(r) = relocation {
         return r.inst_prefixes.clone();
     }
-    let inst = crate::rpmfile::header::Header::parse(&p.rpm.hdr_blob)
+    let inst = crate::rpmfile::header::Header::parse(&rpm.hdr_blob)
         .ok()
         .and_then(|h| h.strings(rpm::IndexTag::RPMTAG_INSTPREFIXES).ok().flatten());
-    inst.unwrap_or_else(|| relocate::prefixes(&p.rpm))
+    inst.unwrap_or_else(|| relocate::prefixes(rpm))
 }
 
 fn script_name(kind: &str, sname: &str) -> String {
@@ -190,6 +192,7 @@ pub fn install(
                 installed_size: i.files.iter().map(|f| f.size).sum(),
                 files: Vec::new(),
                 shared: Default::default(),
+                install_prefixes: install_prefixes(&rpm, relocation.as_ref()),
                 rpm,
                 relocation,
             })
@@ -233,6 +236,7 @@ pub fn install(
                 installed_size: 0,
                 files: i.present_files().map(|f| f.path.clone()).collect(),
                 shared: Default::default(),
+                install_prefixes: install_prefixes(&i.rpm, None),
                 rpm: i.rpm,
                 relocation: None,
             }
@@ -372,7 +376,7 @@ impl Tx<'_> {
                 if let Some(s) = script_of(&p.rpm, ScriptKind::PreTrans) {
                     let name = script_name("pretrans", &p.sname);
                     let arg1 = instances(&pkgs[..first_new], &p.rpm.info.name) + 1;
-                    self.run_critical(s, &name, Some(arg1), None, None, &install_prefixes(p))?;
+                    self.run_critical(s, &name, Some(arg1), None, None, &p.install_prefixes)?;
                 }
             }
         }
@@ -416,7 +420,7 @@ impl Tx<'_> {
                 if let Some(s) = script_of(&p.rpm, ScriptKind::PostTrans) {
                     let name = script_name("posttrans", &p.sname);
                     let arg1 = instances(pkgs, &p.rpm.info.name);
-                    self.run_noncritical(s, &name, Some(arg1), None, None, &install_prefixes(p))?;
+                    self.run_noncritical(s, &name, Some(arg1), None, None, &p.install_prefixes)?;
                 }
             }
             self.trans_file_triggers(pkgs, first_new)?;
@@ -503,7 +507,7 @@ impl Tx<'_> {
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Pre) {
             let (name, prefixes) = (
                 script_name("pre", &pkgs[i].sname),
-                install_prefixes(&pkgs[i]),
+                pkgs[i].install_prefixes.clone(),
             );
             self.run_critical(s, &name, Some(arg1), None, None, &prefixes)?;
         }
@@ -523,7 +527,7 @@ impl Tx<'_> {
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Post) {
             let (name, prefixes) = (
                 script_name("post", &pkgs[i].sname),
-                install_prefixes(&pkgs[i]),
+                pkgs[i].install_prefixes.clone(),
             );
             self.run_noncritical(s, &name, Some(arg1), None, None, &prefixes)?;
         }
@@ -599,7 +603,7 @@ impl Tx<'_> {
                 if trig.conditions.iter().any(|c| dep_matches(c, src)) {
                     let name = script_name(label, &t.sname);
                     let (a1, a2) = (count(&t.rpm.info.name), count(&src.rpm.info.name));
-                    let prefixes = install_prefixes(t);
+                    let prefixes = t.install_prefixes.clone();
                     self.run_noncritical(&trig.script, &name, a1, a2, None, &prefixes)?;
                 }
             }
@@ -609,7 +613,7 @@ impl Tx<'_> {
                 if trig.conditions.iter().any(|c| dep_matches(c, s)) {
                     let name = script_name(label, &src.sname);
                     let (a1, a2) = (count(&src.rpm.info.name), count(&s.rpm.info.name));
-                    let prefixes = install_prefixes(src);
+                    let prefixes = src.install_prefixes.clone();
                     self.run_noncritical(&trig.script, &name, a1, a2, None, &prefixes)?;
                     break;
                 }
@@ -662,7 +666,7 @@ impl Tx<'_> {
             let t = &pkgs[ti];
             let ft = &t.rpm.info.file_triggers[k];
             let name = script_name(label, &t.sname);
-            let prefixes = install_prefixes(t);
+            let prefixes = t.install_prefixes.clone();
             self.run_noncritical(
                 &ft.script,
                 &name,

@@ -18,14 +18,7 @@ use crate::rpmfile::header::{FileInfo, RpmFile, RPMFILE_DOC, RPMFILE_GHOST};
 use crate::rpmfile::payload::{self, BOMB_MESSAGE};
 use crate::rpmfile::RpmFileError;
 
-/// rpm's `RPMFILE_STATE_NORMAL`.
-pub const STATE_NORMAL: u8 = 0;
-/// rpm's `RPMFILE_STATE_NOTINSTALLED` (excluded docs and languages, and the directories they
-/// left empty).
-pub const STATE_NOTINSTALLED: u8 = 2;
-
-/// rpm's `RPMFILE_STATE_WRONGCOLOR` (a multilib file another package's file replaced).
-pub const STATE_WRONGCOLOR: u8 = 4;
+use super::rpmdb::{RPMFILE_STATE_NORMAL, RPMFILE_STATE_NOTINSTALLED, RPMFILE_STATE_WRONGCOLOR};
 
 const S_IFMT: u32 = 0o170000;
 const S_IFDIR: u32 = 0o040000;
@@ -878,9 +871,9 @@ pub fn unpack_sharing(
     let file_states = actions
         .iter()
         .map(|a| match a {
-            Action::Skip => STATE_NOTINSTALLED,
-            Action::WrongColor => STATE_WRONGCOLOR,
-            _ => STATE_NORMAL,
+            Action::Skip => RPMFILE_STATE_NOTINSTALLED,
+            Action::WrongColor => RPMFILE_STATE_WRONGCOLOR,
+            _ => RPMFILE_STATE_NORMAL,
         })
         .collect();
     debug!(pkg = %u.pkg, files = n, "unpacked");
@@ -1049,7 +1042,7 @@ pub struct Sharing {
     /// Header indexes of directories it sets that an earlier package set too (sorted).
     pub dir_rewrites: Vec<u32>,
     /// Header indexes of files of the colour not preferred where a file of the preferred one
-    /// (ELF64 on x86_64) shares the path: not written, recorded as `STATE_WRONGCOLOR`.
+    /// (ELF64 on x86_64) shares the path: not written, recorded as `RPMFILE_STATE_WRONGCOLOR`.
     pub wrong_color: Vec<u32>,
 }
 
