@@ -13,6 +13,7 @@ use std::sync::RwLock;
 use tracing::{debug, warn};
 
 use super::rootfs::{encode_caps, CapsError, Meta, NodeKind, Root, SizeMismatch};
+use crate::error::IoError;
 use crate::rpmfile::cpio::{CpioError, CpioReader, EntryName};
 use crate::rpmfile::header::{FileInfo, RpmFile, RPMFILE_DOC, RPMFILE_GHOST};
 use crate::rpmfile::payload::{self, BOMB_MESSAGE};
@@ -113,17 +114,13 @@ pub enum UnpackError {
         #[source]
         source: CapsError,
     },
-    /// A filesystem operation beneath the root failed.
-    #[error("{pkg}: failed to {action} `{path}`")]
+    /// A filesystem operation beneath the root failed (the path is the one inside the root).
+    #[error("{pkg}")]
     Fs {
         /// Package NEVRA.
         pkg: String,
-        /// What was being done.
-        action: &'static str,
-        /// The path (inside the root).
-        path: String,
         #[source]
-        source: io::Error,
+        source: IoError,
     },
     /// Two packages of the transaction install different files at one path.
     #[error("file `{path}` conflicts between {a} and {b}: {reason}")]
@@ -408,9 +405,7 @@ impl Unpacker<'_> {
         let path = path.to_owned();
         move |source| UnpackError::Fs {
             pkg,
-            action,
-            path,
-            source,
+            source: IoError::new(action, path, source),
         }
     }
 
