@@ -10,6 +10,8 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use kiln_writers::iso9660::read::{self as iso_read, EntryKind, IsoEntry};
+
+use crate::error::IoError;
 use sha2::{Digest, Sha256};
 
 const BLOCK: u64 = 2048;
@@ -17,21 +19,14 @@ const BLOCK: u64 = 2048;
 /// Errors while diffing.
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    /// Reading a file failed.
-    #[error("cannot read `{path}`")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    /// Reading an image failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// Not an ISO image.
     #[error("cannot read `{path}` as an ISO image")]
     Iso {
         /// The file.
         path: PathBuf,
-        /// Cause.
         #[source]
         source: kiln_writers::iso9660::read::IsoReadError,
     },
@@ -56,11 +51,15 @@ struct Item {
     digest: Option<[u8; 32]>,
 }
 
-fn io_err(p: &Path) -> impl FnOnce(std::io::Error) -> DiffError + '_ {
-    move |source| DiffError::Io {
-        path: p.to_owned(),
-        source,
-    }
+/// Why a nested squashfs image cannot be listed (reported as a difference, not an error).
+#[derive(Debug, thiserror::Error)]
+enum SquashfsError {
+    /// The extracted image could not be read.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// backhand does not read it.
+    #[error(transparent)]
+    Backhand(#[from] backhand::BackhandError),
 }
 
 fn sha(r: &mut impl Read) -> std::io::Result<[u8; 32]> {
@@ -92,7 +91,7 @@ pub fn diff_isos(a: &Path, b: &Path) -> Result<Vec<Difference>, DiffError> {
     if blocks.is_empty() {
         return Ok(out);
     }
-    structure_diffs(&ea, &eb, &blocks, &mut fa, &mut out).map_err(io_err(a))?;
+    structure_diffs(&ea, &eb, &blocks, &mut fa, &mut out).map_err(IoError::at("read", a))?;
     let ma: BTreeMap<String, &IsoEntry> = ea.iter().map(|e| (name(&e.path), e)).collect();
     let mb: BTreeMap<String, &IsoEntry> = eb.iter().map(|e| (name(&e.path), e)).collect();
     for (p, x) in &ma {
@@ -110,8 +109,8 @@ pub fn diff_isos(a: &Path, b: &Path) -> Result<Vec<Difference>, DiffError> {
         if x.kind != EntryKind::File || y.kind != EntryKind::File {
             continue;
         }
-        let ha = iso_sha(&mut fa, x).map_err(io_err(a))?;
-        let hb = iso_sha(&mut fb, y).map_err(io_err(b))?;
+        let ha = iso_sha(&mut fa, x).map_err(IoError::at("read", a))?;
+        let hb = iso_sha(&mut fb, y).map_err(IoError::at("read", b))?;
         if ha == hb {
             continue;
         }
@@ -121,10 +120,10 @@ pub fn diff_isos(a: &Path, b: &Path) -> Result<Vec<Difference>, DiffError> {
             &format!("{} != {} bytes", x.size(), y.size()),
         ));
         // Nested images: which of their files differ.
-        let head_a = iso_head(&mut fa, x).map_err(io_err(a))?;
+        let head_a = iso_head(&mut fa, x).map_err(IoError::at("read", a))?;
         if head_a.starts_with(b"hsqs") {
-            let ta = extract(&mut fa, x).map_err(io_err(a))?;
-            let tb = extract(&mut fb, y).map_err(io_err(b))?;
+            let ta = extract(&mut fa, x).map_err(IoError::at("read", a))?;
+            let tb = extract(&mut fb, y).map_err(IoError::at("read", b))?;
             match (squashfs_items(ta.path()), squashfs_items(tb.path())) {
                 (Ok(ia), Ok(ib)) => compare(p, &ia, &ib, &mut out),
                 (Err(e), _) | (_, Err(e)) => {
@@ -163,7 +162,7 @@ fn name(p: &Path) -> String {
 fn open(p: &Path) -> Result<BufReader<File>, DiffError> {
     Ok(BufReader::with_capacity(
         1 << 20,
-        File::open(p).map_err(io_err(p))?,
+        File::open(p).map_err(IoError::at("open", p))?,
     ))
 }
 
@@ -208,8 +207,8 @@ fn differing_blocks(a: &Path, b: &Path) -> Result<Vec<u64>, DiffError> {
     let (mut ba, mut bb) = (vec![0u8; BLOCK as usize], vec![0u8; BLOCK as usize]);
     let mut n = 0u64;
     loop {
-        let la = fill(&mut ra, &mut ba).map_err(io_err(a))?;
-        let lb = fill(&mut rb, &mut bb).map_err(io_err(b))?;
+        let la = fill(&mut ra, &mut ba).map_err(IoError::at("read", a))?;
+        let lb = fill(&mut rb, &mut bb).map_err(IoError::at("read", b))?;
         if la == 0 && lb == 0 {
             break;
         }
@@ -317,14 +316,11 @@ fn compare(
 }
 
 /// Every node of a squashfs image; the superblock as `[superblock]`.
-fn squashfs_items(image: &Path) -> Result<BTreeMap<String, Item>, String> {
-    let mut f = File::open(image).map_err(|e| e.to_string())?;
+fn squashfs_items(image: &Path) -> Result<BTreeMap<String, Item>, SquashfsError> {
+    let mut f = File::open(image)?;
     let mut sb = vec![0u8; 96];
-    f.read_exact(&mut sb)
-        .and_then(|()| f.rewind())
-        .map_err(|e| e.to_string())?;
-    let fs =
-        backhand::FilesystemReader::from_reader(BufReader::new(f)).map_err(|e| e.to_string())?;
+    f.read_exact(&mut sb).and_then(|()| f.rewind())?;
+    let fs = backhand::FilesystemReader::from_reader(BufReader::new(f))?;
     let mut m = BTreeMap::new();
     m.insert(
         "[superblock]".to_string(),
@@ -343,7 +339,7 @@ fn squashfs_items(image: &Path) -> Result<BTreeMap<String, Item>, String> {
         let (kind, digest) = match &node.inner {
             backhand::InnerNode::Dir(_) => ("dir".to_string(), None),
             backhand::InnerNode::File(file) => {
-                let dg = sha(&mut fs.file(file).reader()).map_err(|e| e.to_string())?;
+                let dg = sha(&mut fs.file(file).reader())?;
                 ("file".to_string(), Some(dg))
             }
             backhand::InnerNode::Symlink(s) => (
@@ -390,12 +386,12 @@ fn cpio_items(raw: Vec<u8>) -> Option<BTreeMap<String, Item>> {
     let mut rest: &[u8] = &data;
     let mut archive = 0;
     while rest.starts_with(b"070701") {
-        let mut c = crate::install::cpio::CpioReader::new(rest);
+        let mut c = crate::rpmfile::cpio::CpioReader::new(rest);
         while let Ok(Some(ent)) = c.next_entry() {
             if ent.is_trailer() {
                 break;
             }
-            let crate::install::cpio::EntryName::Path(p) = &ent.name else {
+            let crate::rpmfile::cpio::EntryName::Path(p) = &ent.name else {
                 return None;
             };
             let digest = match c.data(ent.size) {
@@ -432,7 +428,7 @@ fn cpio_items(raw: Vec<u8>) -> Option<BTreeMap<String, Item>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::install::cpio::{write_newc_entry, write_trailer};
+    use crate::rpmfile::cpio::{write_newc_entry, write_trailer};
 
     fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut v = Vec::new();

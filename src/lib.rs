@@ -36,4 +36,5 @@ pub mod progress;
 pub mod repo;
 pub mod reproducible;
 pub mod resolve;
+pub use kiln_rpmfile as rpmfile;
 pub mod stale;

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::error::IoError;
+use crate::rpmfile::RpmFileError;
+
 /// The manifest's file name in the result directory.
 pub const MANIFEST: &str = "manifest.json";
 /// The SBOM's file name in the result directory.
@@ -18,21 +21,15 @@ pub const LOG: &str = "build.log";
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// Reading a file failed.
-    #[error("cannot read `{path}`")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// A package header could not be read.
-    #[error("cannot read the header of `{path}`: {message}")]
+    #[error("cannot read the header of `{}`: {reason}", path.display())]
     Rpm {
         /// The package.
         path: PathBuf,
-        /// Cause.
-        message: String,
+        /// Why the header does not read.
+        reason: RpmFileError,
     },
 }
 
@@ -113,20 +110,13 @@ pub struct Manifest {
     pub log: String,
 }
 
-fn io(p: &Path) -> impl FnOnce(std::io::Error) -> ManifestError + '_ {
-    move |source| ManifestError::Io {
-        path: p.to_owned(),
-        source,
-    }
-}
-
 /// SHA-256 of a file, lowercase hex.
 pub fn sha256_file(p: &Path) -> Result<String, ManifestError> {
-    let mut f = std::fs::File::open(p).map_err(io(p))?;
+    let mut f = std::fs::File::open(p).map_err(IoError::at("open", p))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(io(p))?;
+        let n = f.read(&mut buf).map_err(IoError::at("read", p))?;
         if n == 0 {
             break;
         }
@@ -154,7 +144,7 @@ fn image_entry(
     arch: &str,
     kind: &str,
 ) -> Result<ImageFile, ManifestError> {
-    let size = std::fs::metadata(p).map_err(io(p))?.len();
+    let size = std::fs::metadata(p).map_err(IoError::at("stat", p))?.len();
     Ok(ImageFile {
         filename,
         size,
@@ -183,7 +173,7 @@ fn media_type(kind: &str, p: &Path) -> &'static str {
 /// The entries of one artifact: the file itself, or each regular file of an artifact
 /// directory (PXE and netroot trees), named `DIR/RELATIVE/PATH` in sorted order.
 pub fn image_files(p: &Path, arch: &str, kind: &str) -> Result<Vec<ImageFile>, ManifestError> {
-    let meta = std::fs::symlink_metadata(p).map_err(io(p))?;
+    let meta = std::fs::symlink_metadata(p).map_err(IoError::at("stat", p))?;
     if !meta.is_dir() {
         return Ok(vec![image_file(p, arch, kind)?]);
     }
@@ -194,9 +184,9 @@ pub fn image_files(p: &Path, arch: &str, kind: &str) -> Result<Vec<ImageFile>, M
     let mut files = Vec::new();
     let mut stack = vec![p.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(io(&d))? {
-            let e = e.map_err(io(&d))?;
-            let t = e.file_type().map_err(io(&d))?;
+        for e in std::fs::read_dir(&d).map_err(IoError::at("read directory", &d))? {
+            let e = e.map_err(IoError::at("read directory", &d))?;
+            let t = e.file_type().map_err(IoError::at("stat an entry of", &d))?;
             if t.is_dir() {
                 stack.push(e.path());
             } else if t.is_file() {
@@ -217,15 +207,12 @@ pub fn image_files(p: &Path, arch: &str, kind: &str) -> Result<Vec<ImageFile>, M
 
 /// A package file's entry; `repo` is the repository id it was resolved from.
 pub fn rpm_entry(p: &Path, repo: &str) -> Result<RpmEntry, ManifestError> {
-    let bad = |e: rpm::Error| ManifestError::Rpm {
+    let rpm_error = |reason: RpmFileError| ManifestError::Rpm {
         path: p.to_owned(),
-        message: e.to_string(),
+        reason,
     };
-    let m =
-        crate::install::header::rpm_crate_metadata(p).map_err(|message| ManifestError::Rpm {
-            path: p.to_owned(),
-            message,
-        })?;
+    let bad = |e: rpm::Error| rpm_error(e.into());
+    let m = crate::rpmfile::header::rpm_crate_metadata(p).map_err(rpm_error)?;
     // Packages built without the legacy MD5 digest have none (rpm shows `(none)`).
     let sigmd5 = m
         .signature

@@ -7,11 +7,11 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use kiln::install::cpio::{CpioReader, EntryName};
-use kiln::install::header::RpmFile;
-use kiln::install::payload;
 use kiln::kickstart::{parse_str, ParseOptions};
-use kiln::repo::xml::{parse_comps, parse_metalink, parse_repomd};
+use kiln::rpmfile::cpio::{CpioReader, EntryName};
+use kiln::rpmfile::header::RpmFile;
+use kiln::rpmfile::payload;
+use kiln::rpmfile::repodata::{parse_comps, parse_metalink, parse_repomd};
 
 fn seeds(target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -91,7 +91,7 @@ fn rpm_seeds_open_and_stream() {
         let real = name.ends_with(".rpm");
         // The guarded rpm-crate parse (crash-rpm-crate-* made it panic unguarded). Other crash
         // seeds may carry sound headers: their fault is in the payload.
-        let m = kiln::install::header::rpm_crate_metadata(&p);
+        let m = kiln::rpmfile::header::rpm_crate_metadata(&p);
         if real {
             assert!(m.is_ok(), "{name}: {:?}", m.err());
         } else if name.starts_with("crash-rpm-crate") {
@@ -132,7 +132,7 @@ fn rpm_seeds_open_and_stream() {
                 .info
                 .files
                 .iter()
-                .filter(|f| f.flags & kiln::install::header::RPMFILE_GHOST == 0)
+                .filter(|f| f.flags & kiln::rpmfile::header::RPMFILE_GHOST == 0)
                 .count();
             assert_eq!(files, want, "{name}: payload entries");
         }

@@ -682,8 +682,8 @@ fn full_install_headers_match_rpm() {
 /// every rpm query agrees.
 #[test]
 fn relocated_headers_match_rpm() {
-    use kiln::install::header::RpmFile;
     use kiln::install::relocate::{relocate, Relocation};
+    use kiln::rpmfile::header::RpmFile;
     if kfdb::ready().is_none() {
         return;
     }

@@ -13,9 +13,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kiln::install::header::RpmFile;
 use kiln::install::rootfs::Root;
 use kiln::install::unpack::{self, Owners, UnpackError, UnpackOptions};
+use kiln::rpmfile::header::RpmFile;
+use kiln::rpmfile::RpmFileError;
 use sha2::{Digest, Sha256};
 use tree::{diff, tree, Node};
 
@@ -310,12 +311,12 @@ fn scriptlets_and_triggers_match_rpm() {
         let ours: usize = rpm.info.triggers.iter().map(|t| t.conditions.len()).sum();
         assert_eq!(ours, rpm_triggers, "{}", p.display());
         for (tag, kind) in [
-            ("PREIN", kiln::install::header::ScriptKind::Pre),
-            ("POSTIN", kiln::install::header::ScriptKind::Post),
-            ("PRETRANS", kiln::install::header::ScriptKind::PreTrans),
-            ("POSTTRANS", kiln::install::header::ScriptKind::PostTrans),
-            ("PREUN", kiln::install::header::ScriptKind::PreUn),
-            ("POSTUN", kiln::install::header::ScriptKind::PostUn),
+            ("PREIN", kiln::rpmfile::header::ScriptKind::Pre),
+            ("POSTIN", kiln::rpmfile::header::ScriptKind::Post),
+            ("PRETRANS", kiln::rpmfile::header::ScriptKind::PreTrans),
+            ("POSTTRANS", kiln::rpmfile::header::ScriptKind::PostTrans),
+            ("PREUN", kiln::rpmfile::header::ScriptKind::PreUn),
+            ("POSTUN", kiln::rpmfile::header::ScriptKind::PostUn),
         ] {
             let out = Command::new("rpm")
                 .args(["-qp", "--dbpath", DBPATH, "--qf"])
@@ -358,7 +359,7 @@ fn scriptlets_and_triggers_match_rpm() {
             .file_triggers
             .iter()
             .flat_map(|t| {
-                use kiln::install::header::FileTriggerKind as K;
+                use kiln::rpmfile::header::FileTriggerKind as K;
                 let kind = match t.kind {
                     K::In => "filetriggerin",
                     K::Un => "filetriggerun",
@@ -647,7 +648,7 @@ fn build_rpm(name: &str, files: &[HFile], cpio: &[u8], long: bool) -> Vec<u8> {
     out
 }
 
-use kiln::install::cpio::{write_newc_entry, write_stripped_entry, write_trailer};
+use kiln::rpmfile::cpio::{write_newc_entry, write_stripped_entry, write_trailer};
 
 struct Arena {
     _dir: tempfile::TempDir,
@@ -888,7 +889,10 @@ fn hostile_sizes_fail() {
     assert!(matches!(e, UnpackError::Bomb { .. }), "{e}");
     // Corrupt header: cut inside the main header.
     let e = a.unpack("cut", &whole[..200]).unwrap_err();
-    assert!(matches!(e, UnpackError::Truncated { .. }), "{e}");
+    assert!(
+        matches!(e, UnpackError::Package(RpmFileError::Truncated { .. })),
+        "{e}"
+    );
     assert!(e.to_string().contains("cut.rpm"));
     a.assert_clean();
 }

@@ -1,9 +1,9 @@
-//! Repository metadata from a hostile server: repomd.xml, comps, metalink (kiln's parsers) and
-//! primary.xml (libsolv's, through kiln-solver) must load or fail with an error, never panic
-//! or crash. The first byte picks the format; the rest is the document.
+//! Repository metadata from a hostile server: repomd.xml, comps, metalink (kiln-rpmfile's
+//! parsers) and primary.xml (libsolv's, through kiln-solver) must load or fail with an error,
+//! never panic or crash. The first byte picks the format; the rest is the document.
 #![no_main]
 
-use kiln::repo::xml::{parse_comps, parse_metalink, parse_repomd};
+use kiln_rpmfile::repodata::{parse_comps, parse_metalink, parse_repomd};
 use kiln_solver::{RepoSource, Solver};
 use libfuzzer_sys::fuzz_target;
 

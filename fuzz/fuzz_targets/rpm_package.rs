@@ -1,13 +1,14 @@
 //! Any file must open as an RPM or fail with an error, never panic or run away: the lead, the
-//! signature and main headers (kiln's parser), then the payload decompressed and walked entry by
-//! entry through kiln's cpio reader, each entry's data read to its end. Output is bounded by the payload cap `payload::open` applies.
+//! signature and main headers (kiln-rpmfile's parser), then the payload decompressed and walked
+//! entry by entry through its cpio reader, each entry's data read to its end. Output is bounded by
+//! the payload cap `payload::open` applies.
 #![no_main]
 
 use std::io::Read;
 
-use kiln::install::cpio::{CpioReader, EntryName};
-use kiln::install::header::RpmFile;
-use kiln::install::payload;
+use kiln_rpmfile::cpio::{CpioReader, EntryName};
+use kiln_rpmfile::header::RpmFile;
+use kiln_rpmfile::payload;
 use libfuzzer_sys::fuzz_target;
 
 fn scratch() -> std::path::PathBuf {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::arch::ArchInfo;
 use crate::error::IoError;
 use crate::install::scriptlet::{ScriptRunner, ScriptSpec};
-use crate::install::vercmp::rpmvercmp;
+use crate::rpmfile::vercmp::rpmvercmp;
 
 /// Where things go on the ISO (Fedora's live layout).
 pub mod layout {

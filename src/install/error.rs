@@ -3,6 +3,8 @@
 use super::rpmdb::RpmDbError;
 use super::scriptlet::ScriptError;
 use super::unpack::UnpackError;
+use crate::error::IoError;
+use crate::rpmfile::RpmFileError;
 
 /// A failure of the install stage.
 #[derive(Debug, thiserror::Error)]
@@ -12,9 +14,8 @@ pub enum InstallError {
     Read {
         /// The file.
         path: String,
-        /// Cause.
         #[source]
-        source: UnpackError,
+        source: RpmFileError,
     },
     /// A package's header or payload does not match its digests (checked before anything is
     /// written).
@@ -37,7 +38,6 @@ pub enum InstallError {
     Unpack {
         /// The package.
         nevra: String,
-        /// Cause.
         #[source]
         source: UnpackError,
     },
@@ -60,17 +60,9 @@ pub enum InstallError {
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
-    /// An I/O failure on a named path.
-    #[error("failed to {action} `{path}`")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: String,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file-system call on the root failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 impl InstallError {
@@ -88,7 +80,7 @@ impl InstallError {
             | InstallError::Scriptlet { .. }
             | InstallError::Runner(ScriptError::Timeout { .. }) => 1,
             InstallError::Interrupted => 130,
-            InstallError::RpmDb(_) | InstallError::Runner(_) | InstallError::Io { .. } => 2,
+            InstallError::RpmDb(_) | InstallError::Runner(_) | InstallError::Io(_) => 2,
         }
     }
 }

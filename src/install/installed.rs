@@ -7,11 +7,11 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::header::{FileInfo, PackageInfo, RpmFile, RPMFILE_CONFIG, RPMFILE_GHOST};
 use super::rootfs::Root;
 use super::rpmdb::{self, RpmDbError, DEFAULT_DBPATH, RPMFILE_STATE_NORMAL};
 use super::unpack::{self, UnpackError};
 use super::InstallError;
+use crate::rpmfile::header::{FileInfo, PackageInfo, RpmFile, RPMFILE_CONFIG, RPMFILE_GHOST};
 
 /// An installed package: its stored header as an [`RpmFile`] (no payload, no signature blob;
 /// `path` names the database) and the paths it has on disk.
@@ -27,7 +27,7 @@ pub struct Installed {
 
 impl Installed {
     /// Paths of its files that are on disk as it installed them (state normal, not `%ghost`).
-    pub fn present_files(&self) -> impl Iterator<Item = &super::header::FileInfo> {
+    pub fn present_files(&self) -> impl Iterator<Item = &crate::rpmfile::header::FileInfo> {
         self.rpm
             .info
             .files
@@ -97,12 +97,7 @@ pub fn check(installed: &[Installed], new: &[&RpmFile]) -> Result<(), InstallErr
             return Err(InstallError::AlreadyInstalled { nevra: n.nevra() });
         }
     }
-    let mut on_disk: HashMap<&str, (usize, &super::header::FileInfo)> = HashMap::new();
-    for (k, i) in installed.iter().enumerate() {
-        for f in i.present_files() {
-            on_disk.entry(f.path.as_str()).or_insert((k, f));
-        }
-    }
+    let on_disk = files_on_disk(installed);
     for n in new {
         for f in &n.info.files {
             if f.flags & RPMFILE_GHOST != 0 {
@@ -130,6 +125,18 @@ pub fn check(installed: &[Installed], new: &[&RpmFile]) -> Result<(), InstallErr
     Ok(())
 }
 
+/// The files the installed packages have on disk, by path: the index of the (first) package
+/// that has it, and its entry.
+fn files_on_disk(installed: &[Installed]) -> HashMap<&str, (usize, &FileInfo)> {
+    let mut on_disk = HashMap::new();
+    for (k, i) in installed.iter().enumerate() {
+        for f in i.present_files() {
+            on_disk.entry(f.path.as_str()).or_insert((k, f));
+        }
+    }
+    on_disk
+}
+
 fn nevra_key(i: &PackageInfo) -> (&str, u32, &str, &str, &str) {
     (
         &i.name,
@@ -152,23 +159,17 @@ pub fn kept_configs(root: &Path, installed: &[Installed], new: &[&RpmFile]) -> H
     let Ok(root) = Root::open(root) else {
         return HashSet::new();
     };
-    let mut on_disk: HashMap<&str, (&FileInfo, u32)> = HashMap::new();
-    for i in installed {
-        for f in i.present_files() {
-            on_disk
-                .entry(f.path.as_str())
-                .or_insert((f, i.rpm.info.digest_algo));
-        }
-    }
+    let on_disk = files_on_disk(installed);
     let mut keep = HashSet::new();
     for n in new {
         for f in &n.info.files {
             if f.flags & RPMFILE_CONFIG == 0 || f.mode & 0o170000 != 0o100000 {
                 continue;
             }
-            let Some(&(old, old_algo)) = on_disk.get(f.path.as_str()) else {
+            let Some(&(k, old)) = on_disk.get(f.path.as_str()) else {
                 continue;
             };
+            let old_algo = installed[k].rpm.info.digest_algo;
             // Only SHA-256 digests are computed here (what rpmbuild writes since 4.14).
             if old_algo != SHA256 || n.info.digest_algo != SHA256 || old.digest != f.digest {
                 continue;

@@ -65,6 +65,9 @@ use mlua::{
 };
 use tracing::debug;
 
+use crate::rpmfile::macros::{read_macro_file, MacroDefinition};
+use crate::rpmfile::Evr;
+
 /// One Lua scriptlet to run.
 #[derive(Debug, Clone, Copy)]
 pub struct LuaScriptlet<'a> {
@@ -116,7 +119,6 @@ pub enum LuaError {
     Setup {
         /// The scriptlet.
         name: String,
-        /// Cause.
         #[source]
         source: mlua::Error,
     },
@@ -125,7 +127,6 @@ pub enum LuaError {
     Output {
         /// The scriptlet.
         name: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },
@@ -1961,7 +1962,7 @@ fn install_rpm(lua: &Lua, st: &Shared, rpm: &Table) -> mlua::Result<()> {
         let s2 = check_str(&a, 1, "vercmp")?;
         let v1 = Evr::parse(&s1).ok_or_else(|| bad_arg(0, "vercmp", "invalid version "))?;
         let v2 = Evr::parse(&s2).ok_or_else(|| bad_arg(1, "vercmp", "invalid version "))?;
-        Ok(mv(vec![Value::Integer(v1.cmp_evr(&v2) as i64)]))
+        Ok(mv(vec![Value::Integer(v1.rpm_cmp(&v2) as i64)]))
     })?;
     reg(lua, st, rpm, "ver", |lua, _, a| {
         let v = match a.len() {
@@ -1974,7 +1975,11 @@ fn install_rpm(lua: &Lua, st: &Shared, rpm: &Table) -> mlua::Result<()> {
                     }
                 };
                 let (e, v, r) = (get(0)?, get(1)?, get(2)?);
-                v.filter(|v| !v.is_empty()).map(|v| Evr { e, v, r })
+                v.filter(|v| !v.is_empty()).map(|v| Evr {
+                    epoch: e,
+                    version: v,
+                    release: r,
+                })
             }
             n => {
                 return Err(mlua::Error::runtime(format!(
@@ -1983,7 +1988,7 @@ fn install_rpm(lua: &Lua, st: &Shared, rpm: &Table) -> mlua::Result<()> {
             }
         };
         match v {
-            Some(v) => Ok(mv(vec![Value::UserData(lua.create_userdata(v)?)])),
+            Some(v) => Ok(mv(vec![Value::UserData(lua.create_userdata(LuaEvr(v))?)])),
             None => Ok(mv(vec![])),
         }
     })?;
@@ -2298,200 +2303,32 @@ fn b64decode(s: &str) -> Option<Vec<u8>> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Versions: rpmvercmp and rpm 4.18's EVR comparison (`rpmio/rpmver.c`).
+// Versions: `rpm.ver` values are the rpmfile crate's EVRs.
 
-/// rpm's segmented version compare: -1, 0 or 1.
-pub fn rpmvercmp(a: &str, b: &str) -> i32 {
-    if a == b {
-        return 0;
-    }
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0usize, 0usize);
-    let at = |s: &[u8], k: usize| s.get(k).copied().unwrap_or(0);
-    let sep = |c: u8| c != 0 && !c.is_ascii_alphanumeric() && c != b'~' && c != b'^';
-    while at(a, i) != 0 || at(b, j) != 0 {
-        while sep(at(a, i)) {
-            i += 1;
-        }
-        while sep(at(b, j)) {
-            j += 1;
-        }
-        // Tilde sorts before everything, even the end of the string.
-        if at(a, i) == b'~' || at(b, j) == b'~' {
-            if at(a, i) != b'~' {
-                return 1;
-            }
-            if at(b, j) != b'~' {
-                return -1;
-            }
-            i += 1;
-            j += 1;
-            continue;
-        }
-        // Caret sorts after the end of the string but before anything else.
-        if at(a, i) == b'^' || at(b, j) == b'^' {
-            if at(a, i) == 0 {
-                return -1;
-            }
-            if at(b, j) == 0 {
-                return 1;
-            }
-            if at(a, i) != b'^' {
-                return 1;
-            }
-            if at(b, j) != b'^' {
-                return -1;
-            }
-            i += 1;
-            j += 1;
-            continue;
-        }
-        if at(a, i) == 0 || at(b, j) == 0 {
-            break;
-        }
-        let (si, sj) = (i, j);
-        let numeric = at(a, i).is_ascii_digit();
-        let class = |c: u8| {
-            if numeric {
-                c.is_ascii_digit()
-            } else {
-                c.is_ascii_alphabetic()
-            }
-        };
-        while class(at(a, i)) {
-            i += 1;
-        }
-        while class(at(b, j)) {
-            j += 1;
-        }
-        if i == si {
-            return -1;
-        }
-        if j == sj {
-            return if numeric { 1 } else { -1 };
-        }
-        let (mut x, mut y) = (&a[si..i], &b[sj..j]);
-        if numeric {
-            while x.first() == Some(&b'0') {
-                x = &x[1..];
-            }
-            while y.first() == Some(&b'0') {
-                y = &y[1..];
-            }
-            if x.len() != y.len() {
-                return if x.len() > y.len() { 1 } else { -1 };
-            }
-        }
-        match x.cmp(y) {
-            std::cmp::Ordering::Less => return -1,
-            std::cmp::Ordering::Greater => return 1,
-            std::cmp::Ordering::Equal => {}
-        }
-    }
-    match (at(a, i) == 0, at(b, j) == 0) {
-        (true, true) => 0,
-        (true, false) => -1,
-        _ => 1,
-    }
-}
+/// An EVR as a Lua userdata (`.e`, `.v`, `.r`, `tostring`, `==`, `<`, `<=`).
+struct LuaEvr(Evr);
 
-/// An `[epoch:]version[-release]` as rpm 4.18's `rpmverParse` splits it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Evr {
-    e: Option<String>,
-    v: String,
-    r: Option<String>,
-}
-
-impl Evr {
-    /// `None` for the empty string, which rpm calls an invalid version.
-    pub fn parse(s: &str) -> Option<Evr> {
-        if s.is_empty() {
-            return None;
-        }
-        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-        let rest = &s[digits..];
-        let (e, vr) = match rest.strip_prefix(':') {
-            Some(vr) => (
-                Some(if digits == 0 { "0" } else { &s[..digits] }.to_string()),
-                vr,
-            ),
-            None => (None, s),
-        };
-        // The release separator is searched after the epoch digits, as rpm does.
-        let (v, r) = match rest.rfind('-') {
-            Some(k) => {
-                let abs = digits + k;
-                let vstart = s.len() - vr.len();
-                (s[vstart..abs].to_string(), Some(s[abs + 1..].to_string()))
-            }
-            None => (vr.to_string(), None),
-        };
-        Some(Evr { e, v, r })
-    }
-
-    /// rpmverCmp: a missing epoch is 0; a missing version or release sorts before any.
-    pub fn cmp_evr(&self, o: &Evr) -> i32 {
-        fn values(a: Option<&str>, b: Option<&str>) -> i32 {
-            match (a, b) {
-                (None, None) => 0,
-                (Some(_), None) => 1,
-                (None, Some(_)) => -1,
-                (Some(a), Some(b)) => rpmvercmp(a, b),
-            }
-        }
-        let rc = values(
-            Some(self.e.as_deref().unwrap_or("0")),
-            Some(o.e.as_deref().unwrap_or("0")),
-        );
-        if rc != 0 {
-            return rc;
-        }
-        let rc = values(Some(&self.v), Some(&o.v));
-        if rc != 0 {
-            return rc;
-        }
-        values(self.r.as_deref(), o.r.as_deref())
-    }
-
-    fn evr_string(&self) -> String {
-        let mut s = String::new();
-        if let Some(e) = &self.e {
-            s.push_str(e);
-            s.push(':');
-        }
-        s.push_str(&self.v);
-        if let Some(r) = &self.r {
-            s.push('-');
-            s.push_str(r);
-        }
-        s
-    }
-}
-
-impl UserData for Evr {
+impl UserData for LuaEvr {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         m.add_meta_method(MetaMethod::Index, |_, this, key: String| {
             match key.as_str() {
-                "e" => Ok(this.e.clone()),
-                "v" => Ok(Some(this.v.clone())),
-                "r" => Ok(this.r.clone()),
+                "e" => Ok(this.0.epoch.clone()),
+                "v" => Ok(Some(this.0.version.clone())),
+                "r" => Ok(this.0.release.clone()),
                 _ => Err(mlua::Error::runtime(format!("invalid attribute: {key}"))),
             }
         });
-        m.add_meta_method(MetaMethod::ToString, |_, this, ()| Ok(this.evr_string()));
-        m.add_meta_function(
-            MetaMethod::Eq,
-            |_, (a, b): (mlua::UserDataRef<Evr>, mlua::UserDataRef<Evr>)| Ok(a.cmp_evr(&b) == 0),
-        );
-        m.add_meta_function(
-            MetaMethod::Lt,
-            |_, (a, b): (mlua::UserDataRef<Evr>, mlua::UserDataRef<Evr>)| Ok(a.cmp_evr(&b) == -1),
-        );
-        m.add_meta_function(
-            MetaMethod::Le,
-            |_, (a, b): (mlua::UserDataRef<Evr>, mlua::UserDataRef<Evr>)| Ok(a.cmp_evr(&b) <= 0),
-        );
+        m.add_meta_method(MetaMethod::ToString, |_, this, ()| Ok(this.0.to_string()));
+        type Pair = (mlua::UserDataRef<LuaEvr>, mlua::UserDataRef<LuaEvr>);
+        m.add_meta_function(MetaMethod::Eq, |_, (a, b): Pair| {
+            Ok(a.0.rpm_cmp(&b.0).is_eq())
+        });
+        m.add_meta_function(MetaMethod::Lt, |_, (a, b): Pair| {
+            Ok(a.0.rpm_cmp(&b.0).is_lt())
+        });
+        m.add_meta_function(MetaMethod::Le, |_, (a, b): Pair| {
+            Ok(a.0.rpm_cmp(&b.0).is_le())
+        });
     }
 }
 
@@ -2677,7 +2514,7 @@ impl ExprParser<'_, '_, '_, '_> {
             let ord = match (&v, &w) {
                 (ExprValue::Int(a), ExprValue::Int(b)) => a.cmp(b),
                 (ExprValue::Ver(a), ExprValue::Ver(b)) => match (Evr::parse(a), Evr::parse(b)) {
-                    (Some(x), Some(y)) => x.cmp_evr(&y).cmp(&0),
+                    (Some(x), Some(y)) => x.rpm_cmp(&y),
                     _ => return self.fail("invalid version"),
                 },
                 _ => v.text().cmp(&w.text()),
@@ -3021,47 +2858,25 @@ impl Macros {
     }
 
     /// `rpm.define("name[(opts)] body")`; false for a malformed definition.
-    fn define(&mut self, s: &str) -> bool {
-        let s = s.trim_start();
-        let s = s.strip_prefix('%').unwrap_or(s);
-        let n = s.bytes().take_while(|&c| is_name_byte(c)).count();
-        if n == 0 {
-            return false;
+    fn define(&mut self, text: &str) -> bool {
+        match MacroDefinition::parse(text) {
+            Some(definition) => {
+                self.add(definition);
+                true
+            }
+            None => false,
         }
-        let (name, mut rest) = s.split_at(n);
-        let mut opts = None;
-        if let Some(r) = rest.strip_prefix('(') {
-            let Some(end) = r.find(')') else {
-                return false;
-            };
-            opts = Some(&r[..end]);
-            rest = &r[end + 1..];
-        }
-        if !rest.is_empty() && !rest.starts_with([' ', '\t', '\n']) {
-            return false;
-        }
-        let body = rest.trim();
-        self.push_with_opts(name, body, opts);
-        true
     }
 
-    /// A macro file: `%name body` lines, `\` continuing a body on the next line.
+    fn add(&mut self, definition: MacroDefinition) {
+        let opts = definition.opts.as_deref();
+        self.push_with_opts(&definition.name, &definition.body, opts);
+    }
+
+    /// A macro file's definitions, in order.
     fn load_file(&mut self, text: &str) {
-        let mut lines = text.lines();
-        while let Some(line) = lines.next() {
-            let Some(def) = line.trim_start().strip_prefix('%') else {
-                continue;
-            };
-            let mut def = def.to_string();
-            while def.ends_with('\\') {
-                def.pop();
-                def.push('\n');
-                match lines.next() {
-                    Some(l) => def.push_str(l),
-                    None => break,
-                }
-            }
-            self.define(&def);
+        for definition in read_macro_file(text) {
+            self.add(definition);
         }
     }
 

@@ -3,10 +3,9 @@
 //!
 //! Knows nothing of images, boot loaders or kickstart syntax beyond the options it is given.
 //!
-//! - [`header`]: reads an RPM file's lead, signature and main header (raw blobs for the rpmdb, and
-//!   the parsed facts: files, scriptlets, triggers, file triggers).
+//! RPM's formats (headers, payloads, cpio, versions, macro files) are [`crate::rpmfile`]'s.
+//!
 //! - [`digest`]: header and payload digests, checked for every package before any payload is used.
-//! - [`cpio`], [`payload`]: the streamed payload (decompression + kiln's own cpio reader).
 //! - [`rootfs`]: path-safe operations beneath the root (`openat2(RESOLVE_IN_ROOT)`).
 //! - [`unpack`]: one package's files written beneath the root; file conflict checks.
 //! - [`rpmdb`]: the sqlite rpmdb writer.
@@ -18,13 +17,10 @@
 //!   capabilities, seccomp).
 //! - [`transaction`]: the ordered transaction tying it all together.
 
-pub mod cpio;
 pub mod digest;
 pub mod error;
-pub mod header;
 pub mod installed;
 pub mod lua;
-pub mod payload;
 pub mod relocate;
 pub mod rootfs;
 pub mod rpmdb;
@@ -32,6 +28,5 @@ pub(crate) mod sandbox;
 pub mod scriptlet;
 pub mod transaction;
 pub mod unpack;
-pub mod vercmp;
 
 pub use error::InstallError;

@@ -6,12 +6,13 @@
 //! `BASENAMES`/`DIRNAMES`/`DIRINDEXES` are replaced (stored after the immutable region, which
 //! stays intact).
 //!
-//! The payload still names files by their original paths: [`super::header::FileInfo::orig_path`]
+//! The payload still names files by their original paths: [`crate::rpmfile::header::FileInfo::orig_path`]
 //! keeps that name for the unpacker.
 
 use rpm::IndexTag as T;
 
-use super::header::{Header, RpmFile};
+use crate::rpmfile::header::{Header, RpmFile};
+use crate::rpmfile::HeaderError;
 
 /// One relocation asked for on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +49,7 @@ pub enum RelocateError {
         /// The package.
         nevra: String,
         /// What is wrong.
-        reason: String,
+        reason: HeaderError,
     },
 }
 
@@ -185,7 +186,7 @@ pub fn relocate(
         })
         .collect();
 
-    let bad = |reason: String| RelocateError::BadHeader {
+    let bad = |reason: HeaderError| RelocateError::BadHeader {
         nevra: nevra.clone(),
         reason,
     };

@@ -23,6 +23,9 @@ use rustix::fs::{openat, renameat, statat, unlinkat, AtFlags, Mode, OFlags};
 
 use super::relocate::HeaderRelocation;
 use super::rootfs::Root;
+use crate::error::IoError;
+use crate::rpmfile::macros::read_macro_file;
+use crate::rpmfile::{HeaderError, RpmFile, RpmFileError};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
@@ -31,17 +34,9 @@ use tracing::debug;
 /// A failure writing the rpmdb.
 #[derive(Debug, thiserror::Error)]
 pub enum RpmDbError {
-    /// An I/O failure on a named path.
-    #[error("failed to {action} `{path}`")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: String,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file-system call on the database or its directory failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// An sqlite failure on the database.
     #[error("rpmdb `{path}`: failed to {action}")]
     Sqlite {
@@ -49,7 +44,6 @@ pub enum RpmDbError {
         action: String,
         /// The database file.
         path: String,
-        /// Cause.
         #[source]
         source: rusqlite::Error,
     },
@@ -61,7 +55,7 @@ pub enum RpmDbError {
         /// The package (NEVRA when known).
         package: String,
         /// What is wrong.
-        reason: String,
+        reason: HeaderError,
     },
     /// The install facts do not fit the header.
     #[error("{package}: {reason}")]
@@ -69,14 +63,6 @@ pub enum RpmDbError {
         /// The package.
         package: String,
         /// What is wrong.
-        reason: String,
-    },
-    /// Not an RPM file.
-    #[error("`{path}` is not an rpm package: {reason}")]
-    NotRpm {
-        /// The file.
-        path: String,
-        /// Why.
         reason: String,
     },
 }
@@ -426,21 +412,22 @@ fn be32(b: &[u8], at: usize) -> u32 {
 impl<'a> Blob<'a> {
     /// Parse and bounds-check a blob (the checks of rpm's `hdrblobInit`/`hdrblobVerifyInfo`
     /// that matter for reading it).
-    fn parse(raw: &'a [u8]) -> Result<Blob<'a>, String> {
+    fn parse(raw: &'a [u8]) -> Result<Blob<'a>, HeaderError> {
         if raw.len() < 8 {
             return Err("shorter than its 8-byte intro".into());
         }
         let il = be32(raw, 0) as usize;
         let dl = be32(raw, 4) as usize;
         if il == 0 || il > 0xffff || dl > 0x0fff_ffff {
-            return Err(format!("implausible index length {il} or data length {dl}"));
+            return Err(format!("implausible index length {il} or data length {dl}").into());
         }
         let data_start = 8 + 16 * il;
         if raw.len() < data_start + dl {
             return Err(format!(
                 "blob of {} bytes is shorter than its {il} entries and {dl} data bytes",
                 raw.len()
-            ));
+            )
+            .into());
         }
         let ds = &raw[data_start..data_start + dl];
         let mut entries = Vec::with_capacity(il);
@@ -451,14 +438,14 @@ impl<'a> Blob<'a> {
             let offset = be32(raw, at + 8) as i32;
             let count = be32(raw, at + 12);
             if !(T_NULL + 1..=T_I18NSTRING).contains(&ty) {
-                return Err(format!("tag {tag} has bad type {ty}"));
+                return Err(format!("tag {tag} has bad type {ty}").into());
             }
             if offset < 0 || offset as usize > dl || count == 0 {
-                return Err(format!("tag {tag}: bad offset {offset} or count {count}"));
+                return Err(format!("tag {tag}: bad offset {offset} or count {count}").into());
             }
             let off = offset as usize;
             if align_diff(ty, off) != 0 {
-                return Err(format!("tag {tag}: misaligned offset {off}"));
+                return Err(format!("tag {tag}: misaligned offset {off}").into());
             }
             let len = data_length(ty, count, &ds[off..])
                 .ok_or_else(|| format!("tag {tag}: data does not fit"))?;
@@ -577,9 +564,9 @@ pub fn db_header_blob(
     let bad = |which, reason: String| RpmDbError::BadHeader {
         which,
         package: package.clone(),
-        reason,
+        reason: reason.into(),
     };
-    let sig = Blob::parse(sig_blob).map_err(|r| bad("signature", r))?;
+    let sig = Blob::parse(sig_blob).map_err(|r| bad("signature", r.0))?;
 
     // The main header must be one sealed immutable region with nothing outside it (what rpmbuild
     // writes); legacy v3 headers and headers carrying dribbles would need rpm's conversions.
@@ -1148,18 +1135,10 @@ impl RpmDb {
     fn open_in(root: &Path, dbpath: &str, keep: bool) -> Result<RpmDb, RpmDbError> {
         let dbpath = clamp_in_root(dbpath);
         let shown = root.join(dbpath.trim_start_matches('/'));
-        let io = |action, path: &Path| {
-            let path = path.display().to_string();
-            move |source| RpmDbError::Io {
-                action,
-                path,
-                source,
-            }
-        };
-        fs::create_dir_all(root).map_err(io("create the root", root))?;
-        let rootfs = Root::open(root).map_err(io("open the root", root))?;
-        let dirfd =
-            ensure_dir(root, &rootfs, &dbpath).map_err(io("create the rpmdb directory", &shown))?;
+        fs::create_dir_all(root).map_err(IoError::at("create the root", root))?;
+        let rootfs = Root::open(root).map_err(IoError::at("open the root", root))?;
+        let dirfd = ensure_dir(root, &rootfs, &dbpath)
+            .map_err(IoError::at("create the rpmdb directory", &shown))?;
         let file = shown.join(DB_FILE);
         let exists = statat(&dirfd, DB_FILE, AtFlags::SYMLINK_NOFOLLOW).is_ok();
         if !keep || !exists {
@@ -1167,11 +1146,12 @@ impl RpmDb {
                 let name = format!("{DB_FILE}{suffix}");
                 match unlinkat(&dirfd, name.as_str(), AtFlags::empty()) {
                     Err(e) if e != rustix::io::Errno::NOENT => {
-                        return Err(RpmDbError::Io {
-                            action: "remove the old rpmdb",
-                            path: shown.join(&name).display().to_string(),
-                            source: e.into(),
-                        })
+                        return Err(IoError::new(
+                            "remove the old rpmdb",
+                            shown.join(&name),
+                            e.into(),
+                        )
+                        .into())
                     }
                     _ => {}
                 }
@@ -1357,12 +1337,8 @@ impl RpmDb {
             source,
         })?;
         let io = |action, name: &str| {
-            let path = file.with_file_name(name).display().to_string();
-            move |source: rustix::io::Errno| RpmDbError::Io {
-                action,
-                path,
-                source: source.into(),
-            }
+            let path = file.with_file_name(name);
+            move |source: rustix::io::Errno| IoError::new(action, path, source.into())
         };
         let db = openat(
             &dirfd,
@@ -1426,7 +1402,9 @@ pub fn target_dbpath(root: &Path) -> String {
     for f in &files {
         if let Some(text) = read_in_root(&rootfs, f) {
             any = true;
-            parse_macros(&text, &mut macros);
+            for definition in read_macro_file(&text) {
+                macros.insert(definition.name, definition.body);
+            }
         }
     }
     if !any || !macros.contains_key("_dbpath") {
@@ -1536,15 +1514,8 @@ fn read_in_root(root: &Root, path: &str) -> Option<String> {
 pub fn move_db(root: &Path, from: &str, to: &str) -> Result<(), RpmDbError> {
     let (from, to) = (clamp_in_root(from), clamp_in_root(to));
     let io = |action, path: &str| {
-        let path = root
-            .join(path.trim_start_matches('/'))
-            .display()
-            .to_string();
-        move |source: std::io::Error| RpmDbError::Io {
-            action,
-            path,
-            source,
-        }
+        let path = root.join(path.trim_start_matches('/'));
+        move |source: std::io::Error| IoError::new(action, path, source)
     };
     let rootfs = Root::open(root).map_err(io("open the root", "/"))?;
     let dst = ensure_dir(root, &rootfs, &to).map_err(io("create the rpmdb directory", &to))?;
@@ -1643,16 +1614,10 @@ pub fn installed_packages(root: &Path, dbpath: &str) -> Result<Vec<InstalledPack
             source,
         }
     };
-    let rootfs = Root::open(root).map_err(|source| RpmDbError::Io {
-        action: "open the root",
-        path: root.display().to_string(),
-        source,
-    })?;
-    let dirfd = rootfs.open_dir(&dbpath).map_err(|source| RpmDbError::Io {
-        action: "open the rpmdb directory",
-        path: shown.display().to_string(),
-        source,
-    })?;
+    let rootfs = Root::open(root).map_err(IoError::at("open the root", root))?;
+    let dirfd = rootfs
+        .open_dir(&dbpath)
+        .map_err(IoError::at("open the rpmdb directory", &shown))?;
     let conn = Connection::open_with_flags(
         fd_path(&dirfd, DB_FILE),
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -1694,50 +1659,6 @@ pub fn installed_packages(root: &Path, dbpath: &str) -> Result<Vec<InstalledPack
         });
     }
     Ok(out)
-}
-
-/// Macro definitions of a macro file: `%name[(opts)] body`, bodies continued by a trailing `\`.
-fn parse_macros(text: &str, out: &mut BTreeMap<String, String>) {
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let l = line.trim_start();
-        let Some(rest) = l.strip_prefix('%') else {
-            continue;
-        };
-        let name_len = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
-        if name_len == 0 {
-            continue;
-        }
-        let name = &rest[..name_len];
-        let mut body = rest[name_len..].to_string();
-        if body.starts_with('(') {
-            match body.find(')') {
-                Some(e) => body = body[e + 1..].to_string(),
-                None => continue,
-            }
-        }
-        // A body goes on while a line ends with `\` or its braces are open (rpm's rdcl).
-        let depth = |b: &str| {
-            b.chars().fold(0i32, |d, c| match c {
-                '{' => d + 1,
-                '}' => d - 1,
-                _ => d,
-            })
-        };
-        while body.ends_with('\\') || depth(&body) > 0 {
-            if body.ends_with('\\') {
-                body.pop();
-            }
-            body.push('\n');
-            match lines.next() {
-                Some(n) => body.push_str(n),
-                None => break,
-            }
-        }
-        out.insert(name.to_string(), body.trim().to_string());
-    }
 }
 
 /// Expand the macro forms a `%_dbpath` definition uses: `%{name}`, `%name`, `%{?name}`,
@@ -1825,47 +1746,10 @@ fn expand_macros(s: &str, macros: &BTreeMap<String, String>, depth: u32) -> Opti
 // ---------------------------------------------------------------------------------------------
 // Reading blobs from .rpm files (for tests and tools).
 
-/// The signature and main header blobs of an .rpm file (96-byte lead, signature header padded to
-/// 8 bytes, main header), each without its 8-byte magic and without padding.
-pub fn read_rpm_blobs(path: &Path) -> Result<(Vec<u8>, Vec<u8>), RpmDbError> {
-    use std::io::Read;
-    let not_rpm = |reason: &str| RpmDbError::NotRpm {
-        path: path.display().to_string(),
-        reason: reason.to_string(),
-    };
-    let io = |source| RpmDbError::Io {
-        action: "read",
-        path: path.display().to_string(),
-        source,
-    };
-    let mut f = fs::File::open(path).map_err(io)?;
-    let mut lead = [0u8; 96];
-    f.read_exact(&mut lead).map_err(io)?;
-    if lead[..4] != [0xed, 0xab, 0xee, 0xdb] {
-        return Err(not_rpm("bad lead magic"));
-    }
-    let read_header = |f: &mut fs::File| -> Result<Vec<u8>, RpmDbError> {
-        let mut intro = [0u8; 16];
-        f.read_exact(&mut intro).map_err(io)?;
-        if intro[..3] != [0x8e, 0xad, 0xe8] {
-            return Err(not_rpm("bad header magic"));
-        }
-        let il = be32(&intro, 8) as usize;
-        let dl = be32(&intro, 12) as usize;
-        if il > 0xffff || dl > 0x0fff_ffff {
-            return Err(not_rpm("implausible header size"));
-        }
-        let mut blob = intro[8..].to_vec();
-        blob.resize(8 + 16 * il + dl, 0);
-        f.read_exact(&mut blob[8..]).map_err(io)?;
-        Ok(blob)
-    };
-    let sig = read_header(&mut f)?;
-    let pad = (8 - (sig.len() + 8) % 8) % 8;
-    let mut skip = [0u8; 8];
-    f.read_exact(&mut skip[..pad]).map_err(io)?;
-    let hdr = read_header(&mut f)?;
-    Ok((sig, hdr))
+/// The signature and main header blobs of an .rpm file, as the rpmdb stores them.
+pub fn read_rpm_blobs(path: &Path) -> Result<(Vec<u8>, Vec<u8>), RpmFileError> {
+    let rpm = RpmFile::open(path)?;
+    Ok((rpm.sig_blob, rpm.hdr_blob))
 }
 
 #[cfg(test)]

@@ -23,9 +23,49 @@
 //!   TIOCLINUX) or freeze the host's file system (FIFREEZE) fail with EPERM.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::mount::{mount, mount_bind, mount_remount, MountFlags, MountPropagationFlags};
+
+/// A step of entering the sandbox that failed; the script does not run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SandboxError {
+    /// A namespace, mount, pivot or capability call failed.
+    #[error("cannot {step}: {reason}")]
+    Step {
+        /// What was being done ("mount /proc").
+        step: String,
+        /// The OS's reason.
+        reason: std::io::Error,
+    },
+    /// kiln leaked an open directory into the helper.
+    #[error(
+        "an open directory (fd {fd}, `{}`) was inherited from kiln; refusing to run a script \
+         with a way out of its root",
+        target.display()
+    )]
+    InheritedDirectory {
+        /// The descriptor.
+        fd: u32,
+        /// The directory it names.
+        target: PathBuf,
+    },
+    /// seccompiler cannot compile the filter.
+    #[error("cannot build the seccomp filter: {0}")]
+    SeccompBuild(seccompiler::BackendError),
+    /// The kernel refused the filter.
+    #[error("cannot apply the seccomp filter: {0}")]
+    SeccompApply(seccompiler::Error),
+}
+
+/// A `map_err` adapter: the failure of `step` (a verb phrase).
+fn step<E: Into<std::io::Error>>(step: impl Into<String>) -> impl FnOnce(E) -> SandboxError {
+    let step = step.into();
+    move |e| SandboxError::Step {
+        step,
+        reason: e.into(),
+    }
+}
 
 /// Who is inside: scriptlets get no terminal; the interactive shell keeps the user's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,16 +78,18 @@ pub(crate) enum Occupant {
 
 /// Enter the sandbox at `root` (see the module doc). On success the process's root and cwd
 /// are the root's `/`.
-pub(crate) fn enter(root: &Path, who: Occupant) -> Result<(), String> {
+pub(crate) fn enter(root: &Path, who: Occupant) -> Result<(), SandboxError> {
     check_inherited_fds()?;
     unshare_namespaces()?;
     let root = root
         .canonicalize()
-        .map_err(|e| format!("cannot resolve the root `{}`: {e}", root.display()))?;
+        .map_err(step(format!("resolve the root `{}`", root.display())))?;
     // pivot_root needs the new root to be a mount point; recursive, so that whatever kiln
     // mounted beneath the root stays visible.
-    rustix::mount::mount_bind_recursive(&root, &root)
-        .map_err(|e| format!("cannot bind the root `{}` onto itself: {e}", root.display()))?;
+    rustix::mount::mount_bind_recursive(&root, &root).map_err(step(format!(
+        "bind the root `{}` onto itself",
+        root.display()
+    )))?;
     api_filesystems(&root, who)?;
     pivot(&root)?;
     drop_capabilities()?;
@@ -56,7 +98,7 @@ pub(crate) fn enter(root: &Path, who: Occupant) -> Result<(), String> {
 
 /// A directory inherited from kiln would be a way out that no mount namespace closes
 /// (`openat(fd, "..")`): refuse to go on rather than hope. kiln opens everything close-on-exec.
-fn check_inherited_fds() -> Result<(), String> {
+fn check_inherited_fds() -> Result<(), SandboxError> {
     let fds: Vec<u32> = match std::fs::read_dir("/proc/self/fd") {
         Ok(d) => d
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
@@ -68,17 +110,13 @@ fn check_inherited_fds() -> Result<(), String> {
         // The read_dir's own fd is closed by now: it fails to stat and is skipped.
         if std::fs::metadata(&link).is_ok_and(|m| m.is_dir()) {
             let to = std::fs::read_link(&link).unwrap_or_default();
-            return Err(format!(
-                "an open directory (fd {fd}, `{}`) was inherited from kiln; refusing to run a \
-                 script with a way out of its root",
-                to.display()
-            ));
+            return Err(SandboxError::InheritedDirectory { fd, target: to });
         }
     }
     Ok(())
 }
 
-fn unshare_namespaces() -> Result<(), String> {
+fn unshare_namespaces() -> Result<(), SandboxError> {
     use rustix::thread::UnshareFlags;
     // rustix deprecates the safe `unshare` because CLONE_FILES/CLONE_FS can invalidate fds
     // other threads hold; new namespaces in this single-threaded helper cannot.
@@ -86,7 +124,7 @@ fn unshare_namespaces() -> Result<(), String> {
     rustix::thread::unshare(
         UnshareFlags::NEWNS | UnshareFlags::NEWNET | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC,
     )
-    .map_err(|e| format!("cannot unshare the mount, network, UTS and IPC namespaces: {e}"))?;
+    .map_err(step("unshare the mount, network, UTS and IPC namespaces"))?;
     // Not every kernel has cgroup namespaces; nothing depends on it (no cgroupfs is mounted).
     #[allow(deprecated)]
     let _ = rustix::thread::unshare(UnshareFlags::NEWCGROUP);
@@ -95,7 +133,7 @@ fn unshare_namespaces() -> Result<(), String> {
         "/",
         MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
     )
-    .map_err(|e| format!("cannot make the mounts private: {e}"))
+    .map_err(step("make the mounts private"))
 }
 
 /// Only mount on real directories: a symlink planted by a package must not redirect a mount.
@@ -103,12 +141,11 @@ fn real_dir(p: &Path) -> bool {
     std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_dir())
 }
 
-fn api_filesystems(root: &Path, who: Occupant) -> Result<(), String> {
+fn api_filesystems(root: &Path, who: Occupant) -> Result<(), SandboxError> {
     let hardened = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
     let proc_dir = root.join("proc");
     if real_dir(&proc_dir) {
-        mount("proc", &proc_dir, "proc", hardened, None)
-            .map_err(|e| format!("cannot mount /proc: {e}"))?;
+        mount("proc", &proc_dir, "proc", hardened, None).map_err(step("mount /proc"))?;
         protect_proc(&proc_dir)?;
     }
     let sys_dir = root.join("sys");
@@ -122,7 +159,7 @@ fn api_filesystems(root: &Path, who: Occupant) -> Result<(), String> {
             hardened | MountFlags::RDONLY,
             None,
         )
-        .map_err(|e| format!("cannot mount /sys: {e}"))?;
+        .map_err(step("mount /sys"))?;
     }
     let dev_dir = root.join("dev");
     if real_dir(&dev_dir) {
@@ -134,7 +171,7 @@ fn api_filesystems(root: &Path, who: Occupant) -> Result<(), String> {
             MountFlags::NOSUID | MountFlags::NOEXEC,
             Some(c"mode=0755"),
         )
-        .map_err(|e| format!("cannot mount a tmpfs on /dev: {e}"))?;
+        .map_err(step("mount a tmpfs on /dev"))?;
         let mut nodes = vec!["null", "zero", "full", "random", "urandom"];
         // /dev/tty is kiln's terminal: the shell's user's, no business of a scriptlet's.
         if who == Occupant::Shell {
@@ -144,7 +181,7 @@ fn api_filesystems(root: &Path, who: Occupant) -> Result<(), String> {
             let target = dev_dir.join(node);
             if std::fs::File::create(&target).is_ok() {
                 mount_bind(Path::new("/dev").join(node), &target)
-                    .map_err(|e| format!("cannot bind /dev/{node}: {e}"))?;
+                    .map_err(step(format!("bind /dev/{node}")))?;
             }
         }
         for (name, to) in [
@@ -168,20 +205,20 @@ fn api_filesystems(root: &Path, who: Occupant) -> Result<(), String> {
             MountFlags::NOSUID | MountFlags::NODEV,
             Some(c"mode=0755"),
         )
-        .map_err(|e| format!("cannot mount a tmpfs on /run: {e}"))?;
+        .map_err(step("mount a tmpfs on /run"))?;
     }
     Ok(())
 }
 
 /// What of /proc reaches the host kernel: the knobs read-only, the leaks masked (the list
 /// container runtimes use).
-fn protect_proc(proc_dir: &Path) -> Result<(), String> {
+fn protect_proc(proc_dir: &Path) -> Result<(), SandboxError> {
     for name in ["sys", "sysrq-trigger", "irq", "bus", "fs"] {
         let p = proc_dir.join(name);
         if std::fs::symlink_metadata(&p).is_err() {
             continue;
         }
-        mount_bind(&p, &p).map_err(|e| format!("cannot bind /proc/{name}: {e}"))?;
+        mount_bind(&p, &p).map_err(step(format!("bind /proc/{name}")))?;
         mount_remount(
             &p,
             MountFlags::BIND
@@ -191,7 +228,7 @@ fn protect_proc(proc_dir: &Path) -> Result<(), String> {
                 | MountFlags::NOEXEC,
             "",
         )
-        .map_err(|e| format!("cannot make /proc/{name} read-only: {e}"))?;
+        .map_err(step(format!("make /proc/{name} read-only")))?;
     }
     for name in [
         "kcore",
@@ -211,22 +248,21 @@ fn protect_proc(proc_dir: &Path) -> Result<(), String> {
         } else {
             mount_bind("/dev/null", &p)
         };
-        r.map_err(|e| format!("cannot mask /proc/{name}: {e}"))?;
+        r.map_err(step(format!("mask /proc/{name}")))?;
     }
     Ok(())
 }
 
 /// Make `root` the process's root and detach the old one: no host path is reachable after.
-fn pivot(root: &Path) -> Result<(), String> {
-    std::env::set_current_dir(root)
-        .map_err(|e| format!("cannot chdir to `{}`: {e}", root.display()))?;
+fn pivot(root: &Path) -> Result<(), SandboxError> {
+    std::env::set_current_dir(root).map_err(step(format!("chdir to `{}`", root.display())))?;
     // `pivot_root(".", ".")` stacks the old root on the new one; detaching it leaves the new
     // root alone, with no directory of its own needed to park the old one.
     rustix::process::pivot_root(".", ".")
-        .map_err(|e| format!("cannot pivot_root to `{}`: {e}", root.display()))?;
+        .map_err(step(format!("pivot_root to `{}`", root.display())))?;
     rustix::mount::unmount(".", rustix::mount::UnmountFlags::DETACH)
-        .map_err(|e| format!("cannot detach the old root: {e}"))?;
-    std::env::set_current_dir("/").map_err(|e| format!("cannot chdir to / in the root: {e}"))
+        .map_err(step("detach the old root"))?;
+    std::env::set_current_dir("/").map_err(step("chdir to / in the root"))
 }
 
 /// Capabilities whose use reaches beyond the root: the kernel (modules, raw I/O, kexec via
@@ -256,7 +292,7 @@ fn dropped() -> rustix::thread::CapabilitySet {
         | C::CHECKPOINT_RESTORE
 }
 
-fn drop_capabilities() -> Result<(), String> {
+fn drop_capabilities() -> Result<(), SandboxError> {
     use rustix::thread::CapabilitySet;
     let drop = dropped();
     for bit in 0..64 {
@@ -267,16 +303,14 @@ fn drop_capabilities() -> Result<(), String> {
         match rustix::thread::remove_capability_from_bounding_set(cap) {
             // EINVAL: a capability this kernel does not know; nothing to drop.
             Ok(()) | Err(rustix::io::Errno::INVAL) => {}
-            Err(e) => return Err(format!("cannot drop {cap:?} from the bounding set: {e}")),
+            Err(e) => return Err(step(format!("drop {cap:?} from the bounding set"))(e)),
         }
     }
-    let mut sets = rustix::thread::capabilities(None)
-        .map_err(|e| format!("cannot read the capabilities: {e}"))?;
+    let mut sets = rustix::thread::capabilities(None).map_err(step("read the capabilities"))?;
     sets.effective &= !drop;
     sets.permitted &= !drop;
     sets.inheritable = CapabilitySet::empty();
-    rustix::thread::set_capabilities(None, sets)
-        .map_err(|e| format!("cannot set the capabilities: {e}"))?;
+    rustix::thread::set_capabilities(None, sets).map_err(step("set the capabilities"))?;
     // Kernels before 4.3 have no ambient set.
     let _ = rustix::thread::clear_ambient_capability_set();
     Ok(())
@@ -353,16 +387,16 @@ fn denied_syscalls() -> Vec<i64> {
 /// FIFREEZE stops every writer of the file system the root lives on.
 const DENIED_IOCTLS: [u64; 3] = [0x5412, 0x541C, 0xC004_5877];
 
-fn install_seccomp_filter() -> Result<(), String> {
+fn install_seccomp_filter() -> Result<(), SandboxError> {
     let Some(program) = seccomp_program()? else {
         return Ok(());
     };
     // Also sets no_new_privs: as root that changes nothing but SELinux transitions.
-    seccompiler::apply_filter(&program).map_err(|e| format!("cannot apply the seccomp filter: {e}"))
+    seccompiler::apply_filter(&program).map_err(SandboxError::SeccompApply)
 }
 
 /// The filter as BPF; `None` where seccompiler does not know the host arch.
-fn seccomp_program() -> Result<Option<seccompiler::BpfProgram>, String> {
+fn seccomp_program() -> Result<Option<seccompiler::BpfProgram>, SandboxError> {
     use seccompiler::{
         SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition as Cond,
         SeccompFilter, SeccompRule, TargetArch,
@@ -374,10 +408,10 @@ fn seccomp_program() -> Result<Option<seccompiler::BpfProgram>, String> {
         return Ok(None);
     };
     let cond = |arg: u8, op: Op, value: u64| Cond::new(arg, Len::Dword, op, value);
-    let err = |e: seccompiler::BackendError| format!("cannot build the seccomp filter: {e}");
+    let err = SandboxError::SeccompBuild;
     // mknod(path, mode, dev) / mknodat(dirfd, path, mode, dev): block devices never; character
     // devices only from the list.
-    let mknod_rules = |mode_arg: u8| -> Result<Vec<SeccompRule>, String> {
+    let mknod_rules = |mode_arg: u8| -> Result<Vec<SeccompRule>, SandboxError> {
         let ifmt = u64::from(libc::S_IFMT);
         let block = SeccompRule::new(vec![cond(
             mode_arg,
@@ -393,7 +427,7 @@ fn seccomp_program() -> Result<Option<seccompiler::BpfProgram>, String> {
         }
         Ok(vec![block, SeccompRule::new(chr).map_err(err)?])
     };
-    let ioctl_rules = || -> Result<Vec<SeccompRule>, String> {
+    let ioctl_rules = || -> Result<Vec<SeccompRule>, SandboxError> {
         DENIED_IOCTLS
             .iter()
             .map(|&req| SeccompRule::new(vec![cond(1, Op::Eq, req).map_err(err)?]).map_err(err))

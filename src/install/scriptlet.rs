@@ -83,7 +83,6 @@ pub enum ScriptError {
         exe: String,
         /// Scriptlet.
         name: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },
@@ -114,7 +113,6 @@ pub enum ScriptError {
     Pipe {
         /// Scriptlet.
         name: String,
-        /// Cause.
         #[source]
         source: std::io::Error,
     },
@@ -285,7 +283,7 @@ pub fn helper_main() -> i32 {
         Err(e) => return setup_failed(&format!("cannot open /dev/null: {e}")),
     };
     if let Err(e) = super::sandbox::enter(&spec.root, super::sandbox::Occupant::Script) {
-        return setup_failed(&e);
+        return setup_failed(&e.to_string());
     }
     if spec.prog.first().map(String::as_str) == Some("<lua>") {
         return run_lua_here(&spec);
@@ -303,7 +301,7 @@ pub fn shell_main(root: &Path) -> i32 {
         Ok(crate::pidns::Role::Init) => {}
     }
     if let Err(e) = super::sandbox::enter(root, super::sandbox::Occupant::Shell) {
-        return setup_failed(&e);
+        return setup_failed(&e.to_string());
     }
     let shell = ["/bin/bash", "/bin/sh"]
         .into_iter()

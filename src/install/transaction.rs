@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use tracing::debug;
 
-use super::header::{FileTriggerKind, RpmFile, ScriptKind, Scriptlet, TriggerKind};
 use super::installed;
 use super::relocate::{self, HeaderRelocation};
 use super::rootfs::Root;
@@ -36,7 +35,10 @@ use super::rpmdb::{self, InstallInfo, RpmDb};
 use super::scriptlet::{ScriptRunner, ScriptSpec};
 use super::unpack::{self, Owners, UnpackOptions};
 use super::InstallError;
+use crate::error::IoError;
 use crate::progress::InstallReporter;
+use crate::rpmfile::header::{FileTriggerKind, RpmFile, ScriptKind, Scriptlet, TriggerKind};
+use crate::rpmfile::Evr;
 
 /// rpm runs file triggers with a priority at or above this before `%post`, the rest after.
 const TRIGGER_PRIORITY_BOUND: u32 = 10000;
@@ -113,6 +115,8 @@ struct Pkg {
     shared: unpack::Sharing,
     /// What `--prefix`/`--relocate` changed (`None`: not asked for).
     relocation: Option<HeaderRelocation>,
+    /// Its scriptlets' `RPM_INSTALL_PREFIX*` (see [`install_prefixes`]).
+    install_prefixes: Vec<String>,
 }
 
 /// An unpack failure of package `nevra` as the install reports it (an interrupt stays one).
@@ -129,14 +133,14 @@ fn unpack_error(nevra: &str) -> impl FnOnce(unpack::UnpackError) -> InstallError
 /// Where a package's prefixes are installed, for its scriptlets' `RPM_INSTALL_PREFIX*`: the
 /// relocated prefixes, else those its stored header records (`INSTPREFIXES`), else its
 /// `PREFIXES`.
-fn install_prefixes(p: &Pkg) -> Vec<String> {
-    if let Some(r) = &p.relocation {
+fn install_prefixes(rpm: &RpmFile, relocation: Option<&HeaderRelocation>) -> Vec<String> {
+    if let Some(r) = relocation {
         return r.inst_prefixes.clone();
     }
-    let inst = super::header::Header::parse(&p.rpm.hdr_blob)
+    let inst = crate::rpmfile::header::Header::parse(&rpm.hdr_blob)
         .ok()
         .and_then(|h| h.strings(rpm::IndexTag::RPMTAG_INSTPREFIXES).ok().flatten());
-    inst.unwrap_or_else(|| relocate::prefixes(&p.rpm))
+    inst.unwrap_or_else(|| relocate::prefixes(rpm))
 }
 
 fn script_name(kind: &str, sname: &str) -> String {
@@ -188,6 +192,7 @@ pub fn install(
                 installed_size: i.files.iter().map(|f| f.size).sum(),
                 files: Vec::new(),
                 shared: Default::default(),
+                install_prefixes: install_prefixes(&rpm, relocation.as_ref()),
                 rpm,
                 relocation,
             })
@@ -211,7 +216,8 @@ pub fn install(
         installed::kept_configs(root, &installed, &refs)
     };
     for f in pkgs.iter_mut().flat_map(|p| p.rpm.info.files.iter_mut()) {
-        f.keep_on_disk = keep.contains(&f.path) && f.flags & super::header::RPMFILE_CONFIG != 0;
+        f.keep_on_disk =
+            keep.contains(&f.path) && f.flags & crate::rpmfile::header::RPMFILE_CONFIG != 0;
     }
     report.timings.push(("file conflicts".into(), t0.elapsed()));
     // Installed packages go first in the list: triggers and `$1` counts see them as the
@@ -230,27 +236,16 @@ pub fn install(
                 installed_size: 0,
                 files: i.present_files().map(|f| f.path.clone()).collect(),
                 shared: Default::default(),
+                install_prefixes: install_prefixes(&i.rpm, None),
                 rpm: i.rpm,
                 relocation: None,
             }
         }),
     );
 
-    std::fs::create_dir_all(root).map_err(|source| InstallError::Io {
-        action: "create the root",
-        path: root.display().to_string(),
-        source,
-    })?;
-    let io = |action: &'static str| {
-        let path = root.display().to_string();
-        move |source| InstallError::Io {
-            action,
-            path,
-            source,
-        }
-    };
-    let rootfs = Root::open(root).map_err(io("open the root"))?;
-    let owners = Owners::new(&rootfs).map_err(io("read the users and groups of"))?;
+    std::fs::create_dir_all(root).map_err(IoError::at("create the root", root))?;
+    let rootfs = Root::open(root).map_err(IoError::at("open the root", root))?;
+    let owners = Owners::new(&rootfs).map_err(IoError::at("read the users and groups of", root))?;
     let uopts = UnpackOptions {
         exclude_docs: opts.exclude_docs,
         inst_langs: opts.inst_langs.clone(),
@@ -381,7 +376,7 @@ impl Tx<'_> {
                 if let Some(s) = script_of(&p.rpm, ScriptKind::PreTrans) {
                     let name = script_name("pretrans", &p.sname);
                     let arg1 = instances(&pkgs[..first_new], &p.rpm.info.name) + 1;
-                    self.run_critical(s, &name, Some(arg1), None, None, &install_prefixes(p))?;
+                    self.run_critical(s, &name, Some(arg1), None, None, &p.install_prefixes)?;
                 }
             }
         }
@@ -425,7 +420,7 @@ impl Tx<'_> {
                 if let Some(s) = script_of(&p.rpm, ScriptKind::PostTrans) {
                     let name = script_name("posttrans", &p.sname);
                     let arg1 = instances(pkgs, &p.rpm.info.name);
-                    self.run_noncritical(s, &name, Some(arg1), None, None, &install_prefixes(p))?;
+                    self.run_noncritical(s, &name, Some(arg1), None, None, &p.install_prefixes)?;
                 }
             }
             self.trans_file_triggers(pkgs, first_new)?;
@@ -512,7 +507,7 @@ impl Tx<'_> {
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Pre) {
             let (name, prefixes) = (
                 script_name("pre", &pkgs[i].sname),
-                install_prefixes(&pkgs[i]),
+                pkgs[i].install_prefixes.clone(),
             );
             self.run_critical(s, &name, Some(arg1), None, None, &prefixes)?;
         }
@@ -532,7 +527,7 @@ impl Tx<'_> {
         if let Some(s) = script_of(&pkgs[i].rpm, ScriptKind::Post) {
             let (name, prefixes) = (
                 script_name("post", &pkgs[i].sname),
-                install_prefixes(&pkgs[i]),
+                pkgs[i].install_prefixes.clone(),
             );
             self.run_noncritical(s, &name, Some(arg1), None, None, &prefixes)?;
         }
@@ -608,7 +603,7 @@ impl Tx<'_> {
                 if trig.conditions.iter().any(|c| dep_matches(c, src)) {
                     let name = script_name(label, &t.sname);
                     let (a1, a2) = (count(&t.rpm.info.name), count(&src.rpm.info.name));
-                    let prefixes = install_prefixes(t);
+                    let prefixes = t.install_prefixes.clone();
                     self.run_noncritical(&trig.script, &name, a1, a2, None, &prefixes)?;
                 }
             }
@@ -618,7 +613,7 @@ impl Tx<'_> {
                 if trig.conditions.iter().any(|c| dep_matches(c, s)) {
                     let name = script_name(label, &src.sname);
                     let (a1, a2) = (count(&src.rpm.info.name), count(&s.rpm.info.name));
-                    let prefixes = install_prefixes(src);
+                    let prefixes = src.install_prefixes.clone();
                     self.run_noncritical(&trig.script, &name, a1, a2, None, &prefixes)?;
                     break;
                 }
@@ -671,7 +666,7 @@ impl Tx<'_> {
             let t = &pkgs[ti];
             let ft = &t.rpm.info.file_triggers[k];
             let name = script_name(label, &t.sname);
-            let prefixes = install_prefixes(t);
+            let prefixes = t.install_prefixes.clone();
             self.run_noncritical(
                 &ft.script,
                 &name,
@@ -943,7 +938,7 @@ fn install_events(pkgs: &[Pkg]) -> Vec<bool> {
 }
 
 /// Whether a trigger condition matches a package (by name or provides, with version range).
-fn dep_matches(c: &super::header::Dep, p: &Pkg) -> bool {
+fn dep_matches(c: &crate::rpmfile::header::Dep, p: &Pkg) -> bool {
     let info = &p.rpm.info;
     let evr = match info.epoch {
         Some(e) => format!("{e}:{}-{}", info.version, info.release),
@@ -968,32 +963,11 @@ fn range_matches(flags: u32, want: &str, have: &str) -> bool {
     if want.is_empty() || flags & (LESS | GREATER | EQUAL) == 0 {
         return true;
     }
-    let ord = kiln_evr_cmp(have, want);
+    let parse = |text: &str| Evr::parse(text).unwrap_or_default();
+    let ord = parse(have).range_cmp(&parse(want));
     (flags & LESS != 0 && ord.is_lt())
         || (flags & GREATER != 0 && ord.is_gt())
         || (flags & EQUAL != 0 && ord.is_eq())
-}
-
-/// EVR comparison as rpm does (`[e:]v[-r]`; a missing release on the wanted side matches any).
-fn kiln_evr_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    fn split(s: &str) -> (u64, &str, Option<&str>) {
-        let (e, rest) = match s.split_once(':') {
-            Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) => (e.parse().unwrap_or(0), r),
-            _ => (0, s),
-        };
-        match rest.rsplit_once('-') {
-            Some((v, r)) => (e, v, Some(r)),
-            None => (e, rest, None),
-        }
-    }
-    let (ea, va, ra) = split(a);
-    let (eb, vb, rb) = split(b);
-    ea.cmp(&eb)
-        .then_with(|| super::vercmp::rpmvercmp(va, vb))
-        .then_with(|| match (ra, rb) {
-            (Some(x), Some(y)) => super::vercmp::rpmvercmp(x, y),
-            _ => std::cmp::Ordering::Equal,
-        })
 }
 
 /// The macros a Lua scriptlet may expand: the usual directories for the target arch.

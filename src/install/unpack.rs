@@ -8,24 +8,18 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 use std::sync::RwLock;
 
 use tracing::{debug, warn};
 
-use super::cpio::{CpioError, CpioReader, EntryName};
-use super::header::{FileInfo, RpmFile, RPMFILE_DOC, RPMFILE_GHOST};
-use super::payload::{self, BOMB_MESSAGE};
 use super::rootfs::{encode_caps, CapsError, Meta, NodeKind, Root, SizeMismatch};
+use crate::error::IoError;
+use crate::rpmfile::cpio::{CpioError, CpioReader, EntryName};
+use crate::rpmfile::header::{FileInfo, RpmFile, RPMFILE_DOC, RPMFILE_GHOST};
+use crate::rpmfile::payload::{self, BOMB_MESSAGE};
+use crate::rpmfile::RpmFileError;
 
-/// rpm's `RPMFILE_STATE_NORMAL`.
-pub const STATE_NORMAL: u8 = 0;
-/// rpm's `RPMFILE_STATE_NOTINSTALLED` (excluded docs and languages, and the directories they
-/// left empty).
-pub const STATE_NOTINSTALLED: u8 = 2;
-
-/// rpm's `RPMFILE_STATE_WRONGCOLOR` (a multilib file another package's file replaced).
-pub const STATE_WRONGCOLOR: u8 = 4;
+use super::rpmdb::{RPMFILE_STATE_NORMAL, RPMFILE_STATE_NOTINSTALLED, RPMFILE_STATE_WRONGCOLOR};
 
 const S_IFMT: u32 = 0o170000;
 const S_IFDIR: u32 = 0o040000;
@@ -39,54 +33,14 @@ const S_IFIFO: u32 = 0o010000;
 /// the file) and the path involved.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
-    /// The RPM file could not be opened.
-    #[error("failed to open `{path}`")]
-    Open {
-        /// File.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: io::Error,
-    },
-    /// The RPM file could not be read.
-    #[error("failed to read `{path}`")]
-    Read {
-        /// File.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: io::Error,
-    },
-    /// The RPM file ends inside its lead or headers.
-    #[error("`{path}` is truncated: its {what} ends early")]
-    Truncated {
-        /// File.
-        path: PathBuf,
-        /// Which part.
-        what: &'static str,
-    },
-    /// Not an RPM file, or a corrupt header.
-    #[error("`{path}` is not a valid rpm: {reason}")]
-    BadRpm {
-        /// File.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A payload format or compressor kiln does not read.
-    #[error("{pkg}: unsupported {what}")]
-    Unsupported {
-        /// Package NEVRA.
-        pkg: String,
-        /// What.
-        what: String,
-    },
+    /// The RPM file could not be read, is not an RPM, or its payload is of an unsupported kind.
+    #[error(transparent)]
+    Package(#[from] RpmFileError),
     /// The payload stream failed (corrupt compressed data, I/O error).
     #[error("{pkg}: failed to read the payload")]
     Payload {
         /// Package NEVRA.
         pkg: String,
-        /// Cause.
         #[source]
         source: io::Error,
     },
@@ -111,7 +65,6 @@ pub enum UnpackError {
     Cpio {
         /// Package NEVRA.
         pkg: String,
-        /// Cause.
         #[source]
         source: CpioError,
     },
@@ -158,22 +111,16 @@ pub enum UnpackError {
         pkg: String,
         /// The path.
         path: String,
-        /// Cause.
         #[source]
         source: CapsError,
     },
-    /// A filesystem operation beneath the root failed.
-    #[error("{pkg}: failed to {action} `{path}`")]
+    /// A filesystem operation beneath the root failed (the path is the one inside the root).
+    #[error("{pkg}")]
     Fs {
         /// Package NEVRA.
         pkg: String,
-        /// What was being done.
-        action: &'static str,
-        /// The path (inside the root).
-        path: String,
-        /// Cause.
         #[source]
-        source: io::Error,
+        source: IoError,
     },
     /// Two packages of the transaction install different files at one path.
     #[error("file `{path}` conflicts between {a} and {b}: {reason}")]
@@ -458,9 +405,7 @@ impl Unpacker<'_> {
         let path = path.to_owned();
         move |source| UnpackError::Fs {
             pkg,
-            action,
-            path,
-            source,
+            source: IoError::new(action, path, source),
         }
     }
 
@@ -921,9 +866,9 @@ pub fn unpack_sharing(
     let file_states = actions
         .iter()
         .map(|a| match a {
-            Action::Skip => STATE_NOTINSTALLED,
-            Action::WrongColor => STATE_WRONGCOLOR,
-            _ => STATE_NORMAL,
+            Action::Skip => RPMFILE_STATE_NOTINSTALLED,
+            Action::WrongColor => RPMFILE_STATE_WRONGCOLOR,
+            _ => RPMFILE_STATE_NORMAL,
         })
         .collect();
     debug!(pkg = %u.pkg, files = n, "unpacked");
@@ -1092,7 +1037,7 @@ pub struct Sharing {
     /// Header indexes of directories it sets that an earlier package set too (sorted).
     pub dir_rewrites: Vec<u32>,
     /// Header indexes of files of the colour not preferred where a file of the preferred one
-    /// (ELF64 on x86_64) shares the path: not written, recorded as `STATE_WRONGCOLOR`.
+    /// (ELF64 on x86_64) shares the path: not written, recorded as `RPMFILE_STATE_WRONGCOLOR`.
     pub wrong_color: Vec<u32>,
 }
 
@@ -1218,11 +1163,11 @@ mod tests {
 
     fn pkg(files: Vec<FileInfo>) -> RpmFile {
         RpmFile {
-            path: PathBuf::from("/nonexistent.rpm"),
+            path: std::path::PathBuf::from("/nonexistent.rpm"),
             sig_blob: Vec::new(),
             hdr_blob: Vec::new(),
             payload_offset: 0,
-            info: super::super::header::PackageInfo {
+            info: crate::rpmfile::header::PackageInfo {
                 files,
                 ..Default::default()
             },

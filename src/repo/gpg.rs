@@ -278,7 +278,8 @@ pub fn verify_package(
         DigestFailure::Unreadable(m) => Failure::Unreadable(m),
         d => Failure::Digest(d),
     })?;
-    let meta = crate::install::header::rpm_crate_metadata(path).map_err(Failure::Unreadable)?;
+    let meta = crate::rpmfile::header::rpm_crate_metadata(path)
+        .map_err(|e| Failure::Unreadable(e.to_string()))?;
     let report = meta
         .check_signatures(verifier)
         .map_err(|e| Failure::Unreadable(e.to_string()))?;

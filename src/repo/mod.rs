@@ -102,7 +102,7 @@ fn mirrors(spec: &RepoSpec, fetcher: &Fetcher) -> Result<(Vec<String>, Vec<Check
             let m = xml::parse_metalink(text).map_err(|message| RepoError::Parse {
                 what: "metalink",
                 file: url.to_string(),
-                message,
+                message: message.to_string(),
             })?;
             let bases: Vec<String> = usable_mirrors(url, m.urls.iter().map(String::as_str))?
                 .into_iter()
@@ -138,7 +138,7 @@ fn parse_repomd_file(path: &Path, label: &str) -> Result<Vec<RepomdRecord>, Repo
     xml::parse_repomd(&text).map_err(|message| RepoError::Parse {
         what: "repomd.xml",
         file: label.to_string(),
-        message,
+        message: message.to_string(),
     })
 }
 
@@ -188,7 +188,7 @@ fn read_comps(path: &Path) -> Result<Comps, RepoError> {
     xml::parse_comps(&text).map_err(|message| RepoError::Parse {
         what: "comps",
         file: path.display().to_string(),
-        message,
+        message: message.to_string(),
     })
 }
 

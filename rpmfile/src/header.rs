@@ -1,5 +1,5 @@
-//! RPM file headers: the lead, the signature header and the main header, kept raw (the rpmdb
-//! stores them) and parsed into what the installer needs.
+//! RPM file headers: the lead, the signature header and the main header, kept raw (an rpmdb
+//! stores them) and parsed into the facts an installer needs.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rpm::IndexTag as T;
 
-use super::unpack::UnpackError;
+use crate::error::{HeaderError, RpmFileError};
 
 /// One RPM file, opened and its headers read; the payload is not touched.
 #[derive(Debug, Clone)]
@@ -108,8 +108,8 @@ pub struct FileInfo {
     pub color: u32,
     /// The path the payload names it by, when relocation moved it (empty: `path`).
     pub orig_path: String,
-    /// Decided by the transaction, not read from the header: a modified `%config` file on
-    /// disk that rpm leaves as it is (`FA_SKIP`, see [`super::installed::kept_configs`]).
+    /// Decided by the installer, not read from the header: a modified `%config` file on disk
+    /// that rpm leaves as it is (`FA_SKIP`).
     pub keep_on_disk: bool,
 }
 
@@ -240,28 +240,24 @@ pub const RPMFILE_CONFIG: u32 = 1;
 /// be hostile. kiln's own parser reads them first, and the rpm crate's parser runs under
 /// `catch_unwind`: fuzzing found inputs on which it panics (an index past its data, rpm 0.30),
 /// which must be an error naming the file, not a crash of the build.
-pub fn rpm_crate_metadata(path: &Path) -> Result<rpm::PackageMetadata, String> {
-    RpmFile::open(path).map_err(|e| e.to_string())?;
+pub fn rpm_crate_metadata(path: &Path) -> Result<rpm::PackageMetadata, RpmFileError> {
+    RpmFile::open(path)?;
     match std::panic::catch_unwind(|| rpm::PackageMetadata::open(path)) {
         Ok(Ok(m)) => Ok(m),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!(
-            "`{}` has a malformed header (the rpm crate cannot parse it)",
-            path.display()
-        )),
+        Ok(Err(e)) => Err(RpmFileError::RpmCrate(e)),
+        Err(_) => Err(RpmFileError::RpmCratePanic {
+            path: path.to_path_buf(),
+        }),
     }
 }
 
 impl RpmFile {
     /// Reads the lead, the signature header and the main header of `path`.
-    pub fn open(path: impl AsRef<Path>) -> Result<RpmFile, UnpackError> {
+    pub fn open(path: impl AsRef<Path>) -> Result<RpmFile, RpmFileError> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|source| UnpackError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let file = std::fs::File::open(path).map_err(RpmFileError::io("open", path))?;
         let mut r = std::io::BufReader::with_capacity(64 * 1024, file);
-        let bad = |reason: String| UnpackError::BadRpm {
+        let bad = |reason: HeaderError| RpmFileError::Malformed {
             path: path.to_path_buf(),
             reason,
         };
@@ -320,7 +316,7 @@ impl PackageInfo {
 
     /// The facts of a stored rpmdb header (an installed package; entries appended after the
     /// immutable region replace the region's, as rpm reads them).
-    pub fn from_blob(blob: &[u8]) -> Result<PackageInfo, String> {
+    pub fn from_blob(blob: &[u8]) -> Result<PackageInfo, HeaderError> {
         PackageInfo::from_header(&Header::parse(blob)?)
     }
 
@@ -329,7 +325,7 @@ impl PackageInfo {
         self.scripts.iter().find(|s| s.kind == Some(kind))
     }
 
-    fn from_header(h: &Header<'_>) -> Result<PackageInfo, String> {
+    fn from_header(h: &Header<'_>) -> Result<PackageInfo, HeaderError> {
         let mut info = PackageInfo {
             name: h.string(T::RPMTAG_NAME)?.ok_or("header has no NAME")?,
             epoch: h.u32s(T::RPMTAG_EPOCH)?.and_then(|v| v.first().copied()),
@@ -381,38 +377,39 @@ fn read_exact(
     buf: &mut [u8],
     path: &Path,
     what: &'static str,
-) -> Result<(), UnpackError> {
+) -> Result<(), RpmFileError> {
     r.read_exact(buf).map_err(|source| {
         if source.kind() == std::io::ErrorKind::UnexpectedEof {
-            UnpackError::Truncated {
+            RpmFileError::Truncated {
                 path: path.to_path_buf(),
                 what,
             }
         } else {
-            UnpackError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
+            RpmFileError::io("read", path)(source)
         }
     })
 }
 
 /// Reads one header structure; returns it from the index count on (the magic dropped).
-fn read_header(r: &mut impl Read, path: &Path, what: &'static str) -> Result<Vec<u8>, UnpackError> {
+fn read_header(
+    r: &mut impl Read,
+    path: &Path,
+    what: &'static str,
+) -> Result<Vec<u8>, RpmFileError> {
     let mut intro = [0u8; 16];
     read_exact(r, &mut intro, path, what)?;
     if intro[..4] != HEADER_MAGIC {
-        return Err(UnpackError::BadRpm {
+        return Err(RpmFileError::Malformed {
             path: path.to_path_buf(),
-            reason: format!("{what} has no header magic"),
+            reason: format!("{what} has no header magic").into(),
         });
     }
     let il = u32::from_be_bytes(intro[8..12].try_into().unwrap_or_default());
     let dl = u32::from_be_bytes(intro[12..16].try_into().unwrap_or_default());
     if il > MAX_TAGS || dl > MAX_DATA {
-        return Err(UnpackError::BadRpm {
+        return Err(RpmFileError::Malformed {
             path: path.to_path_buf(),
-            reason: format!("{what} claims {il} tags and {dl} data bytes"),
+            reason: format!("{what} claims {il} tags and {dl} data bytes").into(),
         });
     }
     let len = 8 + 16 * il as usize + dl as usize;
@@ -424,12 +421,9 @@ fn read_header(r: &mut impl Read, path: &Path, what: &'static str) -> Result<Vec
     let got = r
         .take(want)
         .read_to_end(&mut blob)
-        .map_err(|source| UnpackError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(RpmFileError::io("read", path))?;
     if (got as u64) < want {
-        return Err(UnpackError::Truncated {
+        return Err(RpmFileError::Truncated {
             path: path.to_path_buf(),
             what,
         });
@@ -438,7 +432,7 @@ fn read_header(r: &mut impl Read, path: &Path, what: &'static str) -> Result<Vec
 }
 
 /// A parsed header blob: tag -> (type, offset, count) over the data store.
-pub(crate) struct Header<'a> {
+pub struct Header<'a> {
     entries: HashMap<u32, (u32, usize, usize)>,
     data: &'a [u8],
 }
@@ -454,7 +448,7 @@ const TYPE_I18NSTRING: u32 = 9;
 
 impl<'a> Header<'a> {
     /// Parses a blob as stored in [`RpmFile::hdr_blob`].
-    pub(crate) fn parse(blob: &'a [u8]) -> Result<Header<'a>, String> {
+    pub fn parse(blob: &'a [u8]) -> Result<Header<'a>, HeaderError> {
         if blob.len() < 8 {
             return Err("header shorter than its intro".into());
         }
@@ -470,7 +464,7 @@ impl<'a> Header<'a> {
             let w = |i: usize| u32::from_be_bytes(e[i..i + 4].try_into().unwrap_or_default());
             let (tag, ty, off, count) = (w(0), w(4), w(8) as usize, w(12) as usize);
             if off > dl {
-                return Err(format!("tag {tag} points beyond the header data"));
+                return Err(format!("tag {tag} points beyond the header data").into());
             }
             entries.insert(tag, (ty, off, count));
         }
@@ -481,12 +475,12 @@ impl<'a> Header<'a> {
         self.entries.get(&(tag as u32)).copied()
     }
 
-    fn fixed(&self, tag: T, ty: u32, width: usize) -> Result<Option<&'a [u8]>, String> {
+    fn fixed(&self, tag: T, ty: u32, width: usize) -> Result<Option<&'a [u8]>, HeaderError> {
         let Some((t, off, count)) = self.raw(tag) else {
             return Ok(None);
         };
         if t != ty {
-            return Err(format!("tag {tag:?} has type {t}, expected {ty}"));
+            return Err(format!("tag {tag:?} has type {t}, expected {ty}").into());
         }
         let end = count
             .checked_mul(width)
@@ -497,7 +491,7 @@ impl<'a> Header<'a> {
     }
 
     /// An INT32 array.
-    pub(crate) fn u32s(&self, tag: T) -> Result<Option<Vec<u32>>, String> {
+    pub fn u32s(&self, tag: T) -> Result<Option<Vec<u32>>, HeaderError> {
         Ok(self.fixed(tag, TYPE_INT32, 4)?.map(|b| {
             b.chunks_exact(4)
                 .map(|c| u32::from_be_bytes(c.try_into().unwrap_or_default()))
@@ -506,7 +500,7 @@ impl<'a> Header<'a> {
     }
 
     /// An INT16 array.
-    pub(crate) fn u16s(&self, tag: T) -> Result<Option<Vec<u16>>, String> {
+    pub fn u16s(&self, tag: T) -> Result<Option<Vec<u16>>, HeaderError> {
         Ok(self.fixed(tag, TYPE_INT16, 2)?.map(|b| {
             b.chunks_exact(2)
                 .map(|c| u16::from_be_bytes(c.try_into().unwrap_or_default()))
@@ -515,7 +509,7 @@ impl<'a> Header<'a> {
     }
 
     /// An INT64 array.
-    pub(crate) fn u64s(&self, tag: T) -> Result<Option<Vec<u64>>, String> {
+    pub fn u64s(&self, tag: T) -> Result<Option<Vec<u64>>, HeaderError> {
         Ok(self.fixed(tag, TYPE_INT64, 8)?.map(|b| {
             b.chunks_exact(8)
                 .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
@@ -524,18 +518,17 @@ impl<'a> Header<'a> {
     }
 
     /// A BIN value.
-    #[allow(dead_code)]
-    pub(crate) fn bin(&self, tag: T) -> Result<Option<&'a [u8]>, String> {
+    pub fn bin(&self, tag: T) -> Result<Option<&'a [u8]>, HeaderError> {
         self.fixed(tag, TYPE_BIN, 1)
     }
 
     /// Any string-typed value as a list (a STRING is a list of one).
-    pub(crate) fn strings(&self, tag: T) -> Result<Option<Vec<String>>, String> {
+    pub fn strings(&self, tag: T) -> Result<Option<Vec<String>>, HeaderError> {
         let Some((t, off, count)) = self.raw(tag) else {
             return Ok(None);
         };
         if !matches!(t, TYPE_STRING | TYPE_STRING_ARRAY | TYPE_I18NSTRING) {
-            return Err(format!("tag {tag:?} has type {t}, expected a string"));
+            return Err(format!("tag {tag:?} has type {t}, expected a string").into());
         }
         let count = if t == TYPE_STRING { 1 } else { count };
         // An I18N string's first entry is the untranslated one; that is all kiln needs.
@@ -556,21 +549,25 @@ impl<'a> Header<'a> {
     }
 
     /// The first string of a string-typed tag.
-    pub(crate) fn string(&self, tag: T) -> Result<Option<String>, String> {
+    pub fn string(&self, tag: T) -> Result<Option<String>, HeaderError> {
         Ok(self.strings(tag)?.and_then(|v| v.into_iter().next()))
     }
 }
 
 /// `v` when it has `n` entries (absent = `n` defaults), else an error naming the tag.
-fn per_file<V: Clone + Default>(v: Option<Vec<V>>, n: usize, tag: T) -> Result<Vec<V>, String> {
+fn per_file<V: Clone + Default>(
+    v: Option<Vec<V>>,
+    n: usize,
+    tag: T,
+) -> Result<Vec<V>, HeaderError> {
     match v {
         None => Ok(vec![V::default(); n]),
         Some(v) if v.len() == n => Ok(v),
-        Some(v) => Err(format!("tag {tag:?} has {} entries for {n} files", v.len())),
+        Some(v) => Err(format!("tag {tag:?} has {} entries for {n} files", v.len()).into()),
     }
 }
 
-fn files(h: &Header<'_>) -> Result<Vec<FileInfo>, String> {
+fn files(h: &Header<'_>) -> Result<Vec<FileInfo>, HeaderError> {
     let Some(basenames) = h.strings(T::RPMTAG_BASENAMES)? else {
         if h.raw(T::RPMTAG_OLDFILENAMES).is_some() {
             return Err("uncompressed file lists (OLDFILENAMES) are not supported".into());
@@ -637,11 +634,11 @@ fn files(h: &Header<'_>) -> Result<Vec<FileInfo>, String> {
 }
 
 /// A script slot's prog: STRING (`/bin/sh`) or STRING_ARRAY (`/bin/sh -e`).
-fn prog(h: &Header<'_>, tag: T) -> Result<Vec<String>, String> {
+fn prog(h: &Header<'_>, tag: T) -> Result<Vec<String>, HeaderError> {
     Ok(h.strings(tag)?.unwrap_or_default())
 }
 
-fn scripts(h: &Header<'_>) -> Result<Vec<Scriptlet>, String> {
+fn scripts(h: &Header<'_>) -> Result<Vec<Scriptlet>, HeaderError> {
     let slots = [
         (
             ScriptKind::PreTrans,
@@ -710,7 +707,7 @@ fn indexed_scripts(
     scripts: T,
     progs: T,
     flags: T,
-) -> Result<Vec<Scriptlet>, String> {
+) -> Result<Vec<Scriptlet>, HeaderError> {
     let bodies = h.strings(scripts)?.unwrap_or_default();
     let progs = h.strings(progs)?.unwrap_or_default();
     let flags = h.u32s(flags)?.unwrap_or_default();
@@ -731,7 +728,7 @@ fn indexed_scripts(
         .collect())
 }
 
-fn triggers(h: &Header<'_>) -> Result<Vec<Trigger>, String> {
+fn triggers(h: &Header<'_>) -> Result<Vec<Trigger>, HeaderError> {
     let scripts = indexed_scripts(
         h,
         T::RPMTAG_TRIGGERSCRIPTS,
@@ -762,9 +759,7 @@ fn triggers(h: &Header<'_>) -> Result<Vec<Trigger>, String> {
         } else if flags[i] & RPMSENSE_TRIGGERPOSTUN != 0 {
             TriggerKind::PostUn
         } else {
-            return Err(format!(
-                "trigger on {name} has no trigger kind in its flags"
-            ));
+            return Err(format!("trigger on {name} has no trigger kind in its flags").into());
         };
         let t = out[ix].get_or_insert_with(|| Trigger {
             kind,
@@ -780,7 +775,7 @@ fn triggers(h: &Header<'_>) -> Result<Vec<Trigger>, String> {
     Ok(out.into_iter().flatten().collect())
 }
 
-fn file_triggers(h: &Header<'_>) -> Result<Vec<FileTrigger>, String> {
+fn file_triggers(h: &Header<'_>) -> Result<Vec<FileTrigger>, HeaderError> {
     let mut out = Vec::new();
     let sets = [
         (
@@ -825,7 +820,7 @@ fn file_triggers(h: &Header<'_>) -> Result<Vec<FileTrigger>, String> {
                 (true, f) if f & RPMSENSE_TRIGGERIN != 0 => FileTriggerKind::TransIn,
                 (true, f) if f & RPMSENSE_TRIGGERUN != 0 => FileTriggerKind::TransUn,
                 (true, f) if f & RPMSENSE_TRIGGERPOSTUN != 0 => FileTriggerKind::TransPostUn,
-                _ => return Err(format!("file trigger on {name} has no kind in its flags")),
+                _ => return Err(format!("file trigger on {name} has no kind in its flags").into()),
             };
             let t = set[ix].get_or_insert_with(|| FileTrigger {
                 kind,
@@ -841,7 +836,7 @@ fn file_triggers(h: &Header<'_>) -> Result<Vec<FileTrigger>, String> {
     Ok(out)
 }
 
-fn deps(h: &Header<'_>, names: T, flags: T, versions: T) -> Result<Vec<Dep>, String> {
+fn deps(h: &Header<'_>, names: T, flags: T, versions: T) -> Result<Vec<Dep>, HeaderError> {
     let names = h.strings(names)?.unwrap_or_default();
     let n = names.len();
     let flags = per_file(h.u32s(flags)?, n, flags)?;

@@ -7,8 +7,8 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
-use super::header::RpmFile;
-use super::unpack::UnpackError;
+use crate::error::RpmFileError;
+use crate::header::RpmFile;
 
 /// cpio bytes per entry beyond its name and data: the 110-byte newc header and up to 3+3
 /// bytes of padding.
@@ -38,22 +38,16 @@ pub fn max_payload_size(rpm: &RpmFile) -> u64 {
 }
 
 /// Opens the decompressed payload of `rpm`, capped at [`max_payload_size`].
-pub fn open(rpm: &RpmFile) -> Result<Capped<Box<dyn Read + Send>>, UnpackError> {
+pub fn open(rpm: &RpmFile) -> Result<Capped<Box<dyn Read + Send>>, RpmFileError> {
     let path = &rpm.path;
-    let io_err = |source| UnpackError::Read {
-        path: path.clone(),
-        source,
-    };
-    let mut f = File::open(path).map_err(|source| UnpackError::Open {
-        path: path.clone(),
-        source,
-    })?;
+    let io_err = |source| RpmFileError::io("read", path)(source);
+    let mut f = File::open(path).map_err(RpmFileError::io("open", path))?;
     f.seek(SeekFrom::Start(rpm.payload_offset))
         .map_err(io_err)?;
     let mut raw = BufReader::with_capacity(128 * 1024, f);
     let format = rpm.info.payload_format.as_str();
     if !format.is_empty() && format != "cpio" && format != "drpm" {
-        return Err(UnpackError::Unsupported {
+        return Err(RpmFileError::Unsupported {
             pkg: rpm.nevra(),
             what: format!("payload format `{format}`"),
         });
@@ -79,10 +73,7 @@ pub fn open(rpm: &RpmFile) -> Result<Capped<Box<dyn Read + Send>>, UnpackError> 
             } else {
                 liblzma::stream::Stream::new_lzma_decoder(LZMA_MEMLIMIT)
             }
-            .map_err(|e| UnpackError::Read {
-                path: path.clone(),
-                source: io::Error::other(e),
-            })?;
+            .map_err(|e| io_err(io::Error::other(e)))?;
             Box::new(liblzma::read::XzDecoder::new_stream(raw, s))
         }
         "zstd" => {
@@ -94,7 +85,7 @@ pub fn open(rpm: &RpmFile) -> Result<Capped<Box<dyn Read + Send>>, UnpackError> 
         }
         "identity" | "none" => Box::new(raw),
         other => {
-            return Err(UnpackError::Unsupported {
+            return Err(RpmFileError::Unsupported {
                 pkg: rpm.nevra(),
                 what: format!("payload compressor `{other}`"),
             })
@@ -239,7 +230,7 @@ mod tests {
         let path = dir.path().join("short.rpm");
         std::fs::write(&path, f).unwrap();
         match RpmFile::open(&path) {
-            Err(UnpackError::Truncated { what, .. }) => assert_eq!(what, "signature header"),
+            Err(RpmFileError::Truncated { what, .. }) => assert_eq!(what, "signature header"),
             Err(e) => panic!("expected a truncation error, got {e}"),
             Ok(_) => panic!("a header past the end of the file opened"),
         }

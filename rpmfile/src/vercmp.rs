@@ -1,4 +1,4 @@
-//! rpm's version comparison (`rpmvercmp`), needed by triggers and Lua's `rpm.vercmp`.
+//! rpm's version comparison (`rpmvercmp`): one version or release string against another.
 //!
 //! Segments of digits compare numerically and beat letters; `~` sorts before anything (even
 //! the end), `^` after the end but before anything else; other separators only split.

@@ -27,7 +27,6 @@ pub enum CpioError {
     Io {
         /// Archive offset.
         offset: u64,
-        /// Cause.
         #[source]
         source: io::Error,
     },
