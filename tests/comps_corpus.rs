@@ -24,7 +24,7 @@ print(json.dumps({'groups': groups, 'envs': envs}))
 
 fn check(file: &Path) {
     let text = std::fs::read_to_string(file).unwrap();
-    let ours = kiln::repo::xml::parse_comps(&text).unwrap();
+    let ours = kiln::rpmfile::repodata::parse_comps(&text).unwrap();
     let out = Command::new("/usr/bin/python3")
         .args(["-c", DUMP])
         .arg(file)
@@ -81,7 +81,8 @@ fn fedora_comps_f41_matches_elementtree() {
         .unwrap();
     std::fs::write(&out, o.stdout).unwrap();
     check(&out);
-    let comps = kiln::repo::xml::parse_comps(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let comps =
+        kiln::rpmfile::repodata::parse_comps(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert!(comps.groups.len() > 100);
     let core = comps.group("core").unwrap();
     assert!(core.packages.iter().any(|p| p.name == "bash"));

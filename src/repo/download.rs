@@ -8,9 +8,9 @@ use std::sync::Mutex;
 
 use super::fetch::{file_path, join_url, Fetcher};
 use super::verified::Verified;
-use super::xml::Checksum;
 use super::{Cache, RepoError};
 use crate::progress::DownloadReporter;
+use crate::rpmfile::repodata::Checksum;
 
 /// Where one package can be had (built by `resolve/` from the solver's result).
 #[derive(Debug, Clone, serde::Serialize)]

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use sha2::Digest;
 
-use super::xml::Checksum;
 use super::RepoError;
 use crate::error::IoError;
+use crate::rpmfile::repodata::Checksum;
 
 /// Set by the CLI's Ctrl-C handler; transfers stop at the next chunk. The process-wide flag
 /// of [`crate::cancel`], under its old name.

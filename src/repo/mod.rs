@@ -9,22 +9,21 @@ pub mod fetch;
 pub mod gpg;
 pub mod spec;
 pub mod verified;
-pub mod xml;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use crate::rpmfile::repodata::{Checksum, Comps};
 pub use cache::Cache;
 pub use download::{download, fetch_verified, LocalPackage, PackageLocation, VerifiedPackages};
 pub use error::RepoError;
 pub use fetch::Fetcher;
 pub use gpg::{GpgOptions, SignaturePolicy};
 pub use spec::{parse_repo_arg, parse_repo_arg_keys, repo_specs, RepoSpec, Source};
-pub use xml::{Checksum, Comps};
 
 use crate::error::IoError;
+use crate::rpmfile::repodata::{self as xml, RepomdRecord};
 use fetch::{file_path, join_url, verify_file};
-use xml::RepomdRecord;
 
 /// One repository's verified metadata, on local disk.
 #[derive(Debug, Clone)]

@@ -24,9 +24,9 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::fetch::verify_file;
-use super::xml::Checksum;
 use super::{Cache, RepoError};
 use crate::install::digest::{DigestFailure, DigestRecords};
+use crate::rpmfile::repodata::Checksum;
 
 /// Files changed this recently before their check are not recorded (see the module docs).
 const SETTLE: Duration = Duration::from_secs(2);

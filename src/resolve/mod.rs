@@ -12,8 +12,8 @@ use kiln_solver::{Item, RepoSource, Request, SolvCache, SolveError, Strength};
 
 use crate::kickstart::sections::GroupInclude;
 use crate::kickstart::{Kickstart, Origin};
-use crate::repo::xml::ReqType;
 use crate::repo::{self, Cache, Checksum, Comps, PackageLocation, RepoMetadata, RepoSpec};
+use crate::rpmfile::repodata::ReqType;
 
 pub use error::{MissingItem, ProblemReport, ResolveError};
 
