@@ -27,6 +27,7 @@ pub mod creator;
 pub mod diff;
 pub mod emulation;
 pub mod error;
+pub mod fsutil;
 pub mod install;
 pub use kiln_kickstart as kickstart;
 pub mod manifest;

@@ -25,7 +25,7 @@ pub fn reset_run_specific(root: &Path, dbpath: &str) -> Vec<String> {
     let mut done = Vec::new();
     // Every path resolved beneath the root (a package may have made /etc or /var a link to a
     // host directory); the last component is never followed.
-    let at = |p: &str| crate::configure::fsutil::in_root(root, &format!("/{p}"), false);
+    let at = |p: &str| crate::fsutil::in_root(root, &format!("/{p}"), false);
     for p in REMOVE {
         let f = at(p);
         if f.symlink_metadata().is_ok_and(|m| m.is_file()) && std::fs::remove_file(&f).is_ok() {
@@ -48,7 +48,7 @@ pub fn reset_run_specific(root: &Path, dbpath: &str) -> Vec<String> {
     }
     // SQLite's WAL index is shared memory of the last process that had the database open;
     // with an empty WAL both files are recreated on the next open.
-    let db = crate::configure::fsutil::in_root(root, dbpath, true);
+    let db = crate::fsutil::in_root(root, dbpath, true);
     let wal = db.join("rpmdb.sqlite-wal");
     let shm = db.join("rpmdb.sqlite-shm");
     let wal_empty = wal.metadata().map(|m| m.len() == 0).unwrap_or(true);

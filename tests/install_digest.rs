@@ -685,7 +685,7 @@ fn v3_package_digests_as_rpm() {
     let (k_ok, i_ok, rpm_out, _) = rpm_verdicts(&d, &good, &[]);
     assert!(k_ok && i_ok, "rpm refuses the v3 package:\n{rpm_out}");
     assert!(rpm_out.contains("v3 packages are deprecated"), "{rpm_out}");
-    assert_eq!(kiln::install::digest::verify_file(&good), Ok(()));
+    assert_eq!(kiln::rpmfile::digest::verify_file(&good), Ok(()));
 
     let bad = v3.flip_payload(-20).write(&d.join("kt-multi-v3-bad.rpm"));
     let (k_ok, i_ok, rpm_out, _) = rpm_verdicts(&d, &bad, &[]);

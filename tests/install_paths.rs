@@ -141,7 +141,7 @@ fn configure_writes_through_planted_links_stay_inside() {
     assert_canary_untouched(&before);
     // What a chroot sees: the new content, no host secret.
     let read = |p: &str| {
-        let host = kiln::configure::fsutil::in_root(&r, p, true);
+        let host = kiln::fsutil::in_root(&r, p, true);
         std::fs::read_to_string(&host).unwrap_or_else(|e| panic!("{p} ({}): {e}", host.display()))
     };
     assert_eq!(read("/etc/hostname"), "kf-host\n");
@@ -153,12 +153,7 @@ fn configure_writes_through_planted_links_stay_inside() {
     }
     assert!(read("/etc/shadow").starts_with("kf:"));
     assert_eq!(
-        std::fs::read_link(kiln::configure::fsutil::in_root(
-            &r,
-            "/etc/localtime",
-            false
-        ))
-        .unwrap(),
+        std::fs::read_link(kiln::fsutil::in_root(&r, "/etc/localtime", false)).unwrap(),
         Path::new("../usr/share/zoneinfo/Europe/Prague")
     );
 }

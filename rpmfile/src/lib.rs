@@ -6,6 +6,7 @@
 //!   the parsed facts: files, scriptlets, triggers, file triggers, dependencies).
 //! - [`payload`], [`cpio`]: the streamed payload (decompression capped at the declared size,
 //!   and the cpio reader).
+//! - [`digest`]: the header and payload digests every package is checked against.
 //! - [`vercmp`], [`evr`]: rpm's version comparison and `[epoch:]version[-release]` values.
 //! - [`macros`]: rpm macro files and `%define` definitions as rpm reads them.
 //! - [`repodata`]: repomd.xml, comps and metalink documents.
@@ -13,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cpio;
+pub mod digest;
 pub mod error;
 pub mod evr;
 pub mod header;

@@ -175,7 +175,7 @@ fn chroot_run(runner: &ScriptRunner, root: &Path, argv: &[String]) -> Result<Str
 /// a link a package planted (`/var/tmp -> /host/dir`) never makes kiln read or write the host.
 fn rj(root: &Path, rel: impl AsRef<Path>) -> PathBuf {
     let rel = rel.as_ref().to_string_lossy();
-    crate::configure::fsutil::in_root(root, &format!("/{}", rel.trim_start_matches('/')), true)
+    crate::fsutil::in_root(root, &format!("/{}", rel.trim_start_matches('/')), true)
 }
 
 /// The first of `candidates` (paths inside the root) that exists.
@@ -282,12 +282,12 @@ pub fn make_initramfs_with(
     }
     // As livecd-creator: the live settings stay in the image so a later kernel update
     // rebuilds a live-capable initramfs.
-    let conf = crate::configure::fsutil::in_root(root, "/etc/dracut.conf.d/99-liveos.conf", false);
+    let conf = crate::fsutil::in_root(root, "/etc/dracut.conf.d/99-liveos.conf", false);
     // Replaced atomically, never written through a link at its name.
-    crate::configure::fsutil::write_atomic(
+    crate::fsutil::write_atomic(
         &conf,
         b"# written by kiln for live media (as livecd-creator does)\nadd_dracutmodules+=\" dmsquash-live \"\nhostonly=\"no\"\n",
-        crate::configure::fsutil::NewFile::root(0o644),
+        crate::fsutil::NewFile::root(0o644),
     )
     .map_err(IoError::at("write", &conf))?;
     let out_in_root = "/var/tmp/kiln-initramfs.img";

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::fsutil::{self, NewFile};
 use crate::error::IoError;
+use crate::fsutil::{self, NewFile};
 
 /// Settings of the root's /etc/login.defs and /etc/default/useradd that matter here.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::fsutil::{self, NewFile};
+use crate::fsutil::{self, NewFile};
 
 /// systemd's env-file value quoting: bare when only safe characters, else double-quoted.
 pub fn env_value(v: &str) -> String {

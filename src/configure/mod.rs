@@ -15,12 +15,12 @@
 pub mod accounts;
 pub mod crypt;
 pub mod error;
-pub mod fsutil;
 pub mod locale;
 pub mod network;
 pub mod scripts;
 pub mod services;
 
+use crate::fsutil;
 use std::path::{Path, PathBuf};
 
 pub use error::ConfigureError;

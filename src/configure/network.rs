@@ -7,7 +7,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::fsutil::{self, NewFile};
+use crate::fsutil::{self, NewFile};
 use crate::kickstart::commands::network::NetworkData;
 
 /// Which network configuration the root got.

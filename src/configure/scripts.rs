@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::error::{tail, ConfigureError};
-use super::fsutil::{self, NewFile};
+use crate::fsutil::{self, NewFile};
 use crate::install::scriptlet::{ScriptRunner, ScriptSpec};
 use crate::kickstart::{Kickstart, Origin, Script, ScriptKind};
 

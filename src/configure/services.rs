@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::fsutil;
+use crate::fsutil;
 
 /// Where systemd looks for system units, most important first (as root-absolute paths).
 const UNIT_PATHS: &[&str] = &[

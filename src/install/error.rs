@@ -20,7 +20,7 @@ pub enum InstallError {
     /// A package's header or payload does not match its digests (checked before anything is
     /// written).
     #[error(transparent)]
-    Digest(#[from] super::digest::DigestError),
+    Digest(#[from] crate::rpmfile::digest::DigestError),
     /// Two packages ship different files at one path (checked before anything is written).
     #[error("file conflict")]
     Conflict(#[source] UnpackError),

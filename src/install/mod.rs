@@ -17,7 +17,6 @@
 //!   capabilities, seccomp).
 //! - [`transaction`]: the ordered transaction tying it all together.
 
-pub mod digest;
 pub mod error;
 pub mod installed;
 pub mod lua;

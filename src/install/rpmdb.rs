@@ -1447,7 +1447,7 @@ fn ensure_dir(root: &Path, rootfs: &Root, path: &str) -> std::io::Result<OwnedFd
     match rootfs.open_dir(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // Links resolved lexically beneath the root give a path without links to make.
-            let resolved = crate::configure::fsutil::in_root(root, path, true);
+            let resolved = crate::fsutil::in_root(root, path, true);
             let rel = resolved
                 .strip_prefix(root)
                 .map(|p| format!("/{}", p.display()))

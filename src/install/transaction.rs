@@ -67,7 +67,7 @@ pub struct InstallOptions {
     pub no_digest: bool,
     /// Package files whose digests are known good (the cache's verified records); `None`:
     /// every package is hashed.
-    pub digest_records: Option<std::sync::Arc<dyn super::digest::DigestRecords>>,
+    pub digest_records: Option<std::sync::Arc<dyn crate::rpmfile::digest::DigestRecords>>,
     /// `--prefix`/`--relocate`, applied to every package (rpm's semantics).
     pub relocations: Vec<relocate::Relocation>,
 }
@@ -163,7 +163,7 @@ pub fn install(
     // Every package's digests before any payload is used, as rpm does.
     if !opts.no_digest {
         let t0 = Instant::now();
-        super::digest::verify_all(paths, opts.digest_records.as_deref())?;
+        crate::rpmfile::digest::verify_all(paths, opts.digest_records.as_deref())?;
         report.timings.push(("digests".into(), t0.elapsed()));
     }
     raise_open_file_limit();

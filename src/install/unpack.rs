@@ -494,9 +494,9 @@ impl Unpacker<'_> {
         let meta = self.meta(f)?;
         let (d, name) = self.parent_dir(path)?;
         let digest = (self.verify_file_digests && !f.digest.is_empty())
-            .then(|| super::digest::FileDigest::new(self.rpm.info.digest_algo))
+            .then(|| crate::rpmfile::digest::FileDigest::new(self.rpm.info.digest_algo))
             .flatten();
-        let mut hashing = super::digest::HashingReader::new(data, digest);
+        let mut hashing = crate::rpmfile::digest::HashingReader::new(data, digest);
         let mut tracked = Tracked {
             inner: &mut hashing,
             error: None,

@@ -2,7 +2,7 @@
 //! of each downloaded package before its payload is used (header signature against the trusted
 //! keys, header digest, and the payload's digest from the signed header, as `rpm -K` does).
 //!
-//! The digests are computed by [`crate::install::digest`], through the same records the install
+//! The digests are computed by [`crate::rpmfile::digest`], through the same records the install
 //! uses, so a package is hashed once per run (and not at all when an earlier run verified the
 //! unchanged file); the signature itself covers only the main header.
 
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rpm::signature::pgp::Verifier;
 
 use super::{Fetcher, LocalPackage, PackageLocation, RepoError};
-use crate::install::digest::{self, DigestFailure, DigestRecords};
+use crate::rpmfile::digest::{self, DigestFailure, DigestRecords};
 
 /// What the user asked for: `--gpgcheck`, `--nogpgcheck`, `--gpgkey` and the `gpgkey=` of
 /// `--repo NAME,URL,gpgkey=KEY`.

@@ -2,7 +2,7 @@
 //! a build from a local repo or a warm cache does not hash gigabytes of unchanged packages again.
 //!
 //! A record holds the path, the checksum it matched, whether the package's own header and
-//! payload digests verified (see [`crate::install::digest`]), and the file's device, inode,
+//! payload digests verified (see [`crate::rpmfile::digest`]), and the file's device, inode,
 //! size, mtime and ctime (nanoseconds). It is reused only while all of them are unchanged. Every write or
 //! replacement of a file moves its ctime, which user space cannot set back. As git does for
 //! its index, a file changed within the last seconds before its check is not recorded: a
@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::fetch::verify_file;
 use super::{Cache, RepoError};
-use crate::install::digest::{DigestFailure, DigestRecords};
+use crate::rpmfile::digest::{DigestFailure, DigestRecords};
 use crate::rpmfile::repodata::Checksum;
 
 /// Files changed this recently before their check are not recorded (see the module docs).
