@@ -447,6 +447,19 @@ impl FileDigest {
         })
     }
 
+    /// The hasher for a repository metadata checksum type (`<checksum type="sha256">`; `sha` is
+    /// SHA-1); `None` for one kiln does not accept there (MD5 included).
+    pub fn from_repodata_name(kind: &str) -> Option<FileDigest> {
+        Some(match kind.to_ascii_lowercase().as_str() {
+            "sha" | "sha1" => FileDigest::Sha1(Sha1::new()),
+            "sha224" => FileDigest::Sha224(sha2::Sha224::new()),
+            "sha256" => FileDigest::Sha256(Sha256::new()),
+            "sha384" => FileDigest::Sha384(sha2::Sha384::new()),
+            "sha512" => FileDigest::Sha512(sha2::Sha512::new()),
+            _ => return None,
+        })
+    }
+
     /// Adds `data`.
     pub fn update(&mut self, data: &[u8]) {
         match self {

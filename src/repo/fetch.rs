@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::Digest;
+use crate::rpmfile::digest::FileDigest;
 
 use super::RepoError;
 use crate::error::IoError;
@@ -36,50 +36,9 @@ impl std::fmt::Debug for Fetcher {
     }
 }
 
-/// Hashing state for any supported checksum type.
-enum Hasher {
-    Sha1(sha1::Sha1),
-    Sha224(sha2::Sha224),
-    Sha256(sha2::Sha256),
-    Sha384(sha2::Sha384),
-    Sha512(sha2::Sha512),
-}
-
-impl Hasher {
-    fn new(kind: &str) -> Option<Hasher> {
-        Some(match kind.to_ascii_lowercase().as_str() {
-            "sha" | "sha1" => Hasher::Sha1(sha1::Sha1::new()),
-            "sha224" => Hasher::Sha224(sha2::Sha224::new()),
-            "sha256" => Hasher::Sha256(sha2::Sha256::new()),
-            "sha384" => Hasher::Sha384(sha2::Sha384::new()),
-            "sha512" => Hasher::Sha512(sha2::Sha512::new()),
-            _ => return None,
-        })
-    }
-    fn update(&mut self, b: &[u8]) {
-        match self {
-            Hasher::Sha1(h) => h.update(b),
-            Hasher::Sha224(h) => h.update(b),
-            Hasher::Sha256(h) => h.update(b),
-            Hasher::Sha384(h) => h.update(b),
-            Hasher::Sha512(h) => h.update(b),
-        }
-    }
-    fn hex(self) -> String {
-        let bytes: Vec<u8> = match self {
-            Hasher::Sha1(h) => h.finalize().to_vec(),
-            Hasher::Sha224(h) => h.finalize().to_vec(),
-            Hasher::Sha256(h) => h.finalize().to_vec(),
-            Hasher::Sha384(h) => h.finalize().to_vec(),
-            Hasher::Sha512(h) => h.finalize().to_vec(),
-        };
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
 /// Hex digest of a file.
 pub fn file_digest(path: &Path, kind: &str) -> Result<String, RepoError> {
-    let mut h = Hasher::new(kind).ok_or_else(|| RepoError::ChecksumType {
+    let mut h = FileDigest::from_repodata_name(kind).ok_or_else(|| RepoError::ChecksumType {
         file: path.display().to_string(),
         kind: kind.to_string(),
     })?;
