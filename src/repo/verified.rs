@@ -98,6 +98,9 @@ pub struct Verified {
     used: Mutex<HashMap<PathBuf, Record>>,
     /// Files whose digests verified in this run, settled or not.
     digested: Mutex<HashMap<PathBuf, Identity>>,
+    /// `used` as this run last wrote it (a run saves after its download and again after its
+    /// checks; the second save writes only when the checks changed a record).
+    saved: Mutex<HashMap<PathBuf, Record>>,
     started: SystemTime,
 }
 
@@ -157,6 +160,7 @@ impl Verified {
             known,
             used: Mutex::new(HashMap::new()),
             digested: Mutex::new(HashMap::new()),
+            saved: Mutex::new(HashMap::new()),
             started: SystemTime::now(),
         }
     }
@@ -228,7 +232,8 @@ impl Verified {
             .iter()
             .filter(|(p, r)| self.known.get(*p) != Some(*r))
             .count();
-        if added == 0 {
+        let mut saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        if added == 0 || *saved == *used {
             return;
         }
         let mut all: HashMap<&Path, &Record> = HashMap::new();
@@ -257,9 +262,12 @@ impl Verified {
             })
             .and_then(|mut f| f.write_all(text.as_bytes()))
             .and_then(|_| std::fs::rename(&tmp, &self.file));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            tracing::debug!(file = %self.file.display(), "verified checksums not saved: {e}");
+        match written {
+            Ok(()) => saved.clone_from(&used),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                tracing::debug!(file = %self.file.display(), "verified checksums not saved: {e}");
+            }
         }
     }
 
