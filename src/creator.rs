@@ -458,13 +458,10 @@ fn install_root(
     let kickstart_packages = &settings.ks.packages;
     let opts = InstallOptions {
         exclude_docs: kickstart_packages.exclude_docs,
-        inst_langs: kickstart_packages.inst_langs.as_deref().map(|langs| {
-            langs
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        }),
+        inst_langs: kickstart_packages
+            .inst_langs
+            .as_deref()
+            .map(transaction::split_inst_langs),
         no_scripts: settings.no_scripts,
         strict_scriptlets: false,
         dbpath: None,

@@ -48,13 +48,6 @@ fn check_root(root: &std::path::Path) -> Option<i32> {
     }
 }
 
-fn split_langs(l: &str) -> Vec<String> {
-    l.split(':')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// The one warning of `--nodigest` (rpm says nothing; kiln's default is rpm's check).
 pub(super) fn warn_nodigest() {
     eprintln!(
@@ -91,7 +84,7 @@ pub fn run_rpms(a: &InstallRpmsArgs) -> anyhow::Result<i32> {
     };
     let opts = InstallOptions {
         exclude_docs: a.excludedocs,
-        inst_langs: a.inst_langs.as_deref().map(split_langs),
+        inst_langs: a.inst_langs.as_deref().map(transaction::split_inst_langs),
         no_scripts: a.noscripts,
         strict_scriptlets: a.strict_scriptlets,
         dbpath: a.dbpath.clone(),
@@ -247,7 +240,7 @@ pub fn run(a: &InstallArgs, color: bool) -> anyhow::Result<i32> {
             .inst_langs
             .as_deref()
             .or(ks.packages.inst_langs.as_deref())
-            .map(split_langs),
+            .map(transaction::split_inst_langs),
         no_scripts: a.noscripts,
         strict_scriptlets: a.strict_scriptlets,
         dbpath: a.dbpath.clone(),

@@ -46,6 +46,15 @@ const TRIGGER_PRIORITY_BOUND: u32 = 10000;
 /// `RPMFILE_GHOST`.
 const RPMFILE_GHOST: u32 = 1 << 6;
 
+/// `%_install_langs` / `%packages --instLangs` as rpm reads it: colon-separated language
+/// names, empty entries dropped.
+pub fn split_inst_langs(list: &str) -> Vec<String> {
+    list.split(':')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Options of an install.
 #[derive(Debug, Clone, Default)]
 pub struct InstallOptions {
