@@ -88,6 +88,27 @@ rules() {
     echo "module rule broken: kiln_writers used outside the output layer in:" >&2
     echo "$hits" >&2; rc=1
   fi
+  # The pipeline's layers (ARCHITECTURE.md): a module uses only the layers after it, and the
+  # leaf modules use none, so each step can be read and tested without the ones that call it.
+  local layers=(creator media boot configure install resolve repo)
+  local leaves=(error fsutil cancel pidns progress arch stale reproducible emulation)
+  local i j m f used
+  for ((i = 0; i < ${#layers[@]} + ${#leaves[@]}; i++)); do
+    if ((i < ${#layers[@]})); then m=${layers[$i]}; else m=${leaves[$((i - ${#layers[@]}))]}; fi
+    f=src/$m; [ -d "$f" ] || f=src/$m.rs
+    [ -e "$f" ] || continue
+    # Code lines only (a line with `//` before the path is a comment).
+    used=$(grep -rhoE --include='*.rs' '^[^/]*\bcrate::[a-z_]+' "$f" | grep -oE 'crate::[a-z_]+$' |
+      sed 's/crate:://' | sort -u)
+    for ((j = 0; j < ${#layers[@]}; j++)); do
+      # A layer may use those after it; a leaf may use no layer.
+      if ((i < ${#layers[@]} && j > i)); then continue; fi
+      [ "${layers[$j]}" = "$m" ] && continue
+      if grep -qx "${layers[$j]}" <<<"$used"; then
+        echo "module rule broken: $f uses crate::${layers[$j]} (a layer above it)" >&2; rc=1
+      fi
+    done
+  done
   # anyhow is for the command line; the library returns typed (thiserror) errors.
   hits=$(grep -rlnw --include='*.rs' 'anyhow' src | grep -v '^src/cli/' || true)
   if [ -n "$hits" ]; then
