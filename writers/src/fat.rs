@@ -14,6 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::datetime::{civil, from_civil};
+use crate::error::IoError;
 use crate::tree::{DataSource, FsTree, Kind, NodeId};
 
 const SECTOR: usize = 512;
@@ -26,14 +27,8 @@ const FAT16_MAX_CLUSTERS: usize = 65524;
 #[derive(Debug, thiserror::Error)]
 pub enum FatError {
     /// A source file could not be read.
-    #[error("cannot read `{}`", path.display())]
-    Read {
-        /// The source path.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// A file changed size while being read.
     #[error("`{}` changed size while being read", path.display())]
     Changed {
@@ -234,13 +229,10 @@ fn file_bytes(data: &DataSource, size: u64) -> Result<Vec<u8>, FatError> {
     match data {
         DataSource::Bytes(b) => Ok(b.to_vec()),
         DataSource::Path(p) => {
-            let err = |source| FatError::Read {
-                path: p.clone(),
-                source,
-            };
-            let f = std::fs::File::open(p).map_err(err)?;
+            let err = IoError::at("read", p);
+            let f = std::fs::File::open(p).map_err(&err)?;
             let mut v = Vec::with_capacity(size as usize);
-            f.take(size + 1).read_to_end(&mut v).map_err(err)?;
+            f.take(size + 1).read_to_end(&mut v).map_err(&err)?;
             if v.len() as u64 != size {
                 return Err(FatError::Changed { path: p.clone() });
             }

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod datetime;
+pub mod error;
 pub mod fat;
 pub mod gpt;
 pub mod iso9660;

@@ -38,6 +38,7 @@ mod write;
 use std::io::{Seek, Write};
 use std::path::PathBuf;
 
+use crate::error::IoError;
 use crate::tree::{FsTree, Kind, NodeId};
 
 const BLOCK: u64 = 2048;
@@ -56,14 +57,8 @@ pub enum IsoError {
     #[error("{0}")]
     BadOption(String),
     /// A source file could not be read.
-    #[error("cannot read `{}`", path.display())]
-    Read {
-        /// The source path.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// A source file shrank while being read.
     #[error("`{}` changed size while being read", path.display())]
     Changed {

@@ -13,6 +13,7 @@ use super::layout::Layout;
 use super::records::{directory_bytes, path_table, Directories, Placement};
 use super::rock_ridge::RockRidge;
 use super::{IsoError, IsoOptions, APPDATA_OFFSET, APPDATA_SIZE, BLOCK};
+use crate::error::IoError;
 use crate::gpt;
 use crate::tree::{DataSource, FsTree, Kind};
 
@@ -312,11 +313,8 @@ fn copy_source<W: Write + Seek>(
         }
         DataSource::Path(p) => p,
     };
-    let err = |source| IsoError::Read {
-        path: path.clone(),
-        source,
-    };
-    let f = std::fs::File::open(path).map_err(err)?;
+    let err = IoError::at("read", path);
+    let f = std::fs::File::open(path).map_err(&err)?;
     let mut off = 0u64;
     while off < size {
         let data_at = match rustix::fs::seek(&f, rustix::fs::SeekFrom::Data(off)) {
@@ -335,7 +333,7 @@ fn copy_source<W: Write + Seek>(
         };
         while off < hole_at {
             let n = (hole_at - off).min(buf.len() as u64) as usize;
-            let got = f.read_at(&mut buf[..n], off).map_err(err)?;
+            let got = f.read_at(&mut buf[..n], off).map_err(&err)?;
             if got == 0 {
                 return Err(IsoError::Changed { path: path.clone() });
             }
@@ -350,10 +348,7 @@ fn read_all(data: &DataSource, size: u64) -> Result<Vec<u8>, IsoError> {
     match data {
         DataSource::Bytes(b) => Ok(b[..(size as usize).min(b.len())].to_vec()),
         DataSource::Path(p) => {
-            let v = std::fs::read(p).map_err(|source| IsoError::Read {
-                path: p.clone(),
-                source,
-            })?;
+            let v = std::fs::read(p).map_err(IoError::at("read", p))?;
             if (v.len() as u64) < size {
                 return Err(IsoError::Changed { path: p.clone() });
             }

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use super::compress::Codec;
 use super::error::SquashfsError;
 use super::precompress::BlockCache;
+use crate::error::IoError;
 use crate::tree::DataSource;
 
 /// Size field bit marking a block stored uncompressed (spec "Data and fragment blocks").
@@ -115,17 +116,14 @@ fn read_at(
             buf.copy_from_slice(&b[off as usize..end]);
         }
         DataSource::Path(p) => {
-            let err = |source| SquashfsError::Read {
-                path: p.clone(),
-                source,
-            };
+            let err = IoError::at("read", p);
             if file.is_none() {
-                *file = Some(std::fs::File::open(p).map_err(err)?);
+                *file = Some(std::fs::File::open(p).map_err(&err)?);
             }
             file.as_ref()
                 .expect("opened above")
                 .read_exact_at(buf, off)
-                .map_err(err)?;
+                .map_err(&err)?;
         }
     }
     Ok(())
@@ -142,12 +140,7 @@ fn is_hole(
         return Ok(false);
     };
     if file.is_none() {
-        *file = Some(
-            std::fs::File::open(p).map_err(|source| SquashfsError::Read {
-                path: p.clone(),
-                source,
-            })?,
-        );
+        *file = Some(std::fs::File::open(p).map_err(IoError::at("read", p))?);
     }
     let f = file.as_ref().expect("opened above");
     Ok(match rustix::fs::seek(f, rustix::fs::SeekFrom::Data(off)) {
