@@ -5,31 +5,27 @@
 
 use std::path::{Path, PathBuf};
 
-/// A file-system call that failed: what was being done, on which path, and the OS's reason.
+/// A failed call on a file the writers read: the file, what was done to it, and why.
 #[derive(Debug, thiserror::Error)]
 #[error("failed to {action} `{}`", path.display())]
 pub struct IoError {
-    /// What was being done, as a verb phrase ("read", "list directory").
-    pub action: &'static str,
-    /// The path it was done to.
+    /// The file.
     pub path: PathBuf,
-    /// The operating system's error.
+    /// The call, as a verb phrase (`read`, `stat`, `list directory`).
+    pub action: &'static str,
+    /// Why it failed.
     #[source]
     pub source: std::io::Error,
 }
 
 impl IoError {
-    /// The error for `action` on `path`.
-    pub fn new(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        IoError {
+    /// A `map_err` adapter for `action` on `path`:
+    /// `File::open(p).map_err(IoError::at("read", p))?`.
+    pub fn at<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> IoError + 'a {
+        move |source| IoError {
+            path: path.to_owned(),
             action,
-            path: path.into(),
             source,
         }
-    }
-
-    /// A `map_err` adapter: `fs::read(&p).map_err(IoError::at("read", &p))?`.
-    pub fn at<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> IoError + 'a {
-        move |source| IoError::new(action, path, source)
     }
 }

@@ -6,13 +6,11 @@
 //! Set `KILN_PRINT_HASHES=1` to print the current hashes instead of only comparing them.
 
 mod common;
-use common::noise;
+use common::{bytes, noise};
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -23,21 +21,25 @@ use kiln_writers::tree::{DataSource, FsTree, Kind, Meta, Xattr};
 
 const EPOCH: i64 = 1_700_000_000;
 
+/// Attributes owned by root.
 fn meta(mode: u32, mtime: i64) -> Meta {
-    Meta {
-        mode,
-        uid: 0,
-        gid: 0,
-        mtime,
-        xattrs: Vec::new(),
-    }
+    common::meta(mode, 0, 0, mtime)
 }
 
-fn bytes(v: Vec<u8>) -> Kind {
-    Kind::File {
-        size: v.len() as u64,
-        data: DataSource::Bytes(Arc::from(v)),
+/// A tree holding `EFI/BOOT` and these files in it.
+fn efi_tree(files: Vec<(&str, Vec<u8>)>) -> FsTree {
+    let mut t = FsTree::new(meta(0o755, EPOCH));
+    add(&mut t, "EFI", meta(0o755, EPOCH), Kind::Dir);
+    add(&mut t, "EFI/BOOT", meta(0o755, EPOCH), Kind::Dir);
+    for (name, data) in files {
+        add(
+            &mut t,
+            &format!("EFI/BOOT/{name}"),
+            meta(0o644, EPOCH),
+            bytes(data),
+        );
     }
+    t
 }
 
 fn add(t: &mut FsTree, path: &str, m: Meta, kind: Kind) {
@@ -64,21 +66,10 @@ fn sample_tree() -> FsTree {
         meta(0o444, EPOCH),
         bytes(bios),
     );
-    let mut esp_tree = FsTree::new(meta(0o755, EPOCH));
-    add(&mut esp_tree, "EFI", meta(0o755, EPOCH), Kind::Dir);
-    add(&mut esp_tree, "EFI/BOOT", meta(0o755, EPOCH), Kind::Dir);
-    add(
-        &mut esp_tree,
-        "EFI/BOOT/BOOTX64.EFI",
-        meta(0o644, EPOCH),
-        bytes(noise(12, 70_000)),
-    );
-    add(
-        &mut esp_tree,
-        "EFI/BOOT/grub.cfg",
-        meta(0o644, EPOCH),
-        bytes(b"set timeout=5\n".to_vec()),
-    );
+    let esp_tree = efi_tree(vec![
+        ("BOOTX64.EFI", noise(12, 70_000)),
+        ("grub.cfg", b"set timeout=5\n".to_vec()),
+    ]);
     let (esp, _) = build_fat(
         &esp_tree,
         &FatOptions {
@@ -130,25 +121,15 @@ fn sample_tree() -> FsTree {
 
     // Files for squashfs' data pass: zero-length, fragments, whole blocks, tails, duplicates,
     // all-zero (sparse) blocks, and one large file.
-    add(&mut t, "etc/empty", meta(0o644, EPOCH), bytes(Vec::new()));
-    add(
-        &mut t,
-        "etc/small",
-        meta(0o644, EPOCH),
-        bytes(b"hello\n".to_vec()),
-    );
-    add(
-        &mut t,
-        "etc/dup-a",
-        meta(0o644, EPOCH),
-        bytes(noise(40, 200_000)),
-    );
-    add(
-        &mut t,
-        "etc/dup-b",
-        meta(0o600, EPOCH + 1),
-        bytes(noise(40, 200_000)),
-    );
+    let files: Vec<(&str, u32, i64, Vec<u8>)> = vec![
+        ("etc/empty", 0o644, EPOCH, Vec::new()),
+        ("etc/small", 0o644, EPOCH, b"hello\n".to_vec()),
+        ("etc/dup-a", 0o644, EPOCH, noise(40, 200_000)),
+        ("etc/dup-b", 0o600, EPOCH + 1, noise(40, 200_000)),
+    ];
+    for (path, mode, mtime, data) in files {
+        add(&mut t, path, meta(mode, mtime), bytes(data));
+    }
     let mut sparse = vec![0u8; 600_000];
     sparse[300_000..300_100].copy_from_slice(&noise(41, 100));
     add(&mut t, "etc/sparse", meta(0o644, EPOCH), bytes(sparse));
@@ -157,12 +138,8 @@ fn sample_tree() -> FsTree {
         text.extend_from_slice(format!("line {i} of a compressible file\n").as_bytes());
     }
     add(&mut t, "etc/text", meta(0o644, EPOCH), bytes(text));
-    add(
-        &mut t,
-        "etc/big",
-        meta(0o644, EPOCH),
-        bytes(noise(42, 3 << 20)),
-    );
+    let big = noise(42, 3 << 20);
+    add(&mut t, "etc/big", meta(0o644, EPOCH), bytes(big));
 
     // Xattrs (kept and dropped name spaces), owners, setuid.
     let mut m = meta(0o4755, EPOCH);
@@ -202,54 +179,36 @@ fn sample_tree() -> FsTree {
     let target = t.lookup(Path::new("etc/dup-a")).unwrap();
     add(&mut t, "etc/link-a", meta(0, 0), Kind::Hardlink(target));
     add(&mut t, "boot/link-a", meta(0, 0), Kind::Hardlink(target));
+    let long_target = format!("/{}", "component/".repeat(40));
+    let special: Vec<(&str, u32, Kind)> = vec![
+        ("etc/symlink", 0o777, Kind::Symlink("../etc/small".into())),
+        ("etc/long-symlink", 0o777, Kind::Symlink(long_target.into())),
+        ("etc/null", 0o666, Kind::CharDevice { major: 1, minor: 3 }),
+        ("etc/sda", 0o660, Kind::BlockDevice { major: 8, minor: 0 }),
+        (
+            "etc/bigdev",
+            0o660,
+            Kind::BlockDevice {
+                major: 259,
+                minor: 70_000,
+            },
+        ),
+        ("etc/fifo", 0o644, Kind::Fifo),
+        ("etc/socket", 0o755, Kind::Socket),
+    ];
+    for (path, mode, kind) in special {
+        add(&mut t, path, meta(mode, EPOCH), kind);
+    }
+    let joliet = "etc/unicode-ñame-日本語-with-a-rather-long-joliet-name-past-sixty-four-units.txt";
     add(
         &mut t,
-        "etc/symlink",
-        meta(0o777, EPOCH),
-        Kind::Symlink(OsString::from("../etc/small")),
-    );
-    add(
-        &mut t,
-        "etc/long-symlink",
-        meta(0o777, EPOCH),
-        Kind::Symlink(OsString::from(format!("/{}", "component/".repeat(40)))),
-    );
-    add(
-        &mut t,
-        "etc/null",
-        meta(0o666, EPOCH),
-        Kind::CharDevice { major: 1, minor: 3 },
-    );
-    add(
-        &mut t,
-        "etc/sda",
-        meta(0o660, EPOCH),
-        Kind::BlockDevice { major: 8, minor: 0 },
-    );
-    add(
-        &mut t,
-        "etc/bigdev",
-        meta(0o660, EPOCH),
-        Kind::BlockDevice {
-            major: 259,
-            minor: 70_000,
-        },
-    );
-    add(&mut t, "etc/fifo", meta(0o644, EPOCH), Kind::Fifo);
-    add(&mut t, "etc/socket", meta(0o755, EPOCH), Kind::Socket);
-    add(
-        &mut t,
-        "etc/unicode-ñame-日本語-with-a-rather-long-joliet-name-past-sixty-four-units.txt",
+        joliet,
         meta(0o644, EPOCH),
         bytes(b"joliet\n".to_vec()),
     );
     // A time past the clamp.
-    add(
-        &mut t,
-        "etc/future",
-        meta(0o644, EPOCH + 1_000_000),
-        bytes(b"later\n".to_vec()),
-    );
+    let later = meta(0o644, EPOCH + 1_000_000);
+    add(&mut t, "etc/future", later, bytes(b"later\n".to_vec()));
     t
 }
 
@@ -602,21 +561,10 @@ const FAT_HASHES: &[(&str, &str)] = &[(
 
 #[test]
 fn fat_image_is_unchanged() {
-    let mut tree = FsTree::new(meta(0o755, EPOCH));
-    add(&mut tree, "EFI", meta(0o755, EPOCH), Kind::Dir);
-    add(&mut tree, "EFI/BOOT", meta(0o755, EPOCH), Kind::Dir);
-    add(
-        &mut tree,
-        "EFI/BOOT/BOOTX64.EFI",
-        meta(0o644, EPOCH),
-        bytes(noise(60, 900_000)),
-    );
-    add(
-        &mut tree,
-        "EFI/BOOT/grubx64.efi",
-        meta(0o644, EPOCH),
-        bytes(noise(61, 2_000_000)),
-    );
+    let mut tree = efi_tree(vec![
+        ("BOOTX64.EFI", noise(60, 900_000)),
+        ("grubx64.efi", noise(61, 2_000_000)),
+    ]);
     add(&mut tree, "EFI/BOOT/fonts", meta(0o755, EPOCH), Kind::Dir);
     for i in 0..30 {
         add(

@@ -147,8 +147,7 @@ fn place_directories(tree: &FsTree, dirs: &mut Directories, lba: &mut u64) -> Di
             );
             used += len;
         }
-        d.ce_blocks = used.div_ceil(BLOCK);
-        *lba += d.ce_blocks;
+        *lba += used.div_ceil(BLOCK);
     }
     for d in dirs.joliet.iter_mut() {
         let s = dir_size(tree, d, true);

@@ -70,41 +70,46 @@ pub(super) fn record(
 
 /// A child entry of a directory in one of the two trees.
 pub(super) struct Child {
-    pub node: NodeId,
-    pub name: Vec<u8>,
-    /// Rock Ridge fields (primary tree only) and how many of their bytes stay in the record.
-    pub susp: Vec<u8>,
-    pub in_rec: usize,
-    /// Continuation area index, if some fields spill.
-    pub ce: Option<usize>,
+    pub(super) node: NodeId,
+    pub(super) name: Vec<u8>,
+    /// Rock Ridge fields (primary tree only).
+    pub(super) rr: SystemUse,
 }
 
-/// One directory of one tree.
+/// The system use fields of one record: all of them, how many bytes stay in the record, and
+/// the continuation area that holds the rest.
+#[derive(Default)]
+pub(super) struct SystemUse {
+    pub(super) fields: Vec<u8>,
+    pub(super) in_rec: usize,
+    /// Continuation area index, if some fields spill.
+    pub(super) ce: Option<usize>,
+}
+
+/// One directory of one tree. Its `.` record carries Rock Ridge fields (SP and ER too on the
+/// root) that may spill into a continuation area; its `..` record's fields always fit. The
+/// layout fills in `lba` and `size`; `ces` are its continuation areas (indices into the list
+/// of all), placed right after its extent.
 pub(super) struct DirPlan {
-    pub node: NodeId,
+    pub(super) node: NodeId,
     /// Index of the parent in the same list (the root is its own parent).
-    pub parent: usize,
-    pub dot_susp: Vec<u8>,
-    pub dot_in_rec: usize,
-    pub dot_ce: Option<usize>,
-    pub dotdot_susp: Vec<u8>,
-    pub children: Vec<Child>,
-    /// Placed by the layout.
-    pub lba: u32,
-    pub size: u32,
-    /// This directory's continuation areas (indices into the list of all).
-    pub ces: std::ops::Range<usize>,
-    /// Blocks they take right after the directory's extent.
-    pub ce_blocks: u64,
+    pub(super) parent: usize,
+    pub(super) dot: SystemUse,
+    pub(super) dotdot_susp: Vec<u8>,
+    /// The entries, in record order.
+    pub(super) children: Vec<Child>,
+    pub(super) lba: u32,
+    pub(super) size: u32,
+    pub(super) ces: std::ops::Range<usize>,
 }
 
 /// The directories of both trees in path-table order (breadth first, sorted names), and the
 /// Rock Ridge continuation areas of the primary one.
 pub(super) struct Directories {
-    pub iso: Vec<DirPlan>,
+    pub(super) iso: Vec<DirPlan>,
     /// Empty without Joliet.
-    pub joliet: Vec<DirPlan>,
-    pub ce_areas: Vec<Vec<u8>>,
+    pub(super) joliet: Vec<DirPlan>,
+    pub(super) ce_areas: Vec<Vec<u8>>,
 }
 
 /// Plan the directories of the primary tree and, if `joliet`, of the Joliet tree.
@@ -128,15 +133,16 @@ pub(super) fn plan(tree: &FsTree, rr: &RockRidge, joliet: bool) -> Result<Direct
     })
 }
 
-/// Store the fields of a record that do not fit as a continuation area; return how many bytes
-/// stay in the record and the area's index.
-fn spill(name_len: usize, fields: &[u8], ce_areas: &mut Vec<Vec<u8>>) -> (usize, Option<usize>) {
-    let (keep, spills) = split_susp(name_len, fields);
-    if !spills {
-        return (keep, None);
+/// The fields of a record with a name of `name_len` bytes, those that do not fit stored as a
+/// continuation area.
+fn spill(name_len: usize, fields: Vec<u8>, ce_areas: &mut Vec<Vec<u8>>) -> SystemUse {
+    let (in_rec, spills) = split_susp(name_len, &fields);
+    let mut ce = None;
+    if spills {
+        ce_areas.push(fields[in_rec..].to_vec());
+        ce = Some(ce_areas.len() - 1);
     }
-    ce_areas.push(fields[keep..].to_vec());
-    (keep, Some(ce_areas.len() - 1))
+    SystemUse { fields, in_rec, ce }
 }
 
 fn plan_tree(
@@ -150,9 +156,9 @@ fn plan_tree(
     while let Some((id, parent)) = queue.pop_front() {
         let ce_first = ce_areas.len();
         let children = children(tree, rr, id, joliet, ce_areas);
-        let (mut dot_susp, mut dotdot_susp) = (Vec::new(), Vec::new());
-        let (mut dot_in_rec, mut dot_ce) = (0, None);
+        let (mut dot, mut dotdot_susp) = (SystemUse::default(), Vec::new());
         if !joliet {
+            let mut dot_susp = Vec::new();
             if id == FsTree::ROOT {
                 susp::sp(&mut dot_susp);
             }
@@ -160,7 +166,7 @@ fn plan_tree(
             if id == FsTree::ROOT {
                 susp::er(&mut dot_susp);
             }
-            (dot_in_rec, dot_ce) = spill(1, &dot_susp, ce_areas);
+            dot = spill(1, dot_susp, ce_areas);
             dotdot_susp = rr.fields(tree, tree.node(id).parent, b"");
         }
         let me = dirs.len();
@@ -172,15 +178,12 @@ fn plan_tree(
         dirs.push(DirPlan {
             node: id,
             parent,
-            dot_susp,
-            dot_in_rec,
-            dot_ce,
+            dot,
             dotdot_susp,
             children,
             lba: 0,
             size: 0,
             ces: ce_first..ce_areas.len(),
-            ce_blocks: 0,
         });
     }
     if dirs.len() > 0xFFFF {
@@ -218,13 +221,10 @@ fn children(
         let mut ch = Child {
             node: c,
             name,
-            susp: Vec::new(),
-            in_rec: 0,
-            ce: None,
+            rr: SystemUse::default(),
         };
         if !joliet {
-            ch.susp = rr.fields(tree, c, raw);
-            (ch.in_rec, ch.ce) = spill(ch.name.len(), &ch.susp, ce_areas);
+            ch.rr = spill(ch.name.len(), rr.fields(tree, c, raw), ce_areas);
         }
         children.push(ch);
     }
@@ -260,11 +260,11 @@ pub(super) fn dir_size(tree: &FsTree, d: &DirPlan, joliet: bool) -> u64 {
         add(34);
         add(34);
     } else {
-        add(rec_len(1, d.dot_in_rec, d.dot_ce.is_some()));
+        add(rec_len(1, d.dot.in_rec, d.dot.ce.is_some()));
         add(rec_len(1, d.dotdot_susp.len(), false));
     }
     for c in &d.children {
-        let len = rec_len(c.name.len(), c.in_rec, c.ce.is_some());
+        let len = rec_len(c.name.len(), c.rr.in_rec, c.rr.ce.is_some());
         for _ in 0..parts(tree, c.node) {
             add(len);
         }
@@ -329,12 +329,12 @@ pub(super) fn path_table_size(dirs: &[DirPlan]) -> u64 {
 /// Where the layout placed what a directory's records point at.
 pub(super) struct Placement<'a> {
     /// (block, size) of every directory's extent in this tree, by node.
-    pub extents: &'a [(u32, u32)],
+    pub(super) extents: &'a [(u32, u32)],
     /// First block of every file's data, by node.
-    pub data_lba: &'a [u32],
+    pub(super) data_lba: &'a [u32],
     /// (block, offset, length) of every continuation area.
-    pub ce_loc: &'a [(u32, u32, u32)],
-    pub ce_areas: &'a [Vec<u8>],
+    pub(super) ce_loc: &'a [(u32, u32, u32)],
+    pub(super) ce_areas: &'a [Vec<u8>],
 }
 
 /// Append `rec` to a directory's bytes, starting a new block if it would cross one.
@@ -349,10 +349,10 @@ fn put(rec: &[u8], buf: &mut Vec<u8>) {
     buf.extend_from_slice(rec);
 }
 
-/// `fields[..in_rec]` followed by the `CE` field pointing at continuation area `ce`, if any.
-fn record_fields(fields: &[u8], in_rec: usize, ce: Option<usize>, at: &Placement<'_>) -> Vec<u8> {
-    let mut out = fields[..in_rec].to_vec();
-    if let Some(ci) = ce {
+/// The fields that stay in the record, then the `CE` field pointing at the rest, if any.
+fn record_fields(su: &SystemUse, at: &Placement<'_>) -> Vec<u8> {
+    let mut out = su.fields[..su.in_rec].to_vec();
+    if let Some(ci) = su.ce {
         let (b, o, l) = at.ce_loc[ci];
         susp::ce(b, o, l, &mut out);
     }
@@ -373,7 +373,7 @@ pub(super) fn directory_bytes(
     let me = at.extents[d.node];
     let pnode = tree.node(d.node).parent;
     let parent = at.extents[pnode];
-    let fields = record_fields(&d.dot_susp, d.dot_in_rec, d.dot_ce, at);
+    let fields = record_fields(&d.dot, at);
     record(me.0, me.1, 2, &date_of(d.node), &[0], &fields, &mut rec);
     put(&rec, &mut buf);
     rec.clear();
@@ -389,7 +389,7 @@ pub(super) fn directory_bytes(
     put(&rec, &mut buf);
     for c in &d.children {
         let o = owner(tree, c.node);
-        let fields = record_fields(&c.susp, c.in_rec, c.ce, at);
+        let fields = record_fields(&c.rr, at);
         let date = date_of(c.node);
         match &tree.node(o).kind {
             Kind::Dir => {
