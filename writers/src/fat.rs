@@ -14,6 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::datetime::{civil, from_civil};
+use crate::error::IoError;
 use crate::tree::{DataSource, FsTree, Kind, NodeId};
 
 const SECTOR: usize = 512;
@@ -26,14 +27,8 @@ const FAT16_MAX_CLUSTERS: usize = 65524;
 #[derive(Debug, thiserror::Error)]
 pub enum FatError {
     /// A source file could not be read.
-    #[error("cannot read `{}`", path.display())]
-    Read {
-        /// The source path.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// A file changed size while being read.
     #[error("`{}` changed size while being read", path.display())]
     Changed {
@@ -234,13 +229,10 @@ fn file_bytes(data: &DataSource, size: u64) -> Result<Vec<u8>, FatError> {
     match data {
         DataSource::Bytes(b) => Ok(b.to_vec()),
         DataSource::Path(p) => {
-            let err = |source| FatError::Read {
-                path: p.clone(),
-                source,
-            };
-            let f = std::fs::File::open(p).map_err(err)?;
+            let err = IoError::at("read", p);
+            let f = std::fs::File::open(p).map_err(&err)?;
             let mut v = Vec::with_capacity(size as usize);
-            f.take(size + 1).read_to_end(&mut v).map_err(err)?;
+            f.take(size + 1).read_to_end(&mut v).map_err(&err)?;
             if v.len() as u64 != size {
                 return Err(FatError::Changed { path: p.clone() });
             }
@@ -251,23 +243,60 @@ fn file_bytes(data: &DataSource, size: u64) -> Result<Vec<u8>, FatError> {
 
 /// Build the FAT image of `tree` in memory.
 pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport), FatError> {
-    let label = match &opts.label {
-        Some(l) => {
-            let l = l.to_ascii_uppercase();
-            if l.len() > 11 || !l.bytes().all(|c| c == b' ' || valid_short_char(c)) {
-                return Err(FatError::BadOption(format!(
-                    "volume label `{l}` must be at most 11 letters, digits or _-"
-                )));
-            }
-            Some(pack_short(l.as_bytes(), b""))
-        }
-        None => None,
+    let label = volume_label(opts)?;
+    let plan = plan_dirs(tree, label.is_some())?;
+    let mut dirs = plan.dirs;
+    let geo = Geometry::choose(&dirs, opts)?;
+    allocate_clusters(&mut dirs, geo.cluster_size);
+    let mut img = vec![0u8; geo.total_sectors * SECTOR];
+    let serial = opts.serial.unwrap_or_else(|| content_serial(tree, opts));
+    img[..SECTOR].copy_from_slice(&boot_sector(&geo, serial, label));
+    let fat = fat_table(&dirs, &geo);
+    let fat_at = SECTOR;
+    img[fat_at..fat_at + fat.len()].copy_from_slice(&fat);
+    img[fat_at + fat.len()..fat_at + 2 * fat.len()].copy_from_slice(&fat);
+    write_dirs_and_data(&mut img, tree, &dirs, &geo, opts, label)?;
+    let report = FatReport {
+        bytes: img.len() as u64,
+        fat_bits: geo.fat_bits,
+        clusters: geo.clusters as u32,
+        cluster_size: geo.cluster_size as u32,
+        files: plan.files,
+        skipped: plan.skipped,
     };
-    // Directories in tree order with their entries; names decided here.
-    let mut dirs: Vec<Dir> = Vec::new();
+    tracing::debug!(?report, "fat image built");
+    Ok((img, report))
+}
+
+/// The volume label as a packed 11-byte name, upper-cased.
+fn volume_label(opts: &FatOptions) -> Result<Option<[u8; 11]>, FatError> {
+    let Some(l) = &opts.label else {
+        return Ok(None);
+    };
+    let l = l.to_ascii_uppercase();
+    if l.len() > 11 || !l.bytes().all(|c| c == b' ' || valid_short_char(c)) {
+        return Err(FatError::BadOption(format!(
+            "volume label `{l}` must be at most 11 letters, digits or _-"
+        )));
+    }
+    Ok(Some(pack_short(l.as_bytes(), b"")))
+}
+
+/// The directories in tree order with their entries, and what was counted on the way.
+struct DirPlan {
+    dirs: Vec<Dir>,
+    files: usize,
+    skipped: usize,
+}
+
+/// Directories in tree order with their entries; names decided here.
+fn plan_dirs(tree: &FsTree, has_label: bool) -> Result<DirPlan, FatError> {
+    let mut plan = DirPlan {
+        dirs: Vec::new(),
+        files: 0,
+        skipped: 0,
+    };
     let mut dir_index = std::collections::HashMap::new();
-    let mut skipped = 0;
-    let mut files = 0;
     for id in tree.walk() {
         if tree.node(id).kind != Kind::Dir {
             continue;
@@ -277,60 +306,13 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
         } else {
             dir_index[&tree.node(id).parent]
         };
-        dir_index.insert(id, dirs.len());
-        let mut used = HashSet::new();
-        let mut ents = Vec::new();
-        for &c in tree.children(id) {
-            let node = tree.node(c);
-            let (is_dir, size) = match &node.kind {
-                Kind::Dir => (true, 0),
-                Kind::File { size, .. } => (false, *size),
-                Kind::Hardlink(t) => match &tree.node(*t).kind {
-                    Kind::File { size, .. } => (false, *size),
-                    _ => {
-                        skipped += 1;
-                        continue;
-                    }
-                },
-                _ => {
-                    tracing::debug!("fat: skipping `{}`: no FAT form", tree.path(c).display());
-                    skipped += 1;
-                    continue;
-                }
-            };
-            if size > u64::from(u32::MAX) {
-                return Err(FatError::TooLarge(size));
-            }
-            let name = node.name.as_bytes();
-            let (short, long) = match plain_short(name) {
-                Some(s) if !used.contains(&s) => (s, None),
-                _ => {
-                    let s = mangled_short(name, &used);
-                    let long: Vec<u16> = String::from_utf8_lossy(name).encode_utf16().collect();
-                    if long.len() > 255 {
-                        return Err(FatError::BadName(
-                            String::from_utf8_lossy(name).into_owned(),
-                        ));
-                    }
-                    (s, Some(long))
-                }
-            };
-            used.insert(short);
-            files += usize::from(!is_dir);
-            ents.push(Ent {
-                node: c,
-                long,
-                short,
-                is_dir,
-                size,
-                first_cluster: 0,
-            });
-        }
-        let mut n = usize::from(id != FsTree::ROOT) * 2 + usize::from(label.is_some() && id == 0);
+        dir_index.insert(id, plan.dirs.len());
+        let ents = dir_entries(tree, id, &mut plan)?;
+        let mut n = usize::from(id != FsTree::ROOT) * 2 + usize::from(has_label && id == 0);
         for e in &ents {
             n += 1 + e.long.as_ref().map_or(0, |l| l.len().div_ceil(13));
         }
-        dirs.push(Dir {
+        plan.dirs.push(Dir {
             node: id,
             parent,
             ents,
@@ -338,49 +320,137 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
             bytes: n * 32,
         });
     }
+    Ok(plan)
+}
 
-    let root_entries = (dirs[0].bytes / 32).div_ceil(16).max(MIN_ROOT_ENTRIES / 16) * 16;
-    if root_entries > 0xFFF0 {
-        return Err(FatError::TooLarge(dirs[0].bytes as u64));
-    }
-    // Smallest cluster size (from 2 KiB) that fits FAT16.
-    let mut cs = 2048usize;
-    let clusters = loop {
-        let mut n = opts.extra_bytes.div_ceil(cs as u64);
-        for d in &dirs[1..] {
-            n += (d.bytes as u64).div_ceil(cs as u64);
-        }
-        for d in &dirs {
-            for e in d.ents.iter().filter(|e| !e.is_dir) {
-                n += e.size.div_ceil(cs as u64);
+/// The entries of directory `id` that FAT can hold, with their short (and long) names,
+/// counting files and skipped entries in `plan`.
+fn dir_entries(tree: &FsTree, id: NodeId, plan: &mut DirPlan) -> Result<Vec<Ent>, FatError> {
+    let mut used = HashSet::new();
+    let mut ents = Vec::new();
+    for &c in tree.children(id) {
+        let node = tree.node(c);
+        let (is_dir, size) = match &node.kind {
+            Kind::Dir => (true, 0),
+            Kind::File { size, .. } => (false, *size),
+            Kind::Hardlink(t) => match &tree.node(*t).kind {
+                Kind::File { size, .. } => (false, *size),
+                _ => {
+                    plan.skipped += 1;
+                    continue;
+                }
+            },
+            _ => {
+                tracing::debug!("fat: skipping `{}`: no FAT form", tree.path(c).display());
+                plan.skipped += 1;
+                continue;
             }
+        };
+        if size > u64::from(u32::MAX) {
+            return Err(FatError::TooLarge(size));
         }
-        let n = n.max(1) as usize;
-        if n <= FAT16_MAX_CLUSTERS {
-            break n;
-        }
-        if cs == 32768 {
-            return Err(FatError::TooLarge(n as u64 * cs as u64));
-        }
-        cs *= 2;
-    };
-    let fat_bits: u8 = if clusters <= FAT12_MAX_CLUSTERS {
-        12
-    } else {
-        16
-    };
-    let fat_bytes = if fat_bits == 12 {
-        (clusters + 2) * 3 / 2 + 1
-    } else {
-        (clusters + 2) * 2
-    };
-    let fat_sectors = fat_bytes.div_ceil(SECTOR);
-    let root_sectors = root_entries * 32 / SECTOR;
-    let data_start = 1 + 2 * fat_sectors + root_sectors;
-    let spc = cs / SECTOR;
-    let total_sectors = data_start + clusters * spc;
+        let name = node.name.as_bytes();
+        let (short, long) = match plain_short(name) {
+            Some(s) if !used.contains(&s) => (s, None),
+            _ => {
+                let s = mangled_short(name, &used);
+                let long: Vec<u16> = String::from_utf8_lossy(name).encode_utf16().collect();
+                if long.len() > 255 {
+                    return Err(FatError::BadName(
+                        String::from_utf8_lossy(name).into_owned(),
+                    ));
+                }
+                (s, Some(long))
+            }
+        };
+        used.insert(short);
+        plan.files += usize::from(!is_dir);
+        ents.push(Ent {
+            node: c,
+            long,
+            short,
+            is_dir,
+            size,
+            first_cluster: 0,
+        });
+    }
+    Ok(ents)
+}
 
-    // Allocate clusters: directories first, then files, both in tree order.
+/// The file system's shape: cluster size and count, FAT width, where each region starts.
+struct Geometry {
+    cluster_size: usize,
+    clusters: usize,
+    fat_bits: u8,
+    fat_sectors: usize,
+    root_entries: usize,
+    /// First sector of the cluster area.
+    data_start: usize,
+    sectors_per_cluster: usize,
+    total_sectors: usize,
+}
+
+impl Geometry {
+    /// The smallest cluster size (from 2 KiB) whose cluster count fits FAT16.
+    fn choose(dirs: &[Dir], opts: &FatOptions) -> Result<Geometry, FatError> {
+        let root_entries = (dirs[0].bytes / 32).div_ceil(16).max(MIN_ROOT_ENTRIES / 16) * 16;
+        if root_entries > 0xFFF0 {
+            return Err(FatError::TooLarge(dirs[0].bytes as u64));
+        }
+        let mut cs = 2048usize;
+        let clusters = loop {
+            let mut n = opts.extra_bytes.div_ceil(cs as u64);
+            for d in &dirs[1..] {
+                n += (d.bytes as u64).div_ceil(cs as u64);
+            }
+            for d in dirs {
+                for e in d.ents.iter().filter(|e| !e.is_dir) {
+                    n += e.size.div_ceil(cs as u64);
+                }
+            }
+            let n = n.max(1) as usize;
+            if n <= FAT16_MAX_CLUSTERS {
+                break n;
+            }
+            if cs == 32768 {
+                return Err(FatError::TooLarge(n as u64 * cs as u64));
+            }
+            cs *= 2;
+        };
+        let fat_bits: u8 = if clusters <= FAT12_MAX_CLUSTERS {
+            12
+        } else {
+            16
+        };
+        let fat_bytes = if fat_bits == 12 {
+            (clusters + 2) * 3 / 2 + 1
+        } else {
+            (clusters + 2) * 2
+        };
+        let fat_sectors = fat_bytes.div_ceil(SECTOR);
+        let root_sectors = root_entries * 32 / SECTOR;
+        let data_start = 1 + 2 * fat_sectors + root_sectors;
+        let spc = cs / SECTOR;
+        Ok(Geometry {
+            cluster_size: cs,
+            clusters,
+            fat_bits,
+            fat_sectors,
+            root_entries,
+            data_start,
+            sectors_per_cluster: spc,
+            total_sectors: data_start + clusters * spc,
+        })
+    }
+
+    /// Byte offset of cluster `c`.
+    fn cluster_at(&self, c: u32) -> usize {
+        (self.data_start + (c as usize - 2) * self.sectors_per_cluster) * SECTOR
+    }
+}
+
+/// Allocate clusters: directories first, then files, both in tree order.
+fn allocate_clusters(dirs: &mut [Dir], cs: usize) {
     let mut next = 2u32;
     let mut alloc = |bytes: u64| -> u32 {
         if bytes == 0 {
@@ -405,58 +475,64 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
             e.first_cluster = dir_cluster[&e.node];
         }
     }
+}
 
-    let mut img = vec![0u8; total_sectors * SECTOR];
-    // The serial: FNV-1a over names, sizes and times unless given.
-    let serial = opts.serial.unwrap_or_else(|| {
-        let mut h: u32 = 0x811c_9dc5;
-        for id in tree.walk() {
-            let n = tree.node(id);
-            for &b in n
-                .name
-                .as_bytes()
-                .iter()
-                .chain(&clamp(n.meta.mtime, opts).to_le_bytes())
-            {
-                h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-            }
+/// The serial when none is given: FNV-1a over names and times.
+fn content_serial(tree: &FsTree, opts: &FatOptions) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for id in tree.walk() {
+        let n = tree.node(id);
+        for &b in n
+            .name
+            .as_bytes()
+            .iter()
+            .chain(&clamp(n.meta.mtime, opts).to_le_bytes())
+        {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
         }
-        h
-    });
-    {
-        let b = &mut img[..SECTOR];
-        b[..3].copy_from_slice(&[0xEB, 0x3C, 0x90]);
-        b[3..11].copy_from_slice(b"KILN    ");
-        b[11..13].copy_from_slice(&(SECTOR as u16).to_le_bytes());
-        b[13] = spc as u8;
-        b[14..16].copy_from_slice(&1u16.to_le_bytes());
-        b[16] = 2;
-        b[17..19].copy_from_slice(&(root_entries as u16).to_le_bytes());
-        if total_sectors < 0x10000 {
-            b[19..21].copy_from_slice(&(total_sectors as u16).to_le_bytes());
-        } else {
-            b[32..36].copy_from_slice(&(total_sectors as u32).to_le_bytes());
-        }
-        b[21] = 0xF8;
-        b[22..24].copy_from_slice(&(fat_sectors as u16).to_le_bytes());
-        b[24..26].copy_from_slice(&32u16.to_le_bytes());
-        b[26..28].copy_from_slice(&64u16.to_le_bytes());
-        b[36] = 0x80;
-        b[38] = 0x29;
-        b[39..43].copy_from_slice(&serial.to_le_bytes());
-        b[43..54].copy_from_slice(&label.unwrap_or(*b"NO NAME    "));
-        b[54..62].copy_from_slice(if fat_bits == 12 {
-            b"FAT12   "
-        } else {
-            b"FAT16   "
-        });
-        // Not bootable: halt forever if a BIOS ever jumps here.
-        b[62..65].copy_from_slice(&[0xF4, 0xEB, 0xFD]);
-        b[510] = 0x55;
-        b[511] = 0xAA;
     }
-    // FAT: entries 0 and 1 reserved, then straight chains.
-    let mut fat = vec![0u8; fat_sectors * SECTOR];
+    h
+}
+
+/// The boot sector with its BIOS parameter block.
+fn boot_sector(geo: &Geometry, serial: u32, label: Option<[u8; 11]>) -> [u8; SECTOR] {
+    let mut b = [0u8; SECTOR];
+    b[..3].copy_from_slice(&[0xEB, 0x3C, 0x90]);
+    b[3..11].copy_from_slice(b"KILN    ");
+    b[11..13].copy_from_slice(&(SECTOR as u16).to_le_bytes());
+    b[13] = geo.sectors_per_cluster as u8;
+    b[14..16].copy_from_slice(&1u16.to_le_bytes());
+    b[16] = 2;
+    b[17..19].copy_from_slice(&(geo.root_entries as u16).to_le_bytes());
+    if geo.total_sectors < 0x10000 {
+        b[19..21].copy_from_slice(&(geo.total_sectors as u16).to_le_bytes());
+    } else {
+        b[32..36].copy_from_slice(&(geo.total_sectors as u32).to_le_bytes());
+    }
+    b[21] = 0xF8;
+    b[22..24].copy_from_slice(&(geo.fat_sectors as u16).to_le_bytes());
+    b[24..26].copy_from_slice(&32u16.to_le_bytes());
+    b[26..28].copy_from_slice(&64u16.to_le_bytes());
+    b[36] = 0x80;
+    b[38] = 0x29;
+    b[39..43].copy_from_slice(&serial.to_le_bytes());
+    b[43..54].copy_from_slice(&label.unwrap_or(*b"NO NAME    "));
+    b[54..62].copy_from_slice(if geo.fat_bits == 12 {
+        b"FAT12   "
+    } else {
+        b"FAT16   "
+    });
+    // Not bootable: halt forever if a BIOS ever jumps here.
+    b[62..65].copy_from_slice(&[0xF4, 0xEB, 0xFD]);
+    b[510] = 0x55;
+    b[511] = 0xAA;
+    b
+}
+
+/// One FAT: entries 0 and 1 reserved, then a straight chain per directory and file.
+fn fat_table(dirs: &[Dir], geo: &Geometry) -> Vec<u8> {
+    let fat_bits = geo.fat_bits;
+    let mut fat = vec![0u8; geo.fat_sectors * SECTOR];
     let set = |fat: &mut Vec<u8>, n: usize, v: u32| {
         if fat_bits == 16 {
             fat[n * 2..n * 2 + 2].copy_from_slice(&(v as u16).to_le_bytes());
@@ -479,7 +555,7 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
         if first == 0 {
             return;
         }
-        let n = bytes.div_ceil(cs as u64) as u32;
+        let n = bytes.div_ceil(geo.cluster_size as u64) as u32;
         for c in first..first + n {
             set(
                 fat,
@@ -488,19 +564,26 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
             );
         }
     };
-    for d in &dirs {
+    for d in dirs {
         chain(&mut fat, d.first_cluster, d.bytes as u64);
         for e in d.ents.iter().filter(|e| !e.is_dir) {
             chain(&mut fat, e.first_cluster, e.size);
         }
     }
-    let fat_at = SECTOR;
-    img[fat_at..fat_at + fat.len()].copy_from_slice(&fat);
-    img[fat_at + fat.len()..fat_at + 2 * fat.len()].copy_from_slice(&fat);
+    fat
+}
 
-    let cluster_at = |c: u32| (data_start + (c as usize - 2) * spc) * SECTOR;
-    let root_at = (1 + 2 * fat_sectors) * SECTOR;
-    for d in &dirs {
+/// Every directory's entries (the root's in the fixed root area) and every file's data.
+fn write_dirs_and_data(
+    img: &mut [u8],
+    tree: &FsTree,
+    dirs: &[Dir],
+    geo: &Geometry,
+    opts: &FatOptions,
+    label: Option<[u8; 11]>,
+) -> Result<(), FatError> {
+    let root_at = (1 + 2 * geo.fat_sectors) * SECTOR;
+    for d in dirs {
         let mut buf = Vec::with_capacity(d.bytes);
         let mtime = clamp(tree.node(d.node).meta.mtime, opts);
         if d.node == FsTree::ROOT {
@@ -521,56 +604,61 @@ pub fn build_fat(tree: &FsTree, opts: &FatOptions) -> Result<(Vec<u8>, FatReport
             );
         }
         for e in &d.ents {
-            if let Some(l) = &e.long {
-                lfn_entries(l, &e.short, &mut buf);
-            }
-            let node = tree.node(e.node);
-            let attr = if e.is_dir {
-                0x10
-            } else if node.meta.mode & 0o222 == 0 {
-                0x01
-            } else {
-                0x00
-            };
-            let size = if e.is_dir { 0 } else { e.size as u32 };
-            dirent(
-                &e.short,
-                attr,
-                e.first_cluster,
-                size,
-                clamp(node.meta.mtime, opts),
-                &mut buf,
-            );
-            if !e.is_dir && e.size > 0 {
-                let owner = match node.kind {
-                    Kind::Hardlink(t) => t,
-                    _ => e.node,
-                };
-                let Kind::File { data, .. } = &tree.node(owner).kind else {
-                    unreachable!("only files get data")
-                };
-                let bytes = file_bytes(data, e.size)?;
-                let at = cluster_at(e.first_cluster);
-                img[at..at + bytes.len()].copy_from_slice(&bytes);
-            }
+            entry_and_data(img, tree, e, geo, opts, &mut buf)?;
         }
         let at = if d.node == FsTree::ROOT {
             root_at
         } else {
-            cluster_at(d.first_cluster)
+            geo.cluster_at(d.first_cluster)
         };
         img[at..at + buf.len()].copy_from_slice(&buf);
     }
-    let report = FatReport {
-        bytes: img.len() as u64,
-        fat_bits,
-        clusters: clusters as u32,
-        cluster_size: cs as u32,
-        files,
-        skipped,
+    Ok(())
+}
+
+/// Append entry `e` (its long-name entries first) to its directory's bytes and copy a file's
+/// data into its clusters.
+fn entry_and_data(
+    img: &mut [u8],
+    tree: &FsTree,
+    e: &Ent,
+    geo: &Geometry,
+    opts: &FatOptions,
+    buf: &mut Vec<u8>,
+) -> Result<(), FatError> {
+    if let Some(l) = &e.long {
+        lfn_entries(l, &e.short, buf);
+    }
+    let node = tree.node(e.node);
+    let attr = if e.is_dir {
+        0x10
+    } else if node.meta.mode & 0o222 == 0 {
+        0x01
+    } else {
+        0x00
     };
-    tracing::debug!(?report, "fat image built");
-    Ok((img, report))
+    let size = if e.is_dir { 0 } else { e.size as u32 };
+    dirent(
+        &e.short,
+        attr,
+        e.first_cluster,
+        size,
+        clamp(node.meta.mtime, opts),
+        buf,
+    );
+    if !e.is_dir && e.size > 0 {
+        let owner = match node.kind {
+            Kind::Hardlink(t) => t,
+            _ => e.node,
+        };
+        let Kind::File { data, .. } = &tree.node(owner).kind else {
+            unreachable!("only files get data")
+        };
+        let bytes = file_bytes(data, e.size)?;
+        let at = geo.cluster_at(e.first_cluster);
+        img[at..at + bytes.len()].copy_from_slice(&bytes);
+    }
+    Ok(())
 }
 
 /// Write the FAT image of `tree` to `out` (an EFI boot image when it holds `EFI/BOOT/*.EFI`).

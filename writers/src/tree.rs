@@ -12,6 +12,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use crate::error::IoError;
+
 /// Index of a node in an [`FsTree`]; the root is [`FsTree::ROOT`].
 pub type NodeId = usize;
 
@@ -19,14 +21,8 @@ pub type NodeId = usize;
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
     /// A filesystem call on the source directory failed.
-    #[error("cannot read `{}`", path.display())]
-    Io {
-        /// The path that failed.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// The parent of a path to insert is missing or not a directory.
     #[error("parent of `{}` is missing or not a directory", path.display())]
     NoParent {
@@ -312,25 +308,22 @@ impl FsTree {
     /// if asked, its xattrs. Files with several links become one node plus hardlinks, the
     /// first in name order owning the data. Mount points are not special-cased.
     pub fn from_dir(dir: &Path, opts: &ScanOptions) -> Result<FsTree, TreeError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| TreeError::Io { path, source }
-        };
-        let md = std::fs::symlink_metadata(dir).map_err(io(dir))?;
+        let md = std::fs::symlink_metadata(dir).map_err(IoError::at("stat", dir))?;
         let mut tree = FsTree::new(meta_of(dir, &md, opts)?);
         // (dev, ino) of multiply-linked non-directories seen so far.
         let mut links: std::collections::HashMap<(u64, u64), NodeId> = Default::default();
         let mut stack = vec![(Self::ROOT, dir.to_owned())];
         while let Some((parent, src)) = stack.pop() {
             let mut names = Vec::new();
-            for e in std::fs::read_dir(&src).map_err(io(&src))? {
-                names.push(e.map_err(io(&src))?.file_name());
+            let list_err = IoError::at("list directory", &src);
+            for e in std::fs::read_dir(&src).map_err(&list_err)? {
+                names.push(e.map_err(&list_err)?.file_name());
             }
             names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
             let mut subdirs = Vec::new();
             for name in names {
                 let p = src.join(&name);
-                let md = std::fs::symlink_metadata(&p).map_err(io(&p))?;
+                let md = std::fs::symlink_metadata(&p).map_err(IoError::at("stat", &p))?;
                 let meta = meta_of(&p, &md, opts)?;
                 let ft = md.file_type();
                 let key = (md.dev(), md.ino());
@@ -344,7 +337,11 @@ impl FsTree {
                         data: DataSource::Path(p.clone()),
                     }
                 } else if ft.is_symlink() {
-                    Kind::Symlink(std::fs::read_link(&p).map_err(io(&p))?.into_os_string())
+                    Kind::Symlink(
+                        std::fs::read_link(&p)
+                            .map_err(IoError::at("read link", &p))?
+                            .into_os_string(),
+                    )
                 } else if ft.is_char_device() || ft.is_block_device() {
                     let (major, minor) = split_dev(md.rdev());
                     if ft.is_char_device() {
@@ -392,18 +389,15 @@ pub fn split_dev(dev: u64) -> (u32, u32) {
 fn meta_of(path: &Path, md: &std::fs::Metadata, opts: &ScanOptions) -> Result<Meta, TreeError> {
     let mut xattrs = Vec::new();
     if opts.xattrs {
-        let err = |source| TreeError::Io {
-            path: path.to_owned(),
-            source,
-        };
+        let err = IoError::at("read xattrs of", path);
         let names = match xattr::list(path) {
             Ok(n) => n,
             // Filesystems without xattr support (some tmpfs setups) simply have none.
             Err(e) if e.raw_os_error() == Some(95) => return Ok(plain_meta(md, xattrs)),
-            Err(e) => return Err(err(e)),
+            Err(e) => return Err(err(e).into()),
         };
         for name in names {
-            if let Some(value) = xattr::get(path, &name).map_err(err)? {
+            if let Some(value) = xattr::get(path, &name).map_err(&err)? {
                 xattrs.push(Xattr {
                     name: name.as_bytes().to_vec(),
                     value,

@@ -2,33 +2,15 @@
 //! squashfs writer and read back with backhand, for every codec. Needs no root.
 
 mod common;
-use common::noise;
+use common::{bytes, meta, noise};
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use backhand::{FilesystemReader, InnerNode};
 use kiln_writers::squashfs::{self, Codec};
-use kiln_writers::tree::{DataSource, FsTree, Kind, Meta, Xattr};
-
-fn meta(mode: u32, uid: u32, gid: u32, mtime: i64) -> Meta {
-    Meta {
-        mode,
-        uid,
-        gid,
-        mtime,
-        xattrs: Vec::new(),
-    }
-}
-
-fn bytes(v: Vec<u8>) -> Kind {
-    Kind::File {
-        size: v.len() as u64,
-        data: DataSource::Bytes(Arc::from(v)),
-    }
-}
+use kiln_writers::tree::{DataSource, FsTree, Kind, Xattr};
 
 fn sample_tree() -> FsTree {
     let mut t = FsTree::new(meta(0o755, 0, 0, 1_700_000_000));

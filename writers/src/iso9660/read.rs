@@ -15,9 +15,9 @@ const S_IFREG: u32 = 0o100000;
 /// Errors reading an ISO image.
 #[derive(Debug, thiserror::Error)]
 pub enum IsoReadError {
-    /// Reading the image failed.
+    /// Reading the image failed (the reader has no path; callers name the file).
     #[error("cannot read the ISO image")]
-    Io(#[source] std::io::Error),
+    Io(#[from] std::io::Error),
     /// The bytes are not an ISO 9660 image or are damaged.
     #[error("not a valid ISO 9660 image: {0}")]
     Format(String),
@@ -54,14 +54,10 @@ impl IsoEntry {
     }
 }
 
-fn io(e: std::io::Error) -> IsoReadError {
-    IsoReadError::Io(e)
-}
-
 fn read_at<R: Read + Seek>(r: &mut R, off: u64, len: usize) -> Result<Vec<u8>, IsoReadError> {
     let mut buf = vec![0u8; len];
-    r.seek(SeekFrom::Start(off)).map_err(io)?;
-    r.read_exact(&mut buf).map_err(io)?;
+    r.seek(SeekFrom::Start(off))?;
+    r.read_exact(&mut buf)?;
     Ok(buf)
 }
 
@@ -228,9 +224,8 @@ pub fn copy_file<R: Read + Seek, W: std::io::Write>(
 ) -> Result<u64, IsoReadError> {
     let mut total = 0;
     for &(block, len) in &entry.extents {
-        r.seek(SeekFrom::Start(u64::from(block) * BLOCK))
-            .map_err(io)?;
-        let n = std::io::copy(&mut r.by_ref().take(u64::from(len)), out).map_err(io)?;
+        r.seek(SeekFrom::Start(u64::from(block) * BLOCK))?;
+        let n = std::io::copy(&mut r.by_ref().take(u64::from(len)), out)?;
         if n != u64::from(len) {
             return Err(IsoReadError::Format(format!(
                 "`{}` runs past the end of the image",

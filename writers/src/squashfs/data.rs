@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use super::compress::Codec;
 use super::error::SquashfsError;
 use super::precompress::BlockCache;
+use crate::error::IoError;
 use crate::tree::DataSource;
 
 /// Size field bit marking a block stored uncompressed (spec "Data and fragment blocks").
@@ -115,17 +116,14 @@ fn read_at(
             buf.copy_from_slice(&b[off as usize..end]);
         }
         DataSource::Path(p) => {
-            let err = |source| SquashfsError::Read {
-                path: p.clone(),
-                source,
-            };
+            let err = IoError::at("read", p);
             if file.is_none() {
-                *file = Some(std::fs::File::open(p).map_err(err)?);
+                *file = Some(std::fs::File::open(p).map_err(&err)?);
             }
             file.as_ref()
                 .expect("opened above")
                 .read_exact_at(buf, off)
-                .map_err(err)?;
+                .map_err(&err)?;
         }
     }
     Ok(())
@@ -142,12 +140,7 @@ fn is_hole(
         return Ok(false);
     };
     if file.is_none() {
-        *file = Some(
-            std::fs::File::open(p).map_err(|source| SquashfsError::Read {
-                path: p.clone(),
-                source,
-            })?,
-        );
+        *file = Some(std::fs::File::open(p).map_err(IoError::at("read", p))?);
     }
     let f = file.as_ref().expect("opened above");
     Ok(match rustix::fs::seek(f, rustix::fs::SeekFrom::Data(off)) {
@@ -301,84 +294,9 @@ pub fn write_data<W: Write>(
     o: &DataOptions,
     cancel: Cancel<'_>,
 ) -> Result<DataOut, SquashfsError> {
-    let bs = o.block_size as u64;
     let hits_before = o.cache.as_ref().map_or(0, |c| c.hits());
-    // 1. Duplicates: hash everything in parallel, confirm matches byte by byte, in file order.
-    let mut canon: Vec<Option<usize>> = vec![None; files.len()];
-    let mut duplicates = 0;
-    if o.dedup {
-        let hashes: Vec<Option<u64>> = o.pool.install(|| {
-            files
-                .par_iter()
-                .map(|f| {
-                    if f.size == 0 {
-                        Ok(None)
-                    } else {
-                        hash_file(f, cancel).map(Some)
-                    }
-                })
-                .collect::<Result<_, _>>()
-        })?;
-        let mut seen: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
-        for (i, h) in hashes.iter().enumerate() {
-            let Some(h) = h else { continue };
-            let cands = seen.entry((files[i].size, *h)).or_default();
-            let mut found = None;
-            for &c in cands.iter() {
-                if same_content(&files[c], &files[i], cancel)? {
-                    found = Some(c);
-                    break;
-                }
-            }
-            match found {
-                Some(c) => {
-                    canon[i] = Some(c);
-                    duplicates += 1;
-                }
-                None => cands.push(i),
-            }
-        }
-    }
-
-    // 2. Plan blocks and fragments in file order.
-    let per_job = ((1u64 << 20) / bs).max(1);
-    let mut jobs = Vec::new();
-    let mut locs = vec![FileLoc::default(); files.len()];
-    let mut pieces: Vec<(usize, u64, u32)> = Vec::new();
-    let mut fill = 0u64;
-    let mut frag_count = 0u32;
-    for (i, f) in files.iter().enumerate() {
-        if canon[i].is_some() || f.size == 0 {
-            continue;
-        }
-        let full = f.size / bs;
-        let tail = f.size % bs;
-        let to_frag = o.fragments && tail > 0 && (o.tail_packing || f.size < bs);
-        let nblocks = full + u64::from(tail > 0 && !to_frag);
-        if to_frag && fill + tail > bs {
-            jobs.push(Job::Fragment(std::mem::take(&mut pieces)));
-            frag_count += 1;
-            fill = 0;
-        }
-        let mut b = 0;
-        while b < nblocks {
-            let count = per_job.min(nblocks - b);
-            jobs.push(Job::Blocks {
-                file: i,
-                first: b,
-                count,
-            });
-            b += count;
-        }
-        if to_frag {
-            locs[i].frag = Some((frag_count, fill as u32));
-            pieces.push((i, full * bs, tail as u32));
-            fill += tail;
-        }
-    }
-    if !pieces.is_empty() {
-        jobs.push(Job::Fragment(pieces));
-    }
+    let (canon, duplicates) = find_duplicates(files, o, cancel)?;
+    let (jobs, mut locs) = plan_jobs(files, &canon, o);
 
     // 3. Compress on the pool, commit in job order. A scope, so that jobs can ask `cancel`.
     let ctx = JobCtx {
@@ -422,6 +340,101 @@ pub fn write_data<W: Write>(
         duplicates,
         cached_blocks: o.cache.as_ref().map_or(0, |c| c.hits() - hits_before),
     })
+}
+
+/// Duplicates: hash everything in parallel, confirm matches byte by byte, in file order.
+/// Returns, for every file, the earlier file it duplicates, and how many do.
+fn find_duplicates(
+    files: &[DataFile],
+    o: &DataOptions,
+    cancel: Cancel<'_>,
+) -> Result<(Vec<Option<usize>>, usize), SquashfsError> {
+    let mut canon: Vec<Option<usize>> = vec![None; files.len()];
+    let mut duplicates = 0;
+    if !o.dedup {
+        return Ok((canon, duplicates));
+    }
+    let hashes: Vec<Option<u64>> = o.pool.install(|| {
+        files
+            .par_iter()
+            .map(|f| {
+                if f.size == 0 {
+                    Ok(None)
+                } else {
+                    hash_file(f, cancel).map(Some)
+                }
+            })
+            .collect::<Result<_, _>>()
+    })?;
+    let mut seen: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
+    for (i, h) in hashes.iter().enumerate() {
+        let Some(h) = h else { continue };
+        let cands = seen.entry((files[i].size, *h)).or_default();
+        let mut found = None;
+        for &c in cands.iter() {
+            if same_content(&files[c], &files[i], cancel)? {
+                found = Some(c);
+                break;
+            }
+        }
+        match found {
+            Some(c) => {
+                canon[i] = Some(c);
+                duplicates += 1;
+            }
+            None => cands.push(i),
+        }
+    }
+    Ok((canon, duplicates))
+}
+
+/// Plan blocks and fragments in file order: the compression jobs, and each file's fragment
+/// (which block, where in it).
+fn plan_jobs(
+    files: &[DataFile],
+    canon: &[Option<usize>],
+    o: &DataOptions,
+) -> (Vec<Job>, Vec<FileLoc>) {
+    let bs = o.block_size as u64;
+    let per_job = ((1u64 << 20) / bs).max(1);
+    let mut jobs = Vec::new();
+    let mut locs = vec![FileLoc::default(); files.len()];
+    let mut pieces: Vec<(usize, u64, u32)> = Vec::new();
+    let mut fill = 0u64;
+    let mut frag_count = 0u32;
+    for (i, f) in files.iter().enumerate() {
+        if canon[i].is_some() || f.size == 0 {
+            continue;
+        }
+        let full = f.size / bs;
+        let tail = f.size % bs;
+        let to_frag = o.fragments && tail > 0 && (o.tail_packing || f.size < bs);
+        let nblocks = full + u64::from(tail > 0 && !to_frag);
+        if to_frag && fill + tail > bs {
+            jobs.push(Job::Fragment(std::mem::take(&mut pieces)));
+            frag_count += 1;
+            fill = 0;
+        }
+        let mut b = 0;
+        while b < nblocks {
+            let count = per_job.min(nblocks - b);
+            jobs.push(Job::Blocks {
+                file: i,
+                first: b,
+                count,
+            });
+            b += count;
+        }
+        if to_frag {
+            locs[i].frag = Some((frag_count, fill as u32));
+            pieces.push((i, full * bs, tail as u32));
+            fill += tail;
+        }
+    }
+    if !pieces.is_empty() {
+        jobs.push(Job::Fragment(pieces));
+    }
+    (jobs, locs)
 }
 
 /// Runs the jobs on the pool, at most a window ahead of the oldest, and writes their blocks in

@@ -1,6 +1,6 @@
 //! Errors of the squashfs writer.
 
-use std::path::PathBuf;
+use crate::error::IoError;
 
 /// Why writing a squashfs image failed.
 #[derive(Debug, thiserror::Error)]
@@ -17,14 +17,8 @@ pub enum SquashfsError {
         msg: String,
     },
     /// Reading a source file failed (or it changed size while the image was written).
-    #[error("cannot read `{}`", path.display())]
-    Read {
-        /// The source file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// Writing the image failed.
     #[error("cannot write the image")]
     Write(#[source] std::io::Error),

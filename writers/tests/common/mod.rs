@@ -1,4 +1,10 @@
 //! Helpers shared by the writer tests.
+// Each test binary uses some of these.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use kiln_writers::tree::{DataSource, Kind, Meta};
 
 /// Deterministic pseudo-random bytes (xorshift), so no test data is checked in; no codec can
 /// shrink them. Seeds that differ only in the lowest bit give the same bytes.
@@ -12,4 +18,23 @@ pub fn noise(seed: u64, n: usize) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+/// Attributes with no xattrs.
+pub fn meta(mode: u32, uid: u32, gid: u32, mtime: i64) -> Meta {
+    Meta {
+        mode,
+        uid,
+        gid,
+        mtime,
+        xattrs: Vec::new(),
+    }
+}
+
+/// A regular file holding `v`.
+pub fn bytes(v: Vec<u8>) -> Kind {
+    Kind::File {
+        size: v.len() as u64,
+        data: DataSource::Bytes(Arc::from(v)),
+    }
 }
