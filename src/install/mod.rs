@@ -3,9 +3,9 @@
 //!
 //! Knows nothing of images, boot loaders or kickstart syntax beyond the options it is given.
 //!
-//! RPM's formats (headers, payloads, cpio, versions, macro files) are [`crate::rpmfile`]'s.
+//! RPM's formats (headers, payloads, cpio, versions, macro files, and the header and payload
+//! digests checked for every package before any payload is used) are [`crate::rpmfile`]'s.
 //!
-//! - [`digest`]: header and payload digests, checked for every package before any payload is used.
 //! - [`rootfs`]: path-safe operations beneath the root (`openat2(RESOLVE_IN_ROOT)`).
 //! - [`unpack`]: one package's files written beneath the root; file conflict checks.
 //! - [`rpmdb`]: the sqlite rpmdb writer.

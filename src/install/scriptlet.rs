@@ -3,7 +3,7 @@
 //! Each scriptlet runs in a fresh kiln helper process (`kiln __scriptlet`, see [`helper_main`])
 //! as the init of its own PID namespace, dying with kiln ([`crate::pidns`]): even when kiln
 //! is killed nothing stays mounted or running, and the multithreaded parent never changes its
-//! own root. The helper then enters the sandbox ([`super::sandbox`]: private namespaces, API
+//! own root. The helper then enters the sandbox (`sandbox`: private namespaces, API
 //! filesystems, `pivot_root` into the root, capabilities dropped, a seccomp filter) and runs
 //! the interpreter (or embedded Lua). The helper is a host binary already loaded when it
 //! pivots, so cross-arch roots work: target interpreters run through binfmt_misc entries with

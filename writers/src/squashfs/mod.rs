@@ -112,7 +112,7 @@ pub fn write<W: Write + Seek>(
     write_cancellable(tree, out, opts, &|| false)
 }
 
-/// As [`write`], asking `cancel` before every data block (on every compression thread) and
+/// As [`write()`], asking `cancel` before every data block (on every compression thread) and
 /// between the steps after them; once it returns true, writing stops with
 /// [`SquashfsError::Cancelled`], the threads end within a block and `out` holds an incomplete
 /// image the caller should remove.
