@@ -132,7 +132,7 @@ fn rpm_seeds_open_and_stream() {
                 .info
                 .files
                 .iter()
-                .filter(|f| f.flags & kiln::rpmfile::header::RPMFILE_GHOST == 0)
+                .filter(|f| f.flags & kiln::rpmfile::tags::RPMFILE_GHOST == 0)
                 .count();
             assert_eq!(files, want, "{name}: payload entries");
         }

@@ -20,22 +20,14 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::tags::{
+    SIGTAG_MD5, SIGTAG_SHA1, SIGTAG_SHA256, TAG_PAYLOADDIGEST, TAG_PAYLOADDIGESTALT, TYPE_BIN,
+    TYPE_STRING, TYPE_STRING_ARRAY,
+};
 use md5::Md5;
 use rayon::prelude::*;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-
-/// Signature header tags (rpm's `RPMSIGTAG_*`).
-const SIGTAG_SHA1: u32 = 269;
-const SIGTAG_SHA256: u32 = 273;
-const SIGTAG_MD5: u32 = 1004;
-/// Main header tags.
-const TAG_PAYLOADDIGEST: u32 = 5092;
-const TAG_PAYLOADDIGESTALT: u32 = 5097;
-
-const TYPE_STRING: u32 = 6;
-const TYPE_BIN: u32 = 7;
-const TYPE_STRING_ARRAY: u32 = 8;
 
 const LEAD_SIZE: usize = 96;
 const HEADER_MAGIC: [u8; 3] = [0x8e, 0xad, 0xe8];

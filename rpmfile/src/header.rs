@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use rpm::IndexTag as T;
 
 use crate::error::{HeaderError, RpmFileError};
+use crate::tags::{
+    RPMSENSE_TRIGGERIN, RPMSENSE_TRIGGERPOSTUN, RPMSENSE_TRIGGERPREIN, RPMSENSE_TRIGGERUN,
+    TYPE_BIN, TYPE_I18NSTRING, TYPE_INT16, TYPE_INT32, TYPE_INT64, TYPE_STRING, TYPE_STRING_ARRAY,
+};
 
 /// One RPM file, opened and its headers read; the payload is not touched.
 #[derive(Debug, Clone)]
@@ -223,19 +227,6 @@ const HEADER_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
 const MAX_TAGS: u32 = 0xffff;
 const MAX_DATA: u32 = 0x0fff_ffff;
 
-// Dependency sense flags that tell a trigger's kind (rpmds.h).
-const RPMSENSE_TRIGGERIN: u32 = 1 << 16;
-const RPMSENSE_TRIGGERUN: u32 = 1 << 17;
-const RPMSENSE_TRIGGERPOSTUN: u32 = 1 << 18;
-const RPMSENSE_TRIGGERPREIN: u32 = 1 << 25;
-
-/// `RPMFILE_GHOST`.
-pub const RPMFILE_GHOST: u32 = 1 << 6;
-/// `RPMFILE_DOC`.
-pub const RPMFILE_DOC: u32 = 1 << 1;
-/// `RPMFILE_CONFIG`.
-pub const RPMFILE_CONFIG: u32 = 1;
-
 /// The rpm crate's view of a package's headers (signature checks, SIGMD5), for files that may
 /// be hostile. kiln's own parser reads them first, and the rpm crate's parser runs under
 /// `catch_unwind`: fuzzing found inputs on which it panics (an index past its data, rpm 0.30),
@@ -436,15 +427,6 @@ pub struct Header<'a> {
     entries: HashMap<u32, (u32, usize, usize)>,
     data: &'a [u8],
 }
-
-// Header data types (rpmtag.h).
-const TYPE_INT16: u32 = 3;
-const TYPE_INT32: u32 = 4;
-const TYPE_INT64: u32 = 5;
-const TYPE_STRING: u32 = 6;
-const TYPE_BIN: u32 = 7;
-const TYPE_STRING_ARRAY: u32 = 8;
-const TYPE_I18NSTRING: u32 = 9;
 
 impl<'a> Header<'a> {
     /// Parses a blob as stored in [`RpmFile::hdr_blob`].

@@ -10,6 +10,7 @@
 //! - [`vercmp`], [`evr`]: rpm's version comparison and `[epoch:]version[-release]` values.
 //! - [`macros`]: rpm macro files and `%define` definitions as rpm reads them.
 //! - [`repodata`]: repomd.xml, comps and metalink documents.
+//! - [`tags`]: RPM's numbers (tags, data types, dependency and file flags, file states).
 //! - [`error`]: the errors of reading an RPM file.
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod header;
 pub mod macros;
 pub mod payload;
 pub mod repodata;
+pub mod tags;
 pub mod vercmp;
 
 pub use error::{HeaderError, RpmFileError};

@@ -8,10 +8,11 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::rootfs::Root;
-use super::rpmdb::{self, RpmDbError, DEFAULT_DBPATH, RPMFILE_STATE_NORMAL};
+use super::rpmdb::{self, RpmDbError, DEFAULT_DBPATH};
 use super::unpack::{self, UnpackError};
 use super::InstallError;
-use crate::rpmfile::header::{FileInfo, PackageInfo, RpmFile, RPMFILE_CONFIG, RPMFILE_GHOST};
+use crate::rpmfile::header::{FileInfo, PackageInfo, RpmFile};
+use crate::rpmfile::tags::{RPMFILE_CONFIG, RPMFILE_GHOST, RPMFILE_STATE_NORMAL};
 
 /// An installed package: its stored header as an [`RpmFile`] (no payload, no signature blob;
 /// `path` names the database) and the paths it has on disk.

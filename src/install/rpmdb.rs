@@ -27,6 +27,22 @@ use crate::error::IoError;
 use crate::rpmfile::macros::read_macro_file;
 use crate::rpmfile::{HeaderError, RpmFile, RpmFileError};
 
+use crate::rpmfile::tags::{
+    RPMSENSE_KEYRING, RPMSENSE_POSTTRANS, RPMSENSE_PRETRANS, RPMSENSE_RPMLIB, RPMSENSE_SCRIPT_POST,
+    RPMSENSE_SCRIPT_POSTUN, RPMSENSE_SCRIPT_PRE, RPMSENSE_SCRIPT_PREUN, SIGBASE,
+    SIGTAG_FILESIGNATURELENGTH, SIGTAG_FILESIGNATURES, SIGTAG_GPG, SIGTAG_MD5, SIGTAG_PAYLOADSIZE,
+    SIGTAG_PGP, SIGTAG_PGP5, SIGTAG_SIZE, TAGBASE, TAG_ARCH, TAG_ARCHIVESIZE, TAG_BASENAMES,
+    TAG_CONFLICTNAME, TAG_DIRINDEXES, TAG_DIRNAMES, TAG_ENHANCENAME, TAG_EPOCH,
+    TAG_FILESIGNATURELENGTH, TAG_FILESIGNATURES, TAG_FILESTATES, TAG_FILETRIGGERINDEX,
+    TAG_FILETRIGGERNAME, TAG_GROUP, TAG_HEADERIMAGE, TAG_HEADERIMMUTABLE, TAG_HEADERREGIONS,
+    TAG_INSTALLCOLOR, TAG_INSTALLTID, TAG_INSTALLTIME, TAG_INSTPREFIXES, TAG_NAME,
+    TAG_OBSOLETENAME, TAG_OLDFILENAMES, TAG_ORIGBASENAMES, TAG_ORIGDIRINDEXES, TAG_ORIGDIRNAMES,
+    TAG_PREFIXES, TAG_PROVIDENAME, TAG_RECOMMENDNAME, TAG_RELEASE, TAG_REQUIREFLAGS,
+    TAG_REQUIRENAME, TAG_SHA1HEADER, TAG_SIGGPG, TAG_SIGMD5, TAG_SIGPGP, TAG_SIGPGP5, TAG_SIGSIZE,
+    TAG_SUGGESTNAME, TAG_SUPPLEMENTNAME, TAG_TRANSFILETRIGGERINDEX, TAG_TRANSFILETRIGGERNAME,
+    TAG_TRIGGERNAME, TAG_VERSION, TYPE_BIN, TYPE_CHAR, TYPE_I18NSTRING, TYPE_INT16, TYPE_INT32,
+    TYPE_INT64, TYPE_INT8, TYPE_NULL, TYPE_STRING, TYPE_STRING_ARRAY,
+};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use tracing::debug;
@@ -82,104 +98,14 @@ pub struct InstallInfo {
     pub relocation: Option<HeaderRelocation>,
 }
 
-/// `RPMFILE_STATE_NORMAL`.
-pub const RPMFILE_STATE_NORMAL: u8 = 0;
-/// `RPMFILE_STATE_REPLACED`.
-pub const RPMFILE_STATE_REPLACED: u8 = 1;
-/// `RPMFILE_STATE_NOTINSTALLED`.
-pub const RPMFILE_STATE_NOTINSTALLED: u8 = 2;
-/// `RPMFILE_STATE_NETSHARED`.
-pub const RPMFILE_STATE_NETSHARED: u8 = 3;
-/// `RPMFILE_STATE_WRONGCOLOR`.
-pub const RPMFILE_STATE_WRONGCOLOR: u8 = 4;
-
-// Header data types.
-const T_NULL: u32 = 0;
-const T_CHAR: u32 = 1;
-const T_INT8: u32 = 2;
-const T_INT16: u32 = 3;
-const T_INT32: u32 = 4;
-const T_INT64: u32 = 5;
-const T_STRING: u32 = 6;
-const T_BIN: u32 = 7;
-const T_STRING_ARRAY: u32 = 8;
-const T_I18NSTRING: u32 = 9;
-
-// Tags.
-const TAG_HEADERIMAGE: u32 = 61;
-const TAG_HEADERREGIONS: u32 = 64;
-const TAG_HEADERIMMUTABLE: u32 = 63;
-const SIGBASE: u32 = 256;
-const TAGBASE: u32 = 1000;
-const TAG_SIGSIZE: u32 = 257;
-const TAG_SIGPGP: u32 = 259;
-const TAG_SIGMD5: u32 = 261;
-const TAG_SIGGPG: u32 = 262;
-const TAG_SIGPGP5: u32 = 263;
-const TAG_SHA1HEADER: u32 = 269;
-const TAG_NAME: u32 = 1000;
-const TAG_VERSION: u32 = 1001;
-const TAG_RELEASE: u32 = 1002;
-const TAG_EPOCH: u32 = 1003;
-const TAG_INSTALLTIME: u32 = 1008;
-const TAG_GROUP: u32 = 1016;
-const TAG_ARCH: u32 = 1022;
-const TAG_FILESTATES: u32 = 1029;
-const TAG_ARCHIVESIZE: u32 = 1046;
-const TAG_PROVIDENAME: u32 = 1047;
-const TAG_REQUIREFLAGS: u32 = 1048;
-const TAG_REQUIRENAME: u32 = 1049;
-const TAG_CONFLICTNAME: u32 = 1054;
-const TAG_TRIGGERNAME: u32 = 1066;
-const TAG_OBSOLETENAME: u32 = 1090;
-const TAG_PREFIXES: u32 = 1098;
-const TAG_INSTPREFIXES: u32 = 1099;
-const TAG_DIRINDEXES: u32 = 1116;
-const TAG_BASENAMES: u32 = 1117;
-const TAG_ORIGDIRINDEXES: u32 = 1119;
-const TAG_ORIGBASENAMES: u32 = 1120;
-const TAG_ORIGDIRNAMES: u32 = 1121;
-const TAG_DIRNAMES: u32 = 1118;
-const TAG_OLDFILENAMES: u32 = 1027;
-const TAG_INSTALLCOLOR: u32 = 1127;
-const TAG_INSTALLTID: u32 = 1128;
-const TAG_RECOMMENDNAME: u32 = 5046;
-const TAG_SUGGESTNAME: u32 = 5049;
-const TAG_SUPPLEMENTNAME: u32 = 5052;
-const TAG_ENHANCENAME: u32 = 5055;
-const TAG_FILETRIGGERNAME: u32 = 5069;
-const TAG_FILETRIGGERINDEX: u32 = 5070;
-const TAG_TRANSFILETRIGGERNAME: u32 = 5079;
-const TAG_TRANSFILETRIGGERINDEX: u32 = 5080;
-const TAG_FILESIGNATURES: u32 = 5090;
-const TAG_FILESIGNATURELENGTH: u32 = 5091;
-
-// Signature header tags that rpm renumbers when merging them into the main header.
-const SIGTAG_SIZE: u32 = 1000;
-const SIGTAG_PGP: u32 = 1002;
-const SIGTAG_MD5: u32 = 1004;
-const SIGTAG_GPG: u32 = 1005;
-const SIGTAG_PGP5: u32 = 1006;
-const SIGTAG_PAYLOADSIZE: u32 = 1007;
-const SIGTAG_FILESIGNATURES: u32 = 274;
-const SIGTAG_FILESIGNATURELENGTH: u32 = 275;
-
 // Dependency flags deciding which requires go into the `Requirename` index.
-const SENSE_POSTTRANS: u32 = 1 << 5;
-const SENSE_PRETRANS: u32 = 1 << 7;
-const SENSE_SCRIPT_PRE: u32 = 1 << 9;
-const SENSE_SCRIPT_POST: u32 = 1 << 10;
-const SENSE_SCRIPT_PREUN: u32 = 1 << 11;
-const SENSE_SCRIPT_POSTUN: u32 = 1 << 12;
-const SENSE_RPMLIB: u32 = 1 << 24;
-const SENSE_KEYRING: u32 = 1 << 26;
-const INSTALL_ONLY_MASK: u32 = SENSE_SCRIPT_PRE
-    | SENSE_SCRIPT_POST
-    | SENSE_RPMLIB
-    | SENSE_KEYRING
-    | SENSE_PRETRANS
-    | SENSE_POSTTRANS;
-const ERASE_ONLY_MASK: u32 = SENSE_SCRIPT_PREUN | SENSE_SCRIPT_POSTUN;
+const INSTALL_ONLY_MASK: u32 = RPMSENSE_SCRIPT_PRE
+    | RPMSENSE_SCRIPT_POST
+    | RPMSENSE_RPMLIB
+    | RPMSENSE_KEYRING
+    | RPMSENSE_PRETRANS
+    | RPMSENSE_POSTTRANS;
+const ERASE_ONLY_MASK: u32 = RPMSENSE_SCRIPT_PREUN | RPMSENSE_SCRIPT_POSTUN;
 
 /// The sqlite file rpm's `sqlite` backend uses inside `%_dbpath`.
 pub const DB_FILE: &str = "rpmdb.sqlite";
@@ -362,10 +288,10 @@ struct Blob<'a> {
 
 fn type_size(ty: u32) -> usize {
     match ty {
-        T_CHAR | T_INT8 | T_BIN => 1,
-        T_INT16 => 2,
-        T_INT32 => 4,
-        T_INT64 => 8,
+        TYPE_CHAR | TYPE_INT8 | TYPE_BIN => 1,
+        TYPE_INT16 => 2,
+        TYPE_INT32 => 4,
+        TYPE_INT64 => 8,
         _ => 0,
     }
 }
@@ -373,7 +299,7 @@ fn type_size(ty: u32) -> usize {
 /// Padding rpm inserts before data of `ty` at offset `at` (natural alignment of the integers).
 fn align_diff(ty: u32, at: usize) -> usize {
     let sz = type_size(ty);
-    if sz > 1 && ty != T_BIN {
+    if sz > 1 && ty != TYPE_BIN {
         (sz - at % sz) % sz
     } else {
         0
@@ -383,13 +309,13 @@ fn align_diff(ty: u32, at: usize) -> usize {
 /// The byte length of an entry's data starting at `data` (rpm's `dataLength` on disk data).
 fn data_length(ty: u32, count: u32, data: &[u8]) -> Option<usize> {
     match ty {
-        T_STRING => {
+        TYPE_STRING => {
             if count != 1 {
                 return None;
             }
             data.iter().position(|&b| b == 0).map(|p| p + 1)
         }
-        T_STRING_ARRAY | T_I18NSTRING => {
+        TYPE_STRING_ARRAY | TYPE_I18NSTRING => {
             let mut at = 0usize;
             for _ in 0..count {
                 let p = data.get(at..)?.iter().position(|&b| b == 0)?;
@@ -397,7 +323,7 @@ fn data_length(ty: u32, count: u32, data: &[u8]) -> Option<usize> {
             }
             Some(at)
         }
-        T_CHAR | T_INT8 | T_INT16 | T_INT32 | T_INT64 | T_BIN => {
+        TYPE_CHAR | TYPE_INT8 | TYPE_INT16 | TYPE_INT32 | TYPE_INT64 | TYPE_BIN => {
             let len = type_size(ty).checked_mul(count as usize)?;
             (len <= data.len()).then_some(len)
         }
@@ -437,7 +363,7 @@ impl<'a> Blob<'a> {
             let ty = be32(raw, at + 4);
             let offset = be32(raw, at + 8) as i32;
             let count = be32(raw, at + 12);
-            if !(T_NULL + 1..=T_I18NSTRING).contains(&ty) {
+            if !(TYPE_NULL + 1..=TYPE_I18NSTRING).contains(&ty) {
                 return Err(format!("tag {tag} has bad type {ty}").into());
             }
             if offset < 0 || offset as usize > dl || count == 0 {
@@ -489,7 +415,7 @@ impl<'a> Blob<'a> {
     /// Strings of a string, string array or i18n string entry (for i18n, every translation).
     fn strings(&self, tag: u32) -> Vec<&'a [u8]> {
         match self.get(tag) {
-            Some(e) if matches!(e.ty, T_STRING | T_STRING_ARRAY | T_I18NSTRING) => {
+            Some(e) if matches!(e.ty, TYPE_STRING | TYPE_STRING_ARRAY | TYPE_I18NSTRING) => {
                 e.data.split(|&b| b == 0).take(e.count as usize).collect()
             }
             _ => Vec::new(),
@@ -498,7 +424,7 @@ impl<'a> Blob<'a> {
 
     fn u32s(&self, tag: u32) -> Vec<u32> {
         match self.get(tag) {
-            Some(e) if e.ty == T_INT32 => e.data.chunks_exact(4).map(|c| be32(c, 0)).collect(),
+            Some(e) if e.ty == TYPE_INT32 => e.data.chunks_exact(4).map(|c| be32(c, 0)).collect(),
             _ => Vec::new(),
         }
     }
@@ -541,7 +467,7 @@ fn string_array(tag: u32, v: &[&str]) -> Added {
     }
     Added {
         tag,
-        ty: T_STRING_ARRAY,
+        ty: TYPE_STRING_ARRAY,
         count: v.len() as u32,
         data,
     }
@@ -571,7 +497,7 @@ pub fn db_header_blob(
     // The main header must be one sealed immutable region with nothing outside it (what rpmbuild
     // writes); legacy v3 headers and headers carrying dribbles would need rpm's conversions.
     let region = main.entries[0];
-    if region.tag != TAG_HEADERIMMUTABLE || region.ty != T_BIN || region.count != 16 {
+    if region.tag != TAG_HEADERIMMUTABLE || region.ty != TYPE_BIN || region.count != 16 {
         return Err(bad(
             "main",
             "does not start with an immutable region".into(),
@@ -639,8 +565,8 @@ pub fn db_header_blob(
             continue;
         }
         let keep = match e.ty {
-            T_CHAR | T_INT8 | T_INT16 | T_INT32 | T_INT64 => e.count == 1,
-            T_STRING | T_STRING_ARRAY | T_BIN => e.count < 16 * 1024,
+            TYPE_CHAR | TYPE_INT8 | TYPE_INT16 | TYPE_INT32 | TYPE_INT64 => e.count == 1,
+            TYPE_STRING | TYPE_STRING_ARRAY | TYPE_BIN => e.count < 16 * 1024,
             _ => false,
         };
         if keep {
@@ -692,7 +618,7 @@ pub fn db_header_blob(
                 TAG_DIRINDEXES,
                 Added {
                     tag: TAG_DIRINDEXES,
-                    ty: T_INT32,
+                    ty: TYPE_INT32,
                     count: f.dirindexes.len() as u32,
                     data: f.dirindexes.iter().flat_map(|v| v.to_be_bytes()).collect(),
                 },
@@ -732,7 +658,7 @@ pub fn db_header_blob(
             TAG_FILESTATES,
             Added {
                 tag: TAG_FILESTATES,
-                ty: T_CHAR,
+                ty: TYPE_CHAR,
                 count: nfiles as u32,
                 data: info.file_states.clone(),
             },
@@ -747,7 +673,7 @@ pub fn db_header_blob(
             tag,
             Added {
                 tag,
-                ty: T_INT32,
+                ty: TYPE_INT32,
                 count: 1,
                 data: v.to_be_bytes().to_vec(),
             },
@@ -822,12 +748,12 @@ fn index_rows_for(h: &Blob<'_>, ix: &IndexDef, rows: &mut Vec<IndexRow>) {
         return;
     };
     match e.ty {
-        T_STRING | T_STRING_ARRAY | T_I18NSTRING => {}
-        T_BIN => {
+        TYPE_STRING | TYPE_STRING_ARRAY | TYPE_I18NSTRING => {}
+        TYPE_BIN => {
             push(e.data, 0);
             return;
         }
-        T_INT32 => {
+        TYPE_INT32 => {
             // Integer keys are stored in host byte order, as rpm binds the raw value.
             for (i, c) in e.data.chunks_exact(4).enumerate() {
                 push(&be32(c, 0).to_ne_bytes(), i as u32);
@@ -837,7 +763,7 @@ fn index_rows_for(h: &Blob<'_>, ix: &IndexDef, rows: &mut Vec<IndexRow>) {
         _ => return,
     }
     let mut names = h.strings(ix.tag);
-    if e.ty == T_I18NSTRING || e.ty == T_STRING {
+    if e.ty == TYPE_I18NSTRING || e.ty == TYPE_STRING {
         // One value: the untranslated (first) string of an i18n tag.
         names.truncate(1);
     }
@@ -877,7 +803,7 @@ fn index_rows_for(h: &Blob<'_>, ix: &IndexDef, rows: &mut Vec<IndexRow>) {
                 | TAG_RECOMMENDNAME
                 | TAG_ENHANCENAME
         );
-        if rich_tag && e.ty == T_STRING_ARRAY && name.first() == Some(&b'(') {
+        if rich_tag && e.ty == TYPE_STRING_ARRAY && name.first() == Some(&b'(') {
             for n in rich_dep_names(name) {
                 push(&n, idx);
             }
@@ -1771,10 +1697,10 @@ mod tests {
         }
         let mut head = Vec::new();
         if let Some(rtag) = region {
-            for v in [rtag, T_BIN, data.len() as u32, 16] {
+            for v in [rtag, TYPE_BIN, data.len() as u32, 16] {
                 head.extend_from_slice(&v.to_be_bytes());
             }
-            for v in [rtag, T_BIN, (-(16 * n as i32)) as u32, 16] {
+            for v in [rtag, TYPE_BIN, (-(16 * n as i32)) as u32, 16] {
                 data.extend_from_slice(&v.to_be_bytes());
             }
         }
@@ -1800,13 +1726,13 @@ mod tests {
     fn sample() -> (Vec<u8>, Vec<u8>) {
         let main = build(
             &[
-                (TAG_NAME, T_STRING, 1, s("foo")),
-                (TAG_VERSION, T_STRING, 1, s("1")),
-                (TAG_RELEASE, T_STRING, 1, s("2")),
-                (TAG_ARCH, T_STRING, 1, s("noarch")),
+                (TAG_NAME, TYPE_STRING, 1, s("foo")),
+                (TAG_VERSION, TYPE_STRING, 1, s("1")),
+                (TAG_RELEASE, TYPE_STRING, 1, s("2")),
+                (TAG_ARCH, TYPE_STRING, 1, s("noarch")),
                 (
                     TAG_REQUIREFLAGS,
-                    T_INT32,
+                    TYPE_INT32,
                     3,
                     [0u32, 1 << 24, 1 << 9 | 1 << 11]
                         .iter()
@@ -1815,24 +1741,29 @@ mod tests {
                 ),
                 (
                     TAG_REQUIRENAME,
-                    T_STRING_ARRAY,
+                    TYPE_STRING_ARRAY,
                     3,
                     sa(&["(a if b else c)", "rpmlib(X)", "sh"]),
                 ),
-                (TAG_BASENAMES, T_STRING_ARRAY, 2, sa(&["x", "y"])),
-                (TAG_DIRNAMES, T_STRING_ARRAY, 1, sa(&["/d/"])),
-                (TAG_PREFIXES, T_STRING_ARRAY, 1, sa(&["/opt"])),
+                (TAG_BASENAMES, TYPE_STRING_ARRAY, 2, sa(&["x", "y"])),
+                (TAG_DIRNAMES, TYPE_STRING_ARRAY, 1, sa(&["/d/"])),
+                (TAG_PREFIXES, TYPE_STRING_ARRAY, 1, sa(&["/opt"])),
             ],
             Some(TAG_HEADERIMMUTABLE),
         );
         let sig = build(
             &[
-                (269, T_STRING, 1, s("abc")),
-                (SIGTAG_SIZE, T_INT32, 1, 77u32.to_be_bytes().to_vec()),
-                (SIGTAG_MD5, T_BIN, 16, vec![7; 16]),
-                (SIGTAG_PAYLOADSIZE, T_INT32, 1, 5u32.to_be_bytes().to_vec()),
-                (1008, T_BIN, 3, vec![0; 3]), // reserved space: dropped
-                (270, T_INT64, 1, 9u64.to_be_bytes().to_vec()),
+                (269, TYPE_STRING, 1, s("abc")),
+                (SIGTAG_SIZE, TYPE_INT32, 1, 77u32.to_be_bytes().to_vec()),
+                (SIGTAG_MD5, TYPE_BIN, 16, vec![7; 16]),
+                (
+                    SIGTAG_PAYLOADSIZE,
+                    TYPE_INT32,
+                    1,
+                    5u32.to_be_bytes().to_vec(),
+                ),
+                (1008, TYPE_BIN, 3, vec![0; 3]), // reserved space: dropped
+                (270, TYPE_INT64, 1, 9u64.to_be_bytes().to_vec()),
             ],
             Some(62),
         );

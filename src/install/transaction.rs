@@ -38,13 +38,11 @@ use super::InstallError;
 use crate::error::IoError;
 use crate::progress::InstallReporter;
 use crate::rpmfile::header::{FileTriggerKind, RpmFile, ScriptKind, Scriptlet, TriggerKind};
+use crate::rpmfile::tags::{RPMFILE_CONFIG, RPMFILE_GHOST};
 use crate::rpmfile::Evr;
 
 /// rpm runs file triggers with a priority at or above this before `%post`, the rest after.
 const TRIGGER_PRIORITY_BOUND: u32 = 10000;
-
-/// `RPMFILE_GHOST`.
-const RPMFILE_GHOST: u32 = 1 << 6;
 
 /// `%_install_langs` / `%packages --instLangs` as rpm reads it: colon-separated language
 /// names, empty entries dropped.
@@ -225,8 +223,7 @@ pub fn install(
         installed::kept_configs(root, &installed, &refs)
     };
     for f in pkgs.iter_mut().flat_map(|p| p.rpm.info.files.iter_mut()) {
-        f.keep_on_disk =
-            keep.contains(&f.path) && f.flags & crate::rpmfile::header::RPMFILE_CONFIG != 0;
+        f.keep_on_disk = keep.contains(&f.path) && f.flags & RPMFILE_CONFIG != 0;
     }
     report.timings.push(("file conflicts".into(), t0.elapsed()));
     // Installed packages go first in the list: triggers and `$1` counts see them as the

@@ -15,11 +15,14 @@ use tracing::{debug, warn};
 use super::rootfs::{encode_caps, CapsError, Meta, NodeKind, Root, SizeMismatch};
 use crate::error::IoError;
 use crate::rpmfile::cpio::{CpioError, CpioReader, EntryName};
-use crate::rpmfile::header::{FileInfo, RpmFile, RPMFILE_DOC, RPMFILE_GHOST};
+use crate::rpmfile::header::{FileInfo, RpmFile};
 use crate::rpmfile::payload::{self, BOMB_MESSAGE};
 use crate::rpmfile::RpmFileError;
 
-use super::rpmdb::{RPMFILE_STATE_NORMAL, RPMFILE_STATE_NOTINSTALLED, RPMFILE_STATE_WRONGCOLOR};
+use crate::rpmfile::tags::{
+    RPMFILE_DOC, RPMFILE_GHOST, RPMFILE_STATE_NORMAL, RPMFILE_STATE_NOTINSTALLED,
+    RPMFILE_STATE_WRONGCOLOR,
+};
 
 const S_IFMT: u32 = 0o170000;
 const S_IFDIR: u32 = 0o040000;
