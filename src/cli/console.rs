@@ -50,9 +50,8 @@ pub(super) fn init(
                 .event_format(Plain { color })
                 .with_filter(EnvFilter::new(QUIET))
                 .boxed(),
-            (Err(_), 1) => full(EnvFilter::new(
-                "kiln=debug,kiln_solver=debug,kiln_writers=debug",
-            )),
+            // `-v`: what the log file gets.
+            (Err(_), 1) => full(EnvFilter::new(LOG_FILE)),
             (Err(_), _) => full(EnvFilter::new(
                 "kiln=trace,kiln_solver=trace,kiln_writers=trace",
             )),
