@@ -119,7 +119,6 @@ pub fn run_resolve(a: &ResolveArgs, color: bool) -> anyhow::Result<i32> {
     Ok(EXIT_OK)
 }
 
-/// `kiln download`.
 /// Exit status for a repository error after resolution (download, signatures).
 pub(super) fn repo_exit(e: &repo::RepoError) -> i32 {
     match e {
@@ -131,19 +130,13 @@ pub(super) fn repo_exit(e: &repo::RepoError) -> i32 {
     }
 }
 
+/// `kiln download`: resolve, then fetch and verify the packages (checksums, signatures).
 pub fn run_download(a: &DownloadArgs, color: bool) -> anyhow::Result<i32> {
     let (r, cache, _) = match resolve_from(&a.resolve, color) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
     let bar = DownloadBar::new(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let fetcher = match repo::Fetcher::new(None) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {}", cause_chain(&e));
-            return Ok(EXIT_ENV);
-        }
-    };
     let gpg = match gpg_options(&a.resolve) {
         Ok(g) => g,
         Err(e) => {
@@ -151,12 +144,8 @@ pub fn run_download(a: &DownloadArgs, color: bool) -> anyhow::Result<i32> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    let checked = repo::download(&r.plan, &cache, &fetcher, a.jobs, &bar).and_then(|local| {
-        // Read after the download saved its checksums (an older copy saved later drops them).
-        let records = repo::verified::Verified::load(&cache);
-        repo::gpg::check_packages(&gpg, &r.repos, &r.plan, &local, &fetcher, Some(&records))
-            .map(|_| local)
-    });
+    let checked = repo::fetch_verified(&r.plan, &r.repos, &cache, &gpg, a.jobs, &bar)
+        .map(|fetched| fetched.local);
     match checked {
         Ok(local) => {
             let fetched = local.iter().filter(|l| l.downloaded).count();

@@ -79,10 +79,11 @@ pub fn fetch_verified(
     reporter: &dyn DownloadReporter,
 ) -> Result<VerifiedPackages, RepoError> {
     let fetcher = Fetcher::new(None)?;
-    let local = download(plan, cache, &fetcher, jobs, reporter)?;
-    // Signatures before any payload is used. The records are read after the download has
-    // saved its checksums: an older copy saved later would drop them.
+    // One set of records for the whole run: the download's checksums and the signature and
+    // digest checks all land in it, so no save can drop another's.
     let records = std::sync::Arc::new(Verified::load(cache));
+    let local = download(plan, cache, &fetcher, &records, jobs, reporter)?;
+    // Signatures before any payload is used.
     super::gpg::check_packages(gpg, repos, plan, &local, &fetcher, Some(records.as_ref()))?;
     Ok(VerifiedPackages { local, records })
 }
@@ -92,6 +93,7 @@ pub fn download(
     pkgs: &[PackageLocation],
     cache: &Cache,
     fetcher: &Fetcher,
+    verified: &Verified,
     jobs: usize,
     reporter: &dyn DownloadReporter,
 ) -> Result<Vec<LocalPackage>, RepoError> {
@@ -100,7 +102,6 @@ pub fn download(
     // Checksums of files already on disk (file:// repos, cache hits), on all cores: for a
     // large set that is seconds of hashing otherwise done one file after another.
     // Files unchanged since an earlier build verified them are not hashed again.
-    let verified = Verified::load(cache);
     let check = |p: &PackageLocation, path: &Path| match &p.checksum {
         Some(c) => verified.verify(path, c),
         None => Ok(()),
