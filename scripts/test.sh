@@ -135,11 +135,47 @@ fixtures() {
   return "$rc"
 }
 
+# Test binaries that boot qemu (one TCG thread each) or build whole images. They run one after
+# another, beside the rest of the suite, so a boot's idle core does the CPU-light tests.
+BOOT_TESTS="build_iso build_media build_aarch64 build_interrupt build_repro secure_boot selinux_image"
+
+test_group() { # name, log, cargo test arguments...
+  local name=$1 log=$2; shift 2
+  local s; s=$(date +%s)
+  local rc=0
+  cargo test "$@" >"$log" 2>&1 || rc=$?
+  echo "$name: exit $rc in $(( $(date +%s) - s ))s" >>"$log"
+  return "$rc"
+}
+
 tests() {
   local harness=$CARGO_TARGET_DIR/tmp/interrupt-harness.summary
   rm -f "$harness"
-  cargo test --workspace --no-fail-fast 2>&1 | tee "$CACHE/last-test.log"
-  local rc=${PIPESTATUS[0]}
+  # Build everything first (one cargo at a time holds the build lock anyway).
+  local s; s=$(date +%s)
+  cargo test --workspace --no-run 2>&1 | tail -3
+  [ "${PIPESTATUS[0]}" = 0 ] || return 1
+  echo "test build: $(( $(date +%s) - s ))s"
+  local boots=() rest=() f name
+  for f in tests/*.rs; do
+    name=$(basename "$f" .rs)
+    case " $BOOT_TESTS " in
+      *" $name "*) boots+=(--test "$name") ;;
+      *) rest+=(--test "$name") ;;
+    esac
+  done
+  local boot_log=$CACHE/last-test-boots.log rest_log=$CACHE/last-test-rest.log
+  test_group "boot group" "$boot_log" -p kiln --no-fail-fast "${boots[@]}" &
+  local boot_pid=$!
+  local rc=0
+  {
+    test_group "rest group (kiln)" "$rest_log.kiln" -p kiln --no-fail-fast --lib --bins "${rest[@]}" || rc=1
+    test_group "rest group (kiln doc)" "$rest_log.doc" -p kiln --doc || rc=1
+    test_group "rest group (other crates)" "$rest_log.crates" --workspace --exclude kiln --no-fail-fast || rc=1
+  }
+  wait "$boot_pid" || rc=1
+  cat "$rest_log.kiln" "$rest_log.doc" "$rest_log.crates" "$boot_log" | tee "$CACHE/last-test.log"
+  grep -hE '^(boot group|rest group)' "$CACHE/last-test.log"
   # tests/build_interrupt.rs writes its verdict there (cargo hides a passing test's output).
   cat "$harness" 2>/dev/null || echo "interrupt harness: no report (did not run to its end)"
   # One closing line for everything: cargo's test results plus the fixture checks.

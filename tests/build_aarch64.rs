@@ -80,9 +80,20 @@ fn build() -> Option<Built> {
         Vec::<String>::new(),
         "binfmt entries left"
     );
-    let new_mounts: Vec<_> = mounts().difference(&mounts_before).cloned().collect();
+    // Only what names this build's directory: CPU-light tests run beside this one in CI and may
+    // hold loop devices of their own for a moment.
+    let work_str = work.to_string_lossy().into_owned();
+    let new_mounts: Vec<_> = mounts()
+        .difference(&mounts_before)
+        .filter(|m| m.contains(&work_str))
+        .cloned()
+        .collect();
     assert!(new_mounts.is_empty(), "mounts left: {new_mounts:?}");
-    let new_loops: Vec<_> = loops().difference(&loops_before).cloned().collect();
+    let new_loops: Vec<_> = loops()
+        .difference(&loops_before)
+        .filter(|l| l.contains(&work_str))
+        .cloned()
+        .collect();
     assert!(new_loops.is_empty(), "loop devices left: {new_loops:?}");
     // Target code ran emulated, and the build says through what.
     assert!(
