@@ -70,12 +70,12 @@ fn kiln_build(args: &[&str], work: &Path, expect: i32) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(expect), "kiln build:\n{stderr}");
     // The stage table.
-    for l in stderr
-        .lines()
-        .skip_while(|l| !l.starts_with("stage "))
-        .take(8)
-    {
+    let mut table = stderr.lines().skip_while(|l| !l.starts_with("stage "));
+    for l in table.by_ref() {
         eprintln!("{l}");
+        if l.starts_with("total") {
+            break;
+        }
     }
     stderr
 }

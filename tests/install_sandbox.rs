@@ -744,7 +744,8 @@ fn post_has_the_host_network_scriptlets_do_not() {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").ok();
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
     // What packages leave: no resolv.conf, a file, systemd-resolved's link (dangling here).
-    let shapes: [(&str, fn(&Path)); 3] = [
+    type Make = fn(&Path);
+    let shapes: [(&str, Make); 3] = [
         ("absent", |r| {
             let _ = std::fs::remove_file(r.join("etc/resolv.conf"));
         }),
