@@ -32,7 +32,7 @@ pub struct ScriptRun {
 }
 
 /// The network chroot `%post` gets (`kiln build --post-network`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PostNetwork {
     /// The host's network and name servers (livecd-creator's behaviour).
     #[default]
