@@ -25,6 +25,9 @@ PKGS=(
   # network boot and disk outputs (kiln build --make-pxe-live/--make-netroot/--make-disk/--make-tar,
   # iso-to-pxeboot, iso-to-netroot, boot-test of their trees): pxelinux.0, nbd-server, zstd for tar
   pxelinux nbd-server zstd
+  # dracut's lsinitrd and skipcpio read the live initramfs (--dracut-arg/--dracut-conf tests);
+  # dracut-core only: the `dracut` package would replace the host's initramfs-tools
+  dracut-core
 )
 # Packages the fixture repositories need (step 2), when that script exists.
 if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then

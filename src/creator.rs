@@ -396,6 +396,7 @@ fn configure_options(build: &Build<'_>) -> crate::configure::ConfigureOptions {
         runner: Some(build.runner.clone()),
         live_root: Some(build.media_dir.clone()),
         tmp_dir: Some(build.work.clone()),
+        post_network: build.settings.post_network,
     }
 }
 
@@ -546,6 +547,7 @@ fn boot_assets(build: &Build<'_>) -> Result<BootAssets, BuildError> {
         timeout: settings.timeout,
         squashfs_only: !settings.ext4_in_squashfs,
         source_date_epoch: settings.source_date_epoch,
+        dracut: settings.dracut.clone(),
     };
     Ok(crate::boot::prepare(
         &build.root,

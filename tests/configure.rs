@@ -99,6 +99,7 @@ fn opts() -> ConfigureOptions {
         runner: Some(ScriptRunner::new(common::kiln())),
         live_root: None,
         tmp_dir: None,
+        ..Default::default()
     }
 }
 

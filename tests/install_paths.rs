@@ -136,6 +136,7 @@ fn configure_writes_through_planted_links_stay_inside() {
         runner: Some(ScriptRunner::new(common::kiln())),
         live_root: None,
         tmp_dir: None,
+        ..Default::default()
     };
     configure::configure(&ks, &r, &opts).unwrap();
     assert_canary_untouched(&before);

@@ -494,6 +494,7 @@ fn escapes_stay_in_the_root() {
         runner: Some(ScriptRunner::new(common::kiln())),
         live_root: None,
         tmp_dir: None,
+        ..Default::default()
     };
     let mounts_before = mountinfo();
     let runs = configure::run_post(&ks, &root, &opts).unwrap();
@@ -561,6 +562,7 @@ fn never_ending_scriptlet_is_ended() {
         runner: Some(ScriptRunner::new(common::kiln()).with_timeout(Some(Duration::from_secs(2)))),
         live_root: None,
         tmp_dir: Some(tmp.path().to_path_buf()),
+        ..Default::default()
     };
     let ks = parse_str(
         &format!("%post\nbusybox sleep {}\n%end\n", mark + 2),
@@ -660,6 +662,169 @@ fn ordinary_scriptlets_work_and_show_output() {
     ] {
         assert!(err.lines().any(|l| l == line), "no `{line}` in:\n{err}");
     }
+}
+
+/// How the root's /etc/resolv.conf is: what the test compares before and after `%post`.
+#[derive(Debug, PartialEq)]
+enum Resolv {
+    Absent,
+    Link(PathBuf),
+    File { ino: u64, text: String },
+}
+
+fn resolv_state(root: &Path) -> Resolv {
+    let p = root.join("etc/resolv.conf");
+    match std::fs::symlink_metadata(&p) {
+        Err(_) => Resolv::Absent,
+        Ok(m) if m.file_type().is_symlink() => Resolv::Link(std::fs::read_link(&p).unwrap()),
+        Ok(m) => Resolv::File {
+            ino: m.ino(),
+            text: std::fs::read_to_string(&p).unwrap(),
+        },
+    }
+}
+
+/// Chroot `%post` reaches an HTTP server on the host's 127.0.0.1 and sees the host's name
+/// servers (`--post-network host`, the default), and the root's resolv.conf is what it was
+/// before, whichever shape the packages left it in; with `PostNetwork::None` the same fetch
+/// fails and resolv.conf is not touched; a package scriptlet never reaches the server.
+#[test]
+fn post_has_the_host_network_scriptlets_do_not() {
+    let Some(fixtures) = ready() else {
+        return;
+    };
+    if !common::have_tool("/usr/bin/python3") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    let payload = format!("fetched over http by pid {}\n", std::process::id());
+    std::fs::write(served.join("payload.txt"), &payload).unwrap();
+    let server = common::HttpServer::start(&served);
+    let url = format!("http://127.0.0.1:{}/payload.txt", server.port);
+    // The host itself reaches it (the server is up).
+    let probe = Command::new("busybox")
+        .args(["wget", "-q", "-O", "-", &url])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&probe.stdout), payload);
+
+    // A package scriptlet tries the same fetch during the install.
+    let scriptlet = format!(
+        "busybox wget -q -O /kt-scriptlet-fetched {url}\n\
+         echo \"wget=$?\" > /kt-scriptlet-status\nexit 0"
+    );
+    let rpm = build_rpm(tmp.path(), "kt-netprobe", &[], &[("post", &scriptlet)]);
+    let mut rpms = base_rpms(&fixtures);
+    rpms.push(rpm);
+    let root = tmp.path().join("root");
+    let (code, err, _) = kiln_install(&root, &rpms, &[]);
+    assert_eq!(code, 0, "{err}");
+    let status = std::fs::read_to_string(root.join("kt-scriptlet-status")).unwrap();
+    assert_ne!(status.trim(), "wget=0", "a scriptlet reached the network");
+    assert_ne!(
+        std::fs::read_to_string(root.join("kt-scriptlet-fetched")).unwrap_or_default(),
+        payload
+    );
+
+    let ks = parse_str(
+        &format!(
+            "%post\n\
+             busybox rm -f /root/fetched\n\
+             busybox wget -q -O /root/fetched {url}\n\
+             echo \"wget=$?\" > /root/wget-status\n\
+             busybox cat /etc/resolv.conf > /root/resolv-seen 2>/dev/null || : > /root/resolv-seen\n\
+             %end\n"
+        ),
+        "net.ks",
+        &Default::default(),
+    )
+    .unwrap();
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").ok();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    // What packages leave: no resolv.conf, a file, systemd-resolved's link (dangling here).
+    type Make = fn(&Path);
+    let shapes: [(&str, Make); 3] = [
+        ("absent", |r| {
+            let _ = std::fs::remove_file(r.join("etc/resolv.conf"));
+        }),
+        ("file", |r| {
+            std::fs::create_dir_all(r.join("etc")).unwrap();
+            std::fs::write(r.join("etc/resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
+        }),
+        ("link", |r| {
+            std::os::unix::fs::symlink(
+                "../run/systemd/resolve/stub-resolv.conf",
+                r.join("etc/resolv.conf"),
+            )
+            .unwrap();
+        }),
+    ];
+    for (shape, make) in shapes {
+        let _ = std::fs::remove_file(root.join("etc/resolv.conf"));
+        make(&root);
+        let before = resolv_state(&root);
+        for network in [configure::PostNetwork::Host, configure::PostNetwork::None] {
+            let opts = ConfigureOptions {
+                runner: Some(ScriptRunner::new(common::kiln())),
+                post_network: network,
+                ..Default::default()
+            };
+            let runs = configure::run_post(&ks, &root, &opts).unwrap();
+            assert_eq!(runs[0].status, 0, "{}", runs[0].output);
+            eprintln!(
+                "{shape} resolv.conf, {network:?}: {} fetched",
+                read("root/wget-status").trim()
+            );
+            assert_eq!(resolv_state(&root), before, "{shape}, {network:?}");
+            assert!(!root.join("etc/.resolv.conf.kiln-root").exists());
+            let seen = read("root/resolv-seen");
+            let own = match &before {
+                Resolv::File { text, .. } => text.clone(),
+                _ => String::new(),
+            };
+            if network == configure::PostNetwork::Host {
+                assert_eq!(read("root/wget-status"), "wget=0\n", "{shape}");
+                assert_eq!(read("root/fetched"), payload);
+                assert_eq!(seen, host_resolv.clone().unwrap_or(own), "{shape}");
+            } else {
+                assert_ne!(read("root/wget-status"), "wget=0\n", "{shape}");
+                assert_ne!(
+                    std::fs::read_to_string(root.join("root/fetched")).unwrap_or_default(),
+                    payload
+                );
+                assert_eq!(seen, own, "{shape}");
+            }
+        }
+    }
+
+    // A %post that writes its own resolv.conf keeps it; a --nochroot one still runs on the host.
+    let _ = std::fs::remove_file(root.join("etc/resolv.conf"));
+    std::fs::write(root.join("etc/resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
+    let marker = tmp.path().join("nochroot-ran");
+    let ks = parse_str(
+        &format!(
+            "%post\necho 'nameserver 198.51.100.7' > /etc/resolv.conf\n%end\n\
+             %post --nochroot\necho \"$INSTALL_ROOT\" > {}\n%end\n",
+            marker.display()
+        ),
+        "own.ks",
+        &Default::default(),
+    )
+    .unwrap();
+    let opts = ConfigureOptions {
+        runner: Some(ScriptRunner::new(common::kiln())),
+        ..Default::default()
+    };
+    configure::run_post(&ks, &root, &opts).unwrap();
+    assert_eq!(read("etc/resolv.conf"), "nameserver 198.51.100.7\n");
+    assert!(!root.join("etc/.resolv.conf.kiln-root").exists());
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        format!("{}\n", root.display())
+    );
+    drop(server);
 }
 
 /// A foreign arch's scriptlets run through qemu-user after the pivot_root: the binfmt_misc

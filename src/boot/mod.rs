@@ -56,6 +56,60 @@ pub struct BootOptions {
     pub squashfs_only: bool,
     /// `SOURCE_DATE_EPOCH`: dracut runs with `--reproducible` (sorted cpio, clamped dates).
     pub source_date_epoch: Option<i64>,
+    /// What dracut is told besides kiln's fixed arguments (`--dracut-arg`, `--dracut-conf`).
+    pub dracut: DracutArgs,
+}
+
+/// kiln's dracut arguments, which `--dracut-arg` and `--dracut-conf` replace (as
+/// livemedia-creator's replace its own): besides these, `--add` names the live modules the
+/// root can install ([`LIVE_MODULES_HELP`]).
+pub const DEFAULT_DRACUT_ARGS: [&str; 4] = [
+    "--no-hostonly",
+    "--no-hostonly-cmdline",
+    "--omit",
+    "plymouth",
+];
+
+/// What the default `--add` holds, for `--help`.
+pub const LIVE_MODULES_HELP: &str =
+    "--add \"dmsquash-live [network-legacy livenet nbd: when the root has their modules and tools]\"";
+
+/// What dracut is told when it makes the live initramfs, besides what kiln always passes
+/// (`--force`, `--kver`, the output file, `--reproducible` with `SOURCE_DATE_EPOCH`, and
+/// `--no-compress` unless the arguments or the file choose a compressor). kiln's
+/// `/etc/dracut.conf.d/99-liveos.conf` (dmsquash-live, no host-only) is written in every case,
+/// as livecd-creator writes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DracutArgs {
+    /// [`DEFAULT_DRACUT_ARGS`] and the live modules.
+    #[default]
+    Default,
+    /// `--dracut-arg`s instead of the defaults, each split at its first space as lorax splits
+    /// them (`--add-drivers e1000` is two arguments, `--include SRC DST` needs two flags).
+    Args(Vec<String>),
+    /// `--dracut-conf FILE` instead of the defaults: copied into the root for the run and passed
+    /// as `--conf` (it then stands for the root's `/etc/dracut.conf`; `dracut.conf.d` is still
+    /// read).
+    Conf(PathBuf),
+}
+
+impl DracutArgs {
+    /// From the command line: the file wins over the arguments (livemedia-creator's rule),
+    /// neither given is the default.
+    pub fn from_flags(args: &[String], conf: Option<&Path>) -> Self {
+        match conf {
+            Some(c) => DracutArgs::Conf(c.to_path_buf()),
+            None if !args.is_empty() => DracutArgs::Args(
+                args.iter()
+                    .flat_map(|a| match a.split_once(' ') {
+                        Some((first, rest)) => vec![first.to_string(), rest.to_string()],
+                        None => vec![a.clone()],
+                    })
+                    .collect(),
+            ),
+            None => DracutArgs::Default,
+        }
+    }
 }
 
 /// How the media boots, for `media/` and the build report.
@@ -250,19 +304,58 @@ pub fn make_initramfs(
     runner: &ScriptRunner,
     native_compress: bool,
 ) -> Result<PathBuf, BootError> {
-    make_initramfs_with(root, kver, runner, native_compress, None)
+    make_initramfs_with(
+        root,
+        kver,
+        runner,
+        native_compress,
+        None,
+        &DracutArgs::Default,
+    )
+}
+
+/// dracut's compression options: with one of them among the user's arguments, dracut
+/// compresses as told and kiln does not.
+const DRACUT_COMPRESS_FLAGS: [&str; 9] = [
+    "--gzip",
+    "--bzip2",
+    "--lzma",
+    "--xz",
+    "--lzo",
+    "--lz4",
+    "--zstd",
+    "--compress",
+    "--no-compress",
+];
+
+/// Whether the user's arguments or configuration file choose how dracut compresses.
+fn user_compression(dracut: &DracutArgs) -> Result<bool, BootError> {
+    Ok(match dracut {
+        DracutArgs::Default => false,
+        DracutArgs::Args(args) => args.iter().any(|a| {
+            let flag = a.split_once('=').map_or(a.as_str(), |(f, _)| f);
+            DRACUT_COMPRESS_FLAGS.contains(&flag)
+        }),
+        DracutArgs::Conf(path) => std::fs::read_to_string(path)
+            .map_err(IoError::at("read", path))?
+            .lines()
+            .map(|l| l.trim_start())
+            .any(|l| l.starts_with("compress=") || l.starts_with("compress+=")),
+    })
 }
 
 /// [`make_initramfs`]; with `source_date_epoch`, dracut runs with `--reproducible` and the
-/// epoch in its environment.
+/// epoch in its environment; `dracut` replaces kiln's default arguments. When the user's
+/// arguments or file choose a compressor, dracut compresses and `native_compress` is ignored.
 pub fn make_initramfs_with(
     root: &Path,
     kver: &str,
     runner: &ScriptRunner,
     native_compress: bool,
     source_date_epoch: Option<i64>,
+    dracut: &DracutArgs,
 ) -> Result<PathBuf, BootError> {
-    let dracut = first_in_root(
+    let dracut_bin = first_in_root(
         root,
         &["/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut"],
     )
@@ -290,35 +383,44 @@ pub fn make_initramfs_with(
         crate::fsutil::NewFile::root(0o644),
     )
     .map_err(IoError::at("write", &conf))?;
-    let out_in_root = "/var/tmp/kiln-initramfs.img";
-    let modules = initramfs_modules(root);
-    let argv: Vec<String> = [
-        dracut.as_str(),
-        "--no-hostonly",
-        "--no-hostonly-cmdline",
-        "--force",
-        "--add",
-        modules.as_str(),
-        "--omit",
-        "plymouth",
-        "--kver",
-        kver,
-        out_in_root,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut argv = argv;
-    if native_compress {
-        argv.insert(1, "--no-compress".into());
-    }
-    if source_date_epoch.is_some() {
-        argv.insert(1, "--reproducible".into());
-    }
     let var_tmp = rj(root, "var/tmp");
     std::fs::create_dir_all(&var_tmp).map_err(IoError::at("create", &var_tmp))?;
-    tracing::debug!("running dracut for kernel {kver}");
-    chroot_run(runner, root, &argv)?;
+    let out_in_root = "/var/tmp/kiln-initramfs.img";
+    // The user's file, where dracut in the chroot can read it; removed after the run.
+    let conf_in_root = "/var/tmp/kiln-dracut.conf";
+    let mut argv: Vec<String> = vec![dracut_bin];
+    match dracut {
+        DracutArgs::Default => {
+            argv.extend(DEFAULT_DRACUT_ARGS.iter().map(|s| s.to_string()));
+            argv.extend(["--add".to_string(), initramfs_modules(root)]);
+        }
+        DracutArgs::Args(args) => argv.extend(args.iter().cloned()),
+        DracutArgs::Conf(path) => {
+            let text = std::fs::read(path).map_err(IoError::at("read", path))?;
+            let host = crate::fsutil::in_root(root, conf_in_root, false);
+            crate::fsutil::write_atomic(&host, &text, crate::fsutil::NewFile::root(0o644))
+                .map_err(IoError::at("write", &host))?;
+            argv.extend(["--conf".to_string(), conf_in_root.to_string()]);
+        }
+    }
+    let native_compress = native_compress && !user_compression(dracut)?;
+    if native_compress {
+        argv.push("--no-compress".into());
+    }
+    if source_date_epoch.is_some() {
+        argv.push("--reproducible".into());
+    }
+    argv.extend(
+        ["--force", "--kver", kver, out_in_root]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    tracing::info!("dracut for kernel {kver}: {}", argv[1..].join(" "));
+    let ran = chroot_run(runner, root, &argv);
+    if matches!(dracut, DracutArgs::Conf(_)) {
+        let _ = std::fs::remove_file(crate::fsutil::in_root(root, conf_in_root, false));
+    }
+    ran?;
     let host = rj(root, out_in_root.trim_start_matches('/'));
     if !host.is_file() {
         return Err(BootError::Tool {
@@ -482,7 +584,14 @@ pub fn prepare(
     copy(&kernel.vmlinuz, &iso.join(layout::VMLINUZ))?;
     // Compressed by kiln for every arch: dracut's default (`gzip -9`, one core) took longer
     // than the rest of dracut, and for a foreign arch it would also run emulated.
-    let initrd = make_initramfs_with(root, &kernel.version, runner, true, opts.source_date_epoch)?;
+    let initrd = make_initramfs_with(
+        root,
+        &kernel.version,
+        runner,
+        true,
+        opts.source_date_epoch,
+        &opts.dracut,
+    )?;
     copy(&initrd, &iso.join(layout::INITRD))?;
     let _ = std::fs::remove_file(&initrd);
     Ok(assets)
@@ -772,6 +881,46 @@ mod tests {
         assert_eq!(find_kernel(d.path()).unwrap().version, "6.1.0-10-amd64");
         let e = tempfile::tempdir().unwrap();
         assert!(matches!(find_kernel(e.path()), Err(BootError::NoKernel)));
+    }
+
+    /// lorax's own vectors for its `dracut_args` (tests/pylorax/test_creator.py): split at
+    /// the first space only; the file wins over the arguments.
+    #[test]
+    fn dracut_flags_as_livemedia_creator_reads_them() {
+        let args: Vec<String> = [
+            "--xz",
+            "--omit plymouth",
+            "--add livenet dmsquash-live dmsquash-live-ntfs",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            DracutArgs::from_flags(&args, None),
+            DracutArgs::Args(
+                [
+                    "--xz",
+                    "--omit",
+                    "plymouth",
+                    "--add",
+                    "livenet dmsquash-live dmsquash-live-ntfs"
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+            )
+        );
+        let conf = Path::new("/var/tmp/project/lmc-dracut.conf");
+        assert_eq!(
+            DracutArgs::from_flags(&args, Some(conf)),
+            DracutArgs::Conf(conf.to_path_buf())
+        );
+        assert_eq!(DracutArgs::from_flags(&[], None), DracutArgs::Default);
+        assert!(user_compression(&DracutArgs::from_flags(&args, None)).unwrap());
+        let plain = DracutArgs::from_flags(&["--omit plymouth".to_string()], None);
+        assert!(!user_compression(&plain).unwrap());
+        let eq = DracutArgs::from_flags(&["--compress=zstd".to_string()], None);
+        assert!(user_compression(&eq).unwrap());
     }
 
     #[test]

@@ -615,4 +615,27 @@ pub struct BuildArgs {
     /// started), failing the build; 0: no limit.
     #[arg(long, value_name = "SECONDS", default_value_t = kiln::install::scriptlet::DEFAULT_TIMEOUT.as_secs())]
     pub script_timeout: u64,
+    #[arg(long = "dracut-arg", value_name = "ARG", allow_hyphen_values = true, help = dracut_arg_help())]
+    pub dracut_args: Vec<String>,
+    /// A dracut.conf for the live initramfs instead of kiln's default dracut arguments, as
+    /// livemedia-creator's --dracut-conf: dracut runs with `--conf FILE` (a copy in the root);
+    /// it wins over --dracut-arg. See dracut.conf(5).
+    #[arg(long, value_name = "FILE")]
+    pub dracut_conf: Option<PathBuf>,
+    /// The network of chroot %post scripts: `host` (the host's network and /etc/resolv.conf
+    /// for the script, as under livecd-creator; the root's resolv.conf is put back after) or
+    /// `none` (isolated, as package scriptlets always are).
+    #[arg(long, value_name = "MODE", default_value = "host", value_parser = ["host", "none"])]
+    pub post_network: String,
+}
+
+/// `--dracut-arg`'s help, with the defaults it replaces.
+fn dracut_arg_help() -> String {
+    format!(
+        "Argument for dracut when it makes the live initramfs, repeatable; each is split at its \
+         first space (`--dracut-arg \"--add-drivers e1000\"`), as livemedia-creator does. Given, \
+         they replace kiln's defaults: {} {}",
+        kiln::boot::DEFAULT_DRACUT_ARGS.join(" "),
+        kiln::boot::LIVE_MODULES_HELP
+    )
 }

@@ -184,6 +184,9 @@ pub(super) fn build(a: &BuildArgs, color: bool) -> Result<Build, i32> {
             _ => None,
         },
         outputs: outputs(a),
+        dracut: dracut(a)?,
+        post_network: kiln::configure::PostNetwork::from_name(&a.post_network)
+            .expect("clap allows only host and none"),
         ks,
     };
     Ok(Build {
@@ -313,6 +316,29 @@ fn compress_args(args: &[String]) -> Result<(Option<String>, Vec<String>), Strin
         i += 1;
     }
     Ok((block, opts))
+}
+
+/// `--dracut-arg`/`--dracut-conf`: the file must be readable now, not after the install; with
+/// both given the file wins (livemedia-creator's rule), which is said.
+fn dracut(a: &BuildArgs) -> Result<kiln::boot::DracutArgs, i32> {
+    if let Some(conf) = &a.dracut_conf {
+        if let Err(e) = std::fs::File::open(conf) {
+            return Err(bad_input(format_args!(
+                "cannot read the --dracut-conf file `{}`: {e}",
+                conf.display()
+            )));
+        }
+        if !a.dracut_args.is_empty() {
+            eprintln!(
+                "warning: --dracut-conf is given: the --dracut-arg arguments are not used (as in \
+                 livemedia-creator)"
+            );
+        }
+    }
+    Ok(kiln::boot::DracutArgs::from_flags(
+        &a.dracut_args,
+        a.dracut_conf.as_deref(),
+    ))
 }
 
 /// `--shell-before`: a stage name.

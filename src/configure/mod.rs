@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::ConfigureError;
 pub use network::NetworkBackend;
-pub use scripts::{run_post as run_post_scripts, ScriptEnv, ScriptRun};
+pub use scripts::{run_post as run_post_scripts, PostNetwork, ScriptEnv, ScriptRun};
 
 use crate::install::scriptlet::{ScriptRunner, ScriptSpec};
 use crate::kickstart::commands::{
@@ -48,6 +48,8 @@ pub struct ConfigureOptions {
     /// Where host script files go (the build's work directory, so that a killed build's
     /// are removed with it); the system temp dir when `None`.
     pub tmp_dir: Option<PathBuf>,
+    /// The network chroot `%post` gets (`--post-network`).
+    pub post_network: PostNetwork,
 }
 
 impl ConfigureOptions {
@@ -56,6 +58,7 @@ impl ConfigureOptions {
             runner: self.runner.clone(),
             live_root: self.live_root.clone(),
             tmp_dir: self.tmp_dir.clone(),
+            post_network: self.post_network,
         }
     }
 }

@@ -1,6 +1,12 @@
 //! `%pre` and `%post` as livecd-creator and Anaconda run them: `%pre` on the build host before
 //! anything, `%post` in the root (or on the host with `--nochroot`, with `INSTALL_ROOT` and
 //! `LIVE_ROOT` set), `--interpreter`, `--log` and `--erroronfail` honoured.
+//!
+//! Chroot `%post` has the host's network, as livecd-creator's chroot has (package scriptlets
+//! never do): the sandbox keeps the host's network namespace for it, and the host's
+//! `/etc/resolv.conf` is put in the root for the script, as Anaconda copies it into the
+//! target, then the root's own (file, link or none) is put back. [`PostNetwork::None`] keeps
+//! `%post` in a network namespace of its own, as scriptlets.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +31,27 @@ pub struct ScriptRun {
     pub output: String,
 }
 
+/// The network chroot `%post` gets (`kiln build --post-network`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PostNetwork {
+    /// The host's network and name servers (livecd-creator's behaviour).
+    #[default]
+    Host,
+    /// None: a network namespace of its own with only a loopback that is down.
+    None,
+}
+
+impl PostNetwork {
+    /// From its `--post-network` name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "host" => Some(PostNetwork::Host),
+            "none" => Some(PostNetwork::None),
+            _ => None,
+        }
+    }
+}
+
 /// Where scripts run and what they see.
 #[derive(Debug, Clone, Default)]
 pub struct ScriptEnv {
@@ -34,6 +61,8 @@ pub struct ScriptEnv {
     pub live_root: Option<PathBuf>,
     /// Scratch directory for host script files (the system temp dir when `None`).
     pub tmp_dir: Option<PathBuf>,
+    /// The network chroot `%post` gets.
+    pub post_network: PostNetwork,
 }
 
 /// Run every `%pre` on the host, in file order.
@@ -120,12 +149,26 @@ fn run_in_root(s: &Script, root: &Path, env: &ScriptEnv) -> Result<ScriptRun, Co
             source: e,
         })?,
     };
+    let host_network = env.post_network == PostNetwork::Host;
     let spec = ScriptSpec {
         name: format!("{} ({})", section(s), s.origin),
         root: root.to_path_buf(),
         prog: vec![interpreter(s)],
         body: Some(s.body.clone()),
+        host_network,
         ..Default::default()
+    };
+    let resolv = if host_network {
+        Some(
+            HostResolvConf::put(root).map_err(|e| ConfigureError::Write {
+                command: section(s),
+                origin: s.origin.clone(),
+                path: e.path,
+                source: e.source,
+            })?,
+        )
+    } else {
+        None
     };
     tracing::debug!(
         "running {} ({}) in {}",
@@ -136,28 +179,33 @@ fn run_in_root(s: &Script, root: &Path, env: &ScriptEnv) -> Result<ScriptRun, Co
     // On the console as livecd-creator shows it (its %post inherits the terminal).
     let label = spec.name.clone();
     let mut on_line = |line: &str| tracing::info!(target: "kiln::script", "{label}: {line}");
-    let out = runner
-        .run_with_output(&spec, &mut on_line)
-        .map_err(|e| match e {
-            crate::install::scriptlet::ScriptError::Interrupted { .. } => {
-                ConfigureError::Interrupted {
-                    section: section(s),
-                    origin: s.origin.clone(),
-                }
-            }
-            crate::install::scriptlet::ScriptError::Timeout { secs, .. } => {
-                ConfigureError::ScriptTimeout {
-                    section: section(s),
-                    origin: s.origin.clone(),
-                    secs,
-                }
-            }
-            e => ConfigureError::Runner {
-                command: section(s),
-                origin: s.origin.clone(),
-                source: e,
-            },
+    let out = runner.run_with_output(&spec, &mut on_line);
+    if let Some(resolv) = resolv {
+        resolv.restore().map_err(|e| ConfigureError::Write {
+            command: section(s),
+            origin: s.origin.clone(),
+            path: e.path,
+            source: e.source,
         })?;
+    }
+    let out = out.map_err(|e| match e {
+        crate::install::scriptlet::ScriptError::Interrupted { .. } => ConfigureError::Interrupted {
+            section: section(s),
+            origin: s.origin.clone(),
+        },
+        crate::install::scriptlet::ScriptError::Timeout { secs, .. } => {
+            ConfigureError::ScriptTimeout {
+                section: section(s),
+                origin: s.origin.clone(),
+                secs,
+            }
+        }
+        e => ConfigureError::Runner {
+            command: section(s),
+            origin: s.origin.clone(),
+            source: e,
+        },
+    })?;
     Ok(ScriptRun {
         section: section(s),
         origin: s.origin.clone(),
@@ -283,5 +331,94 @@ impl TempScript {
 impl Drop for TempScript {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The host's `/etc/resolv.conf` standing in for the root's while a chroot `%post` runs with
+/// the host's network; [`HostResolvConf::restore`] puts the root's back.
+struct HostResolvConf {
+    /// The root's `/etc/resolv.conf` (host path; the name itself, never followed).
+    path: PathBuf,
+    /// Where the root's own entry (file or link, untouched) waits, when it had one.
+    aside: Option<PathBuf>,
+    /// What kiln put there; `None` when the host has no resolv.conf (nothing was changed).
+    put: Option<Vec<u8>>,
+}
+
+impl HostResolvConf {
+    /// Move the root's entry aside (a rename keeps it as it was: inode, mode, times, xattrs,
+    /// or the link) and write the host's name servers in its place.
+    fn put(root: &Path) -> Result<Self, crate::error::IoError> {
+        use crate::error::IoError;
+        let path = fsutil::in_root(root, "/etc/resolv.conf", false);
+        // The host's as its resolver reads it (through systemd-resolved's link, say).
+        let Ok(host) = std::fs::read("/etc/resolv.conf") else {
+            return Ok(HostResolvConf {
+                path,
+                aside: None,
+                put: None,
+            });
+        };
+        let aside = match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => {
+                tracing::warn!(
+                    "{} is a directory: %post runs without the host's name servers",
+                    path.display()
+                );
+                return Ok(HostResolvConf {
+                    path,
+                    aside: None,
+                    put: None,
+                });
+            }
+            Ok(_) => {
+                let aside = path.with_file_name(".resolv.conf.kiln-root");
+                std::fs::rename(&path, &aside).map_err(IoError::at("move aside", &path))?;
+                Some(aside)
+            }
+            Err(_) => None,
+        };
+        let done = HostResolvConf {
+            path,
+            aside,
+            put: Some(host),
+        };
+        if let Err(e) = fsutil::write_atomic(
+            &done.path,
+            done.put.as_deref().unwrap_or_default(),
+            NewFile::root(0o644),
+        ) {
+            if let Some(aside) = &done.aside {
+                let _ = std::fs::rename(aside, &done.path);
+            }
+            return Err(IoError::new("write", done.path, e));
+        }
+        Ok(done)
+    }
+
+    /// The root's entry back, unless the script replaced the host's file with its own (then
+    /// the script's stays, as it would in the installed system).
+    fn restore(self) -> Result<(), crate::error::IoError> {
+        use crate::error::IoError;
+        let Some(put) = &self.put else {
+            return Ok(());
+        };
+        let ours = std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.is_file())
+            && std::fs::read(&self.path).is_ok_and(|now| &now == put);
+        if !ours {
+            tracing::info!(
+                "%post replaced /etc/resolv.conf: the script's is kept, not the packages'"
+            );
+            if let Some(aside) = &self.aside {
+                std::fs::remove_file(aside).map_err(IoError::at("remove", aside))?;
+            }
+            return Ok(());
+        }
+        match &self.aside {
+            Some(aside) => {
+                std::fs::rename(aside, &self.path).map_err(IoError::at("move back", aside))
+            }
+            None => std::fs::remove_file(&self.path).map_err(IoError::at("remove", &self.path)),
+        }
     }
 }

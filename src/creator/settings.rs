@@ -105,6 +105,10 @@ pub struct BuildSettings {
     /// Reuse this image's root instead of installing and configuring (`--fs-image`: an ext4
     /// image; `--disk-image`: a raw GPT disk, its Linux root partition).
     pub reuse: Option<Reuse>,
+    /// dracut's arguments for the live initramfs (`--dracut-arg`, `--dracut-conf`).
+    pub dracut: crate::boot::DracutArgs,
+    /// The network chroot `%post` gets (`--post-network`).
+    pub post_network: crate::configure::PostNetwork,
 }
 
 /// An existing image to build from (livemedia-creator's `--fs-image` / `--disk-image`).

@@ -4,7 +4,10 @@
 //! Called by the helper as the init of its own PID namespace ([`crate::pidns`]), before the
 //! program starts. It takes, in this order:
 //! - private mount, network, UTS, IPC and cgroup namespaces (the PID one is already there):
-//!   hostname changes, SysV IPC and network set-up stay inside;
+//!   hostname changes, SysV IPC and network set-up stay inside. Chroot `%post` under
+//!   `--post-network host` keeps the host's network namespace (livecd-creator's chroot has the
+//!   host's network) and loses CAP_NET_ADMIN, so it can reach the network but not reconfigure
+//!   the host's;
 //! - the API filesystems beneath the root: a new /proc of the PID namespace with /proc/sys and
 //!   the other kernel knobs read-only and /proc/kcore & co. masked (as container runtimes do),
 //!   a new read-only sysfs (no host cgroupfs, efivarfs or debugfs below it), a tmpfs /dev with
@@ -72,6 +75,8 @@ fn step<E: Into<std::io::Error>>(step: impl Into<String>) -> impl FnOnce(E) -> S
 pub(crate) enum Occupant {
     /// A scriptlet, `%post` or a tool run in the root.
     Script,
+    /// Chroot `%post` with the host's network.
+    NetworkedScript,
     /// `kiln __shell`.
     Shell,
 }
@@ -80,7 +85,7 @@ pub(crate) enum Occupant {
 /// are the root's `/`.
 pub(crate) fn enter(root: &Path, who: Occupant) -> Result<(), SandboxError> {
     check_inherited_fds()?;
-    unshare_namespaces()?;
+    unshare_namespaces(who != Occupant::NetworkedScript)?;
     let root = root
         .canonicalize()
         .map_err(step(format!("resolve the root `{}`", root.display())))?;
@@ -92,7 +97,7 @@ pub(crate) fn enter(root: &Path, who: Occupant) -> Result<(), SandboxError> {
     )))?;
     api_filesystems(&root, who)?;
     pivot(&root)?;
-    drop_capabilities()?;
+    drop_capabilities(who == Occupant::NetworkedScript)?;
     install_seccomp_filter()
 }
 
@@ -116,15 +121,17 @@ fn check_inherited_fds() -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn unshare_namespaces() -> Result<(), SandboxError> {
+fn unshare_namespaces(own_network: bool) -> Result<(), SandboxError> {
     use rustix::thread::UnshareFlags;
+    let mut flags = UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC;
+    if own_network {
+        flags |= UnshareFlags::NEWNET;
+    }
     // rustix deprecates the safe `unshare` because CLONE_FILES/CLONE_FS can invalidate fds
     // other threads hold; new namespaces in this single-threaded helper cannot.
     #[allow(deprecated)]
-    rustix::thread::unshare(
-        UnshareFlags::NEWNS | UnshareFlags::NEWNET | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC,
-    )
-    .map_err(step("unshare the mount, network, UTS and IPC namespaces"))?;
+    rustix::thread::unshare(flags)
+        .map_err(step("unshare the mount, network, UTS and IPC namespaces"))?;
     // Not every kernel has cgroup namespaces; nothing depends on it (no cgroupfs is mounted).
     #[allow(deprecated)]
     let _ = rustix::thread::unshare(UnshareFlags::NEWCGROUP);
@@ -292,9 +299,14 @@ fn dropped() -> rustix::thread::CapabilitySet {
         | C::CHECKPOINT_RESTORE
 }
 
-fn drop_capabilities() -> Result<(), SandboxError> {
+/// With the host's network namespace, also what reconfigures it (interfaces, routes,
+/// firewall).
+fn drop_capabilities(host_network: bool) -> Result<(), SandboxError> {
     use rustix::thread::CapabilitySet;
-    let drop = dropped();
+    let mut drop = dropped();
+    if host_network {
+        drop |= CapabilitySet::NET_ADMIN;
+    }
     for bit in 0..64 {
         let cap = CapabilitySet::from_bits_retain(1 << bit);
         if !drop.contains(cap) {

@@ -55,6 +55,10 @@ pub struct ScriptSpec {
     /// for programs.
     #[serde(default)]
     pub install_prefixes: Vec<String>,
+    /// Keep the host's network namespace (chroot `%post` under `--post-network host`); every
+    /// other program run in a root gets a network namespace of its own.
+    #[serde(default)]
+    pub host_network: bool,
 }
 
 /// How a scriptlet ended.
@@ -282,7 +286,12 @@ pub fn helper_main() -> i32 {
         Ok(f) => f,
         Err(e) => return setup_failed(&format!("cannot open /dev/null: {e}")),
     };
-    if let Err(e) = super::sandbox::enter(&spec.root, super::sandbox::Occupant::Script) {
+    let who = if spec.host_network {
+        super::sandbox::Occupant::NetworkedScript
+    } else {
+        super::sandbox::Occupant::Script
+    };
+    if let Err(e) = super::sandbox::enter(&spec.root, who) {
         return setup_failed(&e.to_string());
     }
     if spec.prog.first().map(String::as_str) == Some("<lua>") {

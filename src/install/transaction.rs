@@ -739,6 +739,8 @@ impl Tx<'_> {
             input,
             macros: macros(&self.opts.arch),
             install_prefixes: prefixes.to_vec(),
+            // Package scriptlets never have network, whatever `%post` gets.
+            host_network: false,
         }
     }
 
