@@ -40,14 +40,10 @@ macro_rules! removed_ctor {
 }
 
 removed_ctor!(
-    new_autostep => "autostep",
     new_device => "device",
     new_deviceprobe => "deviceprobe",
     new_dmraid => "dmraid",
     new_install => "install",
     new_method => "method",
-    new_module => "module",
-    new_multipath => "multipath",
-    new_nvdimm => "nvdimm",
-    new_vnc => "vnc"
+    new_multipath => "multipath"
 );
