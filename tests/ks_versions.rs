@@ -105,8 +105,8 @@ fn rhel_command_vectors_match_pykickstart() {
         let mut per_cmd: BTreeMap<&str, usize> = BTreeMap::new();
         for ((r, (cmd, input)), w) in records.iter().zip(&cases).zip(outcomes) {
             let devel = &r["devel"];
-            let depends = devel["status"] != w["status"]
-                || (w["status"] == "ok" && devel["str"] != w["str"]);
+            let depends =
+                devel["status"] != w["status"] || (w["status"] == "ok" && devel["str"] != w["str"]);
             let got = parse_single_command_in(cmd, input, version);
             let status = w["status"].as_str().unwrap();
             let detail = match (status, &got) {
@@ -130,10 +130,7 @@ fn rhel_command_vectors_match_pykickstart() {
                 }
                 Some(d) => {
                     *per_cmd.entry(cmd).or_default() += 1;
-                    failures.push(format!(
-                        "{name} seq {} `{input}` [{cmd}]: {d}",
-                        r["seq"]
-                    ));
+                    failures.push(format!("{name} seq {} `{input}` [{cmd}]: {d}", r["seq"]));
                 }
             }
         }
@@ -303,7 +300,15 @@ fn rhel_corpus_matches_ksflatten_and_ksvalidator() {
             }
             let lint = Command::new(common::kiln())
                 .current_dir(dir)
-                .args(["ks", "lint", "--json", "--no-live", "--ksversion", name, base])
+                .args([
+                    "ks",
+                    "lint",
+                    "--json",
+                    "--no-live",
+                    "--ksversion",
+                    name,
+                    base,
+                ])
                 .env("NO_COLOR", "1")
                 .output()
                 .expect("kiln");
@@ -385,4 +390,166 @@ fn rhel_corpus_matches_ksflatten_and_ksvalidator() {
         "{} disagreements with pykickstart's RHEL handlers",
         failures.len()
     );
+}
+
+/// The syntax of a build: `--ksversion`, else the one an Enterprise Linux `--releasever`
+/// implies, else DEVEL. `vnc` is a real command in RHEL 9 and removed in DEVEL, so how far
+/// `kiln resolve` gets with it tells which syntax read the file.
+#[test]
+fn releasever_selects_the_rhel_syntax() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("el.ks"),
+        "vnc --password=abcdef\nsyspurpose --role=x\n%packages\nbash\n%end\n",
+    )
+    .unwrap();
+    let cache = d.path().join("cache");
+    let resolve = |extra: &[&str]| {
+        let o = Command::new(common::kiln())
+            .current_dir(d.path())
+            .args(["resolve", "--ks", "el.ks", "--cacheonly", "--cache"])
+            .arg(&cache)
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("kiln");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let removed = "vnc has been removed.";
+    // Past the kickstart, resolve stops at the missing repositories.
+    let no_repo = "no package repository";
+    let e = resolve(&[]);
+    assert!(e.contains(removed), "{e}");
+    for rv in ["9", "9.4"] {
+        let e = resolve(&["--releasever", rv]);
+        assert!(!e.contains(removed) && e.contains(no_repo), "{rv}: {e}");
+    }
+    let e = resolve(&["--releasever", "41"]);
+    assert!(e.contains(removed), "{e}");
+    let e = resolve(&["--releasever", "9", "--ksversion", "DEVEL"]);
+    assert!(e.contains(removed), "{e}");
+    let e = resolve(&["--ksversion", "RHEL8"]);
+    assert!(!e.contains(removed) && e.contains(no_repo), "{e}");
+}
+
+/// Two-line kickstarts under each RHEL handler, as `ks_sequences` does for DEVEL: how a later
+/// line merges into an earlier one, for the commands whose vectors the version changes.
+const PAIRS_DRIVER: &str = r#"
+import sys, json, warnings
+from pykickstart.parser import KickstartParser
+from pykickstart.version import makeVersion, stringToVersion
+cases = json.load(open(sys.argv[1]))
+out = {}
+for v, texts in cases.items():
+    res = []
+    for text in texts:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = KickstartParser(makeVersion(stringToVersion(v)))
+            try:
+                p.readKickstartFromString(text)
+                res.append({"ok": True, "text": str(p.handler)})
+            except Exception as e:
+                res.append({"ok": False, "text": "%s: %s" % (type(e).__name__, e)})
+    out[v] = res
+print(json.dumps(out))
+"#;
+
+#[test]
+fn rhel_two_line_kickstarts_match_pykickstart() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let Some(pyks) = common::pykickstart_bin() else {
+        return;
+    };
+    let text = std::fs::read_to_string(corpus.join("pykickstart-conformance/cases.jsonl"))
+        .expect("read cases.jsonl");
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .filter(|r: &serde_json::Value| r["kind"] == "command")
+        .collect();
+    // Lines kiln accepts under the version, for commands some vector of which the version
+    // changes (accepted by pykickstart too is checked by the vector test).
+    let mut cases: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (name, version) in VERSIONS {
+        let mut by_cmd: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut changed: Vec<String> = Vec::new();
+        for r in &records {
+            let cmd = r["command"].as_str().unwrap();
+            let input = r["input"].as_str().unwrap().trim();
+            let first = input.split_whitespace().next().unwrap_or("");
+            if first != cmd || input.contains('\n') {
+                continue;
+            }
+            let got = parse_single_command_in(cmd, input, version);
+            let devel = parse_single_command_in(cmd, input, KsVersion::Devel);
+            if got.as_ref().ok() != devel.as_ref().ok() && !changed.iter().any(|c| c == cmd) {
+                changed.push(cmd.to_string());
+            }
+            if got.is_ok() {
+                let v = by_cmd.entry(cmd.to_string()).or_default();
+                if !v.iter().any(|x| x == input) && v.len() < 8 {
+                    v.push(input.to_string());
+                }
+            }
+        }
+        let mut texts = Vec::new();
+        for (cmd, lines) in &by_cmd {
+            if !changed.contains(cmd) {
+                continue;
+            }
+            for (i, a) in lines.iter().enumerate() {
+                for b in lines.iter().skip(i) {
+                    texts.push(format!("{a}\n{b}\n"));
+                }
+            }
+        }
+        cases.insert(name, texts);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("pairs.json");
+    std::fs::write(&input, serde_json::to_string(&cases).unwrap()).unwrap();
+    let driver = tmp.path().join("pairs.py");
+    std::fs::write(&driver, PAIRS_DRIVER).unwrap();
+    let want = python_json(&pyks, &driver, &[input.to_string_lossy().into_owned()]);
+    let strip = |s: &str| {
+        s.split_once('\n')
+            .map(|x| x.1.to_string())
+            .unwrap_or_default()
+    };
+    let mut failures = Vec::new();
+    for (name, version) in VERSIONS {
+        let opts = kiln::kickstart::ParseOptions {
+            version,
+            ..Default::default()
+        };
+        let texts = &cases[name];
+        let mut agree = 0;
+        for (case, w) in texts.iter().zip(want[name].as_array().unwrap()) {
+            let got = kiln::kickstart::parse_str(case, "pair.ks", &opts);
+            let diff = match (w["ok"].as_bool().unwrap(), got) {
+                (true, Ok(ks)) => {
+                    let (g, wt) = (strip(&ks.render_pykickstart()), strip(w["text"].as_str().unwrap()));
+                    (g != wt).then(|| format!("pykickstart {wt:?}, kiln {g:?}"))
+                }
+                (false, Err(_)) => None,
+                (true, Err(e)) => Some(format!("kiln rejected ({e}), pykickstart accepted")),
+                (false, Ok(_)) => Some(format!("kiln accepted, pykickstart: {}", w["text"])),
+            };
+            match diff {
+                None => agree += 1,
+                Some(d) => failures.push(format!("{name} {case:?}: {d}")),
+            }
+        }
+        println!(
+            "{name}: {agree} of {} two-line kickstarts agree",
+            texts.len()
+        );
+    }
+    for f in failures.iter().take(100) {
+        println!("DIFF {f}");
+    }
+    assert!(failures.is_empty(), "{} differences", failures.len());
 }

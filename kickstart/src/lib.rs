@@ -226,3 +226,23 @@ impl Kickstart {
         render::to_json(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::KsVersion;
+
+    #[test]
+    fn releasever_rule() {
+        for (rv, v) in [
+            (Some("8"), KsVersion::Rhel8),
+            (Some("9"), KsVersion::Rhel9),
+            (Some("9.4"), KsVersion::Rhel9),
+            (Some("10"), KsVersion::Rhel10),
+            (Some("41"), KsVersion::Devel),
+            (Some("rawhide"), KsVersion::Devel),
+            (None, KsVersion::Devel),
+        ] {
+            assert_eq!(KsVersion::for_releasever(rv), v, "{rv:?}");
+        }
+    }
+}

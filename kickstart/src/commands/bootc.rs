@@ -2,8 +2,8 @@
 
 use super::{Command, ParseCtx, Parsed};
 use crate::error::KsError;
-use crate::KsVersion;
 use crate::options::{Arg, OptParser, Val};
+use crate::KsVersion;
 
 /// `bootc` state.
 #[derive(Debug, Clone, Default, serde::Serialize)]

@@ -2,8 +2,8 @@
 
 use super::{Command, ParseCtx, Parsed};
 use crate::error::KsError;
-use crate::KsVersion;
 use crate::options::{Arg, OptParser, Ty};
+use crate::KsVersion;
 
 /// State of the `ignoredisk` command.
 #[derive(Debug, Clone, Default, serde::Serialize)]

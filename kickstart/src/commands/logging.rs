@@ -24,7 +24,9 @@ impl Logging {
     fn render_fc6(&self) -> String {
         let mut s = String::new();
         if let Some(level) = self.level.as_deref().filter(|l| !l.is_empty()) {
-            s.push_str(&format!("# Installation logging level\nlogging --level={level}"));
+            s.push_str(&format!(
+                "# Installation logging level\nlogging --level={level}"
+            ));
             if !self.host.is_empty() {
                 s.push_str(&format!(" --host={}", self.host));
                 if !self.port.is_empty() {

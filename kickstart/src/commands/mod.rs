@@ -448,14 +448,7 @@ pub static REGISTRY: &[CommandInfo] = &[
         [],
         removed::new_method
     ),
-    entry!(
-        "module",
-        ["module"],
-        "Module",
-        None,
-        [],
-        module::new
-    ),
+    entry!("module", ["module"], "Module", None, [], module::new),
     entry!(
         "mount",
         ["mount"],
@@ -483,14 +476,7 @@ pub static REGISTRY: &[CommandInfo] = &[
     ),
     entry!("network", ["network"], "Network", Some(0), [], network::new),
     entry!("nfs", ["nfs"], "NFS", Some(0), [], nfs::new),
-    entry!(
-        "nvdimm",
-        ["nvdimm"],
-        "Nvdimm",
-        None,
-        [],
-        nvdimm::new
-    ),
+    entry!("nvdimm", ["nvdimm"], "Nvdimm", None, [], nvdimm::new),
     entry!(
         "ostreecontainer",
         ["ostreecontainer"],
@@ -629,8 +615,9 @@ pub fn lookup(word: &str) -> Option<usize> {
 
 /// The registry index of a command word in a syntax version (`None`: unknown command there).
 pub fn lookup_in(word: &str, version: KsVersion) -> Option<usize> {
-    lookup(word)
-        .filter(|&i| versions::availability(REGISTRY[i].name, version) != versions::Availability::Absent)
+    lookup(word).filter(|&i| {
+        versions::availability(REGISTRY[i].name, version) != versions::Availability::Absent
+    })
 }
 
 /// The registry index of a canonical command name.

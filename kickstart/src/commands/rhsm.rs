@@ -49,9 +49,7 @@ impl Command for Rhsm {
         let ns = ctx.parse(&op, args)?;
         let keys = ns.list("activation_keys");
         if keys.iter().any(String::is_empty) {
-            return Err(KsError::bad(
-                "Empty string is not a valid activation key.",
-            ));
+            return Err(KsError::bad("Empty string is not a valid activation key."));
         }
         ns.merge_str("organization", &mut self.organization);
         self.activation_keys = keys;

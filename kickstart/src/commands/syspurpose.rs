@@ -46,7 +46,11 @@ impl Command for Syspurpose {
             return String::new();
         }
         let mut s = "# Intended system purpose\nsyspurpose".to_string();
-        for (opt, v) in [("role", &self.role), ("sla", &self.sla), ("usage", &self.usage)] {
+        for (opt, v) in [
+            ("role", &self.role),
+            ("sla", &self.sla),
+            ("usage", &self.usage),
+        ] {
             if set(v) {
                 s.push_str(&format!(" --{opt}=\"{}\"", v.as_deref().unwrap_or("")));
             }

@@ -153,7 +153,11 @@ mod tests {
 
     fn body(ks: &crate::Kickstart) -> String {
         // Past kiln's generator and version lines.
-        ks.render_pykickstart().lines().skip(2).collect::<Vec<_>>().join("\n")
+        ks.render_pykickstart()
+            .lines()
+            .skip(2)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     #[test]

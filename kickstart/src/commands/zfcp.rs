@@ -49,8 +49,16 @@ impl Command for Zfcp {
         let fcplun = Arg::opt(&["--fcplun"]);
         let op = OptParser::new("zfcp")
             .add(Arg::opt(&["--devnum"]).required())
-            .add(if rhel8 { wwpn.required() } else { wwpn.default(empty()) })
-            .add(if rhel8 { fcplun.required() } else { fcplun.default(empty()) });
+            .add(if rhel8 {
+                wwpn.required()
+            } else {
+                wwpn.default(empty())
+            })
+            .add(if rhel8 {
+                fcplun.required()
+            } else {
+                fcplun.default(empty())
+            });
         let ns = ctx.parse(&op, args)?;
         let d = ZfcpData {
             devnum: ns.str("devnum").unwrap_or_default(),
