@@ -86,6 +86,21 @@ impl KsVersion {
     pub fn is_rhel(self) -> bool {
         !matches!(self, KsVersion::Devel)
     }
+    /// The syntax a build reads its kickstart with when `--ksversion` is not given: an
+    /// Enterprise Linux `$releasever` (major 8, 9 or 10, as in `9` or `9.4`) selects that
+    /// RHEL handler, the one AlmaLinux, Rocky and CentOS Stream kickstarts are written for;
+    /// anything else (Fedora's 40, 41, `rawhide`, or no `--releasever`) is DEVEL.
+    pub fn for_releasever(releasever: Option<&str>) -> KsVersion {
+        let major = releasever
+            .and_then(|r| r.trim().split('.').next())
+            .and_then(|m| m.parse::<u32>().ok());
+        match major {
+            Some(8) => KsVersion::Rhel8,
+            Some(9) => KsVersion::Rhel9,
+            Some(10) => KsVersion::Rhel10,
+            _ => KsVersion::Devel,
+        }
+    }
 }
 
 /// One command class's state within a kickstart.
@@ -157,13 +172,20 @@ impl Kickstart {
                 .enumerate()
                 .map(|(i, c)| CommandSlot {
                     info: i,
-                    state: (c.new)(),
+                    state: {
+                        let mut state = (c.new)();
+                        state.set_version(version);
+                        state
+                    },
                     lines: Vec::new(),
                     item_origins: Default::default(),
                 })
                 .collect(),
             scripts: Vec::new(),
-            packages: Packages::default(),
+            packages: Packages {
+                version,
+                ..Packages::default()
+            },
             null_sections: Vec::new(),
             certificates: Vec::new(),
             warnings: Vec::new(),
@@ -202,5 +224,25 @@ impl Kickstart {
     /// The typed model as JSON (`kiln ks show --json`).
     pub fn to_json(&self) -> serde_json::Value {
         render::to_json(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KsVersion;
+
+    #[test]
+    fn releasever_rule() {
+        for (rv, v) in [
+            (Some("8"), KsVersion::Rhel8),
+            (Some("9"), KsVersion::Rhel9),
+            (Some("9.4"), KsVersion::Rhel9),
+            (Some("10"), KsVersion::Rhel10),
+            (Some("41"), KsVersion::Devel),
+            (Some("rawhide"), KsVersion::Devel),
+            (None, KsVersion::Devel),
+        ] {
+            assert_eq!(KsVersion::for_releasever(rv), v, "{rv:?}");
+        }
     }
 }

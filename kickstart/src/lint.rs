@@ -1,7 +1,7 @@
 //! `kiln ks lint`: ksvalidator's verdict (every error and warning pykickstart reports, warnings
 //! counting as failures) plus kiln's own findings for live media.
 
-use super::commands::{LiveEffect, REGISTRY};
+use super::commands::{versions, LiveEffect, REGISTRY};
 use super::error::{KsError, KsWarning, WarningKind};
 use super::parser::{parse_file_outcome, ParseOptions};
 use super::sections::ScriptKind;
@@ -130,7 +130,7 @@ pub fn kiln_findings(ks: &Kickstart) -> Vec<Finding> {
         })
     };
     for slot in &ks.commands {
-        if !slot.seen() || REGISTRY[slot.info].priority.is_none() {
+        if !slot.seen() || versions::priority(&REGISTRY[slot.info], ks.version).is_none() {
             continue;
         }
         if slot.state.live_effect() == LiveEffect::Ignored {

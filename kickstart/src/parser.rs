@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::commands::{self, ParseCtx, Parsed, REGISTRY};
+use super::commands::{self, versions, ParseCtx, Parsed, REGISTRY};
 use super::error::{ErrorKind, KsError, KsWarning, LoadError, WarningKind};
 use super::options::Namespace;
 use super::sections::{Certificate, NullSection, Packages, Script, ScriptKind};
@@ -483,16 +483,17 @@ impl<'o> State<'o> {
 
     fn command(&mut self, args: &[String], line: &str, origin: &Origin) -> Result<(), KsError> {
         let word = &args[0];
-        let Some(idx) = commands::lookup(word) else {
+        let version = self.opts.version;
+        let Some(idx) = commands::lookup_in(word, version) else {
             return Err(KsError::new(
                 ErrorKind::UnknownCommand,
                 format!("Unknown command: {word}"),
             )
             .token(word.clone())
-            .hint(unknown_command_hint(word)));
+            .hint(unknown_command_hint(word, version)));
         };
         let info = &REGISTRY[idx];
-        for c in info.conflicts {
+        for c in versions::conflicts(info, version) {
             if let Some(ci) = commands::index_of(c) {
                 if self.ks.commands[ci].seen() {
                     return Err(KsError::new(
@@ -509,10 +510,10 @@ impl<'o> State<'o> {
             cmd: word,
             line,
             origin,
-            version: self.opts.version,
+            version,
             warnings: Vec::new(),
         };
-        let r = slot.state.parse(&mut ctx, &args[1..]);
+        let r = versions::dispatch(&mut *slot.state, &mut ctx, &args[1..], info.name);
         let warnings = std::mem::take(&mut ctx.warnings);
         for (k, m) in warnings {
             self.warn(k, m, origin);
@@ -579,7 +580,8 @@ impl<'o> State<'o> {
             let op = Script::parser(kind);
             let ns = op.parse(&args[1..])?;
             deprecations(&ns, origin, warnings);
-            if kind == ScriptKind::Traceback {
+            // Syntaxes before F34 (RHEL 8) do not deprecate %traceback yet.
+            if kind == ScriptKind::Traceback && self.opts.version != KsVersion::Rhel8 {
                 warnings.push((
                     WarningKind::Deprecation,
                     "The %traceback section has been deprecated. It may be removed in the future, which will result \
@@ -802,9 +804,18 @@ fn is_blank_or_comment(line: &str) -> bool {
     t.is_empty() || t.starts_with('#')
 }
 
-fn unknown_command_hint(word: &str) -> String {
+fn unknown_command_hint(word: &str, version: KsVersion) -> String {
+    if commands::lookup(word).is_some() {
+        return format!(
+            "the {} syntax has no `{word}` command (choose the syntax with --ksversion)",
+            version.name()
+        );
+    }
     let mut best: Option<(&str, usize)> = None;
-    for c in REGISTRY {
+    for c in REGISTRY
+        .iter()
+        .filter(|c| versions::availability(c.name, version) != versions::Availability::Absent)
+    {
         for w in c.words {
             let d = edit_distance(word, w);
             if d <= 2 && best.is_none_or(|(_, bd)| d < bd) {
@@ -840,7 +851,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// given command word, parse warnings as errors, deprecation warnings ignored) and return what
 /// `str()` of the returned object gives, minus its first line if that is a comment.
 pub fn parse_single_command(word: &str, input: &str) -> Result<Option<String>, KsError> {
-    let Some(idx) = commands::lookup(word) else {
+    parse_single_command_in(word, input, KsVersion::Devel)
+}
+
+/// [`parse_single_command`] with the handler of another syntax version.
+pub fn parse_single_command_in(
+    word: &str,
+    input: &str,
+    version: KsVersion,
+) -> Result<Option<String>, KsError> {
+    let Some(idx) = commands::lookup_in(word, version) else {
         return Err(KsError::new(
             ErrorKind::UnknownCommand,
             format!("Unknown command: {word}"),
@@ -849,16 +869,17 @@ pub fn parse_single_command(word: &str, input: &str) -> Result<Option<String>, K
     let args =
         shlex::split(input, true).map_err(|e| KsError::new(ErrorKind::Syntax, e.to_string()))?;
     let mut state = (REGISTRY[idx].new)();
+    state.set_version(version);
     let origin = Origin::new("<string>", 1);
     let mut ctx = ParseCtx {
         cmd: word,
         line: input,
         origin: &origin,
-        version: KsVersion::Devel,
+        version,
         warnings: Vec::new(),
     };
     let rest = if args.is_empty() { &[][..] } else { &args[1..] };
-    let parsed = state.parse(&mut ctx, rest)?;
+    let parsed = versions::dispatch(&mut *state, &mut ctx, rest, REGISTRY[idx].name)?;
     if let Some((_, m)) = ctx.warnings.iter().find(|(k, _)| *k == WarningKind::Parse) {
         return Err(KsError::new(ErrorKind::Warning, m.clone()));
     }

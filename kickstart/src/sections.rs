@@ -191,6 +191,9 @@ pub struct Packages {
     pub modules: Vec<ModuleRef>,
     /// Header lines of every %packages section.
     pub header_origins: Vec<Origin>,
+    /// Syntax version (the option spellings written depend on it).
+    #[serde(skip)]
+    pub version: KsVersion,
 }
 
 impl Default for Packages {
@@ -217,12 +220,15 @@ impl Default for Packages {
             retries: None,
             modules: Vec::new(),
             header_origins: Vec::new(),
+            version: KsVersion::Devel,
         }
     }
 }
 
 impl Packages {
-    /// The header options parser.
+    /// The header options parser. RHEL 8 (older than F32) knows only the camel-case
+    /// `--instLangs`/`--excludeWeakdeps`; RHEL 9 adds the dashed aliases; DEVEL deprecates the
+    /// camel-case ones and RHEL 10 removes them. No RHEL syntax has `--ignorebroken`.
     pub fn parser(version: KsVersion) -> OptParser {
         let mut op = OptParser::new("%packages")
             .add(Arg::flag(&["--excludedocs"]))
@@ -231,12 +237,14 @@ impl Packages {
             .add(Arg::flag(&["--multilib"]).dest("multiLib"))
             .add(Arg::flag(&["--nocore"]))
             .add(Arg::opt(&["--timeout"]).ty(Ty::Int))
-            .add(Arg::opt(&["--retries"]).ty(Ty::Int))
-            .add(Arg::opt(&["--inst-langs"]).dest("instLangs"))
-            .add(Arg::flag(&["--exclude-weakdeps"]).dest("excludeWeakdeps"))
-            .add(Arg::flag(&["--ignorebroken"]));
+            .add(Arg::opt(&["--retries"]).ty(Ty::Int));
+        if version != KsVersion::Rhel8 {
+            op.push(Arg::opt(&["--inst-langs"]).dest("instLangs"));
+            op.push(Arg::flag(&["--exclude-weakdeps"]).dest("excludeWeakdeps"));
+        }
         match version {
             KsVersion::Devel => {
+                op.push(Arg::flag(&["--ignorebroken"]));
                 op.push(Arg::opt(&["--instLangs"]).dest("instLangs").deprecated());
                 op.push(
                     Arg::flag(&["--excludeWeakdeps"])
@@ -250,12 +258,6 @@ impl Packages {
             }
             KsVersion::Rhel10 => {}
         }
-        if matches!(
-            version,
-            KsVersion::Rhel8 | KsVersion::Rhel9 | KsVersion::Rhel10
-        ) {
-            op.remove("--ignorebroken");
-        }
         op
     }
 
@@ -268,7 +270,7 @@ impl Packages {
         warnings: &mut Vec<(WarningKind, String)>,
         args: &[String],
     ) -> Result<(), KsError> {
-        let _ = (warnings, args);
+        self.version = version;
         self.seen = true;
         self.header_origins.push(origin.clone());
         self.exclude_docs = ns.bool("excludedocs");
@@ -291,6 +293,25 @@ impl Packages {
         self.retries = ns.int("retries");
         self.exclude_weakdeps = ns.bool("excludeWeakdeps");
         self.ignore_broken = version == KsVersion::Devel && ns.bool("ignorebroken");
+        // F32..F39 syntaxes (RHEL 9 among them) warn that the camel-case spellings will go.
+        if version == KsVersion::Rhel9 {
+            for (old, new) in [
+                ("--instLangs", "--inst-langs"),
+                ("--excludeWeakdeps", "--exclude-weakdeps"),
+            ] {
+                let prefix = format!("{old}=");
+                if args.iter().any(|a| a == old || a.starts_with(&prefix)) {
+                    warnings.push((
+                        WarningKind::Deprecation,
+                        format!(
+                            "The {old} option on line {} will be deprecated in future releases. Please modify \
+                             your kickstart file to replace this option with its preferred alias {new}.",
+                            origin.line
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -443,14 +464,24 @@ impl Packages {
         if self.ignore_broken {
             r.push_str(" --ignorebroken");
         }
+        // Syntaxes older than F32 (RHEL 8) write the camel-case spellings.
+        let old_spelling = self.version == KsVersion::Rhel8;
         if let Some(l) = &self.inst_langs {
-            r.push_str(&format!(" --inst-langs={l}"));
+            if old_spelling {
+                r.push_str(&format!(" --instLangs={l}"));
+            } else {
+                r.push_str(&format!(" --inst-langs={l}"));
+            }
         }
         if self.multilib {
             r.push_str(" --multilib");
         }
         if self.exclude_weakdeps {
-            r.push_str(" --exclude-weakdeps");
+            r.push_str(if old_spelling {
+                " --excludeWeakdeps"
+            } else {
+                " --exclude-weakdeps"
+            });
         }
         if let Some(t) = self.timeout {
             r.push_str(&format!(" --timeout={t}"));

@@ -141,9 +141,11 @@ pub struct ResolveArgs {
     /// Do not load filelists (faster; file dependencies outside primary's subset fail).
     #[arg(long)]
     pub no_filelists: bool,
-    /// Kickstart syntax version.
-    #[arg(long = "ksversion", default_value = "DEVEL", value_name = "VERSION")]
-    pub ksversion: String,
+    /// Kickstart syntax version: DEVEL (latest Fedora), RHEL8, RHEL9, RHEL10. Without it, an
+    /// Enterprise Linux --releasever (8, 9 or 10, also as 9.4) selects RHEL8/RHEL9/RHEL10;
+    /// anything else reads DEVEL.
+    #[arg(long = "ksversion", value_name = "VERSION")]
+    pub ksversion: Option<String>,
     /// Print JSON: an array of packages in transaction order.
     #[arg(long)]
     pub json: bool,

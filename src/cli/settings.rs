@@ -74,13 +74,26 @@ pub(super) fn host_arch() -> String {
     std::env::consts::ARCH.to_string()
 }
 
-/// The kickstart of `--ks`, parsed with `--ksversion`; errors printed with their lines.
+/// The kickstart of `--ks`, parsed with `--ksversion` (or the syntax `--releasever` implies);
+/// errors printed with their lines.
 pub(super) fn kickstart(a: &ResolveArgs, color: bool) -> Result<Kickstart, i32> {
-    let Some(version) = KsVersion::from_name(&a.ksversion) else {
-        return Err(bad_input(format_args!(
-            "unknown kickstart version `{}`",
-            a.ksversion
-        )));
+    let version = match &a.ksversion {
+        Some(name) => KsVersion::from_name(name).ok_or_else(|| {
+            bad_input(format_args!(
+                "unknown kickstart version `{name}` (use DEVEL, RHEL8, RHEL9 or RHEL10)"
+            ))
+        })?,
+        None => {
+            let v = KsVersion::for_releasever(a.releasever.as_deref());
+            if v.is_rhel() {
+                tracing::info!(
+                    "reading the kickstart with pykickstart's {} syntax (from --releasever; \
+                     --ksversion chooses another)",
+                    v.name()
+                );
+            }
+            v
+        }
     };
     let options = ParseOptions {
         version,

@@ -4,8 +4,7 @@
 
 use super::authselect::rest_of_line;
 use super::{Command, ParseCtx, Parsed};
-use crate::error::{ErrorKind, KsError};
-use crate::KsVersion;
+use crate::error::KsError;
 
 /// `auth` state (RHEL 8/9 syntax only).
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -16,20 +15,10 @@ pub struct Authconfig {
 
 impl Command for Authconfig {
     fn parse(&mut self, ctx: &mut ParseCtx<'_>, _args: &[String]) -> Result<Parsed, KsError> {
-        if matches!(ctx.version, KsVersion::Rhel8 | KsVersion::Rhel9) {
-            ctx.deprecate("The authconfig command will be deprecated, use authselect instead.");
-            self.authconfig = rest_of_line(ctx);
-            return Ok(Parsed::Command);
-        }
-        Err(KsError::new(
-            ErrorKind::RemovedCommand,
-            format!("{} has been removed.", ctx.cmd),
-        )
-        .hint(format!(
-            "replace the `{}` line with `authselect`: current kickstart syntax no longer has \
-             this command",
-            ctx.cmd
-        )))
+        // Only RHEL 8 and 9 get here (`versions::availability`).
+        ctx.deprecate("The authconfig command will be deprecated, use authselect instead.");
+        self.authconfig = rest_of_line(ctx);
+        Ok(Parsed::Command)
     }
     fn render(&self) -> String {
         if self.authconfig.is_empty() {

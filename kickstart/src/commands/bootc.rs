@@ -3,6 +3,7 @@
 use super::{Command, ParseCtx, Parsed};
 use crate::error::KsError;
 use crate::options::{Arg, OptParser, Val};
+use crate::KsVersion;
 
 /// `bootc` state.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -31,9 +32,14 @@ impl Command for Bootc {
                     .dest("sourceImgRef")
                     .required(),
             )
-            .add(Arg::opt(&["--target-imgref"]).dest("targetImgRef"))
-            .add(Arg::opt(&["--bootloader"]))
-            .add(Arg::flag(&["--composefs"]));
+            .add(Arg::opt(&["--target-imgref"]).dest("targetImgRef"));
+        // RHEL 10 has F43_Bootc, without F45's --bootloader and --composefs.
+        let op = if ctx.version == KsVersion::Rhel10 {
+            op
+        } else {
+            op.add(Arg::opt(&["--bootloader"]))
+                .add(Arg::flag(&["--composefs"]))
+        };
         let ns = ctx.parse(&op, args)?;
         self.stateroot = ns.str("stateroot");
         self.source_imgref = ns.str("sourceImgRef");

@@ -38,6 +38,8 @@ pub struct Bootloader {
     pub nombr: bool,
     /// `--sdboot`: use systemd-boot.
     pub sdboot: bool,
+    /// `--upgrade` (RHEL 8 syntax: deprecated, yet stored and written).
+    pub upgrade: bool,
 }
 
 impl Default for Bootloader {
@@ -56,6 +58,7 @@ impl Default for Bootloader {
             disabled: false,
             nombr: false,
             sdboot: false,
+            upgrade: false,
         }
     }
 }
@@ -84,6 +87,9 @@ impl Bootloader {
         }
         if !self.password.is_empty() {
             s.push_str(&format!(" --password=\"{}\"", self.password));
+        }
+        if self.upgrade {
+            s.push_str(" --upgrade");
         }
         if !self.driveorder.is_empty() {
             s.push_str(&format!(" --driveorder=\"{}\"", self.driveorder.join(",")));
@@ -160,6 +166,9 @@ impl Command for Bootloader {
             self.password = v;
         }
         self.is_crypted = ns.bool("isCrypted");
+        if ctx.version == KsVersion::Rhel8 {
+            self.upgrade = ns.bool("upgrade");
+        }
         if let Some(m) = md5 {
             self.password = m;
             self.is_crypted = true;

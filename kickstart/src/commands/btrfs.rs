@@ -5,9 +5,8 @@ use super::storage_common::{
     mountpoint, noformat_arg, push_flag, push_quoted, unexpected_args, useexisting_arg,
 };
 use super::{Command, ParseCtx, Parsed};
-use crate::error::{ErrorKind, KsError};
+use crate::error::KsError;
 use crate::options::{Arg, OptParser, Ty, Val, ValueError};
-use crate::KsVersion;
 
 /// One `btrfs` line.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -101,27 +100,7 @@ fn parser() -> OptParser {
 
 impl Command for Btrfs {
     fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
-        match ctx.version {
-            KsVersion::Rhel8 | KsVersion::Rhel9 => {
-                let msg = format!(
-                    "Ignoring deprecated command on line {}:  The {} command has been deprecated \
-                     and no longer has any effect.  It may be removed from future releases, which \
-                     will result in a fatal error from kickstart.  Please modify your kickstart \
-                     file to remove this command.",
-                    ctx.lineno(),
-                    ctx.cmd
-                );
-                ctx.deprecate(msg);
-                return Ok(Parsed::Nothing);
-            }
-            KsVersion::Rhel10 => {
-                return Err(KsError::new(
-                    ErrorKind::RemovedCommand,
-                    format!("{} has been removed.", ctx.cmd),
-                ));
-            }
-            KsVersion::Devel => {}
-        }
+        // The RHEL syntaxes deprecate or remove btrfs: see `versions::availability`.
         let (ns, extra) = ctx.parse_known(&parser(), args)?;
         let mut format = ns.opt_bool("format").unwrap_or(true);
         let mut preexist = ns.bool("preexist");
@@ -197,7 +176,7 @@ pub fn new() -> Box<dyn Command> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Origin;
+    use crate::{KsVersion, Origin};
 
     fn parse(version: KsVersion, line: &str) -> (Result<Parsed, KsError>, usize) {
         let origin = Origin::new("<test>", 3);
@@ -209,7 +188,7 @@ mod tests {
             warnings: Vec::new(),
         };
         let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
-        let r = Btrfs::default().parse(&mut ctx, &args);
+        let r = super::super::versions::dispatch(&mut Btrfs::default(), &mut ctx, &args, "btrfs");
         (r, ctx.warnings.len())
     }
 

@@ -3,6 +3,7 @@
 use super::{Command, ParseCtx, Parsed};
 use crate::error::KsError;
 use crate::options::{Arg, OptParser, Ty};
+use crate::KsVersion;
 
 /// State of the `ignoredisk` command.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -11,6 +12,8 @@ pub struct IgnoreDisk {
     pub ignoredisk: Vec<String>,
     /// `--only-use`: the only disks to use.
     pub onlyuse: Vec<String>,
+    /// `--interactive` (RHEL 8 syntax, deprecated there).
+    pub interactive: bool,
 }
 
 impl Command for IgnoreDisk {
@@ -22,7 +25,16 @@ impl Command for IgnoreDisk {
                     .ty(Ty::CommaSplit),
             )
             .add(Arg::opt(&["--only-use"]).dest("onlyuse").ty(Ty::CommaSplit));
+        // F29_IgnoreDisk (RHEL 8): --interactive is deprecated but still stored and written.
+        let op = if ctx.version == KsVersion::Rhel8 {
+            op.add(Arg::flag(&["--interactive"]).deprecated())
+        } else {
+            op
+        };
         let ns = ctx.parse(&op, args)?;
+        if ctx.version == KsVersion::Rhel8 {
+            self.interactive = ns.bool("interactive");
+        }
         if !ns.is_none("ignoredisk") {
             self.ignoredisk = ns.list("ignoredisk");
         }
@@ -39,7 +51,9 @@ impl Command for IgnoreDisk {
         Ok(Parsed::Command)
     }
     fn render(&self) -> String {
-        if !self.ignoredisk.is_empty() {
+        if self.interactive {
+            "ignoredisk --interactive\n".into()
+        } else if !self.ignoredisk.is_empty() {
             format!("ignoredisk --drives={}\n", self.ignoredisk.join(","))
         } else if !self.onlyuse.is_empty() {
             format!("ignoredisk --only-use={}\n", self.onlyuse.join(","))

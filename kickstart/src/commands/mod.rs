@@ -16,6 +16,7 @@ use super::{KsVersion, Origin};
 pub mod authconfig;
 pub mod authselect;
 pub mod autopart;
+pub mod autostep;
 pub mod bootc;
 pub mod bootloader;
 pub mod btrfs;
@@ -39,9 +40,11 @@ pub mod liveimg;
 pub mod logging;
 pub mod logvol;
 pub mod mediacheck;
+pub mod module;
 pub mod mount;
 pub mod network;
 pub mod nfs;
+pub mod nvdimm;
 pub mod ostreecontainer;
 pub mod ostreesetup;
 pub mod partition;
@@ -53,6 +56,7 @@ pub mod removed;
 pub mod repo;
 pub mod reqpart;
 pub mod rescue;
+pub mod rhsm;
 pub mod rootpw;
 pub mod selinux;
 pub mod services;
@@ -63,11 +67,14 @@ pub mod sshpw;
 pub mod storage_common;
 pub mod stratisfs;
 pub mod stratispool;
+pub mod syspurpose;
 pub mod timesource;
 pub mod timezone;
 pub mod updates;
 pub mod url;
 pub mod user;
+pub mod versions;
+pub mod vnc;
 pub mod volgroup;
 pub mod xconfig;
 pub mod zerombr;
@@ -178,6 +185,11 @@ pub trait Command: Debug + Send + Sync + Any {
     fn live_effect(&self) -> LiveEffect {
         LiveEffect::Ignored
     }
+    /// Tell a fresh state which syntax version it belongs to (for commands whose class, and so
+    /// whose rendering when unused, differs by version).
+    fn set_version(&mut self, version: KsVersion) {
+        let _ = version;
+    }
     /// For downcasting to the concrete type.
     fn as_any(&self) -> &dyn Any;
     /// Clone into a box.
@@ -230,8 +242,9 @@ macro_rules! entry {
 
 const PART_FAMILY: &[&str] = &["autopart", "mount"];
 
-/// Every command of the DEVEL syntax (pykickstart 3.78 `F46Handler`), with its write priority and
-/// conflicts.
+/// Every command of the DEVEL syntax (pykickstart 3.78 `F46Handler`) plus the RHEL handlers'
+/// own (`rhsm`, `syspurpose`), with its DEVEL write priority and conflicts; [`versions`] says how
+/// each RHEL handler differs.
 pub static REGISTRY: &[CommandInfo] = &[
     entry!(
         "authconfig",
@@ -271,7 +284,7 @@ pub static REGISTRY: &[CommandInfo] = &[
         "Autostep",
         None,
         [],
-        removed::new_autostep
+        autostep::new
     ),
     entry!(
         "bootc",
@@ -435,14 +448,7 @@ pub static REGISTRY: &[CommandInfo] = &[
         [],
         removed::new_method
     ),
-    entry!(
-        "module",
-        ["module"],
-        "Module",
-        None,
-        [],
-        removed::new_module
-    ),
+    entry!("module", ["module"], "Module", None, [], module::new),
     entry!(
         "mount",
         ["mount"],
@@ -470,14 +476,7 @@ pub static REGISTRY: &[CommandInfo] = &[
     ),
     entry!("network", ["network"], "Network", Some(0), [], network::new),
     entry!("nfs", ["nfs"], "NFS", Some(0), [], nfs::new),
-    entry!(
-        "nvdimm",
-        ["nvdimm"],
-        "Nvdimm",
-        None,
-        [],
-        removed::new_nvdimm
-    ),
+    entry!("nvdimm", ["nvdimm"], "Nvdimm", None, [], nvdimm::new),
     entry!(
         "ostreecontainer",
         ["ostreecontainer"],
@@ -522,6 +521,7 @@ pub static REGISTRY: &[CommandInfo] = &[
         reqpart::new
     ),
     entry!("rescue", ["rescue"], "Rescue", Some(0), [], rescue::new),
+    entry!("rhsm", ["rhsm"], "RHSM", Some(0), [], rhsm::new),
     entry!("rootpw", ["rootpw"], "RootPw", Some(0), [], rootpw::new),
     entry!("selinux", ["selinux"], "SELinux", Some(0), [], selinux::new),
     entry!(
@@ -560,6 +560,14 @@ pub static REGISTRY: &[CommandInfo] = &[
         stratispool::new
     ),
     entry!(
+        "syspurpose",
+        ["syspurpose"],
+        "Syspurpose",
+        Some(0),
+        [],
+        syspurpose::new
+    ),
+    entry!(
         "timesource",
         ["timesource"],
         "Timesource",
@@ -578,7 +586,7 @@ pub static REGISTRY: &[CommandInfo] = &[
     entry!("updates", ["updates"], "Updates", Some(0), [], updates::new),
     entry!("url", ["url"], "Url", Some(0), [], url::new),
     entry!("user", ["user"], "User", Some(0), [], user::new),
-    entry!("vnc", ["vnc"], "Vnc", None, [], removed::new_vnc),
+    entry!("vnc", ["vnc"], "Vnc", None, [], vnc::new),
     entry!(
         "volgroup",
         ["volgroup"],
@@ -600,9 +608,16 @@ pub static REGISTRY: &[CommandInfo] = &[
     entry!("zipl", ["zipl"], "Zipl", Some(10), [], zipl::new),
 ];
 
-/// The registry index of a command word, if the syntax knows it.
+/// The registry index of a command word, if any syntax knows it.
 pub fn lookup(word: &str) -> Option<usize> {
     REGISTRY.iter().position(|c| c.words.contains(&word))
+}
+
+/// The registry index of a command word in a syntax version (`None`: unknown command there).
+pub fn lookup_in(word: &str, version: KsVersion) -> Option<usize> {
+    lookup(word).filter(|&i| {
+        versions::availability(REGISTRY[i].name, version) != versions::Availability::Absent
+    })
 }
 
 /// The registry index of a canonical command name.

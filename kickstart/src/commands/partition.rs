@@ -15,6 +15,8 @@ pub struct PartData {
     /// Where it is mounted (`/`, `/home`), or `swap`, `raid.<id>`, `pv.<id>`, `btrfs.<id>`,
     /// `biosboot`, ...
     pub mountpoint: String,
+    /// `--active` (RHEL 8 syntax: deprecated, yet stored and written).
+    pub active: bool,
     /// `--asprimary`: force a primary partition.
     pub prim_only: bool,
     /// `--grow`: grow to fill available space.
@@ -49,6 +51,7 @@ impl PartData {
     /// pykickstart `str(PartData)`.
     pub fn render(&self) -> String {
         let mut r = String::new();
+        push_flag(&mut r, "active", self.active);
         push_flag(&mut r, "asprimary", self.prim_only);
         push_quoted(&mut r, "fstype", &self.fs.fstype);
         push_flag(&mut r, "grow", self.grow);
@@ -145,6 +148,7 @@ impl Command for Partition {
         }
         let pd = PartData {
             mountpoint: ns.str("mntpoint").unwrap_or_default(),
+            active: ns.bool("active"),
             prim_only: ns.bool("primOnly"),
             grow: ns.bool("grow"),
             max_size_mb: ns.int("maxSizeMB").unwrap_or(0),

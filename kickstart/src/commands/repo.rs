@@ -110,8 +110,11 @@ impl Command for Repo {
             .add(Arg::opt(&["--cost"]).ty(Ty::Int))
             .add(Arg::opt(&["--excludepkgs"]).ty(Ty::CommaSplit))
             .add(Arg::opt(&["--includepkgs"]).ty(Ty::CommaSplit));
-        if ctx.version == KsVersion::Rhel8 {
-            op.push(Arg::opt(&["--ignoregroups"]).ty(Ty::Bool));
+        match ctx.version {
+            KsVersion::Rhel8 => op.push(Arg::opt(&["--ignoregroups"]).ty(Ty::Bool)),
+            // F33_Repo (RHEL 9) keeps it as a deprecated option.
+            KsVersion::Rhel9 => op.push(Arg::opt(&["--ignoregroups"]).ty(Ty::Bool).deprecated()),
+            _ => {}
         }
         let op = op
             .add(Arg::opt(&["--proxy"]))

@@ -5,6 +5,7 @@ use super::lang::unexpected_args;
 use super::{Command, LiveEffect, ParseCtx, Parsed};
 use crate::error::KsError;
 use crate::options::{Arg, Nargs, OptParser};
+use crate::KsVersion;
 
 /// One `sshkey` line.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -16,12 +17,14 @@ pub struct SshKeyData {
 }
 
 impl SshKeyData {
-    fn render(&self) -> String {
-        format!(
-            "sshkey --username={} \"{}\"\n",
-            self.username,
+    fn render(&self, version: KsVersion) -> String {
+        // F22_SshKeyData (RHEL 8) writes the key without escaping its quotes.
+        let key = if version == KsVersion::Rhel8 {
+            self.key.clone()
+        } else {
             self.key.replace('"', "\\\"")
-        )
+        };
+        format!("sshkey --username={} \"{key}\"\n", self.username)
     }
 }
 
@@ -30,6 +33,9 @@ impl SshKeyData {
 pub struct SshKey {
     /// The keys, in order.
     pub keys: Vec<SshKeyData>,
+    /// Syntax version.
+    #[serde(skip)]
+    pub version: KsVersion,
 }
 
 impl Command for SshKey {
@@ -55,10 +61,13 @@ impl Command for SshKey {
         Ok(Parsed::Item(self.keys.len() - 1))
     }
     fn render(&self) -> String {
-        self.keys.iter().map(SshKeyData::render).collect()
+        self.keys.iter().map(|k| k.render(self.version)).collect()
     }
     fn render_item(&self, idx: usize) -> String {
-        self.keys[idx].render()
+        self.keys[idx].render(self.version)
+    }
+    fn set_version(&mut self, version: KsVersion) {
+        self.version = version;
     }
     fn live_effect(&self) -> LiveEffect {
         LiveEffect::Applied

@@ -3,6 +3,7 @@
 use super::{Command, ParseCtx, Parsed};
 use crate::error::KsError;
 use crate::options::{Arg, OptParser, Val};
+use crate::KsVersion;
 
 /// One `zfcp` line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -42,10 +43,22 @@ pub struct Zfcp {
 impl Command for Zfcp {
     fn parse(&mut self, ctx: &mut ParseCtx<'_>, args: &[String]) -> Result<Parsed, KsError> {
         let empty = || Val::Str(String::new());
+        // F14_ZFCP (RHEL 8) requires all three; F37 allows --devnum alone.
+        let rhel8 = ctx.version == KsVersion::Rhel8;
+        let wwpn = Arg::opt(&["--wwpn"]);
+        let fcplun = Arg::opt(&["--fcplun"]);
         let op = OptParser::new("zfcp")
             .add(Arg::opt(&["--devnum"]).required())
-            .add(Arg::opt(&["--wwpn"]).default(empty()))
-            .add(Arg::opt(&["--fcplun"]).default(empty()));
+            .add(if rhel8 {
+                wwpn.required()
+            } else {
+                wwpn.default(empty())
+            })
+            .add(if rhel8 {
+                fcplun.required()
+            } else {
+                fcplun.default(empty())
+            });
         let ns = ctx.parse(&op, args)?;
         let d = ZfcpData {
             devnum: ns.str("devnum").unwrap_or_default(),
@@ -62,7 +75,7 @@ impl Command for Zfcp {
         );
         // Only --devnum, or --devnum with both --wwpn and --fcplun.
         let ok = dn && (w == f);
-        if !ok {
+        if !ok && !rhel8 {
             return Err(KsError::bad(
                 "Only --devnum or --devnum with --wwpn and --fcplun are allowed.",
             ));
