@@ -6,7 +6,8 @@
 //!   `selabel_lookup_raw` (libselinux through `tests/oracle/selabel-lookup.py`) for synthetic
 //!   paths covering every file type qualifier, `<<none>>`, the `.subs_dist` aliases, duplicate
 //!   slashes, every exact-path spec under every type, and for a real tree (this host's
-//!   `/etc`, `/usr`, `/var`, `/boot`, `/opt`).
+//!   `/etc`, `/usr/bin`, `/usr/sbin`, `/usr/libexec`, `/usr/lib/systemd`, `/var/lib`, `/boot`,
+//!   `/opt`).
 //! - `outputs_carry_labels`: a `kiln build` of the live-x86_64 fixture with `selinux
 //!   --enforcing` and the policy dropped into the root by `%post --nochroot`; the labels read
 //!   back with the reference readers from the squashfs root image (`unsquashfs`), the
@@ -218,7 +219,9 @@ fn lookup_agrees_with_libselinux() {
 
     // Synthetic paths: every exact-path spec and a child of it, under every type; the aliases;
     // duplicate slashes; homes, /mnt, /run, /tmp.
-    let mut synthetic: Vec<Vec<u8>> = Vec::new();
+    // (path, the types to ask for it)
+    let mut synthetic: Vec<(Vec<u8>, &[FileType])> = Vec::new();
+    const FEW: &[FileType] = &[FileType::Any, FileType::Regular, FileType::Directory];
     let text = std::fs::read_to_string(&fc_path).unwrap();
     for line in text.lines() {
         let Some(re) = line.split_whitespace().next() else {
@@ -232,9 +235,12 @@ fn lookup_agrees_with_libselinux() {
             .take_while(|c| !".^$?*+|[({\\".contains(*c))
             .collect();
         if plain.starts_with('/') {
-            synthetic.push(plain.clone().into_bytes());
-            synthetic.push(format!("{}/x", plain.trim_end_matches('/')).into_bytes());
-            synthetic.push(format!("{plain}x.so").into_bytes());
+            synthetic.push((plain.clone().into_bytes(), &TYPES));
+            synthetic.push((
+                format!("{}/x", plain.trim_end_matches('/')).into_bytes(),
+                FEW,
+            ));
+            synthetic.push((format!("{plain}x.so").into_bytes(), &[FileType::Regular]));
         }
     }
     let subs = std::fs::read_to_string(fc_path.with_extension("subs_dist")).unwrap();
@@ -249,7 +255,7 @@ fn lookup_agrees_with_libselinux() {
             "/sbin/init",
             "/systemd",
         ] {
-            synthetic.push(format!("{src}{tail}").into_bytes());
+            synthetic.push((format!("{src}{tail}").into_bytes(), &TYPES));
         }
     }
     for p in [
@@ -278,38 +284,40 @@ fn lookup_agrees_with_libselinux() {
         "/usr/share/man/man1/ls.1.gz",
         "/usr/\u{e9}t\u{e9}/x",
     ] {
-        synthetic.push(p.as_bytes().to_vec());
+        synthetic.push((p.as_bytes().to_vec(), &TYPES));
     }
-    synthetic.sort();
-    synthetic.dedup();
-    let queries: Vec<(Vec<u8>, FileType)> = synthetic
+    let mut queries: Vec<(Vec<u8>, FileType)> = synthetic
         .iter()
-        .flat_map(|p| TYPES.iter().map(move |t| (p.clone(), *t)))
+        .flat_map(|(p, types)| types.iter().map(move |t| (p.clone(), *t)))
         .collect();
+    queries.sort_by(|a, b| (&a.0, mode_of(a.1)).cmp(&(&b.0, mode_of(b.1))));
+    queries.dedup();
     let agree = compare_lookups(&fc_path, &fc, &queries);
     eprintln!(
-        "label agreement (synthetic paths x 8 types): {agree} of {} lookups",
+        "label agreement (synthetic paths and types): {agree} of {} lookups",
         queries.len()
     );
     assert_eq!(agree, queries.len());
 
     // A real tree: this host's system directories.
     let mut real = Vec::new();
-    for top in [
+    let tops = [
         "/etc",
         "/usr/bin",
         "/usr/sbin",
-        "/usr/lib",
         "/usr/libexec",
-        "/var",
+        "/usr/lib/systemd",
+        "/var/lib",
         "/boot",
         "/opt",
-    ] {
+    ];
+    for top in tops {
         walk(Path::new(top), &mut real);
     }
     let agree = compare_lookups(&fc_path, &fc, &real);
     eprintln!(
-        "label agreement (this host's /etc /usr/bin /usr/sbin /usr/lib /usr/libexec /var /boot /opt): {agree} of {} paths",
+        "label agreement (this host's {}): {agree} of {} paths",
+        tops.join(" "),
         real.len()
     );
     assert_eq!(agree, real.len());

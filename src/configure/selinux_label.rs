@@ -16,7 +16,7 @@
 //!   the later line wins;
 //! - `<<none>>` as the winner means "no label" (setfiles leaves the file alone), as does no
 //!   match at all;
-//! - before matching, runs of `/` collapse to one, then one `.subs` alias (the file's last
+//! - before matching, runs of `/` collapse to one and a trailing `/` goes, then one `.subs` alias (the file's last
 //!   matching line: libselinux keeps them as a list built by prepending) rewrites the path
 //!   prefix, then one `.subs_dist` alias rewrites the result. An alias `SRC DST` applies when the
 //!   path is `SRC` or starts with `SRC/`.
@@ -386,7 +386,7 @@ impl FileContexts {
     }
 
     fn matching_spec(&self, path: &[u8], file: FileType) -> Option<usize> {
-        let clean = collapse_slashes(path);
+        let clean = normalize(path);
         let key = self.substitute(&clean);
         let key: &[u8] = &key;
         // Plain paths sort behind every regex spec: one that fits wins outright.
@@ -653,8 +653,10 @@ impl PrefixTrie {
     }
 }
 
-fn collapse_slashes(path: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !path.windows(2).any(|w| w == b"//") {
+/// The path as libselinux looks it up: runs of `/` as one, no trailing `/` (but `/` itself).
+fn normalize(path: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let trailing = path.len() > 1 && path.ends_with(b"/");
+    if !trailing && !path.windows(2).any(|w| w == b"//") {
         return path.into();
     }
     let mut out = Vec::with_capacity(path.len());
@@ -663,6 +665,9 @@ fn collapse_slashes(path: &[u8]) -> std::borrow::Cow<'_, [u8]> {
             continue;
         }
         out.push(b);
+    }
+    if out.len() > 1 && out.ends_with(b"/") {
+        out.pop();
     }
     out.into()
 }
