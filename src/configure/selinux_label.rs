@@ -132,8 +132,9 @@ struct Spec {
     context: Option<String>,
     /// The whole path, for a spec that is a plain path.
     literal: Option<Vec<u8>>,
-    /// `^REGEX$` for every other spec.
-    regex: Option<Regex>,
+    /// `^REGEX$` for every other spec (checked at load, compiled when a lookup first needs it,
+    /// as libselinux does: most specs never meet a path their prefix fits).
+    regex: Option<LazyRegex>,
     /// Bytes every path it matches starts with (a cheap filter before the regex).
     prefix: Vec<u8>,
 }
@@ -435,13 +436,18 @@ impl Spec {
             Some(l) => (None, l.clone()),
             None => {
                 let pattern = format!("^{}$", translate(regex_str));
-                let regex = RegexBuilder::new(&pattern)
+                regex_syntax::ParserBuilder::new()
                     .unicode(false)
+                    .utf8(false)
                     .dot_matches_new_line(true)
-                    .size_limit(1 << 24)
                     .build()
+                    .parse(&pattern)
                     .map_err(|e| format!("invalid regex {regex_str}: {e}"))?;
-                (Some(regex), literal_prefix(regex_str))
+                let lazy = LazyRegex {
+                    pattern,
+                    compiled: std::sync::OnceLock::new(),
+                };
+                (Some(lazy), literal_prefix(regex_str))
             }
         };
         Ok(Spec {
@@ -459,6 +465,35 @@ impl Spec {
             return l == path;
         }
         path.starts_with(&self.prefix) && self.regex.as_ref().is_some_and(|r| r.is_match(path))
+    }
+}
+
+/// A regex compiled on first use.
+#[derive(Debug)]
+struct LazyRegex {
+    /// `^REGEX$`, already parsed once.
+    pattern: String,
+    /// `None` when it parsed but does not compile (over the size limit): it matches nothing,
+    /// as a spec libselinux cannot compile.
+    compiled: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    fn is_match(&self, path: &[u8]) -> bool {
+        self.compiled
+            .get_or_init(|| {
+                RegexBuilder::new(&self.pattern)
+                    .unicode(false)
+                    .dot_matches_new_line(true)
+                    .size_limit(1 << 24)
+                    .build()
+                    .map_err(|e| {
+                        tracing::warn!("SELinux file context regex {} unusable: {e}", self.pattern)
+                    })
+                    .ok()
+            })
+            .as_ref()
+            .is_some_and(|r| r.is_match(path))
     }
 }
 
