@@ -16,16 +16,19 @@
 //!   the later line wins;
 //! - `<<none>>` as the winner means "no label" (setfiles leaves the file alone), as does no
 //!   match at all;
-//! - before matching, runs of `/` collapse to one and a trailing `/` goes, then one `.subs` alias (the file's last
-//!   matching line: libselinux keeps them as a list built by prepending) rewrites the path
-//!   prefix, then one `.subs_dist` alias rewrites the result. An alias `SRC DST` applies when the
-//!   path is `SRC` or starts with `SRC/`.
+//! - before matching, runs of `/` collapse to one and a trailing `/` goes; then one `.subs`
+//!   alias (the file's last matching line: libselinux keeps them as a list built by
+//!   prepending) rewrites the path prefix, then one `.subs_dist` alias rewrites the result. An
+//!   alias `SRC DST` applies when the path is `SRC` or starts with `SRC/`.
 //!
 //! Compiled `file_contexts.bin` files are not read (libselinux takes the newer of the text and
 //! the `.bin`; policies ship both, made from the same text). Regexes run on the `regex` crate,
 //! bytes-mode without Unicode (PCRE2 without UTF: `.` and negated classes match any byte);
 //! PCRE's `$` also matching before a final newline is the one difference, and file names
-//! ending in a newline do not occur in packages.
+//! ending in a newline do not occur in packages. A regex is parsed when the file is read (a
+//! malformed line fails the load with its file and line) and compiled when a lookup first
+//! needs it, as libselinux does; a byte trie of the specs' literal prefixes picks the few specs
+//! a path can match, so a lookup tries those only, in libselinux's order.
 //!
 //! [`label_tree`] writes the labels as `security.selinux` xattrs, the context string with its
 //! NUL terminator as libselinux's `lsetfilecon` stores it, on every path beneath a root; the
