@@ -28,6 +28,9 @@ PKGS=(
   # dracut's lsinitrd and skipcpio read the live initramfs (--dracut-arg/--dracut-conf tests);
   # dracut-core only: the `dracut` package would replace the host's initramfs-tools
   dracut-core
+  # SELinux labels (tests/selinux_labels.rs): libselinux's selabel_lookup (libselinux1, through
+  # python3's ctypes) and setfiles as oracles, semodule to compile Debian's policy package
+  policycoreutils selinux-utils libselinux1
 )
 # Packages the fixture repositories need (step 2), when that script exists.
 if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then

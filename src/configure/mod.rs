@@ -11,6 +11,8 @@
 //! - [`crypt`]: SHA-512 crypt for `rootpw`/`user --password`.
 //! - [`accounts`], [`services`], [`locale`], [`network`]: the per-command writers.
 //! - [`scripts`]: `%pre` and `%post`.
+//! - [`selinux_label`]: file_contexts read natively and the root's `security.selinux` labels
+//!   ([`label_root`], the build's last step before the root image is written).
 
 pub mod accounts;
 pub mod crypt;
@@ -18,6 +20,7 @@ pub mod error;
 pub mod locale;
 pub mod network;
 pub mod scripts;
+pub mod selinux_label;
 pub mod services;
 
 use crate::fsutil;
@@ -160,6 +163,52 @@ pub fn run_post(
     opts: &ConfigureOptions,
 ) -> Result<Vec<ScriptRun>, ConfigureError> {
     scripts::run_post(ks, root, &opts.script_env())
+}
+
+/// What [`label_root`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootLabels {
+    /// `selinux --disabled`: no labels.
+    Disabled,
+    /// The root has no policy (`/etc/selinux/config`'s `SELINUXTYPE` and its
+    /// `contexts/files/file_contexts`): no labels.
+    NoPolicy,
+    /// Every path labelled from the policy `policy_type`.
+    Labelled {
+        /// `SELINUXTYPE`.
+        policy_type: String,
+        /// Counts.
+        stats: selinux_label::LabelStats,
+    },
+}
+
+/// The root's SELinux labels, as the target's `setfiles` would set them, computed natively
+/// ([`selinux_label`]): every path gets its `security.selinux` xattr when the root has a policy
+/// and the kickstart does not say `selinux --disabled`. Run it after everything that writes to
+/// the root (`%post`, the boot files), right before the root image is written.
+pub fn label_root(ks: &Kickstart, root: &Path) -> Result<RootLabels, ConfigureError> {
+    let disabled = ks
+        .command::<Selinux>()
+        .is_some_and(|s| s.mode == Some(SelinuxMode::Disabled));
+    if disabled {
+        return Ok(RootLabels::Disabled);
+    }
+    let started = std::time::Instant::now();
+    let Some(fc) = selinux_label::FileContexts::load(root)? else {
+        return Ok(RootLabels::NoPolicy);
+    };
+    let loaded = started.elapsed().as_secs_f64();
+    let stats = selinux_label::label_tree(root, &fc)?;
+    tracing::debug!(
+        "SELinux: {} file context specs read in {loaded:.2} s, {} paths labelled in {:.2} s",
+        fc.len(),
+        stats.paths,
+        started.elapsed().as_secs_f64() - loaded
+    );
+    Ok(RootLabels::Labelled {
+        policy_type: fc.policy_type.clone(),
+        stats,
+    })
 }
 
 /// Apply the kickstart's system configuration to `root`, in livecd-creator's order: lang,
@@ -795,14 +844,8 @@ impl Cx<'_> {
             Some(t) => locale::update_env_file(Some(&t), &[("SELINUX", value)]),
             None => format!("SELINUX={value}\nSELINUXTYPE=targeted\n"),
         };
+        // The labels themselves come last, from label_root, once %post has run.
         self.write_etc("selinux", &o, "/etc/selinux/config", &text)?;
-        if mode != SelinuxMode::Disabled {
-            self.rep.warn(
-                "selinux",
-                &o,
-                "files are not relabelled (setfiles is not run)",
-            );
-        }
         Ok(())
     }
 }
@@ -826,6 +869,58 @@ mod tests {
 
     fn ks(t: &str) -> Kickstart {
         crate::kickstart::parse_str(t, "t.ks", &Default::default()).unwrap()
+    }
+
+    #[test]
+    fn label_root_follows_the_kickstart_and_the_policy() {
+        let label = |root: &Path, p: &str| {
+            let mut buf = [0u8; 256];
+            rustix::fs::lgetxattr(root.join(p), selinux_label::XATTR_NAME, &mut buf[..])
+                .ok()
+                .map(|n| buf[..n].to_vec())
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc/selinux/mini/contexts/files")).unwrap();
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::write(root.join("usr/bin/sh"), "").unwrap();
+        // No SELINUXTYPE yet: no policy.
+        let enforcing = ks("selinux --enforcing\n");
+        assert_eq!(label_root(&enforcing, root).unwrap(), RootLabels::NoPolicy);
+        std::fs::write(
+            root.join("etc/selinux/config"),
+            "SELINUX=enforcing\nSELINUXTYPE=mini\n",
+        )
+        .unwrap();
+        assert_eq!(label_root(&enforcing, root).unwrap(), RootLabels::NoPolicy);
+        std::fs::write(
+            root.join("etc/selinux/mini/contexts/files/file_contexts"),
+            "/.*  u:object_r:default_t:s0\n/usr/bin(/.*)?  u:object_r:bin_t:s0\n/  -d  u:object_r:root_t:s0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            label_root(&ks("selinux --disabled\n"), root).unwrap(),
+            RootLabels::Disabled
+        );
+        assert_eq!(label(root, "usr/bin/sh"), None);
+        // No selinux command: the root's policy decides, as with --enforcing.
+        let RootLabels::Labelled { policy_type, stats } = label_root(&ks(""), root).unwrap() else {
+            panic!("not labelled");
+        };
+        assert_eq!(policy_type, "mini");
+        assert_eq!((stats.paths, stats.labelled), (11, 11));
+        assert_eq!(
+            label(root, "usr/bin/sh").as_deref(),
+            Some(&b"u:object_r:bin_t:s0\0"[..])
+        );
+        assert_eq!(
+            label(root, "").as_deref(),
+            Some(&b"u:object_r:root_t:s0\0"[..])
+        );
+        assert_eq!(
+            label(root, "etc/selinux/config").as_deref(),
+            Some(&b"u:object_r:default_t:s0\0"[..])
+        );
     }
 
     #[test]
