@@ -25,6 +25,8 @@ PKGS=(
   # network boot and disk outputs (kiln build --make-pxe-live/--make-netroot/--make-disk/--make-tar,
   # iso-to-pxeboot, iso-to-netroot, boot-test of their trees): pxelinux.0, nbd-server, zstd for tar
   pxelinux nbd-server zstd
+  # Secure Boot tests (boot-test --secure-boot; OVMF's secboot build is in ovmf): sbverify
+  sbsigntool
 )
 # Packages the fixture repositories need (step 2), when that script exists.
 if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then

@@ -269,13 +269,18 @@ pub fn kernel_secure_boot(log: &str) -> Option<bool> {
 /// Security Violation" for a loader it cannot verify, the firmware's "Access Denied" for an
 /// unsigned first stage.
 pub fn secure_boot_refusal(log: &str) -> Option<String> {
-    log.lines()
-        .find(|l| {
-            ["Verification failed", "Security Violation", "Access Denied"]
-                .iter()
-                .any(|m| l.contains(m))
+    // Where the message starts; it ends at the next escape sequence or drawing character
+    // (shim draws its error in a box, on one console line with the cursor moves).
+    ["Verification failed", "Security Violation", "Access Denied"]
+        .iter()
+        .find_map(|m| log.find(m))
+        .map(|at| {
+            let line = log[at..].lines().next().unwrap_or_default();
+            let end = line
+                .find(|c: char| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+                .unwrap_or(line.len());
+            line[..end].trim().to_string()
         })
-        .map(|l| l.trim_end_matches('\r').to_string())
 }
 
 /// Errors that prevent a boot test from starting.
@@ -533,7 +538,11 @@ impl BootTest {
             }
             // Refused by Secure Boot: nothing else will start (shim would go on to MokManager's
             // menu, which waits for a key), so stop with the rest of what it printed.
-            if let Some(line) = self.secure_boot.then(|| secure_boot_refusal(&log)).flatten() {
+            if let Some(line) = self
+                .secure_boot
+                .then(|| secure_boot_refusal(&log))
+                .flatten()
+            {
                 outcome.log = self.log_when_quiet(log.len());
                 outcome.reason = Some(format!("Secure Boot refused to start an image (`{line}`)"));
                 outcome.refused = Some(line);
@@ -708,4 +717,31 @@ fn kvm_boots_firmware(qemu: &Path, t: &BootTest) -> bool {
         }
     );
     ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_and_kernel_state_from_the_console() {
+        // shim's error box as OVMF's serial console shows it: one line of cursor moves.
+        let shim = "\u{1b}[02;01H\u{fffd}   ERROR   \u{fffd}\u{1b}[04;01H\u{fffd}     Verification failed: (0x1A) Security Violation      \u{fffd}\u{1b}[05;01H\r\n";
+        assert_eq!(
+            secure_boot_refusal(shim).as_deref(),
+            Some("Verification failed: (0x1A) Security Violation")
+        );
+        let bds = "BdsDxe: failed to load Boot0001 \"UEFI QEMU DVD-ROM\" from PciRoot(0x0): Access Denied\r\n";
+        assert_eq!(secure_boot_refusal(bds).as_deref(), Some("Access Denied"));
+        assert_eq!(secure_boot_refusal("Welcome to GRUB!\n"), None);
+        assert_eq!(
+            kernel_secure_boot("[    0.000000] secureboot: Secure boot enabled\n"),
+            Some(true)
+        );
+        assert_eq!(
+            kernel_secure_boot("[    0.000000] secureboot: Secure boot disabled\n"),
+            Some(false)
+        );
+        assert_eq!(kernel_secure_boot("KILN-BOOT-OK\n"), None);
+    }
 }

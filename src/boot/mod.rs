@@ -843,11 +843,17 @@ mod tests {
         assert_eq!(signed_chain(d.path(), "x64"), None, "a shim without a GRUB");
         put("boot/efi/EFI/debian/grubx64.efi");
         let c = signed_chain(d.path(), "x64").unwrap();
-        assert_eq!((c.vendor.as_str(), c.grub_name.as_str()), ("debian", "grubx64.efi"));
+        assert_eq!(
+            (c.vendor.as_str(), c.grub_name.as_str()),
+            ("debian", "grubx64.efi")
+        );
         assert!(c.mm.is_some() && c.font.is_none());
         // grub2-efi-x64-cdboot's image is the one for media.
         put("boot/efi/EFI/debian/gcdx64.efi");
-        assert_eq!(signed_chain(d.path(), "x64").unwrap().grub_name, "gcdx64.efi");
+        assert_eq!(
+            signed_chain(d.path(), "x64").unwrap().grub_name,
+            "gcdx64.efi"
+        );
         assert_eq!(signed_chain(d.path(), "aa64"), None);
     }
 

@@ -103,7 +103,11 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
     let how = format!(
         "{} {firmware}{} {medium} ({}, {:.0} s)",
         arch.name,
-        if a.secure_boot { " with Secure Boot" } else { "" },
+        if a.secure_boot {
+            " with Secure Boot"
+        } else {
+            ""
+        },
         o.accel,
         o.elapsed.as_secs_f64()
     );
