@@ -72,7 +72,8 @@ pub struct BootAssets {
     pub hybrid_mbr: Option<Vec<u8>>,
     /// Staging directory of the EFI system partition (holds `EFI/BOOT/...`), when UEFI is set up.
     pub efi_dir: Option<PathBuf>,
-    /// `shim+grub` from packages, or `grub-mkimage`.
+    /// `shim + grub from /boot/efi/EFI/<vendor> (<image> as grub<arch>.efi)`: the root's signed
+    /// chain; or `grub-mkimage`: an unsigned GRUB image made in the root.
     pub efi_chain: Option<String>,
     /// The full kernel command line of the default entry.
     pub cmdline: String,
