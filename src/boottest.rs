@@ -269,17 +269,16 @@ pub fn kernel_secure_boot(log: &str) -> Option<bool> {
 /// Security Violation" for a loader it cannot verify, the firmware's "Access Denied" for an
 /// unsigned first stage.
 pub fn secure_boot_refusal(log: &str) -> Option<String> {
-    // Where the message starts; it ends at the next escape sequence or drawing character
-    // (shim draws its error in a box, on one console line with the cursor moves).
+    // The message is the stretch of its line between escape sequences and drawing characters
+    // (shim draws its error in a box: one console line of cursor moves).
     ["Verification failed", "Security Violation", "Access Denied"]
         .iter()
-        .find_map(|m| log.find(m))
-        .map(|at| {
-            let line = log[at..].lines().next().unwrap_or_default();
-            let end = line
-                .find(|c: char| c.is_control() || c == char::REPLACEMENT_CHARACTER)
-                .unwrap_or(line.len());
-            line[..end].trim().to_string()
+        .find_map(|m| {
+            log.lines().find_map(|line| {
+                line.split(|c: char| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+                    .find(|part| part.contains(m))
+                    .map(|part| part.trim().to_string())
+            })
         })
 }
 
@@ -732,7 +731,10 @@ mod tests {
             Some("Verification failed: (0x1A) Security Violation")
         );
         let bds = "BdsDxe: failed to load Boot0001 \"UEFI QEMU DVD-ROM\" from PciRoot(0x0): Access Denied\r\n";
-        assert_eq!(secure_boot_refusal(bds).as_deref(), Some("Access Denied"));
+        assert_eq!(
+            secure_boot_refusal(bds).as_deref(),
+            Some("BdsDxe: failed to load Boot0001 \"UEFI QEMU DVD-ROM\" from PciRoot(0x0): Access Denied")
+        );
         assert_eq!(secure_boot_refusal("Welcome to GRUB!\n"), None);
         assert_eq!(
             kernel_secure_boot("[    0.000000] secureboot: Secure boot enabled\n"),
