@@ -31,6 +31,8 @@ PKGS=(
   # SELinux labels (tests/selinux_labels.rs): libselinux's selabel_lookup (libselinux1, through
   # python3's ctypes) and setfiles as oracles, semodule to compile Debian's policy package
   policycoreutils selinux-utils libselinux1
+  # Secure Boot tests (boot-test --secure-boot; OVMF's secboot build is in ovmf): sbverify
+  sbsigntool
 )
 # Packages the fixture repositories need (step 2), when that script exists.
 if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then

@@ -55,6 +55,19 @@ pub struct ArchInfo {
     /// menu drive the serial port itself; `None` where the firmware's console already is the
     /// serial line (UEFI on `virt`), and GRUB has no `com0`.
     pub grub_serial_for: Option<&'static str>,
+    /// How boot tests run firmware that enforces Secure Boot, when kiln knows such firmware.
+    pub secure_boot: Option<SecureBootFirmware>,
+}
+
+/// Firmware enforcing Secure Boot with Microsoft's keys enrolled (what shim is signed for),
+/// and the emulator arguments it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecureBootFirmware {
+    /// Code and variable-store templates (first existing wins); the store is copied per boot.
+    pub firmware: &'static [(&'static str, &'static str)],
+    /// Machine arguments used instead of `qemu_machine`: OVMF's Secure Boot build keeps its
+    /// variables in SMM-protected flash, so q35 with SMM and the flash marked secure.
+    pub qemu_machine: &'static [&'static str],
 }
 
 /// The bus a boot test puts the CD-ROM on.
@@ -106,6 +119,24 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_cdrom: CdromBus::Ide,
         qemu_vga: true,
         grub_serial_for: Some("ttyS"),
+        secure_boot: Some(SecureBootFirmware {
+            firmware: &[
+                (
+                    "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
+                    "/usr/share/OVMF/OVMF_VARS_4M.ms.fd",
+                ),
+                (
+                    "/usr/share/edk2/ovmf/OVMF_CODE.secboot.fd",
+                    "/usr/share/edk2/ovmf/OVMF_VARS.secboot.fd",
+                ),
+            ],
+            qemu_machine: &[
+                "-machine",
+                "q35,smm=on",
+                "-global",
+                "driver=cfi.pflash01,property=secure,value=on",
+            ],
+        }),
     },
     ArchInfo {
         name: "aarch64",
@@ -141,6 +172,7 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_cdrom: CdromBus::VirtioScsi,
         qemu_vga: false,
         grub_serial_for: None,
+        secure_boot: None,
     },
     ArchInfo {
         name: "ppc64le",
@@ -167,6 +199,7 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_cdrom: CdromBus::VirtioScsi,
         qemu_vga: false,
         grub_serial_for: None,
+        secure_boot: None,
     },
     ArchInfo {
         name: "s390x",
@@ -193,6 +226,7 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_cdrom: CdromBus::VirtioScsi,
         qemu_vga: false,
         grub_serial_for: None,
+        secure_boot: None,
     },
     ArchInfo {
         name: "riscv64",
@@ -219,6 +253,7 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_cdrom: CdromBus::VirtioScsi,
         qemu_vga: false,
         grub_serial_for: None,
+        secure_boot: None,
     },
 ];
 

@@ -2,6 +2,8 @@
 //!
 //! KVM is used only when a probe shows it really runs firmware: on some hosts /dev/kvm exists
 //! but OVMF and ISOLINUX die under it (PLATFORM.md), so the default is a probe, then TCG.
+//! With `secure_boot` the firmware enforces Secure Boot (Microsoft keys, as on PCs), and a
+//! refusal by the firmware or shim on the console ends the boot at once.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -222,6 +224,9 @@ pub struct BootTest {
     pub accel: Accel,
     /// Boot from this network tree instead of `image` (qemu's TFTP, BIOS pxelinux).
     pub net: Option<NetBoot>,
+    /// UEFI firmware that enforces Secure Boot with Microsoft's keys enrolled
+    /// ([`crate::arch::SecureBootFirmware`]): only a chain of signed loaders starts.
+    pub secure_boot: bool,
 }
 
 /// The result of a boot test.
@@ -239,6 +244,42 @@ pub struct BootOutcome {
     pub accel: &'static str,
     /// Why it failed, when it did.
     pub reason: Option<String>,
+    /// What the guest's kernel said of Secure Boot ([`kernel_secure_boot`]).
+    pub kernel_secure_boot: Option<bool>,
+    /// The line where the firmware or shim refused an unsigned or untrusted image.
+    pub refused: Option<String>,
+}
+
+/// What a Linux kernel logged on the console about Secure Boot: `Some(true)` for
+/// "secureboot: Secure boot enabled", `Some(false)` for "... disabled", `None` when it said
+/// neither (another OS, a quiet console, or firmware that could not tell it).
+pub fn kernel_secure_boot(log: &str) -> Option<bool> {
+    log.lines().find_map(|l| {
+        if l.contains("secureboot: Secure boot enabled") {
+            Some(true)
+        } else if l.contains("secureboot: Secure boot disabled") {
+            Some(false)
+        } else {
+            None
+        }
+    })
+}
+
+/// The console line where Secure Boot refused an image: shim's "Verification failed: (0x1A)
+/// Security Violation" for a loader it cannot verify, the firmware's "Access Denied" for an
+/// unsigned first stage.
+pub fn secure_boot_refusal(log: &str) -> Option<String> {
+    // The message is the stretch of its line between escape sequences and drawing characters
+    // (shim draws its error in a box: one console line of cursor moves).
+    ["Verification failed", "Security Violation", "Access Denied"]
+        .iter()
+        .find_map(|m| {
+            log.lines().find_map(|line| {
+                line.split(|c: char| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+                    .find(|part| part.contains(m))
+                    .map(|part| part.trim().to_string())
+            })
+        })
 }
 
 /// Errors that prevent a boot test from starting.
@@ -278,8 +319,14 @@ fn which(bin: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn firmware_files(arch: &ArchInfo) -> Option<(PathBuf, PathBuf)> {
-    arch.uefi_firmware
+/// The firmware code and variable-store template: the Secure Boot pair with `secure_boot`.
+fn firmware_files(arch: &ArchInfo, secure_boot: bool) -> Option<(PathBuf, PathBuf)> {
+    let pairs = if secure_boot {
+        arch.secure_boot.map(|s| s.firmware).unwrap_or(&[])
+    } else {
+        arch.uefi_firmware
+    };
+    pairs
         .iter()
         .map(|(c, v)| (PathBuf::from(c), PathBuf::from(v)))
         .find(|(c, v)| c.is_file() && v.is_file())
@@ -296,13 +343,32 @@ impl Drop for Qemu {
 }
 
 impl BootTest {
+    /// The firmware files this test boots with, or why there are none.
+    fn firmware(&self) -> Result<(PathBuf, PathBuf), BootTestError> {
+        firmware_files(self.arch, self.secure_boot).ok_or_else(|| BootTestError::Missing {
+            what: format!(
+                "{}UEFI firmware for {}",
+                if self.secure_boot {
+                    "Secure Boot (Microsoft keys enrolled) "
+                } else {
+                    ""
+                },
+                self.arch.name
+            ),
+            hint: Some(if self.secure_boot && self.arch.secure_boot.is_none() {
+                format!("kiln knows no Secure Boot firmware for {}", self.arch.name)
+            } else {
+                pkg_hint(self.arch.uefi_firmware_pkg)
+            }),
+        })
+    }
+
     fn qemu_args(&self, accel: &str, vars: Option<&Path>) -> Result<Vec<String>, BootTestError> {
-        let mut a: Vec<String> = self
-            .arch
-            .qemu_machine
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let machine = match (self.secure_boot, self.arch.secure_boot) {
+            (true, Some(sb)) => sb.qemu_machine,
+            _ => self.arch.qemu_machine,
+        };
+        let mut a: Vec<String> = machine.iter().map(|s| s.to_string()).collect();
         a.extend(
             [
                 "-accel",
@@ -324,10 +390,7 @@ impl BootTest {
         a.push("-serial".into());
         a.push(format!("file:{}", self.serial_log.display()));
         if self.firmware == Firmware::Uefi {
-            let (code, _) = firmware_files(self.arch).ok_or_else(|| BootTestError::Missing {
-                what: format!("UEFI firmware for {}", self.arch.name),
-                hint: Some(pkg_hint(self.arch.uefi_firmware_pkg)),
-            })?;
+            let (code, _) = self.firmware()?;
             a.push("-drive".into());
             a.push(format!(
                 "if=pflash,format=raw,unit=0,readonly=on,file={}",
@@ -411,13 +474,15 @@ impl BootTest {
             what: format!("`{}`", self.arch.qemu_system),
             hint: Some(pkg_hint(self.arch.qemu_system_pkg)),
         })?;
+        if self.secure_boot && self.firmware != Firmware::Uefi {
+            return Err(BootTestError::NoBios(
+                "Secure Boot is UEFI's: use --firmware uefi; BIOS".into(),
+            ));
+        }
         let accel = self.choose_accel(&qemu);
         let work = tempdir_near(&self.serial_log)?;
         let vars = if self.firmware == Firmware::Uefi {
-            let (_, tmpl) = firmware_files(self.arch).ok_or_else(|| BootTestError::Missing {
-                what: format!("UEFI variable store for {}", self.arch.name),
-                hint: None,
-            })?;
+            let (_, tmpl) = self.firmware()?;
             let v = work.join("vars.fd");
             std::fs::copy(&tmpl, &v).map_err(IoError::at("copy the UEFI variable store to", &v))?;
             Some(v)
@@ -457,6 +522,8 @@ impl BootTest {
             elapsed: Duration::ZERO,
             accel,
             reason: None,
+            kernel_secure_boot: None,
+            refused: None,
         };
         loop {
             std::thread::sleep(Duration::from_millis(250));
@@ -464,24 +531,20 @@ impl BootTest {
             if let Some(line) = log.lines().find(|l| self.expect.is_match(l)) {
                 outcome.success = true;
                 outcome.matched = Some(line.trim_end_matches('\r').to_string());
-                // Let the guest finish what follows the marker (the fixture's package count):
-                // wait until the log stops growing for 2 s, at most 20 s (slow under TCG).
-                let mut last = log.len();
-                let mut quiet = 0;
-                for _ in 0..80 {
-                    std::thread::sleep(Duration::from_millis(250));
-                    let now = read_lossy(&self.serial_log).len();
-                    if now == last {
-                        quiet += 1;
-                        if quiet >= 8 {
-                            break;
-                        }
-                    } else {
-                        quiet = 0;
-                        last = now;
-                    }
-                }
-                outcome.log = read_lossy(&self.serial_log);
+                // Let the guest finish what follows the marker (the fixture's package count).
+                outcome.log = self.log_when_quiet(log.len());
+                break;
+            }
+            // Refused by Secure Boot: nothing else will start (shim would go on to MokManager's
+            // menu, which waits for a key), so stop with the rest of what it printed.
+            if let Some(line) = self
+                .secure_boot
+                .then(|| secure_boot_refusal(&log))
+                .flatten()
+            {
+                outcome.log = self.log_when_quiet(log.len());
+                outcome.reason = Some(format!("Secure Boot refused to start an image (`{line}`)"));
+                outcome.refused = Some(line);
                 break;
             }
             if let Ok(Some(status)) = q.0.try_wait() {
@@ -527,8 +590,30 @@ impl BootTest {
         drop(q);
         drop(nbd);
         outcome.elapsed = started.elapsed();
+        outcome.kernel_secure_boot = kernel_secure_boot(&outcome.log);
         let _ = std::fs::remove_dir_all(&work);
         Ok(outcome)
+    }
+
+    /// The serial log once it has stopped growing for 2 s (at most 20 s more: slow under
+    /// TCG); `seen` is the length already read.
+    fn log_when_quiet(&self, seen: usize) -> String {
+        let mut last = seen;
+        let mut quiet = 0;
+        for _ in 0..80 {
+            std::thread::sleep(Duration::from_millis(250));
+            let now = read_lossy(&self.serial_log).len();
+            if now == last {
+                quiet += 1;
+                if quiet >= 8 {
+                    break;
+                }
+            } else {
+                quiet = 0;
+                last = now;
+            }
+        }
+        read_lossy(&self.serial_log)
     }
 
     fn choose_accel(&self, qemu: &Path) -> &'static str {
@@ -591,7 +676,7 @@ fn kvm_boots_firmware(qemu: &Path, t: &BootTest) -> bool {
     args.push("-serial".into());
     args.push(format!("file:{}", log.display()));
     if t.firmware == Firmware::Uefi {
-        if let Some((code, _)) = firmware_files(t.arch) {
+        if let Some((code, _)) = firmware_files(t.arch, false) {
             args.push("-drive".into());
             args.push(format!(
                 "if=pflash,format=raw,unit=0,readonly=on,file={}",
@@ -631,4 +716,34 @@ fn kvm_boots_firmware(qemu: &Path, t: &BootTest) -> bool {
         }
     );
     ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_and_kernel_state_from_the_console() {
+        // shim's error box as OVMF's serial console shows it: one line of cursor moves.
+        let shim = "\u{1b}[02;01H\u{fffd}   ERROR   \u{fffd}\u{1b}[04;01H\u{fffd}     Verification failed: (0x1A) Security Violation      \u{fffd}\u{1b}[05;01H\r\n";
+        assert_eq!(
+            secure_boot_refusal(shim).as_deref(),
+            Some("Verification failed: (0x1A) Security Violation")
+        );
+        let bds = "BdsDxe: failed to load Boot0001 \"UEFI QEMU DVD-ROM\" from PciRoot(0x0): Access Denied\r\n";
+        assert_eq!(
+            secure_boot_refusal(bds).as_deref(),
+            Some("BdsDxe: failed to load Boot0001 \"UEFI QEMU DVD-ROM\" from PciRoot(0x0): Access Denied")
+        );
+        assert_eq!(secure_boot_refusal("Welcome to GRUB!\n"), None);
+        assert_eq!(
+            kernel_secure_boot("[    0.000000] secureboot: Secure boot enabled\n"),
+            Some(true)
+        );
+        assert_eq!(
+            kernel_secure_boot("[    0.000000] secureboot: Secure boot disabled\n"),
+            Some(false)
+        );
+        assert_eq!(kernel_secure_boot("KILN-BOOT-OK\n"), None);
+    }
 }

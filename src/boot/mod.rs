@@ -126,7 +126,8 @@ pub struct BootAssets {
     pub hybrid_mbr: Option<Vec<u8>>,
     /// Staging directory of the EFI system partition (holds `EFI/BOOT/...`), when UEFI is set up.
     pub efi_dir: Option<PathBuf>,
-    /// `shim+grub` from packages, or `grub-mkimage`.
+    /// `shim + grub from /boot/efi/EFI/<vendor> (<image> as grub<arch>.efi)`: the root's signed
+    /// chain; or `grub-mkimage`: an unsigned GRUB image made in the root.
     pub efi_chain: Option<String>,
     /// The full kernel command line of the default entry.
     pub cmdline: String,
@@ -745,32 +746,23 @@ fn efi(
     let _ = std::fs::remove_dir_all(&esp);
     let esp_boot = esp.join(layout::EFI_DIR);
     std::fs::create_dir_all(&esp_boot).map_err(IoError::at("create", &esp_boot))?;
-    // Fedora/EL: shim and grub as the packages install them under /boot/efi/EFI/<vendor>.
-    let vendor_dir = std::fs::read_dir(rj(root, "boot/efi/EFI"))
-        .ok()
-        .into_iter()
-        .flat_map(|rd| rd.flatten())
-        .map(|e| e.path())
-        .find(|d| {
-            d.join(format!("shim{suffix}.efi")).is_file()
-                && d.join(format!("grub{suffix}.efi")).is_file()
-        });
-    if let Some(d) = vendor_dir {
-        copy(
-            &d.join(format!("shim{suffix}.efi")),
-            &esp_boot.join(boot_file),
-        )?;
-        copy(
-            &d.join(format!("grub{suffix}.efi")),
-            &esp_boot.join(format!("grub{suffix}.efi")),
-        )?;
-        let mm = d.join(format!("mm{suffix}.efi"));
-        if mm.is_file() {
-            copy(&mm, &esp_boot.join(format!("mm{suffix}.efi")))?;
+    if let Some(chain) = signed_chain(root, suffix) {
+        // As lorax's efi.tmpl and livecd-creator lay out removable media: shim as the
+        // fallback loader, the signed GRUB beside it (shim loads `grub<arch>.efi` from its own
+        // directory), MokManager, GRUB's font. Copied byte for byte: nothing is re-signed,
+        // and fallback (fbx64.efi) stays off the media, or shim would run it to make boot
+        // entries instead of starting GRUB.
+        copy(&chain.shim, &esp_boot.join(boot_file))?;
+        copy(&chain.grub, &esp_boot.join(format!("grub{suffix}.efi")))?;
+        if let Some(mm) = &chain.mm {
+            copy(mm, &esp_boot.join(format!("mm{suffix}.efi")))?;
+        }
+        if let Some(font) = &chain.font {
+            copy(font, &esp_boot.join("fonts/unicode.pf2"))?;
         }
         assets.efi_chain = Some(format!(
-            "shim + grub from {}",
-            d.strip_prefix(root).unwrap_or(&d).display()
+            "shim + grub from /boot/efi/EFI/{} ({} as grub{suffix}.efi)",
+            chain.vendor, chain.grub_name
         ));
     } else {
         // No signed chain laid out for EFI: a GRUB EFI image made by the root's own mkimage.
@@ -856,14 +848,76 @@ fn efi(
     // The same EFI tree on the ISO itself, as Fedora's media carry it.
     let iso_efi = iso.join(layout::EFI_DIR);
     std::fs::create_dir_all(&iso_efi).map_err(IoError::at("create", &iso_efi))?;
-    for e in std::fs::read_dir(&esp_boot)
-        .map_err(IoError::at("read", &esp_boot))?
-        .flatten()
-    {
-        copy(&e.path(), &iso_efi.join(e.file_name()))?;
-    }
+    copy_dir(&esp_boot, &iso_efi)?;
     assets.efi_dir = Some(esp);
     Ok(())
+}
+
+/// Copy the regular files of `src` into `dst`, subdirectories included (the ESP's tree is kiln's
+/// own, made just above).
+fn copy_dir(src: &Path, dst: &Path) -> Result<(), BootError> {
+    for e in std::fs::read_dir(src)
+        .map_err(IoError::at("read", src))?
+        .flatten()
+    {
+        let path = e.path();
+        if path.is_dir() {
+            copy_dir(&path, &dst.join(e.file_name()))?;
+        } else {
+            copy(&path, &dst.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The Secure Boot chain a Fedora/EL root installs under `/boot/efi/EFI/<vendor>/`
+/// (`shim-x64`, `grub2-efi-x64`, `grub2-efi-x64-cdboot`), as host paths beneath the root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SignedChain {
+    /// The vendor directory's name (`fedora`, `redhat`, `debian`...).
+    vendor: String,
+    /// `shim<arch>.efi` (else `shim.efi`).
+    shim: PathBuf,
+    /// The GRUB image for the media: `gcd<arch>.efi`, the build for optical media that lorax
+    /// and livecd-creator put on ISOs, else `grub<arch>.efi`.
+    grub: PathBuf,
+    /// Which of the two `grub` is.
+    grub_name: String,
+    /// MokManager, `mm<arch>.efi`.
+    mm: Option<PathBuf>,
+    /// GRUB's `fonts/unicode.pf2` beside the images.
+    font: Option<PathBuf>,
+}
+
+/// The first vendor directory (by name; `EFI/BOOT` is the removable-media path, not a vendor)
+/// holding both a shim and a GRUB for `suffix`. Each file is resolved beneath the root, so a
+/// vendor directory that is a link never leads to the host's files.
+fn signed_chain(root: &Path, suffix: &str) -> Option<SignedChain> {
+    let mut vendors: Vec<String> = std::fs::read_dir(rj(root, "boot/efi/EFI"))
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.eq_ignore_ascii_case("BOOT"))
+        .collect();
+    vendors.sort();
+    vendors.into_iter().find_map(|vendor| {
+        let file = |name: &str| {
+            let p = rj(root, format!("boot/efi/EFI/{vendor}/{name}"));
+            p.is_file().then_some(p)
+        };
+        let shim = file(&format!("shim{suffix}.efi")).or_else(|| file("shim.efi"))?;
+        let (grub, grub_name) = [format!("gcd{suffix}.efi"), format!("grub{suffix}.efi")]
+            .into_iter()
+            .find_map(|n| file(&n).map(|p| (p, n)))?;
+        Some(SignedChain {
+            mm: file(&format!("mm{suffix}.efi")),
+            font: file("fonts/unicode.pf2"),
+            vendor,
+            shim,
+            grub,
+            grub_name,
+        })
+    })
 }
 
 #[cfg(test)]
@@ -921,6 +975,36 @@ mod tests {
         assert!(!user_compression(&plain).unwrap());
         let eq = DracutArgs::from_flags(&["--compress=zstd".to_string()], None);
         assert!(user_compression(&eq).unwrap());
+    }
+
+    #[test]
+    fn signed_chain_as_lorax_picks_it() {
+        let d = tempfile::tempdir().unwrap();
+        let put = |rel: &str| {
+            let p = d.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, rel).unwrap();
+        };
+        // shim-x64's removable-media copy is no vendor directory.
+        put("boot/efi/EFI/BOOT/BOOTX64.EFI");
+        put("boot/efi/EFI/BOOT/fbx64.efi");
+        put("boot/efi/EFI/debian/shimx64.efi");
+        put("boot/efi/EFI/debian/mmx64.efi");
+        assert_eq!(signed_chain(d.path(), "x64"), None, "a shim without a GRUB");
+        put("boot/efi/EFI/debian/grubx64.efi");
+        let c = signed_chain(d.path(), "x64").unwrap();
+        assert_eq!(
+            (c.vendor.as_str(), c.grub_name.as_str()),
+            ("debian", "grubx64.efi")
+        );
+        assert!(c.mm.is_some() && c.font.is_none());
+        // grub2-efi-x64-cdboot's image is the one for media.
+        put("boot/efi/EFI/debian/gcdx64.efi");
+        assert_eq!(
+            signed_chain(d.path(), "x64").unwrap().grub_name,
+            "gcdx64.efi"
+        );
+        assert_eq!(signed_chain(d.path(), "aa64"), None);
     }
 
     #[test]

@@ -455,9 +455,15 @@ pub struct BootTestArgs {
     /// nbd-server on 127.0.0.1 serves it during the boot).
     #[arg(value_name = "IMAGE|TREE")]
     pub image: PathBuf,
-    /// Firmware: bios or uefi.
-    #[arg(long, default_value = "bios", value_parser = ["bios", "uefi"])]
-    pub firmware: String,
+    /// Firmware: bios or uefi (default: bios; uefi with --secure-boot).
+    #[arg(long, value_parser = ["bios", "uefi"])]
+    pub firmware: Option<String>,
+    /// Boot with UEFI firmware that enforces Secure Boot, Microsoft's keys enrolled (x86_64:
+    /// OVMF_CODE_4M.secboot.fd and a copy of OVMF_VARS_4M.ms.fd on q35 with SMM): only a
+    /// signed chain starts (shim, the distribution's signed GRUB and kernel). Fails when
+    /// the firmware or shim refuses an image, or the kernel says Secure Boot is disabled.
+    #[arg(long)]
+    pub secure_boot: bool,
     /// Attach the image as a cdrom, a USB disk (the hybrid ISO path) or a virtio hard disk
     /// (disk images; writes go to a temporary snapshot). Ignored for network boot trees.
     #[arg(long = "as", default_value = "cdrom", value_parser = ["cdrom", "disk", "hd"])]

@@ -37,10 +37,18 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
         p.push(".serial.log");
         p.into()
     });
+    let firmware = match (a.firmware.as_deref(), a.secure_boot) {
+        (Some("bios"), true) => {
+            eprintln!("error: --secure-boot needs --firmware uefi (Secure Boot is UEFI's)");
+            return Ok(EXIT_BAD_INPUT);
+        }
+        (Some("uefi"), _) | (None, true) => "uefi",
+        _ => "bios",
+    };
     let t = BootTest {
         image: a.image.clone(),
         arch,
-        firmware: if a.firmware == "uefi" {
+        firmware: if firmware == "uefi" {
             Firmware::Uefi
         } else {
             Firmware::Bios
@@ -73,6 +81,7 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
         } else {
             None
         },
+        secure_boot: a.secure_boot,
     };
     let o = match t.run() {
         Ok(o) => o,
@@ -92,18 +101,40 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
         None => format!("as {}", a.attach),
     };
     let how = format!(
-        "{} {} {medium} ({}, {:.0} s)",
+        "{} {firmware}{} {medium} ({}, {:.0} s)",
         arch.name,
-        a.firmware,
+        if a.secure_boot {
+            " with Secure Boot"
+        } else {
+            ""
+        },
         o.accel,
         o.elapsed.as_secs_f64()
     );
+    // Under --secure-boot a boot counts only if Secure Boot was on: a kernel that says it is
+    // off means the firmware did not enforce it.
+    if o.success && a.secure_boot && o.kernel_secure_boot == Some(false) {
+        eprintln!(
+            "boot-test: FAILED: {how}: the kernel says Secure Boot is disabled; serial log in {}",
+            serial_log.display()
+        );
+        return Ok(EXIT_BOOT_FAILED);
+    }
     if o.success {
         println!("{}", o.matched.as_deref().unwrap_or(""));
         // The fixture prints the package count on the line after the marker.
         let mut after = o.log.lines().skip_while(|l| !t.expect.is_match(l)).skip(1);
         if let Some(next) = after.next() {
             println!("{}", next.trim_end_matches('\r'));
+        }
+        if a.secure_boot {
+            eprintln!(
+                "boot-test: Secure Boot: {}",
+                match o.kernel_secure_boot {
+                    Some(true) => "enforced (kernel: `secureboot: Secure boot enabled`)",
+                    _ => "the kernel did not say (no `secureboot:` line on the console)",
+                }
+            );
         }
         eprintln!(
             "boot-test: ok: {how}; serial log in {}",

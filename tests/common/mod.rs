@@ -392,11 +392,36 @@ pub fn boot_fixture(
     log: &Path,
     packages: usize,
 ) {
+    boot_fixture_with(
+        what,
+        target,
+        firmware,
+        attach,
+        timeout_secs,
+        log,
+        packages,
+        &[],
+    );
+}
+
+/// [`boot_fixture`] with more `kiln boot-test` options (`extra`); returns boot-test's stderr.
+#[allow(clippy::too_many_arguments)]
+pub fn boot_fixture_with(
+    what: &str,
+    target: &Path,
+    firmware: &str,
+    attach: &str,
+    timeout_secs: u32,
+    log: &Path,
+    packages: usize,
+    extra: &[&str],
+) -> String {
     let _ = std::fs::remove_file(log);
     let out = std::process::Command::new(kiln())
         .args(["boot-test", "--accel", "tcg", "--timeout"])
         .arg(timeout_secs.to_string())
         .args(["--firmware", firmware, "--as", attach])
+        .args(extra)
         // Only the fixture's marker: the default also accepts a login prompt, which can come
         // first and end the test before the marker is printed.
         .args(["--expect", "KILN-BOOT-OK"])
@@ -431,6 +456,7 @@ pub fn boot_fixture(
         "{what}: no %post marker on the serial console"
     );
     eprintln!("{what}: KILN-BOOT-OK, {packages} packages");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Where rpm's map `a` and kiln's `b` differ, rpm's keys first (in order), then those only in
