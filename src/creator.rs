@@ -11,6 +11,7 @@
 //! | `configure` | `configure_root`   | `InstalledRoot`              | `ConfiguredRoot`            |
 //! | `finalize`  | `boot_assets`      | the configured root          | `BootAssets`                |
 //! | `package`   | `finish_root`      | `InstalledRoot`              | run-specific files reset    |
+//! |             | `label_root`       | the finished root            | SELinux labels (xattrs)     |
 //! |             | `write_root_image` | `BootAssets`                 | `Built` (+ root image)      |
 //! |             | `make_outputs`     | `Built`, the outputs         | artifacts in `Staging`      |
 //! |             | `commit_results`   | `Staging`, artifacts         | `Artifact`s in the result dir |
@@ -99,6 +100,9 @@ impl BuildError {
             BuildError::Boot(crate::boot::BootError::NoKernel)
             | BuildError::Boot(crate::boot::BootError::NoDracutLive(_))
             | BuildError::Boot(crate::boot::BootError::Missing { .. }) => 1,
+            BuildError::Configure(crate::configure::ConfigureError::Label(
+                crate::configure::selinux_label::LabelError::Io(_),
+            )) => 2,
             BuildError::Configure(_) => 1,
             _ => 2,
         }
@@ -290,6 +294,8 @@ impl<'a> Creator<'a> {
     /// `nocleanup`); then the manifest.
     fn package(&mut self, root: &ConfiguredRoot, boot: &BootAssets) -> Result<(), BuildError> {
         finish_root(&self.build, &root.installed);
+        let warnings = label_root(&self.build)?;
+        self.report.warnings.extend(warnings);
         let block_cache = self.precompress.take().map(live::finish_precompress);
         let staging = Staging::create(
             &self.build.settings.resultdir,
@@ -568,6 +574,46 @@ fn finish_root(build: &Build<'_>, installed: &InstalledRoot) {
         .unwrap_or_else(|| crate::install::rpmdb::target_dbpath(&build.root));
     for what in crate::reproducible::reset_run_specific(&build.root, &dbpath) {
         tracing::info!("reproducible build: {what}");
+    }
+}
+
+/// Step: every path of the root labelled for SELinux (`security.selinux` xattrs, which the
+/// image writers carry), when the root has a policy and the kickstart does not say
+/// `selinux --disabled`; last, so that nothing written into the root goes unlabelled. A
+/// reused image's root is taken as it is. Returns the warnings.
+fn label_root(build: &Build<'_>) -> Result<Vec<String>, BuildError> {
+    use crate::configure::RootLabels;
+    use crate::kickstart::commands::selinux::{Selinux, SelinuxMode};
+    if build.settings.reuse.is_some() {
+        return Ok(Vec::new());
+    }
+    let ks = &build.settings.ks;
+    let started = Instant::now();
+    match crate::configure::label_root(ks, &build.root)? {
+        RootLabels::Labelled { policy_type, stats } => {
+            tracing::info!(
+                "SELinux labels ({policy_type}): {} of {} paths labelled, {} left unlabelled \
+                 (<<none>> or no spec), {} hard links with conflicting specs, in {:.2} s",
+                stats.labelled,
+                stats.paths,
+                stats.unlabelled,
+                stats.link_conflicts,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(Vec::new())
+        }
+        RootLabels::Disabled => Ok(Vec::new()),
+        RootLabels::NoPolicy => {
+            let asked = ks.command::<Selinux>().and_then(|s| s.mode);
+            Ok(match asked {
+                Some(SelinuxMode::Enforcing | SelinuxMode::Permissive) => vec![
+                    "selinux: the root has no SELinux policy (no SELINUXTYPE in /etc/selinux/config \
+                     or no contexts/files/file_contexts for it): files are not labelled"
+                        .to_string(),
+                ],
+                _ => Vec::new(),
+            })
+        }
     }
 }
 

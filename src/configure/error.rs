@@ -125,6 +125,9 @@ pub enum ConfigureError {
         /// The last lines of its output.
         output: String,
     },
+    /// The root's SELinux labels could not be computed or written.
+    #[error("labelling the root for SELinux failed")]
+    Label(#[from] super::selinux_label::LabelError),
     /// A script or tool was stopped by an interrupt (Ctrl-C, SIGTERM).
     #[error("`{section}` ({origin}) was interrupted")]
     Interrupted {

@@ -11,6 +11,8 @@
 //! - [`crypt`]: SHA-512 crypt for `rootpw`/`user --password`.
 //! - [`accounts`], [`services`], [`locale`], [`network`]: the per-command writers.
 //! - [`scripts`]: `%pre` and `%post`.
+//! - [`selinux_label`]: file_contexts read natively and the root's `security.selinux` labels
+//!   ([`label_root`], the build's last step before the root image is written).
 
 pub mod accounts;
 pub mod crypt;
@@ -18,6 +20,7 @@ pub mod error;
 pub mod locale;
 pub mod network;
 pub mod scripts;
+pub mod selinux_label;
 pub mod services;
 
 use crate::fsutil;
@@ -157,6 +160,44 @@ pub fn run_post(
     opts: &ConfigureOptions,
 ) -> Result<Vec<ScriptRun>, ConfigureError> {
     scripts::run_post(ks, root, &opts.script_env())
+}
+
+/// What [`label_root`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootLabels {
+    /// `selinux --disabled`: no labels.
+    Disabled,
+    /// The root has no policy (`/etc/selinux/config`'s `SELINUXTYPE` and its
+    /// `contexts/files/file_contexts`): no labels.
+    NoPolicy,
+    /// Every path labelled from the policy `policy_type`.
+    Labelled {
+        /// `SELINUXTYPE`.
+        policy_type: String,
+        /// Counts.
+        stats: selinux_label::LabelStats,
+    },
+}
+
+/// The root's SELinux labels, as the target's `setfiles` would set them, computed natively
+/// ([`selinux_label`]): every path gets its `security.selinux` xattr when the root has a policy
+/// and the kickstart does not say `selinux --disabled`. Run it after everything that writes to
+/// the root (`%post`, the boot files), right before the root image is written.
+pub fn label_root(ks: &Kickstart, root: &Path) -> Result<RootLabels, ConfigureError> {
+    let disabled = ks
+        .command::<Selinux>()
+        .is_some_and(|s| s.mode == Some(SelinuxMode::Disabled));
+    if disabled {
+        return Ok(RootLabels::Disabled);
+    }
+    let Some(fc) = selinux_label::FileContexts::load(root)? else {
+        return Ok(RootLabels::NoPolicy);
+    };
+    let stats = selinux_label::label_tree(root, &fc)?;
+    Ok(RootLabels::Labelled {
+        policy_type: fc.policy_type.clone(),
+        stats,
+    })
 }
 
 /// Apply the kickstart's system configuration to `root`, in livecd-creator's order: lang,
@@ -792,14 +833,8 @@ impl Cx<'_> {
             Some(t) => locale::update_env_file(Some(&t), &[("SELINUX", value)]),
             None => format!("SELINUX={value}\nSELINUXTYPE=targeted\n"),
         };
+        // The labels themselves come last, from label_root, once %post has run.
         self.write_etc("selinux", &o, "/etc/selinux/config", &text)?;
-        if mode != SelinuxMode::Disabled {
-            self.rep.warn(
-                "selinux",
-                &o,
-                "files are not relabelled (setfiles is not run)",
-            );
-        }
         Ok(())
     }
 }
