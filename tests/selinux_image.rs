@@ -35,9 +35,15 @@ fn fixtures() -> Option<PathBuf> {
         return Some(fx);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{} missing: rebuild the fixtures (fixtures/build-repos)", fx.join(KS).display());
+        panic!(
+            "{} missing: rebuild the fixtures (fixtures/build-repos)",
+            fx.join(KS).display()
+        );
     }
-    eprintln!("SKIP: {} missing (fixtures built before the SELinux set)", fx.join(KS).display());
+    eprintln!(
+        "SKIP: {} missing (fixtures built before the SELinux set)",
+        fx.join(KS).display()
+    );
     None
 }
 
@@ -143,6 +149,21 @@ fn count_labelled(m: &BTreeMap<String, Option<String>>) -> usize {
     m.values().filter(|l| l.is_some()).count()
 }
 
+/// The labels of the root image in `iso`, as the kernel's squashfs reads them (extracted into
+/// `work`, mounted there and unmounted again).
+fn image_labels(iso: &Path, work: &Path) -> BTreeMap<String, Option<String>> {
+    let sq = work.join("squashfs.img");
+    run_ok(
+        Command::new("xorriso")
+            .args(["-osirrox", "on", "-indev"])
+            .arg(iso)
+            .args(["-extract", "/LiveOS/squashfs.img"])
+            .arg(&sq),
+    );
+    let _m = Mounted::squashfs(&sq, &work.join("mnt"));
+    labels(&work.join("mnt"))
+}
+
 #[test]
 fn labels_agree_with_setfiles() {
     let Some((b, report)) = shared_build() else {
@@ -161,19 +182,9 @@ fn labels_agree_with_setfiles() {
     let fx = fixtures().unwrap();
     let work = tmp("selinux-labels");
     let sq = work.join("squashfs.img");
-    run_ok(
-        Command::new("xorriso")
-            .args(["-osirrox", "on", "-indev"])
-            .arg(&b.iso)
-            .args(["-extract", "/LiveOS/squashfs.img"])
-            .arg(&sq),
-    );
 
     // kiln's labels, as the kernel's squashfs reads them.
-    let kiln = {
-        let _m = Mounted::squashfs(&sq, &work.join("mnt"));
-        labels(&work.join("mnt"))
-    };
+    let kiln = image_labels(&b.iso, &work);
 
     // setfiles on kiln's own tree, unlabelled (unsquashfs without the xattrs): every path.
     let copy = work.join("copy");
@@ -219,7 +230,10 @@ fn labels_agree_with_setfiles() {
     dnf.arg("-q")
         .arg(format!("--installroot={}", root.display()))
         .args(["--releasever=1", "--disablerepo=*", "--nogpgcheck", "-y"])
-        .args(["--setopt=install_weak_deps=False", "--setopt=metadata_expire=0"])
+        .args([
+            "--setopt=install_weak_deps=False",
+            "--setopt=metadata_expire=0",
+        ])
         .arg("--setopt=cachedir=/var/cache/dnf");
     for repo in ["live-x86_64", "selinux-x86_64"] {
         dnf.arg(format!(
@@ -256,13 +270,23 @@ fn labels_agree_with_setfiles() {
         diff_copy.is_empty(),
         "{} paths of kiln's image differ from setfiles on the same tree:\n{}",
         diff_copy.len(),
-        diff_copy.iter().take(50).cloned().collect::<Vec<_>>().join("\n")
+        diff_copy
+            .iter()
+            .take(50)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(
         diff_peer.is_empty(),
         "{} paths differ from setfiles on dnf's root:\n{}",
         diff_peer.len(),
-        diff_peer.iter().take(50).cloned().collect::<Vec<_>>().join("\n")
+        diff_peer
+            .iter()
+            .take(50)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -284,7 +308,15 @@ fn boots_enforcing_with_nothing_to_relabel() {
         return;
     }
     let log = b.work.join("serial-selinux-bios-cdrom.log");
-    common::boot_fixture("selinux bios/cdrom", &b.iso, "bios", "cdrom", 1500, &log, b.packages);
+    common::boot_fixture(
+        "selinux bios/cdrom",
+        &b.iso,
+        "bios",
+        "cdrom",
+        1500,
+        &log,
+        b.packages,
+    );
     let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
     let enforce = console_value(&serial, "KILN-SELINUX-ENFORCE");
     let changes = console_value(&serial, "KILN-RESTORECON-CHANGES");
@@ -334,7 +366,8 @@ fn boots_enforcing_with_nothing_to_relabel() {
     assert!(
         serial
             .lines()
-            .any(|l| l.contains("KILN-SESTATUS SELinux status:") && l.trim_end().ends_with("enabled")),
+            .any(|l| l.contains("KILN-SESTATUS SELinux status:")
+                && l.trim_end().ends_with("enabled")),
         "sestatus does not say enabled"
     );
     assert_eq!(
@@ -342,5 +375,72 @@ fn boots_enforcing_with_nothing_to_relabel() {
         Some("0"),
         "restorecon would relabel paths of the image:\n{}",
         restorecon.join("\n")
+    );
+}
+
+/// Cross-arch: `kiln build --arch aarch64` of `ks/selinux-aarch64.ks` (target code through
+/// qemu-user; the labels are computed natively either way) gives every path the aarch64 and
+/// the x86_64 image share the same label. Built, not booted.
+#[test]
+fn aarch64_labels_match_x86_64() {
+    let Some((b, _)) = shared_build() else {
+        return;
+    };
+    let fx = fixtures().unwrap();
+    let ks = fx.join("ks/selinux-aarch64.ks");
+    if !ks.is_file() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{} missing", ks.display());
+        }
+        eprintln!("SKIP: {} missing", ks.display());
+        return;
+    }
+    if !common::have_tool("/usr/bin/qemu-aarch64-static") {
+        return;
+    }
+    let (a64, _, _) = common::build_live_shared(
+        "selinux-aarch64",
+        &ks,
+        "KILN-SELINUX-A64",
+        &["--arch", "aarch64"],
+        &[("SOURCE_DATE_EPOCH", common::LIVE_EPOCH)],
+    );
+    let work = tmp("selinux-cross-arch");
+    std::fs::create_dir_all(work.join("x86_64")).unwrap();
+    std::fs::create_dir_all(work.join("aarch64")).unwrap();
+    let x86 = image_labels(&b.iso, &work.join("x86_64"));
+    let arm = image_labels(&a64.iso, &work.join("aarch64"));
+    let _ = std::fs::remove_dir_all(&work);
+    let both: Vec<&String> = x86.keys().filter(|p| arm.contains_key(*p)).collect();
+    let differ: Vec<String> = both
+        .iter()
+        .filter(|p| x86[**p] != arm[**p])
+        .map(|p| format!("{p}: x86_64 {:?}, aarch64 {:?}", x86[*p], arm[*p]))
+        .collect();
+    eprintln!(
+        "x86_64 image {} paths, aarch64 image {} paths; {} in both, {} of them with the same \
+         label ({} labelled)",
+        x86.len(),
+        arm.len(),
+        both.len(),
+        both.len() - differ.len(),
+        both.iter().filter(|p| arm[**p].is_some()).count()
+    );
+    assert!(
+        count_labelled(&arm) * 10 > arm.len() * 9,
+        "the aarch64 image has {} labels for {} paths",
+        count_labelled(&arm),
+        arm.len()
+    );
+    assert!(
+        differ.is_empty(),
+        "{} shared paths labelled differently:\n{}",
+        differ.len(),
+        differ
+            .iter()
+            .take(50)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
