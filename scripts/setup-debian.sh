@@ -25,6 +25,9 @@ PKGS=(
   # network boot and disk outputs (kiln build --make-pxe-live/--make-netroot/--make-disk/--make-tar,
   # iso-to-pxeboot, iso-to-netroot, boot-test of their trees): pxelinux.0, nbd-server, zstd for tar
   pxelinux nbd-server zstd
+  # SELinux labels (tests/selinux_labels.rs): libselinux's selabel_lookup (libselinux1, through
+  # python3's ctypes) and setfiles as oracles, semodule to compile Debian's policy package
+  policycoreutils selinux-utils libselinux1
 )
 # Packages the fixture repositories need (step 2), when that script exists.
 if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then

@@ -579,14 +579,11 @@ fn finish_root(build: &Build<'_>, installed: &InstalledRoot) {
 
 /// Step: every path of the root labelled for SELinux (`security.selinux` xattrs, which the
 /// image writers carry), when the root has a policy and the kickstart does not say
-/// `selinux --disabled`; last, so that nothing written into the root goes unlabelled. A
-/// reused image's root is taken as it is. Returns the warnings.
+/// `selinux --disabled`; last, so that nothing written into the root goes unlabelled (a
+/// reused image's root too: finalize's dracut writes into it). Returns the warnings.
 fn label_root(build: &Build<'_>) -> Result<Vec<String>, BuildError> {
     use crate::configure::RootLabels;
     use crate::kickstart::commands::selinux::{Selinux, SelinuxMode};
-    if build.settings.reuse.is_some() {
-        return Ok(Vec::new());
-    }
     let ks = &build.settings.ks;
     let started = Instant::now();
     match crate::configure::label_root(ks, &build.root)? {
