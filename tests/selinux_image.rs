@@ -294,8 +294,8 @@ fn labels_agree_with_setfiles() {
 fn console_value<'a>(serial: &'a str, key: &str) -> Option<&'a str> {
     serial
         .lines()
-        .filter_map(|l| l.split(&format!("{key} ")).nth(1))
-        .last()
+        .rev()
+        .find_map(|l| l.split(&format!("{key} ")).nth(1))
         .map(str::trim)
 }
 
