@@ -422,9 +422,10 @@ pub fn boot_fixture_with(
         .arg(timeout_secs.to_string())
         .args(["--firmware", firmware, "--as", attach])
         .args(extra)
-        // Only the fixture's marker: the default also accepts a login prompt, which can come
-        // first and end the test before the marker is printed.
-        .args(["--expect", "KILN-BOOT-OK"])
+        // Only the fixture's marker, at the start of a line: the default also accepts a login
+        // prompt, which can come first, and systemd's "Starting kiln-boot-ok.service - Print
+        // KILN-BOOT-OK ..." line names the marker before the service has run.
+        .args(["--expect", "^KILN-BOOT-OK"])
         .arg("--serial-log")
         .arg(log)
         .arg(target)
