@@ -46,9 +46,12 @@ def main():
         conf.installroot = root
         conf.cachedir = root + "/cache"
         # libdnf's history database (a group install writes to it) starts in memory and is
-        # copied to INSTALLROOT/PERSISTDIR/history.sqlite: that copy fails ("Database backup
-        # failed") when the directory is not there yet, which happened once in a CI-like run.
-        os.makedirs(os.path.join(root, conf.persistdir.lstrip("/")), exist_ok=True)
+        # copied to PERSISTDIR/history.sqlite. Through the API, persistdir is NOT put under the
+        # installroot (only dnf's CLI does that): every oracle would create the host's
+        # /var/lib/dnf/history.sqlite, and on a fresh machine the concurrent ones race to
+        # ("Database backup failed"). Each run gets its own.
+        conf.persistdir = os.path.join(root, "var/lib/dnf")
+        os.makedirs(conf.persistdir, exist_ok=True)
         conf.reposdir = []
         conf.substitutions["releasever"] = str(req.get("releasever", "41"))
         conf.substitutions["arch"] = req["arch"]
