@@ -38,6 +38,13 @@ fn tools(list: &[&str]) -> bool {
 /// A policy root with Debian 12's compiled default policy (`etc/selinux/config` +
 /// `etc/selinux/default/...`), made once per target dir.
 fn debian_policy() -> Option<PathBuf> {
+    // Both tests ask for it at once: one compiles, the other waits (they raced on a cold cache,
+    // one reading the half-made store).
+    static POLICY_ROOT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    POLICY_ROOT.get_or_init(make_debian_policy).clone()
+}
+
+fn make_debian_policy() -> Option<PathBuf> {
     if !tools(&[
         "/usr/bin/apt-get",
         "/usr/bin/dpkg-deb",
