@@ -416,7 +416,7 @@ pub fn make_initramfs_with(
             .iter()
             .map(|s| s.to_string()),
     );
-    tracing::info!("dracut for kernel {kver}: {}", argv[1..].join(" "));
+    tracing::info!("running dracut for kernel {kver}: {}", argv[1..].join(" "));
     let ran = chroot_run(runner, root, &argv);
     if matches!(dracut, DracutArgs::Conf(_)) {
         let _ = std::fs::remove_file(crate::fsutil::in_root(root, conf_in_root, false));
