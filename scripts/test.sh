@@ -135,9 +135,12 @@ fixtures() {
   return "$rc"
 }
 
-# Test binaries that boot qemu (one TCG thread each) or build whole images. They run one after
-# another, beside the rest of the suite, so a boot's idle core does the CPU-light tests.
-BOOT_TESTS="build_iso build_media build_aarch64 build_interrupt build_repro secure_boot selinux_image"
+# Two lanes side by side, about equally long: these test binaries (qemu boots, whole image
+# builds) one after another, and the rest of the suite, which starts with build_dracut,
+# build_iso and build_repro (alphabetical). A boot's TCG threads leave room for the other lane.
+# The interrupt harness compares the host's binfmt_misc entries before and after, so every
+# build for a foreign arch (build_aarch64, selinux_image) stays in this lane with it.
+BOOT_TESTS="build_aarch64 build_interrupt build_media secure_boot selinux_image"
 
 test_group() { # name, log, cargo test arguments...
   local name=$1 log=$2; shift 2
