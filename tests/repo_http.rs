@@ -4,58 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-
-/// `python3 -m http.server` on a free port, killed on drop.
-struct PyServer {
-    child: Child,
-    port: u16,
-}
-
-impl PyServer {
-    fn start(dir: &Path) -> PyServer {
-        let mut child = Command::new("/usr/bin/python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 http.server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
-        let port = line
-            .split_whitespace()
-            .skip_while(|w| *w != "port")
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected http.server banner: {line}"));
-        PyServer { child, port }
-    }
-    fn url(&self, rel: &str) -> String {
-        format!("http://127.0.0.1:{}/{rel}", self.port)
-    }
-}
-
-impl Drop for PyServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::{Command, Output};
 
 fn tmp(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("http-{name}"));
@@ -116,7 +68,7 @@ fn http_baseurl_download_then_cacheonly_offline() {
     let Some(fx) = common::fixtures() else { return };
     let d = tmp("base");
     let cache = d.join("cache");
-    let srv = PyServer::start(&fx);
+    let srv = common::HttpServer::start(&fx);
     let ks = write_ks(
         &d,
         &format!("repo --name=syn --baseurl={}", srv.url("synthetic")),
@@ -153,7 +105,7 @@ fn mirrorlist_skips_dead_mirror_and_metalink_checks_hash() {
     let web = d.join("web");
     std::fs::create_dir_all(&web).unwrap();
     std::os::unix::fs::symlink(fx.join("synthetic"), web.join("synthetic")).unwrap();
-    let srv = PyServer::start(&web);
+    let srv = common::HttpServer::start(&web);
     // A dead mirror first: port 9 (discard) on loopback refuses connections.
     std::fs::write(
         web.join("mirrorlist"),
@@ -243,7 +195,7 @@ fn mirrorlist_skips_dead_mirror_and_metalink_checks_hash() {
 fn broken_repo_names_the_bad_file() {
     let Some(fx) = common::fixtures() else { return };
     let d = tmp("broken");
-    let srv = PyServer::start(&fx);
+    let srv = common::HttpServer::start(&fx);
     let ks = write_ks(
         &d,
         &format!(

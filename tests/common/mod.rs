@@ -522,6 +522,11 @@ impl HttpServer {
             .unwrap_or_else(|| panic!("no port in `{line}`"));
         HttpServer { child, port }
     }
+
+    /// The URL of `rel` beneath the served directory.
+    pub fn url(&self, rel: &str) -> String {
+        format!("http://127.0.0.1:{}/{rel}", self.port)
+    }
 }
 
 impl Drop for HttpServer {
