@@ -90,33 +90,8 @@ fn iso_passes_reference_tools() {
     let _ = std::fs::remove_file(&sq);
 }
 
-/// At most two qemu guests at once (TCG runs a guest on one core): more on two cores would only
-/// time out together, fewer leaves a core idle while the other boots.
-static BOOT_SLOTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
-    (std::sync::Mutex::new(2), std::sync::Condvar::new());
-
-struct BootSlot;
-impl BootSlot {
-    fn take() -> BootSlot {
-        let (m, cv) = &BOOT_SLOTS;
-        let mut free = m.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = cv.wait(free).unwrap_or_else(|e| e.into_inner());
-        }
-        *free -= 1;
-        BootSlot
-    }
-}
-impl Drop for BootSlot {
-    fn drop(&mut self) {
-        let (m, cv) = &BOOT_SLOTS;
-        *m.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        cv.notify_one();
-    }
-}
-
 fn boot(b: &Built, firmware: &str, attach: &str) {
-    let _slot = BootSlot::take();
+    let _slot = common::BootSlot::take();
     if !common::have_tool("/usr/bin/qemu-system-x86_64") {
         return;
     }

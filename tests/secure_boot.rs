@@ -84,30 +84,6 @@ fn disk(b: &Built) -> PathBuf {
     b.work.join(format!("out/{LABEL}-disk.raw"))
 }
 
-/// At most two guests at once (TCG runs each on a core).
-static BOOT_SLOTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
-    (std::sync::Mutex::new(2), std::sync::Condvar::new());
-
-struct BootSlot;
-impl BootSlot {
-    fn take() -> BootSlot {
-        let (m, cv) = &BOOT_SLOTS;
-        let mut free = m.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = cv.wait(free).unwrap_or_else(|e| e.into_inner());
-        }
-        *free -= 1;
-        BootSlot
-    }
-}
-impl Drop for BootSlot {
-    fn drop(&mut self) {
-        let (m, cv) = &BOOT_SLOTS;
-        *m.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        cv.notify_one();
-    }
-}
-
 /// A file of the EFI system partition image `img` (mtools; `img` may carry `@@offset`).
 fn esp_file(img: &str, path: &str, out: &Path) -> Vec<u8> {
     let _ = std::fs::remove_file(out);
@@ -260,7 +236,7 @@ fn media_carry_the_signed_chain_unchanged() {
 /// `kiln boot-test --secure-boot` of `target`; checks the kernel saw Secure Boot enforced and
 /// prints the result with its seconds.
 fn secure_boot(b: &Built, what: &str, target: &Path, attach: &str) {
-    let _slot = BootSlot::take();
+    let _slot = common::BootSlot::take();
     let log = b.work.join(format!("serial-secure-boot-{attach}.log"));
     let t0 = Instant::now();
     let stderr = common::boot_fixture_with(
@@ -403,7 +379,7 @@ fn unsigned_grub_is_refused() {
         if at.len() == 1 { "y" } else { "ies" }
     );
 
-    let _slot = BootSlot::take();
+    let _slot = common::BootSlot::take();
     let log = work.join("serial.log");
     let t0 = Instant::now();
     let out = Command::new(common::kiln())

@@ -535,3 +535,28 @@ impl Drop for HttpServer {
         let _ = self.child.wait();
     }
 }
+
+/// At most two qemu guests at once (TCG runs a guest on one core): more on two cores would only
+/// time out together, fewer leaves a core idle while the other boots.
+static BOOT_SLOTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(2), std::sync::Condvar::new());
+
+pub struct BootSlot;
+impl BootSlot {
+    pub fn take() -> BootSlot {
+        let (m, cv) = &BOOT_SLOTS;
+        let mut free = m.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = cv.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        BootSlot
+    }
+}
+impl Drop for BootSlot {
+    fn drop(&mut self) {
+        let (m, cv) = &BOOT_SLOTS;
+        *m.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        cv.notify_one();
+    }
+}
