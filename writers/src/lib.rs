@@ -1,4 +1,4 @@
-//! kiln-writers: squashfs, ISO9660 + El Torito + hybrid, FAT and GPT writers.
+//! kiln-writers: squashfs, EROFS, ISO9660 + El Torito + hybrid, FAT and GPT writers.
 //!
 //! Input is a format-neutral [`tree::FsTree`], output is bytes; this crate knows nothing of RPM,
 //! kickstart, libsolv or chroots (DESIGN.md §1.3 rule 1). A failed read of a source file is
@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod datetime;
+pub mod erofs;
 pub mod error;
 pub mod fat;
 pub mod gpt;
