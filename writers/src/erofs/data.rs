@@ -157,11 +157,17 @@ fn find_duplicates(
     if !o.dedup {
         return Ok((canon, 0));
     }
+    // Only files that share their size (and tail placement) with another can be duplicates:
+    // the others are not read twice.
+    let mut same_size: HashMap<(u64, bool), u32> = HashMap::new();
+    for f in files {
+        *same_size.entry((f.size, f.tail_inline)).or_default() += 1;
+    }
     let hashes: Vec<Option<[u8; 32]>> = o.pool.install(|| {
         files
             .par_iter()
             .map(|f| {
-                if f.size == 0 {
+                if f.size == 0 || same_size[&(f.size, f.tail_inline)] < 2 {
                     Ok(None)
                 } else {
                     hash_file(f, cancel).map(Some)
