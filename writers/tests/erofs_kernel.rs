@@ -121,6 +121,15 @@ fn sample_tree(scratch: &Path) -> FsTree {
     ins(&mut t, "mixed_copy", file(0o755, T0), bytes(mixed));
     ins(&mut t, "random", file(0o644, T0), bytes(noise(15, 300_000)));
     ins(&mut t, "zeros", file(0o644, T0), bytes(vec![0; 5 << 20]));
+    // All-zero blocks (holes when stored uncompressed) in the middle, and as the tail.
+    let mut holey = noise(23, 4096);
+    holey.extend(vec![0; 4096]);
+    holey.extend(noise(25, 4096));
+    holey.extend(vec![0; 50]);
+    ins(&mut t, "holey", file(0o644, T0), bytes(holey));
+    let mut holey_tail = vec![0; 4096];
+    holey_tail.extend(noise(27, 1000));
+    ins(&mut t, "holey_tail", file(0o644, T0), bytes(holey_tail));
     // A sparse file on disk: a hole, 10 bytes of data, a hole to the end.
     let sparse = scratch.join("sparse");
     {
@@ -481,6 +490,45 @@ fn deflate_round_trip() {
 #[test]
 fn zstd_round_trip() {
     round_trip(Some("zstd,15"), 65536, false);
+}
+
+/// `all_root`, `xattrs: false`, `clamp_mtime` and `dedup: false` do what they say: the mounted
+/// tree equals the sample tree with owners zeroed, xattrs dropped and mtimes clamped.
+#[test]
+fn options_all_root_no_xattrs_clamp_no_dedup() {
+    if !can_mount() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = sample_tree(dir.path());
+    let clamp = T0 + 3;
+    let mut opts = options(Some("lz4hc"), 4096);
+    opts.all_root = true;
+    opts.xattrs = false;
+    opts.clamp_mtime = Some(clamp);
+    opts.dedup = false;
+    let img = dir.path().join("img.erofs");
+    let s = erofs::write(&t, std::fs::File::create(&img).unwrap(), &opts).unwrap();
+    assert_eq!(s.duplicates, 0);
+    let mut want = t.clone();
+    for id in 0..want.len() {
+        let m = want.meta_mut(id);
+        m.uid = 0;
+        m.gid = 0;
+        m.xattrs.clear();
+        m.mtime = m.mtime.min(clamp);
+    }
+    let m = Mounted::new(&img, &dir.path().join("mnt"));
+    compare(
+        &want,
+        &m.0,
+        Check {
+            xattrs: true,
+            mtime: true,
+            hardlinks: true,
+            setid: true,
+        },
+    );
 }
 
 /// A cancel callback that says stop ends the write with `Cancelled`, on one thread or several.
