@@ -411,6 +411,17 @@ fn round_trip(compression: Option<&str>, pcluster: u32, fsck: bool) {
             },
         );
     }
+    // libblkid (util-linux) reads the volume name and UUID from the superblock.
+    if tool("blkid") {
+        let o = Command::new("blkid").arg("-p").arg(&img).output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains(r#"LABEL="kiln-test""#)
+                && text.contains(r#"UUID="30313233-3435-3637-3839-616263646566""#)
+                && text.contains(r#"TYPE="erofs""#),
+            "blkid: {text}"
+        );
+    }
     // Debian's erofs-utils 1.5 reads lz4 and lz4hc images only.
     if fsck && tool("dump.erofs") {
         let o = Command::new("dump.erofs").arg(&img).output().unwrap();
