@@ -542,6 +542,51 @@ fn options_all_root_no_xattrs_clamp_no_dedup() {
     );
 }
 
+/// Files of several 4 MiB segments: an incompressible first segment held back until a later
+/// one compresses (then stored as plain pclusters), and a wholly incompressible file stored
+/// uncompressed.
+#[test]
+fn multi_segment_files() {
+    if !can_mount() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = FsTree::new(meta(0o755, 0, 0, T0));
+    let mut a = noise(31, 4 << 20);
+    a.extend(text(33, (5 << 20) + 123));
+    ins(&mut t, "a", meta(0o644, 0, 0, T0), bytes(a));
+    ins(
+        &mut t,
+        "b",
+        meta(0o644, 0, 0, T0),
+        bytes(noise(35, (9 << 20) + 5)),
+    );
+    let img = dir.path().join("img.erofs");
+    let s = erofs::write(
+        &t,
+        std::fs::File::create(&img).unwrap(),
+        &options(Some("lz4"), 16384),
+    )
+    .unwrap();
+    eprintln!("{s:?}");
+    // `a`: 4 MiB of plain pclusters, then compressed ones and the last partial block as a
+    // plain one; `b` adds none.
+    assert_eq!(s.plain_pclusters, 1025);
+    assert!(s.compressed_pclusters > 0);
+    assert!(s.bytes < (9 << 20) + (4 << 20) + (2 << 20));
+    let m = Mounted::new(&img, &dir.path().join("mnt"));
+    compare(
+        &t,
+        &m.0,
+        Check {
+            xattrs: true,
+            mtime: true,
+            hardlinks: true,
+            setid: true,
+        },
+    );
+}
+
 /// A cancel callback that says stop ends the write with `Cancelled`, on one thread or several.
 #[test]
 fn cancel_stops_the_write() {

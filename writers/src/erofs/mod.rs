@@ -365,6 +365,7 @@ pub fn write_cancellable<W: Write + Seek>(
             pcluster_size: opts.pcluster_size,
             dedup: opts.dedup,
             pool: &pool,
+            undecided_limit: data::UNDECIDED_LIMIT,
         },
         cancel,
     )?;
