@@ -587,6 +587,23 @@ fn multi_segment_files() {
     );
 }
 
+/// Device numbers beyond 12-bit majors and 20-bit minors cannot be stored: an error, not a
+/// silently different device.
+#[test]
+fn unencodable_device_numbers_are_refused() {
+    for (major, minor) in [(4096, 0), (0, 1 << 20)] {
+        let mut t = FsTree::new(meta(0o755, 0, 0, T0));
+        ins(
+            &mut t,
+            "d",
+            meta(0o600, 0, 0, T0),
+            Kind::CharDevice { major, minor },
+        );
+        let r = erofs::write(&t, std::io::Cursor::new(Vec::new()), &options(None, 4096));
+        assert!(matches!(r, Err(erofs::ErofsError::Limit(_))), "{r:?}");
+    }
+}
+
 /// A cancel callback that says stop ends the write with `Cancelled`, on one thread or several.
 #[test]
 fn cancel_stops_the_write() {

@@ -210,9 +210,27 @@ fn check_options(opts: &Options) -> Result<(), ErofsError> {
     Ok(())
 }
 
-/// Every inode in walk order (hardlinks folded into their target), the data files, and for
-/// every node its inode.
-fn collect(tree: &FsTree, opts: &Options) -> (Vec<Ino>, Vec<DataFile>, Vec<usize>) {
+/// What [`collect`] finds.
+struct Collected {
+    /// Every inode in walk order (hardlinks folded into their target).
+    inos: Vec<Ino>,
+    /// Regular files' data, in the same order.
+    files: Vec<DataFile>,
+    /// For every node, its inode.
+    of_node: Vec<usize>,
+}
+
+/// The inodes and data files of `tree`.
+fn collect(tree: &FsTree, opts: &Options) -> Result<Collected, ErofsError> {
+    let rdev = |id: NodeId, major: u32, minor: u32| {
+        inode::encode_rdev(major, minor).ok_or_else(|| {
+            ErofsError::Limit(format!(
+                "device `{}` is {major}:{minor}; erofs stores majors up to 4095 and minors up \
+                 to 1048575",
+                tree.path(id).display()
+            ))
+        })
+    };
     let mut links = vec![0u32; tree.len()];
     for id in 0..tree.len() {
         if let Kind::Hardlink(t) = tree.node(id).kind {
@@ -258,7 +276,7 @@ fn collect(tree: &FsTree, opts: &Options) -> (Vec<Ino>, Vec<DataFile>, Vec<usize
             Kind::CharDevice { major, minor } => (
                 What::Device {
                     block: false,
-                    rdev: inode::encode_rdev(*major, *minor),
+                    rdev: rdev(id, *major, *minor)?,
                 },
                 0o020000,
                 0,
@@ -267,7 +285,7 @@ fn collect(tree: &FsTree, opts: &Options) -> (Vec<Ino>, Vec<DataFile>, Vec<usize
             Kind::BlockDevice { major, minor } => (
                 What::Device {
                     block: true,
-                    rdev: inode::encode_rdev(*major, *minor),
+                    rdev: rdev(id, *major, *minor)?,
                 },
                 0o060000,
                 0,
@@ -311,7 +329,11 @@ fn collect(tree: &FsTree, opts: &Options) -> (Vec<Ino>, Vec<DataFile>, Vec<usize
             of_node[id] = of_node[t];
         }
     }
-    (inos, files, of_node)
+    Ok(Collected {
+        inos,
+        files,
+        of_node,
+    })
 }
 
 /// As [`write()`], asking `cancel` between pclusters on every compression thread and between
@@ -331,7 +353,11 @@ pub fn write_cancellable<W: Write + Seek>(
             Ok(())
         }
     };
-    let (mut inos, mut files, of_node) = collect(tree, opts);
+    let Collected {
+        mut inos,
+        mut files,
+        of_node,
+    } = collect(tree, opts)?;
     let shared = xattr::Shared::build(inos.iter().map(|i| &i.xattrs[..]))?;
     for i in inos.iter_mut() {
         i.ibody = shared.ibody(&i.xattrs)?;
