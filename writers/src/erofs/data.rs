@@ -34,7 +34,7 @@ const SEGMENT: usize = 4 << 20;
 const MAX_EXTENT: usize = 1 << 20;
 /// A file still undecided (no segment saved a block) after this much input is stored
 /// uncompressed, so an incompressible giant file is not held in memory.
-const UNDECIDED_LIMIT: usize = 64 << 20;
+pub const UNDECIDED_LIMIT: usize = 64 << 20;
 /// Lcluster index types (`Z_EROFS_LCLUSTER_TYPE_*`) and the CBLKCNT flag of delta[0].
 const LCLUSTER_PLAIN: u16 = 0;
 const LCLUSTER_HEAD1: u16 = 1;
@@ -71,6 +71,8 @@ pub struct DataOptions<'a> {
     pub pcluster_size: u32,
     pub dedup: bool,
     pub pool: &'a rayon::ThreadPool,
+    /// [`UNDECIDED_LIMIT`] (smaller in tests).
+    pub undecided_limit: usize,
 }
 
 /// Result of the data pass.
@@ -84,8 +86,6 @@ pub struct DataOut {
     pub plain_pclusters: u64,
     /// Whether any file is stored compressed (the superblock's features depend on it).
     pub any_compressed: bool,
-    /// Whether any file uses a pcluster of more than one block.
-    pub any_big_pcluster: bool,
 }
 
 /// The caller's "stop now?" question.
@@ -345,6 +345,7 @@ pub fn write_data(
         stop: AtomicBool::new(false),
     };
     let window = o.pool.current_num_threads() * 4;
+    let limit = o.undecided_limit;
     let mut out = DataOut {
         files: vec![FileData::Empty; files.len()],
         tails: Vec::new(),
@@ -352,12 +353,11 @@ pub fn write_data(
         compressed_pclusters: 0,
         plain_pclusters: 0,
         any_compressed: false,
-        any_big_pcluster: false,
     };
     let big = o.pcluster_size as u64 > BLOCK;
     o.pool.in_place_scope(|scope| {
         let r = commit_in_order(
-            scope, sink, files, &jobs, &ctx, window, big, &mut out, cancel,
+            scope, sink, files, &jobs, &ctx, window, limit, big, &mut out, cancel,
         );
         if r.is_err() {
             ctx.stop.store(true, Ordering::Relaxed);
@@ -544,6 +544,7 @@ fn commit_in_order<'s>(
     jobs: &'s [Job],
     ctx: &'s JobCtx,
     window: usize,
+    limit: usize,
     big: bool,
     out: &mut DataOut,
     cancel: Cancel<'s>,
@@ -579,7 +580,7 @@ fn commit_in_order<'s>(
                 o.held.push(seg);
                 if saved {
                     o.mode = Mode::Compressed;
-                } else if o.held_bytes > UNDECIDED_LIMIT || last {
+                } else if o.held_bytes > limit || last {
                     o.mode = Mode::Flat;
                 }
                 if o.mode != Mode::Undecided {
@@ -608,7 +609,6 @@ fn finish(o: Open, f: &DataFile, big: bool, out: &mut DataOut) -> FileData {
                     out.plain_pclusters += 1;
                 } else {
                     out.compressed_pclusters += 1;
-                    out.any_big_pcluster |= e.blocks > 1;
                 }
             }
             FileData::Compressed {
@@ -632,6 +632,61 @@ fn finish(o: Open, f: &DataFile, big: bool, out: &mut DataOut) -> FileData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct VecSink(Vec<u8>);
+
+    impl BlockSink for VecSink {
+        fn next_block(&self) -> u64 {
+            self.0.len() as u64 / BLOCK
+        }
+        fn put(&mut self, bytes: &[u8]) -> Result<(), ErofsError> {
+            self.0.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn long_incompressible_files_are_stored_flat_past_the_limit() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: Vec<u8> = (0..(12 << 20) + 7)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let files = [DataFile {
+            size: noise.len() as u64,
+            source: DataSource::Bytes(noise.clone().into()),
+            tail_inline: true,
+        }];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let mut sink = VecSink(Vec::new());
+        let o = DataOptions {
+            compression: Some(Compression::parse("lz4").unwrap()),
+            pcluster_size: 4096,
+            dedup: true,
+            pool: &pool,
+            // Decided after the second 4 MiB segment.
+            undecided_limit: 5 << 20,
+        };
+        let out = write_data(&mut sink, &files, &o, &|| false).unwrap();
+        match out.files[0] {
+            FileData::Flat {
+                blkaddr: 0,
+                blocks: 3072,
+                tail: Some((0, 7)),
+            } => {}
+            ref other => panic!("{other:?}"),
+        }
+        assert!(sink.0 == noise[..12 << 20]);
+        assert_eq!(out.tails, noise[12 << 20..]);
+        assert!(!out.any_compressed);
+    }
 
     fn idx(v: &[u8], lcn: usize) -> (u16, u16, u16, u16) {
         let d = &v[lcn * 8..lcn * 8 + 8];

@@ -49,9 +49,13 @@ pub fn needs_extended(
         || size > u64::from(u32::MAX)
 }
 
-/// The device number as the kernel decodes it (`new_decode_dev`): 12 bits of major, 20 of minor.
-pub fn encode_rdev(major: u32, minor: u32) -> u32 {
-    (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12)
+/// The device number as the kernel decodes it (`new_decode_dev`): 12 bits of major, 20 of
+/// minor; `None` for numbers that do not fit.
+pub fn encode_rdev(major: u32, minor: u32) -> Option<u32> {
+    if major > 0xfff || minor > 0xf_ffff {
+        return None;
+    }
+    Some((minor & 0xff) | (major << 8) | ((minor & !0xff) << 12))
 }
 
 impl Inode {
@@ -98,8 +102,10 @@ mod tests {
     fn rdev_matches_new_decode_dev() {
         // The kernel's new_decode_dev: major = (dev & 0xfff00) >> 8,
         // minor = (dev & 0xff) | ((dev >> 12) & 0xfff00).
-        let dev = encode_rdev(259, 300_000);
+        let dev = encode_rdev(259, 300_000).unwrap();
         assert_eq!((dev & 0xfff00) >> 8, 259);
         assert_eq!((dev & 0xff) | ((dev >> 12) & 0xfff00), 300_000);
+        assert_eq!(encode_rdev(4096, 0), None);
+        assert_eq!(encode_rdev(0, 1 << 20), None);
     }
 }

@@ -69,9 +69,11 @@ impl MetaSpace {
         at
     }
 
-    /// The virtual space used, rounded up to whole blocks.
+    /// The virtual space used, rounded up to whole blocks, with at least one byte to spare:
+    /// fsck.erofs 1.5 reads an xattr header after every inode, even the image's last one, and
+    /// fails when that runs past the end of the image.
     pub fn len(&self) -> u64 {
-        self.end.div_ceil(BLOCK) * BLOCK
+        (self.end + 1).div_ceil(BLOCK) * BLOCK
     }
 
     /// Image byte position of a virtual offset.
