@@ -236,7 +236,7 @@ struct Trial<C> {
     codec: C,
     /// Bytes short of the pcluster that count as full (stop searching).
     slack: usize,
-    /// Output of the current trial, copied out when it fits.
+    /// Output of the current trial (room for all of it), copied out when it fits.
     scratch: Vec<u8>,
     /// Input the previous pcluster took: the next search starts near it.
     last_consumed: usize,
@@ -283,7 +283,7 @@ impl Compressor {
                 codec: Compress::new(flate2::Compression::new(c.level as u32), false),
                 // erofs-utils' libdeflate stops this close: cheaper levels search less.
                 slack: (22 - 2 * c.level).max(4) as usize,
-                scratch: vec![0; pcluster_size as usize],
+                scratch: Vec::new(),
                 last_consumed: 0,
             })),
             Algorithm::Zstd => {
@@ -295,8 +295,10 @@ impl Compressor {
                 .map_err(|e| fail(e.to_string()))?;
                 Engine::Zstd(Box::new(Trial {
                     codec: z,
-                    slack: 8,
-                    scratch: vec![0; pcluster_size as usize],
+                    // Its output grows in uneven steps (blocks, tables): stopping within a few
+                    // bytes takes many more trials for a negligible gain.
+                    slack: (pcluster_size / 512).max(16) as usize,
+                    scratch: Vec::new(),
                     last_consumed: 0,
                 }))
             }
@@ -338,10 +340,17 @@ impl Compressor {
             Engine::Deflate(t) => {
                 let (consumed, written) = t
                     .fill(src, dst, |z, input, out| {
+                        // Room for the whole stream (which also tells how far it overshoots;
+                        // and zlib-rs 0.6 panics in its bit writer when a level 9 stream runs
+                        // out of output space mid-block).
+                        let bound = input.len() + input.len() / 8 + 64;
+                        if out.len() < bound {
+                            out.resize(bound, 0);
+                        }
                         z.reset();
                         match z.compress(input, out, FlushCompress::Finish) {
-                            Ok(Status::StreamEnd) => Ok(Some(z.total_out() as usize)),
-                            Ok(_) => Ok(None),
+                            Ok(Status::StreamEnd) => Ok(z.total_out() as usize),
+                            Ok(_) => Err("deflate stopped before the end of its input".into()),
                             Err(e) => Err(e.to_string()),
                         }
                     })
@@ -356,13 +365,12 @@ impl Compressor {
             }
             Engine::Zstd(t) => t
                 .fill(src, dst, |z, input, out| {
-                    // Any failure here is taken as "does not fit" (zstd reports a full
-                    // buffer as an error); a real one shows when even one byte fails.
-                    match z.compress_to_buffer(input, out) {
-                        Ok(n) => Ok(Some(n)),
-                        Err(_) if input.len() > 1 => Ok(None),
-                        Err(e) => Err(e.to_string()),
+                    let bound = zstd::zstd_safe::compress_bound(input.len());
+                    if out.len() < bound {
+                        out.resize(bound, 0);
                     }
+                    z.compress_to_buffer(input, &mut out[..bound])
+                        .map_err(|e| e.to_string())
                 })
                 .map_err(fail)?,
         };
@@ -385,22 +393,27 @@ impl Compressor {
 
 impl<C> Trial<C> {
     /// The longest prefix of `src` whose compression fits `dst`, found by compressing
-    /// candidate prefixes: start near the previous pcluster's input, scale by the ratio seen
-    /// while it fits, bisect once something did not. Returns (consumed, bytes written at the
-    /// start of `dst`) or the error of an attempt.
+    /// candidate prefixes: start near the previous pcluster's input, then interpolate between
+    /// the longest prefix that fit and the shortest that did not by their compressed sizes
+    /// (bisecting every other step, so a lopsided curve cannot stall it), until the output is
+    /// within `slack` of the pcluster. Returns (consumed, bytes written at the start of `dst`)
+    /// or the error of an attempt. An attempt compresses its whole input into the scratch
+    /// buffer (growing it as it needs) and returns the compressed length, however long.
     fn fill(
         &mut self,
         src: &[u8],
         dst: &mut [u8],
-        mut attempt: impl FnMut(&mut C, &[u8], &mut [u8]) -> Result<Option<usize>, String>,
+        mut attempt: impl FnMut(&mut C, &[u8], &mut Vec<u8>) -> Result<usize, String>,
     ) -> Result<(usize, usize), String> {
         let cap = dst.len();
-        if self.scratch.len() < cap {
-            self.scratch.resize(cap, 0);
-        }
-        let mut fits = 0usize; // longest prefix known to fit
-        let mut fits_len = 0usize;
-        let mut too_long = src.len() + 1; // shortest prefix known not to fit
+        let target = cap - self.slack.min(cap) / 2;
+        // Longest prefix known to fit and its compressed length.
+        let (mut lo, mut lo_len) = (0usize, 0usize);
+        // Shortest prefix known not to fit and its compressed length.
+        let (mut hi, mut hi_len) = (src.len() + 1, usize::MAX);
+        let scale = |m: usize, from: usize, to: usize| {
+            (m as u128 * to as u128 / from.max(1) as u128).min(usize::MAX as u128) as usize
+        };
         let mut m = if self.last_consumed > 0 {
             self.last_consumed - self.last_consumed / 16
         } else {
@@ -408,31 +421,32 @@ impl<C> Trial<C> {
         };
         let mut trials = 0;
         loop {
-            m = m.max(fits + 1).min(too_long - 1);
+            m = m.max(lo + 1).min(hi - 1);
             trials += 1;
-            match attempt(&mut self.codec, &src[..m], &mut self.scratch[..cap]) {
-                Ok(Some(n)) if n > 0 && n <= cap => {
-                    dst[..n].copy_from_slice(&self.scratch[..n]);
-                    fits = m;
-                    fits_len = n;
-                    if too_long <= fits + 1 || n + self.slack >= cap || trials >= MAX_TRIALS {
-                        break;
-                    }
-                    // The ratio so far predicts how much input fills the pcluster.
-                    m = ((cap as u128 * m as u128) / n as u128).min(usize::MAX as u128) as usize;
+            let n = attempt(&mut self.codec, &src[..m], &mut self.scratch)?;
+            if n > 0 && n <= cap {
+                dst[..n].copy_from_slice(&self.scratch[..n]);
+                (lo, lo_len) = (m, n);
+                if hi <= lo + 1 || n + self.slack >= cap || trials >= MAX_TRIALS {
+                    break;
                 }
-                Ok(_) => {
-                    too_long = m;
-                    if too_long <= fits + 1 || (fits > 0 && trials >= MAX_TRIALS) {
-                        break;
-                    }
-                    m = fits + (too_long - fits) / 2;
+            } else {
+                (hi, hi_len) = (m, n);
+                if hi <= lo + 1 || (lo > 0 && trials >= MAX_TRIALS) {
+                    break;
                 }
-                Err(e) => return Err(e),
             }
+            m = if hi_len == usize::MAX {
+                // Nothing too long seen yet: the ratio so far predicts the fill.
+                scale(lo, lo_len, target)
+            } else if trials % 2 == 0 || hi_len <= lo_len {
+                lo + (hi - lo) / 2
+            } else {
+                lo + scale(hi - lo, hi_len - lo_len, target.saturating_sub(lo_len))
+            };
         }
-        self.last_consumed = fits;
-        Ok((fits, fits_len))
+        self.last_consumed = lo;
+        Ok((lo, lo_len))
     }
 }
 
@@ -615,6 +629,45 @@ mod tests {
                     pos += used;
                 }
             }
+        }
+    }
+
+    /// Deflate's strongest level on text-like data filling 64 KiB pclusters. (zlib-rs 0.6
+    /// panicked in its bit writer on a level 9 stream that ran out of output space mid-block,
+    /// seen on 16 MiB of such data when the trials had only the pcluster's room; they now get
+    /// room for the whole stream.)
+    #[test]
+    fn deflate_level_9_fills_big_pclusters() {
+        let words: [&[u8]; 8] = [
+            b"erofs ",
+            b"pcluster",
+            b"/usr/lib64/",
+            b"kernel ",
+            b"\n",
+            b"libc.so.6",
+            b"0x7f3a",
+            b"GLIBC_2.34 ",
+        ];
+        let r = random(1 << 20, 7);
+        let mut data = Vec::new();
+        for (i, b) in r.iter().enumerate() {
+            data.extend_from_slice(words[usize::from(*b) % 8]);
+            if b % 11 == 0 {
+                data.push(r[(i * 7) % r.len()]);
+            }
+        }
+        let c = Compression {
+            algorithm: Algorithm::Deflate,
+            level: 9,
+        };
+        let mut comp = Compressor::new(c, 65536).unwrap();
+        let mut dst = vec![0u8; 65536];
+        let mut pos = 0;
+        for _ in 0..4 {
+            let (used, written) = comp.compress_fill(&data[pos..], &mut dst).unwrap();
+            let got = decode(Algorithm::Deflate, 65536, &dst[..written], used);
+            assert!(got == data[pos..pos + used]);
+            pos += used;
         }
     }
 
