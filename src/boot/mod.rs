@@ -1076,6 +1076,46 @@ fn signed_chain(root: &Path, suffix: &str) -> Option<SignedChain> {
 mod tests {
     use super::*;
 
+    /// Whether the root's dracut mounts EROFS comes from its dmsquash-live scripts: dracut
+    /// 059's mounts `-t squashfs` only; 103's names erofs.
+    #[test]
+    fn dracut_erofs_support_is_read_from_dmsquash_live() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(!dracut_mounts_erofs(d.path()));
+        let live = d.path().join("usr/lib/dracut/modules.d/90dmsquash-live");
+        std::fs::create_dir_all(&live).unwrap();
+        let script = live.join("dmsquash-live-root.sh");
+        std::fs::write(
+            &script,
+            "mount -n -t squashfs -o ro \"$SQUASHED_LOOPDEV\" /run/initramfs/squashfs\n",
+        )
+        .unwrap();
+        assert!(!dracut_mounts_erofs(d.path()));
+        std::fs::write(
+            &script,
+            "case $fstype in squashfs|erofs) mount -n -t \"$fstype\" ...;; esac\n",
+        )
+        .unwrap();
+        assert!(dracut_mounts_erofs(d.path()));
+    }
+
+    /// kiln's module is in the root only while dracut runs: written next to dmsquash-live,
+    /// gone when the guard drops.
+    #[test]
+    fn erofs_module_is_removed_after_the_run() {
+        let d = tempfile::tempdir().unwrap();
+        let modules = d.path().join("usr/lib/dracut/modules.d");
+        std::fs::create_dir_all(modules.join("90dmsquash-live")).unwrap();
+        let module = ErofsModule::install(d.path()).unwrap();
+        let dir = modules.join("91kiln-erofs-live");
+        let setup = std::fs::read_to_string(dir.join("module-setup.sh")).unwrap();
+        assert!(setup.contains("instmods erofs"));
+        assert!(dir.join("kiln-erofs-live-root.sh").is_file());
+        drop(module);
+        assert!(!dir.exists());
+        assert!(modules.join("90dmsquash-live").is_dir());
+    }
+
     #[test]
     fn newest_kernel_wins() {
         let d = tempfile::tempdir().unwrap();

@@ -480,3 +480,73 @@ pub fn finish_precompress(precompressor: Precompressor) -> Arc<BlockCache> {
     );
     cache
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A root with kernel 6.1.0-9-amd64 and `config` as its /boot/config.
+    fn root_with_config(config: &str) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("usr/lib/modules/6.1.0-9-amd64");
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(m.join("vmlinuz"), "k").unwrap();
+        std::fs::create_dir_all(d.path().join("boot")).unwrap();
+        std::fs::write(d.path().join("boot/config-6.1.0-9-amd64"), config).unwrap();
+        d
+    }
+
+    // Lines as Debian 12's and Fedora 42's kernels have them.
+    const DEBIAN: &str = "CONFIG_EROFS_FS=m\n# CONFIG_EROFS_FS_DEBUG is not set\n\
+        CONFIG_EROFS_FS_XATTR=y\nCONFIG_EROFS_FS_ZIP=y\n# CONFIG_EROFS_FS_ZIP_LZMA is not set\n";
+    const FEDORA: &str = "CONFIG_EROFS_FS=y\nCONFIG_EROFS_FS_ZIP=y\nCONFIG_EROFS_FS_ZIP_LZMA=y\n\
+        CONFIG_EROFS_FS_ZIP_DEFLATE=y\nCONFIG_EROFS_FS_ZIP_ZSTD=y\n";
+
+    fn alg(c: Option<ErofsCompression>) -> Option<&'static str> {
+        c.map(|c| c.algorithm.name())
+    }
+
+    #[test]
+    fn default_algorithm_follows_the_kernel() {
+        let debian = root_with_config(DEBIAN);
+        assert_eq!(
+            alg(erofs_compression_for(debian.path(), None).unwrap()),
+            Some("lz4hc")
+        );
+        let fedora = root_with_config(FEDORA);
+        assert_eq!(
+            alg(erofs_compression_for(fedora.path(), None).unwrap()),
+            Some("lzma")
+        );
+        let no_zip = root_with_config("CONFIG_EROFS_FS=y\n# CONFIG_EROFS_FS_ZIP is not set\n");
+        assert_eq!(erofs_compression_for(no_zip.path(), None).unwrap(), None);
+    }
+
+    #[test]
+    fn an_algorithm_the_kernel_cannot_read_names_its_option() {
+        let debian = root_with_config(DEBIAN);
+        let lzma = ErofsCompression::parse("lzma,9").unwrap();
+        let e = erofs_compression_for(debian.path(), Some(lzma))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CONFIG_EROFS_FS_ZIP_LZMA"), "{e}");
+        assert!(e.contains("lz4, lz4hc"), "{e}");
+        let lz4 = ErofsCompression::parse("lz4").unwrap();
+        assert_eq!(
+            erofs_compression_for(debian.path(), Some(lz4)).unwrap(),
+            Some(lz4)
+        );
+        let none = root_with_config("# CONFIG_EROFS_FS is not set\n");
+        let e = erofs_compression_for(none.path(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CONFIG_EROFS_FS "), "{e}");
+    }
+
+    #[test]
+    fn volume_name_is_cut_at_16_bytes_on_a_char_boundary() {
+        assert_eq!(volume_name("KILN-EROFS"), "KILN-EROFS");
+        assert_eq!(volume_name("Fedora-WS-Live-42-1-1"), "Fedora-WS-Live-4");
+        assert_eq!(volume_name("aaaaaaaaaaaaaaaé"), "aaaaaaaaaaaaaaa");
+    }
+}
