@@ -10,6 +10,7 @@
 //! stored uncompressed (FLAT) instead; since a segment never takes more blocks than its raw
 //! input, one segment that saves a block settles the file as compressed.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +19,7 @@ use std::sync::{mpsc, Arc};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::compress::{Algorithm, Compression};
+use super::compress::{Compression, Compressor};
 use super::error::ErofsError;
 use super::superblock::BLOCK;
 use crate::error::IoError;
@@ -33,7 +34,7 @@ const SEGMENT: usize = 4 << 20;
 const MAX_EXTENT: usize = 1 << 20;
 /// A file still undecided (no segment saved a block) after this much input is stored
 /// uncompressed, so an incompressible giant file is not held in memory.
-const UNDECIDED_LIMIT: usize = 64 << 20;
+pub const UNDECIDED_LIMIT: usize = 64 << 20;
 /// Lcluster index types (`Z_EROFS_LCLUSTER_TYPE_*`) and the CBLKCNT flag of delta[0].
 const LCLUSTER_PLAIN: u16 = 0;
 const LCLUSTER_HEAD1: u16 = 1;
@@ -70,6 +71,8 @@ pub struct DataOptions<'a> {
     pub pcluster_size: u32,
     pub dedup: bool,
     pub pool: &'a rayon::ThreadPool,
+    /// [`UNDECIDED_LIMIT`] (smaller in tests).
+    pub undecided_limit: usize,
 }
 
 /// Result of the data pass.
@@ -83,8 +86,6 @@ pub struct DataOut {
     pub plain_pclusters: u64,
     /// Whether any file is stored compressed (the superblock's features depend on it).
     pub any_compressed: bool,
-    /// Whether any file uses a pcluster of more than one block.
-    pub any_big_pcluster: bool,
 }
 
 /// The caller's "stop now?" question.
@@ -156,11 +157,17 @@ fn find_duplicates(
     if !o.dedup {
         return Ok((canon, 0));
     }
+    // Only files that share their size (and tail placement) with another can be duplicates:
+    // the others are not read twice.
+    let mut same_size: HashMap<(u64, bool), u32> = HashMap::new();
+    for f in files {
+        *same_size.entry((f.size, f.tail_inline)).or_default() += 1;
+    }
     let hashes: Vec<Option<[u8; 32]>> = o.pool.install(|| {
         files
             .par_iter()
             .map(|f| {
-                if f.size == 0 {
+                if f.size == 0 || same_size[&(f.size, f.tail_inline)] < 2 {
                     Ok(None)
                 } else {
                     hash_file(f, cancel).map(Some)
@@ -185,58 +192,30 @@ fn find_duplicates(
     Ok((canon, duplicates))
 }
 
-/// The fixed-output compressor of one job.
-struct Zip {
+thread_local! {
+    /// Each worker's compressor, kept across jobs: an lzma or zstd encoder's tables cost more
+    /// to set up than a small file takes to compress.
+    static COMPRESSOR: RefCell<Option<(Compression, u32, Compressor)>> = const { RefCell::new(None) };
+}
+
+/// Run `f` with this thread's compressor for `c` and `pcluster_size`.
+fn with_compressor<R>(
     c: Compression,
-}
-
-impl Zip {
-    fn new(c: Compression, _pcluster_size: u32) -> Result<Zip, ErofsError> {
-        match c.algorithm {
-            Algorithm::Lz4 | Algorithm::Lz4hc => Ok(Zip { c }),
-            a => Err(ErofsError::BadOption(format!(
-                "{} is not supported yet",
-                a.name()
-            ))),
+    pcluster_size: u32,
+    f: impl FnOnce(&mut Compressor) -> Result<R, ErofsError>,
+) -> Result<R, ErofsError> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        match &mut *slot {
+            Some((sc, sp, z)) if *sc == c && *sp == pcluster_size => f(z),
+            _ => {
+                let mut z = Compressor::new(c, pcluster_size)?;
+                let r = f(&mut z);
+                *slot = Some((c, pcluster_size, z));
+                r
+            }
         }
-    }
-
-    /// Compress a prefix of `src` into at most `dst.len()` bytes: (consumed, written).
-    fn compress_fill(&mut self, src: &[u8], dst: &mut [u8]) -> Result<(usize, usize), ErofsError> {
-        let err = |e: lzzzz::Error| ErofsError::Compress {
-            algorithm: self.c.algorithm.name(),
-            msg: e.to_string(),
-        };
-        match self.c.algorithm {
-            Algorithm::Lz4hc => lzzzz::lz4_hc::compress_fill(src, dst, self.c.level).map_err(err),
-            _ => lzzzz::lz4::compress_fill(src, dst).map_err(err),
-        }
-    }
-}
-
-/// The superblock's compression configuration records for `a` (each: le16 size + payload).
-pub fn compr_cfgs(a: Algorithm, pcluster_size: u32) -> Vec<u8> {
-    match a {
-        Algorithm::Lz4 | Algorithm::Lz4hc => {
-            // z_erofs_lz4_cfgs: max_distance (0: default), max_pclusterblks, reserved.
-            let mut r = 14u16.to_le_bytes().to_vec();
-            r.extend_from_slice(&0u16.to_le_bytes());
-            r.extend_from_slice(&((pcluster_size / BLOCK as u32) as u16).to_le_bytes());
-            r.extend_from_slice(&[0; 10]);
-            r
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// The on-disk algorithm id (`Z_EROFS_COMPRESSION_*`).
-pub fn on_disk_id(a: Algorithm) -> u8 {
-    match a {
-        Algorithm::Lz4 | Algorithm::Lz4hc => 0,
-        Algorithm::Lzma => 1,
-        Algorithm::Deflate => 2,
-        Algorithm::Zstd => 3,
-    }
+    })
 }
 
 /// One extent of a segment: its input length and the blocks it takes.
@@ -289,44 +268,46 @@ fn run_job(
         Some(c) if job.compress => c,
         _ => return Ok(SegOut { raw, packed: None }),
     };
-    let mut zip = Zip::new(compression, ctx.pcluster_size)?;
-    let mut dst = vec![0u8; ctx.pcluster_size as usize];
-    let mut extents = Vec::new();
-    let mut blocks = Vec::with_capacity(job.len / 2);
-    let mut p = 0;
-    while p < raw.len() {
-        if stop() {
-            return Err(ErofsError::Cancelled);
-        }
-        let r = raw.len() - p;
-        // A remainder of a block or less cannot save a block: stored as is.
-        if r > BS {
-            let take = r.min(MAX_EXTENT);
-            let (consumed, written) = zip.compress_fill(&raw[p..p + take], &mut dst)?;
-            let k = written.div_ceil(BS);
-            if written > 0 && consumed > k * BS {
-                // Right-aligned in its blocks: the kernel skips the leading zeros (0padding).
-                blocks.resize(blocks.len() + k * BS - written, 0);
-                blocks.extend_from_slice(&dst[..written]);
-                extents.push(Ext {
-                    len: consumed as u32,
-                    blocks: k as u32,
-                    plain: false,
-                });
-                p += consumed;
-                continue;
+    let (extents, blocks) = with_compressor(compression, ctx.pcluster_size, |zip| {
+        let mut dst = vec![0u8; ctx.pcluster_size as usize];
+        let mut extents = Vec::new();
+        let mut blocks = Vec::with_capacity(job.len / 2);
+        let mut p = 0;
+        while p < raw.len() {
+            if stop() {
+                return Err(ErofsError::Cancelled);
             }
+            let r = raw.len() - p;
+            // A remainder of a block or less cannot save a block: stored as is.
+            if r > BS {
+                let take = r.min(MAX_EXTENT);
+                let (consumed, written) = zip.compress_fill(&raw[p..p + take], &mut dst)?;
+                let k = written.div_ceil(BS);
+                if written > 0 && consumed > k * BS {
+                    // Right-aligned in its blocks: the kernel skips the leading zeros (0padding).
+                    blocks.resize(blocks.len() + k * BS - written, 0);
+                    blocks.extend_from_slice(&dst[..written]);
+                    extents.push(Ext {
+                        len: consumed as u32,
+                        blocks: k as u32,
+                        plain: false,
+                    });
+                    p += consumed;
+                    continue;
+                }
+            }
+            let n = r.min(BS);
+            blocks.extend_from_slice(&raw[p..p + n]);
+            blocks.resize(blocks.len().div_ceil(BS) * BS, 0);
+            extents.push(Ext {
+                len: n as u32,
+                blocks: 1,
+                plain: true,
+            });
+            p += n;
         }
-        let n = r.min(BS);
-        blocks.extend_from_slice(&raw[p..p + n]);
-        blocks.resize(blocks.len().div_ceil(BS) * BS, 0);
-        extents.push(Ext {
-            len: n as u32,
-            blocks: 1,
-            plain: true,
-        });
-        p += n;
-    }
+        Ok((extents, blocks))
+    })?;
     let packed = (blocks.len() < raw.len().div_ceil(BS) * BS).then_some(Packed { extents, blocks });
     Ok(SegOut { raw, packed })
 }
@@ -364,6 +345,7 @@ pub fn write_data(
         stop: AtomicBool::new(false),
     };
     let window = o.pool.current_num_threads() * 4;
+    let limit = o.undecided_limit;
     let mut out = DataOut {
         files: vec![FileData::Empty; files.len()],
         tails: Vec::new(),
@@ -371,12 +353,11 @@ pub fn write_data(
         compressed_pclusters: 0,
         plain_pclusters: 0,
         any_compressed: false,
-        any_big_pcluster: false,
     };
     let big = o.pcluster_size as u64 > BLOCK;
     o.pool.in_place_scope(|scope| {
         let r = commit_in_order(
-            scope, sink, files, &jobs, &ctx, window, big, &mut out, cancel,
+            scope, sink, files, &jobs, &ctx, window, limit, big, &mut out, cancel,
         );
         if r.is_err() {
             ctx.stop.store(true, Ordering::Relaxed);
@@ -563,6 +544,7 @@ fn commit_in_order<'s>(
     jobs: &'s [Job],
     ctx: &'s JobCtx,
     window: usize,
+    limit: usize,
     big: bool,
     out: &mut DataOut,
     cancel: Cancel<'s>,
@@ -598,7 +580,7 @@ fn commit_in_order<'s>(
                 o.held.push(seg);
                 if saved {
                     o.mode = Mode::Compressed;
-                } else if o.held_bytes > UNDECIDED_LIMIT || last {
+                } else if o.held_bytes > limit || last {
                     o.mode = Mode::Flat;
                 }
                 if o.mode != Mode::Undecided {
@@ -627,7 +609,6 @@ fn finish(o: Open, f: &DataFile, big: bool, out: &mut DataOut) -> FileData {
                     out.plain_pclusters += 1;
                 } else {
                     out.compressed_pclusters += 1;
-                    out.any_big_pcluster |= e.blocks > 1;
                 }
             }
             FileData::Compressed {
@@ -651,6 +632,61 @@ fn finish(o: Open, f: &DataFile, big: bool, out: &mut DataOut) -> FileData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct VecSink(Vec<u8>);
+
+    impl BlockSink for VecSink {
+        fn next_block(&self) -> u64 {
+            self.0.len() as u64 / BLOCK
+        }
+        fn put(&mut self, bytes: &[u8]) -> Result<(), ErofsError> {
+            self.0.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn long_incompressible_files_are_stored_flat_past_the_limit() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: Vec<u8> = (0..(12 << 20) + 7)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let files = [DataFile {
+            size: noise.len() as u64,
+            source: DataSource::Bytes(noise.clone().into()),
+            tail_inline: true,
+        }];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let mut sink = VecSink(Vec::new());
+        let o = DataOptions {
+            compression: Some(Compression::parse("lz4").unwrap()),
+            pcluster_size: 4096,
+            dedup: true,
+            pool: &pool,
+            // Decided after the second 4 MiB segment.
+            undecided_limit: 5 << 20,
+        };
+        let out = write_data(&mut sink, &files, &o, &|| false).unwrap();
+        match out.files[0] {
+            FileData::Flat {
+                blkaddr: 0,
+                blocks: 3072,
+                tail: Some((0, 7)),
+            } => {}
+            ref other => panic!("{other:?}"),
+        }
+        assert!(sink.0 == noise[..12 << 20]);
+        assert_eq!(out.tails, noise[12 << 20..]);
+        assert!(!out.any_compressed);
+    }
 
     fn idx(v: &[u8], lcn: usize) -> (u16, u16, u16, u16) {
         let d = &v[lcn * 8..lcn * 8 + 8];

@@ -10,6 +10,12 @@
 //!
 //! With `uuid: None` the UUID is the SHA-256 of the image written with a zero UUID, so the same
 //! tree and options always give the same bytes.
+//!
+//! Only features a 6.1 kernel reads are used (the fixtures boot Debian 12's): full 8-byte
+//! lcluster indexes, ZERO_PADDING for compressed data, COMPR_CFGS when the algorithm or a
+//! pcluster larger than a block needs a configuration record. Holes of sparse files are stored
+//! as zero blocks when uncompressed (chunk-based holes would need the CHUNKED_FILE layout, which
+//! Debian's fsck.erofs 1.5 extracts wrongly) and compress to almost nothing otherwise.
 
 pub mod compress;
 mod data;
@@ -365,29 +371,123 @@ pub fn write_cancellable<W: Write + Seek>(
             pcluster_size: opts.pcluster_size,
             dedup: opts.dedup,
             pool: &pool,
+            undecided_limit: data::UNDECIDED_LIMIT,
         },
         cancel,
     )?;
     step()?;
 
-    // Superblock features follow what the data actually uses.
+    let (incompat, cfgs, u1) = features(&data, opts);
+    let block0_used = (superblock::OFFSET + superblock::SIZE + cfgs.len()) as u64;
+    let block0_free = BLOCK - block0_used.div_ceil(layout::SLOT) * layout::SLOT;
+
+    // After the file data: directory and symlink blocks, the shared xattrs, the metadata.
+    let xattr_blkaddr = give_blocks(&mut inos, img.next_block(), block0_free);
+    let meta_start = xattr_blkaddr + (shared.area.len() as u64).div_ceil(BLOCK);
+
+    let space = place_inodes(&mut inos, &data, block0_used, meta_start);
+    if inos[0].nid > u64::from(u16::MAX) {
+        return Err(ErofsError::Limit(
+            "the root directory's xattrs do not fit the first block".into(),
+        ));
+    }
+    step()?;
+
+    let tails = write_dirs_and_symlinks(tree, &inos, &of_node, &mut img)?;
+    debug_assert_eq!(img.next_block(), xattr_blkaddr);
+    let mut area = shared.area.clone();
+    area.resize(
+        (area.len() as u64).div_ceil(BLOCK) as usize * BLOCK as usize,
+        0,
+    );
+    img.put(&area)?;
+    debug_assert_eq!(img.next_block(), meta_start);
+
+    let mut meta = vec![0u8; space.len() as usize];
+    encode_inodes(&inos, &data, &tails, &mut meta, opts)?;
+    img.put(&meta[BLOCK as usize..])?;
+    let blocks = img.next_block();
+
+    let mut volume_name = [0u8; 16];
+    volume_name[..opts.volume_name.len()].copy_from_slice(opts.volume_name.as_bytes());
+    let mut fields = superblock::Fields {
+        root_nid: inos[0].nid as u16,
+        inos: inos.len() as u64,
+        build_time: opts.mkfs_time,
+        blocks: u32::try_from(blocks)
+            .map_err(|_| ErofsError::Limit("the image exceeds 16 TiB".into()))?,
+        meta_blkaddr: 0,
+        xattr_blkaddr: if shared.area.is_empty() {
+            0
+        } else {
+            xattr_blkaddr as u32
+        },
+        uuid: [0; 16],
+        volume_name,
+        feature_incompat: incompat,
+        u1,
+    };
+    let block0 = |f: &superblock::Fields| {
+        let mut b = meta[..BLOCK as usize].to_vec();
+        let so = superblock::OFFSET;
+        b[so..so + superblock::SIZE].copy_from_slice(&superblock::bytes(f));
+        let co = so + superblock::SIZE;
+        b[co..co + cfgs.len()].copy_from_slice(&cfgs);
+        b
+    };
+    fields.uuid = match opts.uuid {
+        Some(u) => u,
+        None => {
+            let mut h = img.hash.clone();
+            h.update(block0(&fields));
+            let d = h.finalize();
+            let mut u = [0u8; 16];
+            u.copy_from_slice(&d[..16]);
+            // RFC 9562 variant, version 4: random-looking, which a hash is.
+            u[6] = (u[6] & 0x0f) | 0x40;
+            u[8] = (u[8] & 0x3f) | 0x80;
+            u
+        }
+    };
+    let w = ErofsError::Write;
+    img.w.seek(SeekFrom::Start(0)).map_err(w)?;
+    img.w.write_all(&block0(&fields)).map_err(w)?;
+    img.w.flush().map_err(w)?;
+    Ok(Summary {
+        bytes: blocks * BLOCK,
+        inodes: inos.len() as u64,
+        files: files.iter().filter(|f| f.size > 0).count(),
+        duplicates: data.duplicates,
+        compressed_pclusters: data.compressed_pclusters,
+        plain_pclusters: data.plain_pclusters,
+        uuid: fields.uuid,
+    })
+}
+
+/// Superblock features, compression configuration records and `u1`, from what the data
+/// actually uses (an image whose files all stayed uncompressed needs none).
+fn features(data: &data::DataOut, opts: &Options) -> (u32, Vec<u8>, u16) {
     let mut incompat = 0;
     let mut cfgs = Vec::new();
     let mut u1 = 0u16;
     if let (true, Some(c)) = (data.any_compressed, opts.compression) {
         incompat |= superblock::INCOMPAT_ZERO_PADDING;
         let lz4 = matches!(c.algorithm, Algorithm::Lz4 | Algorithm::Lz4hc);
+        // lz4 in one-block pclusters is the format's default; anything else is configured.
         if !lz4 || opts.pcluster_size as u64 > BLOCK {
             incompat |= superblock::INCOMPAT_COMPR_CFGS;
-            cfgs = data::compr_cfgs(c.algorithm, opts.pcluster_size);
-            u1 = 1 << data::on_disk_id(c.algorithm);
+            cfgs = compress::compr_cfgs(&[c.algorithm], opts.pcluster_size);
+            u1 = 1 << compress::on_disk_id(c.algorithm);
         }
     }
-    let block0_used = (superblock::OFFSET + superblock::SIZE + cfgs.len()) as u64;
-    let block0_free = BLOCK - block0_used.div_ceil(layout::SLOT) * layout::SLOT;
+    (incompat, cfgs, u1)
+}
 
-    // Directory contents and symlink targets: blocks after the file data, tails inline.
-    let mut aux_blk = img.next_block();
+/// Directory contents and symlink targets: full blocks from `first` on, tails inline when the
+/// inode, its xattrs and the tail fit a block (for the root, the rest of block 0). Returns the
+/// next free block.
+fn give_blocks(inos: &mut [Ino], first: u64, block0_free: u64) -> u64 {
+    let mut next = first;
     for (k, i) in inos.iter_mut().enumerate() {
         if !matches!(i.what, What::Dir | What::Symlink) {
             continue;
@@ -401,21 +501,28 @@ pub fn write_cancellable<W: Write + Seek>(
             i.size.div_ceil(BLOCK)
         };
         i.flat = (
-            if blocks > 0 { aux_blk as u32 } else { 0 },
+            if blocks > 0 { next as u32 } else { 0 },
             blocks as u32,
             if inline { tail as usize } else { 0 },
         );
-        aux_blk += blocks;
+        next += blocks;
     }
-    let xattr_blkaddr = aux_blk;
-    let meta_start = xattr_blkaddr + (shared.area.len() as u64).div_ceil(BLOCK);
+    next
+}
 
-    // Place every inode: this fixes the nids.
+/// Place every inode with what follows it (xattrs, inline data, indexes): this fixes the nids.
+fn place_inodes(
+    inos: &mut [Ino],
+    data: &data::DataOut,
+    block0_used: u64,
+    meta_start: u64,
+) -> layout::MetaSpace {
     let mut space = layout::MetaSpace::new(block0_used, meta_start);
     for i in inos.iter_mut() {
         let extra = match i.what {
             What::File(f) => match &data.files[f] {
                 FileData::Flat { tail, .. } => tail.map_or(0, |t| t.1 as u64),
+                // Map header at the next 8-byte boundary, a reserved slot, the indexes.
                 FileData::Compressed { indexes, .. } => {
                     i.head_len().div_ceil(8) * 8 - i.head_len() + 16 + indexes.len() as u64
                 }
@@ -426,15 +533,17 @@ pub fn write_cancellable<W: Write + Seek>(
         i.at = space.place(i.head_len() + extra);
         i.nid = space.image_pos(i.at) / layout::SLOT;
     }
-    if inos[0].nid > u64::from(u16::MAX) {
-        return Err(ErofsError::Limit(
-            "the root directory's xattrs do not fit the first block".into(),
-        ));
-    }
-    step()?;
+    space
+}
 
-    // Directory and symlink blocks, in the order they were given addresses.
-    let mut meta = vec![0u8; space.len() as usize];
+/// Write the directory and symlink blocks, in the order [`give_blocks`] gave them addresses;
+/// return each inode's inline tail.
+fn write_dirs_and_symlinks(
+    tree: &FsTree,
+    inos: &[Ino],
+    of_node: &[usize],
+    img: &mut dyn BlockSink,
+) -> Result<Vec<Vec<u8>>, ErofsError> {
     let mut tails: Vec<Vec<u8>> = vec![Vec::new(); inos.len()];
     for k in 0..inos.len() {
         let i = &inos[k];
@@ -481,19 +590,20 @@ pub fn write_cancellable<W: Write + Seek>(
             tails[k] = content[body..].to_vec();
         }
     }
-    debug_assert_eq!(img.next_block(), xattr_blkaddr);
-    let mut area = shared.area.clone();
-    area.resize(
-        (area.len() as u64).div_ceil(BLOCK) as usize * BLOCK as usize,
-        0,
-    );
-    img.put(&area)?;
-    debug_assert_eq!(img.next_block(), meta_start);
+    Ok(tails)
+}
 
-    // The inodes themselves.
+/// Encode every inode, its xattr body and what follows it into the metadata space `meta`.
+fn encode_inodes(
+    inos: &[Ino],
+    data: &data::DataOut,
+    tails: &[Vec<u8>],
+    meta: &mut [u8],
+    opts: &Options,
+) -> Result<(), ErofsError> {
     let algorithm = opts
         .compression
-        .map_or(0, |c| data::on_disk_id(c.algorithm));
+        .map_or(0, |c| compress::on_disk_id(c.algorithm));
     let big = opts.pcluster_size as u64 > BLOCK;
     for (k, i) in inos.iter().enumerate() {
         let mut node = Inode {
@@ -562,61 +672,5 @@ pub fn write_cancellable<W: Write + Seek>(
             meta[p..p + ix.len()].copy_from_slice(ix);
         }
     }
-    img.put(&meta[BLOCK as usize..])?;
-    let blocks = img.next_block();
-
-    let mut volume_name = [0u8; 16];
-    volume_name[..opts.volume_name.len()].copy_from_slice(opts.volume_name.as_bytes());
-    let mut fields = superblock::Fields {
-        root_nid: inos[0].nid as u16,
-        inos: inos.len() as u64,
-        build_time: opts.mkfs_time,
-        blocks: u32::try_from(blocks)
-            .map_err(|_| ErofsError::Limit("the image exceeds 16 TiB".into()))?,
-        meta_blkaddr: 0,
-        xattr_blkaddr: if shared.area.is_empty() {
-            0
-        } else {
-            xattr_blkaddr as u32
-        },
-        uuid: [0; 16],
-        volume_name,
-        feature_incompat: incompat,
-        u1,
-    };
-    let block0 = |f: &superblock::Fields| {
-        let mut b = meta[..BLOCK as usize].to_vec();
-        let so = superblock::OFFSET;
-        b[so..so + superblock::SIZE].copy_from_slice(&superblock::bytes(f));
-        let co = so + superblock::SIZE;
-        b[co..co + cfgs.len()].copy_from_slice(&cfgs);
-        b
-    };
-    fields.uuid = match opts.uuid {
-        Some(u) => u,
-        None => {
-            let mut h = img.hash.clone();
-            h.update(block0(&fields));
-            let d = h.finalize();
-            let mut u = [0u8; 16];
-            u.copy_from_slice(&d[..16]);
-            // RFC 9562 variant, version 4: random-looking, which a hash is.
-            u[6] = (u[6] & 0x0f) | 0x40;
-            u[8] = (u[8] & 0x3f) | 0x80;
-            u
-        }
-    };
-    let w = ErofsError::Write;
-    img.w.seek(SeekFrom::Start(0)).map_err(w)?;
-    img.w.write_all(&block0(&fields)).map_err(w)?;
-    img.w.flush().map_err(w)?;
-    Ok(Summary {
-        bytes: blocks * BLOCK,
-        inodes: inos.len() as u64,
-        files: files.iter().filter(|f| f.size > 0).count(),
-        duplicates: data.duplicates,
-        compressed_pclusters: data.compressed_pclusters,
-        plain_pclusters: data.plain_pclusters,
-        uuid: fields.uuid,
-    })
+    Ok(())
 }
