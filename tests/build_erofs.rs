@@ -198,6 +198,13 @@ fn erofs_root_image_reads_back_as_the_root_with_erofs_utils_and_the_kernel() {
         let _m = ErofsMount::new(&img, &mnt);
         entries(&mnt)
     };
+    // kiln's dracut module was in the root for the dracut run only.
+    let module = "/usr/lib/dracut/modules.d/91kiln-erofs-live";
+    assert!(
+        !mounted.contains_key(module)
+            && mounted.contains_key("/usr/lib/dracut/modules.d/90dmsquash-live"),
+        "{module} left in the root image, or dmsquash-live missing"
+    );
     let diff = tree::diff(&root, &mounted);
     assert!(
         diff.is_empty(),
