@@ -167,7 +167,7 @@ pub fn build_live(
 }
 
 /// [`build_live`] with `env` set for kiln (on top of the test's own environment).
-fn build_live_env(
+pub fn build_live_env(
     ks: &Path,
     label: &str,
     work: &Path,
@@ -424,8 +424,9 @@ pub fn boot_fixture_with(
         .args(extra)
         // Only the fixture's marker, at the start of a line: the default also accepts a login
         // prompt, which can come first, and systemd's "Starting kiln-boot-ok.service - Print
-        // KILN-BOOT-OK ..." line names the marker before the service has run.
-        .args(["--expect", "^KILN-BOOT-OK"])
+        // KILN-BOOT-OK ..." line names the marker before the service has run. getty's prompt
+        // may take the start of the marker's line ("kiln-fixture login: KILN-BOOT-OK").
+        .args(["--expect", "(^|login: )KILN-BOOT-OK"])
         .arg("--serial-log")
         .arg(log)
         .arg(target)
