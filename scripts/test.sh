@@ -137,10 +137,11 @@ fixtures() {
 
 # Two lanes side by side, about equally long: these test binaries (qemu boots, whole image
 # builds) one after another, and the rest of the suite, which starts with build_dracut,
-# build_iso and build_repro (alphabetical). A boot's TCG threads leave room for the other lane.
-# The interrupt harness compares the host's binfmt_misc entries before and after, so every
-# build for a foreign arch (build_aarch64, build_erofs, selinux_image) stays in this lane with it.
-BOOT_TESTS="build_aarch64 build_erofs build_interrupt build_media secure_boot selinux_image"
+# build_erofs, build_iso and build_repro (alphabetical; x86_64 builds and boots). A boot's TCG
+# threads leave room for the other lane. The interrupt harness compares the host's binfmt_misc
+# entries before and after, so every build for a foreign arch (build_aarch64 with its EROFS
+# build, selinux_image) stays in this lane with it.
+BOOT_TESTS="build_aarch64 build_interrupt build_media secure_boot selinux_image"
 
 test_group() { # name, log, cargo test arguments...
   local name=$1 log=$2; shift 2

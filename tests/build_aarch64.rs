@@ -3,7 +3,8 @@
 //! findmnt, losetup) and booted with `kiln boot-test --arch aarch64 --firmware uefi`
 //! (qemu-system-aarch64 -M virt, AAVMF, TCG) to the fixture's `KILN-RPM-COUNT n` line.
 //!
-//! One build shared by both tests, then one boot. Measured on the 2-core machine (loaded):
+//! One build shared by the first two tests, then one boot; a third test builds and boots the
+//! same fixture with an EROFS root (`--rootfs-type erofs`, kiln's dracut module for dracut 059). Measured on the 2-core machine (loaded):
 //! build 563 s (dracut emulated: 322 s of it), boot 305 s under TCG; 868 s for the binary.
 //! Outside CI, `KILN_SKIP_AARCH64_BOOT=1` skips the boot; under `CI=true` it always runs.
 
@@ -262,4 +263,89 @@ fn aarch64_iso_boots_uefi_to_package_count() {
         serial.contains("KILN-POST kiln fixture live image built"),
         "no %post marker on the serial console"
     );
+}
+
+/// The aarch64 fixture as an EROFS ISO (UEFI only), booted on qemu's virt machine (TCG).
+/// Outside CI, `KILN_SKIP_AARCH64_BOOT=1` skips it (the emulated dracut and boot take many
+/// minutes); under `CI=true` it always runs.
+#[test]
+fn aarch64_erofs_iso_boots_uefi() {
+    if !ci() && std::env::var_os("KILN_SKIP_AARCH64_BOOT").is_some_and(|v| v != "0") {
+        eprintln!("SKIP: KILN_SKIP_AARCH64_BOOT is set (never honoured under CI=true)");
+        return;
+    }
+    let Some(fx) = common::fixtures() else { return };
+    let ks = fx.join("ks/live-aarch64.ks");
+    if !ks.is_file() {
+        if ci() {
+            panic!("{} missing", ks.display());
+        }
+        eprintln!("SKIP: {} missing", ks.display());
+        return;
+    }
+    if !common::have_tool("/usr/bin/qemu-aarch64-static")
+        || !common::have_tool("/usr/bin/qemu-system-aarch64")
+    {
+        skip("qemu-user-static or qemu-system-aarch64 missing (apt-get install qemu-user-static qemu-system-arm qemu-efi-aarch64)");
+        return;
+    }
+    // After the shared build: it asserts that no binfmt entry of kiln's is left, which this
+    // build's own entry would break, and two emulated builds at once only slow both.
+    let _ = shared();
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-erofs-aarch64");
+    let t0 = Instant::now();
+    let (b, _, _) = common::build_live(
+        &ks,
+        "KILN-EROFS-A64",
+        &work,
+        &["--arch", "aarch64", "--rootfs-type", "erofs"],
+    );
+    eprintln!("aarch64 EROFS build: {:.1} s", t0.elapsed().as_secs_f64());
+    let _slot = common::BootSlot::take();
+    let log = work.join("serial-uefi-cdrom.log");
+    let t0 = Instant::now();
+    // The count line: the fixture's service runs `rpm -qa` before it prints anything.
+    let out = Command::new(common::kiln())
+        .args(["boot-test", "--arch", "aarch64", "--firmware", "uefi"])
+        .args(["--accel", "tcg", "--timeout", "1800"])
+        .args(["--expect", "KILN-RPM-COUNT [0-9]+", "--serial-log"])
+        .arg(&log)
+        .arg(&b.iso)
+        .output()
+        .unwrap();
+    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+    assert!(
+        out.status.success(),
+        "aarch64 EROFS UEFI boot failed:\n{}\nserial tail:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        serial
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    eprintln!(
+        "aarch64 EROFS ISO boot uefi/cdrom: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let count = serial
+        .lines()
+        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    assert_eq!(
+        count,
+        Some(b.packages),
+        "the booted system's rpm -qa count differs from the build's transaction"
+    );
+    let serial_log = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+    assert!(
+        serial_log.contains("erofs: (device loop"),
+        "the kernel never mounted an EROFS image (serial log {})",
+        log.display()
+    );
+    let _ = std::fs::remove_dir_all(&work);
 }
