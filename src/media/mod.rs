@@ -10,6 +10,7 @@
 //! further writes ([`CancelWriter`]).
 
 pub mod disk;
+pub mod erofs;
 pub mod live;
 pub mod netboot;
 pub mod output;
@@ -23,6 +24,10 @@ pub use kiln_writers::squashfs::{
 };
 use kiln_writers::tree::ScanOptions;
 
+pub use erofs::{
+    erofs_compression, write_erofs_dir, write_erofs_tree, ErofsAlgorithm, ErofsCompression, ErofsError, ErofsOptions,
+    ErofsSummary,
+};
 pub use output::{Artifact, Built, Output};
 
 // What the compressor benchmark ([`crate::bench`]) builds trees with, writes and reads back.
@@ -50,6 +55,14 @@ pub enum MediaError {
         out: PathBuf,
         #[source]
         source: kiln_writers::squashfs::SquashfsError,
+    },
+    /// The EROFS writer failed.
+    #[error("cannot write EROFS image `{}`", out.display())]
+    Erofs {
+        /// The image being written.
+        out: PathBuf,
+        #[source]
+        source: kiln_writers::erofs::ErofsError,
     },
     /// An external tool (mkfs.ext4) failed.
     #[error("`{cmd}` failed: {output}")]
@@ -104,6 +117,9 @@ impl MediaError {
             self,
             MediaError::Squashfs {
                 source: kiln_writers::squashfs::SquashfsError::BadOption(_),
+                ..
+            } | MediaError::Erofs {
+                source: kiln_writers::erofs::ErofsError::BadOption(_),
                 ..
             } | MediaError::Iso {
                 source: kiln_writers::iso9660::IsoError::BadOption(_),
@@ -223,7 +239,7 @@ pub(crate) fn scan(dir: &Path, xattrs: bool) -> Result<FsTree, MediaError> {
 
 /// Write through `f` into `OUT.partial`, renamed to `out` only on success (removed on failure
 /// or interrupt).
-fn staged<T>(
+pub(crate) fn staged<T>(
     out: &Path,
     f: impl FnOnce(&mut CancelWriter<std::fs::File>) -> Result<T, MediaError>,
 ) -> Result<T, MediaError> {
