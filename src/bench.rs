@@ -11,10 +11,10 @@ use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::media::erofs::ErofsCompression;
 use crate::media::iso_read::{self, EntryKind, IsoReadError};
 use crate::media::{
-    Codec, DataSource, ErofsCompression, ErofsError, ErofsOptions, FsTree, Kind, Meta,
-    SquashfsError, SquashfsOptions,
+    Codec, DataSource, ErofsError, ErofsOptions, FsTree, Kind, Meta, SquashfsError, SquashfsOptions,
 };
 
 use crate::arch::ArchInfo;
@@ -700,8 +700,10 @@ fn can_mount_erofs() -> Result<(), &'static str> {
     if !rustix::process::geteuid().is_root() {
         return Err("not root");
     }
-    let known = std::fs::read_to_string("/proc/filesystems")
-        .is_ok_and(|t| t.lines().any(|l| l.split_whitespace().last() == Some("erofs")));
+    let known = std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.split_whitespace().last() == Some("erofs"))
+    });
     if !known {
         return Err("no erofs in the kernel");
     }
@@ -1078,7 +1080,11 @@ impl Report {
             ));
         }
         // A legend only when both formats are plotted.
-        if self.results.iter().any(|r| r.format != self.results[0].format) {
+        if self
+            .results
+            .iter()
+            .any(|r| r.format != self.results[0].format)
+        {
             for (i, f) in ["squashfs", "erofs"].into_iter().enumerate() {
                 let y = top + 14.0 + 18.0 * i as f64;
                 s.push_str(&format!(
@@ -1189,7 +1195,10 @@ mod tests {
             Format::Erofs {
                 compression,
                 pcluster_size,
-            } => (compression.map(|c| (c.algorithm.name(), c.level)), *pcluster_size),
+            } => (
+                compression.map(|c| (c.algorithm.name(), c.level)),
+                *pcluster_size,
+            ),
             other => panic!("{other:?}"),
         };
         assert_eq!(erofs(0), (Some(("lz4hc", 12)), 4096));
@@ -1201,7 +1210,13 @@ mod tests {
         assert_eq!((s[6].format.codec(), s[6].format.name()), ("none", "erofs"));
         assert_eq!(image_name(2, &s[2]), "03-erofs_lzma_C=65536.erofs");
 
-        for bad in ["erofs:brotli", "erofs:lz4hc,13", "erofs:C=1000", "erofs:lzma,C=x", "12"] {
+        for bad in [
+            "erofs:brotli",
+            "erofs:lz4hc,13",
+            "erofs:C=1000",
+            "erofs:lzma,C=x",
+            "12",
+        ] {
             assert!(parse_settings(bad, &[]).is_err(), "{bad}");
         }
     }

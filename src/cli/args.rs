@@ -325,11 +325,21 @@ pub struct ErofsArgs {
     pub out: PathBuf,
     /// Compression: lz4, lz4hc, lzma, deflate or zstd, optionally with a level (`lz4hc,12`,
     /// `lzma,9`); `none` stores the data uncompressed.
-    #[arg(short = 'z', long = "compress", default_value = "lz4hc", value_name = "ALG[,LEVEL]")]
+    #[arg(
+        short = 'z',
+        long = "compress",
+        default_value = "lz4hc",
+        value_name = "ALG[,LEVEL]"
+    )]
     pub compress: String,
     /// Physical cluster size: the most compressed bytes one extent takes, a multiple of 4K
     /// (e.g. 65536 or 64K); above 4K the kernel reads big pclusters.
-    #[arg(short = 'C', long = "pcluster-size", default_value = "4096", value_name = "SIZE")]
+    #[arg(
+        short = 'C',
+        long = "pcluster-size",
+        default_value = "4096",
+        value_name = "SIZE"
+    )]
     pub pcluster_size: String,
     /// Make every entry owned by root.
     #[arg(long)]

@@ -4,8 +4,7 @@
 use std::path::Path;
 
 pub use kiln_writers::erofs::{
-    Algorithm as ErofsAlgorithm, Compression as ErofsCompression, ErofsError,
-    Options as ErofsOptions, Summary as ErofsSummary,
+    Compression as ErofsCompression, ErofsError, Options as ErofsOptions, Summary as ErofsSummary,
 };
 
 use super::{scan, squashfs_cancel, staged, FsTree, MediaError};

@@ -25,8 +25,7 @@ pub use kiln_writers::squashfs::{
 use kiln_writers::tree::ScanOptions;
 
 pub use erofs::{
-    erofs_compression, write_erofs_dir, write_erofs_tree, ErofsAlgorithm, ErofsCompression, ErofsError, ErofsOptions,
-    ErofsSummary,
+    erofs_compression, write_erofs_dir, write_erofs_tree, ErofsError, ErofsOptions, ErofsSummary,
 };
 pub use output::{Artifact, Built, Output};
 
@@ -118,11 +117,11 @@ impl MediaError {
             MediaError::Squashfs {
                 source: kiln_writers::squashfs::SquashfsError::BadOption(_),
                 ..
-            } | MediaError::Erofs {
-                source: kiln_writers::erofs::ErofsError::BadOption(_),
-                ..
             } | MediaError::Iso {
                 source: kiln_writers::iso9660::IsoError::BadOption(_),
+                ..
+            } | MediaError::Erofs {
+                source: kiln_writers::erofs::ErofsError::BadOption(_),
                 ..
             } | MediaError::Fat {
                 source: kiln_writers::fat::FatError::BadOption(_)
