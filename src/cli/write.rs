@@ -95,6 +95,9 @@ fn erofs(a: &ErofsArgs) -> anyhow::Result<i32> {
         Ok(b) => b,
         Err(e) => return bad(e.to_string()),
     };
+    if a.label.len() > 16 {
+        return bad(format!("volume name `{}` is longer than 16 bytes", a.label));
+    }
     let uuid = match a.uuid.as_deref().map(parse_uuid).transpose() {
         Ok(u) => u,
         Err(e) => return bad(e),
