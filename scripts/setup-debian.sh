@@ -10,8 +10,8 @@ PKGS=(
   build-essential pkg-config clang libclang-dev git curl ca-certificates libsolv-dev libsolvext-dev libsolv-tools dnf
   # kickstart reference tools (pykickstart from PyPI into a venv) and test helpers
   python3 python3-venv python3-pip
-  # image reference tools: unsquashfs/mksquashfs, getfattr/setfattr, xorriso, isoinfo, checkisomd5, mtools, fsck.fat, sgdisk
-  squashfs-tools attr xorriso genisoimage isomd5sum mtools dosfstools gdisk libarchive-tools
+  # image reference tools: unsquashfs/mksquashfs, mkfs.erofs/fsck.erofs/dump.erofs, getfattr/setfattr, xorriso, isoinfo, checkisomd5, mtools, fsck.fat, sgdisk
+  squashfs-tools erofs-utils attr xorriso genisoimage isomd5sum mtools dosfstools gdisk libarchive-tools
   # installer tests: rpm's own tools as oracles, setcap/getcap, passwd tools (useradd/pwck)
   rpm cpio libcap2-bin passwd openssl e2fsprogs
   # boot tests: qemu (TCG), SeaBIOS, OVMF

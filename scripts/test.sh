@@ -234,14 +234,15 @@ fuzz() {
   # Its own crate (kiln-writers and backhand only).
   fuzz_build writers/fuzz squashfs_roundtrip || rc=1
   fuzz_build writers/fuzz iso_roundtrip || rc=1
+  fuzz_build writers/fuzz erofs_roundtrip || rc=1
   [ "$rc" = 0 ] || return 1
   # Each target gets the full FUZZ_SECONDS (Step 9: at least 60 s per target per run), two at
-  # a time (one core each): 5 targets cost three FUZZ_SECONDS of wall time.
+  # a time (one core each): 6 targets cost three FUZZ_SECONDS of wall time.
   # Real kickstarts as extra seeds (test data only; never committed).
   local pair
   for pair in "fuzz kickstart_parse 8192 $KILN_CORPUS/kickstarts|writers/fuzz squashfs_roundtrip 16384" \
               "fuzz repo_metadata 65536|fuzz rpm_package 16384" \
-              "writers/fuzz iso_roundtrip 131072|"; do
+              "writers/fuzz iso_roundtrip 131072|writers/fuzz erofs_roundtrip 16384"; do
     local a=${pair%%|*} b=${pair##*|}
     # shellcheck disable=SC2086
     fuzz_run $a &

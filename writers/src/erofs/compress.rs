@@ -1,6 +1,21 @@
 //! EROFS compression algorithms and their fixed-output compressors.
 //!
-//! SCAFFOLD (step 13): the names and parsing are fixed; the compressors are being filled in.
+//! EROFS stores compressed data in physical clusters (pclusters) of a fixed size: a compressor
+//! is handed as much input as is left and must fill at most one pcluster, reporting how much
+//! input that took ("fixed-output" or "destSize" compression, as mkfs.erofs does it). lz4/lz4hc
+//! and MicroLZMA do this natively; deflate and zstd have no such API, so [`Compressor`] finds
+//! the longest prefix that fits by trial, as erofs-utils' libdeflate and libzstd compressors do.
+//!
+//! What the kernel's decompressors expect (fs/erofs/decompressor*.c): the compressed bytes sit
+//! at the end of the pcluster with zero bytes in front, and the kernel finds their start by
+//! skipping those zeros, so a stream must never begin with a zero byte; lz4 is a raw lz4 block,
+//! lzma a MicroLZMA stream (the dictionary size comes from the superblock's COMPR_CFGS), deflate
+//! a raw deflate stream that ends with a final block (the kernel inflates with a 32 KiB window
+//! whatever the configuration says), zstd one complete frame whose window does not exceed the
+//! configured one.
+
+use flate2::{Compress, FlushCompress, Status};
+use lzma_rust2::{LzmaOptions, MicroLzmaEncoder};
 
 use super::error::ErofsError;
 
@@ -113,5 +128,572 @@ impl Compression {
             }
         };
         Ok(Compression { algorithm, level })
+    }
+}
+
+/// The filesystem block size this writer uses; pcluster sizes are multiples of it.
+const BLOCK_SIZE: u32 = 4096;
+/// Z_EROFS_PCLUSTER_MAX_SIZE: the kernel refuses larger physical clusters.
+const PCLUSTER_MAX: u32 = 1024 * 1024;
+/// lz4's largest match distance (LZ4_DISTANCE_MAX), recorded in the lz4 configuration.
+const LZ4_MAX_DISTANCE: u16 = 65535;
+/// liblz4 refuses larger inputs (LZ4_MAX_INPUT_SIZE).
+const LZ4_MAX_INPUT: usize = 0x7E00_0000;
+/// Z_EROFS_LZMA_MAX_DICT_SIZE.
+const LZMA_MAX_DICT: u32 = 8 * PCLUSTER_MAX;
+/// Z_EROFS_ZSTD_MAX_DICT_SIZE.
+const ZSTD_MAX_DICT: u32 = PCLUSTER_MAX;
+/// The deflate window the kernel inflates with (MAX_WBITS).
+const DEFLATE_WINDOW_BITS: u8 = 15;
+/// Trial compressions per pcluster for deflate and zstd once something fits: the search gets
+/// within a few bytes of the pcluster in far fewer rounds almost always; this bounds the rest.
+const MAX_TRIALS: u32 = 12;
+
+/// The algorithm's id in the superblock's `available_compr_algs` bitmap and in the inodes'
+/// `h_algorithmtype`: 0 lz4 (and lz4hc), 1 lzma, 2 deflate, 3 zstd.
+pub fn on_disk_id(a: Algorithm) -> u8 {
+    match a {
+        Algorithm::Lz4 | Algorithm::Lz4hc => 0,
+        Algorithm::Lzma => 1,
+        Algorithm::Deflate => 2,
+        Algorithm::Zstd => 3,
+    }
+}
+
+/// The MicroLZMA dictionary: four pclusters, at least 32 KiB (erofs-utils' default).
+fn lzma_dict_size(pcluster_size: u32) -> u32 {
+    pcluster_size
+        .saturating_mul(4)
+        .clamp(32 * 1024, LZMA_MAX_DICT)
+}
+
+/// The zstd window log: eight pclusters rounded down to a power of two, at most 1 MiB
+/// (erofs-utils' default).
+fn zstd_window_log(pcluster_size: u32) -> u32 {
+    let dict = pcluster_size.saturating_mul(8).min(ZSTD_MAX_DICT);
+    31 - dict.leading_zeros()
+}
+
+/// The superblock's COMPR_CFGS records for the algorithms used: for each on-disk algorithm id
+/// present, in id order, a little-endian u16 payload size and the payload (struct
+/// z_erofs_lz4_cfgs, z_erofs_lzma_cfgs, z_erofs_deflate_cfgs, z_erofs_zstd_cfgs), as the
+/// kernel's erofs_load_compr_cfgs reads them right after the superblock. The ids present are the
+/// bits of `available_compr_algs`. Note the kernel reads lz4's `max_pclusterblks` only from
+/// here: lz4 with pclusters larger than a block needs the COMPR_CFGS feature and this record.
+pub fn compr_cfgs(used: &[Algorithm], pcluster_size: u32) -> Vec<u8> {
+    let mut ids: Vec<u8> = used.iter().map(|a| on_disk_id(*a)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::new();
+    for id in ids {
+        let mut payload = Vec::new();
+        match id {
+            0 => {
+                payload.extend_from_slice(&LZ4_MAX_DISTANCE.to_le_bytes());
+                let blocks = (pcluster_size / BLOCK_SIZE).max(1) as u16;
+                payload.extend_from_slice(&blocks.to_le_bytes());
+                payload.extend_from_slice(&[0; 10]);
+            }
+            1 => {
+                payload.extend_from_slice(&lzma_dict_size(pcluster_size).to_le_bytes());
+                payload.extend_from_slice(&0u16.to_le_bytes()); // format
+                payload.extend_from_slice(&[0; 8]);
+            }
+            2 => {
+                payload.push(DEFLATE_WINDOW_BITS);
+                payload.extend_from_slice(&[0; 5]);
+            }
+            _ => {
+                payload.push(0); // format
+                                 // Stored as windowLog - ZSTD_WINDOWLOG_ABSOLUTEMIN (10).
+                payload.push((zstd_window_log(pcluster_size) - 10) as u8);
+                payload.extend_from_slice(&[0; 4]);
+            }
+        }
+        out.extend_from_slice(&(payload.len() as u16).to_le_bytes());
+        out.extend_from_slice(&payload);
+    }
+    out
+}
+
+/// One compression thread's state; reusable across pclusters and files.
+pub struct Compressor {
+    algorithm: Algorithm,
+    engine: Engine,
+}
+
+enum Engine {
+    Lz4,
+    Lz4hc(i32),
+    Lzma(Box<MicroLzmaEncoder>),
+    Deflate(Box<Trial<Compress>>),
+    Zstd(Box<Trial<zstd::bulk::Compressor<'static>>>),
+}
+
+/// A compressor without a destSize API and what the search for the longest fitting prefix
+/// keeps between pclusters.
+struct Trial<C> {
+    codec: C,
+    /// Bytes short of the pcluster that count as full (stop searching).
+    slack: usize,
+    /// Output of the current trial, copied out when it fits.
+    scratch: Vec<u8>,
+    /// Input the previous pcluster took: the next search starts near it.
+    last_consumed: usize,
+}
+
+impl Compressor {
+    /// A compressor for `c` filling pclusters of `pcluster_size` bytes (a multiple of 4096,
+    /// at most 1 MiB); the pcluster size sets the lzma dictionary and zstd window, which must
+    /// match [`compr_cfgs`] for the same size.
+    pub fn new(c: Compression, pcluster_size: u32) -> Result<Compressor, ErofsError> {
+        if !(BLOCK_SIZE..=PCLUSTER_MAX).contains(&pcluster_size)
+            || !pcluster_size.is_multiple_of(BLOCK_SIZE)
+        {
+            return Err(ErofsError::BadOption(format!(
+                "pcluster size {pcluster_size} is not a multiple of {BLOCK_SIZE} between \
+                 {BLOCK_SIZE} and {PCLUSTER_MAX}"
+            )));
+        }
+        let (lo, hi, _) = c.algorithm.levels();
+        if c.level < lo || c.level > hi {
+            return Err(ErofsError::BadOption(format!(
+                "{} level {} is outside {lo}..={hi}",
+                c.algorithm.name(),
+                c.level
+            )));
+        }
+        let fail = |msg: String| ErofsError::Compress {
+            algorithm: c.algorithm.name(),
+            msg,
+        };
+        let engine = match c.algorithm {
+            Algorithm::Lz4 => Engine::Lz4,
+            Algorithm::Lz4hc => Engine::Lz4hc(c.level),
+            Algorithm::Lzma => {
+                // lc 3, lp 0, pb 2 and the preset's match finder, as liblzma's presets give
+                // mkfs.erofs; the dictionary as erofs-utils sizes it.
+                let mut options = LzmaOptions::with_preset(c.level as u32);
+                options.dict_size = lzma_dict_size(pcluster_size);
+                let enc = MicroLzmaEncoder::new(&options).map_err(|e| fail(e.to_string()))?;
+                Engine::Lzma(Box::new(enc))
+            }
+            Algorithm::Deflate => Engine::Deflate(Box::new(Trial {
+                // Raw deflate (no zlib header), 32 KiB window.
+                codec: Compress::new(flate2::Compression::new(c.level as u32), false),
+                // erofs-utils' libdeflate stops this close: cheaper levels search less.
+                slack: (22 - 2 * c.level).max(4) as usize,
+                scratch: vec![0; pcluster_size as usize],
+                last_consumed: 0,
+            })),
+            Algorithm::Zstd => {
+                let mut z =
+                    zstd::bulk::Compressor::new(c.level).map_err(|e| fail(e.to_string()))?;
+                z.set_parameter(zstd::zstd_safe::CParameter::WindowLog(zstd_window_log(
+                    pcluster_size,
+                )))
+                .map_err(|e| fail(e.to_string()))?;
+                Engine::Zstd(Box::new(Trial {
+                    codec: z,
+                    slack: 8,
+                    scratch: vec![0; pcluster_size as usize],
+                    last_consumed: 0,
+                }))
+            }
+        };
+        Ok(Compressor {
+            algorithm: c.algorithm,
+            engine,
+        })
+    }
+
+    /// Compress a prefix of `src` into at most `dst.len()` bytes (`dst.len()` = pcluster
+    /// capacity); returns (bytes of src consumed, bytes written at the START of dst). The
+    /// written bytes, right-aligned in the pcluster (zero padding in front), decompress with
+    /// the Linux kernel's erofs decompressor for that algorithm to exactly `consumed` bytes.
+    /// Non-empty input always consumes something; the caller bounds how much by the length of
+    /// `src` (the kernel caps one pcluster's decompressed size).
+    pub fn compress_fill(
+        &mut self,
+        src: &[u8],
+        dst: &mut [u8],
+    ) -> Result<(usize, usize), ErofsError> {
+        if src.is_empty() {
+            return Ok((0, 0));
+        }
+        let algorithm = self.algorithm.name();
+        let fail = |msg: String| ErofsError::Compress { algorithm, msg };
+        let (consumed, written) = match &mut self.engine {
+            Engine::Lz4 => {
+                let src = &src[..src.len().min(LZ4_MAX_INPUT)];
+                lzzzz::lz4::compress_fill(src, dst).map_err(|e| fail(e.to_string()))?
+            }
+            Engine::Lz4hc(level) => {
+                let src = &src[..src.len().min(LZ4_MAX_INPUT)];
+                lzzzz::lz4_hc::compress_fill(src, dst, *level).map_err(|e| fail(e.to_string()))?
+            }
+            Engine::Lzma(enc) => enc
+                .compress_prefix(src, dst)
+                .map_err(|e| fail(e.to_string()))?,
+            Engine::Deflate(t) => {
+                let (consumed, written) = t
+                    .fill(src, dst, |z, input, out| {
+                        z.reset();
+                        match z.compress(input, out, FlushCompress::Finish) {
+                            Ok(Status::StreamEnd) => Ok(Some(z.total_out() as usize)),
+                            Ok(_) => Ok(None),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    })
+                    .map_err(fail)?;
+                // A leading stored block that is not the last one begins with a zero byte,
+                // which the kernel would take for padding; its five unused header bits may
+                // be anything (erofs-utils sets one the same way).
+                if written > 0 && dst[0] == 0 {
+                    dst[0] = 1 << 3;
+                }
+                (consumed, written)
+            }
+            Engine::Zstd(t) => t
+                .fill(src, dst, |z, input, out| {
+                    // Any failure here is taken as "does not fit" (zstd reports a full
+                    // buffer as an error); a real one shows when even one byte fails.
+                    match z.compress_to_buffer(input, out) {
+                        Ok(n) => Ok(Some(n)),
+                        Err(_) if input.len() > 1 => Ok(None),
+                        Err(e) => Err(e.to_string()),
+                    }
+                })
+                .map_err(fail)?,
+        };
+        if consumed == 0 || written == 0 || written > dst.len() {
+            return Err(fail(format!(
+                "compressing {} bytes into {} gave {consumed} bytes in {written} out",
+                src.len(),
+                dst.len()
+            )));
+        }
+        if dst[0] == 0 {
+            return Err(fail(
+                "the compressed stream starts with a zero byte, which the kernel skips as padding"
+                    .into(),
+            ));
+        }
+        Ok((consumed, written))
+    }
+}
+
+impl<C> Trial<C> {
+    /// The longest prefix of `src` whose compression fits `dst`, found by compressing
+    /// candidate prefixes: start near the previous pcluster's input, scale by the ratio seen
+    /// while it fits, bisect once something did not. Returns (consumed, bytes written at the
+    /// start of `dst`) or the error of an attempt.
+    fn fill(
+        &mut self,
+        src: &[u8],
+        dst: &mut [u8],
+        mut attempt: impl FnMut(&mut C, &[u8], &mut [u8]) -> Result<Option<usize>, String>,
+    ) -> Result<(usize, usize), String> {
+        let cap = dst.len();
+        if self.scratch.len() < cap {
+            self.scratch.resize(cap, 0);
+        }
+        let mut fits = 0usize; // longest prefix known to fit
+        let mut fits_len = 0usize;
+        let mut too_long = src.len() + 1; // shortest prefix known not to fit
+        let mut m = if self.last_consumed > 0 {
+            self.last_consumed - self.last_consumed / 16
+        } else {
+            cap.saturating_mul(4)
+        };
+        let mut trials = 0;
+        loop {
+            m = m.max(fits + 1).min(too_long - 1);
+            trials += 1;
+            match attempt(&mut self.codec, &src[..m], &mut self.scratch[..cap]) {
+                Ok(Some(n)) if n > 0 && n <= cap => {
+                    dst[..n].copy_from_slice(&self.scratch[..n]);
+                    fits = m;
+                    fits_len = n;
+                    if too_long <= fits + 1 || n + self.slack >= cap || trials >= MAX_TRIALS {
+                        break;
+                    }
+                    // The ratio so far predicts how much input fills the pcluster.
+                    m = ((cap as u128 * m as u128) / n as u128).min(usize::MAX as u128) as usize;
+                }
+                Ok(_) => {
+                    too_long = m;
+                    if too_long <= fits + 1 || (fits > 0 && trials >= MAX_TRIALS) {
+                        break;
+                    }
+                    m = fits + (too_long - fits) / 2;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.last_consumed = fits;
+        Ok((fits, fits_len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PCLUSTERS: [u32; 3] = [4096, 16384, 65536];
+
+    fn random(n: usize, mut seed: u64) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// Text-like data: words from a small vocabulary in a random order, so it compresses
+    /// about 3:1 without being one repeated pattern.
+    fn compressible(n: usize) -> Vec<u8> {
+        let words = [
+            "erofs",
+            "pcluster ",
+            "kernel",
+            " lz4",
+            "\n",
+            "zstd ",
+            "deflate",
+            "/usr/lib/",
+            "0x1f",
+            "microlzma ",
+            "block",
+            " superblock",
+            "inode ",
+            "xattr",
+            "security.selinux",
+        ];
+        let r = random(n, 7);
+        let mut v = Vec::with_capacity(n + 32);
+        let mut i = 0;
+        while v.len() < n {
+            v.extend_from_slice(words[r[i % r.len()] as usize % words.len()].as_bytes());
+            if r[(i * 7 + 3) % r.len()] < 20 {
+                v.push(r[(i * 13 + 1) % r.len()]);
+            }
+            i += 1;
+        }
+        v.truncate(n);
+        v
+    }
+
+    fn inputs() -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            ("random", random(300_000, 0x9e37_79b9_7f4a_7c15)),
+            ("compressible", compressible(600_000)),
+            ("zeros", vec![0; 1 << 20]),
+            ("short", b"hello erofs".to_vec()),
+        ]
+    }
+
+    /// Decode with a decoder that is not the one the compressor is built on, as the kernel
+    /// would: the exact compressed length, the exact decompressed length.
+    fn decode(a: Algorithm, pcluster: u32, stream: &[u8], size: usize) -> Vec<u8> {
+        assert_ne!(stream[0], 0, "{a:?}: a leading zero byte reads as padding");
+        match a {
+            Algorithm::Lz4 | Algorithm::Lz4hc => {
+                // The `lz4` crate: its own binding, LZ4_decompress_safe.
+                lz4::block::decompress(stream, Some(size as i32)).expect("lz4 block decodes")
+            }
+            Algorithm::Lzma => {
+                // liblzma's .lzma decoder on the same stream: MicroLZMA replaced the range
+                // coder's first byte (always 0) with the inverted properties byte.
+                let props = !stream[0];
+                let mut alone = vec![props];
+                alone.extend_from_slice(&lzma_dict_size(pcluster).to_le_bytes());
+                alone.extend_from_slice(&(size as u64).to_le_bytes());
+                alone.push(0);
+                alone.extend_from_slice(&stream[1..]);
+                let mut s = liblzma::stream::Stream::new_lzma_decoder(u64::MAX).unwrap();
+                let mut out = vec![0; size + 1];
+                let st = s
+                    .process(&alone, &mut out, liblzma::stream::Action::Finish)
+                    .expect("liblzma decodes the MicroLZMA stream");
+                assert_eq!(st, liblzma::stream::Status::StreamEnd);
+                assert_eq!(s.total_in() as usize, alone.len(), "lzma: trailing bytes");
+                out.truncate(s.total_out() as usize);
+                out
+            }
+            Algorithm::Deflate => {
+                let mut d = flate2::Decompress::new(false);
+                let mut out = vec![0; size + 1];
+                let st = d
+                    .decompress(stream, &mut out, flate2::FlushDecompress::Finish)
+                    .expect("raw inflate");
+                assert_eq!(st, flate2::Status::StreamEnd, "deflate: no final block");
+                assert_eq!(
+                    d.total_in() as usize,
+                    stream.len(),
+                    "deflate: trailing bytes"
+                );
+                out.truncate(d.total_out() as usize);
+                out
+            }
+            Algorithm::Zstd => {
+                // The kernel decodes with a workspace for the configured window only.
+                let mut d = zstd::bulk::Decompressor::new().unwrap();
+                d.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(zstd_window_log(
+                    pcluster,
+                )))
+                .unwrap();
+                d.decompress(stream, size + 1).expect("one zstd frame")
+            }
+        }
+    }
+
+    /// Every algorithm, pcluster size and kind of input: each pcluster holds a prefix, the
+    /// next call continues where the last stopped (the state carries over), and each
+    /// pcluster decodes to exactly its input.
+    #[test]
+    fn every_pcluster_decodes_to_its_input() {
+        for a in Algorithm::ALL {
+            let (lo, hi, default) = a.levels();
+            for pcluster in PCLUSTERS {
+                for (kind, data) in inputs() {
+                    for level in [default, lo.max(hi.min(default + 3))] {
+                        let c = Compression {
+                            algorithm: a,
+                            level,
+                        };
+                        let mut comp = Compressor::new(c, pcluster).unwrap();
+                        let mut dst = vec![0u8; pcluster as usize];
+                        let (mut pos, mut clusters, mut out_total) = (0, 0, 0);
+                        // A few pclusters per input keep the test short.
+                        while pos < data.len() && clusters < 4 {
+                            let (used, written) =
+                                comp.compress_fill(&data[pos..], &mut dst).unwrap();
+                            let what = format!("{a:?},{level} {pcluster} {kind} @{pos}");
+                            assert!(used > 0, "{what}: nothing consumed");
+                            assert!(written <= dst.len(), "{what}");
+                            let got = decode(a, pcluster, &dst[..written], used);
+                            assert!(got == data[pos..pos + used], "{what}: decodes differently");
+                            pos += used;
+                            clusters += 1;
+                            out_total += written;
+                        }
+                        if kind == "random" {
+                            // Incompressible data: no pcluster may claim to save much.
+                            assert!(out_total * 100 >= pos * 95, "{a:?} {pcluster}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The trial search for deflate and zstd fills pclusters about as well as the native
+    /// destSize compressors: within a few percent of the capacity on compressible data.
+    #[test]
+    fn trial_compressors_fill_the_pcluster() {
+        let data = compressible(2 << 20);
+        for a in [Algorithm::Deflate, Algorithm::Zstd] {
+            for pcluster in PCLUSTERS {
+                let c = Compression {
+                    algorithm: a,
+                    level: a.levels().2,
+                };
+                let mut comp = Compressor::new(c, pcluster).unwrap();
+                let mut dst = vec![0u8; pcluster as usize];
+                let mut pos = 0;
+                for _ in 0..3 {
+                    let (used, written) = comp.compress_fill(&data[pos..], &mut dst).unwrap();
+                    eprintln!("{a:?} {pcluster}: {used} -> {written}");
+                    assert!(
+                        written * 100 >= dst.len() * 97,
+                        "{a:?} {pcluster}: {written}"
+                    );
+                    pos += used;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_input_writes_nothing() {
+        for a in Algorithm::ALL {
+            let c = Compression {
+                algorithm: a,
+                level: a.levels().2,
+            };
+            let mut comp = Compressor::new(c, 4096).unwrap();
+            assert_eq!(comp.compress_fill(&[], &mut [0; 4096]).unwrap(), (0, 0));
+        }
+    }
+
+    #[test]
+    fn bad_pcluster_sizes_and_levels_are_refused() {
+        let c = Compression::default();
+        for size in [0, 2048, 4097, 2 << 20] {
+            assert!(matches!(
+                Compressor::new(c, size),
+                Err(ErofsError::BadOption(_))
+            ));
+        }
+        let c = Compression {
+            algorithm: Algorithm::Lzma,
+            level: 10,
+        };
+        assert!(matches!(
+            Compressor::new(c, 4096),
+            Err(ErofsError::BadOption(_))
+        ));
+    }
+
+    #[test]
+    fn compressors_are_send() {
+        fn send<T: Send>() {}
+        send::<Compressor>();
+    }
+
+    /// The records laid out as erofs_fs.h's structs give them, written out by hand.
+    #[test]
+    fn compr_cfgs_layout() {
+        assert_eq!(
+            [
+                Algorithm::Lz4,
+                Algorithm::Lz4hc,
+                Algorithm::Lzma,
+                Algorithm::Deflate,
+                Algorithm::Zstd
+            ]
+            .map(on_disk_id),
+            [0, 0, 1, 2, 3]
+        );
+        let cfgs = compr_cfgs(
+            &[
+                Algorithm::Zstd,
+                Algorithm::Lzma,
+                Algorithm::Lz4hc,
+                Algorithm::Lz4,
+            ],
+            65536,
+        );
+        let mut want = vec![14, 0, 0xff, 0xff, 16, 0];
+        want.extend([0; 10]);
+        // lzma: 256 KiB dictionary (four pclusters), format 0.
+        want.extend([14, 0, 0x00, 0x00, 0x04, 0x00, 0, 0]);
+        want.extend([0; 8]);
+        // zstd: format 0, window 512 KiB = 2^19, stored as 19 - 10.
+        want.extend([6, 0, 0, 9, 0, 0, 0, 0]);
+        assert_eq!(cfgs, want);
+
+        let cfgs = compr_cfgs(&[Algorithm::Deflate], 4096);
+        assert_eq!(cfgs, [6, 0, 15, 0, 0, 0, 0, 0]);
+        // Small pclusters: lzma's dictionary stays at 32 KiB, zstd's window is 32 KiB.
+        let cfgs = compr_cfgs(&[Algorithm::Lzma, Algorithm::Zstd], 4096);
+        assert_eq!(&cfgs[2..6], &(32u32 * 1024).to_le_bytes());
+        assert_eq!(cfgs[16..], [6, 0, 0, 5, 0, 0, 0, 0]);
+        // The largest pcluster: zstd's window is capped at 1 MiB (stored 10).
+        assert_eq!(compr_cfgs(&[Algorithm::Zstd], 1 << 20)[3], 10);
     }
 }
