@@ -363,7 +363,8 @@ fn options(compression: Option<&str>, pcluster: u32) -> Options {
     }
 }
 
-/// Write the sample tree, mount and compare it; extract it with fsck.erofs when `fsck`.
+/// Write the sample tree, mount and compare it; read it with dump.erofs and extract it with
+/// fsck.erofs when `fsck`.
 fn round_trip(compression: Option<&str>, pcluster: u32, fsck: bool) {
     if !can_mount() {
         return;
@@ -402,7 +403,8 @@ fn round_trip(compression: Option<&str>, pcluster: u32, fsck: bool) {
             },
         );
     }
-    if tool("dump.erofs") {
+    // Debian's erofs-utils 1.5 reads lz4 and lz4hc images only.
+    if fsck && tool("dump.erofs") {
         let o = Command::new("dump.erofs").arg(&img).output().unwrap();
         let text = String::from_utf8_lossy(&o.stdout);
         assert!(o.status.success(), "dump.erofs: {text}");
@@ -460,6 +462,26 @@ fn lz4hc_big_pcluster_round_trip() {
 #[test]
 fn lz4_64k_pcluster_round_trip() {
     round_trip(Some("lz4"), 65536, true);
+}
+
+#[test]
+fn lzma_round_trip() {
+    round_trip(Some("lzma,6"), 65536, false);
+}
+
+#[test]
+fn lzma_4k_round_trip() {
+    round_trip(Some("lzma,9"), 4096, false);
+}
+
+#[test]
+fn deflate_round_trip() {
+    round_trip(Some("deflate,9"), 16384, false);
+}
+
+#[test]
+fn zstd_round_trip() {
+    round_trip(Some("zstd,15"), 65536, false);
 }
 
 /// Two writes of the same tree (different thread counts, content-derived UUID) are identical.

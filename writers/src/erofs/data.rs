@@ -10,6 +10,7 @@
 //! stored uncompressed (FLAT) instead; since a segment never takes more blocks than its raw
 //! input, one segment that saves a block settles the file as compressed.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +19,7 @@ use std::sync::{mpsc, Arc};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::compress::{Algorithm, Compression};
+use super::compress::{Compression, Compressor};
 use super::error::ErofsError;
 use super::superblock::BLOCK;
 use crate::error::IoError;
@@ -185,58 +186,30 @@ fn find_duplicates(
     Ok((canon, duplicates))
 }
 
-/// The fixed-output compressor of one job.
-struct Zip {
+thread_local! {
+    /// Each worker's compressor, kept across jobs: an lzma or zstd encoder's tables cost more
+    /// to set up than a small file takes to compress.
+    static COMPRESSOR: RefCell<Option<(Compression, u32, Compressor)>> = const { RefCell::new(None) };
+}
+
+/// Run `f` with this thread's compressor for `c` and `pcluster_size`.
+fn with_compressor<R>(
     c: Compression,
-}
-
-impl Zip {
-    fn new(c: Compression, _pcluster_size: u32) -> Result<Zip, ErofsError> {
-        match c.algorithm {
-            Algorithm::Lz4 | Algorithm::Lz4hc => Ok(Zip { c }),
-            a => Err(ErofsError::BadOption(format!(
-                "{} is not supported yet",
-                a.name()
-            ))),
+    pcluster_size: u32,
+    f: impl FnOnce(&mut Compressor) -> Result<R, ErofsError>,
+) -> Result<R, ErofsError> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        match &mut *slot {
+            Some((sc, sp, z)) if *sc == c && *sp == pcluster_size => f(z),
+            _ => {
+                let mut z = Compressor::new(c, pcluster_size)?;
+                let r = f(&mut z);
+                *slot = Some((c, pcluster_size, z));
+                r
+            }
         }
-    }
-
-    /// Compress a prefix of `src` into at most `dst.len()` bytes: (consumed, written).
-    fn compress_fill(&mut self, src: &[u8], dst: &mut [u8]) -> Result<(usize, usize), ErofsError> {
-        let err = |e: lzzzz::Error| ErofsError::Compress {
-            algorithm: self.c.algorithm.name(),
-            msg: e.to_string(),
-        };
-        match self.c.algorithm {
-            Algorithm::Lz4hc => lzzzz::lz4_hc::compress_fill(src, dst, self.c.level).map_err(err),
-            _ => lzzzz::lz4::compress_fill(src, dst).map_err(err),
-        }
-    }
-}
-
-/// The superblock's compression configuration records for `a` (each: le16 size + payload).
-pub fn compr_cfgs(a: Algorithm, pcluster_size: u32) -> Vec<u8> {
-    match a {
-        Algorithm::Lz4 | Algorithm::Lz4hc => {
-            // z_erofs_lz4_cfgs: max_distance (0: default), max_pclusterblks, reserved.
-            let mut r = 14u16.to_le_bytes().to_vec();
-            r.extend_from_slice(&0u16.to_le_bytes());
-            r.extend_from_slice(&((pcluster_size / BLOCK as u32) as u16).to_le_bytes());
-            r.extend_from_slice(&[0; 10]);
-            r
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// The on-disk algorithm id (`Z_EROFS_COMPRESSION_*`).
-pub fn on_disk_id(a: Algorithm) -> u8 {
-    match a {
-        Algorithm::Lz4 | Algorithm::Lz4hc => 0,
-        Algorithm::Lzma => 1,
-        Algorithm::Deflate => 2,
-        Algorithm::Zstd => 3,
-    }
+    })
 }
 
 /// One extent of a segment: its input length and the blocks it takes.
@@ -289,44 +262,46 @@ fn run_job(
         Some(c) if job.compress => c,
         _ => return Ok(SegOut { raw, packed: None }),
     };
-    let mut zip = Zip::new(compression, ctx.pcluster_size)?;
-    let mut dst = vec![0u8; ctx.pcluster_size as usize];
-    let mut extents = Vec::new();
-    let mut blocks = Vec::with_capacity(job.len / 2);
-    let mut p = 0;
-    while p < raw.len() {
-        if stop() {
-            return Err(ErofsError::Cancelled);
-        }
-        let r = raw.len() - p;
-        // A remainder of a block or less cannot save a block: stored as is.
-        if r > BS {
-            let take = r.min(MAX_EXTENT);
-            let (consumed, written) = zip.compress_fill(&raw[p..p + take], &mut dst)?;
-            let k = written.div_ceil(BS);
-            if written > 0 && consumed > k * BS {
-                // Right-aligned in its blocks: the kernel skips the leading zeros (0padding).
-                blocks.resize(blocks.len() + k * BS - written, 0);
-                blocks.extend_from_slice(&dst[..written]);
-                extents.push(Ext {
-                    len: consumed as u32,
-                    blocks: k as u32,
-                    plain: false,
-                });
-                p += consumed;
-                continue;
+    let (extents, blocks) = with_compressor(compression, ctx.pcluster_size, |zip| {
+        let mut dst = vec![0u8; ctx.pcluster_size as usize];
+        let mut extents = Vec::new();
+        let mut blocks = Vec::with_capacity(job.len / 2);
+        let mut p = 0;
+        while p < raw.len() {
+            if stop() {
+                return Err(ErofsError::Cancelled);
             }
+            let r = raw.len() - p;
+            // A remainder of a block or less cannot save a block: stored as is.
+            if r > BS {
+                let take = r.min(MAX_EXTENT);
+                let (consumed, written) = zip.compress_fill(&raw[p..p + take], &mut dst)?;
+                let k = written.div_ceil(BS);
+                if written > 0 && consumed > k * BS {
+                    // Right-aligned in its blocks: the kernel skips the leading zeros (0padding).
+                    blocks.resize(blocks.len() + k * BS - written, 0);
+                    blocks.extend_from_slice(&dst[..written]);
+                    extents.push(Ext {
+                        len: consumed as u32,
+                        blocks: k as u32,
+                        plain: false,
+                    });
+                    p += consumed;
+                    continue;
+                }
+            }
+            let n = r.min(BS);
+            blocks.extend_from_slice(&raw[p..p + n]);
+            blocks.resize(blocks.len().div_ceil(BS) * BS, 0);
+            extents.push(Ext {
+                len: n as u32,
+                blocks: 1,
+                plain: true,
+            });
+            p += n;
         }
-        let n = r.min(BS);
-        blocks.extend_from_slice(&raw[p..p + n]);
-        blocks.resize(blocks.len().div_ceil(BS) * BS, 0);
-        extents.push(Ext {
-            len: n as u32,
-            blocks: 1,
-            plain: true,
-        });
-        p += n;
-    }
+        Ok((extents, blocks))
+    })?;
     let packed = (blocks.len() < raw.len().div_ceil(BS) * BS).then_some(Packed { extents, blocks });
     Ok(SegOut { raw, packed })
 }

@@ -379,8 +379,8 @@ pub fn write_cancellable<W: Write + Seek>(
         let lz4 = matches!(c.algorithm, Algorithm::Lz4 | Algorithm::Lz4hc);
         if !lz4 || opts.pcluster_size as u64 > BLOCK {
             incompat |= superblock::INCOMPAT_COMPR_CFGS;
-            cfgs = data::compr_cfgs(c.algorithm, opts.pcluster_size);
-            u1 = 1 << data::on_disk_id(c.algorithm);
+            cfgs = compress::compr_cfgs(&[c.algorithm], opts.pcluster_size);
+            u1 = 1 << compress::on_disk_id(c.algorithm);
         }
     }
     let block0_used = (superblock::OFFSET + superblock::SIZE + cfgs.len()) as u64;
@@ -493,7 +493,7 @@ pub fn write_cancellable<W: Write + Seek>(
     // The inodes themselves.
     let algorithm = opts
         .compression
-        .map_or(0, |c| data::on_disk_id(c.algorithm));
+        .map_or(0, |c| compress::on_disk_id(c.algorithm));
     let big = opts.pcluster_size as u64 > BLOCK;
     for (k, i) in inos.iter().enumerate() {
         let mut node = Inode {
