@@ -33,6 +33,9 @@ PKGS=(
   policycoreutils selinux-utils libselinux1
   # Secure Boot tests (boot-test --secure-boot; OVMF's secboot build is in ovmf): sbverify
   sbsigntool
+  # EROFS (step 13): mkfs.erofs is the benchmark peer; fsck.erofs --extract and dump.erofs are
+  # the writer's oracles beside the kernel's own erofs mount
+  erofs-utils
 )
 # Packages the fixture repositories need (step 2), when that script exists.
 if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then

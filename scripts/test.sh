@@ -139,8 +139,8 @@ fixtures() {
 # builds) one after another, and the rest of the suite, which starts with build_dracut,
 # build_iso and build_repro (alphabetical). A boot's TCG threads leave room for the other lane.
 # The interrupt harness compares the host's binfmt_misc entries before and after, so every
-# build for a foreign arch (build_aarch64, selinux_image) stays in this lane with it.
-BOOT_TESTS="build_aarch64 build_interrupt build_media secure_boot selinux_image"
+# build for a foreign arch (build_aarch64, build_erofs, selinux_image) stays in this lane with it.
+BOOT_TESTS="build_aarch64 build_erofs build_interrupt build_media secure_boot selinux_image"
 
 test_group() { # name, log, cargo test arguments...
   local name=$1 log=$2; shift 2

@@ -8,6 +8,7 @@
 //! |             | `fetch_packages`   | `Resolution`                 | `VerifiedPackages`          |
 //! |             | `install_root`     | `VerifiedPackages`           | `InstalledRoot`             |
 //! |             | or `reuse_root`    | an image (`--fs-image`, ...) | `InstalledRoot`             |
+//! |             | (EROFS root image) | the root's kernel config     | the algorithm it reads      |
 //! | `configure` | `configure_root`   | `InstalledRoot`              | `ConfiguredRoot`            |
 //! | `finalize`  | `boot_assets`      | the configured root          | `BootAssets`                |
 //! | `package`   | `finish_root`      | `InstalledRoot`              | run-specific files reset    |
@@ -100,6 +101,7 @@ impl BuildError {
             BuildError::Boot(crate::boot::BootError::NoKernel)
             | BuildError::Boot(crate::boot::BootError::NoDracutLive(_))
             | BuildError::Boot(crate::boot::BootError::Missing { .. }) => 1,
+            BuildError::Media(crate::media::MediaError::ErofsKernel(_)) => 1,
             BuildError::Configure(crate::configure::ConfigureError::Label(
                 crate::configure::selinux_label::LabelError::Io(_),
             )) => 2,
@@ -129,6 +131,8 @@ pub struct Creator<'a> {
     work_owner: crate::stale::OwnedDir,
     /// Compresses the root's blocks on idle cores from install until the root image is written.
     precompress: Option<Precompressor>,
+    /// An EROFS root image's compression, settled against the target's kernel after install.
+    erofs_compression: Option<crate::media::ErofsCompression>,
     /// Keeps binfmt set up for a foreign arch; dropped (undone) with the creator.
     _binfmt: Option<crate::emulation::BinfmtGuard>,
 }
@@ -219,6 +223,7 @@ impl<'a> Creator<'a> {
             report,
             work_owner,
             precompress: None,
+            erofs_compression: None,
             _binfmt: binfmt,
         })
     }
@@ -252,23 +257,35 @@ impl<'a> Creator<'a> {
         Ok(())
     }
 
-    /// Resolve, fetch and verify, install; or copy the reused image's root out.
+    /// Resolve, fetch and verify, install; or copy the reused image's root out. Then an EROFS
+    /// root image's compression is settled against the root's kernel, so that one it cannot
+    /// read fails the build now rather than at boot.
     fn install(&mut self) -> Result<InstalledRoot, BuildError> {
-        if let Some(image) = &self.build.settings.reuse {
-            return reuse_root(&self.build, image);
+        let installed = match &self.build.settings.reuse {
+            Some(image) => reuse_root(&self.build, image)?,
+            None => {
+                let resolution = resolve(&self.build)?;
+                self.report.warnings.extend(resolution.warnings.clone());
+                let packages = fetch_packages(&self.build, &resolution)?;
+                if self.writes_root_image()
+                    && self.build.settings.rootfs_type == crate::media::RootfsType::Squashfs
+                {
+                    let squashfs = &self.build.settings.squashfs;
+                    self.precompress = live::start_precompress(&self.build.root, squashfs);
+                }
+                let installed = install_root(&self.build, &resolution, packages)?;
+                self.report.packages = installed.packages.clone();
+                self.report
+                    .warnings
+                    .extend(installed.warnings.iter().cloned());
+                installed
+            }
+        };
+        let settings = &self.build.settings;
+        if self.writes_root_image() && settings.rootfs_type.is_erofs() {
+            self.erofs_compression =
+                live::erofs_compression_for(&self.build.root, settings.erofs.compression)?;
         }
-        let resolution = resolve(&self.build)?;
-        self.report.warnings.extend(resolution.warnings.clone());
-        let packages = fetch_packages(&self.build, &resolution)?;
-        if self.writes_root_image() && !self.build.settings.ext4_in_squashfs {
-            let squashfs = &self.build.settings.squashfs;
-            self.precompress = live::start_precompress(&self.build.root, squashfs);
-        }
-        let installed = install_root(&self.build, &resolution, packages)?;
-        self.report.packages = installed.packages.clone();
-        self.report
-            .warnings
-            .extend(installed.warnings.iter().cloned());
         Ok(installed)
     }
 
@@ -301,7 +318,17 @@ impl<'a> Creator<'a> {
             &self.build.settings.resultdir,
             self.build.settings.nocleanup,
         )?;
-        let built = write_root_image(&self.build, boot, self.writes_root_image(), block_cache)?;
+        let erofs = live::ErofsRoot {
+            compression: self.erofs_compression,
+            ..self.build.settings.erofs
+        };
+        let built = write_root_image(
+            &self.build,
+            boot,
+            self.writes_root_image(),
+            block_cache,
+            erofs,
+        )?;
         let made = make_outputs(&built, &self.outputs, &staging)?;
         let ks_name = stage_kickstart(&self.build.settings, &staging);
         // The commit point: past it the results are renamed into place, not interrupted.
@@ -551,7 +578,7 @@ fn boot_assets(build: &Build<'_>) -> Result<BootAssets, BuildError> {
         syslinux: settings.syslinux,
         templates: settings.templates.clone(),
         timeout: settings.timeout,
-        squashfs_only: !settings.ext4_in_squashfs,
+        rootfs_type: settings.rootfs_type,
         source_date_epoch: settings.source_date_epoch,
         dracut: settings.dracut.clone(),
     };
@@ -617,12 +644,14 @@ fn label_root(build: &Build<'_>) -> Result<Vec<String>, BuildError> {
 }
 
 /// Step: the root image `LiveOS/squashfs.img` in the media tree, when an output is made from it
-/// (`needed`), with the precompressor's blocks; returns what the outputs are made from.
+/// (`needed`), with the precompressor's blocks (squashfs) or the settled `erofs` settings;
+/// returns what the outputs are made from.
 fn write_root_image<'b>(
     build: &'b Build<'_>,
     boot: &'b BootAssets,
     needed: bool,
     block_cache: Option<Arc<BlockCache>>,
+    erofs: live::ErofsRoot,
 ) -> Result<Built<'b>, BuildError> {
     let settings = &build.settings;
     if needed {
@@ -631,7 +660,8 @@ fn write_root_image<'b>(
                 block_cache,
                 ..settings.squashfs.clone()
             },
-            ext4_in_squashfs: settings.ext4_in_squashfs,
+            rootfs_type: settings.rootfs_type,
+            erofs,
             rootfs_size_mb: settings.rootfs_size_mb,
             label: settings.label.clone(),
             source_date_epoch: settings.source_date_epoch,

@@ -30,8 +30,58 @@ pub mod layout {
     pub const ISOLINUX_DIR: &str = "isolinux";
     /// The EFI boot directory.
     pub const EFI_DIR: &str = "EFI/BOOT";
-    /// The squashfs root image.
+    /// The root image, squashfs or EROFS (lorax and dracut keep the name for every type).
     pub const SQUASHFS: &str = "LiveOS/squashfs.img";
+}
+
+/// What the live root image `LiveOS/squashfs.img` is: livemedia-creator's `--rootfs-type`
+/// names and layouts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RootfsType {
+    /// squashfs of the root (Fedora's layout before 42).
+    #[default]
+    Squashfs,
+    /// squashfs holding the ext4 image `LiveOS/rootfs.img` (livecd-creator's classic layout).
+    SquashfsExt4,
+    /// EROFS of the root (Fedora 42 on; dmsquash-live mounts it from dracut 103 on).
+    Erofs,
+    /// EROFS holding the ext4 image `LiveOS/rootfs.img`.
+    ErofsExt4,
+}
+
+impl RootfsType {
+    /// Every type, as `--rootfs-type` takes them.
+    pub const ALL: [RootfsType; 4] = [
+        RootfsType::Squashfs,
+        RootfsType::SquashfsExt4,
+        RootfsType::Erofs,
+        RootfsType::ErofsExt4,
+    ];
+
+    /// lorax's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            RootfsType::Squashfs => "squashfs",
+            RootfsType::SquashfsExt4 => "squashfs-ext4",
+            RootfsType::Erofs => "erofs",
+            RootfsType::ErofsExt4 => "erofs-ext4",
+        }
+    }
+
+    /// The type called `name`.
+    pub fn parse(name: &str) -> Option<RootfsType> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The image is EROFS (else squashfs).
+    pub fn is_erofs(self) -> bool {
+        matches!(self, RootfsType::Erofs | RootfsType::ErofsExt4)
+    }
+
+    /// The image holds an ext4 `LiveOS/rootfs.img` rather than the root's tree.
+    pub fn ext4_inside(self) -> bool {
+        matches!(self, RootfsType::SquashfsExt4 | RootfsType::ErofsExt4)
+    }
 }
 
 /// Options for [`prepare`].
@@ -51,9 +101,10 @@ pub struct BootOptions {
     pub templates: Option<PathBuf>,
     /// Menu timeout in seconds (`bootloader --timeout`).
     pub timeout: u32,
-    /// The squashfs holds the root directly (no LiveOS/rootfs.img): dmsquash-live then needs
-    /// an overlayfs overlay (`rd.live.overlay.overlayfs=1`), as Fedora's squashfs-only media.
-    pub squashfs_only: bool,
+    /// What the root image is. One that holds the root directly (no LiveOS/rootfs.img) needs
+    /// an overlayfs overlay (`rd.live.overlay.overlayfs=1`), as Fedora's squashfs-only media;
+    /// an EROFS one needs a dracut that mounts EROFS ([`ErofsHook`]).
+    pub rootfs_type: RootfsType,
     /// `SOURCE_DATE_EPOCH`: dracut runs with `--reproducible` (sorted cpio, clamped dates).
     pub source_date_epoch: Option<i64>,
     /// What dracut is told besides kiln's fixed arguments (`--dracut-arg`, `--dracut-conf`).
@@ -250,18 +301,19 @@ enum InitrdCodec {
 
 /// zstd when the kernel's config (beside it in the root) says it unpacks zstd initramfs
 /// images, else gzip, which every kernel does.
+/// The build configuration of the root's kernel `kver` (`/boot/config-KVER`, or Fedora's
+/// `/usr/lib/modules/KVER/config`), when the root has it.
+pub fn kernel_config(root: &Path, kver: &str) -> Option<String> {
+    [
+        format!("boot/config-{kver}"),
+        format!("usr/lib/modules/{kver}/config"),
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(rj(root, p)).ok())
+}
+
 fn initrd_codec(root: &Path, kver: &str) -> InitrdCodec {
-    let cfg = ["boot", "usr/lib/modules"]
-        .iter()
-        .map(|d| {
-            if *d == "boot" {
-                rj(root, format!("boot/config-{kver}"))
-            } else {
-                rj(root, format!("usr/lib/modules/{kver}/config"))
-            }
-        })
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default();
+    let cfg = kernel_config(root, kver).unwrap_or_default();
     if cfg.lines().any(|l| l.trim() == "CONFIG_RD_ZSTD=y") {
         InitrdCodec::Zstd
     } else {
@@ -312,7 +364,86 @@ pub fn make_initramfs(
         native_compress,
         None,
         &DracutArgs::Default,
+        false,
     )
+}
+
+/// kiln's dracut module for EROFS live roots (`templates/erofs-live`), named as dracut's
+/// `--add` takes it.
+pub const EROFS_MODULE: &str = "kiln-erofs-live";
+
+/// The module's files: kiln's own text.
+const EROFS_MODULE_FILES: [(&str, &str); 2] = [
+    (
+        "module-setup.sh",
+        include_str!("templates/erofs-live/module-setup.sh"),
+    ),
+    (
+        "kiln-erofs-live-root.sh",
+        include_str!("templates/erofs-live/kiln-erofs-live-root.sh"),
+    ),
+];
+
+/// The root's dmsquash-live module directory (`.../modules.d/NNdmsquash-live`).
+fn live_module_dir(root: &Path) -> Option<PathBuf> {
+    ["usr/lib/dracut/modules.d", "lib/dracut/modules.d"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(rj(root, d)).ok())
+        .flat_map(|rd| rd.flatten())
+        .find(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.len() > 2 && &n[2..] == "dmsquash-live"
+        })
+        .map(|e| e.path())
+}
+
+/// Whether the root's dracut mounts an EROFS live root itself: its dmsquash-live scripts
+/// handle `erofs` (dracut 103 and later). Read from the scripts rather than the version, so
+/// that a distribution's backport counts.
+pub fn dracut_mounts_erofs(root: &Path) -> bool {
+    let Some(dir) = live_module_dir(root) else {
+        return false;
+    };
+    std::fs::read_dir(&dir)
+        .into_iter()
+        .flat_map(|rd| rd.flatten())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".sh"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .any(|text| text.contains("erofs"))
+}
+
+/// kiln's module in the root's `modules.d` for one dracut run; removed when dropped, so the
+/// root (and its image) never keeps it.
+struct ErofsModule(PathBuf);
+
+impl ErofsModule {
+    fn install(root: &Path) -> Result<ErofsModule, BootError> {
+        let live = live_module_dir(root).ok_or_else(|| {
+            BootError::NoDracutLive("dracut's dmsquash-live module is not in the root".into())
+        })?;
+        let modules_d = live.parent().unwrap_or(root);
+        // After dmsquash-live (90), whose script it renames.
+        let dir = modules_d.join(format!("91{EROFS_MODULE}"));
+        let module = ErofsModule(dir);
+        for (name, text) in EROFS_MODULE_FILES {
+            let path = module.0.join(name);
+            crate::fsutil::write_atomic(
+                &path,
+                text.as_bytes(),
+                crate::fsutil::NewFile::root(0o755),
+            )
+            .map_err(IoError::at("write", &path))?;
+        }
+        Ok(module)
+    }
+}
+
+impl Drop for ErofsModule {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            tracing::warn!("cannot remove `{}`: {e}", self.0.display());
+        }
+    }
 }
 
 /// dracut's compression options: with one of them among the user's arguments, dracut
@@ -348,6 +479,8 @@ fn user_compression(dracut: &DracutArgs) -> Result<bool, BootError> {
 /// [`make_initramfs`]; with `source_date_epoch`, dracut runs with `--reproducible` and the
 /// epoch in its environment; `dracut` replaces kiln's default arguments. When the user's
 /// arguments or file choose a compressor, dracut compresses and `native_compress` is ignored.
+/// With `erofs_module`, kiln's [`EROFS_MODULE`] is added for the run (for a root whose dracut
+/// does not mount EROFS live roots, [`dracut_mounts_erofs`]).
 pub fn make_initramfs_with(
     root: &Path,
     kver: &str,
@@ -355,6 +488,7 @@ pub fn make_initramfs_with(
     native_compress: bool,
     source_date_epoch: Option<i64>,
     dracut: &DracutArgs,
+    erofs_module: bool,
 ) -> Result<PathBuf, BootError> {
     let dracut_bin = first_in_root(
         root,
@@ -411,6 +545,13 @@ pub fn make_initramfs_with(
     if source_date_epoch.is_some() {
         argv.push("--reproducible".into());
     }
+    let module = match erofs_module {
+        true => {
+            argv.extend(["--add".to_string(), EROFS_MODULE.to_string()]);
+            Some(ErofsModule::install(root)?)
+        }
+        false => None,
+    };
     argv.extend(
         ["--force", "--kver", kver, out_in_root]
             .iter()
@@ -421,6 +562,7 @@ pub fn make_initramfs_with(
     if matches!(dracut, DracutArgs::Conf(_)) {
         let _ = std::fs::remove_file(crate::fsutil::in_root(root, conf_in_root, false));
     }
+    drop(module);
     ran?;
     let host = rj(root, out_in_root.trim_start_matches('/'));
     if !host.is_file() {
@@ -524,10 +666,19 @@ pub fn prepare(
         kernel_version: kernel.version.clone(),
         ..BootAssets::default()
     };
+    // dracut before 103 cannot mount an EROFS root image: kiln's module does, always through
+    // an overlayfs overlay (no device-mapper snapshot of erofs-ext4's rootfs.img).
+    let erofs_module = opts.rootfs_type.is_erofs() && !dracut_mounts_erofs(root);
+    if erofs_module {
+        tracing::info!(
+            "the root's dracut does not mount EROFS live roots (dracut 103 does): adding kiln's \
+             `{EROFS_MODULE}` module to the initramfs"
+        );
+    }
     let cmdline = format!(
         "root=live:CDLABEL={} rd.live.image{}{}",
         opts.label,
-        if opts.squashfs_only {
+        if !opts.rootfs_type.ext4_inside() || erofs_module {
             " rd.live.overlay.overlayfs=1"
         } else {
             ""
@@ -592,6 +743,7 @@ pub fn prepare(
         true,
         opts.source_date_epoch,
         &opts.dracut,
+        erofs_module,
     )?;
     copy(&initrd, &iso.join(layout::INITRD))?;
     let _ = std::fs::remove_file(&initrd);
@@ -923,6 +1075,46 @@ fn signed_chain(root: &Path, suffix: &str) -> Option<SignedChain> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether the root's dracut mounts EROFS comes from its dmsquash-live scripts: dracut
+    /// 059's mounts `-t squashfs` only; 103's names erofs.
+    #[test]
+    fn dracut_erofs_support_is_read_from_dmsquash_live() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(!dracut_mounts_erofs(d.path()));
+        let live = d.path().join("usr/lib/dracut/modules.d/90dmsquash-live");
+        std::fs::create_dir_all(&live).unwrap();
+        let script = live.join("dmsquash-live-root.sh");
+        std::fs::write(
+            &script,
+            "mount -n -t squashfs -o ro \"$SQUASHED_LOOPDEV\" /run/initramfs/squashfs\n",
+        )
+        .unwrap();
+        assert!(!dracut_mounts_erofs(d.path()));
+        std::fs::write(
+            &script,
+            "case $fstype in squashfs|erofs) mount -n -t \"$fstype\" ...;; esac\n",
+        )
+        .unwrap();
+        assert!(dracut_mounts_erofs(d.path()));
+    }
+
+    /// kiln's module is in the root only while dracut runs: written next to dmsquash-live,
+    /// gone when the guard drops.
+    #[test]
+    fn erofs_module_is_removed_after_the_run() {
+        let d = tempfile::tempdir().unwrap();
+        let modules = d.path().join("usr/lib/dracut/modules.d");
+        std::fs::create_dir_all(modules.join("90dmsquash-live")).unwrap();
+        let module = ErofsModule::install(d.path()).unwrap();
+        let dir = modules.join("91kiln-erofs-live");
+        let setup = std::fs::read_to_string(dir.join("module-setup.sh")).unwrap();
+        assert!(setup.contains("instmods erofs"));
+        assert!(dir.join("kiln-erofs-live-root.sh").is_file());
+        drop(module);
+        assert!(!dir.exists());
+        assert!(modules.join("90dmsquash-live").is_dir());
+    }
 
     #[test]
     fn newest_kernel_wins() {

@@ -656,9 +656,23 @@ pub struct BuildArgs {
     /// Extra kernel arguments for the boot entries.
     #[arg(long = "kernel-args", value_name = "ARGS")]
     pub kernel_args: Option<String>,
-    /// LiveOS/squashfs.img holds an ext4 LiveOS/rootfs.img (livecd-creator's classic layout).
-    #[arg(long)]
+    /// What LiveOS/squashfs.img is, as livemedia-creator's --rootfs-type: `squashfs` (of the
+    /// root), `squashfs-ext4` (holding an ext4 LiveOS/rootfs.img), `erofs`, `erofs-ext4`.
+    #[arg(long, value_name = "TYPE", default_value = "squashfs",
+          value_parser = ["squashfs", "squashfs-ext4", "erofs", "erofs-ext4"])]
+    pub rootfs_type: String,
+    /// The same as --rootfs-type squashfs-ext4 (livecd-creator's classic layout).
+    #[arg(long, conflicts_with = "rootfs_type")]
     pub ext4_in_squashfs: bool,
+    /// EROFS root image compression, mkfs.erofs `-z` style: lz4, lz4hc, lzma, deflate, zstd,
+    /// with an optional level (`lz4hc,12`). Default: lzma when the target's kernel reads it
+    /// (CONFIG_EROFS_FS_ZIP_LZMA), else lz4hc; one it cannot read fails the build.
+    #[arg(long, value_name = "ALG[,LEVEL]")]
+    pub erofs_compression: Option<String>,
+    /// EROFS physical cluster size (mkfs.erofs `-C`): the most compressed bytes one extent
+    /// takes, a multiple of 4096 (`64K`, `1M`).
+    #[arg(long, value_name = "SIZE", default_value = "4K")]
+    pub erofs_pcluster: String,
     /// ISOLINUX for BIOS instead of GRUB.
     #[arg(long)]
     pub syslinux: bool,

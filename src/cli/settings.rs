@@ -179,7 +179,8 @@ pub(super) fn build(a: &BuildArgs, color: bool) -> Result<Build, i32> {
         title: a.title.clone().unwrap_or_else(|| product.clone()),
         product,
         squashfs,
-        ext4_in_squashfs: a.ext4_in_squashfs,
+        rootfs_type: rootfs_type(a),
+        erofs: erofs_root(a).map_err(bad_input)?,
         rootfs_size_mb: from_ks.rootfs_size_mb,
         syslinux: a.syslinux,
         templates: a.templates.clone(),
@@ -270,6 +271,37 @@ fn default_label(ks: &str) -> String {
     let mut label = format!("livecd-{clean}");
     label.truncate(32);
     label
+}
+
+/// `--rootfs-type`, with `--ext4-in-squashfs` its `squashfs-ext4`.
+fn rootfs_type(a: &BuildArgs) -> media::RootfsType {
+    if a.ext4_in_squashfs {
+        return media::RootfsType::SquashfsExt4;
+    }
+    // clap checked the name.
+    media::RootfsType::parse(&a.rootfs_type).unwrap_or_default()
+}
+
+/// `--erofs-compression` and `--erofs-pcluster`.
+fn erofs_root(a: &BuildArgs) -> Result<media::live::ErofsRoot, String> {
+    let compression = a
+        .erofs_compression
+        .as_deref()
+        .map(media::ErofsCompression::parse)
+        .transpose()
+        .map_err(|e| format!("--erofs-compression: {e}"))?;
+    let pcluster_size =
+        media::parse_size(&a.erofs_pcluster).map_err(|e| format!("--erofs-pcluster: {e}"))?;
+    if pcluster_size == 0 || pcluster_size % 4096 != 0 {
+        return Err(format!(
+            "--erofs-pcluster: {} is not a multiple of the 4096-byte block",
+            a.erofs_pcluster
+        ));
+    }
+    Ok(media::live::ErofsRoot {
+        compression,
+        pcluster_size,
+    })
 }
 
 /// The root image's squashfs options: `--compression`, `--compress-arg`, and the build's

@@ -76,8 +76,12 @@ pub struct BuildSettings {
     pub product: String,
     /// squashfs codec options.
     pub squashfs: crate::media::SquashfsOptions,
-    /// LiveOS/squashfs.img holds LiveOS/rootfs.img (ext4), livecd-creator's classic layout.
-    pub ext4_in_squashfs: bool,
+    /// What LiveOS/squashfs.img is (`--rootfs-type`): squashfs or EROFS, of the root or of an
+    /// ext4 LiveOS/rootfs.img (livecd-creator's classic layout).
+    pub rootfs_type: crate::media::RootfsType,
+    /// The EROFS root image's settings (`--erofs-compression`, `--erofs-pcluster`); its
+    /// compression `None` until the install: then the target kernel's best.
+    pub erofs: crate::media::live::ErofsRoot,
     /// ext4 image size in MiB (`part / --size`).
     pub rootfs_size_mb: u64,
     /// ISOLINUX for BIOS instead of GRUB.
@@ -168,6 +172,7 @@ pub(super) fn selected_outputs(settings: &BuildSettings) -> Vec<Box<dyn Output>>
     if settings.image_only || settings.keep_image {
         outputs.push(Box::new(live::RootImageFile {
             move_out: settings.image_only,
+            rootfs_type: settings.rootfs_type,
         }));
     }
     if settings.image_only {

@@ -1,5 +1,7 @@
-//! The live media: the root as `LiveOS/squashfs.img` ([`RootImage`], optionally holding an ext4
-//! `LiveOS/rootfs.img`, livecd-creator's classic layout), with the precompressor that compresses
+//! The live media: the root as `LiveOS/squashfs.img` ([`RootImage`]: squashfs or EROFS, either
+//! optionally holding an ext4 `LiveOS/rootfs.img`, livecd-creator's classic layout; lorax's
+//! `--rootfs-type`), with the EROFS algorithm the target's kernel reads
+//! ([`erofs_compression_for`]) and the precompressor that compresses
 //! its blocks while the root is still being built; and two outputs made from it: the image
 //! itself ([`RootImageFile`], `--image-only`/`--keep-image`) and the hybrid ISO ([`LiveIso`]:
 //! the EFI system partition image, El Torito BIOS + UEFI entries, MBR + GPT and an implanted
@@ -14,17 +16,22 @@ use kiln_writers::squashfs::{BlockCache, Precompressor};
 use kiln_writers::tree::{FsTree, ScanOptions};
 
 use super::output::{Artifact, Built, Output};
-use super::{or_interrupted, squashfs_cancel, CancelWriter, MediaError, SquashfsOptions};
+use super::{
+    or_interrupted, squashfs_cancel, CancelWriter, ErofsAlgorithm, ErofsCompression, MediaError,
+    RootfsType, SquashfsOptions,
+};
 use crate::boot::layout;
 use crate::error::IoError;
 
 /// How the root becomes the live root image `LiveOS/squashfs.img`.
 #[derive(Debug, Clone)]
 pub struct RootImage {
-    /// squashfs settings.
+    /// squashfs settings (its thread count also serves EROFS).
     pub squashfs: SquashfsOptions,
-    /// An ext4 image (`LiveOS/rootfs.img`) inside the squashfs, livecd-creator's classic layout.
-    pub ext4_in_squashfs: bool,
+    /// squashfs or EROFS, of the root or of an ext4 image (`LiveOS/rootfs.img`) of it.
+    pub rootfs_type: RootfsType,
+    /// EROFS settings, the compression already settled ([`erofs_compression_for`]).
+    pub erofs: ErofsRoot,
     /// The ext4 image's size (MiB).
     pub rootfs_size_mb: u64,
     /// The volume label (seeds the ext4 UUID of reproducible builds).
@@ -33,11 +40,33 @@ pub struct RootImage {
     pub source_date_epoch: Option<i64>,
 }
 
+/// The EROFS root image's settings (`--erofs-compression`, `--erofs-pcluster`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErofsRoot {
+    /// The algorithm and level; `None`: uncompressed. Before [`erofs_compression_for`] settles
+    /// it against the target's kernel: the one asked for, `None` meaning "the kernel's best".
+    pub compression: Option<ErofsCompression>,
+    /// Physical cluster size in bytes (mkfs.erofs `-C`).
+    pub pcluster_size: u32,
+}
+
+impl Default for ErofsRoot {
+    fn default() -> Self {
+        ErofsRoot {
+            compression: None,
+            // mkfs.erofs' default: one block.
+            pcluster_size: 4096,
+        }
+    }
+}
+
 /// The root image as a result of its own (`--image-only`, `--keep-image`): `squashfs.img`.
 #[derive(Debug, Clone)]
 pub struct RootImageFile {
     /// Moved out of the media tree (`--image-only`: nothing else uses it) rather than copied.
     pub move_out: bool,
+    /// What the image is (its artifact kind: `squashfs` or `erofs`).
+    pub rootfs_type: RootfsType,
 }
 
 /// The hybrid live ISO `<label>.iso` of the media tree, with the EFI system image.
@@ -75,7 +104,12 @@ impl Output for RootImageFile {
         } else {
             std::fs::copy(&image, &dst).map_err(IoError::at("copy to", &dst))?;
         }
-        Ok(vec![Artifact::file(dst, "squashfs")?])
+        let kind = if self.rootfs_type.is_erofs() {
+            "erofs"
+        } else {
+            "squashfs"
+        };
+        Ok(vec![Artifact::file(dst, kind)?])
     }
 }
 
@@ -181,12 +215,73 @@ impl RootImage {
         Ok(image)
     }
 
-    fn write_to(&self, root: &Path, sqfs: &Path, work: &Path) -> Result<(), MediaError> {
-        if !self.ext4_in_squashfs {
-            let tree = scan(root)?;
-            return write_squashfs(&tree, sqfs, &self.squashfs);
+    fn write_to(&self, root: &Path, image: &Path, work: &Path) -> Result<(), MediaError> {
+        let tree = if self.rootfs_type.ext4_inside() {
+            scan(&self.ext4_tree(root, work)?)?
+        } else {
+            scan(root)?
+        };
+        if self.rootfs_type.is_erofs() {
+            self.write_erofs(&tree, image)
+        } else {
+            write_squashfs(&tree, image, &self.squashfs)
         }
-        // livecd-creator's layout: an ext4 filesystem image of the root inside the squashfs.
+    }
+
+    fn write_erofs(&self, tree: &FsTree, out: &Path) -> Result<(), MediaError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let opts = kiln_writers::erofs::Options {
+            compression: self.erofs.compression,
+            pcluster_size: self.erofs.pcluster_size,
+            mkfs_time: self.source_date_epoch.map_or(now, |e| e.max(0) as u64),
+            clamp_mtime: self.source_date_epoch,
+            all_root: false,
+            xattrs: true,
+            dedup: true,
+            threads: self.squashfs.threads,
+            // Derived from the content: the same root gives the same image.
+            uuid: None,
+            volume_name: volume_name(&self.label),
+        };
+        let erofs_error = |source| MediaError::Erofs {
+            out: out.to_owned(),
+            source,
+        };
+        tracing::debug!(
+            "compressing {} entries into `{}` (EROFS, {}, pcluster {} bytes)",
+            tree.len(),
+            out.display(),
+            opts.compression
+                .map_or("uncompressed".to_string(), |c| format!(
+                    "{},{}",
+                    c.algorithm.name(),
+                    c.level
+                )),
+            opts.pcluster_size
+        );
+        let f = std::fs::File::create(out).map_err(IoError::at("create", out))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let sum = kiln_writers::erofs::write_cancellable(tree, &mut w, &opts, &squashfs_cancel)
+            .map_err(erofs_error)?;
+        std::io::Write::flush(&mut w).map_err(IoError::at("write", out))?;
+        tracing::info!(
+            "EROFS root image: {} bytes, {} inodes, {} files ({} deduplicated), {} compressed and \
+             {} plain pclusters",
+            sum.bytes,
+            sum.inodes,
+            sum.files,
+            sum.duplicates,
+            sum.compressed_pclusters,
+            sum.plain_pclusters
+        );
+        Ok(())
+    }
+
+    /// livecd-creator's layout: an ext4 filesystem image of the root, `LiveOS/rootfs.img` in a
+    /// directory under `work` (returned) that becomes the root image.
+    fn ext4_tree(&self, root: &Path, work: &Path) -> Result<PathBuf, MediaError> {
         let dir = work.join("ext4");
         let liveos = dir.join("LiveOS");
         std::fs::create_dir_all(&liveos).map_err(IoError::at("create", &liveos))?;
@@ -221,8 +316,98 @@ impl RootImage {
                 output: String::from_utf8_lossy(&done.output).into_owned(),
             });
         }
-        let tree = scan(&dir)?;
-        write_squashfs(&tree, sqfs, &self.squashfs)
+        Ok(dir)
+    }
+}
+
+/// The superblock's volume name: the label, cut to EROFS' 16 bytes at a character boundary.
+fn volume_name(label: &str) -> String {
+    let mut end = label.len().min(16);
+    while !label.is_char_boundary(end) {
+        end -= 1;
+    }
+    label[..end].to_string()
+}
+
+/// Whether the kernel configuration `config` builds `option` in or as a module.
+fn kernel_has(config: &str, option: &str) -> bool {
+    config.lines().any(|l| {
+        l.trim()
+            .strip_prefix(option)
+            .and_then(|rest| rest.strip_prefix('='))
+            .is_some_and(|v| v == "y" || v == "m")
+    })
+}
+
+/// The EROFS compression of the root image, for the root's kernel (its `/boot/config-KVER`):
+/// `asked` when that kernel reads it; with nothing asked, lzma when the kernel reads MicroLZMA
+/// (lorax's default), else lz4hc, else (a kernel without compressed EROFS) none. An algorithm
+/// the kernel cannot read, or a kernel without EROFS, is an error naming the kernel option.
+/// Called once the root is installed, before anything is compressed.
+pub fn erofs_compression_for(
+    root: &Path,
+    asked: Option<ErofsCompression>,
+) -> Result<Option<ErofsCompression>, MediaError> {
+    let default_of = |a: ErofsAlgorithm| {
+        ErofsCompression::parse(a.name()).expect("every algorithm parses by its name")
+    };
+    let kernel = crate::boot::find_kernel(root).ok();
+    let config = kernel
+        .as_ref()
+        .and_then(|k| crate::boot::kernel_config(root, &k.version));
+    let (Some(kernel), Some(config)) = (kernel, config) else {
+        let chosen = asked.unwrap_or_else(|| default_of(ErofsAlgorithm::Lz4hc));
+        tracing::warn!(
+            "no kernel configuration in the root (/boot/config-KVER): cannot tell which EROFS \
+             algorithms its kernel reads; using {}",
+            chosen.algorithm.name()
+        );
+        return Ok(Some(chosen));
+    };
+    let kver = &kernel.version;
+    if !kernel_has(&config, "CONFIG_EROFS_FS") {
+        return Err(MediaError::ErofsKernel(format!(
+            "the root's kernel {kver} cannot mount EROFS (CONFIG_EROFS_FS is not set in its \
+             configuration): use --rootfs-type squashfs"
+        )));
+    }
+    match asked {
+        Some(c) => {
+            let option = c.algorithm.kernel_option();
+            if !kernel_has(&config, option) {
+                let readable: Vec<&str> = ErofsAlgorithm::ALL
+                    .into_iter()
+                    .filter(|a| kernel_has(&config, a.kernel_option()))
+                    .map(|a| a.name())
+                    .collect();
+                return Err(MediaError::ErofsKernel(format!(
+                    "the root's kernel {kver} cannot read EROFS {} ({option} is not set in its \
+                     configuration); it reads: {}",
+                    c.algorithm.name(),
+                    if readable.is_empty() {
+                        "uncompressed images only".to_string()
+                    } else {
+                        readable.join(", ")
+                    }
+                )));
+            }
+            Ok(Some(c))
+        }
+        None => {
+            let chosen = [ErofsAlgorithm::Lzma, ErofsAlgorithm::Lz4hc]
+                .into_iter()
+                .find(|a| kernel_has(&config, a.kernel_option()))
+                .map(default_of);
+            tracing::info!(
+                "EROFS root image: {} (what kernel {kver} reads)",
+                chosen.map_or("uncompressed".to_string(), |c| format!(
+                    "{},{}",
+                    c.algorithm.name(),
+                    c.level
+                ))
+            );
+            Ok(chosen)
+        }
     }
 }
 
@@ -294,4 +479,74 @@ pub fn finish_precompress(precompressor: Precompressor) -> Arc<BlockCache> {
         }
     );
     cache
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A root with kernel 6.1.0-9-amd64 and `config` as its /boot/config.
+    fn root_with_config(config: &str) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("usr/lib/modules/6.1.0-9-amd64");
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(m.join("vmlinuz"), "k").unwrap();
+        std::fs::create_dir_all(d.path().join("boot")).unwrap();
+        std::fs::write(d.path().join("boot/config-6.1.0-9-amd64"), config).unwrap();
+        d
+    }
+
+    // Lines as Debian 12's and Fedora 42's kernels have them.
+    const DEBIAN: &str = "CONFIG_EROFS_FS=m\n# CONFIG_EROFS_FS_DEBUG is not set\n\
+        CONFIG_EROFS_FS_XATTR=y\nCONFIG_EROFS_FS_ZIP=y\n# CONFIG_EROFS_FS_ZIP_LZMA is not set\n";
+    const FEDORA: &str = "CONFIG_EROFS_FS=y\nCONFIG_EROFS_FS_ZIP=y\nCONFIG_EROFS_FS_ZIP_LZMA=y\n\
+        CONFIG_EROFS_FS_ZIP_DEFLATE=y\nCONFIG_EROFS_FS_ZIP_ZSTD=y\n";
+
+    fn alg(c: Option<ErofsCompression>) -> Option<&'static str> {
+        c.map(|c| c.algorithm.name())
+    }
+
+    #[test]
+    fn default_algorithm_follows_the_kernel() {
+        let debian = root_with_config(DEBIAN);
+        assert_eq!(
+            alg(erofs_compression_for(debian.path(), None).unwrap()),
+            Some("lz4hc")
+        );
+        let fedora = root_with_config(FEDORA);
+        assert_eq!(
+            alg(erofs_compression_for(fedora.path(), None).unwrap()),
+            Some("lzma")
+        );
+        let no_zip = root_with_config("CONFIG_EROFS_FS=y\n# CONFIG_EROFS_FS_ZIP is not set\n");
+        assert_eq!(erofs_compression_for(no_zip.path(), None).unwrap(), None);
+    }
+
+    #[test]
+    fn an_algorithm_the_kernel_cannot_read_names_its_option() {
+        let debian = root_with_config(DEBIAN);
+        let lzma = ErofsCompression::parse("lzma,9").unwrap();
+        let e = erofs_compression_for(debian.path(), Some(lzma))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CONFIG_EROFS_FS_ZIP_LZMA"), "{e}");
+        assert!(e.contains("lz4, lz4hc"), "{e}");
+        let lz4 = ErofsCompression::parse("lz4").unwrap();
+        assert_eq!(
+            erofs_compression_for(debian.path(), Some(lz4)).unwrap(),
+            Some(lz4)
+        );
+        let none = root_with_config("# CONFIG_EROFS_FS is not set\n");
+        let e = erofs_compression_for(none.path(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CONFIG_EROFS_FS "), "{e}");
+    }
+
+    #[test]
+    fn volume_name_is_cut_at_16_bytes_on_a_char_boundary() {
+        assert_eq!(volume_name("KILN-EROFS"), "KILN-EROFS");
+        assert_eq!(volume_name("Fedora-WS-Live-42-1-1"), "Fedora-WS-Live-4");
+        assert_eq!(volume_name("aaaaaaaaaaaaaaaé"), "aaaaaaaaaaaaaaa");
+    }
 }

@@ -29,6 +29,10 @@ pub use erofs::{
 };
 pub use output::{Artifact, Built, Output};
 
+// The live root image's EROFS settings, as the CLI parses them.
+pub use crate::boot::RootfsType;
+pub use kiln_writers::erofs::{Algorithm as ErofsAlgorithm, Compression as ErofsCompression};
+
 // What the compressor benchmark ([`crate::bench`]) builds trees with, writes and reads back.
 pub use kiln_writers::iso9660::read as iso_read;
 pub use kiln_writers::squashfs::SquashfsError;
@@ -63,6 +67,9 @@ pub enum MediaError {
         #[source]
         source: kiln_writers::erofs::ErofsError,
     },
+    /// The target's kernel cannot read the EROFS root image asked for.
+    #[error("{0}")]
+    ErofsKernel(String),
     /// An external tool (mkfs.ext4) failed.
     #[error("`{cmd}` failed: {output}")]
     Tool {
@@ -123,12 +130,13 @@ impl MediaError {
             } | MediaError::Erofs {
                 source: kiln_writers::erofs::ErofsError::BadOption(_),
                 ..
-            } | MediaError::Fat {
-                source: kiln_writers::fat::FatError::BadOption(_)
-                    | kiln_writers::fat::FatError::TooLarge(_)
-                    | kiln_writers::fat::FatError::BadName(_),
-                ..
-            }
+            } | MediaError::ErofsKernel(_)
+                | MediaError::Fat {
+                    source: kiln_writers::fat::FatError::BadOption(_)
+                        | kiln_writers::fat::FatError::TooLarge(_)
+                        | kiln_writers::fat::FatError::BadName(_),
+                    ..
+                }
         )
     }
 }

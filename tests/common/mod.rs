@@ -167,7 +167,7 @@ pub fn build_live(
 }
 
 /// [`build_live`] with `env` set for kiln (on top of the test's own environment).
-fn build_live_env(
+pub fn build_live_env(
     ks: &Path,
     label: &str,
     work: &Path,
