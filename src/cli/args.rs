@@ -358,7 +358,7 @@ pub struct ErofsArgs {
     pub processors: usize,
     /// Filesystem build time and mtime clamp; defaults to SOURCE_DATE_EPOCH, else now (no clamp).
     #[arg(short = 'T', long = "timestamp", value_name = "SECONDS")]
-    pub timestamp: Option<u64>,
+    pub timestamp: Option<i64>,
     /// Filesystem UUID (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`); default derived from the
     /// content, so equal inputs give equal images.
     #[arg(short = 'U', long = "uuid", value_name = "UUID")]

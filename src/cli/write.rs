@@ -103,17 +103,8 @@ fn erofs(a: &ErofsArgs) -> anyhow::Result<i32> {
         Err(e) => return bad(e),
     };
     // SOURCE_DATE_EPOCH (reproducible-builds.org): fixed build time and clamped mtimes.
-    let given = match a.timestamp.map(i64::try_from).transpose() {
-        Ok(t) => t,
-        Err(_) => {
-            return bad(format!(
-                "-T {} is too large",
-                a.timestamp.unwrap_or_default()
-            ))
-        }
-    };
-    let epoch = match super::settings::source_date_epoch(given) {
-        Ok(Some(e)) if e < 0 => return bad(format!("SOURCE_DATE_EPOCH {e} is before 1970")),
+    let epoch = match super::settings::source_date_epoch(a.timestamp) {
+        Ok(Some(e)) if e < 0 => return bad(format!("build time {e} is before 1970")),
         Ok(e) => e,
         Err(e) => return bad(e.to_string()),
     };
