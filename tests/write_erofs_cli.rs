@@ -2,7 +2,7 @@
 //! erofs mount (owners, modes, mtimes, xattrs), `dump.erofs` (erofs-utils) for the superblock's
 //! UUID and the superblock bytes as the kernel's erofs_fs.h lays them out (volume name, build
 //! time); SOURCE_DATE_EPOCH reproducibility; bad options exit 1; an interrupt leaves nothing.
-//! The writer's own round trip of every entry type and algorithm is writers/tests/erofs_kernel.rs'.
+//! The writer's own round trip (every entry type and algorithm): writers/tests/erofs_kernel.rs.
 //! Root is needed for loop mounts and owners: without it the tests fail under CI=true and are
 //! skipped with a printed reason elsewhere.
 
