@@ -7,18 +7,27 @@
 #          chroot (the root's own, as livecd-creator runs it) + `mksquashfs -processors N` +
 #          `xorriso -as mkisofs` with lorax's x86 flags (boot files taken from kiln's ISO, untimed)
 #   alone  `kiln write squashfs` of the peer's finished root: the floor kiln's build is held to
-# Usage: benches/live-iso-vs-peer.sh [FIXTURES_OUT] [SET] [KILN_BINARY] [SETTINGS]
+# In erofs mode the root image is EROFS: `kiln build --rootfs-type erofs` against the peer's
+# `mkfs.erofs` (Debian's erofs-utils 1.5: lz4/lz4hc, one thread), and `kiln write erofs` alone.
+# Usage: benches/live-iso-vs-peer.sh [FIXTURES_OUT] [SET] [KILN_BINARY] [SETTINGS] [MODE]
 #   SET: desktop-x86_64 (the --large set, default when present) or live-x86_64.
-#   SETTINGS: space-separated CODEC:BLOCK list, default "xz:1M zstd:1M" (zstd at level 3).
+#   SETTINGS: space-separated CODEC:BLOCK list, default "xz:1M zstd:1M" (zstd at level 3);
+#     in erofs mode ALG:CLUSTER, default "lz4hc:4096 lz4hc:65536".
+#   MODE: squashfs (default) or erofs.
 # Env: KILN_BASELINE=BINARY also builds with another kiln (e.g. the previous commit's), RUNS
 #   rounds each (default 3, alternating, medians), and prints kiln/baseline per setting.
 # No thresholds: a measurement. Needs root (chroot, mounts in a private namespace), dnf,
-# squashfs-tools, xorriso, GNU time.
+# squashfs-tools (erofs-utils in erofs mode), xorriso, GNU time.
 set -euo pipefail
 fx=${1:-${KILN_FIXTURES:-/var/cache/kiln/fixtures}}
 set_name=${2:-}
 kiln=$(realpath "${3:-target/release/kiln}")
-settings=${4:-"xz:1M zstd:1M"}
+mode=${5:-squashfs}
+case $mode in
+  squashfs) settings=${4:-"xz:1M zstd:1M"}; peer_tool=mksquashfs ;;
+  erofs) settings=${4:-"lz4hc:4096 lz4hc:65536"}; peer_tool=mkfs.erofs ;;
+  *) echo "MODE is squashfs or erofs, not $mode" >&2; exit 1 ;;
+esac
 if [[ -z $set_name ]]; then
   if [[ -d $fx/desktop-x86_64 ]]; then set_name=desktop-x86_64; else set_name=live-x86_64; fi
 fi
@@ -80,15 +89,23 @@ printf '%s: %d packages, %s installed by dnf (%.1f s), dracut %.1f s\n\n' "$set_
 rows=()
 for s in $settings; do
   codec=${s%%:*}; block=${s#*:}
-  kargs=(--compression "$codec" --compress-arg "-b $block")
-  margs=(-comp "$codec" -b "$block")
-  if [[ $codec == zstd ]]; then
-    kargs+=(--compress-arg "-Xcompression-level 3"); margs+=(-Xcompression-level 3)
+  if [[ $mode == erofs ]]; then
+    kargs=(--rootfs-type erofs --erofs-compression "$codec" --erofs-pcluster "$block")
+    margs=(-z"$codec" -C"$block")
+    alone=(erofs -z "$codec" -C "$block")
+  else
+    kargs=(--compression "$codec" --compress-arg "-b $block")
+    margs=(-comp "$codec" -b "$block")
+    alone=(squashfs --comp "$codec" --block-size "$block")
+    if [[ $codec == zstd ]]; then
+      kargs+=(--compress-arg "-Xcompression-level 3"); margs+=(-Xcompression-level 3)
+      alone+=(--comp-opt level=3)
+    fi
   fi
-  out=$work/out-$codec
+  out=$work/out-$codec-$block
   kiln_s=$(build "$kiln" "$out" "kiln-$codec" "${kargs[@]}")
   rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2 / 1024}' "$work/kiln-$codec.time")
-  echo "== kiln build --make-iso ($codec, -b $block): ${kiln_s} s, peak RSS ${rss} MiB"
+  echo "== kiln build --make-iso ($mode, $codec, $block): ${kiln_s} s, peak RSS ${rss} MiB"
   sed -n '/^stage/,/^total/p' "$work/kiln-$codec.log"
   # What the precompressor (idle cores from install to the squashfs write) took off the writer.
   grep -hE 'ahead of the squashfs write|came from the precompressor' "$work/kiln-$codec.trace" \
@@ -115,8 +132,12 @@ for s in $settings; do
   chmod -R u+w "$tree"; rm -f "$tree/LiveOS/squashfs.img"
   cp "$peer_root/boot/initramfs-$kver.img" "$tree/images/pxeboot/initrd.img"
   t0=$(now)
-  mksquashfs "$peer_root" "$tree/LiveOS/squashfs.img" "${margs[@]}" -processors "$ncpu" \
-    -noappend -no-progress -quiet >/dev/null
+  if [[ $mode == erofs ]]; then
+    mkfs.erofs "${margs[@]}" "$tree/LiveOS/squashfs.img" "$peer_root" >/dev/null
+  else
+    mksquashfs "$peer_root" "$tree/LiveOS/squashfs.img" "${margs[@]}" -processors "$ncpu" \
+      -noappend -no-progress -quiet >/dev/null
+  fi
   t1=$(now)
   xorriso -as mkisofs -R -J -V KILNBENCH -o "$work/peer.iso" --grub2-mbr "$mbr" \
     -appended_part_as_gpt -append_partition 2 C12A7328-F81F-11D2-BA4B-00A0C93EC93B \
@@ -131,16 +152,15 @@ for s in $settings; do
   peer_iso=$(stat -c %s "$work/peer.iso"); kiln_iso=$(stat -c %s "$out/KILNBENCH.iso")
   rm -rf "$tree" "$work/peer.iso"
 
-  # kiln's squashfs writer alone on the same finished root.
+  # kiln's writer alone on the same finished root.
   t0=$(now)
-  "$kiln" write squashfs "$peer_root" "$work/alone.img" --comp "$codec" --block-size "$block" \
-    $([[ $codec == zstd ]] && echo --comp-opt level=3) >/dev/null 2>&1
+  "$kiln" write "${alone[0]}" "$peer_root" "$work/alone.img" "${alone[@]:1}" >/dev/null 2>&1
   t1=$(now)
   alone_s=$(echo "$t1 - $t0" | bc); alone_size=$(stat -c %s "$work/alone.img")
   rm -f "$work/alone.img"
   rm -rf "$out"
-  echo "== peer: dnf ${dnf_s} s + dracut ${dracut_s} s + mksquashfs ${msq_s} s + xorriso ${xor_s} s = ${peer_s} s"
-  echo "== kiln write squashfs alone: ${alone_s} s ($alone_size bytes; mksquashfs $msq_size bytes)"
+  echo "== peer: dnf ${dnf_s} s + dracut ${dracut_s} s + $peer_tool ${msq_s} s + xorriso ${xor_s} s = ${peer_s} s"
+  echo "== kiln write $mode alone: ${alone_s} s ($alone_size bytes; $peer_tool $msq_size bytes)"
   rows+=("$(awk -v c="$codec" -v b="$block" -v k="$kiln_s" -v p="$peer_s" -v a="$alone_s" \
     -v ki="$kiln_iso" -v pi="$peer_iso" -v kb="${base_ratio:--}" 'BEGIN {
       printf "%-5s %-5s %9.1f %9.1f %9.1f %10.2fx %10.2fx %10.3fx %13s", c, b, k, p, a, k / p, k / a, ki / pi, kb }')")

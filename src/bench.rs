@@ -1,16 +1,21 @@
 //! The compressor benchmark behind `kiln bench-compress`: one tree, written with several squashfs
-//! settings, each measured for size, compression wall and CPU time, and read-back speed.
+//! and EROFS settings, each measured for size, compression wall and CPU time, and read-back speed.
 //!
 //! The input is a directory, a squashfs image or an ISO (its `LiveOS/squashfs.img`, else its
-//! files), told apart by content. Images are read back with backhand, an independent reader, so
-//! the decompression figure is also a check that every byte comes back.
+//! files), told apart by content. squashfs images are read back with backhand, EROFS images
+//! through the kernel's erofs (a loop mount, so only as root): both independent readers, so the
+//! decompression figure is also a check that every byte comes back. Where the kernel mount is
+//! not possible (not root, no erofs in the kernel) the EROFS read-back figure is "n/a".
 
 use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::media::erofs::ErofsCompression;
 use crate::media::iso_read::{self, EntryKind, IsoReadError};
-use crate::media::{Codec, DataSource, FsTree, Kind, Meta, SquashfsError, SquashfsOptions};
+use crate::media::{
+    Codec, DataSource, ErofsError, ErofsOptions, FsTree, Kind, Meta, SquashfsError, SquashfsOptions,
+};
 
 use crate::arch::ArchInfo;
 use crate::error::IoError;
@@ -18,6 +23,9 @@ use crate::media::MediaError;
 
 /// Block size for settings that fix none and when `--block-size` is not given (mksquashfs').
 pub const DEFAULT_BLOCK_SIZE: u32 = 128 * 1024;
+
+/// Physical cluster size of EROFS settings without `C=` (mkfs.erofs' default, one block).
+pub const DEFAULT_PCLUSTER_SIZE: u32 = 4096;
 
 /// Why a benchmark step failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +84,24 @@ pub enum BenchError {
         #[source]
         source: SquashfsError,
     },
+    /// The EROFS writer failed.
+    #[error("cannot write `{}` with `{setting}`", path.display())]
+    WriteErofs {
+        /// The image.
+        path: PathBuf,
+        /// The setting.
+        setting: String,
+        #[source]
+        source: ErofsError,
+    },
+    /// The kernel refused to mount an EROFS image (as root, with erofs in the kernel).
+    #[error("cannot mount `{}` read-only with the kernel's erofs: {msg}", path.display())]
+    Mount {
+        /// The image.
+        path: PathBuf,
+        /// mount(8)'s message.
+        msg: String,
+    },
     /// The image read back holds a different number of bytes than the tree.
     #[error("`{}` read back {got} bytes of file data, the tree has {want}", path.display())]
     Mismatch {
@@ -103,14 +129,62 @@ impl BenchError {
 pub struct Setting {
     /// How it was written, with the block size appended when `--block-size` chose it.
     pub label: String,
-    /// The compressor and its options.
-    pub codec: Codec,
-    /// The squashfs block size.
-    pub block_size: u32,
+    /// The image format and its compression.
+    pub format: Format,
 }
 
-/// The default list: the settings Fedora, lorax, kiwi and the NixOS squashfs study use
-/// (xz at 128K and 1M, xz with the host's BCJ filter, zstd 3/15/19, gzip, lz4hc).
+/// What a setting writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// A squashfs image.
+    Squashfs {
+        /// The compressor and its options.
+        codec: Codec,
+        /// The squashfs block size.
+        block_size: u32,
+    },
+    /// An EROFS image.
+    Erofs {
+        /// The algorithm and level; `None` stores the data uncompressed.
+        compression: Option<ErofsCompression>,
+        /// The physical cluster size (mkfs.erofs `-C`).
+        pcluster_size: u32,
+    },
+}
+
+impl Format {
+    /// `squashfs` or `erofs`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Squashfs { .. } => "squashfs",
+            Format::Erofs { .. } => "erofs",
+        }
+    }
+
+    /// The codec's mksquashfs name, the EROFS algorithm's mkfs.erofs name, or `none`.
+    pub fn codec(&self) -> &'static str {
+        match self {
+            Format::Squashfs { codec, .. } => codec_name(codec),
+            Format::Erofs {
+                compression: Some(c),
+                ..
+            } => c.algorithm.name(),
+            Format::Erofs { .. } => "none",
+        }
+    }
+
+    /// The squashfs block size or the EROFS physical cluster size.
+    pub fn block_size(&self) -> u32 {
+        match self {
+            Format::Squashfs { block_size, .. } => *block_size,
+            Format::Erofs { pcluster_size, .. } => *pcluster_size,
+        }
+    }
+}
+
+/// The default list: the squashfs settings Fedora, lorax, kiwi and the NixOS squashfs study use
+/// (xz at 128K and 1M, xz with the host's BCJ filter, zstd 3/15/19, gzip, lz4hc), and EROFS
+/// with lz4hc (mkfs.erofs' usual choice) and lzma at 64K clusters (Fedora 42's live root).
 pub fn default_settings(host: &ArchInfo) -> String {
     let mut s = vec!["xz", "xz:b=1M"];
     let bcj = host.xz_bcj.map(|f| format!("xz:bcj={f}:b=1M"));
@@ -121,6 +195,8 @@ pub fn default_settings(host: &ArchInfo) -> String {
         "zstd:level=19",
         "gzip",
         "lz4:hc",
+        "erofs:lz4hc",
+        "erofs:lzma,C=64K",
     ]);
     s.join(",")
 }
@@ -140,13 +216,23 @@ pub fn format_size(b: u32) -> String {
 /// other options are mksquashfs' (`level=N`, `hc`, `bcj=x86` (`+` joins several filters),
 /// `dict-size=N`, `window=N`, `preset=N`, `extreme`). Settings without `b=` are repeated for
 /// each of `block_sizes` (or use 128K when it is empty).
+///
+/// `erofs[:ALG[,LEVEL]][,C=SIZE]` is an EROFS setting (`erofs:lz4hc,12`, `erofs:lzma,C=64K`,
+/// `erofs:C=65536`, `erofs:none`): the comma-separated parts after it that are a level or `C=`
+/// belong to it. Its algorithm defaults to lz4hc, its cluster size to 4K; `block_sizes` do not
+/// apply to it.
 pub fn parse_settings(list: &str, block_sizes: &[u32]) -> Result<Vec<Setting>, BenchError> {
     let mut out = Vec::new();
-    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for item in split_settings(list) {
+        let item = item.as_str();
         let bad = |msg: String| BenchError::BadSetting {
             setting: item.to_owned(),
             msg,
         };
+        if item == "erofs" || item.starts_with("erofs:") {
+            out.push(parse_erofs(item).map_err(bad)?);
+            continue;
+        }
         let mut parts = item.split(':');
         let name = parts.next().unwrap_or_default();
         let mut codec = Codec::by_name(name)
@@ -180,8 +266,10 @@ pub fn parse_settings(list: &str, block_sizes: &[u32]) -> Result<Vec<Setting>, B
             };
             out.push(Setting {
                 label,
-                codec: codec.clone(),
-                block_size,
+                format: Format::Squashfs {
+                    codec: codec.clone(),
+                    block_size,
+                },
             });
         }
     }
@@ -192,6 +280,61 @@ pub fn parse_settings(list: &str, block_sizes: &[u32]) -> Result<Vec<Setting>, B
         });
     }
     Ok(out)
+}
+
+/// The list split at commas, except that a level or `C=` part after an EROFS setting stays
+/// with it (`erofs:lz4hc,12,C=64K,xz` is two settings).
+fn split_settings(list: &str) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    let mut in_erofs = false;
+    for part in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let continues = in_erofs
+            && (part.bytes().all(|b| b.is_ascii_digit())
+                || part.starts_with("C=")
+                || part.starts_with("level="));
+        match items.last_mut() {
+            Some(last) if continues => {
+                last.push(',');
+                last.push_str(part);
+            }
+            _ => {
+                in_erofs = part == "erofs" || part.starts_with("erofs:");
+                items.push(part.to_owned());
+            }
+        }
+    }
+    items
+}
+
+/// `erofs[:ALG[,LEVEL]][,C=SIZE]` (already joined by [`split_settings`]).
+fn parse_erofs(item: &str) -> Result<Setting, String> {
+    let rest = item.strip_prefix("erofs").unwrap_or(item);
+    let rest = rest.strip_prefix(':').unwrap_or(rest);
+    let mut alg = Vec::new();
+    let mut pcluster_size = DEFAULT_PCLUSTER_SIZE;
+    for part in rest.split(',').filter(|p| !p.is_empty()) {
+        if let Some(v) = part.strip_prefix("C=") {
+            pcluster_size = crate::media::parse_size(v).map_err(|e| e.to_string())?;
+            if pcluster_size == 0 || pcluster_size % 4096 != 0 {
+                return Err(format!(
+                    "cluster size {pcluster_size} is not a multiple of 4096"
+                ));
+            }
+        } else {
+            alg.push(part);
+        }
+    }
+    let compression = match alg.join(",").as_str() {
+        "" => Some(ErofsCompression::parse("lz4hc").map_err(|e| e.to_string())?),
+        text => crate::media::erofs_compression(text).map_err(|e| e.to_string())?,
+    };
+    Ok(Setting {
+        label: item.to_owned(),
+        format: Format::Erofs {
+            compression,
+            pcluster_size,
+        },
+    })
 }
 
 /// A codec's mksquashfs name.
@@ -477,23 +620,48 @@ pub fn compress(
     image: &Path,
     threads: usize,
 ) -> Result<Compressed, BenchError> {
-    let opts = SquashfsOptions {
-        codec: setting.codec.clone(),
-        block_size: setting.block_size,
-        threads,
-        ..Default::default()
-    };
     let file = create(image)?;
     let (cpu0, t0) = (cpu_time(), Instant::now());
     // Stops at kiln's interrupt; a half-written image is not a result.
-    crate::media::write_squashfs_tree(tree, file, &opts).map_err(|source| {
-        let _ = std::fs::remove_file(image);
-        BenchError::Write {
-            path: image.to_owned(),
-            setting: setting.label.clone(),
-            source,
+    let written = match &setting.format {
+        Format::Squashfs { codec, block_size } => {
+            let opts = SquashfsOptions {
+                codec: codec.clone(),
+                block_size: *block_size,
+                threads,
+                ..Default::default()
+            };
+            crate::media::write_squashfs_tree(tree, file, &opts)
+                .map(drop)
+                .map_err(|source| BenchError::Write {
+                    path: image.to_owned(),
+                    setting: setting.label.clone(),
+                    source,
+                })
         }
-    })?;
+        Format::Erofs {
+            compression,
+            pcluster_size,
+        } => {
+            let opts = ErofsOptions {
+                compression: *compression,
+                pcluster_size: *pcluster_size,
+                threads,
+                ..Default::default()
+            };
+            crate::media::write_erofs_tree(tree, file, &opts)
+                .map(drop)
+                .map_err(|source| BenchError::WriteErofs {
+                    path: image.to_owned(),
+                    setting: setting.label.clone(),
+                    source,
+                })
+        }
+    };
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(image);
+        return Err(e);
+    }
     let (wall, cpu) = (t0.elapsed(), cpu_time().saturating_sub(cpu0));
     let bytes = std::fs::metadata(image)
         .map_err(IoError::at("read", image))?
@@ -527,14 +695,104 @@ pub fn read_back(image: &Path) -> Result<(u64, Duration), BenchError> {
     Ok((total, t0.elapsed()))
 }
 
+/// Whether this process can loop-mount an EROFS image: root, and erofs in the kernel.
+fn can_mount_erofs() -> Result<(), &'static str> {
+    if !rustix::process::geteuid().is_root() {
+        return Err("not root");
+    }
+    let known = std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.split_whitespace().last() == Some("erofs"))
+    });
+    if !known {
+        return Err("no erofs in the kernel");
+    }
+    Ok(())
+}
+
+/// A read-only mount of an image, unmounted (and its loop device released) on drop.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn erofs(image: &Path, dir: &Path) -> Result<Mounted, BenchError> {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "erofs", "-o", "loop,ro"])
+            .arg(image)
+            .arg(dir)
+            .output()
+            .map_err(|source| IoError::new("run mount for", image, source))?;
+        if !out.status.success() {
+            return Err(BenchError::Mount {
+                path: image.to_owned(),
+                msg: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        Ok(Mounted(dir.to_owned()))
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let ok = std::process::Command::new("umount")
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            tracing::warn!("cannot unmount `{}`", self.0.display());
+        }
+    }
+}
+
+/// Read every regular file of an EROFS image through the kernel (one thread, names in
+/// directory order, hardlinks once per name); `None` where the kernel mount is not possible.
+pub fn read_back_erofs(image: &Path) -> Result<Option<(u64, Duration)>, BenchError> {
+    if let Err(why) = can_mount_erofs() {
+        tracing::info!("EROFS read-back n/a: {why}");
+        return Ok(None);
+    }
+    let parent = image.parent().unwrap_or(Path::new("."));
+    let dir = tempfile::Builder::new()
+        .prefix(".kiln-bench-mnt-")
+        .tempdir_in(parent)
+        .map_err(|source| IoError::new("create a directory in", parent, source))?;
+    let mounted = Mounted::erofs(image, dir.path())?;
+    // Reading only, as backhand's figure: setting up the loop device is not decompression.
+    let t0 = Instant::now();
+    let mut total = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut stack = vec![mounted.0.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(IoError::at("read", &d))? {
+            let path = e.map_err(IoError::at("read", &d))?.path();
+            let md = std::fs::symlink_metadata(&path).map_err(IoError::at("read", &path))?;
+            if md.is_dir() {
+                stack.push(path);
+            } else if md.is_file() {
+                let mut f = std::fs::File::open(&path).map_err(IoError::at("read", &path))?;
+                loop {
+                    match f.read(&mut buf).map_err(IoError::at("read", &path))? {
+                        0 => break,
+                        n => total += n as u64,
+                    }
+                }
+            }
+        }
+    }
+    let wall = t0.elapsed();
+    drop(mounted);
+    Ok(Some((total, wall)))
+}
+
 /// One line of the report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Row {
     /// The setting as written.
     pub setting: String,
-    /// Codec name.
+    /// Image format: `squashfs` or `erofs`.
+    pub format: &'static str,
+    /// Codec name (mksquashfs' or mkfs.erofs'; `none` for uncompressed EROFS).
     pub codec: &'static str,
-    /// Block size in bytes.
+    /// squashfs block size, or EROFS physical cluster size, in bytes.
     pub block_size: u32,
     /// Image file name inside the output directory.
     pub image: String,
@@ -548,10 +806,11 @@ pub struct Row {
     pub compress_wall_s: f64,
     /// Compression CPU time (all threads), seconds.
     pub compress_cpu_s: f64,
-    /// Wall time to read every file back, seconds.
-    pub decompress_wall_s: f64,
-    /// Read-back throughput, 10^6 bytes of file data per second.
-    pub decompress_mb_s: f64,
+    /// Wall time to read every file back, seconds; `None` (n/a) when the image could not be
+    /// read back here (EROFS without root).
+    pub decompress_wall_s: Option<f64>,
+    /// Read-back throughput, 10^6 bytes of file data per second; `None` as above.
+    pub decompress_mb_s: Option<f64>,
 }
 
 /// Compress with `setting`, read back and check, and build the row.
@@ -565,19 +824,24 @@ pub fn measure(
     phase("compressing");
     let c = compress(&input.tree, setting, image, threads)?;
     phase("reading back");
-    let (got, dwall) = read_back(image)?;
-    if got != input.read_bytes {
-        return Err(BenchError::Mismatch {
-            path: image.to_owned(),
-            got,
-            want: input.read_bytes,
-        });
+    let read = match setting.format {
+        Format::Squashfs { .. } => Some(read_back(image)?),
+        Format::Erofs { .. } => read_back_erofs(image)?,
+    };
+    if let Some((got, _)) = read {
+        if got != input.read_bytes {
+            return Err(BenchError::Mismatch {
+                path: image.to_owned(),
+                got,
+                want: input.read_bytes,
+            });
+        }
     }
-    let secs = dwall.as_secs_f64().max(1e-9);
     Ok(Row {
         setting: setting.label.clone(),
-        codec: codec_name(&setting.codec),
-        block_size: setting.block_size,
+        format: setting.format.name(),
+        codec: setting.format.codec(),
+        block_size: setting.format.block_size(),
         image: image
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -587,12 +851,12 @@ pub fn measure(
         ratio: input.bytes as f64 / c.bytes.max(1) as f64,
         compress_wall_s: c.wall.as_secs_f64(),
         compress_cpu_s: c.cpu.as_secs_f64(),
-        decompress_wall_s: dwall.as_secs_f64(),
-        decompress_mb_s: got as f64 / 1e6 / secs,
+        decompress_wall_s: read.map(|(_, d)| d.as_secs_f64()),
+        decompress_mb_s: read.map(|(got, d)| got as f64 / 1e6 / d.as_secs_f64().max(1e-9)),
     })
 }
 
-/// A file name for a setting's image: `03-xz_bcj=x86_b=1M.sqfs`.
+/// A file name for a setting's image: `03-xz_bcj=x86_b=1M.sqfs`, `09-erofs_lzma_C=64K.erofs`.
 pub fn image_name(index: usize, setting: &Setting) -> String {
     let clean: String = setting
         .label
@@ -605,7 +869,11 @@ pub fn image_name(index: usize, setting: &Setting) -> String {
             }
         })
         .collect();
-    format!("{:02}-{clean}.sqfs", index + 1)
+    let ext = match setting.format {
+        Format::Squashfs { .. } => "sqfs",
+        Format::Erofs { .. } => "erofs",
+    };
+    format!("{:02}-{clean}.{ext}", index + 1)
 }
 
 /// The whole result, as the JSON report holds it.
@@ -652,7 +920,8 @@ impl Report {
                 format!("{:.2}x", r.ratio),
                 format!("{:.2}s", r.compress_wall_s),
                 format!("{:.2}s", r.compress_cpu_s),
-                format!("{:.0}", r.decompress_mb_s),
+                r.decompress_mb_s
+                    .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0}")),
             ]);
         }
         let mut w = [0usize; 6];
@@ -679,12 +948,16 @@ impl Report {
         out
     }
 
-    /// CSV with a header line; fields with commas or quotes are quoted.
+    /// CSV with a header line; fields with commas or quotes are quoted, figures not measured
+    /// are empty.
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "setting,codec,block_size,image,image_bytes,uncompressed_bytes,ratio,\
+            "setting,format,codec,block_size,image,image_bytes,uncompressed_bytes,ratio,\
              compress_wall_s,compress_cpu_s,decompress_wall_s,decompress_mb_s\n",
         );
+        let opt = |v: Option<f64>, decimals: usize| {
+            v.map(|v| format!("{v:.decimals$}")).unwrap_or_default()
+        };
         let q = |s: &str| {
             if s.contains([',', '"', '\n']) {
                 format!("\"{}\"", s.replace('"', "\"\""))
@@ -694,8 +967,9 @@ impl Report {
         };
         for r in &self.results {
             out.push_str(&format!(
-                "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.2}\n",
+                "{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{},{}\n",
                 q(&r.setting),
+                r.format,
                 r.codec,
                 r.block_size,
                 q(&r.image),
@@ -704,8 +978,8 @@ impl Report {
                 r.ratio,
                 r.compress_wall_s,
                 r.compress_cpu_s,
-                r.decompress_wall_s,
-                r.decompress_mb_s
+                opt(r.decompress_wall_s, 4),
+                opt(r.decompress_mb_s, 2)
             ));
         }
         out
@@ -739,7 +1013,7 @@ impl Report {
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
              viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
              <rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n\
-             <text x=\"{}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">squashfs image size \
+             <text x=\"{}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">image size \
              against compression time: {}</text>\n",
             w / 2.0,
             xml(&format!(
@@ -799,14 +1073,43 @@ impl Report {
                 (x + 6.0, "start")
             };
             s.push_str(&format!(
-                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"#1f77b4\"/>\n\
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{}\"/>\n\
                  <text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>\n",
+                colour(r.format),
                 y - 6.0,
                 xml(&r.setting)
             ));
         }
+        // A legend only when both formats are plotted.
+        if self
+            .results
+            .iter()
+            .any(|r| r.format != self.results[0].format)
+        {
+            for (i, f) in ["squashfs", "erofs"].into_iter().enumerate() {
+                let y = top + 14.0 + 18.0 * i as f64;
+                s.push_str(&format!(
+                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/>\n\
+                     <text x=\"{:.1}\" y=\"{:.1}\">{f}</text>\n",
+                    w - right - 90.0,
+                    y - 9.0,
+                    colour(f),
+                    w - right - 75.0,
+                    y
+                ));
+            }
+        }
         s.push_str("</svg>\n");
         s
+    }
+}
+
+/// The chart colour of a format's points.
+fn colour(format: &str) -> &'static str {
+    if format == "erofs" {
+        "#ff7f0e"
+    } else {
+        "#1f77b4"
     }
 }
 
@@ -843,15 +1146,22 @@ fn xml(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn squashfs(s: &Setting) -> (&Codec, u32) {
+        match &s.format {
+            Format::Squashfs { codec, block_size } => (codec, *block_size),
+            other => panic!("{} is {other:?}", s.label),
+        }
+    }
+
     #[test]
     fn settings_syntax_and_block_sizes() {
         let s = parse_settings("xz:bcj=x86+arm:b=1M, zstd:level=19,lz4:hc", &[]).unwrap();
         assert_eq!(s.len(), 3);
-        assert_eq!(s[0].block_size, 1 << 20);
-        assert!(matches!(&s[0].codec, Codec::Xz { filters, .. } if filters.len() == 2));
-        assert_eq!(s[1].codec, Codec::Zstd { level: 19 });
-        assert_eq!(s[2].codec, Codec::Lz4 { hc: true });
-        assert_eq!(s[2].block_size, DEFAULT_BLOCK_SIZE);
+        assert_eq!(squashfs(&s[0]).1, 1 << 20);
+        assert!(matches!(squashfs(&s[0]).0, Codec::Xz { filters, .. } if filters.len() == 2));
+        assert_eq!(squashfs(&s[1]).0, &Codec::Zstd { level: 19 });
+        assert_eq!(squashfs(&s[2]).0, &Codec::Lz4 { hc: true });
+        assert_eq!(squashfs(&s[2]).1, DEFAULT_BLOCK_SIZE);
 
         let s = parse_settings("gzip,xz:b=256K", &[65536, 1 << 20]).unwrap();
         let labels: Vec<_> = s.iter().map(|s| s.label.as_str()).collect();
@@ -863,10 +1173,60 @@ mod tests {
     }
 
     #[test]
+    fn erofs_settings_keep_their_level_and_cluster_size() {
+        let s = parse_settings(
+            "erofs:lz4hc,12,xz,erofs:lzma,C=65536,erofs,erofs:C=64K,erofs:zstd,level=5,erofs:none",
+            &[1 << 20],
+        )
+        .unwrap();
+        let labels: Vec<_> = s.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "erofs:lz4hc,12",
+                "xz:b=1M",
+                "erofs:lzma,C=65536",
+                "erofs",
+                "erofs:C=64K",
+                "erofs:zstd,level=5",
+                "erofs:none"
+            ]
+        );
+        let erofs = |i: usize| match &s[i].format {
+            Format::Erofs {
+                compression,
+                pcluster_size,
+            } => (
+                compression.map(|c| (c.algorithm.name(), c.level)),
+                *pcluster_size,
+            ),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(erofs(0), (Some(("lz4hc", 12)), 4096));
+        assert_eq!(erofs(2), (Some(("lzma", 6)), 65536));
+        assert_eq!(erofs(3), (Some(("lz4hc", 9)), 4096));
+        assert_eq!(erofs(4), (Some(("lz4hc", 9)), 65536));
+        assert_eq!(erofs(5), (Some(("zstd", 5)), 4096));
+        assert_eq!(erofs(6), (None, 4096));
+        assert_eq!((s[6].format.codec(), s[6].format.name()), ("none", "erofs"));
+        assert_eq!(image_name(2, &s[2]), "03-erofs_lzma_C=65536.erofs");
+
+        for bad in [
+            "erofs:brotli",
+            "erofs:lz4hc,13",
+            "erofs:C=1000",
+            "erofs:lzma,C=x",
+            "12",
+        ] {
+            assert!(parse_settings(bad, &[]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn default_list_parses_and_uses_the_arch_table() {
         for a in crate::arch::ARCHES {
             let s = parse_settings(&default_settings(a), &[]).unwrap();
-            assert_eq!(s.len(), 7 + usize::from(a.xz_bcj.is_some()), "{}", a.name);
+            assert_eq!(s.len(), 9 + usize::from(a.xz_bcj.is_some()), "{}", a.name);
         }
     }
 

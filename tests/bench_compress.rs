@@ -96,6 +96,25 @@ fn file_bytes(root: &Path) -> u64 {
     total
 }
 
+/// One CSV line's fields; a quoted field may hold commas and doubled quotes (RFC 4180).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    fields.push(cur);
+    fields
+}
+
 struct Reports {
     json: serde_json::Value,
     csv: Vec<Vec<String>>,
@@ -114,10 +133,7 @@ fn reports(dir: &Path, labels: &[&str]) -> Reports {
     assert_eq!(got, labels);
 
     let csv_text = std::fs::read_to_string(dir.join("bench-compress.csv")).unwrap();
-    let csv: Vec<Vec<String>> = csv_text
-        .lines()
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
+    let csv: Vec<Vec<String>> = csv_text.lines().map(csv_fields).collect();
     let header = &csv[0];
     assert_eq!(header[0], "setting");
     assert_eq!(csv.len(), labels.len() + 1, "{csv_text}");
@@ -431,4 +447,248 @@ fn bench_compress_interrupted() {
         .map(|e| e.unwrap().path())
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+/// Unmounts on drop, so a failed assertion leaves no mount behind.
+struct Mount(PathBuf);
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Type, size, symlink target and content digest of every entry below `root`.
+fn tree_listing(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().to_path_buf();
+            let what = if md.is_dir() {
+                stack.push(p.clone());
+                "dir".to_owned()
+            } else if md.is_symlink() {
+                format!("link {}", std::fs::read_link(&p).unwrap().display())
+            } else {
+                let data = std::fs::read(&p).unwrap();
+                let sum: u64 = data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                });
+                format!("file {} {sum:016x}", md.len())
+            };
+            out.push((rel, what));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// EROFS settings in the same run, table, CSV, JSON and chart as a squashfs one. Oracles: the
+/// image file sizes, `dump.erofs` (erofs-utils) for the superblock, the kernel's erofs mount for
+/// the tree, and the superblock's algorithm bitmap as the kernel's erofs_fs.h defines it.
+#[test]
+fn bench_compress_erofs_settings() {
+    if !require("dump.erofs") {
+        return;
+    }
+    if !is_root() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "the EROFS read-back needs root (a loop mount) under CI"
+        );
+        eprintln!("SKIP: not root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    std::fs::create_dir(t.join("tmp")).unwrap();
+    let tree = t.join("tree");
+    make_tree(&tree);
+    let bytes = file_bytes(&tree);
+    let want = tree_listing(&tree);
+
+    let stdout = ok(kiln(
+        t,
+        &[
+            "bench-compress",
+            "tree",
+            "--codec",
+            "erofs:lz4hc,erofs:lzma,C=65536,lz4:hc,erofs:lz4hc,12,C=64K",
+            "--output",
+            "out",
+        ],
+    ));
+    eprintln!("{stdout}");
+    let labels = [
+        "erofs:lz4hc",
+        "erofs:lzma,C=65536",
+        "lz4:hc",
+        "erofs:lz4hc,12,C=64K",
+    ];
+    for l in labels {
+        assert!(stdout.contains(l), "table lacks {l}:\n{stdout}");
+    }
+    let out = t.join("out");
+    let r = reports(&out, &labels);
+    assert_eq!(r.json["uncompressed_bytes"].as_u64(), Some(bytes));
+    // Labels with commas are quoted in the CSV.
+    let csv = std::fs::read_to_string(out.join("bench-compress.csv")).unwrap();
+    assert!(
+        csv.contains("\"erofs:lzma,C=65536\",erofs,lzma,65536,"),
+        "{csv}"
+    );
+    let results = r.json["results"].as_array().unwrap();
+    let expect = [
+        ("erofs", "lz4hc", 4096),
+        ("erofs", "lzma", 65536),
+        ("squashfs", "lz4", 131072),
+        ("erofs", "lz4hc", 65536),
+    ];
+    let mut sizes = Vec::new();
+    for (res, (format, codec, bs)) in results.iter().zip(expect) {
+        assert_eq!(
+            (
+                res["format"].as_str().unwrap(),
+                res["codec"].as_str().unwrap(),
+                res["block_size"].as_u64().unwrap()
+            ),
+            (format, codec, bs),
+            "{res}"
+        );
+        let image = out.join(res["image"].as_str().unwrap());
+        let len = std::fs::metadata(&image).unwrap().len();
+        assert_eq!(
+            res["image_bytes"].as_u64(),
+            Some(len),
+            "{}",
+            image.display()
+        );
+        sizes.push(len);
+        if format != "erofs" {
+            continue;
+        }
+        assert!(image.to_string_lossy().ends_with(".erofs"));
+        // dump.erofs reads the superblock; its block count covers the whole image.
+        let dump = Command::new("dump.erofs")
+            .arg("-s")
+            .arg(&image)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&dump.stdout);
+        assert!(
+            dump.status.success(),
+            "dump.erofs -s {}: {text}",
+            image.display()
+        );
+        let blocks: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Filesystem blocks:"))
+            .unwrap_or_else(|| panic!("no block count in {text}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(blocks * 4096, len, "{text}");
+        // erofs_super_block at 1024: feature_incompat at +80, then available_compr_algs (with
+        // COMPR_CFGS, bit 0x2) as a bitmap of Z_EROFS_COMPRESSION_* (lz4 0, lzma 1).
+        let raw = std::fs::read(&image).unwrap();
+        let sb = &raw[1024..1024 + 128];
+        let incompat = u32::from_le_bytes(sb[80..84].try_into().unwrap());
+        let algs = u16::from_le_bytes(sb[84..86].try_into().unwrap());
+        if codec == "lzma" {
+            assert!(incompat & 2 != 0, "lzma without COMPR_CFGS: {incompat:#x}");
+            assert_eq!(algs, 1 << 1, "lzma image's algorithm bitmap");
+        } else if incompat & 2 != 0 && bs == 4096 {
+            assert_eq!(algs, 1, "lz4 image's algorithm bitmap");
+        }
+        // The kernel mounts it and shows the source tree.
+        let mnt = t.join(format!("mnt-{}", sizes.len()));
+        std::fs::create_dir(&mnt).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "erofs", "-o", "loop,ro"])
+            .arg(&image)
+            .arg(&mnt)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount {}", image.display());
+        let guard = Mount(mnt.clone());
+        assert!(
+            tree_listing(&mnt) == want,
+            "{} differs from the tree",
+            image.display()
+        );
+        drop(guard);
+        assert!(res["decompress_mb_s"].as_f64().unwrap() > 0.0);
+    }
+    assert!(
+        sizes[1] < sizes[0],
+        "erofs lzma {} not smaller than lz4hc {}",
+        sizes[1],
+        sizes[0]
+    );
+    // The chart tells the formats apart (a legend when both are plotted).
+    let svg = std::fs::read_to_string(out.join("bench-compress.svg")).unwrap();
+    assert!(svg.contains(">erofs</text>") && svg.contains(">squashfs</text>"));
+
+    // Without root the kernel mount is impossible: the read-back figure is n/a (an empty CSV
+    // field, null in JSON), everything else is measured.
+    let shared = t.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(&tree)
+        .arg(shared.join("tree"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::create_dir(shared.join("tmp")).unwrap();
+    let st = Command::new("chmod")
+        .args(["-R", "a+rwX"])
+        .arg(&shared)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = Command::new("chmod").arg("755").arg(t).status().unwrap();
+    assert!(st.success());
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "bench-compress",
+            "tree",
+            "--codec",
+            "erofs:lz4",
+            "-o",
+            "res",
+        ])
+        .current_dir(&shared)
+        .env("NO_COLOR", "1")
+        .env("TMPDIR", shared.join("tmp"))
+        .output()
+        .unwrap();
+    let stdout = ok(out);
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("erofs:lz4"))
+        .unwrap_or_else(|| panic!("no row in {stdout}"));
+    assert!(row.ends_with("n/a"), "{row}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(shared.join("res/bench-compress.json")).unwrap(),
+    )
+    .unwrap();
+    let res = &json["results"][0];
+    assert!(
+        res["decompress_mb_s"].is_null() && res["decompress_wall_s"].is_null(),
+        "{res}"
+    );
+    assert!(res["image_bytes"].as_u64().unwrap() > 0);
+    let csv = std::fs::read_to_string(shared.join("res/bench-compress.csv")).unwrap();
+    assert!(csv.lines().nth(1).unwrap().ends_with(",,"), "{csv}");
 }

@@ -56,10 +56,11 @@ pub enum Command {
     /// Add a live ISO's root to a netroot tree: an nbd-server export and a pxelinux TFTP tree
     /// (fedora-live-netroot's livecd-iso-to-pxenetroot).
     IsoToNetroot(IsoToNetrootArgs),
-    /// Write one image from a directory: squashfs, ISO 9660, EFI boot (FAT) image.
+    /// Write one image from a directory: squashfs, EROFS, ISO 9660, EFI boot (FAT) image.
     #[command(subcommand)]
     Write(WriteCommand),
-    /// Compress one tree with several squashfs settings and compare size, time and read speed.
+    /// Compress one tree with several squashfs and EROFS settings and compare size, time and
+    /// read speed.
     BenchCompress(BenchCompressArgs),
     /// Which files of two ISOs differ (inside LiveOS/squashfs.img and the initramfs too):
     /// exit 0 when bit-identical, 1 when they differ.
@@ -87,11 +88,14 @@ pub struct BenchCompressArgs {
     pub input: PathBuf,
     /// Settings, comma-separated: CODEC[:OPT[:OPT]], e.g. `xz:bcj=x86:b=1M,zstd:level=19,lz4:hc`.
     /// b=SIZE fixes the block size; other options as `write squashfs --comp-opt` (join several
-    /// BCJ filters with +). Default: xz, xz:b=1M, xz with the host's BCJ filter at 1M, zstd
-    /// levels 3, 15 and 19, gzip, lz4:hc.
+    /// BCJ filters with +). EROFS: erofs[:ALG[,LEVEL]][,C=SIZE], e.g. `erofs:lz4hc,12`,
+    /// `erofs:lzma,C=64K` (algorithms as `write erofs -z`; default lz4hc, C=4096). Default: xz,
+    /// xz:b=1M, xz with the host's BCJ filter at 1M, zstd levels 3, 15 and 19, gzip, lz4:hc,
+    /// erofs:lz4hc, erofs:lzma,C=64K.
     #[arg(long, value_name = "LIST")]
     pub codec: Option<String>,
-    /// Block sizes, comma-separated (e.g. 128K,1M): each setting without b= runs once per size.
+    /// Block sizes, comma-separated (e.g. 128K,1M): each squashfs setting without b= runs once
+    /// per size.
     #[arg(long, value_name = "LIST")]
     pub block_size: Option<String>,
     /// Directory for the images and the reports (created; images kept). Without it images go
@@ -167,6 +171,8 @@ pub struct DownloadArgs {
 pub enum WriteCommand {
     /// Write DIR as a squashfs 4.0 image (like mksquashfs DIR OUT -noappend).
     Squashfs(SquashfsArgs),
+    /// Write DIR as an EROFS image the Linux kernel mounts (like mkfs.erofs OUT DIR).
+    Erofs(ErofsArgs),
     /// Write DIR as a bootable ISO 9660 image with Rock Ridge and Joliet (like xorriso -as
     /// mkisofs -R -J), El Torito BIOS/UEFI entries and a hybrid MBR/GPT for USB sticks.
     Iso(IsoArgs),
@@ -306,6 +312,60 @@ pub struct SquashfsArgs {
     /// Filesystem time and mtime clamp; defaults to SOURCE_DATE_EPOCH, else now (no clamp).
     #[arg(long, value_name = "SECONDS")]
     pub mkfs_time: Option<u32>,
+}
+
+/// `kiln write erofs` options, named after mkfs.erofs where it has them.
+#[derive(Debug, clap::Args)]
+pub struct ErofsArgs {
+    /// Source directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Output image (replaced if it exists).
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
+    /// Compression: lz4, lz4hc, lzma, deflate or zstd, optionally with a level (`lz4hc,12`,
+    /// `lzma,9`); `none` stores the data uncompressed.
+    #[arg(
+        short = 'z',
+        long = "compress",
+        default_value = "lz4hc",
+        value_name = "ALG[,LEVEL]"
+    )]
+    pub compress: String,
+    /// Physical cluster size: the most compressed bytes one extent takes, a multiple of 4K
+    /// (e.g. 65536 or 64K); above 4K the kernel reads big pclusters.
+    #[arg(
+        short = 'C',
+        long = "pcluster-size",
+        default_value = "4096",
+        value_name = "SIZE"
+    )]
+    pub pcluster_size: String,
+    /// Make every entry owned by root.
+    #[arg(long)]
+    pub all_root: bool,
+    /// Do not store extended attributes.
+    #[arg(long)]
+    pub no_xattrs: bool,
+    /// Store identical files' data once (default).
+    #[arg(long, overrides_with = "no_dedup")]
+    pub dedup: bool,
+    /// Store every file's data even when an identical file was stored already.
+    #[arg(long)]
+    pub no_dedup: bool,
+    /// Compression threads (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub processors: usize,
+    /// Filesystem build time and mtime clamp; defaults to SOURCE_DATE_EPOCH, else now (no clamp).
+    #[arg(short = 'T', long = "timestamp", value_name = "SECONDS")]
+    pub timestamp: Option<i64>,
+    /// Filesystem UUID (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`); default derived from the
+    /// content, so equal inputs give equal images.
+    #[arg(short = 'U', long = "uuid", value_name = "UUID")]
+    pub uuid: Option<String>,
+    /// Volume name, at most 16 bytes.
+    #[arg(short = 'L', long = "label", default_value = "", value_name = "LABEL")]
+    pub label: String,
 }
 
 /// Options shared by the kickstart tools.

@@ -100,12 +100,13 @@ fn go(a: &BenchCompressArgs) -> Result<(), BenchError> {
         })?;
         bar.suspend(|| {
             tracing::info!(
-                "{}: {} bytes in {:.2}s ({:.2}s CPU), read back at {:.0} MB/s",
+                "{}: {} bytes in {:.2}s ({:.2}s CPU), read back at {}",
                 s.label,
                 row.image_bytes,
                 row.compress_wall_s,
                 row.compress_cpu_s,
                 row.decompress_mb_s
+                    .map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} MB/s"))
             )
         });
         if temp.is_some() && !a.keep {

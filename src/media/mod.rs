@@ -10,6 +10,7 @@
 //! further writes ([`CancelWriter`]).
 
 pub mod disk;
+pub mod erofs;
 pub mod live;
 pub mod netboot;
 pub mod output;
@@ -23,6 +24,9 @@ pub use kiln_writers::squashfs::{
 };
 use kiln_writers::tree::ScanOptions;
 
+pub use erofs::{
+    erofs_compression, write_erofs_dir, write_erofs_tree, ErofsError, ErofsOptions, ErofsSummary,
+};
 pub use output::{Artifact, Built, Output};
 
 // The live root image's EROFS settings, as the CLI parses them.
@@ -242,7 +246,7 @@ pub(crate) fn scan(dir: &Path, xattrs: bool) -> Result<FsTree, MediaError> {
 
 /// Write through `f` into `OUT.partial`, renamed to `out` only on success (removed on failure
 /// or interrupt).
-fn staged<T>(
+pub(crate) fn staged<T>(
     out: &Path,
     f: impl FnOnce(&mut CancelWriter<std::fs::File>) -> Result<T, MediaError>,
 ) -> Result<T, MediaError> {
