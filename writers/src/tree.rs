@@ -64,6 +64,48 @@ pub enum DataSource {
     Bytes(Arc<[u8]>),
 }
 
+/// Why [`DataSource::read_exact_at`] could not fill the buffer.
+#[derive(Debug)]
+pub enum SourceReadError {
+    /// Opening or reading the source file failed (or it is shorter than it was).
+    Io(IoError),
+    /// In-memory bytes shorter than the range asked for.
+    ShortBytes,
+}
+
+impl DataSource {
+    /// Fill `buf` with the source's bytes from `off`; `file` keeps a path source's file open
+    /// between calls (the writers read each file block by block).
+    pub fn read_exact_at(
+        &self,
+        file: &mut Option<std::fs::File>,
+        off: u64,
+        buf: &mut [u8],
+    ) -> Result<(), SourceReadError> {
+        use std::os::unix::fs::FileExt;
+        match self {
+            DataSource::Bytes(b) => {
+                let end = off as usize + buf.len();
+                let Some(part) = b.get(off as usize..end) else {
+                    return Err(SourceReadError::ShortBytes);
+                };
+                buf.copy_from_slice(part);
+            }
+            DataSource::Path(p) => {
+                let err = IoError::at("read", p);
+                if file.is_none() {
+                    *file = Some(std::fs::File::open(p).map_err(|e| SourceReadError::Io(err(e)))?);
+                }
+                file.as_ref()
+                    .expect("opened above")
+                    .read_exact_at(buf, off)
+                    .map_err(|e| SourceReadError::Io(err(e)))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One extended attribute, its full name (`security.selinux`, `user.foo`) and value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Xattr {

@@ -12,7 +12,6 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -22,8 +21,7 @@ use sha2::{Digest, Sha256};
 use super::compress::{Compression, Compressor};
 use super::error::ErofsError;
 use super::superblock::BLOCK;
-use crate::error::IoError;
-use crate::tree::DataSource;
+use crate::tree::{DataSource, SourceReadError};
 
 const BS: usize = BLOCK as usize;
 /// Input per job: big enough that a segment boundary (one partly used block) costs nothing
@@ -105,28 +103,12 @@ fn read_at(
     off: u64,
     buf: &mut [u8],
 ) -> Result<(), ErofsError> {
-    match src {
-        DataSource::Bytes(b) => {
-            let end = off as usize + buf.len();
-            if end > b.len() {
-                return Err(ErofsError::Limit(
-                    "in-memory file shorter than its size".into(),
-                ));
-            }
-            buf.copy_from_slice(&b[off as usize..end]);
+    src.read_exact_at(file, off, buf).map_err(|e| match e {
+        SourceReadError::Io(e) => ErofsError::Io(e),
+        SourceReadError::ShortBytes => {
+            ErofsError::Limit("in-memory file shorter than its size".into())
         }
-        DataSource::Path(p) => {
-            let err = IoError::at("read", p);
-            if file.is_none() {
-                *file = Some(std::fs::File::open(p).map_err(&err)?);
-            }
-            file.as_ref()
-                .expect("opened above")
-                .read_exact_at(buf, off)
-                .map_err(&err)?;
-        }
-    }
-    Ok(())
+    })
 }
 
 fn hash_file(f: &DataFile, cancel: Cancel<'_>) -> Result<[u8; 32], ErofsError> {

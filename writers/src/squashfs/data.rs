@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hasher;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -18,7 +17,7 @@ use super::compress::Codec;
 use super::error::SquashfsError;
 use super::precompress::BlockCache;
 use crate::error::IoError;
-use crate::tree::DataSource;
+use crate::tree::{DataSource, SourceReadError};
 
 /// Size field bit marking a block stored uncompressed (spec "Data and fragment blocks").
 pub const UNCOMPRESSED_BLOCK: u32 = 1 << 24;
@@ -105,28 +104,12 @@ fn read_at(
     off: u64,
     buf: &mut [u8],
 ) -> Result<(), SquashfsError> {
-    match src {
-        DataSource::Bytes(b) => {
-            let end = off as usize + buf.len();
-            if end > b.len() {
-                return Err(SquashfsError::Limit(
-                    "in-memory file shorter than its size".into(),
-                ));
-            }
-            buf.copy_from_slice(&b[off as usize..end]);
+    src.read_exact_at(file, off, buf).map_err(|e| match e {
+        SourceReadError::Io(e) => SquashfsError::Io(e),
+        SourceReadError::ShortBytes => {
+            SquashfsError::Limit("in-memory file shorter than its size".into())
         }
-        DataSource::Path(p) => {
-            let err = IoError::at("read", p);
-            if file.is_none() {
-                *file = Some(std::fs::File::open(p).map_err(&err)?);
-            }
-            file.as_ref()
-                .expect("opened above")
-                .read_exact_at(buf, off)
-                .map_err(&err)?;
-        }
-    }
-    Ok(())
+    })
 }
 
 /// True when `[off, off + len)` of the file is one hole (no data there).
