@@ -6,6 +6,10 @@
 //! Root is needed for loop mounts and owners: without it the tests fail under CI=true and are
 //! skipped with a printed reason elsewhere.
 
+mod common;
+
+use common::{have, is_root, require};
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -16,31 +20,6 @@ fn kiln() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
     c.env("NO_COLOR", "1").env_remove("SOURCE_DATE_EPOCH");
     c
-}
-
-/// Skip (or fail under CI) when a requirement is missing.
-fn require(ok: bool, what: &str) -> bool {
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("cannot run under CI: {what}");
-        }
-        eprintln!("skipped: {what}");
-    }
-    ok
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 fn run(cmd: &mut Command) -> String {

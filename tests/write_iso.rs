@@ -5,6 +5,10 @@
 //! El Torito/system-area reports are compared with what `xorriso -as mkisofs` makes with
 //! lorax's flags for the same tree.
 
+mod common;
+
+use common::{have, require};
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -15,24 +19,6 @@ use std::time::{Duration, Instant};
 
 fn kiln() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kiln"))
-}
-
-/// Skip (or fail under CI) when a requirement is missing.
-fn require(ok: bool, what: &str) -> bool {
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("cannot run under CI: {what}");
-        }
-        eprintln!("skipped: {what}");
-    }
-    ok
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 fn tools(list: &[&str]) -> bool {

@@ -4,6 +4,10 @@
 //! for every codec. Root is needed for device nodes, ownership and loop mounts: without it the
 //! test fails under CI=true and is skipped with a printed reason elsewhere.
 
+mod common;
+
+use common::{have, is_root, require};
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -14,31 +18,6 @@ use sha2::{Digest, Sha256};
 
 fn kiln() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kiln"))
-}
-
-/// Skip (or fail under CI) when a requirement is missing.
-fn require(ok: bool, what: &str) -> bool {
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("cannot run under CI: {what}");
-        }
-        eprintln!("skipped: {what}");
-    }
-    ok
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 fn run(cmd: &mut Command) {

@@ -561,3 +561,30 @@ impl Drop for BootSlot {
         cv.notify_one();
     }
 }
+
+/// Skip (or fail under CI) when a requirement is missing: true when it is there.
+pub fn require(ok: bool, what: &str) -> bool {
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("cannot run under CI: {what}");
+        }
+        eprintln!("skipped: {what}");
+    }
+    ok
+}
+
+/// Whether the tests run as root (loop mounts, device nodes, chown).
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Whether `tool` is on PATH.
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
