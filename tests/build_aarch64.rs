@@ -207,57 +207,10 @@ fn aarch64_iso_boots_uefi_to_package_count() {
         return;
     }
     let log = b.work.join("serial-uefi-cdrom.log");
-    let t0 = Instant::now();
-    // The count line, not the marker or a login prompt: the fixture's service runs
-    // `rpm -qa` before it prints anything, and getty's prompt comes first under TCG.
-    let out = Command::new(common::kiln())
-        .args([
-            "boot-test",
-            "--arch",
-            "aarch64",
-            "--firmware",
-            "uefi",
-            "--accel",
-            "tcg",
-            "--timeout",
-            "1800",
-            "--expect",
-            "KILN-RPM-COUNT [0-9]+",
-            "--serial-log",
-        ])
-        .arg(&log)
-        .arg(&b.iso)
-        .output()
-        .unwrap();
-    // Firmware may write bytes that are not UTF-8.
-    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
-    assert!(
-        out.status.success(),
-        "aarch64 UEFI boot failed:\n{}\nserial tail:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        serial
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    eprintln!("aarch64 UEFI boot: {:.1} s", t0.elapsed().as_secs_f64());
+    let serial = boot_uefi_to_package_count("aarch64 UEFI boot", &b.iso, &log, b.packages);
     assert!(
         serial.contains("KILN-BOOT-OK"),
         "no KILN-BOOT-OK on the console"
-    );
-    let count = serial
-        .lines()
-        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
-        .and_then(|n| n.trim().parse::<usize>().ok());
-    assert_eq!(
-        count,
-        Some(b.packages),
-        "the booted system's rpm -qa count differs from the build's transaction"
     );
     assert!(
         serial.contains("KILN-POST kiln fixture live image built"),
@@ -303,49 +256,47 @@ fn aarch64_erofs_iso_boots_uefi() {
     eprintln!("aarch64 EROFS build: {:.1} s", t0.elapsed().as_secs_f64());
     let _slot = common::BootSlot::take();
     let log = work.join("serial-uefi-cdrom.log");
+    let serial = boot_uefi_to_package_count("aarch64 EROFS ISO boot", &b.iso, &log, b.packages);
+    assert!(
+        serial.contains("erofs: (device loop"),
+        "the kernel never mounted an EROFS image (serial log {})",
+        log.display()
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Boot `iso` on qemu's virt machine with UEFI (TCG) until the fixture's `KILN-RPM-COUNT n`
+/// line, which must name the build's package count; returns the serial log. The count line,
+/// not the marker or a login prompt: the fixture's service runs `rpm -qa` before it prints
+/// anything, and getty's prompt comes first under TCG.
+fn boot_uefi_to_package_count(what: &str, iso: &Path, log: &Path, packages: usize) -> String {
     let t0 = Instant::now();
-    // The count line: the fixture's service runs `rpm -qa` before it prints anything.
     let out = Command::new(common::kiln())
         .args(["boot-test", "--arch", "aarch64", "--firmware", "uefi"])
         .args(["--accel", "tcg", "--timeout", "1800"])
         .args(["--expect", "KILN-RPM-COUNT [0-9]+", "--serial-log"])
-        .arg(&log)
-        .arg(&b.iso)
+        .arg(log)
+        .arg(iso)
         .output()
         .unwrap();
-    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+    // Firmware may write bytes that are not UTF-8.
+    let serial = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+    let tail: Vec<&str> = serial.lines().rev().take(40).collect();
     assert!(
         out.status.success(),
-        "aarch64 EROFS UEFI boot failed:\n{}\nserial tail:\n{}",
+        "{what} failed:\n{}\nserial tail:\n{}",
         String::from_utf8_lossy(&out.stderr),
-        serial
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     );
-    eprintln!(
-        "aarch64 EROFS ISO boot uefi/cdrom: {:.1} s",
-        t0.elapsed().as_secs_f64()
-    );
+    eprintln!("{what}: {:.1} s", t0.elapsed().as_secs_f64());
     let count = serial
         .lines()
         .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
         .and_then(|n| n.trim().parse::<usize>().ok());
     assert_eq!(
         count,
-        Some(b.packages),
+        Some(packages),
         "the booted system's rpm -qa count differs from the build's transaction"
     );
-    let serial_log = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
-    assert!(
-        serial_log.contains("erofs: (device loop"),
-        "the kernel never mounted an EROFS image (serial log {})",
-        log.display()
-    );
-    let _ = std::fs::remove_dir_all(&work);
+    serial
 }
