@@ -54,6 +54,7 @@ fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
         exportable: !a.no_exports,
         threads: a.processors,
         block_cache: None,
+        block_store: None,
     };
     let started = std::time::Instant::now();
     match media::write_squashfs_dir(&a.dir, &a.out, !a.no_xattrs, &opts) {
@@ -123,6 +124,7 @@ fn erofs(a: &ErofsArgs) -> anyhow::Result<i32> {
         threads: a.processors,
         uuid,
         volume_name: a.label.clone(),
+        block_store: None,
     };
     let started = std::time::Instant::now();
     let r = media::write_erofs_dir(&a.dir, &a.out, &opts);

@@ -244,6 +244,7 @@ impl RootImage {
             // Derived from the content: the same root gives the same image.
             uuid: None,
             volume_name: volume_name(&self.label),
+            block_store: self.squashfs.block_store.clone(),
         };
         let erofs_error = |source| MediaError::Erofs {
             out: out.to_owned(),

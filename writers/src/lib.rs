@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod blockstore;
 pub mod datetime;
 pub mod erofs;
 pub mod error;

@@ -252,6 +252,7 @@ fn options(u: &mut Unstructured<'_>) -> Result<erofs::Options> {
             None
         },
         volume_name,
+        block_store: None,
     })
 }
 
