@@ -195,6 +195,7 @@ fn options(u: &mut Unstructured<'_>) -> Result<squashfs::Options> {
         exportable: u.arbitrary()?,
         threads: 1,
         block_cache: None,
+        block_store: None,
     })
 }
 
