@@ -242,3 +242,397 @@ fn flip(path: &Path, at: usize) {
     b[at] ^= 0x80;
     std::fs::write(path, b).unwrap();
 }
+
+/// Two stores on one directory and several threads each put and get the same and different
+/// keys at once: every get is nothing or exactly the bytes put.
+#[test]
+fn blockstore_threads_and_stores_share_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = BlockStore::open(dir.path()).unwrap();
+    let b = BlockStore::open(dir.path()).unwrap();
+    const KEYS: u64 = 120;
+    std::thread::scope(|s| {
+        for t in 0..6u64 {
+            let ns = if t % 2 == 0 { &a } else { &b }.namespace(NS);
+            s.spawn(move || {
+                for round in 0..3u64 {
+                    for i in 0..KEYS {
+                        // Half the keys are shared by all threads, half are this thread's own.
+                        let n = if i % 2 == 0 { i } else { 1000 * (t + 1) + i };
+                        let n = if round % 2 == 0 { n } else { n ^ 2 };
+                        if let Some(got) = ns.get(&key(n)) {
+                            assert!(got == value(n, size_of(n)), "key {n}: wrong bytes");
+                        }
+                        ns.put(&key(n), &value(n, size_of(n)));
+                        assert!(
+                            ns.get(&key(n)) == Some(value(n, size_of(n))),
+                            "key {n} after put"
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let (ca, cb) = (a.counters(), b.counters());
+    eprintln!("store a: {ca:?}\nstore b: {cb:?}");
+    assert_eq!(ca.rejected + cb.rejected, 0);
+    assert_eq!(ca.store_failures + cb.store_failures, 0);
+    // Each distinct key was written at least once, a racing duplicate at most once per thread.
+    let distinct: BTreeSet<u64> = (0..6u64)
+        .flat_map(|t| (0..KEYS).map(move |i| if i % 2 == 0 { i } else { 1000 * (t + 1) + i }))
+        .flat_map(|n| [n, n ^ 2])
+        .collect();
+    let usage = blockstore::usage(dir.path()).unwrap();
+    assert_eq!(usage.entries, distinct.len() as u64);
+    assert!(ca.stored + cb.stored >= distinct.len() as u64);
+    assert!(temp_files(dir.path()).is_empty());
+}
+
+/// Writers put and get while another thread prunes hard and clears: gets stay exact, nothing
+/// panics, nothing is left half-written.
+#[test]
+fn blockstore_prune_and_clear_while_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlockStore::open(dir.path()).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let mut writers = Vec::new();
+        for t in 0..3u64 {
+            let ns = store.namespace(NS);
+            writers.push(s.spawn(move || {
+                for i in 0..300u64 {
+                    let n = (i * 7 + t) % 150;
+                    if let Some(got) = ns.get(&key(n)) {
+                        assert!(got == value(n, size_of(n)), "key {n}: wrong bytes");
+                    }
+                    ns.put(&key(n), &value(n, size_of(n)));
+                }
+            }));
+        }
+        let (stop, path) = (&stop, dir.path());
+        s.spawn(move || {
+            let mut rounds = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                blockstore::prune(path, 2_000_000).unwrap();
+                rounds += 1;
+                if rounds == 10 {
+                    rounds = 0;
+                    blockstore::clear(path).unwrap();
+                }
+            }
+        });
+        for w in writers {
+            w.join().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let c = store.counters();
+    eprintln!("with prune and clear running: {c:?}");
+    assert_eq!(c.rejected, 0);
+    assert!(temp_files(dir.path()).is_empty());
+    // After all that, the store still works.
+    let ns = store.namespace(NS);
+    ns.put(&key(9999), &value(9999, 4096));
+    assert_eq!(ns.get(&key(9999)), Some(value(9999, 4096)));
+}
+
+const CHILD_DIR: &str = "KILN_BLOCKSTORE_CHILD_DIR";
+
+/// Size of the child writer's entry `n`: 256 KiB to 1 MiB.
+fn child_size(n: u64) -> usize {
+    (256 << 10) + (n.wrapping_mul(2_654_435_761) % (768 << 10)) as usize
+}
+
+/// The child of `blockstore_writer_killed_mid_entry`: puts entries 0, 1, 2... into the store
+/// named by the environment until it is killed. Run on its own, it writes a few and checks them.
+#[test]
+#[ignore = "child process of blockstore_writer_killed_mid_entry"]
+fn blockstore_child_writer() {
+    let Some(dir) = std::env::var_os(CHILD_DIR) else {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = BlockStore::open(dir.path()).unwrap().namespace(NS);
+        for n in 0..5 {
+            ns.put(&key(n), &value(n, child_size(n)));
+            assert_eq!(ns.get(&key(n)), Some(value(n, child_size(n))));
+        }
+        return;
+    };
+    let ns = BlockStore::open(Path::new(&dir)).unwrap().namespace(NS);
+    for n in 0.. {
+        ns.put(&key(n), &value(n, child_size(n)));
+    }
+}
+
+fn spawn_child_writer(dir: &Path) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["blockstore_child_writer", "--exact", "--ignored", "--quiet"])
+        .env(CHILD_DIR, dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Two processes write the same entries while this one reads them; both are then killed with
+/// SIGKILL while one is stopped in the middle of an entry (a temporary file exists). Every
+/// entry left verifies and holds what the writers meant, the half-written temporary is never
+/// handed out, and prune removes it once it is old.
+#[test]
+fn blockstore_writer_killed_mid_entry() {
+    use rustix::process::{kill_process, Pid, Signal};
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlockStore::open(dir.path()).unwrap();
+    let ns = store.namespace(NS);
+    let mut children = [
+        spawn_child_writer(dir.path()),
+        spawn_child_writer(dir.path()),
+    ];
+
+    // Read alongside the writers, each entry as soon as it appears, until 40 exist.
+    let mut seen = 0u64;
+    let mut reads = 0u64;
+    while seen < 40 {
+        reads += 1;
+        if let Some(got) = ns.get(&key(seen)) {
+            assert!(
+                got == value(seen, child_size(seen)),
+                "key {seen}: wrong bytes while writing"
+            );
+            seen += 1;
+        }
+        for c in &mut children {
+            assert!(c.try_wait().unwrap().is_none(), "child writer exited");
+        }
+    }
+
+    // Catch the first child with a temporary file open: stop it, look, go on or kill it.
+    let pid = Pid::from_raw(children[0].id() as i32).unwrap();
+    kill_process(
+        Pid::from_raw(children[1].id() as i32).unwrap(),
+        Signal::STOP,
+    )
+    .unwrap();
+    let mut tries = 0;
+    let leftovers = loop {
+        tries += 1;
+        kill_process(pid, Signal::STOP).unwrap();
+        // The stop is asynchronous; /proc says when it took effect.
+        while !std::fs::read_to_string(format!("/proc/{}/stat", children[0].id()))
+            .unwrap()
+            .contains(") T ")
+        {
+            std::thread::yield_now();
+        }
+        let temps = temp_files(dir.path());
+        if !temps.is_empty() {
+            break temps;
+        }
+        assert!(tries < 10_000, "never caught the writer inside an entry");
+        kill_process(pid, Signal::CONT).unwrap();
+        std::thread::sleep(Duration::from_micros(200 + (tries % 7) * 300));
+    };
+    for c in &mut children {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    eprintln!(
+        "killed after {seen}+ entries, {reads} concurrent reads, {tries} stops; leftovers: {:?}",
+        leftovers
+    );
+
+    let before = blockstore::usage(dir.path()).unwrap();
+    let mut verified = 0;
+    let mut n = 0;
+    let mut misses_in_a_row = 0;
+    while misses_in_a_row < 10 {
+        match ns.get(&key(n)) {
+            Some(got) => {
+                assert!(
+                    got == value(n, child_size(n)),
+                    "key {n}: wrong bytes after kill"
+                );
+                verified += 1;
+                misses_in_a_row = 0;
+            }
+            None => misses_in_a_row += 1,
+        }
+        n += 1;
+    }
+    eprintln!(
+        "{verified} entries verified after the kill, {} temporaries",
+        leftovers.len()
+    );
+    assert_eq!(verified, before.entries, "an entry present did not verify");
+    assert_eq!(store.counters().rejected, 0);
+
+    // Young temporaries belong to writers that may still be running: prune leaves them.
+    let pruned = blockstore::prune(dir.path(), u64::MAX).unwrap();
+    assert_eq!(pruned.removed, 0);
+    for t in &leftovers {
+        assert!(t.exists());
+        set_mtime(t, SystemTime::now() - Duration::from_secs(3600));
+    }
+    let pruned = blockstore::prune(dir.path(), u64::MAX).unwrap();
+    assert_eq!(pruned.removed, 0);
+    assert_eq!(pruned.kept, before.bytes);
+    assert!(
+        temp_files(dir.path()).is_empty(),
+        "stale temporaries left by prune"
+    );
+    assert_eq!(blockstore::usage(dir.path()).unwrap(), before);
+}
+
+/// Prune removes the least recently used entries first (a get counts as a use) down to the
+/// limit, and the shard directories it empties.
+#[test]
+fn blockstore_prune_keeps_the_recently_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlockStore::open(dir.path()).unwrap();
+    let ns = store.namespace(NS);
+    let base = SystemTime::now() - Duration::from_secs(86_400);
+    for n in 0..20u64 {
+        ns.put(&key(n), &value(n, 1000));
+        // Entry n was last used n seconds after `base`: 0 is the oldest.
+        set_mtime(
+            &entry_path(dir.path(), NS, &key(n)),
+            base + Duration::from_secs(n),
+        );
+    }
+    // Using the three oldest makes them the newest.
+    for n in 0..3 {
+        assert_eq!(ns.get(&key(n)), Some(value(n, 1000)));
+    }
+    let entry_len = 112 + 1000;
+    assert_eq!(blockstore::prune(dir.path(), u64::MAX).unwrap().removed, 0);
+    let pruned = blockstore::prune(dir.path(), 10 * entry_len + entry_len / 2).unwrap();
+    assert_eq!(
+        pruned,
+        blockstore::Pruned {
+            removed: 10,
+            freed: 10 * entry_len,
+            kept: 10 * entry_len
+        }
+    );
+    let kept: Vec<u64> = (0..20).filter(|n| ns.contains(&key(*n))).collect();
+    assert_eq!(kept, vec![0, 1, 2, 13, 14, 15, 16, 17, 18, 19]);
+
+    let pruned = blockstore::prune(dir.path(), 0).unwrap();
+    assert_eq!(pruned.removed, 10);
+    assert_eq!(pruned.kept, 0);
+    let ns_dir = entry_path(dir.path(), NS, &key(0))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let left: Vec<String> = std::fs::read_dir(&ns_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["params"], "empty shard dirs left");
+    // The store still writes into the pruned namespace.
+    ns.put(&key(5), &value(5, 10));
+    assert_eq!(ns.get(&key(5)), Some(value(5, 10)));
+}
+
+#[test]
+fn blockstore_usage_and_clear() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("blocks-v1");
+    assert_eq!(
+        blockstore::usage(&dir).unwrap(),
+        blockstore::Usage::default()
+    );
+    assert_eq!(blockstore::clear(&dir).unwrap(), 0);
+    assert_eq!(
+        blockstore::prune(&dir, 0).unwrap(),
+        blockstore::Pruned::default()
+    );
+
+    let store = BlockStore::open(&dir).unwrap();
+    let ns = store.namespace(NS);
+    let other = store.namespace(OTHER_NS);
+    for n in 0..5 {
+        ns.put(&key(n), &value(n, 100 * n as usize));
+    }
+    for n in 0..3 {
+        other.put(&key(n), &value(n, 7));
+    }
+    let usage = blockstore::usage(&dir).unwrap();
+    let ns_bytes = 5 * 112 + 100 * (1 + 2 + 3 + 4);
+    let other_bytes = 3 * (112 + 7);
+    let mut expected = vec![
+        (NS.to_string(), 5, ns_bytes),
+        (OTHER_NS.to_string(), 3, other_bytes),
+    ];
+    expected.sort();
+    assert_eq!(
+        usage,
+        blockstore::Usage {
+            entries: 8,
+            bytes: ns_bytes + other_bytes,
+            namespaces: expected
+        }
+    );
+
+    let rec = BuildRecord {
+        time: 1,
+        image: "LiveOS/squashfs.img".into(),
+        image_bytes: 10,
+        from_cache: 1,
+        compressed: 2,
+        seconds_saved: 0.5,
+    };
+    blockstore::record_build(&dir, &rec).unwrap();
+    assert_eq!(blockstore::clear(&dir).unwrap(), ns_bytes + other_bytes);
+    assert_eq!(
+        blockstore::usage(&dir).unwrap(),
+        blockstore::Usage::default()
+    );
+    assert_eq!(blockstore::history(&dir).unwrap(), vec![rec]);
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec![".lock", "history"]);
+    // Open namespaces keep working after a clear: the directories come back.
+    assert_eq!(ns.get(&key(1)), None);
+    ns.put(&key(1), &value(1, 100));
+    assert_eq!(ns.get(&key(1)), Some(value(1, 100)));
+    assert_eq!(blockstore::usage(&dir).unwrap().namespaces[0].0, NS);
+    assert_eq!(store.counters().store_failures, 0);
+}
+
+#[test]
+fn blockstore_history_round_trip_cap_and_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(blockstore::history(dir.path()).unwrap(), vec![]);
+    let rec = |i: u64| BuildRecord {
+        time: 1_700_000_000 + i as i64,
+        image: format!("out/image {i}\twith tab\nand newline \\ backslash.iso"),
+        image_bytes: 1 << 30 | i,
+        from_cache: 1000 * i,
+        compressed: i,
+        seconds_saved: i as f64 / 3.0,
+    };
+    for i in 0..60 {
+        blockstore::record_build(dir.path(), &rec(i)).unwrap();
+    }
+    let expected: Vec<BuildRecord> = (10..60).map(rec).collect();
+    assert_eq!(blockstore::history(dir.path()).unwrap(), expected);
+    let text = std::fs::read_to_string(dir.path().join("history")).unwrap();
+    assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 50);
+
+    // Damaged lines (a torn one, a bad escape, a word for a number) are skipped.
+    let first_line = text.lines().nth(1).unwrap().to_owned();
+    let damaged = format!(
+        "{text}{}\n1700000099\tx\\q\t1\t1\t1\t1\n1700000099\tx\tbig\t1\t1\t1\n",
+        &first_line[..first_line.len() / 2]
+    );
+    std::fs::write(dir.path().join("history"), damaged).unwrap();
+    assert_eq!(blockstore::history(dir.path()).unwrap(), expected);
+    blockstore::record_build(dir.path(), &rec(60)).unwrap();
+    let expected: Vec<BuildRecord> = (11..61).map(rec).collect();
+    assert_eq!(blockstore::history(dir.path()).unwrap(), expected);
+    assert!(temp_files(dir.path()).is_empty());
+}
