@@ -8,7 +8,8 @@
 //! - After SIGINT: exit 130 with the interrupt message last, and nothing left: the mounts
 //!   (`findmnt`) and loop devices (`losetup -a`) naming the test directory, the binfmt_misc
 //!   entries, the tmpdir (also `TMPDIR`) and the result directory exactly as before, no
-//!   partial download in the cache, no cache lock held, no process left that kiln started.
+//!   partial download in the cache, no cache lock held, no block store temporary file, no
+//!   process left that kiln started.
 //! - After SIGKILL: no mount, loop device, binfmt entry or process left either (scriptlets
 //!   and host scripts run in PID namespaces that die with kiln); only the killed build's own
 //!   work and staging directories (and partial downloads) may remain, and the next build must
@@ -647,6 +648,11 @@ fn run_lane(root: &Path, port: u16, sig: Sig) -> (Vec<String>, usize) {
                 }
                 for c in cache_leftovers(&base.join("cache")) {
                     bad(c);
+                }
+                // A stopped writer finishes or removes its block store entry.
+                let (_, temps) = store_files(&base.join("cache/blocks-v1"));
+                if !temps.is_empty() {
+                    bad(format!("block store temporaries left: {temps:?}"));
                 }
             }
             Sig::Kill => {
