@@ -326,6 +326,7 @@ fn cache_stats_prune_clear() {
     let img = |n: &str| base.join(n).display().to_string();
     let write = |out: &str, extra: &[&str]| {
         let mut args = vec!["-v", "write", "squashfs", src_arg, out, "--comp", "xz"];
+        args.extend_from_slice(&["--mkfs-time", "1700000000"]);
         args.extend_from_slice(extra);
         kiln_ok(&args, &cache)
     };
@@ -408,6 +409,8 @@ fn cache_stats_prune_clear() {
             &img("fourth.sqfs"),
             "--comp",
             "xz",
+            "--mkfs-time",
+            "1700000000",
         ])
         .arg("--cache")
         .arg(&blocked)

@@ -493,9 +493,9 @@ fn write_squashfs(
 const PRECOMPRESS_LIMIT: usize = 256 << 20;
 
 /// Start compressing the blocks of `root` on idle cores while it is being built, for a root
-/// image written with `squashfs` when its codec is slow (xz, gzip, high zstd levels); `None`
-/// when it would not pay or cannot start. `KILN_PRECOMPRESS=0` turns it off (to measure what
-/// it saves).
+/// image written with `squashfs` when its codec is slow (xz, gzip, high zstd levels), skipping
+/// and filling `squashfs.block_store`; `None` when it would not pay or cannot start.
+/// `KILN_PRECOMPRESS=0` turns it off (to measure what it saves; the store stays in use).
 pub fn start_precompress(root: &Path, squashfs: &SquashfsOptions) -> Option<Precompressor> {
     let off = std::env::var_os("KILN_PRECOMPRESS").is_some_and(|v| v == "0");
     if off || !squashfs.codec.is_slow() {
@@ -509,11 +509,16 @@ pub fn start_precompress(root: &Path, squashfs: &SquashfsOptions) -> Option<Prec
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let cache = Arc::new(BlockCache::new(
+    let mut cache = BlockCache::new(
         squashfs.codec.clone(),
         squashfs.block_size,
         PRECOMPRESS_LIMIT,
-    ));
+    );
+    // Blocks the store holds are not compressed again; what is compressed goes there too.
+    if let Some(store) = &squashfs.block_store {
+        cache = cache.with_store(store);
+    }
+    let cache = Arc::new(cache);
     Precompressor::start(root, cache, threads)
         .map_err(|e| tracing::debug!("no precompression: {e}"))
         .ok()
