@@ -230,7 +230,8 @@ fn cut_before(fill: u64, len: u64, mark: u64, bs: u64) -> bool {
         return true;
     }
     let span = bs / CUT_SPAN_DIV;
-    fill >= bs * CUT_MIN_EIGHTHS / 8 && u128::from(mark >> 32) * u128::from(span) < u128::from(len) << 32
+    fill >= bs * CUT_MIN_EIGHTHS / 8
+        && u128::from(mark >> 32) * u128::from(span) < u128::from(len) << 32
 }
 
 fn same_content(a: &DataFile, b: &DataFile, cancel: Cancel<'_>) -> Result<bool, SquashfsError> {
@@ -385,8 +386,8 @@ impl JobCtx {
     /// The block for `data` (not a hole): from the precompressor's cache, else from the
     /// store, else compressed (and then stored).
     fn block(&self, data: &[u8], fragment: bool) -> Result<Block, SquashfsError> {
-        let key: Option<Key> = (self.cache.is_some() || self.store.is_some())
-            .then(|| Sha256::digest(data).into());
+        let key: Option<Key> =
+            (self.cache.is_some() || self.store.is_some()).then(|| Sha256::digest(data).into());
         let c = &self.counts;
         let hit = |c: &Counts| {
             c.bytes_from_cache
@@ -682,4 +683,43 @@ fn commit_in_order<'s, W: Write>(
         }
     }
     Ok(pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_values_decode_only_as_written() {
+        assert_eq!(decode_value(&encode_value(None), 100), Some(None));
+        assert_eq!(
+            decode_value(&encode_value(Some(b"abc")), 100),
+            Some(Some(&b"abc"[..]))
+        );
+        // Raw with bytes after the tag, compressed not smaller than the block, empty, unknown
+        // tags: misses.
+        assert_eq!(decode_value(&[TAG_RAW, 1], 100), None);
+        assert_eq!(decode_value(&encode_value(Some(&[1; 100])), 100), None);
+        assert_eq!(decode_value(&[TAG_COMPRESSED], 100), None);
+        assert_eq!(decode_value(&[], 100), None);
+        assert_eq!(decode_value(&[2, 1, 2], 100), None);
+    }
+
+    #[test]
+    fn fragment_cuts_follow_fill_and_content() {
+        let bs = 131072;
+        // Never before the first tail, always when the next does not fit.
+        assert!(!cut_before(0, 100, 0, bs));
+        assert!(cut_before(bs - 10, 11, u64::MAX, bs));
+        // Below half full, content never cuts; above it a mark of 0 always does and the
+        // largest never does.
+        assert!(!cut_before(bs / 2 - 1, 100, 0, bs));
+        assert!(cut_before(bs / 2, 100, 0, bs));
+        assert!(!cut_before(bs / 2, 100, u64::MAX, bs));
+        // Marks are spread: about len / (bs / 4) of tails cut.
+        let cuts = (0..10_000u32)
+            .filter(|i| cut_before(bs / 2, 1024, tail_mark(&i.to_le_bytes()), bs))
+            .count();
+        assert!((200..420).contains(&cuts), "{cuts}");
+    }
 }
