@@ -357,7 +357,7 @@ impl Codec {
             x ^= x >> 7;
             x ^= x << 17;
             sample.extend_from_slice(words[(x % 8) as usize]);
-            if x % 5 == 0 {
+            if x.is_multiple_of(5) {
                 sample.push((x >> 32) as u8);
             }
         }
