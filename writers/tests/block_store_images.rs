@@ -543,12 +543,12 @@ fn fragment_blocks_resynchronise_after_a_changed_small_file() {
             first.fragments,
             100.0 * hits as f64 / blocks as f64
         );
-        // ~3.9 MB of tails in 64 KiB blocks closed from half full on: 60-130 blocks. Every
+        // ~3.1 MB of tails in 64 KiB blocks closed from 7/8 full on: 48-56 blocks. Every
         // block misses that holds the changed file, or ends differently because of it: the
         // one before it (a cut before the file may come or go with its content), its own, and
-        // the blocks until both writes close a block before the same tail, which from half
-        // full on happens within a block or two (tails of 100-4000 bytes, each closing a
-        // half-full block with probability length / 16 KiB).
+        // the blocks until both writes close a block before the same tail: every block ends in
+        // its last eighth (8 KiB, where a tail of 100-4000 bytes closes it with probability
+        // length / 4 KiB), so that happens within a block or two.
         assert!(blocks >= 50, "{blocks}");
         assert!(hits + 5 >= blocks, "{hits} of {blocks}");
         assert_eq!(second.compressed, blocks - hits);

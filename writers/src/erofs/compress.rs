@@ -803,6 +803,7 @@ mod tests {
                     };
                     let p = c.store_params(pcluster);
                     assert!(!p.contains("sample=error"), "{p}");
+                    eprintln!("{p}");
                     assert_eq!(p, c.store_params(pcluster));
                     all.push(p);
                 }

@@ -622,6 +622,9 @@ mod tests {
         .map(|c| c.store_params(bs))
         .collect::<Vec<_>>();
         all.push(Codec::default().store_params(bs * 2));
+        for p in &all {
+            eprintln!("{p}");
+        }
         let n = all.len();
         all.sort();
         all.dedup();
