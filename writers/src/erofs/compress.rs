@@ -131,6 +131,75 @@ impl Compression {
     }
 }
 
+/// The revision of how the writer turns a segment into pclusters (this module's searches and
+/// limits, the data module's extent rules): part of every store namespace, raised whenever
+/// that changes, so entries of an older writer are never used.
+const STORE_REVISION: u32 = 1;
+/// lzma-rust2's version as Cargo.lock pins it (it cannot tell at run time; a unit test keeps
+/// this in step).
+pub(crate) const LZMA_RUST2_VERSION: &str = "0.25.0";
+
+impl Compression {
+    /// The store namespace of segments compressed with this algorithm and level into
+    /// pclusters of `pcluster_size`: the settings, the library's version, and the SHA-256
+    /// (first 8 bytes) of what it makes of a fixed sample, which catches a library whose output
+    /// changed without its version saying so.
+    pub fn store_params(&self, pcluster_size: u32) -> String {
+        let lib = match self.algorithm {
+            Algorithm::Lz4 | Algorithm::Lz4hc => format!("liblz4={}", lzzzz::version_string()),
+            Algorithm::Lzma => format!("lzma-rust2={LZMA_RUST2_VERSION}"),
+            Algorithm::Deflate => format!("zlib-rs={}", crate::squashfs::compress::ZLIB_RS_VERSION),
+            Algorithm::Zstd => format!("zstd={}", zstd::zstd_safe::version_number()),
+        };
+        format!(
+            "erofs-segment v{STORE_REVISION} {} level={} pcluster={pcluster_size} {lib} sample={}",
+            self.algorithm.name(),
+            self.level,
+            self.sample_digest(pcluster_size)
+        )
+    }
+
+    fn sample_digest(&self, pcluster_size: u32) -> String {
+        use sha2::{Digest, Sha256};
+        let words: [&[u8]; 8] = [
+            b"erofs ",
+            b"/usr/lib64/",
+            b"pcluster ",
+            b"\x7fELF",
+            b"kiln\n",
+            b"0123",
+            b"lz4 ",
+            b"segment ",
+        ];
+        let mut sample = Vec::with_capacity(72 << 10);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        while sample.len() < 64 << 10 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            sample.extend_from_slice(words[(x % 8) as usize]);
+            if x.is_multiple_of(5) {
+                sample.push((x >> 32) as u8);
+            }
+        }
+        let mut dst = vec![0u8; pcluster_size as usize];
+        let r = Compressor::new(*self, pcluster_size)
+            .and_then(|mut z| z.compress_fill(&sample, &mut dst));
+        match r {
+            Ok((consumed, written)) => {
+                let mut h = Sha256::new();
+                h.update((consumed as u64).to_le_bytes());
+                h.update(&dst[..written]);
+                h.finalize()[..8]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            }
+            Err(_) => "error".into(),
+        }
+    }
+}
+
 /// The filesystem block size this writer uses; pcluster sizes are multiples of it.
 const BLOCK_SIZE: u32 = 4096;
 /// Z_EROFS_PCLUSTER_MAX_SIZE: the kernel refuses larger physical clusters.
@@ -307,6 +376,17 @@ impl Compressor {
             algorithm: c.algorithm,
             engine,
         })
+    }
+
+    /// Forget what earlier pclusters taught the prefix search, so a segment's pclusters depend
+    /// only on its own input (not on which segments this thread did before): the image and
+    /// the store's entries are then the same whatever the thread timing.
+    pub fn start_segment(&mut self) {
+        match &mut self.engine {
+            Engine::Deflate(t) => t.last_consumed = 0,
+            Engine::Zstd(t) => t.last_consumed = 0,
+            Engine::Lz4 | Engine::Lz4hc(_) | Engine::Lzma(_) => {}
+        }
     }
 
     /// Compress a prefix of `src` into at most `dst.len()` bytes (`dst.len()` = pcluster
@@ -700,6 +780,40 @@ mod tests {
             Compressor::new(c, 4096),
             Err(ErofsError::BadOption(_))
         ));
+    }
+
+    #[test]
+    fn store_params_name_the_settings_and_the_locked_version() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
+        assert!(
+            lock.contains(&format!(
+                "name = \"lzma-rust2\"\nversion = \"{LZMA_RUST2_VERSION}\""
+            )),
+            "LZMA_RUST2_VERSION is not what Cargo.lock pins"
+        );
+        let mut all = Vec::new();
+        for a in Algorithm::ALL {
+            let (lo, hi, _) = a.levels();
+            for level in [lo, hi] {
+                for pcluster in [4096, 65536] {
+                    let c = Compression {
+                        algorithm: a,
+                        level,
+                    };
+                    let p = c.store_params(pcluster);
+                    assert!(!p.contains("sample=error"), "{p}");
+                    eprintln!("{p}");
+                    assert_eq!(p, c.store_params(pcluster));
+                    all.push(p);
+                }
+            }
+        }
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        // lz4 has one level: its two "levels" are the same settings.
+        assert_eq!(all.len(), n - 2, "{all:#?}");
     }
 
     #[test]

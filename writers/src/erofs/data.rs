@@ -12,8 +12,9 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
+use std::time::Instant;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -21,10 +22,12 @@ use sha2::{Digest, Sha256};
 use super::compress::{Compression, Compressor};
 use super::error::ErofsError;
 use super::superblock::BLOCK;
+use crate::blockstore::{Key, Namespace};
 use crate::tree::{DataSource, SourceReadError};
 
 const BS: usize = BLOCK as usize;
-/// Input per job: big enough that a segment boundary (one partly used block) costs nothing
+/// Input per job (and per store entry; the segment rules here are part of the store
+/// namespace's revision, `compress::STORE_REVISION`): big enough that a segment boundary (one partly used block) costs nothing
 /// measurable, small enough that the jobs in flight stay in memory.
 const SEGMENT: usize = 4 << 20;
 /// Most input one pcluster may hold: bounds the kernel's decompression buffer for very
@@ -71,6 +74,8 @@ pub struct DataOptions<'a> {
     pub pool: &'a rayon::ThreadPool,
     /// [`UNDECIDED_LIMIT`] (smaller in tests).
     pub undecided_limit: usize,
+    /// The persistent store's namespace for this compression and pcluster size.
+    pub store: Option<Namespace>,
 }
 
 /// Result of the data pass.
@@ -84,6 +89,13 @@ pub struct DataOut {
     pub plain_pclusters: u64,
     /// Whether any file is stored compressed (the superblock's features depend on it).
     pub any_compressed: bool,
+    /// Segments to compress taken from the store.
+    pub segments_from_cache: u64,
+    /// Segments this write compressed.
+    pub segments_compressed: u64,
+    /// Compression seconds (summed over threads) the store's segments saved, at this write's
+    /// rate per input byte (0 when it compressed nothing).
+    pub seconds_saved: f64,
 }
 
 /// The caller's "stop now?" question.
@@ -231,7 +243,100 @@ struct Job {
 struct JobCtx {
     compression: Option<Compression>,
     pcluster_size: u32,
+    store: Option<Namespace>,
     stop: AtomicBool,
+    from_store: AtomicU64,
+    bytes_from_store: AtomicU64,
+    compressed: AtomicU64,
+    bytes_compressed: AtomicU64,
+    compress_nanos: AtomicU64,
+}
+
+/// Store value tags: the segment saved no block (nothing follows), or its extents and blocks
+/// follow.
+const TAG_NOTHING_SAVED: u8 = 0;
+const TAG_PACKED: u8 = 1;
+/// Bytes per extent in a store value: input length, blocks (u32 LE each), plain flag.
+const EXT_BYTES: usize = 9;
+
+fn encode_packed(packed: Option<&Packed>) -> Vec<u8> {
+    let Some(p) = packed else {
+        return vec![TAG_NOTHING_SAVED];
+    };
+    let mut v = Vec::with_capacity(5 + p.extents.len() * EXT_BYTES + p.blocks.len());
+    v.push(TAG_PACKED);
+    v.extend_from_slice(&(p.extents.len() as u32).to_le_bytes());
+    for e in &p.extents {
+        v.extend_from_slice(&e.len.to_le_bytes());
+        v.extend_from_slice(&e.blocks.to_le_bytes());
+        v.push(u8::from(e.plain));
+    }
+    v.extend_from_slice(&p.blocks);
+    v
+}
+
+/// A store value for the segment `raw`: `Some(None)` saved no block, `Some(Some(p))` packed
+/// as `p`; `None` for anything this writer never produces (checked: the extents cover the
+/// input exactly, each within the kernel's and this writer's limits, the blocks are as many as
+/// the extents say and fewer than the raw input's, a plain extent holds its input as is and a
+/// compressed one is not all padding), which is then a miss.
+fn decode_packed(v: &[u8], raw: &[u8], pcluster_size: u32) -> Option<Option<Packed>> {
+    let (&tag, rest) = v.split_first()?;
+    if tag == TAG_NOTHING_SAVED {
+        return rest.is_empty().then_some(None);
+    }
+    if tag != TAG_PACKED || rest.len() < 4 {
+        return None;
+    }
+    let n = u32::from_le_bytes(rest[..4].try_into().ok()?) as usize;
+    let head = n.checked_mul(EXT_BYTES)?.checked_add(4)?;
+    if n == 0 || rest.len() < head {
+        return None;
+    }
+    let blocks = &rest[head..];
+    let mut extents = Vec::with_capacity(n);
+    let (mut la, mut at) = (0usize, 0usize);
+    for e in rest[4..head].chunks_exact(EXT_BYTES) {
+        let len = u32::from_le_bytes(e[0..4].try_into().ok()?);
+        let nblk = u32::from_le_bytes(e[4..8].try_into().ok()?);
+        let plain = match e[8] {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let (l, b) = (len as usize, nblk as usize);
+        let end = at.checked_add(b.checked_mul(BS)?)?;
+        if l == 0 || b == 0 || la + l > raw.len() || end > blocks.len() {
+            return None;
+        }
+        let data = &blocks[at..end];
+        if plain {
+            if b != 1 || l > BS || data[..l] != raw[la..la + l] || data[l..].iter().any(|&x| x != 0)
+            {
+                return None;
+            }
+        } else if b * BS > pcluster_size as usize
+            || l > MAX_EXTENT
+            || l <= b * BS
+            || data.iter().all(|&x| x == 0)
+        {
+            return None;
+        }
+        extents.push(Ext {
+            len,
+            blocks: nblk,
+            plain,
+        });
+        la += l;
+        at = end;
+    }
+    if la != raw.len() || at != blocks.len() || blocks.len() >= raw.len().div_ceil(BS) * BS {
+        return None;
+    }
+    Some(Some(Packed {
+        extents,
+        blocks: blocks.to_vec(),
+    }))
 }
 
 fn run_job(
@@ -250,7 +355,21 @@ fn run_job(
         Some(c) if job.compress => c,
         _ => return Ok(SegOut { raw, packed: None }),
     };
+    let key: Option<Key> = ctx.store.as_ref().map(|_| Sha256::digest(&raw).into());
+    if let (Some(store), Some(k)) = (&ctx.store, &key) {
+        if let Some(v) = store.get(k) {
+            if let Some(packed) = decode_packed(&v, &raw, ctx.pcluster_size) {
+                ctx.from_store.fetch_add(1, Ordering::Relaxed);
+                ctx.bytes_from_store
+                    .fetch_add(raw.len() as u64, Ordering::Relaxed);
+                return Ok(SegOut { raw, packed });
+            }
+            tracing::debug!("a store entry does not decode as a segment; compressing again");
+        }
+    }
+    let started = Instant::now();
     let (extents, blocks) = with_compressor(compression, ctx.pcluster_size, |zip| {
+        zip.start_segment();
         let mut dst = vec![0u8; ctx.pcluster_size as usize];
         let mut extents = Vec::new();
         let mut blocks = Vec::with_capacity(job.len / 2);
@@ -291,6 +410,14 @@ fn run_job(
         Ok((extents, blocks))
     })?;
     let packed = (blocks.len() < raw.len().div_ceil(BS) * BS).then_some(Packed { extents, blocks });
+    ctx.compress_nanos
+        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    ctx.compressed.fetch_add(1, Ordering::Relaxed);
+    ctx.bytes_compressed
+        .fetch_add(raw.len() as u64, Ordering::Relaxed);
+    if let (Some(store), Some(k)) = (&ctx.store, &key) {
+        store.put(k, &encode_packed(packed.as_ref()));
+    }
     Ok(SegOut { raw, packed })
 }
 
@@ -324,7 +451,13 @@ pub fn write_data(
     let ctx = JobCtx {
         compression: o.compression,
         pcluster_size: o.pcluster_size,
+        store: o.store.clone(),
         stop: AtomicBool::new(false),
+        from_store: AtomicU64::new(0),
+        bytes_from_store: AtomicU64::new(0),
+        compressed: AtomicU64::new(0),
+        bytes_compressed: AtomicU64::new(0),
+        compress_nanos: AtomicU64::new(0),
     };
     let window = o.pool.current_num_threads() * 4;
     let limit = o.undecided_limit;
@@ -335,6 +468,9 @@ pub fn write_data(
         compressed_pclusters: 0,
         plain_pclusters: 0,
         any_compressed: false,
+        segments_from_cache: 0,
+        segments_compressed: 0,
+        seconds_saved: 0.0,
     };
     let big = o.pcluster_size as u64 > BLOCK;
     o.pool.in_place_scope(|scope| {
@@ -350,6 +486,14 @@ pub fn write_data(
         if let Some(c) = *c {
             out.files[i] = out.files[c].clone();
         }
+    }
+    out.segments_from_cache = ctx.from_store.load(Ordering::Relaxed);
+    out.segments_compressed = ctx.compressed.load(Ordering::Relaxed);
+    let bytes = ctx.bytes_compressed.load(Ordering::Relaxed);
+    if bytes > 0 {
+        out.seconds_saved = ctx.bytes_from_store.load(Ordering::Relaxed) as f64
+            * (ctx.compress_nanos.load(Ordering::Relaxed) as f64 / 1e9)
+            / bytes as f64;
     }
     Ok(out)
 }
@@ -655,6 +799,7 @@ mod tests {
             pool: &pool,
             // Decided after the second 4 MiB segment.
             undecided_limit: 5 << 20,
+            store: None,
         };
         let out = write_data(&mut sink, &files, &o, &|| false).unwrap();
         match out.files[0] {
@@ -668,6 +813,57 @@ mod tests {
         assert!(sink.0 == noise[..12 << 20]);
         assert_eq!(out.tails, noise[12 << 20..]);
         assert!(!out.any_compressed);
+    }
+
+    #[test]
+    fn store_values_decode_only_as_written() {
+        let raw: Vec<u8> = b"erofs segment "
+            .iter()
+            .cycle()
+            .take(3 * BS + 100)
+            .copied()
+            .collect();
+        let mut z = Compressor::new(Compression::parse("lz4hc").unwrap(), 4096).unwrap();
+        let mut dst = vec![0u8; BS];
+        let (consumed, written) = z.compress_fill(&raw, &mut dst).unwrap();
+        assert_eq!(consumed, raw.len(), "a repeated phrase fits one block");
+        let mut blocks = vec![0u8; BS - written];
+        blocks.extend_from_slice(&dst[..written]);
+        let packed = Packed {
+            extents: vec![Ext {
+                len: consumed as u32,
+                blocks: 1,
+                plain: false,
+            }],
+            blocks,
+        };
+        let v = encode_packed(Some(&packed));
+        let back = decode_packed(&v, &raw, 4096).unwrap().unwrap();
+        assert_eq!(back.blocks, packed.blocks);
+        assert_eq!(
+            decode_packed(&[TAG_NOTHING_SAVED], &raw, 4096).map(|p| p.is_none()),
+            Some(true)
+        );
+        // Every truncation, a bad tag, another input length, trailing bytes: misses.
+        for cut in 0..v.len() {
+            assert!(
+                decode_packed(&v[..cut], &raw, 4096).is_none(),
+                "cut at {cut}"
+            );
+        }
+        let mut bad = v.clone();
+        bad[0] = 7;
+        assert!(decode_packed(&bad, &raw, 4096).is_none());
+        assert!(decode_packed(&v, &raw[1..], 4096).is_none());
+        let mut long = v.clone();
+        long.push(1);
+        assert!(decode_packed(&long, &raw, 4096).is_none());
+        assert!(decode_packed(&[TAG_NOTHING_SAVED, 0], &raw, 4096).is_none());
+        // Blocks that are all padding.
+        let mut zero = v.clone();
+        let n = zero.len();
+        zero[n - BS..].fill(0);
+        assert!(decode_packed(&zero, &raw, 4096).is_none());
     }
 
     fn idx(v: &[u8], lcn: usize) -> (u16, u16, u16, u16) {

@@ -108,7 +108,8 @@ pub struct Summary {
     pub segments_from_cache: u64,
     /// Segments this write compressed itself.
     pub segments_compressed: u64,
-    /// Compression seconds the store saved (its segments at this write's own rate).
+    /// Compression seconds (summed over threads) the store saved: its segments' input bytes at
+    /// this write's own rate per byte; 0 when the write compressed nothing (no rate to go by).
     pub seconds_saved: f64,
 }
 
@@ -408,6 +409,10 @@ pub fn write_cancellable<W: Write + Seek>(
             dedup: opts.dedup,
             pool: &pool,
             undecided_limit: data::UNDECIDED_LIMIT,
+            store: match (&opts.block_store, opts.compression) {
+                (Some(st), Some(c)) => Some(st.namespace(&c.store_params(opts.pcluster_size))),
+                _ => None,
+            },
         },
         cancel,
     )?;
@@ -497,9 +502,9 @@ pub fn write_cancellable<W: Write + Seek>(
         compressed_pclusters: data.compressed_pclusters,
         plain_pclusters: data.plain_pclusters,
         uuid: fields.uuid,
-        segments_from_cache: 0,
-        segments_compressed: 0,
-        seconds_saved: 0.0,
+        segments_from_cache: data.segments_from_cache,
+        segments_compressed: data.segments_compressed,
+        seconds_saved: data.seconds_saved,
     })
 }
 

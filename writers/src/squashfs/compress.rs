@@ -329,7 +329,10 @@ impl Codec {
         if self.is_slow() || matches!(self, Codec::Zstd { .. }) {
             s.push_str(&format!(" zstd={}", zstd::zstd_safe::version_number()));
         }
-        s.push_str(&format!(" bs={block_size} sample={}", self.sample_digest(block_size)));
+        s.push_str(&format!(
+            " bs={block_size} sample={}",
+            self.sample_digest(block_size)
+        ));
         s
     }
 
@@ -338,7 +341,13 @@ impl Codec {
     fn sample_digest(&self, block_size: u32) -> String {
         use sha2::{Digest, Sha256};
         let words: [&[u8]; 8] = [
-            b"squashfs ", b"/usr/lib64/", b"block ", b"\x7fELF", b"kiln\n", b"0123", b"xz ",
+            b"squashfs ",
+            b"/usr/lib64/",
+            b"block ",
+            b"\x7fELF",
+            b"kiln\n",
+            b"0123",
+            b"xz ",
             b"fragment ",
         ];
         let mut sample = Vec::with_capacity(20 << 10);
@@ -348,7 +357,7 @@ impl Codec {
             x ^= x >> 7;
             x ^= x << 17;
             sample.extend_from_slice(words[(x % 8) as usize]);
-            if x % 5 == 0 {
+            if x.is_multiple_of(5) {
                 sample.push((x >> 32) as u8);
             }
         }
@@ -547,7 +556,9 @@ mod tests {
             .unwrap_or_else(|| panic!("{name} is not in Cargo.lock"));
         let rest = &lock[at..];
         let v = rest.split('\n').nth(1).unwrap();
-        v.trim_start_matches("version = \"").trim_end_matches('"').to_string()
+        v.trim_start_matches("version = \"")
+            .trim_end_matches('"')
+            .to_string()
     }
 
     #[test]
@@ -557,15 +568,51 @@ mod tests {
         let bs = 131072;
         let mut all = vec![
             Codec::by_name("gzip").unwrap(),
-            Codec::Gzip { level: 9, window: 12 },
-            Codec::Gzip { level: 6, window: 15 },
+            Codec::Gzip {
+                level: 9,
+                window: 12,
+            },
+            Codec::Gzip {
+                level: 6,
+                window: 15,
+            },
             Codec::default(),
-            Codec::Xz { dict_size: Some(65536), filters: vec![], preset: 6, extreme: false },
-            Codec::Xz { dict_size: None, filters: vec![Bcj::X86], preset: 6, extreme: false },
-            Codec::Xz { dict_size: None, filters: vec![Bcj::X86, Bcj::Arm], preset: 6, extreme: false },
-            Codec::Xz { dict_size: None, filters: vec![Bcj::Arm, Bcj::X86], preset: 6, extreme: false },
-            Codec::Xz { dict_size: None, filters: vec![], preset: 9, extreme: false },
-            Codec::Xz { dict_size: None, filters: vec![], preset: 6, extreme: true },
+            Codec::Xz {
+                dict_size: Some(65536),
+                filters: vec![],
+                preset: 6,
+                extreme: false,
+            },
+            Codec::Xz {
+                dict_size: None,
+                filters: vec![Bcj::X86],
+                preset: 6,
+                extreme: false,
+            },
+            Codec::Xz {
+                dict_size: None,
+                filters: vec![Bcj::X86, Bcj::Arm],
+                preset: 6,
+                extreme: false,
+            },
+            Codec::Xz {
+                dict_size: None,
+                filters: vec![Bcj::Arm, Bcj::X86],
+                preset: 6,
+                extreme: false,
+            },
+            Codec::Xz {
+                dict_size: None,
+                filters: vec![],
+                preset: 9,
+                extreme: false,
+            },
+            Codec::Xz {
+                dict_size: None,
+                filters: vec![],
+                preset: 6,
+                extreme: true,
+            },
             Codec::by_name("zstd").unwrap(),
             Codec::Zstd { level: 3 },
             Codec::by_name("lz4").unwrap(),
@@ -575,12 +622,18 @@ mod tests {
         .map(|c| c.store_params(bs))
         .collect::<Vec<_>>();
         all.push(Codec::default().store_params(bs * 2));
+        for p in &all {
+            eprintln!("{p}");
+        }
         let n = all.len();
         all.sort();
         all.dedup();
         assert_eq!(all.len(), n, "{all:#?}");
         // Stable for the same settings.
-        assert_eq!(Codec::default().store_params(bs), Codec::default().store_params(bs));
+        assert_eq!(
+            Codec::default().store_params(bs),
+            Codec::default().store_params(bs)
+        );
     }
 
     #[test]
