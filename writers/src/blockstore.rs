@@ -8,6 +8,8 @@
 //! ```text
 //! DIR/<16 hex: hash of the namespace>/params          the namespace string
 //! DIR/<16 hex>/<2 hex>/<62 hex>                       one entry (the key's hex, split)
+//! DIR/<16 hex>/<2 hex>/.tmp-<pid>-<n>                 an entry being written
+//! DIR/.trash-<pid>-<n>                                a namespace being cleared
 //! DIR/.lock                                           held while pruning or clearing
 //! DIR/history                                         the last builds' figures
 //! ```
@@ -28,9 +30,12 @@
 //! 112     the value
 //! ```
 //!
-//! Readers and writers take no lock: entries are immutable once renamed into place, and a
+//! Readers and writers take no lock: entries are immutable once renamed into place (only
+//! their mtime changes: a hit sets it to now, and [`prune`] removes the oldest first), and a
 //! missing file is a miss. Only [`prune`], [`clear`] and [`record_build`] take `DIR/.lock`
-//! (`flock`, exclusive), so that two of them never race.
+//! (`flock`, exclusive), so that two of them never race. No fsync: a crash may lose entries,
+//! and one torn by it fails verification. A writer killed mid-entry leaves a `.tmp-` file
+//! that no reader opens and that [`prune`] removes once it is ten minutes old.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
