@@ -8,6 +8,8 @@
 //! ```text
 //! DIR/<16 hex: hash of the namespace>/params          the namespace string
 //! DIR/<16 hex>/<2 hex>/<62 hex>                       one entry (the key's hex, split)
+//! DIR/<16 hex>/<2 hex>/.tmp-<pid>-<n>                 an entry being written
+//! DIR/.trash-<pid>-<n>                                a namespace being cleared
 //! DIR/.lock                                           held while pruning or clearing
 //! DIR/history                                         the last builds' figures
 //! ```
@@ -28,9 +30,12 @@
 //! 112     the value
 //! ```
 //!
-//! Readers and writers take no lock: entries are immutable once renamed into place, and a
+//! Readers and writers take no lock: entries are immutable once renamed into place (only
+//! their mtime changes: a hit sets it to now, and [`prune`] removes the oldest first), and a
 //! missing file is a miss. Only [`prune`], [`clear`] and [`record_build`] take `DIR/.lock`
-//! (`flock`, exclusive), so that two of them never race.
+//! (`flock`, exclusive), so that two of them never race. No fsync: a crash may lose entries,
+//! and one torn by it fails verification. A writer killed mid-entry leaves a `.tmp-` file
+//! that no reader opens and that [`prune`] removes once it is ten minutes old.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
@@ -54,6 +59,8 @@ const MAGIC: [u8; 8] = *b"KILNBLK\x01";
 const HEADER_LEN: usize = 112;
 /// Prefix of temporary files; never 62 hex digits, so never taken for an entry.
 const TMP_PREFIX: &str = ".tmp-";
+/// Prefix of namespace directories [`clear`] is removing.
+const TRASH_PREFIX: &str = ".trash-";
 /// A temporary file this old belongs to a writer that died (a live one renames in moments).
 const STALE_TMP_AGE: Duration = Duration::from_secs(600);
 /// How many builds `DIR/history` keeps.
@@ -175,8 +182,9 @@ enum Refused {
     Absent,
     /// The file could not be read (not damage: left in place).
     Unreadable,
-    /// The file is damaged or belongs elsewhere: remove it.
-    Damaged(&'static str),
+    /// The file is damaged or belongs elsewhere: remove it (unless the file at its path is no
+    /// longer this one: device and inode number).
+    Damaged(&'static str, (u64, u64)),
 }
 
 impl Namespace {
@@ -200,9 +208,14 @@ impl Namespace {
                 bump(&counters.misses, 1);
                 None
             }
-            Err(Refused::Damaged(why)) => {
+            Err(Refused::Damaged(why, file_id)) => {
                 tracing::warn!(path = %path.display(), why, "block store: damaged entry removed");
-                let _ = std::fs::remove_file(&path);
+                // Another process may have removed it and put a good one meanwhile.
+                let same =
+                    std::fs::symlink_metadata(&path).is_ok_and(|m| (m.dev(), m.ino()) == file_id);
+                if same {
+                    let _ = std::fs::remove_file(&path);
+                }
                 bump(&counters.rejected, 1);
                 bump(&counters.misses, 1);
                 None
@@ -265,29 +278,34 @@ impl Namespace {
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(Refused::Absent),
             Err(_) => return Err(Refused::Unreadable),
         };
-        let file_len = file.metadata().map_err(|_| Refused::Unreadable)?.len();
+        let meta = file.metadata().map_err(|_| Refused::Unreadable)?;
+        let file_len = meta.len();
+        let file_id = (meta.dev(), meta.ino());
         if file_len < HEADER_LEN as u64 {
-            return Err(Refused::Damaged("shorter than its header"));
+            return Err(Refused::Damaged("shorter than its header", file_id));
         }
         let mut header = [0u8; HEADER_LEN];
         file.read_exact(&mut header)
-            .map_err(|_| Refused::Damaged("header unreadable"))?;
-        let h = Header::decode(&header).ok_or(Refused::Damaged("bad magic or version"))?;
+            .map_err(|_| Refused::Damaged("header unreadable", file_id))?;
+        let h = Header::decode(&header).ok_or(Refused::Damaged("bad magic or version", file_id))?;
         if h.namespace != self.inner.hash {
-            return Err(Refused::Damaged("entry of another namespace"));
+            return Err(Refused::Damaged("entry of another namespace", file_id));
         }
         if h.key != *key {
-            return Err(Refused::Damaged("entry of another key"));
+            return Err(Refused::Damaged("entry of another key", file_id));
         }
         if file_len.checked_sub(HEADER_LEN as u64) != Some(h.value_len) {
-            return Err(Refused::Damaged("length does not match its header"));
+            return Err(Refused::Damaged(
+                "length does not match its header",
+                file_id,
+            ));
         }
         let mut value = vec![0u8; h.value_len as usize];
         file.read_exact(&mut value)
-            .map_err(|_| Refused::Damaged("truncated value"))?;
+            .map_err(|_| Refused::Damaged("truncated value", file_id))?;
         let digest: [u8; 32] = Sha256::digest(&value).into();
         if digest != h.value_sha256 {
-            return Err(Refused::Damaged("value checksum mismatch"));
+            return Err(Refused::Damaged("value checksum mismatch", file_id));
         }
         // LRU: a hit makes the entry the newest (mtime only; failure just ages it).
         let now = rustix::fs::Timestamps {
@@ -391,13 +409,18 @@ fn is_hex(name: &str, len: usize) -> bool {
     name.len() == len && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// A number not returned before in this process.
+fn next_unique() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A new file `.tmp-<pid>-<n>` in `dir`, created exclusively (a killed writer's leftover with
 /// the same name, after pid reuse, only moves us to the next number).
 fn create_temp(dir: &Path) -> std::io::Result<(PathBuf, File)> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     let pid = std::process::id();
     loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let n = next_unique();
         let tmp = dir.join(format!("{TMP_PREFIX}{pid}-{n}"));
         match File::options().write(true).create_new(true).open(&tmp) {
             Ok(f) => return Ok((tmp, f)),
@@ -432,8 +455,8 @@ fn read_dir_or_empty(dir: &Path) -> std::io::Result<Vec<std::fs::DirEntry>> {
 /// One file found by [`walk`].
 struct Found {
     path: PathBuf,
-    /// Index into the namespace list.
-    namespace: usize,
+    /// Index into the namespace list (none: a temporary of `DIR/history`).
+    namespace: Option<usize>,
     len: u64,
     mtime: (i64, i64),
     /// A writer's temporary file, not an entry.
@@ -448,6 +471,19 @@ fn walk(dir: &Path) -> std::io::Result<(Vec<String>, Vec<PathBuf>, Vec<Found>)> 
     let mut found = Vec::new();
     for ns in read_dir_or_empty(dir)? {
         let ns_name = ns.file_name();
+        if ns_name.to_str().is_some_and(|n| n.starts_with(TMP_PREFIX)) {
+            // A history file's temporary.
+            if let Ok(m) = ns.metadata() {
+                found.push(Found {
+                    path: ns.path(),
+                    namespace: None,
+                    len: m.len(),
+                    mtime: (m.mtime(), m.mtime_nsec()),
+                    temp: true,
+                });
+            }
+            continue;
+        }
         let Some(ns_name) = ns_name.to_str().filter(|n| is_hex(n, 16)) else {
             continue;
         };
@@ -471,7 +507,7 @@ fn walk(dir: &Path) -> std::io::Result<(Vec<String>, Vec<PathBuf>, Vec<Found>)> 
                 if let Ok(m) = shard.metadata() {
                     found.push(Found {
                         path: shard.path(),
-                        namespace,
+                        namespace: Some(namespace),
                         len: m.len(),
                         mtime: (m.mtime(), m.mtime_nsec()),
                         temp: true,
@@ -496,7 +532,7 @@ fn walk(dir: &Path) -> std::io::Result<(Vec<String>, Vec<PathBuf>, Vec<Found>)> 
                 }
                 found.push(Found {
                     path: file.path(),
-                    namespace,
+                    namespace: Some(namespace),
                     len: m.len(),
                     mtime: (m.mtime(), m.mtime_nsec()),
                     temp,
@@ -528,7 +564,9 @@ pub fn usage(dir: &Path) -> std::io::Result<Usage> {
     for f in found.iter().filter(|f| !f.temp) {
         usage.entries += 1;
         usage.bytes += f.len;
-        let ns = &mut usage.namespaces[f.namespace];
+        let Some(ns) = f.namespace.map(|i| &mut usage.namespaces[i]) else {
+            continue;
+        };
         ns.1 += 1;
         ns.2 += f.len;
     }
@@ -554,6 +592,7 @@ pub fn prune(dir: &Path, limit: u64) -> std::io::Result<Pruned> {
         return Ok(Pruned::default());
     }
     let _lock = lock(dir)?;
+    remove_trash(dir)?;
     let (_, ns_dirs, found) = walk(dir)?;
     let stale_before = SystemTime::now()
         .checked_sub(STALE_TMP_AGE)
@@ -609,20 +648,56 @@ pub fn clear(dir: &Path) -> std::io::Result<u64> {
     }
     let _lock = lock(dir)?;
     let (_, ns_dirs, found) = walk(dir)?;
-    let freed = found.iter().map(|f| f.len).sum();
+    let freed = found
+        .iter()
+        .filter(|f| f.namespace.is_some())
+        .map(|f| f.len)
+        .sum();
     for ns_dir in ns_dirs {
-        // A concurrent writer may add a file while the tree is removed: try again.
-        let mut attempts = 0;
+        // Moved aside in one step, then removed: writers that go on putting meanwhile create
+        // a new namespace directory instead of adding files to the tree being removed.
+        let trash = dir.join(format!(
+            "{TRASH_PREFIX}{}-{}",
+            std::process::id(),
+            next_unique()
+        ));
+        match std::fs::rename(&ns_dir, &trash) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    remove_trash(dir)?;
+    Ok(freed)
+}
+
+/// Remove the namespace trees [`clear`] moved aside (also those of a clear that was killed).
+/// Only called under the store lock, so no other clear is still removing them.
+fn remove_trash(dir: &Path) -> std::io::Result<()> {
+    for e in read_dir_or_empty(dir)? {
+        if !e
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(TRASH_PREFIX))
+        {
+            continue;
+        }
+        // A writer whose path lookup passed the namespace directory just before it was moved
+        // may still create a file in it: that lands in the trash once, so trying again ends.
+        let mut attempt = 0;
         loop {
-            match std::fs::remove_dir_all(&ns_dir) {
+            match std::fs::remove_dir_all(e.path()) {
                 Ok(()) => break,
-                Err(e) if e.kind() == ErrorKind::NotFound => break,
-                Err(_) if attempts < 3 => attempts += 1,
-                Err(e) => return Err(e),
+                Err(err) if err.kind() == ErrorKind::NotFound => break,
+                Err(err) if err.kind() == ErrorKind::DirectoryNotEmpty && attempt < 10 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(attempt));
+                }
+                Err(err) => return Err(err),
             }
         }
     }
-    Ok(freed)
+    Ok(())
 }
 
 /// One build's use of the store, kept in `DIR/history` for `kiln cache stats`.

@@ -501,8 +501,16 @@ fn blockstore_prune_keeps_the_recently_used() {
     for n in 0..3 {
         assert_eq!(ns.get(&key(n)), Some(value(n, 1000)));
     }
+    // What a writer of the history killed long ago, and one writing now, leave.
+    let stale = dir.path().join(".tmp-4000000-0");
+    let young = dir.path().join(".tmp-4000000-1");
+    std::fs::write(&stale, "1\tx").unwrap();
+    std::fs::write(&young, "1\tx").unwrap();
+    set_mtime(&stale, base);
     let entry_len = 112 + 1000;
     assert_eq!(blockstore::prune(dir.path(), u64::MAX).unwrap().removed, 0);
+    assert!(!stale.exists() && young.exists());
+    assert_eq!(blockstore::usage(dir.path()).unwrap().entries, 20);
     let pruned = blockstore::prune(dir.path(), 10 * entry_len + entry_len / 2).unwrap();
     assert_eq!(
         pruned,
@@ -635,4 +643,27 @@ fn blockstore_history_round_trip_cap_and_damage() {
     let expected: Vec<BuildRecord> = (11..61).map(rec).collect();
     assert_eq!(blockstore::history(dir.path()).unwrap(), expected);
     assert!(temp_files(dir.path()).is_empty());
+}
+
+/// A put that cannot write (here the shard directory's name is taken by a file) is counted,
+/// not returned, and costs only a miss.
+#[test]
+fn blockstore_failed_put_is_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlockStore::open(dir.path()).unwrap();
+    let ns = store.namespace(NS);
+    let path = entry_path(dir.path(), NS, &key(3));
+    std::fs::write(path.parent().unwrap(), b"not a directory").unwrap();
+    ns.put(&key(3), &value(3, 100));
+    assert_eq!(ns.get(&key(3)), None);
+    assert!(!ns.contains(&key(3)));
+    let c = store.counters();
+    assert_eq!(
+        (c.store_failures, c.stored, c.misses, c.rejected),
+        (1, 0, 1, 0)
+    );
+    // Other shards are unaffected.
+    let other = (0..).map(key).find(|k| k[0] != key(3)[0]).unwrap();
+    ns.put(&other, b"fine");
+    assert_eq!(ns.get(&other).as_deref(), Some(&b"fine"[..]));
 }
