@@ -8,6 +8,8 @@
 //! ```text
 //! DIR/<16 hex: hash of the namespace>/params          the namespace string
 //! DIR/<16 hex>/<2 hex>/<62 hex>                       one entry (the key's hex, split)
+//! DIR/<16 hex>/<2 hex>/.tmp-<pid>-<n>                 an entry being written
+//! DIR/.trash-<pid>-<n>                                a namespace being cleared
 //! DIR/.lock                                           held while pruning or clearing
 //! DIR/history                                         the last builds' figures
 //! ```
@@ -28,9 +30,12 @@
 //! 112     the value
 //! ```
 //!
-//! Readers and writers take no lock: entries are immutable once renamed into place, and a
+//! Readers and writers take no lock: entries are immutable once renamed into place (only
+//! their mtime changes: a hit sets it to now, and [`prune`] removes the oldest first), and a
 //! missing file is a miss. Only [`prune`], [`clear`] and [`record_build`] take `DIR/.lock`
-//! (`flock`, exclusive), so that two of them never race.
+//! (`flock`, exclusive), so that two of them never race. No fsync: a crash may lose entries,
+//! and one torn by it fails verification. A writer killed mid-entry leaves a `.tmp-` file
+//! that no reader opens and that [`prune`] removes once it is ten minutes old.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
@@ -450,8 +455,8 @@ fn read_dir_or_empty(dir: &Path) -> std::io::Result<Vec<std::fs::DirEntry>> {
 /// One file found by [`walk`].
 struct Found {
     path: PathBuf,
-    /// Index into the namespace list.
-    namespace: usize,
+    /// Index into the namespace list (none: a temporary of `DIR/history`).
+    namespace: Option<usize>,
     len: u64,
     mtime: (i64, i64),
     /// A writer's temporary file, not an entry.
@@ -466,6 +471,19 @@ fn walk(dir: &Path) -> std::io::Result<(Vec<String>, Vec<PathBuf>, Vec<Found>)> 
     let mut found = Vec::new();
     for ns in read_dir_or_empty(dir)? {
         let ns_name = ns.file_name();
+        if ns_name.to_str().is_some_and(|n| n.starts_with(TMP_PREFIX)) {
+            // A history file's temporary.
+            if let Ok(m) = ns.metadata() {
+                found.push(Found {
+                    path: ns.path(),
+                    namespace: None,
+                    len: m.len(),
+                    mtime: (m.mtime(), m.mtime_nsec()),
+                    temp: true,
+                });
+            }
+            continue;
+        }
         let Some(ns_name) = ns_name.to_str().filter(|n| is_hex(n, 16)) else {
             continue;
         };
@@ -489,7 +507,7 @@ fn walk(dir: &Path) -> std::io::Result<(Vec<String>, Vec<PathBuf>, Vec<Found>)> 
                 if let Ok(m) = shard.metadata() {
                     found.push(Found {
                         path: shard.path(),
-                        namespace,
+                        namespace: Some(namespace),
                         len: m.len(),
                         mtime: (m.mtime(), m.mtime_nsec()),
                         temp: true,
@@ -514,7 +532,7 @@ fn walk(dir: &Path) -> std::io::Result<(Vec<String>, Vec<PathBuf>, Vec<Found>)> 
                 }
                 found.push(Found {
                     path: file.path(),
-                    namespace,
+                    namespace: Some(namespace),
                     len: m.len(),
                     mtime: (m.mtime(), m.mtime_nsec()),
                     temp,
@@ -546,7 +564,9 @@ pub fn usage(dir: &Path) -> std::io::Result<Usage> {
     for f in found.iter().filter(|f| !f.temp) {
         usage.entries += 1;
         usage.bytes += f.len;
-        let ns = &mut usage.namespaces[f.namespace];
+        let Some(ns) = f.namespace.map(|i| &mut usage.namespaces[i]) else {
+            continue;
+        };
         ns.1 += 1;
         ns.2 += f.len;
     }
@@ -628,7 +648,11 @@ pub fn clear(dir: &Path) -> std::io::Result<u64> {
     }
     let _lock = lock(dir)?;
     let (_, ns_dirs, found) = walk(dir)?;
-    let freed = found.iter().map(|f| f.len).sum();
+    let freed = found
+        .iter()
+        .filter(|f| f.namespace.is_some())
+        .map(|f| f.len)
+        .sum();
     for ns_dir in ns_dirs {
         // Moved aside in one step, then removed: writers that go on putting meanwhile create
         // a new namespace directory instead of adding files to the tree being removed.

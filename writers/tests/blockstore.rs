@@ -501,8 +501,16 @@ fn blockstore_prune_keeps_the_recently_used() {
     for n in 0..3 {
         assert_eq!(ns.get(&key(n)), Some(value(n, 1000)));
     }
+    // What a writer of the history killed long ago, and one writing now, leave.
+    let stale = dir.path().join(".tmp-4000000-0");
+    let young = dir.path().join(".tmp-4000000-1");
+    std::fs::write(&stale, "1\tx").unwrap();
+    std::fs::write(&young, "1\tx").unwrap();
+    set_mtime(&stale, base);
     let entry_len = 112 + 1000;
     assert_eq!(blockstore::prune(dir.path(), u64::MAX).unwrap().removed, 0);
+    assert!(!stale.exists() && young.exists());
+    assert_eq!(blockstore::usage(dir.path()).unwrap().entries, 20);
     let pruned = blockstore::prune(dir.path(), 10 * entry_len + entry_len / 2).unwrap();
     assert_eq!(
         pruned,

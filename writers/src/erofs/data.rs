@@ -14,7 +14,6 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Instant;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -367,7 +366,7 @@ fn run_job(
             tracing::debug!("a store entry does not decode as a segment; compressing again");
         }
     }
-    let started = Instant::now();
+    let started = crate::squashfs::compress::thread_cpu_nanos();
     let (extents, blocks) = with_compressor(compression, ctx.pcluster_size, |zip| {
         zip.start_segment();
         let mut dst = vec![0u8; ctx.pcluster_size as usize];
@@ -410,8 +409,10 @@ fn run_job(
         Ok((extents, blocks))
     })?;
     let packed = (blocks.len() < raw.len().div_ceil(BS) * BS).then_some(Packed { extents, blocks });
-    ctx.compress_nanos
-        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    ctx.compress_nanos.fetch_add(
+        crate::squashfs::compress::thread_cpu_nanos().saturating_sub(started),
+        Ordering::Relaxed,
+    );
     ctx.compressed.fetch_add(1, Ordering::Relaxed);
     ctx.bytes_compressed
         .fetch_add(raw.len() as u64, Ordering::Relaxed);

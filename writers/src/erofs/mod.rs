@@ -108,7 +108,7 @@ pub struct Summary {
     pub segments_from_cache: u64,
     /// Segments this write compressed itself.
     pub segments_compressed: u64,
-    /// Compression seconds (summed over threads) the store saved: its segments' input bytes at
+    /// Compression CPU seconds (summed over threads) the store saved: its segments' input bytes at
     /// this write's own rate per byte; 0 when the write compressed nothing (no rate to go by).
     pub seconds_saved: f64,
 }

@@ -400,6 +400,13 @@ fn incompressible(input: &[u8]) -> Result<bool, SquashfsError> {
     })
 }
 
+/// CPU time this thread has used, in nanoseconds: what compressing costs, however busy the
+/// machine (wall time would count the waits of an oversubscribed one).
+pub(crate) fn thread_cpu_nanos() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
 /// Parse `128K`, `1M`, `65536`.
 pub fn parse_size(s: &str) -> Result<u32, SquashfsError> {
     let bad = || SquashfsError::BadOption(format!("size `{s}`"));

@@ -112,9 +112,10 @@ pub struct Summary {
     pub fragments_from_cache: u64,
     /// Data and fragment blocks this write compressed itself.
     pub blocks_compressed: u64,
-    /// Compression seconds (summed over threads) the cache and store saved: their blocks'
-    /// input bytes at this write's own rate per byte; when the write compressed nothing, at
-    /// the rate of compressing one of those blocks again, timed at the end of the data pass.
+    /// Compression CPU seconds (summed over threads) the cache and store saved: their blocks'
+    /// input bytes at this write's own rate per byte; when the write compressed less than a
+    /// block's worth, one of the cached blocks is compressed again at the end of the data pass
+    /// to time the codec (an estimate from one block).
     pub seconds_saved: f64,
 }
 
