@@ -40,6 +40,19 @@ impl Bcj {
         }
     }
 
+    /// The name mksquashfs gives this filter.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bcj::X86 => "x86",
+            Bcj::PowerPc => "powerpc",
+            Bcj::Ia64 => "ia64",
+            Bcj::Arm => "arm",
+            Bcj::ArmThumb => "armthumb",
+            Bcj::Sparc => "sparc",
+            Bcj::Arm64 => "arm64",
+        }
+    }
+
     /// Parse a filter name as mksquashfs spells it (`x86`, `arm64`, ...).
     pub fn parse(s: &str) -> Option<Bcj> {
         Some(match s {
@@ -270,7 +283,84 @@ impl Codec {
     }
 }
 
+/// The revision of how this writer turns a block into stored bytes (the zstd probe, the
+/// raw-or-compressed rule, the BCJ choice): part of every store namespace, raised whenever
+/// that changes, so entries of an older writer are never used.
+const STORE_REVISION: u32 = 1;
+/// Crate versions of libraries that cannot report their version at run time, as Cargo.lock
+/// pins them (a unit test keeps them in step with it).
+pub(crate) const LIBLZMA_SYS_VERSION: &str = "0.4.9";
+pub(crate) const ZLIB_RS_VERSION: &str = "0.6.8";
+
 impl Codec {
+    /// The store namespace of blocks written with these settings: every setting that changes
+    /// the compressed bytes, the block size, the versions of the libraries involved, and the
+    /// SHA-256 (first 8 bytes) of what this codec makes of a fixed sample, which catches a
+    /// library whose output changed without its version saying so (e.g. a system liblzma
+    /// linked instead of the bundled one).
+    pub fn store_params(&self, block_size: u32) -> String {
+        let mut s = format!("squashfs-block v{STORE_REVISION} ");
+        match self {
+            Codec::Gzip { level, window } => s.push_str(&format!(
+                "gzip level={level} window={window} zlib-rs={ZLIB_RS_VERSION}"
+            )),
+            Codec::Xz {
+                dict_size,
+                filters,
+                preset,
+                extreme,
+            } => {
+                let names: Vec<&str> = filters.iter().map(|f| f.name()).collect();
+                s.push_str(&format!(
+                    "xz preset={preset} extreme={} dict={} bcj={} liblzma-sys={LIBLZMA_SYS_VERSION}",
+                    u8::from(*extreme),
+                    dict_size.unwrap_or(block_size),
+                    if names.is_empty() { "none".to_string() } else { names.join(",") },
+                ))
+            }
+            Codec::Zstd { level } => s.push_str(&format!("zstd level={level}")),
+            Codec::Lz4 { hc } => s.push_str(&format!(
+                "lz4 hc={} liblz4={}",
+                u8::from(*hc),
+                lz4::version()
+            )),
+        }
+        // zstd compresses zstd blocks and, for the slow codecs, probes every block first.
+        if self.is_slow() || matches!(self, Codec::Zstd { .. }) {
+            s.push_str(&format!(" zstd={}", zstd::zstd_safe::version_number()));
+        }
+        s.push_str(&format!(" bs={block_size} sample={}", self.sample_digest(block_size)));
+        s
+    }
+
+    /// Hex of the first 8 bytes of the SHA-256 of this codec's output for a fixed sample
+    /// (text-like, so every stage of the codec takes part), or `error` when it fails.
+    fn sample_digest(&self, block_size: u32) -> String {
+        use sha2::{Digest, Sha256};
+        let words: [&[u8]; 8] = [
+            b"squashfs ", b"/usr/lib64/", b"block ", b"\x7fELF", b"kiln\n", b"0123", b"xz ",
+            b"fragment ",
+        ];
+        let mut sample = Vec::with_capacity(20 << 10);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        while sample.len() < 16 << 10 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            sample.extend_from_slice(words[(x % 8) as usize]);
+            if x % 5 == 0 {
+                sample.push((x >> 32) as u8);
+            }
+        }
+        match self.compress(&sample, block_size) {
+            Ok(c) => {
+                let d = Sha256::digest(c.as_deref().unwrap_or(b"raw"));
+                d[..8].iter().map(|b| format!("{b:02x}")).collect()
+            }
+            Err(_) => "error".into(),
+        }
+    }
+
     /// Codecs that take far longer than the zstd -1 probe on a block (and than hashing it:
     /// worth compressing ahead of time).
     pub fn is_slow(&self) -> bool {
@@ -446,6 +536,51 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(out.len() < nibbles.len() * 6 / 10, "{}", out.len());
+    }
+
+    /// The version a Cargo.lock of this workspace pins for `name` (the first one listed).
+    pub(crate) fn locked_version(name: &str) -> String {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
+            .expect("the workspace's Cargo.lock");
+        let at = lock
+            .find(&format!("name = \"{name}\"\nversion = \""))
+            .unwrap_or_else(|| panic!("{name} is not in Cargo.lock"));
+        let rest = &lock[at..];
+        let v = rest.split('\n').nth(1).unwrap();
+        v.trim_start_matches("version = \"").trim_end_matches('"').to_string()
+    }
+
+    #[test]
+    fn store_params_name_every_setting_and_the_locked_versions() {
+        assert_eq!(locked_version("liblzma-sys"), LIBLZMA_SYS_VERSION);
+        assert_eq!(locked_version("zlib-rs"), ZLIB_RS_VERSION);
+        let bs = 131072;
+        let mut all = vec![
+            Codec::by_name("gzip").unwrap(),
+            Codec::Gzip { level: 9, window: 12 },
+            Codec::Gzip { level: 6, window: 15 },
+            Codec::default(),
+            Codec::Xz { dict_size: Some(65536), filters: vec![], preset: 6, extreme: false },
+            Codec::Xz { dict_size: None, filters: vec![Bcj::X86], preset: 6, extreme: false },
+            Codec::Xz { dict_size: None, filters: vec![Bcj::X86, Bcj::Arm], preset: 6, extreme: false },
+            Codec::Xz { dict_size: None, filters: vec![Bcj::Arm, Bcj::X86], preset: 6, extreme: false },
+            Codec::Xz { dict_size: None, filters: vec![], preset: 9, extreme: false },
+            Codec::Xz { dict_size: None, filters: vec![], preset: 6, extreme: true },
+            Codec::by_name("zstd").unwrap(),
+            Codec::Zstd { level: 3 },
+            Codec::by_name("lz4").unwrap(),
+            Codec::Lz4 { hc: true },
+        ]
+        .into_iter()
+        .map(|c| c.store_params(bs))
+        .collect::<Vec<_>>();
+        all.push(Codec::default().store_params(bs * 2));
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n, "{all:#?}");
+        // Stable for the same settings.
+        assert_eq!(Codec::default().store_params(bs), Codec::default().store_params(bs));
     }
 
     #[test]

@@ -104,13 +104,17 @@ pub struct Summary {
     pub duplicates: usize,
     /// Fragment blocks.
     pub fragments: u32,
-    /// Data blocks taken from the block cache instead of compressed.
+    /// Data blocks taken from the block cache (the precompressor's) instead of compressed.
     pub cached_blocks: u64,
     /// Data and fragment blocks taken from the block cache or the persistent store.
     pub blocks_from_cache: u64,
+    /// Of those, fragment blocks.
+    pub fragments_from_cache: u64,
     /// Data and fragment blocks this write compressed itself.
     pub blocks_compressed: u64,
-    /// Compression seconds the cache and store saved (their blocks at this write's own rate).
+    /// Compression seconds (summed over threads) the cache and store saved: their blocks'
+    /// input bytes at this write's own rate per byte; when the write compressed nothing, at
+    /// the rate of compressing one of those blocks again, timed at the end of the data pass.
     pub seconds_saved: f64,
 }
 
@@ -184,9 +188,10 @@ pub fn write_cancellable<W: Write + Seek>(
         duplicates: data.duplicates,
         fragments: counts.fragments,
         cached_blocks: data.cached_blocks,
-        blocks_from_cache: data.cached_blocks,
-        blocks_compressed: 0,
-        seconds_saved: 0.0,
+        blocks_from_cache: data.blocks_from_cache,
+        fragments_from_cache: data.fragments_from_cache,
+        blocks_compressed: data.blocks_compressed,
+        seconds_saved: data.seconds_saved,
     })
 }
 
@@ -224,6 +229,10 @@ fn write_file_data<W: Write>(
         sparse: opts.sparse,
         pool: Arc::new(pool),
         cache: opts.block_cache.clone().filter(|c| c.fits(&opts.codec, bs)),
+        store: opts
+            .block_store
+            .as_ref()
+            .map(|st| st.namespace(&opts.codec.store_params(bs))),
     };
     data::write_data(out, pos, files, &data_opts, cancel)
 }

@@ -18,8 +18,7 @@ use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 use sha2::{Digest, Sha256};
 
 use super::compress::Codec;
-
-type Key = [u8; 32];
+use crate::blockstore::{BlockStore, Key, Namespace};
 
 /// Compressed full blocks by content, for one codec and block size.
 pub struct BlockCache {
@@ -31,6 +30,9 @@ pub struct BlockCache {
     entries: AtomicUsize,
     bytes: AtomicUsize,
     hits: AtomicU64,
+    /// The persistent store's namespace for the same codec and block size: blocks it holds
+    /// are not compressed again, and what is compressed goes there too.
+    store: Option<Namespace>,
 }
 
 impl std::fmt::Debug for BlockCache {
@@ -55,7 +57,16 @@ impl BlockCache {
             entries: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
             hits: AtomicU64::new(0),
+            store: None,
         }
+    }
+
+    /// Also use `store`: a [`Precompressor`] filling this cache skips the blocks it already
+    /// holds and adds what it compresses, and keeps doing so (into the store only) once the
+    /// cache is full.
+    pub fn with_store(mut self, store: &BlockStore) -> Self {
+        self.store = Some(store.namespace(&self.codec.store_params(self.block_size)));
+        self
     }
 
     /// Whether results in this cache are valid for a write with these settings.
@@ -82,6 +93,12 @@ impl BlockCache {
         self.bytes.load(Ordering::Relaxed) >= self.limit
     }
 
+    /// Whether a precompressor has nothing more to do: the cache is full and there is no
+    /// store to go on filling.
+    fn done(&self) -> bool {
+        self.full() && self.store.is_none()
+    }
+
     fn key(data: &[u8]) -> Key {
         Sha256::digest(data).into()
     }
@@ -91,6 +108,9 @@ impl BlockCache {
     }
 
     fn insert(&self, k: Key, v: Option<Vec<u8>>) {
+        if self.full() {
+            return;
+        }
         let n = v.as_ref().map_or(0, Vec::len) + 64;
         let mut m = self.map.lock().expect("cache lock");
         if m.insert(k, v.map(Arc::from)).is_none() {
@@ -101,12 +121,20 @@ impl BlockCache {
 
     /// The result for a full block with exactly these bytes: `Some(Some(c))` compressed to
     /// `c`, `Some(None)` stored raw, `None` not known.
-    pub(crate) fn get(&self, data: &[u8]) -> Option<Option<Arc<[u8]>>> {
+    #[cfg(test)]
+    fn get(&self, data: &[u8]) -> Option<Option<Arc<[u8]>>> {
         if data.len() != self.block_size as usize || self.is_empty() {
             return None;
         }
-        let k = Self::key(data);
-        let r = self.map.lock().expect("cache lock").get(&k).cloned();
+        self.get_by_key(&Self::key(data), data.len())
+    }
+
+    /// As [`BlockCache::get`], for a block of `len` bytes whose SHA-256 is `k`.
+    pub(crate) fn get_by_key(&self, k: &Key, len: usize) -> Option<Option<Arc<[u8]>>> {
+        if len != self.block_size as usize || self.is_empty() {
+            return None;
+        }
+        let r = self.map.lock().expect("cache lock").get(k).cloned();
         if r.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
@@ -242,7 +270,7 @@ fn walker(s: &Shared, workers: usize) {
     // Per file (by inode): the mtime and size last queued, so a rewritten file is queued again.
     let mut seen: HashMap<u64, (i64, i64, u64)> = HashMap::new();
     let bs = u64::from(s.cache.block_size);
-    while !s.stop.load(Ordering::Relaxed) && !s.cache.full() {
+    while !s.stop.load(Ordering::Relaxed) && !s.cache.done() {
         let mut found = Vec::new();
         walk_dir(s, s.root.as_fd(), PathBuf::new(), &mut |path, st| {
             let blocks = st.st_size as u64 / bs;
@@ -347,7 +375,7 @@ fn worker(s: &Shared) {
     let mut buf = vec![0u8; bs];
     let mut open: Option<(Arc<Path>, Option<std::fs::File>)> = None;
     loop {
-        if s.stop.load(Ordering::Relaxed) || s.cache.full() {
+        if s.stop.load(Ordering::Relaxed) || s.cache.done() {
             return;
         }
         let item = {
@@ -372,10 +400,13 @@ fn worker(s: &Shared) {
             continue; // a hole in the image, no compression
         }
         let k = BlockCache::key(&buf);
-        if s.cache.contains(&k) {
+        if s.cache.contains(&k) || s.cache.store.as_ref().is_some_and(|st| st.contains(&k)) {
             continue;
         }
         if let Ok(c) = s.cache.codec.compress(&buf, s.cache.block_size) {
+            if let Some(st) = &s.cache.store {
+                st.put(&k, &super::data::encode_value(c.as_deref()));
+            }
             s.cache.insert(k, c);
             s.blocks.fetch_add(1, Ordering::Relaxed);
         }
