@@ -48,6 +48,7 @@ use crate::boot::BootAssets;
 use crate::error::IoError;
 use crate::install::scriptlet::ScriptRunner;
 use crate::install::transaction::{self, InstallOptions};
+use crate::media::block_store::{self, CacheUse};
 use crate::media::{disk, live, BlockCache, Built, Output, Precompressor};
 use crate::progress::{DownloadReporter, InstallReporter};
 use crate::repo::VerifiedPackages;
@@ -322,13 +323,14 @@ impl<'a> Creator<'a> {
             compression: self.erofs_compression,
             ..self.build.settings.erofs
         };
-        let built = write_root_image(
+        let (built, cache_use) = write_root_image(
             &self.build,
             boot,
             self.writes_root_image(),
             block_cache,
             erofs,
         )?;
+        self.report.block_cache = cache_use;
         let made = make_outputs(&built, &self.outputs, &staging)?;
         let ks_name = stage_kickstart(&self.build.settings, &staging);
         // The commit point: past it the results are renamed into place, not interrupted.
@@ -644,16 +646,19 @@ fn label_root(build: &Build<'_>) -> Result<Vec<String>, BuildError> {
 }
 
 /// Step: the root image `LiveOS/squashfs.img` in the media tree, when an output is made from it
-/// (`needed`), with the precompressor's blocks (squashfs) or the settled `erofs` settings;
-/// returns what the outputs are made from.
+/// (`needed`), with the precompressor's blocks (squashfs) or the settled `erofs` settings, and
+/// the persistent block store (`settings.squashfs.block_store`, both writers), which then
+/// records the build and is pruned to its limit; returns what the outputs are made from and
+/// how the caches served the image.
 fn write_root_image<'b>(
     build: &'b Build<'_>,
     boot: &'b BootAssets,
     needed: bool,
     block_cache: Option<Arc<BlockCache>>,
     erofs: live::ErofsRoot,
-) -> Result<Built<'b>, BuildError> {
+) -> Result<(Built<'b>, Option<CacheUse>), BuildError> {
     let settings = &build.settings;
+    let mut cache_use = None;
     if needed {
         let image = live::RootImage {
             squashfs: crate::media::SquashfsOptions {
@@ -666,14 +671,30 @@ fn write_root_image<'b>(
             label: settings.label.clone(),
             source_date_epoch: settings.source_date_epoch,
         };
-        image.write(&build.root, &build.media_dir, &build.work)?;
+        let written = image.write(&build.root, &build.media_dir, &build.work)?;
+        if let Some(store) = &settings.squashfs.block_store {
+            let name = format!("{} {}", settings.label, crate::boot::layout::SQUASHFS);
+            block_store::finish_write(
+                store,
+                settings.block_store_limit,
+                &name,
+                written.bytes,
+                &written.cache,
+            );
+        }
+        // Without a store the figures are the precompressor's alone; worth a line only when
+        // it served something.
+        if settings.squashfs.block_store.is_some() || written.cache.blocks_from_cache > 0 {
+            cache_use = Some(written.cache);
+        }
     }
-    Ok(Built {
+    let built = Built {
         root: &build.root,
         media_dir: &build.media_dir,
         boot,
         work: &build.work,
-    })
+    };
+    Ok((built, cache_use))
 }
 
 /// Step: every selected output made into the staging directory.

@@ -8,7 +8,8 @@
 //! - After SIGINT: exit 130 with the interrupt message last, and nothing left: the mounts
 //!   (`findmnt`) and loop devices (`losetup -a`) naming the test directory, the binfmt_misc
 //!   entries, the tmpdir (also `TMPDIR`) and the result directory exactly as before, no
-//!   partial download in the cache, no cache lock held, no process left that kiln started.
+//!   partial download in the cache, no cache lock held, no block store temporary file, no
+//!   process left that kiln started.
 //! - After SIGKILL: no mount, loop device, binfmt entry or process left either (scriptlets
 //!   and host scripts run in PID namespaces that die with kiln); only the killed build's own
 //!   work and staging directories (and partial downloads) may remain, and the next build must
@@ -648,6 +649,11 @@ fn run_lane(root: &Path, port: u16, sig: Sig) -> (Vec<String>, usize) {
                 for c in cache_leftovers(&base.join("cache")) {
                     bad(c);
                 }
+                // A stopped writer finishes or removes its block store entry.
+                let (_, temps) = store_files(&base.join("cache/blocks-v1"));
+                if !temps.is_empty() {
+                    bad(format!("block store temporaries left: {temps:?}"));
+                }
             }
             Sig::Kill => {
                 if run.status.signal() != Some(9) {
@@ -769,27 +775,15 @@ fn interrupt_write_squashfs() {
     }
     std::fs::write(base.join("out/earlier.iso"), b"not kiln's").unwrap();
     let before = snapshot(&base);
-    // 64 MiB of compressible but varied text: xz needs many seconds for it (already
-    // compressed input would be stored raw after a quick probe, and end too soon).
+    // 64 MiB: xz needs many seconds for it.
     let src = base.join("src");
-    std::fs::create_dir_all(&src).unwrap();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for i in 0..16 {
-        let text: Vec<u8> = (0..4 << 20)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                b"abcdefgh ijkl\n"[(x % 14) as usize]
-            })
-            .collect();
-        std::fs::write(src.join(format!("f{i}.txt")), text).unwrap();
-    }
+    text_tree(&src, 16);
     let mut cmd = Command::new(common::kiln());
+    // Without the block store: a store filled by an earlier run would end the write too soon.
     cmd.args(["-v", "write", "squashfs"])
         .arg(&src)
         .arg(base.join("out/img.sqfs"))
-        .args(["--comp", "xz"]);
+        .args(["--comp", "xz", "--block-cache-size", "0"]);
     let Run {
         status, log, sent, ..
     } = interrupt_at(
@@ -808,4 +802,128 @@ fn interrupt_write_squashfs() {
         "last line is not the interrupt message:\n{text}"
     );
     assert_eq!(before, snapshot(&base), "left behind:\n{text}");
+}
+
+/// `files` files of 4 MiB of compressible but varied text under `dir`: xz needs seconds for
+/// each (already compressed input would be stored raw after a quick probe, and end too soon).
+fn text_tree(dir: &Path, files: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..files {
+        let text: Vec<u8> = (0..4 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b"abcdefgh ijkl\n"[(x % 14) as usize]
+            })
+            .collect();
+        std::fs::write(dir.join(format!("f{i}.txt")), text).unwrap();
+    }
+}
+
+/// Entry files and temporary files (`.tmp-*`) under a block store directory.
+fn store_files(store: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut all = BTreeSet::new();
+    list(store, store, &mut all);
+    let (mut entries, mut temps) = (Vec::new(), Vec::new());
+    for rel in all {
+        let p = store.join(&rel);
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with(".tmp-") {
+            temps.push(p);
+        } else if name.len() == 62 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            entries.push(p);
+        }
+    }
+    (entries, temps)
+}
+
+/// `kiln write squashfs` with the block store, stopped by SIGINT and by SIGKILL while it writes
+/// entries: no entry it left is used wrongly (the next write with the same store gives the
+/// image a write without a store gives), a SIGINT leaves no temporary file, and `kiln cache
+/// prune` removes those of a killed writer (once old enough to be a dead writer's: they are
+/// dated back here).
+#[test]
+fn interrupt_write_squashfs_into_the_block_store() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-interrupt-store");
+    let _ = std::fs::remove_dir_all(&base);
+    let src = base.join("src");
+    text_tree(&src, 12);
+    let write = |out: &str, extra: &[&str]| {
+        let mut cmd = Command::new(common::kiln());
+        cmd.args(["-v", "write", "squashfs"])
+            .arg(&src)
+            .arg(base.join(out))
+            .args(["--comp", "xz", "--mkfs-time", "1700000000"])
+            .args(extra);
+        cmd
+    };
+    let sha = |name: &str| {
+        common::run_ok(Command::new("sha256sum").arg(base.join(name)))
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    common::run_ok(&mut write("cold.sqfs", &["--block-cache-size", "0"]));
+    for sig in [Sig::Int, Sig::Kill] {
+        let cache = base.join(format!("cache-{}", sig.name()));
+        let store = cache.join("blocks-v1");
+        let cache_arg = cache.to_str().unwrap();
+        let Run {
+            status, log, sent, ..
+        } = interrupt_at(
+            write("img.sqfs", &["--cache", cache_arg]),
+            &format!("write-store-{}", sig.name()),
+            Some(sig),
+            |l| l.contains("compressing"),
+            Duration::from_millis(1500),
+        );
+        let text = log.join("\n");
+        assert!(sent, "never reached compression:\n{text}");
+        match sig {
+            Sig::Int => assert_eq!(status.code(), Some(130), "not exit 130:\n{text}"),
+            Sig::Kill => assert_eq!(
+                std::os::unix::process::ExitStatusExt::signal(&status),
+                Some(9),
+                "not killed:\n{text}"
+            ),
+        }
+        let (entries, temps) = store_files(&store);
+        eprintln!(
+            "SIG{}: the stopped write left {} entries and {} temporary files",
+            sig.name(),
+            entries.len(),
+            temps.len()
+        );
+        assert!(
+            !entries.is_empty(),
+            "no entry was written before the signal"
+        );
+        if sig == Sig::Int {
+            assert!(temps.is_empty(), "SIGINT left temporaries: {temps:?}");
+        }
+        for t in &temps {
+            common::run_ok(Command::new("touch").args(["-d", "1 hour ago"]).arg(t));
+        }
+        let out = format!("again-{}.sqfs", sig.name());
+        let log = common::run_ok(&mut write(&out, &["--cache", cache_arg]));
+        assert_eq!(
+            sha("cold.sqfs"),
+            sha(&out),
+            "the write after SIG{}:\n{log}",
+            sig.name()
+        );
+        common::run_ok(
+            Command::new(common::kiln())
+                .args(["cache", "prune", "--cache"])
+                .arg(&cache),
+        );
+        let (entries, temps) = store_files(&store);
+        assert!(temps.is_empty(), "prune left temporaries: {temps:?}");
+        assert!(!entries.is_empty(), "prune emptied the store");
+    }
+    let _ = std::fs::remove_dir_all(&base);
 }

@@ -65,7 +65,62 @@ pub enum Command {
     /// Which files of two ISOs differ (inside LiveOS/squashfs.img and the initramfs too):
     /// exit 0 when bit-identical, 1 when they differ.
     Diff(DiffArgs),
+    /// The persistent block cache (`<cache>/blocks-v1`): its size and hit rates, pruning,
+    /// clearing.
+    #[command(subcommand)]
+    Cache(CacheCommand),
 }
+
+/// `kiln cache` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Entries and bytes per writer setting, the limit a build would use, the last builds'
+    /// hit rates and seconds saved, and the package cache's size.
+    Stats(CacheStatsArgs),
+    /// Remove the least recently used entries down to a size (and what killed writers left).
+    Prune(CachePruneArgs),
+    /// Remove every entry (the history of builds stays).
+    Clear(CacheDirArg),
+}
+
+/// The cache directory, as `kiln build --cache`.
+#[derive(Debug, clap::Args)]
+pub struct CacheDirArg {
+    /// Cache directory (as `kiln build --cache`; default: $XDG_CACHE_HOME/kiln or
+    /// ~/.cache/kiln).
+    #[arg(long, value_name = "DIR", env = "KILN_CACHE")]
+    pub cache: Option<PathBuf>,
+}
+
+/// `kiln cache stats`.
+#[derive(Debug, clap::Args)]
+pub struct CacheStatsArgs {
+    /// The cache directory.
+    #[command(flatten)]
+    pub dir: CacheDirArg,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kiln cache prune`.
+#[derive(Debug, clap::Args)]
+pub struct CachePruneArgs {
+    /// The cache directory.
+    #[command(flatten)]
+    pub dir: CacheDirArg,
+    /// Keep at most this much (`4G`, `500M`, bytes); default: the limit a build would use.
+    #[arg(long, value_name = "SIZE")]
+    pub size: Option<String>,
+}
+
+/// `--block-cache-size`'s help, shared by `build` and `write squashfs|erofs`.
+pub const BLOCK_CACHE_SIZE_HELP: &str = concat!(
+    "How big the persistent cache of compressed blocks (<cache>/blocks-v1) may grow: `4G`, ",
+    "`500M`, bytes; `0` turns it off. Default: twice the largest image the cache has seen ",
+    "(this one's included), at least 1G. A rebuild takes the blocks it already compressed ",
+    "from it; the least recently used go first. KILN_PRECOMPRESS=0 does not turn it off."
+);
 
 /// `kiln diff` options.
 #[derive(Debug, clap::Args)]
@@ -312,6 +367,11 @@ pub struct SquashfsArgs {
     /// Filesystem time and mtime clamp; defaults to SOURCE_DATE_EPOCH, else now (no clamp).
     #[arg(long, value_name = "SECONDS")]
     pub mkfs_time: Option<u32>,
+    /// Cache directory holding the block cache (as `kiln build --cache`).
+    #[arg(long, value_name = "DIR", env = "KILN_CACHE")]
+    pub cache: Option<PathBuf>,
+    #[arg(long, value_name = "SIZE", help = BLOCK_CACHE_SIZE_HELP)]
+    pub block_cache_size: Option<String>,
 }
 
 /// `kiln write erofs` options, named after mkfs.erofs where it has them.
@@ -366,6 +426,11 @@ pub struct ErofsArgs {
     /// Volume name, at most 16 bytes.
     #[arg(short = 'L', long = "label", default_value = "", value_name = "LABEL")]
     pub label: String,
+    /// Cache directory holding the block cache (as `kiln build --cache`).
+    #[arg(long, value_name = "DIR", env = "KILN_CACHE")]
+    pub cache: Option<PathBuf>,
+    #[arg(long, value_name = "SIZE", help = BLOCK_CACHE_SIZE_HELP)]
+    pub block_cache_size: Option<String>,
 }
 
 /// Options shared by the kickstart tools.
@@ -689,6 +754,8 @@ pub struct BuildArgs {
     /// Build log (livemedia-creator's --logfile; same as the global --log-file).
     #[arg(long = "logfile", value_name = "FILE")]
     pub logfile: Option<PathBuf>,
+    #[arg(long, value_name = "SIZE", help = BLOCK_CACHE_SIZE_HELP)]
+    pub block_cache_size: Option<String>,
     /// Progress as JSON lines for build farms (stage start/end, bytes done/total, result): on
     /// stdout (`-`, the default) or sent to the Unix socket SOCKET.
     #[arg(long, value_name = "SOCKET", num_args = 0..=1, default_missing_value = "-")]

@@ -199,6 +199,15 @@ fn finish(a: &BuildArgs, done: &BuildReport, events: Option<&Events>) -> anyhow:
     for w in &done.warnings {
         eprintln!("warning: {w}");
     }
+    if let (Some(ev), Some(used)) = (events, &done.block_cache) {
+        let mut v = serde_json::json!({"event": "block_cache"});
+        if let (Some(obj), Ok(serde_json::Value::Object(figures))) =
+            (v.as_object_mut(), serde_json::to_value(used))
+        {
+            obj.extend(figures);
+        }
+        ev.send(v);
+    }
     if let Some(ev) = events {
         ev.send(serde_json::json!({
             "event": "result",
@@ -222,6 +231,9 @@ fn finish(a: &BuildArgs, done: &BuildReport, events: Option<&Events>) -> anyhow:
         );
     }
     eprintln!("{} packages installed", done.packages.len());
+    if let Some(used) = &done.block_cache {
+        eprintln!("root image: {}", used.line());
+    }
     Ok(EXIT_OK)
 }
 

@@ -2,7 +2,9 @@
 //! a Unix socket. One object a line, each with an `event` field:
 //! `stage` (`stage`, `state`: `start`/`end`, `seconds` at the end), `download` and `install`
 //! (`bytes_done`, `bytes_total`; `install` also `packages_done`, `packages_total`), and
-//! `result` (`ok`, `exit_code`, the artifacts) last.
+//! `block_cache` (how the root image was served: `blocks_from_cache`, `blocks_compressed`,
+//! `hit_rate` in percent, `seconds_saved`, `rejected`, `stored`) when the block cache or the
+//! precompressor was used, and `result` (`ok`, `exit_code`, the artifacts) last.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,6 +4,7 @@ pub mod args;
 mod bench;
 mod boot_test;
 mod build;
+mod cache;
 mod console;
 pub mod diagnostics;
 mod diff;
@@ -84,6 +85,7 @@ pub fn main() -> i32 {
         Command::Write(w) => write::run(w),
         Command::BenchCompress(b) => bench::run(b),
         Command::Diff(d) => diff::run(d),
+        Command::Cache(c) => cache::run(c),
     };
     match r {
         Ok(code) => code,

@@ -69,6 +69,55 @@ pub(super) fn default_cache() -> std::path::PathBuf {
     }
 }
 
+/// `--block-cache-size`: `4G`, `500M`, `64K`, plain bytes (`K`/`M`/`G`/`T` are powers of
+/// 1024, an `iB` or `B` after them is allowed); `0` turns the store off.
+pub(super) fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let bad = || format!("`{text}` is not a size (e.g. 4G, 500M, 0)");
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(bad()),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits.trim().parse().map_err(|_| bad())?;
+    n.checked_mul(1u64 << shift).ok_or_else(bad)
+}
+
+/// The block store of the cache directory `cache` with `--block-cache-size` `size`: the store
+/// (none when the size is 0, or when it cannot be opened: then a warning, and the build goes
+/// on without it) and the limit given (`None`: the default).
+pub(super) fn block_store(
+    cache: &std::path::Path,
+    size: Option<&str>,
+) -> Result<(Option<media::block_store::BlockStore>, Option<u64>), String> {
+    let limit = size
+        .map(parse_bytes)
+        .transpose()
+        .map_err(|e| format!("--block-cache-size: {e}"))?;
+    match media::block_store::open(cache, limit) {
+        Ok(store) => Ok((store, limit)),
+        Err(e) => {
+            eprintln!(
+                "warning: building without the block cache: {e}: {}",
+                e.source
+            );
+            Ok((None, limit))
+        }
+    }
+}
+
 /// The host's architecture, the target unless `--arch` says otherwise.
 pub(super) fn host_arch() -> String {
     std::env::consts::ARCH.to_string()
@@ -161,7 +210,11 @@ pub(super) fn build(a: &BuildArgs, color: bool) -> Result<Build, i32> {
     };
     let epoch = source_date_epoch(None).map_err(bad_input)?;
     let label = label(a).map_err(bad_input)?;
-    let squashfs = squashfs_options(a, epoch).map_err(bad_input)?;
+    let mut squashfs = squashfs_options(a, epoch).map_err(bad_input)?;
+    let cache_dir = a.resolve.cache.clone().unwrap_or_else(default_cache);
+    let (store, block_store_limit) =
+        block_store(&cache_dir, a.block_cache_size.as_deref()).map_err(bad_input)?;
+    squashfs.block_store = store;
     let shell_before = shell_before(a).map_err(bad_input)?;
     let resolve = resolve_options(&a.resolve, arch.name.to_string())?;
     let gpg = gpg_options(&a.resolve).map_err(bad_input)?;
@@ -179,6 +232,7 @@ pub(super) fn build(a: &BuildArgs, color: bool) -> Result<Build, i32> {
         title: a.title.clone().unwrap_or_else(|| product.clone()),
         product,
         squashfs,
+        block_store_limit,
         rootfs_type: rootfs_type(a),
         erofs: erofs_root(a).map_err(bad_input)?,
         rootfs_size_mb: from_ks.rootfs_size_mb,
@@ -423,6 +477,18 @@ mod tests {
         assert_eq!(o, vec!["bcj=x86".to_string()]);
         assert!(compress_args(&["-nope".into()]).is_err());
         assert_eq!(default_label("/x/live-x86_64.ks"), "livecd-live-x86_64");
+    }
+
+    #[test]
+    fn block_cache_sizes() {
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert_eq!(parse_bytes("4G"), Ok(4 << 30));
+        assert_eq!(parse_bytes("500M"), Ok(500 << 20));
+        assert_eq!(parse_bytes("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_bytes("1234"), Ok(1234));
+        assert!(parse_bytes("4X").is_err());
+        assert!(parse_bytes("G").is_err());
+        assert!(parse_bytes("-1").is_err());
     }
 
     #[test]

@@ -56,6 +56,14 @@ fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
         block_cache: None,
         block_store: None,
     };
+    let (block_store, limit) = match store(&a.cache, a.block_cache_size.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return bad(e),
+    };
+    let opts = media::SquashfsOptions {
+        block_store,
+        ..opts
+    };
     let started = std::time::Instant::now();
     match media::write_squashfs_dir(&a.dir, &a.out, !a.no_xattrs, &opts) {
         Ok(s) => {
@@ -69,6 +77,8 @@ fn squashfs(a: &SquashfsArgs) -> anyhow::Result<i32> {
                 s.fragments,
                 started.elapsed()
             );
+            let used = (s.blocks_from_cache, s.blocks_compressed, s.seconds_saved);
+            finish_store(&opts.block_store, limit, &a.out, s.bytes, used);
             Ok(EXIT_OK)
         }
         Err(media::MediaError::Interrupted) => {
@@ -126,9 +136,23 @@ fn erofs(a: &ErofsArgs) -> anyhow::Result<i32> {
         volume_name: a.label.clone(),
         block_store: None,
     };
+    let (block_store, limit) = match store(&a.cache, a.block_cache_size.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return bad(e),
+    };
+    let opts = media::ErofsOptions {
+        block_store,
+        ..opts
+    };
     let started = std::time::Instant::now();
     let r = media::write_erofs_dir(&a.dir, &a.out, &opts);
     finish(r, |s| {
+        let used = (
+            s.segments_from_cache,
+            s.segments_compressed,
+            s.seconds_saved,
+        );
+        finish_store(&opts.block_store, limit, &a.out, s.bytes, used);
         tracing::info!(
             "wrote `{}`: {} bytes, {} inodes, {} files ({} duplicates), {} compressed and {} \
              plain pclusters in {:.1?}",
@@ -142,6 +166,30 @@ fn erofs(a: &ErofsArgs) -> anyhow::Result<i32> {
             started.elapsed()
         )
     })
+}
+
+/// The block store of `--cache` (else the default cache) with `--block-cache-size`.
+fn store(
+    cache: &Option<PathBuf>,
+    size: Option<&str>,
+) -> Result<(Option<media::block_store::BlockStore>, Option<u64>), String> {
+    let dir = cache.clone().unwrap_or_else(super::settings::default_cache);
+    super::settings::block_store(&dir, size)
+}
+
+/// After a write with `store`: the figures (`used`: from the cache, compressed, seconds saved)
+/// logged and recorded, the store pruned.
+fn finish_store(
+    store: &Option<media::block_store::BlockStore>,
+    limit: Option<u64>,
+    out: &Path,
+    bytes: u64,
+    used: (u64, u64, f64),
+) {
+    let Some(store) = store else { return };
+    let used = media::block_store::CacheUse::new(used.0, used.1, used.2, &store.counters());
+    tracing::info!("block cache: {}", used.line());
+    media::block_store::finish_write(store, limit, &out.display().to_string(), bytes, &used);
 }
 
 /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (dashes optional) as 16 bytes.

@@ -74,8 +74,12 @@ pub struct BuildSettings {
     pub title: String,
     /// Product name (`--product`).
     pub product: String,
-    /// squashfs codec options.
+    /// squashfs codec options; its `block_store` (the persistent block store, `None`: off)
+    /// serves the EROFS root image and the precompressor too.
     pub squashfs: crate::media::SquashfsOptions,
+    /// How big the block store may grow (`--block-cache-size`); `None`: twice the largest
+    /// image it has seen (`media::block_store::default_limit`).
+    pub block_store_limit: Option<u64>,
     /// What LiveOS/squashfs.img is (`--rootfs-type`): squashfs or EROFS, of the root or of an
     /// ext4 LiveOS/rootfs.img (livecd-creator's classic layout).
     pub rootfs_type: crate::media::RootfsType,
@@ -163,6 +167,9 @@ pub struct BuildReport {
     pub target_code_secs: f64,
     /// How target code ran when the target arch is not the host's (the binfmt entry used).
     pub emulation: Option<String>,
+    /// How the block store and the precompressor served the root image (none written, or
+    /// neither in use: `None`).
+    pub block_cache: Option<crate::media::block_store::CacheUse>,
 }
 
 /// The outputs the settings ask for, in the order their artifacts are listed.

@@ -15,6 +15,7 @@ use kiln_writers::iso9660::{BiosBoot, Hybrid, IsoOptions, MbrStyle};
 use kiln_writers::squashfs::{BlockCache, Precompressor};
 use kiln_writers::tree::{FsTree, ScanOptions};
 
+use super::block_store::{BlockStore, CacheUse};
 use super::output::{Artifact, Built, Output};
 use super::{
     or_interrupted, squashfs_cancel, CancelWriter, ErofsAlgorithm, ErofsCompression, MediaError,
@@ -67,6 +68,17 @@ pub struct RootImageFile {
     pub move_out: bool,
     /// What the image is (its artifact kind: `squashfs` or `erofs`).
     pub rootfs_type: RootfsType,
+}
+
+/// A root image [`RootImage::write`] wrote.
+#[derive(Debug, Clone)]
+pub struct WrittenImage {
+    /// `LiveOS/squashfs.img` in the media tree.
+    pub path: PathBuf,
+    /// Its length.
+    pub bytes: u64,
+    /// How the block store and the precompressor served it.
+    pub cache: CacheUse,
 }
 
 /// The hybrid live ISO `<label>.iso` of the media tree, with the EFI system image.
@@ -202,20 +214,35 @@ impl LiveIso {
 
 impl RootImage {
     /// Write `root` as the media tree's `LiveOS/squashfs.img` (under `media_dir`), with `work`
-    /// as scratch space; returns its path. On an interrupt it stops within a block with
-    /// [`MediaError::Interrupted`].
-    pub fn write(&self, root: &Path, media_dir: &Path, work: &Path) -> Result<PathBuf, MediaError> {
+    /// as scratch space; returns what was written. On an interrupt it stops within a block
+    /// with [`MediaError::Interrupted`].
+    pub fn write(
+        &self,
+        root: &Path,
+        media_dir: &Path,
+        work: &Path,
+    ) -> Result<WrittenImage, MediaError> {
         let image = media_dir.join(layout::SQUASHFS);
         let liveos = image.parent().unwrap_or(media_dir);
-        std::fs::create_dir_all(liveos)
+        let (bytes, cache) = std::fs::create_dir_all(liveos)
             .map_err(IoError::at("create", liveos))
             .map_err(MediaError::from)
             .and_then(|()| self.write_to(root, &image, work))
             .map_err(or_interrupted)?;
-        Ok(image)
+        Ok(WrittenImage {
+            path: image,
+            bytes,
+            cache,
+        })
     }
 
-    fn write_to(&self, root: &Path, image: &Path, work: &Path) -> Result<(), MediaError> {
+    /// The image's length and how the block store and the precompressor served it.
+    fn write_to(
+        &self,
+        root: &Path,
+        image: &Path,
+        work: &Path,
+    ) -> Result<(u64, CacheUse), MediaError> {
         let tree = if self.rootfs_type.ext4_inside() {
             scan(&self.ext4_tree(root, work)?)?
         } else {
@@ -228,7 +255,7 @@ impl RootImage {
         }
     }
 
-    fn write_erofs(&self, tree: &FsTree, out: &Path) -> Result<(), MediaError> {
+    fn write_erofs(&self, tree: &FsTree, out: &Path) -> Result<(u64, CacheUse), MediaError> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -277,7 +304,13 @@ impl RootImage {
             sum.compressed_pclusters,
             sum.plain_pclusters
         );
-        Ok(())
+        let cache = cache_use(
+            &opts.block_store,
+            sum.segments_from_cache,
+            sum.segments_compressed,
+            sum.seconds_saved,
+        );
+        Ok((sum.bytes, cache))
     }
 
     /// livecd-creator's layout: an ext4 filesystem image of the root, `LiveOS/rootfs.img` in a
@@ -412,7 +445,22 @@ pub fn erofs_compression_for(
     }
 }
 
-fn write_squashfs(tree: &FsTree, out: &Path, opts: &SquashfsOptions) -> Result<(), MediaError> {
+/// The figures of a write that used `store` (or only the precompressor).
+fn cache_use(
+    store: &Option<BlockStore>,
+    from_cache: u64,
+    compressed: u64,
+    seconds_saved: f64,
+) -> CacheUse {
+    let counters = store.as_ref().map(BlockStore::counters).unwrap_or_default();
+    CacheUse::new(from_cache, compressed, seconds_saved, &counters)
+}
+
+fn write_squashfs(
+    tree: &FsTree,
+    out: &Path,
+    opts: &SquashfsOptions,
+) -> Result<(u64, CacheUse), MediaError> {
     let f = std::fs::File::create(out).map_err(IoError::at("create", out))?;
     tracing::debug!(
         "compressing {} entries into `{}`",
@@ -432,7 +480,13 @@ fn write_squashfs(tree: &FsTree, out: &Path, opts: &SquashfsOptions) -> Result<(
             out.display()
         );
     }
-    Ok(())
+    let cache = cache_use(
+        &opts.block_store,
+        sum.blocks_from_cache,
+        sum.blocks_compressed,
+        sum.seconds_saved,
+    );
+    Ok((sum.bytes, cache))
 }
 
 /// Compressed bytes the precompressor may hold (about 3x that of input with xz).

@@ -9,6 +9,7 @@
 //! set, squashfs through its cancel callback, ISO and FAT through an output that refuses
 //! further writes ([`CancelWriter`]).
 
+pub mod block_store;
 pub mod disk;
 pub mod erofs;
 pub mod live;
