@@ -16,7 +16,8 @@
 # Usage: benches/rebuild-vs-peer.sh [FIXTURES_OUT] [KILN_BINARY] [SET]
 #   SET: desktop-x86_64 (default when FIXTURES_OUT/desktop-x86_64-updates exists) or
 #   live-x86_64; both need `fixtures/build-repos --updates FIXTURES_OUT`.
-# Env: PEER_EACH=1 also runs the peer for (2). SOURCE_DATE_EPOCH is passed on as it is set.
+# Env: PEER_EACH=1 also runs the peer for (2); PEER=0 runs no peer (kiln's figures only, for a
+#   short slot on a busy host). SOURCE_DATE_EPOCH is passed on as it is set.
 # No thresholds: a measurement. Needs root (chroot, mounts in a private namespace), dnf,
 # squashfs-tools, xorriso, GNU time, python3.
 set -euo pipefail
@@ -108,6 +109,7 @@ done
 rm -rf "$work/out"
 echo "block store after the three builds: $(du -sh "$cache/blocks-v1" 2>/dev/null | cut -f1)"
 for c in "${cases[@]}"; do
+  if [[ ${PEER:-1} == 0 ]]; then peer_s[$c]=0; continue; fi
   if [[ $c == post && ${PEER_EACH:-0} != 1 ]]; then continue; fi
   peer_s[$c]=$(peer "${case_ks[$c]}" "$c")
 done
@@ -122,6 +124,8 @@ for c in "${cases[@]}"; do
   read -r hit from comp stored saved < <(cache_figures "$c")
   awk -v c="$c" -v k="${kiln_s[$c]}" -v p="${peer_s[$c]}" -v h="$hit" -v f="$from" -v m="$comp" \
     -v st="$stored" -v sv="$saved" -v r="$(cat "$work/$c.rss")" -v g="${goal[$c]}" 'BEGIN {
-    printf "%-8s %9.1f %9.1f %9.3fx %9.1f %10d %10d %8d %9.1f %8d  %s\n", c, k, p, k / p, h, f, m, st, sv, r, g }'
+    if (p > 0) { ps = sprintf("%9.1f", p); ratio = sprintf("%9.3fx", k / p) } else { ps = "-"; ratio = "-" }
+    printf "%-8s %9.1f %9s %10s %9.1f %10d %10d %8d %9.1f %8d  %s\n", c, k, ps, ratio, h, f, m, st, sv, r, g }'
 done
-[[ ${PEER_EACH:-0} == 1 ]] || echo "(post's peer time is cold's: the peer pipeline does not change with a %post line)"
+[[ ${PEER_EACH:-0} == 1 || ${PEER:-1} == 0 ]] ||
+  echo "(post's peer time is cold's: the peer pipeline does not change with a %post line)"
