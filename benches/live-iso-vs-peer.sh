@@ -37,9 +37,9 @@ repo=$fx/$set_name
 work=$(mktemp -d /var/tmp/kiln-bench-live.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cache=$work/cache
-mbr=/usr/lib/grub/i386-pc/boot_hybrid.img
+# shellcheck source=benches/lib-peer.sh
+. "$(dirname "$0")/lib-peer.sh"
 now() { date +%s.%N; }
-ncpu=$(nproc)
 baseline=${KILN_BASELINE:-}
 [[ -z $baseline ]] || baseline=$(realpath "$baseline")
 runs=${RUNS:-3}
@@ -66,25 +66,21 @@ cut -f2 "$work/resolved" | xargs cat >/dev/null
 
 # The peer's root, once: dnf (timed) and dracut in the chroot (timed), shared by every setting.
 peer_root=$work/peer-root
-t0=$(now)
-dnf -q --installroot="$peer_root" --releasever=1 --disablerepo='*' \
-  --repofrompath=fx,"file://$repo" --enablerepo=fx --nogpgcheck \
-  --setopt=install_weak_deps=False --setopt=cachedir="$work/dnfcache" \
-  -y install $(cat "$work/nevras") >/dev/null 2>"$work/dnf.log"
-t1=$(now)
-kver=$(ls "$peer_root/lib/modules" | head -1)
-# Mounts live in a private namespace: nothing is left if this script dies.
-unshare -m --propagation private sh -c '
-  r=$1; k=$2
-  mount -t proc proc "$r/proc"; mount -t sysfs -o ro sysfs "$r/sys"; mount --rbind /dev "$r/dev"
-  chroot "$r" dracut -q --no-hostonly --add dmsquash-live --force "/boot/initramfs-$k.img" "$k"
-' _ "$peer_root" "$kver" >"$work/dracut.log" 2>&1
-t2=$(now)
-dnf_s=$(echo "$t1 - $t0" | bc)
-dracut_s=$(echo "$t2 - $t1" | bc)
+peer_root "$peer_root" "$repo" "$work/nevras" "$work"
+dnf_s=$PEER_DNF_S
+dracut_s=$PEER_DRACUT_S
 
 printf '%s: %d packages, %s installed by dnf (%.1f s), dracut %.1f s\n\n' "$set_name" "$n" \
   "$(du -sh "$peer_root" | cut -f1)" "$dnf_s" "$dracut_s"
+
+# The peer's root image for the current setting (margs).
+make_image() {
+  if [[ $mode == erofs ]]; then
+    mkfs.erofs "${margs[@]}" "$2" "$1" >/dev/null
+  else
+    peer_mksquashfs "$1" "$2" "${margs[@]}"
+  fi
+}
 
 rows=()
 for s in $settings; do
@@ -126,31 +122,13 @@ for s in $settings; do
       "medians $new_med / $base_med = kiln/baseline $base_ratio"
   fi
 
-  # The peer's ISO tree: kiln's boot files (untimed copy) + its own squashfs.
-  tree=$work/peer-tree; rm -rf "$tree"; mkdir -p "$tree"
-  xorriso -osirrox on -indev "$out/KILNBENCH.iso" -extract / "$tree" >/dev/null 2>&1
-  chmod -R u+w "$tree"; rm -f "$tree/LiveOS/squashfs.img"
-  cp "$peer_root/boot/initramfs-$kver.img" "$tree/images/pxeboot/initrd.img"
-  t0=$(now)
-  if [[ $mode == erofs ]]; then
-    mkfs.erofs "${margs[@]}" "$tree/LiveOS/squashfs.img" "$peer_root" >/dev/null
-  else
-    mksquashfs "$peer_root" "$tree/LiveOS/squashfs.img" "${margs[@]}" -processors "$ncpu" \
-      -noappend -no-progress -quiet >/dev/null
-  fi
-  t1=$(now)
-  xorriso -as mkisofs -R -J -V KILNBENCH -o "$work/peer.iso" --grub2-mbr "$mbr" \
-    -appended_part_as_gpt -append_partition 2 C12A7328-F81F-11D2-BA4B-00A0C93EC93B \
-    "$tree/images/efiboot.img" -iso_mbr_part_type EBD0A0A2-B9E5-4433-87C0-68B6B72699C7 \
-    -c boot.cat -b images/eltorito.img -no-emul-boot -boot-load-size 4 -boot-info-table \
-    --grub2-boot-info -eltorito-alt-boot -e images/efiboot.img -no-emul-boot \
-    "$tree" >/dev/null 2>&1
-  t2=$(now)
-  msq_s=$(echo "$t1 - $t0" | bc); xor_s=$(echo "$t2 - $t1" | bc)
+  # The peer's ISO: kiln's boot files (untimed copy) + its own root image.
+  peer_iso "$peer_root" "$out/KILNBENCH.iso" "$work/peer.iso" "$work/peer-tree" make_image
+  msq_s=$PEER_IMAGE_S; xor_s=$PEER_XORRISO_S
   peer_s=$(echo "$dnf_s + $dracut_s + $msq_s + $xor_s" | bc)
-  msq_size=$(stat -c %s "$tree/LiveOS/squashfs.img")
-  peer_iso=$(stat -c %s "$work/peer.iso"); kiln_iso=$(stat -c %s "$out/KILNBENCH.iso")
-  rm -rf "$tree" "$work/peer.iso"
+  msq_size=$PEER_IMAGE_BYTES
+  peer_iso=$PEER_ISO_BYTES; kiln_iso=$(stat -c %s "$out/KILNBENCH.iso")
+  rm -f "$work/peer.iso"
 
   # kiln's writer alone on the same finished root.
   t0=$(now)
