@@ -77,13 +77,21 @@ pub(crate) fn load(pool: &Pool, src: &RepoSource) -> Result<(LoadedRepo, bool), 
         }
     }
     if !hit {
-        repo.add_rpmmd(&src.primary, false)?;
-        if let Some(f) = &src.filelists {
-            repo.add_rpmmd(f, true)?;
-        }
-        repo.internalize();
-        if let Some(c) = &src.solv_cache {
-            write_cache(&repo, &c.path);
+        // The XML goes through the cache when there is one: parsed in a scratch pool, written
+        // as the .solv, and that file loaded here, so this pool is exactly the one a later
+        // build reading the cache gets. Parsed here directly, the pool's strings would get
+        // other ids, and libsolv's transaction order breaks ties by id: a SOURCE_DATE_EPOCH
+        // build with an empty cache installed in another order than one with a warm cache.
+        let via_cache = src.solv_cache.as_ref().is_some_and(|c| {
+            cache_from_xml(src, &c.path).is_ok() && repo.add_solv(&c.path).is_ok()
+        });
+        if !via_cache {
+            if src.solv_cache.is_some() {
+                // Drop whatever a failed load left.
+                repo.free();
+                repo = pool.create_repo(&src.name);
+            }
+            add_xml(&repo, src)?;
         }
     }
     repo.set_priority(src.priority, src.cost);
@@ -110,8 +118,23 @@ fn repo_identity(pool: &Pool, range: &std::ops::Range<ffi::Id>) -> usize {
         .unwrap_or(0)
 }
 
-/// Write beside the target and rename, so readers never see half a file.
-fn write_cache(repo: &crate::wrapper::repo::Repo<'_>, path: &std::path::Path) {
+fn add_xml(repo: &crate::wrapper::repo::Repo<'_>, src: &RepoSource) -> Result<(), RepoDataError> {
+    repo.add_rpmmd(&src.primary, false)?;
+    if let Some(f) = &src.filelists {
+        repo.add_rpmmd(f, true)?;
+    }
+    repo.internalize();
+    Ok(())
+}
+
+/// Parse the repo's XML in a pool of its own and write it as the `.solv` cache at `path`
+/// (beside the target and renamed, so readers never see half a file).
+fn cache_from_xml(src: &RepoSource, path: &std::path::Path) -> Result<(), RepoDataError> {
+    let scratch = Pool::new("noarch").map_err(|e| {
+        RepoDataError::io("parse", &src.primary)(std::io::Error::other(e.to_string()))
+    })?;
+    let repo = scratch.create_repo(&src.name);
+    add_xml(&repo, src)?;
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -119,10 +142,11 @@ fn write_cache(repo: &crate::wrapper::repo::Repo<'_>, path: &std::path::Path) {
     let r = repo
         .write_solv(&tmp)
         .and_then(|()| std::fs::rename(&tmp, path).map_err(RepoDataError::io("write", path)));
-    if let Err(e) = r {
+    if let Err(e) = &r {
         let _ = std::fs::remove_file(&tmp);
         tracing::warn!("cannot write solv cache: {e}");
     }
+    r
 }
 
 /// Build the file provides and the whatprovides index once all repos are in.
