@@ -287,19 +287,7 @@ fn rebuilds_from_the_store_are_cold_builds_bit_for_bit() {
 
 /// `n` files of `blocks` distinct 128 KiB blocks of compressible text each under `dir`.
 fn known_blocks(dir: &Path, n: usize, blocks: usize, seed: u64) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut x = seed | 1;
-    for i in 0..n {
-        let text: Vec<u8> = (0..blocks * (128 << 10))
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                b"abcdefgh ijkl\n"[(x % 14) as usize]
-            })
-            .collect();
-        std::fs::write(dir.join(format!("f{i}.txt")), text).unwrap();
-    }
+    common::write_text_files(dir, seed | 1, n, blocks * (128 << 10));
 }
 
 fn kiln_ok(args: &[&str], cache: &Path) -> String {

@@ -807,19 +807,7 @@ fn interrupt_write_squashfs() {
 /// `files` files of 4 MiB of compressible but varied text under `dir`: xz needs seconds for
 /// each (already compressed input would be stored raw after a quick probe, and end too soon).
 fn text_tree(dir: &Path, files: usize) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for i in 0..files {
-        let text: Vec<u8> = (0..4 << 20)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                b"abcdefgh ijkl\n"[(x % 14) as usize]
-            })
-            .collect();
-        std::fs::write(dir.join(format!("f{i}.txt")), text).unwrap();
-    }
+    common::write_text_files(dir, 0x9e37_79b9_7f4a_7c15, files, 4 << 20);
 }
 
 /// Entry files and temporary files (`.tmp-*`) under a block store directory.

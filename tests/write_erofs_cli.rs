@@ -269,20 +269,8 @@ fn write_erofs_bad_options_exit_1() {
 fn write_erofs_interrupted() {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
-    fs::create_dir_all(&src).unwrap();
     // 96 MiB of compressible but varied text: MicroLZMA needs many seconds for it.
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for i in 0..24 {
-        let text: Vec<u8> = (0..4 << 20)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                b"abcdefgh ijkl\n"[(x % 14) as usize]
-            })
-            .collect();
-        fs::write(src.join(format!("f{i}.txt")), text).unwrap();
-    }
+    common::write_text_files(&src, 0x9e37_79b9_7f4a_7c15, 24, 4 << 20);
     let out = work.path().join("out");
     fs::create_dir(&out).unwrap();
     let child = kiln()

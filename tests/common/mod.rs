@@ -588,3 +588,22 @@ pub fn have(tool: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// `files` files `f0.txt`, `f1.txt`, ... of `bytes` bytes each under `dir`: compressible but
+/// varied text (a xorshift walk over 14 letters, running on from file to file), so codecs need
+/// real time for it and no two blocks are alike; the same seed gives the same files.
+pub fn write_text_files(dir: &Path, seed: u64, files: usize, bytes: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut x = seed;
+    for i in 0..files {
+        let text: Vec<u8> = (0..bytes)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b"abcdefgh ijkl\n"[(x % 14) as usize]
+            })
+            .collect();
+        std::fs::write(dir.join(format!("f{i}.txt")), text).unwrap();
+    }
+}

@@ -823,6 +823,23 @@ pub fn history(dir: &Path) -> std::io::Result<Vec<BuildRecord>> {
     }
 }
 
+/// A fixed, text-like input of at least `len` bytes made of `words` (a namespace's `sample=`
+/// digest compresses it, so a codec whose output changed starts a new namespace).
+pub(crate) fn sample_input(words: &[&[u8]; 8], len: usize) -> Vec<u8> {
+    let mut sample = Vec::with_capacity(len + 64);
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    while sample.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        sample.extend_from_slice(words[(x % 8) as usize]);
+        if x.is_multiple_of(5) {
+            sample.push((x >> 32) as u8);
+        }
+    }
+    sample
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,17 +171,7 @@ impl Compression {
             b"lz4 ",
             b"segment ",
         ];
-        let mut sample = Vec::with_capacity(72 << 10);
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        while sample.len() < 64 << 10 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            sample.extend_from_slice(words[(x % 8) as usize]);
-            if x.is_multiple_of(5) {
-                sample.push((x >> 32) as u8);
-            }
-        }
+        let sample = crate::blockstore::sample_input(&words, 64 << 10);
         let mut dst = vec![0u8; pcluster_size as usize];
         let r = Compressor::new(*self, pcluster_size)
             .and_then(|mut z| z.compress_fill(&sample, &mut dst));

@@ -350,17 +350,7 @@ impl Codec {
             b"xz ",
             b"fragment ",
         ];
-        let mut sample = Vec::with_capacity(20 << 10);
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        while sample.len() < 16 << 10 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            sample.extend_from_slice(words[(x % 8) as usize]);
-            if x.is_multiple_of(5) {
-                sample.push((x >> 32) as u8);
-            }
-        }
+        let sample = crate::blockstore::sample_input(&words, 16 << 10);
         match self.compress(&sample, block_size) {
             Ok(c) => {
                 let d = Sha256::digest(c.as_deref().unwrap_or(b"raw"));
