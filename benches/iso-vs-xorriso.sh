@@ -7,6 +7,8 @@
 # core, an efiboot.img made by `kiln write efiboot` and a few hundred small files.
 # No thresholds: this is a measurement, not a test.
 set -euo pipefail
+# shellcheck source=benches/lib-peer.sh
+. "$(dirname "$0")/lib-peer.sh"
 tree=${1:-}
 kiln=${2:-target/release/kiln}
 repeat=${3:-3}
@@ -35,12 +37,7 @@ for _ in $(seq 1 "$repeat"); do
   "$kiln" write iso "$tree" "$work/k.iso" --volid BENCH --bios-boot images/eltorito.img \
     --efi-boot images/efiboot.img --hybrid-mbr "$mbr" 2>/dev/null
   t1=$(date +%s.%N)
-  xorriso -as mkisofs -R -J -V BENCH -o "$work/x.iso" --grub2-mbr "$mbr" \
-    -appended_part_as_gpt -append_partition 2 C12A7328-F81F-11D2-BA4B-00A0C93EC93B \
-    "$tree/images/efiboot.img" -iso_mbr_part_type EBD0A0A2-B9E5-4433-87C0-68B6B72699C7 \
-    -c boot.cat -b images/eltorito.img -no-emul-boot -boot-load-size 4 -boot-info-table \
-    --grub2-boot-info -eltorito-alt-boot -e images/efiboot.img -no-emul-boot \
-    "$tree" >/dev/null 2>&1
+  peer_xorriso BENCH "$work/x.iso" "$tree" "$mbr"
   t2=$(date +%s.%N)
   kt+=("$(echo "$t1 - $t0" | bc)"); xt+=("$(echo "$t2 - $t1" | bc)")
   rm -f "$work/k.iso" "$work/x.iso"

@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # the PEER_* results are read by the sourcing bench
 # The peer pipeline livecd-creator/livemedia-creator run, for the benches that compare a whole
-# live ISO build with it (live-iso-vs-peer.sh, rebuild-vs-peer.sh). Source it; bash only.
+# live ISO build with it (live-iso-vs-peer.sh, rebuild-vs-peer.sh; iso-vs-xorriso.sh takes
+# peer_xorriso). Source it; bash only.
 #   peer_root ROOT REPO NEVRAS LOGDIR   `dnf --installroot` of the NEVRAs (a file, one a line)
 #       from the file:// REPO, then dracut in the chroot (the root's own, as livecd-creator runs
 #       it). Sets PEER_DNF_S, PEER_DRACUT_S (seconds) and PEER_KVER.
@@ -9,8 +10,20 @@
 #       and `xorriso -as mkisofs` with lorax's x86 flags (timed). Sets PEER_IMAGE_S,
 #       PEER_XORRISO_S, PEER_IMAGE_BYTES, PEER_ISO_BYTES; removes TREE and keeps ISO.
 #   peer_mksquashfs ROOT IMAGE ARGS...   mksquashfs on every core, quiet.
+#   peer_xorriso VOLID ISO TREE MBR   `xorriso -as mkisofs` of TREE with lorax's x86 flags (El
+#       Torito BIOS images/eltorito.img + UEFI images/efiboot.img, hybrid MBR/GPT), quiet.
 
 peer_now() { date +%s.%N; }
+
+peer_xorriso() {
+  local volid=$1 iso=$2 tree=$3 mbr=$4
+  xorriso -as mkisofs -R -J -V "$volid" -o "$iso" --grub2-mbr "$mbr" \
+    -appended_part_as_gpt -append_partition 2 C12A7328-F81F-11D2-BA4B-00A0C93EC93B \
+    "$tree/images/efiboot.img" -iso_mbr_part_type EBD0A0A2-B9E5-4433-87C0-68B6B72699C7 \
+    -c boot.cat -b images/eltorito.img -no-emul-boot -boot-load-size 4 -boot-info-table \
+    --grub2-boot-info -eltorito-alt-boot -e images/efiboot.img -no-emul-boot \
+    "$tree" >/dev/null 2>&1
+}
 
 peer_root() {
   local root=$1 repo=$2 nevras=$3 logs=$4 t0 t1 t2
@@ -43,12 +56,7 @@ peer_iso() {
   t0=$(peer_now)
   "$make_image" "$root" "$tree/LiveOS/squashfs.img"
   t1=$(peer_now)
-  xorriso -as mkisofs -R -J -V KILNBENCH -o "$iso" --grub2-mbr "$mbr" \
-    -appended_part_as_gpt -append_partition 2 C12A7328-F81F-11D2-BA4B-00A0C93EC93B \
-    "$tree/images/efiboot.img" -iso_mbr_part_type EBD0A0A2-B9E5-4433-87C0-68B6B72699C7 \
-    -c boot.cat -b images/eltorito.img -no-emul-boot -boot-load-size 4 -boot-info-table \
-    --grub2-boot-info -eltorito-alt-boot -e images/efiboot.img -no-emul-boot \
-    "$tree" >/dev/null 2>&1
+  peer_xorriso KILNBENCH "$iso" "$tree" "$mbr"
   t2=$(peer_now)
   PEER_IMAGE_S=$(echo "$t1 - $t0" | bc)
   PEER_XORRISO_S=$(echo "$t2 - $t1" | bc)
