@@ -16,6 +16,8 @@
 #   MODE: squashfs (default) or erofs.
 # Env: KILN_BASELINE=BINARY also builds with another kiln (e.g. the previous commit's), RUNS
 #   rounds each (default 3, alternating, medians), and prints kiln/baseline per setting.
+#   ROUNDS=N (default 1) repeats the whole comparison N times, the peer's root included, and
+#   prints each round's table and the medians of every time and ratio.
 # No thresholds: a measurement. Needs root (chroot, mounts in a private namespace), dnf,
 # squashfs-tools (erofs-utils in erofs mode), xorriso, GNU time.
 set -euo pipefail
@@ -64,8 +66,12 @@ n=$(wc -l <"$work/nevras")
 # Warm the page cache for the package files so no contender pays the first read.
 cut -f2 "$work/resolved" | xargs cat >/dev/null
 
-# The peer's root, once: dnf (timed) and dracut in the chroot (timed), shared by every setting.
+rounds=${ROUNDS:-1}
+for ((round = 1; round <= rounds; round++)); do
+((rounds == 1)) || echo "######## round $round of $rounds"
+# The peer's root: dnf (timed) and dracut in the chroot (timed), shared by every setting.
 peer_root=$work/peer-root
+rm -rf "$peer_root"
 peer_root "$peer_root" "$repo" "$work/nevras" "$work"
 dnf_s=$PEER_DNF_S
 dracut_s=$PEER_DRACUT_S
@@ -140,10 +146,30 @@ for s in $settings; do
   echo "== peer: dnf ${dnf_s} s + dracut ${dracut_s} s + $peer_tool ${msq_s} s + xorriso ${xor_s} s = ${peer_s} s"
   echo "== kiln write $mode alone: ${alone_s} s ($alone_size bytes; $peer_tool $msq_size bytes)"
   rows+=("$(awk -v c="$codec" -v b="$block" -v k="$kiln_s" -v p="$peer_s" -v a="$alone_s" \
-    -v ki="$kiln_iso" -v pi="$peer_iso" -v kb="${base_ratio:--}" 'BEGIN {
-      printf "%-5s %-5s %9.1f %9.1f %9.1f %10.2fx %10.2fx %10.3fx %13s", c, b, k, p, a, k / p, k / a, ki / pi, kb }')")
+    -v ki="$kiln_iso" -v pi="$peer_iso" -v kb="${base_ratio:--}" -v m="$msq_s" 'BEGIN {
+      printf "%-5s %-5s %9.1f %9.1f %9.1f %10.3fx %10.3fx %10.3fx %13s %10.3fx", c, b, k, p, a, k / p, k / a, ki / pi, kb, a / m }')")
   echo
 done
-printf '%-5s %-5s %9s %9s %9s %11s %11s %11s %13s\n' codec block kiln_s peer_s alone_s kiln/peer \
-  kiln/alone iso_size kiln/baseline
+printf '%-5s %-5s %9s %9s %9s %11s %11s %11s %13s %11s\n' codec block kiln_s peer_s alone_s kiln/peer \
+  kiln/alone iso_size kiln/baseline alone/image
 printf '%s\n' "${rows[@]}"
+printf '%s\n' "${rows[@]}" >>"$work/all-rows"
+rows=()
+done
+
+if ((rounds > 1)); then
+  # Medians per setting of each column (times, and each round's own ratios).
+  echo
+  echo "medians of $rounds rounds (alone/image: kiln write $mode alone / $peer_tool):"
+  printf '%-5s %-5s %9s %9s %9s %11s %11s %11s %11s\n' codec block kiln_s peer_s alone_s kiln/peer \
+    kiln/alone iso_size alone/image
+  for s in $settings; do
+    codec=${s%%:*}; block=${s#*:}
+    line=$(printf '%-5s %-5s' "$codec" "$block")
+    for col in 3 4 5 6 7 8 10; do
+      line+=$(awk -v c="$codec" -v b="$block" -v k=$col '$1 == c && $2 == b {sub(/x$/, "", $k); print $k}' \
+        "$work/all-rows" | median | awk -v k=$col '{printf (k <= 5) ? " %9.1f" : " %10.3fx", $1}')
+    done
+    echo "$line"
+  done
+fi
