@@ -248,6 +248,8 @@ pub struct BootOutcome {
     pub kernel_secure_boot: Option<bool>,
     /// The line where the firmware or shim refused an unsigned or untrusted image.
     pub refused: Option<String>,
+    /// How many times the guest was started again after a TCG stall ([`console_stalled`]).
+    pub restarts: u32,
 }
 
 /// What a Linux kernel logged on the console about Secure Boot: `Some(true)` for
@@ -465,8 +467,30 @@ impl BootTest {
         Ok(a)
     }
 
-    /// Run the test.
+    /// Run the test. A guest that stalls ([`console_stalled`]) is started again, once: under
+    /// TCG on a loaded host a vCPU's timer wakeup can be lost for good, which no waiting mends.
     pub fn run(&self) -> Result<BootOutcome, BootTestError> {
+        let mut restarts = 0;
+        loop {
+            let (mut outcome, stalled) = self.attempt()?;
+            if stalled && restarts < MAX_STALL_RESTARTS {
+                restarts += 1;
+                let kept = self.serial_log.with_extension("stalled.log");
+                let _ = std::fs::write(&kept, &outcome.log);
+                tracing::warn!(
+                    "boot test: {}; starting the guest again (its console is kept in {})",
+                    outcome.reason.as_deref().unwrap_or("the guest stalled"),
+                    kept.display()
+                );
+                continue;
+            }
+            outcome.restarts = restarts;
+            return Ok(outcome);
+        }
+    }
+
+    /// One boot; `true` beside the outcome when the guest stalled and another try may pass.
+    fn attempt(&self) -> Result<(BootOutcome, bool), BootTestError> {
         if self.net.is_none() && !self.image.is_file() {
             return Err(BootTestError::NoImage(self.image.display().to_string()));
         }
@@ -524,10 +548,16 @@ impl BootTest {
             reason: None,
             kernel_secure_boot: None,
             refused: None,
+            restarts: 0,
         };
+        let mut stalled = false;
+        let (mut seen_len, mut grew_at) = (0, Instant::now());
         loop {
             std::thread::sleep(Duration::from_millis(250));
             let log = read_lossy(&self.serial_log);
+            if log.len() != seen_len {
+                (seen_len, grew_at) = (log.len(), Instant::now());
+            }
             if let Some(line) = log.lines().find(|l| self.expect.is_match(l)) {
                 outcome.success = true;
                 outcome.matched = Some(line.trim_end_matches('\r').to_string());
@@ -577,6 +607,15 @@ impl BootTest {
                 outcome.reason = Some("interrupted".into());
                 break;
             }
+            if let Some(line) = console_stalled(&log, grew_at.elapsed()).map(str::to_owned) {
+                outcome.log = log;
+                outcome.reason = Some(format!(
+                    "the guest stalled (`{line}`, then no console output for {} s)",
+                    STALL_QUIET.as_secs()
+                ));
+                stalled = true;
+                break;
+            }
             if started.elapsed() > self.timeout {
                 outcome.log = log;
                 outcome.reason = Some(format!(
@@ -592,7 +631,7 @@ impl BootTest {
         outcome.elapsed = started.elapsed();
         outcome.kernel_secure_boot = kernel_secure_boot(&outcome.log);
         let _ = std::fs::remove_dir_all(&work);
-        Ok(outcome)
+        Ok((outcome, stalled))
     }
 
     /// The serial log once it has stopped growing for 2 s (at most 20 s more: slow under
@@ -629,6 +668,29 @@ impl BootTest {
             }
         }
     }
+}
+
+/// How long a console stays silent after an RCU stall report before the guest counts as hung.
+const STALL_QUIET: Duration = Duration::from_secs(120);
+/// Restarts after a stall, per boot test.
+const MAX_STALL_RESTARTS: u32 = 1;
+
+/// The RCU stall line of a guest that has printed nothing for `quiet` (at least
+/// [`STALL_QUIET`]), else `None`. Under TCG a vCPU can lose its timer wakeup: the kernel says so
+/// ("rcu_preempt kthread timer wakeup didn't happen", "rcu: INFO: rcu_sched detected stalls")
+/// and then nothing more happens until the timeout.
+pub fn console_stalled(log: &str, quiet: Duration) -> Option<&str> {
+    if quiet < STALL_QUIET {
+        return None;
+    }
+    log.lines()
+        .rev()
+        .find(|l| {
+            l.contains("kthread timer wakeup didn't happen")
+                || (l.contains("rcu:") && l.contains("detected stall"))
+                || l.contains("self-detected stall on CPU")
+        })
+        .map(|l| l.trim_end_matches('\r').trim())
 }
 
 fn read_lossy(p: &Path) -> String {
@@ -721,6 +783,24 @@ fn kvm_boots_firmware(qemu: &Path, t: &BootTest) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stall_needs_the_kernels_report_and_a_silent_console() {
+        // Lines as Linux 6.1's RCU code prints them (kernel/rcu/tree_stall.h).
+        let log = "[    7.012345] i8042: PNP: PS/2 Controller [PNP0303:KBD,PNP0f13:MOU] at 0x60,0x64 irq 1,12\r\n\
+                   [   70.120001] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:\r\n\
+                   [   70.120002] rcu: rcu_preempt kthread timer wakeup didn't happen for 14998 jiffies! g-1003 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x402\r\n";
+        let long = STALL_QUIET + Duration::from_secs(1);
+        assert_eq!(
+            console_stalled(log, long),
+            Some("[   70.120002] rcu: rcu_preempt kthread timer wakeup didn't happen for 14998 jiffies! g-1003 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x402")
+        );
+        // Still printing: a stall the kernel recovered from is no hang.
+        assert_eq!(console_stalled(log, Duration::from_secs(5)), None);
+        // Silent without a stall report: a slow boot, left to the timeout.
+        let quiet_boot = "[    3.1] Freeing unused kernel image memory: 2048K\r\n";
+        assert_eq!(console_stalled(quiet_boot, long), None);
+    }
 
     #[test]
     fn refusal_and_kernel_state_from_the_console() {

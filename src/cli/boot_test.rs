@@ -111,6 +111,11 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
         o.accel,
         o.elapsed.as_secs_f64()
     );
+    let how = if o.restarts > 0 {
+        format!("{how}, started again after a stall")
+    } else {
+        how
+    };
     // Under --secure-boot a boot counts only if Secure Boot was on: a kernel that says it is
     // off means the firmware did not enforce it.
     if o.success && a.secure_boot && o.kernel_secure_boot == Some(false) {
