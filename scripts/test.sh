@@ -169,7 +169,17 @@ tests() {
     esac
   done
   local boot_log=$CACHE/last-test-boots.log rest_log=$CACHE/last-test-rest.log
-  test_group "boot group" "$boot_log" -p kiln --no-fail-fast "${boots[@]}" &
+  # The fuzz step follows the boot tests in their lane: that lane ends first, so fuzzing runs
+  # beside the rest lane's last tests instead of after them.
+  local fuzz_log=$CACHE/last-fuzz.log
+  {
+    lane_rc=0
+    test_group "boot group" "$boot_log" -p kiln --no-fail-fast "${boots[@]}" || lane_rc=1
+    fs=$(date +%s)
+    fuzz >"$fuzz_log" 2>&1 || lane_rc=1
+    echo "fuzz: $(( $(date +%s) - fs ))s" >>"$fuzz_log"
+    exit "$lane_rc"
+  } &
   local boot_pid=$!
   local rc=0
   {
@@ -179,7 +189,13 @@ tests() {
   }
   wait "$boot_pid" || rc=1
   cat "$rest_log.kiln" "$rest_log.doc" "$rest_log.crates" "$boot_log" | tee "$CACHE/last-test.log"
+  echo "==> fuzz (each target FUZZ_SECONDS), in the boot lane after its tests"
+  cat "$fuzz_log"
   grep -hE '^(boot group|rest group)' "$CACHE/last-test.log"
+  tail -1 "$fuzz_log"
+  TIMES+=("$(printf '%-34s %5ss' "  boot lane" "$(awk '/^boot group: exit/ {sub(/s$/, "", $NF); print $NF}' "$boot_log")")")
+  TIMES+=("$(printf '%-34s %5ss' "  fuzz, after it in the boot lane" "$(awk '/^fuzz: [0-9]+s$/ {sub(/s$/, "", $2); print $2}' "$fuzz_log")")")
+  TIMES+=("$(printf '%-34s %5ss' "  rest lane (kiln)" "$(awk '/^rest group \(kiln\): exit/ {sub(/s$/, "", $NF); print $NF}' "$rest_log.kiln")")")
   # tests/build_interrupt.rs writes its verdict there (cargo hides a passing test's output).
   cat "$harness" 2>/dev/null || echo "interrupt harness: no report (did not run to its end)"
   # One closing line for everything: cargo's test results plus the fixture checks.
@@ -276,8 +292,7 @@ step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 step "dependency rules" rules
 step "fixture repositories" fixtures
-step "cargo test" tests
-step "fuzz (each target FUZZ_SECONDS)" fuzz
+step "cargo test, then fuzz in the boot lane" tests
 
 echo
 echo "==> timings"
