@@ -260,7 +260,7 @@ pub fn plan(a: &Args) -> Result<Plan, String> {
             .map_err(|e| format!("cannot make a result directory in {}: {e}", a.tmp.display()))?
             .keep(),
     };
-    p.opt("--resultdir", &p.resultdir.clone());
+    p.opt("--resultdir", p.resultdir.clone());
     p.opt("--logfile", &a.logfile);
     p.dirs.extend(log_dir(&a.logfile));
     for (path, flag) in [(&a.fs_image, "--fs-image"), (&a.disk_image, "--disk-image")] {
