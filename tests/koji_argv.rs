@@ -487,6 +487,29 @@ fn livemedia_task_finds_what_it_collects() {
             && listing.lines().any(|l| l.trim() == "squashfs-root/usr/bin"),
         "--squashfs-only: the root itself in the squashfs:\n{listing}"
     );
+    // --extra-boot-args (the kickstart's append again): on the boot line, once.
+    let cfg = work.join("grub.cfg");
+    common::run_ok(
+        Command::new("xorriso")
+            .args(["-osirrox", "on", "-indev"])
+            .arg(&iso)
+            .args(["-extract", "/EFI/BOOT/grub.cfg"])
+            .arg(&cfg),
+    );
+    let grub = std::fs::read_to_string(&cfg).unwrap();
+    let boot_line = grub
+        .lines()
+        .find(|l| l.trim_start().starts_with("linux "))
+        .unwrap_or_else(|| panic!("no linux line in grub.cfg:\n{grub}"));
+    assert_eq!(
+        boot_line.matches("console=ttyS0,115200").count(),
+        1,
+        "{boot_line}"
+    );
+    assert!(
+        !boot_line.contains('"'),
+        "Koji's quotes on the boot line: {boot_line}"
+    );
     // The manifest kiln wrote (Koji's LiveMediaTask makes no rpm list of its own) names the
     // ISO under the name Koji collects.
     let m: Value =
