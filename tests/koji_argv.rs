@@ -8,7 +8,8 @@
 //! `--compress-arg`), against the fixture live kickstart.
 //!
 //! One real build per task (the others are argv that make the same media: their translation
-//! into a kiln build is compared with the built one's under `KILN_COMPAT_DRY_RUN=1`). Prints
+//! into a kiln build is compared with the built one's under `KILN_COMPAT_DRY_RUN=1`); a
+//! rerun reuses the previous run's compressed blocks ([`kept_blocks`]). Prints
 //! `koji argv replayed: N` per task. Needs root, the fixtures, python3, xorriso, isoinfo,
 //! unsquashfs and rpm.
 
@@ -65,6 +66,23 @@ struct Task<'a> {
     dry: bool,
 }
 
+/// The kiln cache of a task's build, relative to its work directory: Koji's `--cache` for
+/// LiveCDTask, `KILN_CACHE` for livemedia-creator (which has no such option).
+fn cache_of(task: &str) -> &'static str {
+    match task {
+        "livecd" => "tmp/koji-livecd",
+        _ => "kiln-cache",
+    }
+}
+
+/// Where a real build's block store (`<cache>/blocks-v1`) waits for the next run of the test:
+/// carried into the fresh cache before the build and back after it, as a builder's lasting
+/// kiln cache would be, so a rerun compresses only the blocks that changed (the media are the
+/// same either way; the packages are downloaded afresh, where Koji looks for them).
+fn kept_blocks(task: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("koji-argv-blocks-{task}"))
+}
+
 impl Task<'_> {
     /// Run it in `work`: the harness's report, plus the plan when dry.
     fn run(&self, work: &Path) -> Value {
@@ -73,6 +91,12 @@ impl Task<'_> {
         std::fs::create_dir_all(&bin).unwrap();
         for tool in ["livecd-creator", "livemedia-creator"] {
             std::os::unix::fs::symlink(common::kiln(), bin.join(tool)).unwrap();
+        }
+        let blocks = work.join(cache_of(self.task)).join("blocks-v1");
+        let kept = kept_blocks(self.task);
+        if !self.dry && kept.is_dir() {
+            std::fs::create_dir_all(blocks.parent().unwrap()).unwrap();
+            std::fs::rename(&kept, &blocks).unwrap();
         }
         let script = work.join("replay.py");
         std::fs::write(&script, REPLAY).unwrap();
@@ -92,6 +116,10 @@ impl Task<'_> {
             cmd.env("KILN_COMPAT_DRY_RUN", "1");
         }
         let out = cmd.output().unwrap();
+        if blocks.is_dir() {
+            let _ = std::fs::remove_dir_all(&kept);
+            std::fs::rename(&blocks, &kept).unwrap();
+        }
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
