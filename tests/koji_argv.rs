@@ -658,3 +658,134 @@ fn help_lists_the_accepted_options() {
         String::from_utf8_lossy(&common::kiln_in(&dir, &["--help"]).stdout).into_owned();
     assert!(kiln_help.contains("livecd-creator") && kiln_help.contains("livemedia-creator"));
 }
+
+/// What other command lines mean (`KILN_COMPAT_DRY_RUN=1`, no build): livecd-creator's default
+/// names, the VM options' one warning, the refused compressors naming kiln's.
+#[test]
+fn other_command_lines() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("koji-argv-other");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(common::kiln())
+            .current_dir(&dir)
+            .args(args)
+            .env("KILN_COMPAT_DRY_RUN", "1")
+            // 2023-11-14 22:13:20 UTC
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap()
+    };
+    let plan_of = |args: &[&str]| -> Value {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let arch = std::env::consts::ARCH;
+
+    // livecd-creator without -f: label livecd-KS-ARCH-DATE cut to 32 (prefix first), the ISO
+    // livecd-KS-DATE.iso; the ext4-in-squashfs layout unless --flat-squashfs.
+    let p = plan_of(&["livecd-creator", "-c", "/ks/live-x86_64.ks"]);
+    let label = format!("live-x86_64-{arch}-202311142213");
+    assert_eq!(kiln_value(&p, "-f"), Some(label.as_str()));
+    assert_eq!(
+        p["renames"],
+        json!([[
+            format!("{label}.iso"),
+            "livecd-live-x86_64-202311142213.iso"
+        ]])
+    );
+    assert_eq!(kiln_value(&p, "--rootfs-type"), Some("squashfs-ext4"));
+    assert_eq!(kiln_value(&p, "--title"), Some("Livecd Live"));
+    let p = plan_of(&[
+        "livecd-creator",
+        "-c",
+        "/ks/a.ks",
+        "-f",
+        "A",
+        "--flat-squashfs",
+        "--compression-type",
+        "zstd -Xcompression-level 19",
+        "--nomacboot",
+    ]);
+    assert_eq!(kiln_value(&p, "--rootfs-type"), Some("squashfs"));
+    assert_eq!(kiln_value(&p, "--compression"), Some("zstd"));
+    assert_eq!(
+        kiln_value(&p, "--compress-arg"),
+        Some("-Xcompression-level 19")
+    );
+    assert!(p["notes"].to_string().contains("--nomacboot"));
+
+    // livemedia-creator: the VM options, one warning naming them all.
+    let p = plan_of(&[
+        "livemedia-creator",
+        "--ks",
+        "/ks/a.ks",
+        "--make-iso",
+        "--no-virt",
+        "--ram",
+        "2048",
+        "--vcpus",
+        "2",
+        "--iso",
+        "/x.iso",
+        "--resultdir",
+        "r",
+        "--logfile",
+        "l/x/lmc.log",
+    ]);
+    let warnings: Vec<&Value> = p["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n.as_str().unwrap().contains("warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", p["notes"]);
+    for o in ["--ram", "--vcpus", "--iso"] {
+        assert!(warnings[0].as_str().unwrap().contains(o), "{}", warnings[0]);
+    }
+    assert_eq!(p["dirs"], json!(["l/x"]));
+    assert_eq!(
+        p["renames"],
+        json!([[format!("Linux-{arch}.iso"), "images/boot.iso"]])
+    );
+
+    // Refused, naming the option and what kiln takes instead; nothing is built.
+    for args in [
+        &["livecd-creator", "-c", "a.ks", "--compression-type", "lzo"][..],
+        &["livecd-creator", "-c", "a.ks", "--compression-type", "None"],
+        &[
+            "livemedia-creator",
+            "--ks",
+            "a.ks",
+            "--make-iso",
+            "--compression",
+            "lzo",
+        ],
+    ] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            err.contains(args[args.len() - 2]) && err.contains(args[args.len() - 1]),
+            "{err}"
+        );
+        assert!(err.contains("xz, zstd, gzip or lz4"), "{err}");
+    }
+    // livemedia-creator's result directory must not exist.
+    std::fs::create_dir_all(dir.join("exists")).unwrap();
+    let out = run(&[
+        "livemedia-creator",
+        "--ks",
+        "a.ks",
+        "--make-iso",
+        "--resultdir",
+        "exists",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("should not exist"));
+}
