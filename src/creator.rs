@@ -785,7 +785,7 @@ fn write_manifest(
     rpmlist.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
     let manifest = Manifest {
         format: "kiln-manifest".into(),
-        version: 1,
+        version: 2,
         kiln_version: env!("CARGO_PKG_VERSION").into(),
         arch: arch.to_string(),
         label: settings.label.clone(),

@@ -1,5 +1,7 @@
 //! The `kiln` binary: parse arguments, set up logging, run, map the outcome to an exit code
-//! (0 ok, 1 bad input, 2 environment/internal failure, 130 interrupted).
+//! (0 ok, 1 bad input, 2 environment/internal failure, 130 interrupted). Run through a link
+//! named `livecd-creator` or `livemedia-creator` (argv[0]), it takes that tool's command line
+//! (`cli::compat`).
 
 mod cli;
 

@@ -66,8 +66,11 @@ pub struct RpmEntry {
     pub arch: String,
     /// `BUILDTIME`.
     pub buildtime: u64,
-    /// Installed size (`LONGSIZE`/`SIZE`).
+    /// The package file's size in bytes: Koji's rpmlist `size` (its image tasks stat the
+    /// downloaded package).
     pub size: u64,
+    /// Installed size (`LONGSIZE`/`SIZE`), which Koji does not record.
+    pub installed_size: u64,
     /// `SIGMD5` (MD5 of header and payload), lowercase hex: Koji's payloadhash; `null` for
     /// a package without one.
     pub payloadhash: Option<String>,
@@ -86,7 +89,8 @@ pub struct RpmEntry {
 pub struct Manifest {
     /// `kiln-manifest`.
     pub format: String,
-    /// Format version.
+    /// Format version (2: rpmlist `size` is the package file's size, `installed_size` the
+    /// installed one).
     pub version: u32,
     /// kiln's version.
     pub kiln_version: String,
@@ -226,7 +230,8 @@ pub fn rpm_entry(p: &Path, repo: &str) -> Result<RpmEntry, ManifestError> {
         epoch: h.get_epoch().ok(),
         arch: h.get_arch().map_err(bad)?.to_string(),
         buildtime: h.get_build_time().map_err(bad)?,
-        size: h.get_installed_size().map_err(bad)?,
+        size: std::fs::metadata(p).map_err(IoError::at("stat", p))?.len(),
+        installed_size: h.get_installed_size().map_err(bad)?,
         payloadhash: sigmd5.map(hex),
         repo: repo.to_string(),
         filename: p
@@ -236,6 +241,33 @@ pub fn rpm_entry(p: &Path, repo: &str) -> Result<RpmEntry, ManifestError> {
         sha256: sha256_file(p)?,
         license: h.get_license().unwrap_or_default().to_string(),
     })
+}
+
+/// Move the image `from` of result directory `dir` to `to` (both relative to `dir`; `to`'s
+/// directory is created) and rename it in `manifest.json` and the SBOM, so both keep naming the
+/// file that is there: for front ends whose tools name their media otherwise than `<label>.iso`
+/// (livemedia-creator's `--iso-name`).
+pub fn rename_image(dir: &Path, from: &str, to: &str) -> Result<(), ManifestError> {
+    let (src, dst) = (dir.join(from), dir.join(to));
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent).map_err(IoError::at("create", parent))?;
+    }
+    std::fs::rename(&src, &dst).map_err(IoError::at("rename", &src))?;
+    for (name, pointer) in [(MANIFEST, "/images"), (SBOM, "/packages")] {
+        let path = dir.join(name);
+        let text = std::fs::read(&path).map_err(IoError::at("read", &path))?;
+        let bad = |e: serde_json::Error| IoError::new("parse", &path, std::io::Error::other(e));
+        let mut doc: serde_json::Value = serde_json::from_slice(&text).map_err(bad)?;
+        let key = if name == MANIFEST { "filename" } else { "name" };
+        if let Some(entries) = doc.pointer_mut(pointer).and_then(|v| v.as_array_mut()) {
+            for e in entries.iter_mut().filter(|e| e[key] == from) {
+                e[key] = to.into();
+            }
+        }
+        let out = serde_json::to_string_pretty(&doc).map_err(bad)? + "\n";
+        std::fs::write(&path, out).map_err(IoError::at("write", &path))?;
+    }
+    Ok(())
 }
 
 /// RFC 3339 UTC (`2023-11-14T22:13:20Z`) of seconds since the epoch.

@@ -179,7 +179,7 @@ fn reproducible_iso_and_build_farm_outputs() {
     assert_eq!(m["source_date_epoch"], EPOCH.parse::<i64>().unwrap());
 
     // 3. Its package list is the image's `rpm -qa` (name, epoch, version, release, arch,
-    // buildtime, size, sigmd5 all as rpm shows them).
+    // buildtime, installed size, sigmd5 all as rpm shows them).
     let rpmlist = m["rpmlist"].as_array().unwrap();
     assert_eq!(rpmlist.len(), a.packages);
     let field = |v: &serde_json::Value| match v {
@@ -197,7 +197,7 @@ fn reproducible_iso_and_build_farm_outputs() {
                 "release",
                 "arch",
                 "buildtime",
-                "size",
+                "installed_size",
                 "payloadhash",
             ]
             .iter()
@@ -243,7 +243,8 @@ fn reproducible_iso_and_build_farm_outputs() {
         "manifest rpmlist != rpm -qa in the image"
     );
 
-    // 4. payloadhash is what `rpm -qp --qf %{SIGMD5}` says of the package files.
+    // 4. payloadhash is what `rpm -qp --qf %{SIGMD5}` says of the package files, and `size`
+    // is their size on disk (Koji's rpmlist meaning).
     let files: Vec<PathBuf> = rpmlist
         .iter()
         .map(|p| {
@@ -251,6 +252,14 @@ fn reproducible_iso_and_build_farm_outputs() {
                 .join(p["filename"].as_str().unwrap())
         })
         .collect();
+    for (p, f) in rpmlist.iter().zip(&files) {
+        assert_eq!(
+            p["size"],
+            std::fs::metadata(f).unwrap().len(),
+            "rpmlist size of {}",
+            f.display()
+        );
+    }
     let qp = run_ok(
         Command::new("rpm")
             .args([

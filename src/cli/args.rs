@@ -69,6 +69,27 @@ pub enum Command {
     /// clearing.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// livecd-creator's command line, translated into a kiln build (also when kiln runs
+    /// through a link named `livecd-creator`); `kiln livecd-creator --help` lists its options.
+    #[command(name = "livecd-creator", disable_help_flag = true)]
+    LivecdCreator(CompatArgs),
+    /// livemedia-creator's command line (`--no-virt` live media), translated into a kiln build
+    /// (also through a link named `livemedia-creator`); `kiln livemedia-creator --help` lists
+    /// its options.
+    #[command(name = "livemedia-creator", disable_help_flag = true)]
+    LivemediaCreator(CompatArgs),
+}
+
+/// The arguments of a drop-in front end, parsed by the front end itself (`cli::compat`).
+#[derive(Debug, clap::Args)]
+pub struct CompatArgs {
+    /// The tool's own options.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 /// `kiln cache` subcommands.

@@ -5,6 +5,7 @@ mod bench;
 mod boot_test;
 mod build;
 mod cache;
+mod compat;
 mod console;
 pub mod diagnostics;
 mod diff;
@@ -32,7 +33,13 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Run the CLI and return the process exit code.
 pub fn main() -> i32 {
-    let args = match Args::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `livecd-creator ARGS` / `livemedia-creator ARGS` (a link of that name, or the first
+    // argument) take those tools' command lines, not kiln's.
+    if let Some((tool, rest)) = compat::invoked_as(&argv) {
+        return compat::main(tool, rest);
+    }
+    let args = match Args::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -44,6 +51,18 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    run(args)
+}
+
+/// Run parsed arguments (the command line, or what a drop-in front end made of its tool's).
+fn run(args: Args) -> i32 {
+    match &args.command {
+        Command::LivecdCreator(c) => return compat::main(compat::Tool::Livecd, c.args.clone()),
+        Command::LivemediaCreator(c) => {
+            return compat::main(compat::Tool::Livemedia, c.args.clone())
+        }
+        _ => {}
+    }
     // Ctrl-C, SIGTERM, SIGHUP: every stage stops at its next check, child processes are ended
     // and everything made so far is removed (`kiln::cancel`); a second one exits at once.
     let _ = ctrlc::set_handler(|| {
@@ -86,6 +105,9 @@ pub fn main() -> i32 {
         Command::BenchCompress(b) => bench::run(b),
         Command::Diff(d) => diff::run(d),
         Command::Cache(c) => cache::run(c),
+        Command::LivecdCreator(_) | Command::LivemediaCreator(_) => {
+            unreachable!("handled before the console is set up")
+        }
     };
     match r {
         Ok(code) => code,

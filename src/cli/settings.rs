@@ -276,11 +276,16 @@ struct KickstartSettings {
 impl KickstartSettings {
     fn new(ks: &Kickstart, extra_kernel_args: Option<&str>) -> Self {
         let mut kernel_args = kiln::configure::kernel_cmdline(ks);
-        if let Some(extra) = extra_kernel_args {
-            if !kernel_args.is_empty() {
-                kernel_args.push(' ');
+        // An argument the kickstart's line has already is not repeated: Koji passes
+        // `bootloader --append` again as livemedia-creator's --extra-boot-args.
+        let have: Vec<String> = kernel_args.split_whitespace().map(str::to_string).collect();
+        for word in extra_kernel_args.unwrap_or_default().split_whitespace() {
+            if !have.iter().any(|h| h == word) {
+                if !kernel_args.is_empty() {
+                    kernel_args.push(' ');
+                }
+                kernel_args.push_str(word);
             }
-            kernel_args.push_str(extra);
         }
         KickstartSettings {
             kernel_args,
