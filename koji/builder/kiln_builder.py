@@ -15,8 +15,9 @@
 # kiln's log, the kickstarts, manifest.json and the SBOM, and returns the image info with the
 # rpm list of manifest.json (NEVRA, size, buildtime and SIGMD5 as `payloadhash`).
 #
-# Environment of kojid: KILN names the kiln binary (default: `kiln` on PATH); KILN_CACHE the
-# cache kiln's builds share (packages and compressed blocks; default WORKDIR/kiln-cache).
+# Environment of kojid: KILN names the kiln binary (default: `kiln` on PATH); KILN_KOJI_CACHE
+# the --cache the builder's kiln builds share (verified packages, compressed squashfs blocks;
+# default WORKDIR/kiln-cache, WORKDIR being kojid's `workdir`).
 
 import json
 import os
@@ -223,7 +224,8 @@ class KilnCreateImageTask(BaseTaskHandler):
         resultdir = os.path.join(self.workdir, 'result')
         tmpdir = os.path.join(self.workdir, 'tmp')
         koji.ensuredir(tmpdir)
-        cache = os.environ.get('KILN_CACHE') or os.path.join(self.options.workdir, 'kiln-cache')
+        cache = (os.environ.get('KILN_KOJI_CACHE')
+                 or os.path.join(self.options.workdir, 'kiln-cache'))
         kiln = kiln_binary()
         cmd = [kiln, 'build', '--ks', kspath, '--make-iso', '--arch', arch, '-f', label,
                '--resultdir', resultdir, '--tmpdir', tmpdir, '--cache', cache, '--color', 'never']
