@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Smoke test of the farm: up.sh, `koji hello` with the admin's client certificate, both builders
+# enabled and ready in `koji list-hosts`, a `sleep` task (Koji's own, koji/tasks.py SleepTask)
+# run to `closed` on each builder's arch, down.sh, then no process, port or mount left.
+# Prints the bring-up and teardown times. Usage: smoke.sh [STATE_DIR] (default: a temp dir).
+set -euo pipefail
+# shellcheck source=koji/farm/common.sh
+source "$(dirname "$0")/common.sh"
+STATE=${1:-$(mktemp -d /tmp/kiln-farm-smoke.XXXXXX)}
+STATE=$(farm_state_dir "$STATE")
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
+downed=0
+trap '[ "$downed" = 1 ] || bash "$FARM_HERE/down.sh" "$STATE" >/dev/null 2>&1 || true' EXIT
+
+t=$(date +%s%N)
+bash "$FARM_HERE/up.sh" "$STATE"
+up_ms=$(ms "$t")
+# shellcheck disable=SC1091
+source "$STATE/env"
+koji() { PYTHONPATH=$KOJI_SRC "$KOJI_PYTHON" "$KOJI_SRC/cli/koji" --config "$KOJI_CONFIG" --profile "$KOJI_PROFILE" "$@"; }
+
+hello=$(koji hello)
+echo "$hello"
+grep -q 'kojiadmin' <<<"$hello" || fail "koji hello did not greet kojiadmin"
+grep -q 'Authenticated via client certificate' <<<"$hello" || fail "koji hello: not authenticated by certificate"
+
+hosts=$(koji list-hosts)
+echo "$hosts"
+for b in $BUILDERS; do
+  grep -Eq "^${b%%:*} +Y +Y +[0-9.]+/[0-9.]+ +${b#*:} " <<<"$hosts" || fail "${b%%:*} not enabled and ready for ${b#*:}"
+done
+
+# One `sleep` task per builder arch, in the image channel, as kiln's arch tasks will be.
+declare -A task
+t=$(date +%s%N)
+for b in $BUILDERS; do
+  task[${b#*:}]=$(koji call --python makeTask '"sleep"' '[1]' channel='"image"' arch="'${b#*:}'")
+done
+koji watch-task "${task[@]}"
+task_ms=$(ms "$t")
+for b in $BUILDERS; do
+  info=$(koji taskinfo "${task[${b#*:}]}")
+  grep -q '^State: closed' <<<"$info" || fail "task ${task[${b#*:}]} not closed: $info"
+  grep -q "^Host: ${b%%:*}\$" <<<"$info" || fail "task ${task[${b#*:}]} did not run on ${b%%:*}: $info"
+done
+
+ports=$(cat "$STATE/ports")
+t=$(date +%s%N)
+downed=1
+bash "$FARM_HERE/down.sh" "$STATE"
+down_ms=$(ms "$t")
+
+# Independent of down.sh's own check: by command line, listening ports and mounts.
+left=$(ps -eo pid=,args= | grep -F "$STATE" | grep -v -e grep -e smoke.sh || true)
+[ -z "$left" ] || fail "processes left: $left"
+for p in $ports; do
+  ! ss -Htln "sport = :$p" | grep -q . || fail "port $p still listening"
+done
+! grep -qF " $STATE" /proc/self/mounts || fail "mounts left under $STATE"
+
+echo "smoke: OK: bring-up ${up_ms} ms, two sleep tasks closed in ${task_ms} ms, teardown ${down_ms} ms"
