@@ -87,8 +87,6 @@ fn run_ok_text(cmd: &mut Command) -> String {
 struct Farm {
     state: PathBuf,
     env: BTreeMap<String, String>,
-    /// The CLI's config: the farm's, polling every second.
-    config: PathBuf,
     down: bool,
 }
 
@@ -99,7 +97,6 @@ impl Farm {
         let mut farm = Farm {
             state: state.to_owned(),
             env: BTreeMap::new(),
-            config: state.join("koji-test.conf"),
             down: false,
         };
         let t0 = Instant::now();
@@ -126,9 +123,6 @@ impl Farm {
                 farm.env.insert(k.to_string(), v.to_string());
             }
         }
-        let mut config = std::fs::read_to_string(&farm.env["KOJI_CONFIG"]).unwrap();
-        config.push_str("poll_interval = 1\n");
-        std::fs::write(&farm.config, config).unwrap();
         farm
     }
 
@@ -136,7 +130,7 @@ impl Farm {
         let mut cmd = Command::new(&self.env["KOJI_PYTHON"]);
         cmd.arg(Path::new(&self.env["KOJI_SRC"]).join("cli/koji"))
             .arg("--config")
-            .arg(&self.config)
+            .arg(&self.env["KOJI_CONFIG"])
             .args(["--profile", &self.env["KOJI_PROFILE"]])
             .args(args)
             .env("PYTHONPATH", &self.env["KOJI_SRC"]);
@@ -321,6 +315,7 @@ fn kiln_build_runs_each_arch_on_its_own_builder_at_once() {
         "--compress-arg",
         "level=3",
         "--noprogress",
+        "--wait",
     ]);
     let wall = t0.elapsed().as_secs_f64();
     let submitted_text = text(&submitted);
@@ -451,6 +446,7 @@ fn kiln_build_runs_each_arch_on_its_own_builder_at_once() {
         "x86_64",
         "--scratch",
         "--noprogress",
+        "--wait",
     ]);
     assert!(!failed.status.success(), "{}", text(&failed));
     let bad_parent = created_task(&text(&failed));
