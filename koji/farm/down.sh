@@ -21,13 +21,14 @@ pid_of() { [ -f "$1" ] && cat "$1" 2>/dev/null; }
 
 # kojid first, while the hub still answers: on SIGTERM it kills its tasks' processes, frees the
 # tasks and logs out (koji/daemon.py TaskManager.shutdown).
+kojids=()
 for f in "$STATE"/run/kojid-*.pid; do
   pid=$(pid_of "$f") || continue
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null
-    wait_gone "$pid" 150 || kill -KILL -- "-$pid" "$pid" 2>/dev/null
-  fi
+  alive "$pid" && kill -TERM "$pid" 2>/dev/null && kojids+=("$pid")
   rm -f "$f"
+done
+for pid in "${kojids[@]}"; do
+  wait_gone "$pid" 150 || kill -KILL -- "-$pid" "$pid" 2>/dev/null
 done
 
 pid=$(pid_of "$STATE/run/httpd.pid") && if alive "$pid"; then

@@ -19,7 +19,7 @@ elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 ))"; }
 log() { local ms; ms=$(elapsed); printf '[farm %3d.%03ds] %s\n' $((ms / 1000)) $((ms % 1000)) "$*" >&2; }
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: run as root" >&2; exit 2; }
-if [ -f "$STATE/env" ] || [ -n "$(farm_marked_pids "$STATE")" ]; then
+if [ -f "$STATE/env" ] || [ -n "$(farm_marked_pids "$STATE")" ] || [ -n "$(farm_mounts "$STATE")" ]; then
   echo "up.sh: $STATE already holds a farm; run down.sh $STATE first" >&2
   exit 2
 fi
@@ -35,7 +35,7 @@ on_exit() {
   local rc=$?
   if [ "$done_ok" != 1 ]; then
     echo "up.sh: failed (exit $rc) after $(elapsed) ms; logs in $STATE/log; cleaning up" >&2
-    tail -n 20 "$STATE"/log/*.log "$STATE/pg/postgres.log" 2>/dev/null >&2 || true
+    tail -n 20 "$STATE"/log/*.log 2>/dev/null >&2 || true
     bash "$FARM_HERE/down.sh" "$STATE" >&2 || true
   fi
 }
@@ -114,17 +114,52 @@ certs() {
 PGDATA=$STATE/pg/data
 PGSOCK=$STATE/pg/sock
 psql_koji() { "$PGBIN/psql" -h "$PGSOCK" -U koji -d koji -q -v ON_ERROR_STOP=1 -X "$@"; }
+PG_OPTS="-c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+pg_start() { # data dir, socket dir, log file
+  marked runuser -u postgres -- "$PGBIN/pg_ctl" -D "$1" -w -t 60 -l "$3" -o "-k $2 $PG_OPTS" \
+    start >/dev/null
+}
+# initdb alone takes about 2 s, so a cluster with Koji's schema loaded is made once per
+# PostgreSQL version and schema.sql, kept in the cache, and copied for each farm.
+pg_template() {
+  local key tmpl tmp
+  key=$("$PGBIN/postgres" --version | awk '{print $3}')-$(sha256sum "$KOJI_SRC/schemas/schema.sql" | cut -c1-16)
+  tmpl=$CACHE/koji-pg-$key
+  if [ ! -f "$tmpl/PG_VERSION" ]; then
+    mkdir -p "$CACHE"
+    tmp=$(mktemp -d "$CACHE/koji-pg-tmp.XXXXXX")
+    chmod 755 "$tmp"
+    chown postgres: "$tmp"
+    runuser -u postgres -- "$PGBIN/initdb" -D "$tmp/data" -U postgres -A trust -E UTF8 \
+      --locale=C --no-sync --wal-segsize=1 >"$STATE/log/initdb.log" 2>&1
+    pg_start "$tmp/data" "$tmp" "$tmp/log"
+    "$PGBIN/psql" -h "$tmp" -U postgres -d postgres -q -v ON_ERROR_STOP=1 -X \
+      -c "CREATE ROLE koji LOGIN" -c "CREATE DATABASE koji OWNER koji"
+    "$PGBIN/psql" -h "$tmp" -U koji -d koji -q -v ON_ERROR_STOP=1 -X \
+      -f "$KOJI_SRC/schemas/schema.sql" >"$STATE/log/schema.log" 2>&1
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/data" -m fast -w stop >/dev/null
+    # another farm may have made it meanwhile: then that one stays
+    mv -T "$tmp/data" "$tmpl" 2>/dev/null || true
+    rm -rf "$tmp"
+  fi
+  echo "$tmpl"
+}
 postgres_up() {
+  if [ ${#PGSOCK} -gt 90 ]; then
+    echo "up.sh: $PGSOCK is too long for a unix socket path: pick a shorter STATE_DIR" >&2
+    return 1
+  fi
+  local tmpl
+  tmpl=$(pg_template)
+  # The cluster lives in memory (a tmpfs that down.sh unmounts): copying it there is instant,
+  # where a fresh tree on this disk can cost seconds.
+  mount -t tmpfs -o size=1g,mode=0755 kiln-farm-pg "$STATE/pg"
   mkdir -p "$PGSOCK"
   chown postgres: "$STATE/pg" "$PGSOCK"
-  runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
-    --locale=C --no-sync >"$STATE/log/initdb.log" 2>&1
-  marked runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -w -t 60 \
-    -l "$STATE/pg/postgres.log" -o "-k $PGSOCK -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-    start >/dev/null
-  "$PGBIN/psql" -h "$PGSOCK" -U postgres -d postgres -q -v ON_ERROR_STOP=1 -X \
-    -c "CREATE ROLE koji LOGIN" -c "CREATE DATABASE koji OWNER koji"
-  psql_koji -f "$KOJI_SRC/schemas/schema.sql" >"$STATE/log/schema.log" 2>&1
+  cp -a "$tmpl" "$PGDATA"
+  touch "$STATE/log/postgres.log"
+  chown postgres: "$STATE/log/postgres.log"
+  pg_start "$PGDATA" "$PGSOCK" "$STATE/log/postgres.log"
   # Koji's bootstrap (server_howto.rst): the admin user, certificate-authenticated, with admin.
   psql_koji <<'SQL'
 INSERT INTO users (name, status, usertype) VALUES ('kojiadmin', 0, 0);
