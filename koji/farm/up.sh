@@ -26,7 +26,9 @@ fi
 
 KOJI_SRC=$(cd "${KOJI_SRC:-$REPO/../shared/koji}" && pwd -P)
 [ -f "$KOJI_SRC/schemas/schema.sql" ] || { echo "up.sh: no Koji source at $KOJI_SRC" >&2; exit 2; }
+# the builders' kiln, as an absolute path (kojid runs tasks from its own directories)
 KILN_BIN=${KILN:-kiln}
+if kiln_path=$(command -v "$KILN_BIN"); then KILN_BIN=$(realpath -s "$kiln_path"); fi
 CACHE=${KILN_CACHE:-/var/cache/kiln}
 PYENV=$CACHE/koji-python-multilib-1.3
 
@@ -36,6 +38,9 @@ on_exit() {
   if [ "$done_ok" != 1 ]; then
     echo "up.sh: failed (exit $rc) after $(elapsed) ms; logs in $STATE/log; cleaning up" >&2
     tail -n 20 "$STATE"/log/*.log 2>/dev/null >&2 || true
+    # this script's own background jobs (CLI calls, key making) first; down.sh does the rest
+    # shellcheck disable=SC2046
+    kill $(jobs -p) 2>/dev/null || true
     bash "$FARM_HERE/down.sh" "$STATE" >&2 || true
   fi
 }
@@ -48,7 +53,7 @@ trap 'exit 129' HUP
 marked() { env KILN_FARM_STATE="$STATE" "$@"; }
 
 chmod 755 "$STATE"
-# what an earlier farm here left (down.sh keeps logs and data for a look)
+# what an earlier farm here left (down.sh keeps the logs, configs and files for a look)
 rm -rf "${STATE:?}"/{log,run,pki,pg,hub.conf.d,koji,builders,ports}
 mkdir -p "$STATE"/{log,run/docroot,pki,pg,hub.conf.d,koji,builders}
 # httpd's children (www-data) and postgres reach their files through STATE_DIR.
@@ -60,6 +65,9 @@ for who in postgres www-data; do
 done
 runuser -u www-data -- test -r "$KOJI_SRC/kojihub/app/kojiapp.py" || {
   echo "up.sh: www-data cannot read $KOJI_SRC" >&2; exit 2; }
+if [ -f "$REPO/koji/hub/kiln_hub.py" ] && ! runuser -u www-data -- test -r "$REPO/koji/hub/kiln_hub.py"; then
+  echo "up.sh: www-data cannot read $REPO/koji/hub/kiln_hub.py (the hub would go offline)" >&2; exit 2
+fi
 
 pick_port() { # a free TCP port on 127.0.0.1, not one already picked
   local p
@@ -285,7 +293,7 @@ EOF
   marked /usr/sbin/apache2 -f "$STATE/httpd.conf" -k start
 }
 
-koji_cli() { PYTHONPATH=$KOJI_SRC "$PYENV/bin/python3" "$KOJI_SRC/cli/koji" --config "$STATE/koji.conf" --profile kiln-farm "$@"; }
+koji_cli() { marked PYTHONPATH="$KOJI_SRC" "$PYENV/bin/python3" "$KOJI_SRC/cli/koji" --config "$STATE/koji.conf" --profile kiln-farm "$@"; }
 
 write_client_config() {
   cat >"$STATE/koji.conf" <<EOF
@@ -340,10 +348,18 @@ pluginpath = $REPO/koji/builder
 plugins = $plugins
 log_level = INFO
 EOF
-  # --fg: no daemonizing, so the pid is ours to record; logs go to the builder's own file.
+  # kojid takes no task while the 1-minute load average is above 4 x CPUs (koji/daemon.py
+  # readyForTask; not configurable). On a 2-core machine shared with other builds that is often,
+  # and the second arch task would wait for the first: each kojid runs in its own mount namespace
+  # where /proc/loadavg reads zeros (as a container's LXCFS view replaces it). Its tasks (kiln)
+  # share that namespace, so their mounts go away with them.
+  printf '0.00 0.00 0.00 1/1 1\n' >"$STATE/run/loadavg"
+  # --fg: no daemonizing, so the pid is ours to record (setsid, unshare and sh all exec).
   (
     cd "$dir"
     exec setsid env KILN_FARM_STATE="$STATE" KILN="$KILN_BIN" PYTHONPATH="$KOJI_SRC" \
+      unshare --mount --propagation private -- \
+      sh -c 'mount --bind "$0" /proc/loadavg && exec "$@"' "$STATE/run/loadavg" \
       "$PYENV/bin/python3" "$KOJI_SRC/builder/kojid" --fg --force-lock -c "$dir/kojid.conf" \
       </dev/null >"$STATE/log/kojid-$name.log" 2>&1
   ) &
@@ -410,7 +426,9 @@ else
   REPO_URL=
 fi
 calls=("edit-host $BUILDER_NAMES --capacity=4" "add-target kiln-fixtures kiln-fixtures kiln-fixtures")
-for b in $BUILDER_NAMES; do calls+=("add-host-to-channel $b image"); done
+# image: kiln's arch tasks; createrepo: `koji regen-repo --make-task` (a Koji repo of the tag,
+# for tasks that wait for one as kiwi's do; without kojira nobody makes one on request)
+for b in $BUILDER_NAMES; do calls+=("add-host-to-channel $b image" "add-host-to-channel $b createrepo"); done
 ext_url=
 if [ -n "${KILN_FARM_EXTERNAL_REPO:-}" ]; then
   case $KILN_FARM_EXTERNAL_REPO in
@@ -422,7 +440,7 @@ if [ -n "${KILN_FARM_EXTERNAL_REPO:-}" ]; then
   calls+=("add-external-repo --tag=kiln-fixtures kiln-fixtures-repo $ext_url")
 fi
 parallel "${calls[@]}"
-log "channel image, capacity, target kiln-fixtures${ext_url:+, external repo $ext_url}"
+log "channels image and createrepo, capacity, target kiln-fixtures${ext_url:+, external repo $ext_url}"
 
 wait_builders_ready
 log "both builders ready"
