@@ -74,7 +74,7 @@ pick_port() { # a free TCP port on 127.0.0.1, not one already picked
   for _ in $(seq 200); do
     p=$((20000 + RANDOM % 30000))
     grep -qx "$p" "$STATE/ports" 2>/dev/null && continue
-    ss -Htan "sport = :$p" | grep -q . && continue
+    [ -n "$(ss -Htan "sport = :$p")" ] && continue
     echo "$p" >>"$STATE/ports"
     echo "$p"
     return 0
@@ -312,8 +312,7 @@ EOF
 }
 
 wait_hub() {
-  local i
-  for i in $(seq 300); do
+  for _ in $(seq 300); do
     if curl -fsS --cacert "$STATE/pki/ca.crt" -o /dev/null -X POST -H 'Content-Type: text/xml' \
         --data '<?xml version="1.0"?><methodCall><methodName>getAPIVersion</methodName><params/></methodCall>' \
         "https://127.0.0.1:$PORT/kojihub"; then
@@ -357,6 +356,7 @@ EOF
   # --fg: no daemonizing, so the pid is ours to record (setsid, unshare and sh all exec).
   (
     cd "$dir"
+    # shellcheck disable=SC2016 # the inner shell expands them
     exec setsid env KILN_FARM_STATE="$STATE" KILN="$KILN_BIN" PYTHONPATH="$KOJI_SRC" \
       unshare --mount --propagation private -- \
       sh -c 'mount --bind "$0" /proc/loadavg && exec "$@"' "$STATE/run/loadavg" \
@@ -367,8 +367,8 @@ EOF
 }
 
 wait_builders_ready() {
-  local i n
-  for i in $(seq 600); do
+  local n
+  for _ in $(seq 600); do
     n=$(psql_koji -tA -c "SELECT count(*) FROM host JOIN host_config ON host_config.host_id = host.id
       AND host_config.active WHERE host.ready AND host_config.enabled")
     [ "$n" = 2 ] && return 0
@@ -403,32 +403,11 @@ wait_hub
 log "hub answers"
 wait "$pyenv_job"
 
-# Independent hub calls go in parallel (each CLI run is a Python start and a TLS login).
-parallel() { # each argument is one command line (word-split); fails if any fails
-  local cmd pids=() rc=0 p
-  for cmd in "$@"; do
-    # shellcheck disable=SC2086
-    koji_cli $cmd >>"$STATE/log/setup.log" 2>&1 &
-    pids+=($!)
-  done
-  for p in "${pids[@]}"; do wait "$p" || rc=1; done
-  [ "$rc" = 0 ] || { echo "up.sh: a koji call failed (see $STATE/log/setup.log)" >&2; return 1; }
-}
-hosts=()
-for b in $BUILDERS; do hosts+=("add-host ${b%%:*} ${b#*:}"); done
-parallel "${hosts[@]}" "add-tag kiln-fixtures --arches=x86_64,aarch64"
-for b in $BUILDER_NAMES; do kojid_up "$b"; done
-log "hosts and tag added, kojid started"
-
 if [ -n "${KILN_FARM_REPO_DIR:-}" ]; then
   REPO_URL=http://127.0.0.1:$HTTP_PORT/repos/
 else
   REPO_URL=
 fi
-calls=("edit-host $BUILDER_NAMES --capacity=4" "add-target kiln-fixtures kiln-fixtures kiln-fixtures")
-# image: kiln's arch tasks; createrepo: `koji regen-repo --make-task` (a Koji repo of the tag,
-# for tasks that wait for one as kiwi's do; without kojira nobody makes one on request)
-for b in $BUILDER_NAMES; do calls+=("add-host-to-channel $b image" "add-host-to-channel $b createrepo"); done
 ext_url=
 if [ -n "${KILN_FARM_EXTERNAL_REPO:-}" ]; then
   case $KILN_FARM_EXTERNAL_REPO in
@@ -436,11 +415,44 @@ if [ -n "${KILN_FARM_EXTERNAL_REPO:-}" ]; then
     *) [ -n "$REPO_URL" ] || { echo "up.sh: a relative KILN_FARM_EXTERNAL_REPO needs KILN_FARM_REPO_DIR" >&2; exit 2; }
        ext_url=$REPO_URL${KILN_FARM_EXTERNAL_REPO#/} ;;
   esac
-  case $ext_url in *[[:space:]]*) echo "up.sh: no spaces in KILN_FARM_EXTERNAL_REPO" >&2; exit 2 ;; esac
-  calls+=("add-external-repo --tag=kiln-fixtures kiln-fixtures-repo $ext_url")
+  case $ext_url in *[[:space:]\"\\]*) echo "up.sh: no spaces, quotes or backslashes in KILN_FARM_EXTERNAL_REPO" >&2; exit 2 ;; esac
 fi
-parallel "${calls[@]}"
-log "channels image and createrepo, capacity, target kiln-fixtures${ext_url:+, external repo $ext_url}"
+
+# The admin's setup, as one multicall of the hub calls that Koji's CLI commands make (each CLI
+# run is a Python start and a TLS login: nine of them took seconds of CPU). Per builder:
+# `koji add-host NAME ARCH`, `koji add-host-to-channel NAME image` (kiln's arch tasks) and
+# `... createrepo` (for `koji regen-repo --make-task`), `koji edit-host NAME --capacity 4`;
+# then `koji add-tag kiln-fixtures --arches "x86_64 aarch64"`, `koji add-target kiln-fixtures
+# kiln-fixtures kiln-fixtures` (the tag is its own build and destination tag) and, given an
+# external repo, `koji add-external-repo --tag kiln-fixtures kiln-fixtures-repo URL`.
+# ({"__starstar": true, ...} is how Koji's XML-RPC carries keyword arguments.)
+setup_calls() {
+  local b name arch
+  for b in $BUILDERS; do
+    name=${b%%:*}; arch=${b#*:}
+    echo '{"methodName": "addHost", "params": ["'"$name"'", ["'"$arch"'"]]},'
+    echo '{"methodName": "addHostToChannel", "params": ["'"$name"'", "image"]},'
+    echo '{"methodName": "addHostToChannel", "params": ["'"$name"'", "createrepo"]},'
+    echo '{"methodName": "editHost", "params": ["'"$name"'", {"__starstar": true, "capacity": 4.0}]},'
+  done
+  echo '{"methodName": "createTag", "params": ["kiln-fixtures", {"__starstar": true, "arches": "x86_64 aarch64"}]},'
+  if [ -n "$ext_url" ]; then
+    echo '{"methodName": "createExternalRepo", "params": ["kiln-fixtures-repo", "'"$ext_url"'"]},'
+    echo '{"methodName": "addExternalRepoToTag", "params": ["kiln-fixtures", "kiln-fixtures-repo", 5]},'
+  fi
+  echo '{"methodName": "createBuildTarget", "params": ["kiln-fixtures", "kiln-fixtures", "kiln-fixtures"]}'
+}
+calls="[$(setup_calls)]"
+echo "$calls" >"$STATE/log/setup.log"
+koji_cli call --json --bare-strings callMethod multiCall "$calls" >>"$STATE/log/setup.log" 2>&1 || {
+  echo "up.sh: the setup multicall failed (see $STATE/log/setup.log)" >&2; exit 1; }
+if grep -q '"faultCode"' "$STATE/log/setup.log"; then
+  echo "up.sh: a setup call failed:" >&2
+  grep '"faultString"' "$STATE/log/setup.log" >&2
+  exit 1
+fi
+for b in $BUILDER_NAMES; do kojid_up "$b"; done
+log "hosts (channels image and createrepo, capacity 4), tag and target kiln-fixtures${ext_url:+, external repo $ext_url}; kojid started"
 
 wait_builders_ready
 log "both builders ready"
