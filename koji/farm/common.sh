@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared by up.sh, down.sh and smoke.sh (sourced, not run): paths and the process sweep.
 # Every process the farm starts carries KILN_FARM_STATE=<state dir> in its environment, and so
 # does everything those processes start (kiln, its helpers, httpd's and postgres's children):
@@ -20,9 +21,9 @@ farm_state_dir() { # STATE_DIR argument -> absolute path (the mark must match ex
 farm_marked_pids() {
   local state=$1 f pid
   # one grep over all environments (NUL-separated entries: -z); a zombie's is empty
-  for f in $(grep -lzxF "KILN_FARM_STATE=$state" /proc/[0-9]*/environ 2>/dev/null); do
+  grep -lzxF "KILN_FARM_STATE=$state" /proc/[0-9]*/environ 2>/dev/null | while read -r f; do
     pid=${f#/proc/}; pid=${pid%/environ}
-    [ "$pid" = "$$" ] || [ "$pid" = "${BASHPID:-$$}" ] || echo "$pid"
+    [ "$pid" = "$$" ] || echo "$pid"
   done
 }
 
@@ -36,8 +37,8 @@ farm_mounts() {
 farm_listening() {
   local state=$1 p
   [ -f "$state/ports" ] || return 0
-  for p in $(cat "$state/ports"); do
-    ss -Htln "sport = :$p" | grep -q . && echo "$p"
-  done
+  while read -r p; do
+    [ -n "$(ss -Htln "sport = :$p")" ] && echo "$p"
+  done <"$state/ports"
   return 0
 }

@@ -21,19 +21,24 @@ pid_of() { [ -f "$1" ] && cat "$1" 2>/dev/null; }
 
 # kojid first, while the hub still answers: on SIGTERM it kills its tasks' processes, frees the
 # tasks and logs out (koji/daemon.py TaskManager.shutdown).
+kojids=()
 for f in "$STATE"/run/kojid-*.pid; do
   pid=$(pid_of "$f") || continue
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null
-    wait_gone "$pid" 150 || kill -KILL -- "-$pid" "$pid" 2>/dev/null
-  fi
+  alive "$pid" && kill -TERM "$pid" 2>/dev/null && kojids+=("$pid")
   rm -f "$f"
 done
+for pid in "${kojids[@]}"; do
+  wait_gone "$pid" 150 || kill -KILL -- "-$pid" "$pid" 2>/dev/null
+done
 
+# httpd holds nothing worth a graceful stop, which takes seconds (each child finalizes its Python):
+# the parent and its children are killed together, so none is respawned.
 pid=$(pid_of "$STATE/run/httpd.pid") && if alive "$pid"; then
-  kill -TERM "$pid" 2>/dev/null # what `apache2 -k stop` sends
-  wait_gone "$pid" 100 || kill -KILL "$pid" 2>/dev/null
+  # shellcheck disable=SC2046
+  kill -KILL "$pid" $(pgrep -P "$pid") 2>/dev/null
+  wait_gone "$pid" 50
 fi
+rm -f "$STATE/run/httpd.pid"
 
 if [ -f "$STATE/pg/data/postmaster.pid" ]; then
   # a throwaway database: no shutdown checkpoint needed
@@ -66,7 +71,7 @@ pids=$(farm_marked_pids "$STATE")
 if [ -n "$pids" ]; then
   echo "down.sh: processes left running:" >&2
   # shellcheck disable=SC2086
-  ps -o pid,user,args -p $(echo $pids | tr ' ' ,) >&2
+  ps -o pid,user,args -p "$(echo $pids | tr ' ' ,)" >&2
   left=1
 fi
 ports=$(farm_listening "$STATE")

@@ -19,14 +19,16 @@ elapsed() { echo "$(( ($(date +%s%N) - T0) / 1000000 ))"; }
 log() { local ms; ms=$(elapsed); printf '[farm %3d.%03ds] %s\n' $((ms / 1000)) $((ms % 1000)) "$*" >&2; }
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: run as root" >&2; exit 2; }
-if [ -f "$STATE/env" ] || [ -n "$(farm_marked_pids "$STATE")" ]; then
+if [ -f "$STATE/env" ] || [ -n "$(farm_marked_pids "$STATE")" ] || [ -n "$(farm_mounts "$STATE")" ]; then
   echo "up.sh: $STATE already holds a farm; run down.sh $STATE first" >&2
   exit 2
 fi
 
 KOJI_SRC=$(cd "${KOJI_SRC:-$REPO/../shared/koji}" && pwd -P)
 [ -f "$KOJI_SRC/schemas/schema.sql" ] || { echo "up.sh: no Koji source at $KOJI_SRC" >&2; exit 2; }
+# the builders' kiln, as an absolute path (kojid runs tasks from its own directories)
 KILN_BIN=${KILN:-kiln}
+if kiln_path=$(command -v "$KILN_BIN"); then KILN_BIN=$(realpath -s "$kiln_path"); fi
 CACHE=${KILN_CACHE:-/var/cache/kiln}
 PYENV=$CACHE/koji-python-multilib-1.3
 
@@ -35,7 +37,10 @@ on_exit() {
   local rc=$?
   if [ "$done_ok" != 1 ]; then
     echo "up.sh: failed (exit $rc) after $(elapsed) ms; logs in $STATE/log; cleaning up" >&2
-    tail -n 20 "$STATE"/log/*.log "$STATE/pg/postgres.log" 2>/dev/null >&2 || true
+    tail -n 20 "$STATE"/log/*.log 2>/dev/null >&2 || true
+    # this script's own background jobs (CLI calls, key making) first; down.sh does the rest
+    # shellcheck disable=SC2046
+    kill $(jobs -p) 2>/dev/null || true
     bash "$FARM_HERE/down.sh" "$STATE" >&2 || true
   fi
 }
@@ -48,7 +53,7 @@ trap 'exit 129' HUP
 marked() { env KILN_FARM_STATE="$STATE" "$@"; }
 
 chmod 755 "$STATE"
-# what an earlier farm here left (down.sh keeps logs and data for a look)
+# what an earlier farm here left (down.sh keeps the logs, configs and files for a look)
 rm -rf "${STATE:?}"/{log,run,pki,pg,hub.conf.d,koji,builders,ports}
 mkdir -p "$STATE"/{log,run/docroot,pki,pg,hub.conf.d,koji,builders}
 # httpd's children (www-data) and postgres reach their files through STATE_DIR.
@@ -60,13 +65,16 @@ for who in postgres www-data; do
 done
 runuser -u www-data -- test -r "$KOJI_SRC/kojihub/app/kojiapp.py" || {
   echo "up.sh: www-data cannot read $KOJI_SRC" >&2; exit 2; }
+if [ -f "$REPO/koji/hub/kiln_hub.py" ] && ! runuser -u www-data -- test -r "$REPO/koji/hub/kiln_hub.py"; then
+  echo "up.sh: www-data cannot read $REPO/koji/hub/kiln_hub.py (the hub would go offline)" >&2; exit 2
+fi
 
 pick_port() { # a free TCP port on 127.0.0.1, not one already picked
   local p
   for _ in $(seq 200); do
     p=$((20000 + RANDOM % 30000))
     grep -qx "$p" "$STATE/ports" 2>/dev/null && continue
-    ss -Htan "sport = :$p" | grep -q . && continue
+    [ -n "$(ss -Htan "sport = :$p")" ] && continue
     echo "$p" >>"$STATE/ports"
     echo "$p"
     return 0
@@ -114,17 +122,52 @@ certs() {
 PGDATA=$STATE/pg/data
 PGSOCK=$STATE/pg/sock
 psql_koji() { "$PGBIN/psql" -h "$PGSOCK" -U koji -d koji -q -v ON_ERROR_STOP=1 -X "$@"; }
+PG_OPTS="-c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+pg_start() { # data dir, socket dir, log file
+  marked runuser -u postgres -- "$PGBIN/pg_ctl" -D "$1" -w -t 60 -l "$3" -o "-k $2 $PG_OPTS" \
+    start >/dev/null
+}
+# initdb alone takes about 2 s, so a cluster with Koji's schema loaded is made once per
+# PostgreSQL version and schema.sql, kept in the cache, and copied for each farm.
+pg_template() {
+  local key tmpl tmp
+  key=$("$PGBIN/postgres" --version | awk '{print $3}')-$(sha256sum "$KOJI_SRC/schemas/schema.sql" | cut -c1-16)
+  tmpl=$CACHE/koji-pg-$key
+  if [ ! -f "$tmpl/PG_VERSION" ]; then
+    mkdir -p "$CACHE"
+    tmp=$(mktemp -d "$CACHE/koji-pg-tmp.XXXXXX")
+    chmod 755 "$tmp"
+    chown postgres: "$tmp"
+    runuser -u postgres -- "$PGBIN/initdb" -D "$tmp/data" -U postgres -A trust -E UTF8 \
+      --locale=C --no-sync --wal-segsize=1 >"$STATE/log/initdb.log" 2>&1
+    pg_start "$tmp/data" "$tmp" "$tmp/log"
+    "$PGBIN/psql" -h "$tmp" -U postgres -d postgres -q -v ON_ERROR_STOP=1 -X \
+      -c "CREATE ROLE koji LOGIN" -c "CREATE DATABASE koji OWNER koji"
+    "$PGBIN/psql" -h "$tmp" -U koji -d koji -q -v ON_ERROR_STOP=1 -X \
+      -f "$KOJI_SRC/schemas/schema.sql" >"$STATE/log/schema.log" 2>&1
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/data" -m fast -w stop >/dev/null
+    # another farm may have made it meanwhile: then that one stays
+    mv -T "$tmp/data" "$tmpl" 2>/dev/null || true
+    rm -rf "$tmp"
+  fi
+  echo "$tmpl"
+}
 postgres_up() {
+  if [ ${#PGSOCK} -gt 90 ]; then
+    echo "up.sh: $PGSOCK is too long for a unix socket path: pick a shorter STATE_DIR" >&2
+    return 1
+  fi
+  local tmpl
+  tmpl=$(pg_template)
+  # The cluster lives in memory (a tmpfs that down.sh unmounts): copying it there is instant,
+  # where a fresh tree on this disk can cost seconds.
+  mount -t tmpfs -o size=1g,mode=0755 kiln-farm-pg "$STATE/pg"
   mkdir -p "$PGSOCK"
   chown postgres: "$STATE/pg" "$PGSOCK"
-  runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
-    --locale=C --no-sync >"$STATE/log/initdb.log" 2>&1
-  marked runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -w -t 60 \
-    -l "$STATE/pg/postgres.log" -o "-k $PGSOCK -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-    start >/dev/null
-  "$PGBIN/psql" -h "$PGSOCK" -U postgres -d postgres -q -v ON_ERROR_STOP=1 -X \
-    -c "CREATE ROLE koji LOGIN" -c "CREATE DATABASE koji OWNER koji"
-  psql_koji -f "$KOJI_SRC/schemas/schema.sql" >"$STATE/log/schema.log" 2>&1
+  cp -a "$tmpl" "$PGDATA"
+  touch "$STATE/log/postgres.log"
+  chown postgres: "$STATE/log/postgres.log"
+  pg_start "$PGDATA" "$PGSOCK" "$STATE/log/postgres.log"
   # Koji's bootstrap (server_howto.rst): the admin user, certificate-authenticated, with admin.
   psql_koji <<'SQL'
 INSERT INTO users (name, status, usertype) VALUES ('kojiadmin', 0, 0);
@@ -250,7 +293,7 @@ EOF
   marked /usr/sbin/apache2 -f "$STATE/httpd.conf" -k start
 }
 
-koji_cli() { PYTHONPATH=$KOJI_SRC "$PYENV/bin/python3" "$KOJI_SRC/cli/koji" --config "$STATE/koji.conf" --profile kiln-farm "$@"; }
+koji_cli() { marked PYTHONPATH="$KOJI_SRC" "$PYENV/bin/python3" "$KOJI_SRC/cli/koji" --config "$STATE/koji.conf" --profile kiln-farm "$@"; }
 
 write_client_config() {
   cat >"$STATE/koji.conf" <<EOF
@@ -269,8 +312,7 @@ EOF
 }
 
 wait_hub() {
-  local i
-  for i in $(seq 300); do
+  for _ in $(seq 300); do
     if curl -fsS --cacert "$STATE/pki/ca.crt" -o /dev/null -X POST -H 'Content-Type: text/xml' \
         --data '<?xml version="1.0"?><methodCall><methodName>getAPIVersion</methodName><params/></methodCall>' \
         "https://127.0.0.1:$PORT/kojihub"; then
@@ -305,10 +347,19 @@ pluginpath = $REPO/koji/builder
 plugins = $plugins
 log_level = INFO
 EOF
-  # --fg: no daemonizing, so the pid is ours to record; logs go to the builder's own file.
+  # kojid takes no task while the 1-minute load average is above 4 x CPUs (koji/daemon.py
+  # readyForTask; not configurable). On a 2-core machine shared with other builds that is often,
+  # and the second arch task would wait for the first: each kojid runs in its own mount namespace
+  # where /proc/loadavg reads zeros (as a container's LXCFS view replaces it). Its tasks (kiln)
+  # share that namespace, so their mounts go away with them.
+  printf '0.00 0.00 0.00 1/1 1\n' >"$STATE/run/loadavg"
+  # --fg: no daemonizing, so the pid is ours to record (setsid, unshare and sh all exec).
   (
     cd "$dir"
+    # shellcheck disable=SC2016 # the inner shell expands them
     exec setsid env KILN_FARM_STATE="$STATE" KILN="$KILN_BIN" PYTHONPATH="$KOJI_SRC" \
+      unshare --mount --propagation private -- \
+      sh -c 'mount --bind "$0" /proc/loadavg && exec "$@"' "$STATE/run/loadavg" \
       "$PYENV/bin/python3" "$KOJI_SRC/builder/kojid" --fg --force-lock -c "$dir/kojid.conf" \
       </dev/null >"$STATE/log/kojid-$name.log" 2>&1
   ) &
@@ -316,8 +367,8 @@ EOF
 }
 
 wait_builders_ready() {
-  local i n
-  for i in $(seq 600); do
+  local n
+  for _ in $(seq 600); do
     n=$(psql_koji -tA -c "SELECT count(*) FROM host JOIN host_config ON host_config.host_id = host.id
       AND host_config.active WHERE host.ready AND host_config.enabled")
     [ "$n" = 2 ] && return 0
@@ -352,30 +403,11 @@ wait_hub
 log "hub answers"
 wait "$pyenv_job"
 
-# Independent hub calls go in parallel (each CLI run is a Python start and a TLS login).
-parallel() { # each argument is one command line (word-split); fails if any fails
-  local cmd pids=() rc=0 p
-  for cmd in "$@"; do
-    # shellcheck disable=SC2086
-    koji_cli $cmd >>"$STATE/log/setup.log" 2>&1 &
-    pids+=($!)
-  done
-  for p in "${pids[@]}"; do wait "$p" || rc=1; done
-  [ "$rc" = 0 ] || { echo "up.sh: a koji call failed (see $STATE/log/setup.log)" >&2; return 1; }
-}
-hosts=()
-for b in $BUILDERS; do hosts+=("add-host ${b%%:*} ${b#*:}"); done
-parallel "${hosts[@]}" "add-tag kiln-fixtures --arches=x86_64,aarch64"
-for b in $BUILDER_NAMES; do kojid_up "$b"; done
-log "hosts and tag added, kojid started"
-
 if [ -n "${KILN_FARM_REPO_DIR:-}" ]; then
   REPO_URL=http://127.0.0.1:$HTTP_PORT/repos/
 else
   REPO_URL=
 fi
-calls=("edit-host $BUILDER_NAMES --capacity=4" "add-target kiln-fixtures kiln-fixtures kiln-fixtures")
-for b in $BUILDER_NAMES; do calls+=("add-host-to-channel $b image"); done
 ext_url=
 if [ -n "${KILN_FARM_EXTERNAL_REPO:-}" ]; then
   case $KILN_FARM_EXTERNAL_REPO in
@@ -383,11 +415,44 @@ if [ -n "${KILN_FARM_EXTERNAL_REPO:-}" ]; then
     *) [ -n "$REPO_URL" ] || { echo "up.sh: a relative KILN_FARM_EXTERNAL_REPO needs KILN_FARM_REPO_DIR" >&2; exit 2; }
        ext_url=$REPO_URL${KILN_FARM_EXTERNAL_REPO#/} ;;
   esac
-  case $ext_url in *[[:space:]]*) echo "up.sh: no spaces in KILN_FARM_EXTERNAL_REPO" >&2; exit 2 ;; esac
-  calls+=("add-external-repo --tag=kiln-fixtures kiln-fixtures-repo $ext_url")
+  case $ext_url in *[[:space:]\"\\]*) echo "up.sh: no spaces, quotes or backslashes in KILN_FARM_EXTERNAL_REPO" >&2; exit 2 ;; esac
 fi
-parallel "${calls[@]}"
-log "channel image, capacity, target kiln-fixtures${ext_url:+, external repo $ext_url}"
+
+# The admin's setup, as one multicall of the hub calls that Koji's CLI commands make (each CLI
+# run is a Python start and a TLS login: nine of them took seconds of CPU). Per builder:
+# `koji add-host NAME ARCH`, `koji add-host-to-channel NAME image` (kiln's arch tasks) and
+# `... createrepo` (for `koji regen-repo --make-task`), `koji edit-host NAME --capacity 4`;
+# then `koji add-tag kiln-fixtures --arches "x86_64 aarch64"`, `koji add-target kiln-fixtures
+# kiln-fixtures kiln-fixtures` (the tag is its own build and destination tag) and, given an
+# external repo, `koji add-external-repo --tag kiln-fixtures kiln-fixtures-repo URL`.
+# ({"__starstar": true, ...} is how Koji's XML-RPC carries keyword arguments.)
+setup_calls() {
+  local b name arch
+  for b in $BUILDERS; do
+    name=${b%%:*}; arch=${b#*:}
+    echo '{"methodName": "addHost", "params": ["'"$name"'", ["'"$arch"'"]]},'
+    echo '{"methodName": "addHostToChannel", "params": ["'"$name"'", "image"]},'
+    echo '{"methodName": "addHostToChannel", "params": ["'"$name"'", "createrepo"]},'
+    echo '{"methodName": "editHost", "params": ["'"$name"'", {"__starstar": true, "capacity": 4.0}]},'
+  done
+  echo '{"methodName": "createTag", "params": ["kiln-fixtures", {"__starstar": true, "arches": "x86_64 aarch64"}]},'
+  if [ -n "$ext_url" ]; then
+    echo '{"methodName": "createExternalRepo", "params": ["kiln-fixtures-repo", "'"$ext_url"'"]},'
+    echo '{"methodName": "addExternalRepoToTag", "params": ["kiln-fixtures", "kiln-fixtures-repo", 5]},'
+  fi
+  echo '{"methodName": "createBuildTarget", "params": ["kiln-fixtures", "kiln-fixtures", "kiln-fixtures"]}'
+}
+calls="[$(setup_calls)]"
+echo "$calls" >"$STATE/log/setup.log"
+koji_cli call --json --bare-strings callMethod multiCall "$calls" >>"$STATE/log/setup.log" 2>&1 || {
+  echo "up.sh: the setup multicall failed (see $STATE/log/setup.log)" >&2; exit 1; }
+if grep -q '"faultCode"' "$STATE/log/setup.log"; then
+  echo "up.sh: a setup call failed:" >&2
+  grep '"faultString"' "$STATE/log/setup.log" >&2
+  exit 1
+fi
+for b in $BUILDER_NAMES; do kojid_up "$b"; done
+log "hosts (channels image and createrepo, capacity 4), tag and target kiln-fixtures${ext_url:+, external repo $ext_url}; kojid started"
 
 wait_builders_ready
 log "both builders ready"
