@@ -124,10 +124,11 @@ class KilnCreateImageTask(BaseTaskHandler):
     Methods = ['createKilnImage']
     _taskWeight = 2.0
 
-    def fetch_kickstart(self, ksfile, build_tag_name):
+    def fetch_kickstart(self, ksfile, build_tag_name, taken):
         """The kickstart as Koji's image tasks take it: from the checkout of opts['ksurl']
         (ksfile is a path in it), from an http(s) URL, or uploaded by the CLI (ksfile is
-        relative to the work directory). Uploaded as given; returns its local path."""
+        relative to the work directory). Uploaded as given, as `original-NAME` when its name
+        is `taken` (kiln's flattened kickstart's); returns its local path and upload name."""
         ksdir = os.path.join(self.workdir, 'ks')
         koji.ensuredir(ksdir)
         if self.opts.get('ksurl'):
@@ -158,8 +159,11 @@ class KilnCreateImageTask(BaseTaskHandler):
             kspath = self.localPath('work/%s' % ksfile)
         if not os.path.isfile(kspath):
             raise koji.BuildError('Kickstart %s does not exist.' % ksfile)
-        self.uploadFile(kspath)
-        return kspath
+        upload_name = os.path.basename(kspath)
+        if upload_name == taken:
+            upload_name = 'original-' + upload_name
+        self.uploadFile(kspath, remoteName=upload_name)
+        return kspath, upload_name
 
     def repos(self, build_tag, arch):
         """kiln's --repo NAME,URL list and the external repo each name stands for.
@@ -218,9 +222,11 @@ class KilnCreateImageTask(BaseTaskHandler):
 
     def handler(self, name, version, release, arch, target_info, build_tag, ksfile, opts=None):
         self.opts = dict(opts or {})
-        kspath = self.fetch_kickstart(ksfile, target_info['build_tag_name'])
-        repo_args, origins = self.repos(build_tag, arch)
         label = self.opts.get('label') or short_volid(name, version, release)
+        # kiln writes the flattened kickstart as LABEL.ks
+        kspath, ks_upload = self.fetch_kickstart(ksfile, target_info['build_tag_name'],
+                                                 label + '.ks')
+        repo_args, origins = self.repos(build_tag, arch)
         resultdir = os.path.join(self.workdir, 'result')
         tmpdir = os.path.join(self.workdir, 'tmp')
         koji.ensuredir(tmpdir)
@@ -263,7 +269,7 @@ class KilnCreateImageTask(BaseTaskHandler):
         extras = [manifest['kickstart_flattened'], 'manifest.json', manifest['sbom']]
         for extra in extras:
             self.uploadFile(os.path.join(resultdir, extra))
-        logs = ['kiln.log', 'build.log', os.path.basename(kspath)] + extras
+        logs = ['kiln.log', 'build.log', ks_upload] + extras
 
         imgdata = {
             'arch': arch,
@@ -277,5 +283,4 @@ class KilnCreateImageTask(BaseTaskHandler):
         }
         if not self.opts.get('scratch'):
             imgdata['rpmlist'] = self.rpmlist(manifest, origins)
-        koji.util.rmtree(resultdir)
         return imgdata
