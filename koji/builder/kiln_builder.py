@@ -195,8 +195,8 @@ class KilnCreateImageTask(BaseTaskHandler):
         return ['%s,%s' % (n, u) for n, u, _ in named], {n: e for n, _, e in named if e}
 
     def rpmlist(self, manifest, origins):
-        """Koji's image rpm list from kiln's manifest: NEVRA, file size, buildtime and the
-        SIGMD5 as payloadhash; `location` (the external repo id) for packages from the tag's
+        """Koji's image rpm list from kiln's manifest: NEVRA, size, buildtime and the SIGMD5
+        as payloadhash; `location` (the external repo id) for packages from the tag's
         external repos, which the hub records with add_external_rpm."""
         hdrlist = []
         for rpm in manifest['rpmlist']:

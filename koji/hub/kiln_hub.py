@@ -49,6 +49,10 @@ def _check_opts(opts):
     if checked.get('compression') and checked['compression'] not in COMPRESSIONS:
         raise koji.ParameterError('compression must be one of %s, not %r'
                                   % (', '.join(COMPRESSIONS), checked['compression']))
+    if checked.get('ksrepo') and not checked.get('scratch'):
+        # an image build records its rpms as the build tag's external rpms; the kickstart's
+        # own repos are none of those
+        raise koji.ParameterError('ksrepo (keeping the kickstart\'s repos) needs scratch')
     label = checked.get('label')
     if label is not None and not 0 < len(label) <= 32:
         raise koji.ParameterError('label (the volume id) takes 1 to 32 characters')
