@@ -45,7 +45,7 @@ fn koji_src() -> PathBuf {
 }
 
 fn prerequisites(fx: &Path) -> bool {
-    let is_root = run_ok_text(Command::new("id").arg("-u")).trim() == "0";
+    let is_root = common::run_ok(Command::new("id").arg("-u")).trim() == "0";
     if !is_root {
         return missing("koji_farm needs root (kojid runs kiln, which needs root)");
     }
@@ -77,10 +77,6 @@ fn prerequisites(fx: &Path) -> bool {
         }
     }
     true
-}
-
-fn run_ok_text(cmd: &mut Command) -> String {
-    common::run_ok(cmd)
 }
 
 /// The farm of one test: torn down when dropped, whatever happened before.
@@ -142,15 +138,17 @@ impl Farm {
     }
 
     fn koji_ok(&self, args: &[&str]) -> String {
-        run_ok_text(&mut self.koji_cmd(args))
+        common::run_ok(&mut self.koji_cmd(args))
     }
 
     /// An API call through `koji call --json-output`.
     fn call(&self, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["call", "--json-output"];
         all.extend_from_slice(args);
-        let out = self.koji_ok(&all);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("koji call {args:?}: {e}: {out}"))
+        let out = self.koji(&all);
+        assert!(out.status.success(), "koji call {args:?}:\n{}", text(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("koji call {args:?}: {e}:\n{}", text(&out)))
     }
 
     fn down(&mut self) -> f64 {
@@ -238,9 +236,7 @@ fn leftovers(state: &Path) -> Vec<String> {
             .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
             .unwrap_or_default();
         let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        let marked = environ
-            .split(|b| *b == 0)
-            .any(|var| var == mark.as_bytes());
+        let marked = environ.split(|b| *b == 0).any(|var| var == mark.as_bytes());
         if marked || cmdline.contains(&state) {
             found.push(format!("{pid}: {cmdline}"));
         }
@@ -268,9 +264,14 @@ fn sigmd5s(set: &Path) -> BTreeMap<String, String> {
         .filter(|p| p.extension().is_some_and(|x| x == "rpm"))
         .collect();
     files.sort();
-    let out = run_ok_text(
+    let out = common::run_ok(
         Command::new("rpm")
-            .args(["-qp", "--nosignature", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH} %{SIGMD5}\\n"])
+            .args([
+                "-qp",
+                "--nosignature",
+                "--qf",
+                "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH} %{SIGMD5}\\n",
+            ])
             .args(&files),
     );
     out.lines()
@@ -295,7 +296,13 @@ fn kiln_build_runs_each_arch_on_its_own_builder_at_once() {
 
     let ks = state.join("kiln-live.ks");
     std::fs::write(&ks, KICKSTART).unwrap();
-    farm.koji_ok(&["add-pkg", "--owner", "kojiadmin", "kiln-fixtures", "kiln-live"]);
+    farm.koji_ok(&[
+        "add-pkg",
+        "--owner",
+        "kojiadmin",
+        "kiln-fixtures",
+        "kiln-live",
+    ]);
 
     let t0 = Instant::now();
     let submitted = farm.koji(&[
@@ -467,10 +474,7 @@ fn kiln_build_runs_each_arch_on_its_own_builder_at_once() {
     assert!(left.is_empty(), "left running: {left:#?}");
     let state_str = state.to_string_lossy().into_owned();
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    let under: Vec<&str> = mounts
-        .lines()
-        .filter(|l| l.contains(&state_str))
-        .collect();
+    let under: Vec<&str> = mounts.lines().filter(|l| l.contains(&state_str)).collect();
     assert!(under.is_empty(), "mounts left: {under:#?}");
     assert_eq!(
         kiln_binfmt_entries(),
