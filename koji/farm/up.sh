@@ -88,12 +88,15 @@ HTTP_PORT=$(pick_port)  # plain http: /kojifiles and the repos, for tools withou
 # --- Python for kojid and the CLI: Debian's python3 (rpm, dnf, librepo... come from apt) plus
 # PyPI's python-multilib, which kojid imports at start; a venv that sees the system packages.
 python_env() {
-  if [ ! -x "$PYENV/bin/python3" ] || ! "$PYENV/bin/python3" -c 'import multilib.multilib' 2>/dev/null; then
-    rm -rf "$PYENV"
-    mkdir -p "$CACHE"
-    /usr/bin/python3 -m venv --system-site-packages "$PYENV"
-    "$PYENV/bin/pip" install -q --disable-pip-version-check python-multilib==1.3
-  fi
+  mkdir -p "$CACHE"
+  { # one farm at a time makes it
+    flock 9
+    if [ ! -x "$PYENV/bin/python3" ] || ! "$PYENV/bin/python3" -c 'import multilib.multilib' 2>/dev/null; then
+      rm -rf "$PYENV"
+      /usr/bin/python3 -m venv --system-site-packages "$PYENV"
+      "$PYENV/bin/pip" install -q --disable-pip-version-check python-multilib==1.3
+    fi
+  } 9>"$CACHE/koji-python.lock"
 }
 
 # --- certificates: one CA; the hub's server cert for 127.0.0.1; client certs (CN = Koji user name).
@@ -312,10 +315,17 @@ EOF
 }
 
 wait_hub() {
+  local reply
   for _ in $(seq 300); do
-    if curl -fsS --cacert "$STATE/pki/ca.crt" -o /dev/null -X POST -H 'Content-Type: text/xml' \
+    if reply=$(curl -fsS --cacert "$STATE/pki/ca.crt" -X POST -H 'Content-Type: text/xml' \
         --data '<?xml version="1.0"?><methodCall><methodName>getAPIVersion</methodName><params/></methodCall>' \
-        "https://127.0.0.1:$PORT/kojihub"; then
+        "https://127.0.0.1:$PORT/kojihub" 2>/dev/null); then
+      # a hub plugin that fails to load puts the hub offline: every call answers with a fault
+      if grep -q '<fault>' <<<"$reply"; then
+        echo "up.sh: the hub answers with a fault (a plugin failed to load? see $STATE/log/httpd-error.log):" >&2
+        echo "$reply" >&2
+        return 1
+      fi
       return 0
     fi
     sleep 0.1
