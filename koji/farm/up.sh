@@ -63,11 +63,22 @@ for who in postgres www-data; do
     exit 2
   }
 done
-runuser -u www-data -- test -r "$KOJI_SRC/kojihub/app/kojiapp.py" || {
-  echo "up.sh: www-data cannot read $KOJI_SRC" >&2; exit 2; }
-if [ -f "$REPO/koji/hub/kiln_hub.py" ] && ! runuser -u www-data -- test -r "$REPO/koji/hub/kiln_hub.py"; then
-  echo "up.sh: www-data cannot read $REPO/koji/hub/kiln_hub.py (the hub would go offline)" >&2; exit 2
-fi
+# What httpd's children (www-data) read: Koji's source, the hub plugins, the served repos. A
+# checkout under a private directory (/root, a mktemp -d) is out of their reach: then the
+# directory is bind-mounted read-only into STATE_DIR/mnt (down.sh unmounts it).
+www_path() { # directory, name under STATE_DIR/mnt -> a path www-data can read it at
+  if runuser -u www-data -- test -r "$1/." -a -x "$1/."; then
+    echo "$1"
+  else
+    mkdir -p "$STATE/mnt/$2"
+    mount --bind "$1" "$STATE/mnt/$2"
+    mount -o remount,bind,ro "$STATE/mnt/$2"
+    echo "$STATE/mnt/$2"
+  fi
+}
+HUB_KOJI_SRC=$(www_path "$KOJI_SRC" koji-src)
+HUB_PLUGINS=""
+[ -f "$REPO/koji/hub/kiln_hub.py" ] && HUB_PLUGINS=$(www_path "$REPO/koji/hub" kiln-hub-plugins)
 
 pick_port() { # a free TCP port on 127.0.0.1, not one already picked
   local p
@@ -182,7 +193,7 @@ SQL
 # --- httpd: Debian's apache2 binary with only this config; the hub from KOJI_SRC under mod_wsgi.
 httpd_up() {
   local plugins=""
-  [ -f "$REPO/koji/hub/kiln_hub.py" ] && plugins=kiln_hub
+  [ -n "$HUB_PLUGINS" ] && plugins=kiln_hub
   # hub.conf: options from Koji's hub_conf.rst; the scheduler runs at every builder check-in
   # (RunInterval, default 60 s) so a new task is picked up within a builder's sleeptime.
   cat >"$STATE/hub.conf" <<EOF
@@ -193,7 +204,7 @@ LoginCreatesUser = On
 DNUsernameComponent = CN
 KojiWebURL = https://127.0.0.1:$PORT/koji
 DisableNotifications = True
-PluginPath = $REPO/koji/hub
+PluginPath = ${HUB_PLUGINS:-$REPO/koji/hub}
 Plugins = $plugins
 RunInterval = 1
 KojiTraceback = normal
@@ -237,9 +248,9 @@ Timeout 300
 Listen 127.0.0.1:$PORT
 Listen 127.0.0.1:$HTTP_PORT
 SSLSessionCache shmcb:$STATE/run/ssl_scache(512000)
-WSGIPythonPath $KOJI_SRC
+WSGIPythonPath $HUB_KOJI_SRC
 # each child imports the hub as it starts, not on its first request
-WSGIImportScript $KOJI_SRC/kojihub/app/kojiapp.py process-group=%{GLOBAL} application-group=%{GLOBAL}
+WSGIImportScript $HUB_KOJI_SRC/kojihub/app/kojiapp.py process-group=%{GLOBAL} application-group=%{GLOBAL}
 WSGISocketPrefix $STATE/run/wsgi
 <Directory />
     AllowOverride None
@@ -259,9 +270,7 @@ Alias /kojifiles "$STATE/koji/"
 EOF
   if [ -n "${KILN_FARM_REPO_DIR:-}" ]; then
     local repo_dir
-    repo_dir=$(cd "$KILN_FARM_REPO_DIR" && pwd -P)
-    runuser -u www-data -- test -r "$repo_dir/." || {
-      echo "up.sh: www-data cannot read KILN_FARM_REPO_DIR=$repo_dir" >&2; return 1; }
+    repo_dir=$(www_path "$(cd "$KILN_FARM_REPO_DIR" && pwd -P)" repos)
     cat >>"$STATE/httpd.conf" <<EOF
 Alias /repos "$repo_dir/"
 <Directory "$repo_dir">
@@ -280,8 +289,8 @@ EOF
     SSLCACertificateFile $STATE/pki/ca.crt
     SSLVerifyClient optional
     SSLVerifyDepth 10
-    Alias /kojihub $KOJI_SRC/kojihub/app/kojiapp.py
-    <Directory "$KOJI_SRC/kojihub/app">
+    Alias /kojihub $HUB_KOJI_SRC/kojihub/app/kojiapp.py
+    <Directory "$HUB_KOJI_SRC/kojihub/app">
         Options ExecCGI
         SetHandler wsgi-script
         WSGIApplicationGroup %{GLOBAL}
@@ -357,19 +366,22 @@ pluginpath = $REPO/koji/builder
 plugins = $plugins
 log_level = INFO
 EOF
-  # kojid takes no task while the 1-minute load average is above 4 x CPUs (koji/daemon.py
-  # readyForTask; not configurable). On a 2-core machine shared with other builds that is often,
-  # and the second arch task would wait for the first: each kojid runs in its own mount namespace
-  # where /proc/loadavg reads zeros (as a container's LXCFS view replaces it). Its tasks (kiln)
-  # share that namespace, so their mounts go away with them.
-  printf '0.00 0.00 0.00 1/1 1\n' >"$STATE/run/loadavg"
+  # kojid takes no task while the 1-minute load average is above 4 x the CPU count
+  # (koji/daemon.py readyForTask; not configurable). On a 2-core machine shared with other builds
+  # that is often, and the second arch task would wait for the first. The load itself comes from
+  # sysinfo(2) and cannot be shown otherwise; the CPU count comes from sysconf, which reads
+  # /sys/devices/system/cpu/online: each kojid runs in its own mount namespace where that file
+  # says 64 CPUs, so the check allows a load of 256. Thread pools that size themselves by the
+  # CPUs a process may run on (sched_getaffinity: nproc, Rust's available_parallelism, xz) still
+  # see the real count, and kiln's sandboxes mount a sysfs of their own.
+  [ -f "$STATE/run/cpu-online" ] || printf '0-63\n' >"$STATE/run/cpu-online"
   # --fg: no daemonizing, so the pid is ours to record (setsid, unshare and sh all exec).
   (
     cd "$dir"
     # shellcheck disable=SC2016 # the inner shell expands them
     exec setsid env KILN_FARM_STATE="$STATE" KILN="$KILN_BIN" PYTHONPATH="$KOJI_SRC" \
       unshare --mount --propagation private -- \
-      sh -c 'mount --bind "$0" /proc/loadavg && exec "$@"' "$STATE/run/loadavg" \
+      sh -c 'mount --bind "$0" /sys/devices/system/cpu/online && exec "$@"' "$STATE/run/cpu-online" \
       "$PYENV/bin/python3" "$KOJI_SRC/builder/kojid" --fg --force-lock -c "$dir/kojid.conf" \
       </dev/null >"$STATE/log/kojid-$name.log" 2>&1
   ) &
