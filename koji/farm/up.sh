@@ -148,8 +148,9 @@ pg_template() {
   key=$("$PGBIN/postgres" --version | awk '{print $3}')-$(sha256sum "$KOJI_SRC/schemas/schema.sql" | cut -c1-16)
   tmpl=$CACHE/koji-pg-$key
   if [ ! -f "$tmpl/PG_VERSION" ]; then
+    # made where postgres can reach (STATE_DIR; the cache may be under /root), then kept
     mkdir -p "$CACHE"
-    tmp=$(mktemp -d "$CACHE/koji-pg-tmp.XXXXXX")
+    tmp=$(mktemp -d "$STATE/pg-template.XXXXXX")
     chmod 755 "$tmp"
     chown postgres: "$tmp"
     runuser -u postgres -- "$PGBIN/initdb" -D "$tmp/data" -U postgres -A trust -E UTF8 \
@@ -160,8 +161,9 @@ pg_template() {
     "$PGBIN/psql" -h "$tmp" -U koji -d koji -q -v ON_ERROR_STOP=1 -X \
       -f "$KOJI_SRC/schemas/schema.sql" >"$STATE/log/schema.log" 2>&1
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/data" -m fast -w stop >/dev/null
+    cp -a "$tmp/data" "$tmpl.tmp.$$"
     # another farm may have made it meanwhile: then that one stays
-    mv -T "$tmp/data" "$tmpl" 2>/dev/null || true
+    mv -T "$tmpl.tmp.$$" "$tmpl" 2>/dev/null || rm -rf "$tmpl.tmp.$$"
     rm -rf "$tmp"
   fi
   echo "$tmpl"
