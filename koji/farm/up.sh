@@ -26,6 +26,10 @@ fi
 
 KOJI_SRC=$(cd "${KOJI_SRC:-$REPO/../shared/koji}" && pwd -P)
 [ -f "$KOJI_SRC/schemas/schema.sql" ] || { echo "up.sh: no Koji source at $KOJI_SRC" >&2; exit 2; }
+# the paths go unquoted into httpd's, PostgreSQL's and Koji's configs
+for path in "$STATE" "$KOJI_SRC" "$REPO"; do
+  case $path in *[[:space:]\"\']*) echo "up.sh: no spaces or quotes in paths, please: $path" >&2; exit 2 ;; esac
+done
 # the builders' kiln, as an absolute path (kojid runs tasks from its own directories)
 KILN_BIN=${KILN:-kiln}
 if kiln_path=$(command -v "$KILN_BIN"); then KILN_BIN=$(realpath -s "$kiln_path"); fi
