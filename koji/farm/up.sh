@@ -419,18 +419,7 @@ for d in /etc/mock /etc/mock/koji; do
   fi
 done
 
-log "state $STATE, hub port $PORT, http port $HTTP_PORT"
-python_env & pyenv_job=$!
-certs & certs_job=$!
-postgres_up
-wait "$certs_job"
-log "postgres up, schema loaded, certificates made"
-httpd_up
-write_client_config
-wait_hub
-log "hub answers"
-wait "$pyenv_job"
-
+# checked before anything starts
 if [ -n "${KILN_FARM_REPO_DIR:-}" ]; then
   REPO_URL=http://127.0.0.1:$HTTP_PORT/repos/
 else
@@ -445,6 +434,18 @@ if [ -n "${KILN_FARM_EXTERNAL_REPO:-}" ]; then
   esac
   case $ext_url in *[[:space:]\"\\]*) echo "up.sh: no spaces, quotes or backslashes in KILN_FARM_EXTERNAL_REPO" >&2; exit 2 ;; esac
 fi
+
+log "state $STATE, hub port $PORT, http port $HTTP_PORT"
+python_env & pyenv_job=$!
+certs & certs_job=$!
+postgres_up
+wait "$certs_job"
+log "postgres up, schema loaded, certificates made"
+httpd_up
+write_client_config
+wait_hub
+log "hub answers"
+wait "$pyenv_job"
 
 # The admin's setup, as one multicall of the hub calls that Koji's CLI commands make (each CLI
 # run is a Python start and a TLS login: nine of them took seconds of CPU). Per builder:
