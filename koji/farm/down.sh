@@ -60,8 +60,8 @@ for m in $(farm_mounts "$STATE" | sort -r); do
   umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 done
 
-# the directories up.sh had to make outside STATE_DIR, when still empty
-if [ -f "$STATE/run/created-dirs" ]; then
+# the directories up.sh had to make outside STATE_DIR, when still empty and no other farm runs
+if [ -f "$STATE/run/created-dirs" ] && ! grep -lzq '^KILN_FARM_STATE=' /proc/[0-9]*/environ 2>/dev/null; then
   tac "$STATE/run/created-dirs" | while read -r d; do rmdir "$d" 2>/dev/null; done
   rm -f "$STATE/run/created-dirs"
 fi

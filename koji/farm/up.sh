@@ -26,6 +26,10 @@ fi
 
 KOJI_SRC=$(cd "${KOJI_SRC:-$REPO/../shared/koji}" && pwd -P)
 [ -f "$KOJI_SRC/schemas/schema.sql" ] || { echo "up.sh: no Koji source at $KOJI_SRC" >&2; exit 2; }
+# the paths go unquoted into httpd's, PostgreSQL's and Koji's configs
+for path in "$STATE" "$KOJI_SRC" "$REPO"; do
+  case $path in *[[:space:]\"\']*) echo "up.sh: no spaces or quotes in paths, please: $path" >&2; exit 2 ;; esac
+done
 # the builders' kiln, as an absolute path (kojid runs tasks from its own directories)
 KILN_BIN=${KILN:-kiln}
 if kiln_path=$(command -v "$KILN_BIN"); then KILN_BIN=$(realpath -s "$kiln_path"); fi
@@ -63,11 +67,22 @@ for who in postgres www-data; do
     exit 2
   }
 done
-runuser -u www-data -- test -r "$KOJI_SRC/kojihub/app/kojiapp.py" || {
-  echo "up.sh: www-data cannot read $KOJI_SRC" >&2; exit 2; }
-if [ -f "$REPO/koji/hub/kiln_hub.py" ] && ! runuser -u www-data -- test -r "$REPO/koji/hub/kiln_hub.py"; then
-  echo "up.sh: www-data cannot read $REPO/koji/hub/kiln_hub.py (the hub would go offline)" >&2; exit 2
-fi
+# What httpd's children (www-data) read: Koji's source, the hub plugins, the served repos. A
+# checkout under a private directory (/root, a mktemp -d) is out of their reach: then the
+# directory is bind-mounted read-only into STATE_DIR/mnt (down.sh unmounts it).
+www_path() { # directory, name under STATE_DIR/mnt -> a path www-data can read it at
+  if runuser -u www-data -- test -r "$1/." -a -x "$1/."; then
+    echo "$1"
+  else
+    mkdir -p "$STATE/mnt/$2"
+    mount --bind "$1" "$STATE/mnt/$2"
+    mount -o remount,bind,ro "$STATE/mnt/$2"
+    echo "$STATE/mnt/$2"
+  fi
+}
+HUB_KOJI_SRC=$(www_path "$KOJI_SRC" koji-src)
+HUB_PLUGINS=""
+[ -f "$REPO/koji/hub/kiln_hub.py" ] && HUB_PLUGINS=$(www_path "$REPO/koji/hub" kiln-hub-plugins)
 
 pick_port() { # a free TCP port on 127.0.0.1, not one already picked
   local p
@@ -88,12 +103,15 @@ HTTP_PORT=$(pick_port)  # plain http: /kojifiles and the repos, for tools withou
 # --- Python for kojid and the CLI: Debian's python3 (rpm, dnf, librepo... come from apt) plus
 # PyPI's python-multilib, which kojid imports at start; a venv that sees the system packages.
 python_env() {
-  if [ ! -x "$PYENV/bin/python3" ] || ! "$PYENV/bin/python3" -c 'import multilib.multilib' 2>/dev/null; then
-    rm -rf "$PYENV"
-    mkdir -p "$CACHE"
-    /usr/bin/python3 -m venv --system-site-packages "$PYENV"
-    "$PYENV/bin/pip" install -q --disable-pip-version-check python-multilib==1.3
-  fi
+  mkdir -p "$CACHE"
+  { # one farm at a time makes it
+    flock 9
+    if [ ! -x "$PYENV/bin/python3" ] || ! "$PYENV/bin/python3" -c 'import multilib.multilib' 2>/dev/null; then
+      rm -rf "$PYENV"
+      /usr/bin/python3 -m venv --system-site-packages "$PYENV"
+      "$PYENV/bin/pip" install -q --disable-pip-version-check python-multilib==1.3
+    fi
+  } 9>"$CACHE/koji-python.lock"
 }
 
 # --- certificates: one CA; the hub's server cert for 127.0.0.1; client certs (CN = Koji user name).
@@ -134,8 +152,9 @@ pg_template() {
   key=$("$PGBIN/postgres" --version | awk '{print $3}')-$(sha256sum "$KOJI_SRC/schemas/schema.sql" | cut -c1-16)
   tmpl=$CACHE/koji-pg-$key
   if [ ! -f "$tmpl/PG_VERSION" ]; then
+    # made where postgres can reach (STATE_DIR; the cache may be under /root), then kept
     mkdir -p "$CACHE"
-    tmp=$(mktemp -d "$CACHE/koji-pg-tmp.XXXXXX")
+    tmp=$(mktemp -d "$STATE/pg-template.XXXXXX")
     chmod 755 "$tmp"
     chown postgres: "$tmp"
     runuser -u postgres -- "$PGBIN/initdb" -D "$tmp/data" -U postgres -A trust -E UTF8 \
@@ -146,8 +165,9 @@ pg_template() {
     "$PGBIN/psql" -h "$tmp" -U koji -d koji -q -v ON_ERROR_STOP=1 -X \
       -f "$KOJI_SRC/schemas/schema.sql" >"$STATE/log/schema.log" 2>&1
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$tmp/data" -m fast -w stop >/dev/null
+    cp -a "$tmp/data" "$tmpl.tmp.$$"
     # another farm may have made it meanwhile: then that one stays
-    mv -T "$tmp/data" "$tmpl" 2>/dev/null || true
+    mv -T "$tmpl.tmp.$$" "$tmpl" 2>/dev/null || rm -rf "$tmpl.tmp.$$"
     rm -rf "$tmp"
   fi
   echo "$tmpl"
@@ -179,7 +199,7 @@ SQL
 # --- httpd: Debian's apache2 binary with only this config; the hub from KOJI_SRC under mod_wsgi.
 httpd_up() {
   local plugins=""
-  [ -f "$REPO/koji/hub/kiln_hub.py" ] && plugins=kiln_hub
+  [ -n "$HUB_PLUGINS" ] && plugins=kiln_hub
   # hub.conf: options from Koji's hub_conf.rst; the scheduler runs at every builder check-in
   # (RunInterval, default 60 s) so a new task is picked up within a builder's sleeptime.
   cat >"$STATE/hub.conf" <<EOF
@@ -190,7 +210,7 @@ LoginCreatesUser = On
 DNUsernameComponent = CN
 KojiWebURL = https://127.0.0.1:$PORT/koji
 DisableNotifications = True
-PluginPath = $REPO/koji/hub
+PluginPath = ${HUB_PLUGINS:-$REPO/koji/hub}
 Plugins = $plugins
 RunInterval = 1
 KojiTraceback = normal
@@ -234,9 +254,9 @@ Timeout 300
 Listen 127.0.0.1:$PORT
 Listen 127.0.0.1:$HTTP_PORT
 SSLSessionCache shmcb:$STATE/run/ssl_scache(512000)
-WSGIPythonPath $KOJI_SRC
+WSGIPythonPath $HUB_KOJI_SRC
 # each child imports the hub as it starts, not on its first request
-WSGIImportScript $KOJI_SRC/kojihub/app/kojiapp.py process-group=%{GLOBAL} application-group=%{GLOBAL}
+WSGIImportScript $HUB_KOJI_SRC/kojihub/app/kojiapp.py process-group=%{GLOBAL} application-group=%{GLOBAL}
 WSGISocketPrefix $STATE/run/wsgi
 <Directory />
     AllowOverride None
@@ -256,9 +276,7 @@ Alias /kojifiles "$STATE/koji/"
 EOF
   if [ -n "${KILN_FARM_REPO_DIR:-}" ]; then
     local repo_dir
-    repo_dir=$(cd "$KILN_FARM_REPO_DIR" && pwd -P)
-    runuser -u www-data -- test -r "$repo_dir/." || {
-      echo "up.sh: www-data cannot read KILN_FARM_REPO_DIR=$repo_dir" >&2; return 1; }
+    repo_dir=$(www_path "$(cd "$KILN_FARM_REPO_DIR" && pwd -P)" repos)
     cat >>"$STATE/httpd.conf" <<EOF
 Alias /repos "$repo_dir/"
 <Directory "$repo_dir">
@@ -277,8 +295,8 @@ EOF
     SSLCACertificateFile $STATE/pki/ca.crt
     SSLVerifyClient optional
     SSLVerifyDepth 10
-    Alias /kojihub $KOJI_SRC/kojihub/app/kojiapp.py
-    <Directory "$KOJI_SRC/kojihub/app">
+    Alias /kojihub $HUB_KOJI_SRC/kojihub/app/kojiapp.py
+    <Directory "$HUB_KOJI_SRC/kojihub/app">
         Options ExecCGI
         SetHandler wsgi-script
         WSGIApplicationGroup %{GLOBAL}
@@ -312,10 +330,17 @@ EOF
 }
 
 wait_hub() {
+  local reply
   for _ in $(seq 300); do
-    if curl -fsS --cacert "$STATE/pki/ca.crt" -o /dev/null -X POST -H 'Content-Type: text/xml' \
+    if reply=$(curl -fsS --cacert "$STATE/pki/ca.crt" -X POST -H 'Content-Type: text/xml' \
         --data '<?xml version="1.0"?><methodCall><methodName>getAPIVersion</methodName><params/></methodCall>' \
-        "https://127.0.0.1:$PORT/kojihub"; then
+        "https://127.0.0.1:$PORT/kojihub" 2>/dev/null); then
+      # a hub plugin that fails to load puts the hub offline: every call answers with a fault
+      if grep -q '<fault>' <<<"$reply"; then
+        echo "up.sh: the hub answers with a fault (a plugin failed to load? see $STATE/log/httpd-error.log):" >&2
+        echo "$reply" >&2
+        return 1
+      fi
       return 0
     fi
     sleep 0.1
@@ -347,19 +372,22 @@ pluginpath = $REPO/koji/builder
 plugins = $plugins
 log_level = INFO
 EOF
-  # kojid takes no task while the 1-minute load average is above 4 x CPUs (koji/daemon.py
-  # readyForTask; not configurable). On a 2-core machine shared with other builds that is often,
-  # and the second arch task would wait for the first: each kojid runs in its own mount namespace
-  # where /proc/loadavg reads zeros (as a container's LXCFS view replaces it). Its tasks (kiln)
-  # share that namespace, so their mounts go away with them.
-  printf '0.00 0.00 0.00 1/1 1\n' >"$STATE/run/loadavg"
+  # kojid takes no task while the 1-minute load average is above 4 x the CPU count
+  # (koji/daemon.py readyForTask; not configurable). On a 2-core machine shared with other builds
+  # that is often, and the second arch task would wait for the first. The load itself comes from
+  # sysinfo(2) and cannot be shown otherwise; the CPU count comes from sysconf, which reads
+  # /sys/devices/system/cpu/online: each kojid runs in its own mount namespace where that file
+  # says 64 CPUs, so the check allows a load of 256. Thread pools that size themselves by the
+  # CPUs a process may run on (sched_getaffinity: nproc, Rust's available_parallelism, xz) still
+  # see the real count, and kiln's sandboxes mount a sysfs of their own.
+  [ -f "$STATE/run/cpu-online" ] || printf '0-63\n' >"$STATE/run/cpu-online"
   # --fg: no daemonizing, so the pid is ours to record (setsid, unshare and sh all exec).
   (
     cd "$dir"
     # shellcheck disable=SC2016 # the inner shell expands them
     exec setsid env KILN_FARM_STATE="$STATE" KILN="$KILN_BIN" PYTHONPATH="$KOJI_SRC" \
       unshare --mount --propagation private -- \
-      sh -c 'mount --bind "$0" /proc/loadavg && exec "$@"' "$STATE/run/loadavg" \
+      sh -c 'mount --bind "$0" /sys/devices/system/cpu/online && exec "$@"' "$STATE/run/cpu-online" \
       "$PYENV/bin/python3" "$KOJI_SRC/builder/kojid" --fg --force-lock -c "$dir/kojid.conf" \
       </dev/null >"$STATE/log/kojid-$name.log" 2>&1
   ) &
@@ -391,18 +419,7 @@ for d in /etc/mock /etc/mock/koji; do
   fi
 done
 
-log "state $STATE, hub port $PORT, http port $HTTP_PORT"
-python_env & pyenv_job=$!
-certs & certs_job=$!
-postgres_up
-wait "$certs_job"
-log "postgres up, schema loaded, certificates made"
-httpd_up
-write_client_config
-wait_hub
-log "hub answers"
-wait "$pyenv_job"
-
+# checked before anything starts
 if [ -n "${KILN_FARM_REPO_DIR:-}" ]; then
   REPO_URL=http://127.0.0.1:$HTTP_PORT/repos/
 else
@@ -417,6 +434,18 @@ if [ -n "${KILN_FARM_EXTERNAL_REPO:-}" ]; then
   esac
   case $ext_url in *[[:space:]\"\\]*) echo "up.sh: no spaces, quotes or backslashes in KILN_FARM_EXTERNAL_REPO" >&2; exit 2 ;; esac
 fi
+
+log "state $STATE, hub port $PORT, http port $HTTP_PORT"
+python_env & pyenv_job=$!
+certs & certs_job=$!
+postgres_up
+wait "$certs_job"
+log "postgres up, schema loaded, certificates made"
+httpd_up
+write_client_config
+wait_hub
+log "hub answers"
+wait "$pyenv_job"
 
 # The admin's setup, as one multicall of the hub calls that Koji's CLI commands make (each CLI
 # run is a Python start and a TLS login: nine of them took seconds of CPU). Per builder:
