@@ -36,6 +36,13 @@ PKGS=(
   # EROFS (step 13): mkfs.erofs is the benchmark peer; fsck.erofs --extract and dump.erofs are
   # the writer's oracles beside the kernel's own erofs mount
   erofs-utils
+  # A real Koji on this host (koji/farm/up.sh, step 15): PostgreSQL 15, Apache httpd (the binary
+  # and modules only: apache2-bin starts no system instance) with mod_wsgi for the hub, and the
+  # Python modules Koji's hub, kojid and CLI import (requirements.txt, koji.spec); kojid's
+  # python-multilib is PyPI's, put into a venv by up.sh. ss (iproute2) picks free ports.
+  postgresql-15 apache2-bin media-types libapache2-mod-wsgi-py3 python3-psycopg2 python3-requests
+  python3-dateutil python3-six python3-defusedxml python3-rpm python3-librepo python3-dnf
+  python3-cheetah python3-libcomps createrepo-c iproute2
 )
 # Packages the fixture repositories need (step 2), when that script exists.
 if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then
