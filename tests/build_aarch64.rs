@@ -42,17 +42,6 @@ fn loops() -> BTreeSet<String> {
     lines(Command::new("losetup").arg("-a"))
 }
 
-fn kiln_binfmt_entries() -> Vec<String> {
-    std::fs::read_dir("/proc/sys/fs/binfmt_misc")
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("kiln-"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn build() -> Option<Built> {
     let fx = common::fixtures()?;
     let ks = fx.join("ks/live-aarch64.ks");
@@ -77,8 +66,8 @@ fn build() -> Option<Built> {
     eprintln!("aarch64 build: {:.1} s", t0.elapsed().as_secs_f64());
     // Nothing of the emulation setup or the chroots is left on the host.
     assert_eq!(
-        kiln_binfmt_entries(),
-        Vec::<String>::new(),
+        common::kiln_binfmt_entries(),
+        BTreeSet::<String>::new(),
         "binfmt entries left"
     );
     // Only what names this build's directory: CPU-light tests run beside this one in CI and may

@@ -244,17 +244,6 @@ fn leftovers(state: &Path) -> Vec<String> {
     found
 }
 
-fn kiln_binfmt_entries() -> BTreeSet<String> {
-    std::fs::read_dir("/proc/sys/fs/binfmt_misc")
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("kiln-"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `rpm -qp --qf %{SIGMD5}` of each package file of a fixture set, by NEVRA (no epoch).
 fn sigmd5s(set: &Path) -> BTreeMap<String, String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(set.join("Packages"))
@@ -291,7 +280,7 @@ fn kiln_build_runs_each_arch_on_its_own_builder_at_once() {
     let cache = tmp.join("koji-farm-kiln-cache");
     std::fs::create_dir_all(&cache).unwrap();
     let state = tmp.join("koji-farm");
-    let binfmt_before = kiln_binfmt_entries();
+    let binfmt_before = common::kiln_binfmt_entries();
     let mut farm = Farm::up(&state, &fx, &cache);
 
     let ks = state.join("kiln-live.ks");
@@ -477,7 +466,7 @@ fn kiln_build_runs_each_arch_on_its_own_builder_at_once() {
     let under: Vec<&str> = mounts.lines().filter(|l| l.contains(&state_str)).collect();
     assert!(under.is_empty(), "mounts left: {under:#?}");
     assert_eq!(
-        kiln_binfmt_entries(),
+        common::kiln_binfmt_entries(),
         binfmt_before,
         "kiln's binfmt entries left"
     );

@@ -607,3 +607,16 @@ pub fn write_text_files(dir: &Path, seed: u64, files: usize, bytes: usize) {
         std::fs::write(dir.join(format!("f{i}.txt")), text).unwrap();
     }
 }
+
+/// The binfmt_misc entries kiln registered itself (`kiln-*`): a foreign-arch build must leave
+/// none behind.
+pub fn kiln_binfmt_entries() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir("/proc/sys/fs/binfmt_misc")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("kiln-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
