@@ -20,6 +20,10 @@ PKGS=(
   # and grub-mkimage (binfmt-support registers it with the F flag; kiln registers its own
   # entry when nothing has), qemu-system-aarch64 and AAVMF for the boot test
   qemu-user-static binfmt-support qemu-system-arm qemu-efi-aarch64
+  # ppc64le, s390x and riscv64 media (step 16): qemu-system-ppc (pseries + SLOF), qemu-system-misc
+  # (s390-ccw-virtio with its s390-ccw bios, riscv64 virt with OpenSBI); u-boot-qemu's riscv64
+  # U-Boot boots the ISO's EFI loader when no riscv64 EDK2 is installed
+  qemu-system-ppc qemu-system-misc u-boot-qemu
   # boot loader bits the ISO writer tests use from the host (the live builds use the root's own)
   grub-common grub-pc-bin grub-efi-amd64-bin isolinux syslinux-common
   # network boot and disk outputs (kiln build --make-pxe-live/--make-netroot/--make-disk/--make-tar,
@@ -68,11 +72,15 @@ if [ ${#again[@]} -gt 0 ]; then
   echo "setup-debian: reinstalling what the first install removed: ${again[*]}"
   $SUDO apt-get install -y -qq --no-install-recommends "${again[@]}"
 fi
-# The arm64 live fixture set downloads Debian arm64 packages.
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  $SUDO dpkg --add-architecture arm64
-  $SUDO apt-get update -qq
-fi
+# The foreign live fixture sets download Debian 12's arm64, ppc64el and s390x packages.
+added=0
+for a in arm64 ppc64el s390x; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+    $SUDO dpkg --add-architecture "$a"
+    added=1
+  fi
+done
+if [ "$added" = 1 ]; then $SUDO apt-get update -qq; fi
 if ! command -v cargo >/dev/null; then
   echo "error: cargo not found. Install Rust (>= 1.85) with rustup: https://rustup.rs" >&2
   exit 2
