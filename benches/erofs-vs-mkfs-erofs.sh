@@ -50,9 +50,11 @@ echo "tree $tree: $(du -sh --apparent-size "$tree" | cut -f1), $(wc -l <"$out/tr
 rows=()
 for s in $settings; do
   alg=${s%%:*}; cluster=${s#*:}
+  # an empty block store each time: the default one (~/.cache/kiln) would serve a repeated run
+  rm -rf "$out/cache"
   t0=$(now)
   "$kiln" write erofs "$tree" "$out/k.img" -z "$alg" -C "$cluster" --processors "$procs" \
-    2>"$out/kiln.log" || { cat "$out/kiln.log" >&2; exit 1; }
+    --cache "$out/cache" 2>"$out/kiln.log" || { cat "$out/kiln.log" >&2; exit 1; }
   t1=$(now)
   mkfs.erofs -z"$alg" -C"$cluster" "$out/m.img" "$tree" >"$out/mkfs.log" 2>&1 ||
     { cat "$out/mkfs.log" >&2; exit 1; }

@@ -16,9 +16,11 @@ trap 'rm -rf "$out"' EXIT
 tar -cf - -C "$tree" . >/dev/null 2>&1 || true
 printf '%-6s %10s %10s %6s %12s %12s %6s\n' codec kiln_s mksq_s time kiln_bytes mksq_bytes size
 for c in $codecs; do
+  # an empty block store each time: the default one (~/.cache/kiln) would serve a repeated run
+  rm -rf "$out/cache"
   t0=$(date +%s.%N)
   "$kiln" write squashfs "$tree" "$out/k.sqfs" --comp "$c" --block-size "$bs" \
-    --no-tail-packing --processors "$procs" 2>/dev/null
+    --no-tail-packing --processors "$procs" --cache "$out/cache" 2>/dev/null
   t1=$(date +%s.%N)
   mksquashfs "$tree" "$out/m.sqfs" -comp "$c" -b "$bs" -processors "$procs" \
     -noappend -no-progress -quiet >/dev/null
