@@ -308,6 +308,14 @@ pub struct IsoArgs {
     /// the ISO partition and the --efi-boot image appended as the EFI system partition.
     #[arg(long, conflicts_with = "hybrid_mbr", requires = "efi_boot")]
     pub efi_gpt: bool,
+    /// The whole volume as one MBR partition of type 0x96 (xorriso's -chrp-boot-part,
+    /// mkisofs' -chrp-boot): CHRP media for Open Firmware (ppc64le).
+    #[arg(long, conflicts_with_all = ["hybrid_mbr", "efi_gpt"])]
+    pub chrp_boot_part: bool,
+    /// Primary-tree names as the files are named (mkisofs' -U, xorriso's
+    /// -untranslated_names), which Open Firmware looks up, instead of level 2 d-characters.
+    #[arg(long)]
+    pub untranslated_names: bool,
     /// Implant an implantisomd5-compatible checksum (checkisomd5 verifies it).
     #[arg(long)]
     pub implant_md5: bool,
