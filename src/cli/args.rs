@@ -609,7 +609,8 @@ pub struct BootTestArgs {
     /// nbd-server on 127.0.0.1 serves it during the boot).
     #[arg(value_name = "IMAGE|TREE")]
     pub image: PathBuf,
-    /// Firmware: bios or uefi (default: bios; uefi with --secure-boot).
+    /// Firmware: bios or uefi (default: bios; uefi with --secure-boot). Ignored where the
+    /// machine brings its own (ppc64le: pseries boots SLOF).
     #[arg(long, value_parser = ["bios", "uefi"])]
     pub firmware: Option<String>,
     /// Boot with UEFI firmware that enforces Secure Boot, Microsoft's keys enrolled (x86_64:

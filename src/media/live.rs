@@ -201,6 +201,20 @@ impl LiveIso {
             source_date_epoch: self.source_date_epoch,
             ..IsoOptions::default()
         };
+        // Open Firmware media (ppc64le) as lorax makes them (mkisofs `-U -chrp-boot -sysid
+        // PPC`): SLOF finds `\ppc\bootinfo.txt` and the core image by their own names in the
+        // primary tree, and a disk holding the image shows the volume as a CHRP partition.
+        let chrp = boot.ieee1275_image.is_some();
+        let opts = IsoOptions {
+            untranslated_names: chrp,
+            chrp_boot_part: chrp && opts.hybrid.is_none(),
+            system_id: if chrp {
+                "PPC".into()
+            } else {
+                opts.system_id.clone()
+            },
+            ..opts
+        };
         tracing::debug!("writing the ISO `{}`", iso_path.display());
         let file = std::fs::File::create(&iso_path).map_err(IoError::at("create", &iso_path))?;
         let out = std::io::BufWriter::with_capacity(1 << 20, CancelWriter(file));
