@@ -198,7 +198,7 @@ pub const ARCHES: &[ArchInfo] = &[
         syslinux: false,
         uefi_firmware: &[],
         lib: "lib64",
-        tested: false,
+        tested: true,
         xz_bcj: None,
         elf_machine: 0x15,
         elf_le: true,
