@@ -879,11 +879,7 @@ fn chrp_untranslated_matches_xorriso() {
         fs::write(p, text).unwrap();
     }
     let ours = tmp.path().join("kiln.iso");
-    write_iso(
-        &src,
-        &ours,
-        &["--chrp-boot-part", "--untranslated-names"],
-    );
+    write_iso(&src, &ours, &["--chrp-boot-part", "--untranslated-names"]);
     let theirs = tmp.path().join("xorriso.iso");
     run(Command::new("xorriso")
         .args(["-as", "mkisofs", "-U", "-R", "-J", "-chrp-boot-part"])

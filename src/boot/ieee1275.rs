@@ -44,7 +44,10 @@ pub(super) fn prepare(
 ) -> Result<(), BootError> {
     let moddir = first_in_root(
         root,
-        &[&format!("/usr/lib/grub/{target}"), &format!("/usr/lib/grub2/{target}")],
+        &[
+            &format!("/usr/lib/grub/{target}"),
+            &format!("/usr/lib/grub2/{target}"),
+        ],
     )
     .ok_or_else(|| BootError::Missing {
         path: format!("/usr/lib/grub/{target}"),

@@ -17,7 +17,9 @@ pub(super) fn validate(opts: &IsoOptions, boot: &BootFiles) -> Result<(), IsoErr
         return Ok(());
     };
     if opts.chrp_boot_part {
-        return bad("a CHRP boot partition takes the whole MBR: no hybrid MBR or GPT with it".into());
+        return bad(
+            "a CHRP boot partition takes the whole MBR: no hybrid MBR or GPT with it".into(),
+        );
     }
     let code = !h.mbr_template.is_empty();
     if code && !(432..=512).contains(&h.mbr_template.len()) {

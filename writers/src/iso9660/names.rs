@@ -179,7 +179,10 @@ mod tests {
             untranslated_name(b"powerpc-ieee1275", &mut used),
             b"powerpc-ieee1275"
         );
-        assert_eq!(untranslated_name(b"bootinfo.txt", &mut used), b"bootinfo.txt");
+        assert_eq!(
+            untranslated_name(b"bootinfo.txt", &mut used),
+            b"bootinfo.txt"
+        );
         assert_eq!(untranslated_name(b"a;1", &mut used), b"a_1");
         let long = untranslated_name(&[b'x'; 40], &mut used);
         assert_eq!(long.len(), 31);
