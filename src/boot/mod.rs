@@ -1,7 +1,8 @@
 //! Boot assets for live media, made from the root's own packages: the kernel, a live initramfs
 //! (the root's dracut with dmsquash-live, run in the chroot), GRUB's BIOS El Torito image or
 //! ISOLINUX, the UEFI chain (shim + grub from the packages, else a GRUB EFI image made in the
-//! chroot) and the boot menus, written into the ISO staging directory in Fedora's layout.
+//! chroot), GRUB for Open Firmware with its CHRP boot script (`ieee1275`, ppc64le) and the boot
+//! menus, written into the ISO staging directory in Fedora's layout.
 //!
 //! Knows nothing of ISO9660 or squashfs: `media/` turns the staging directory into an image.
 

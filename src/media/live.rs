@@ -5,7 +5,8 @@
 //! its blocks while the root is still being built; and two outputs made from it: the image
 //! itself ([`RootImageFile`], `--image-only`/`--keep-image`) and the hybrid ISO ([`LiveIso`]:
 //! the EFI system partition image, El Torito BIOS + UEFI entries, MBR + GPT and an implanted
-//! media checksum, Fedora's layout).
+//! media checksum, Fedora's layout; for Open Firmware a CHRP volume with untranslated names,
+//! lorax's ppc64le layout).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
