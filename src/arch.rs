@@ -57,6 +57,12 @@ pub struct ArchInfo {
     pub grub_serial_for: Option<&'static str>,
     /// How boot tests run firmware that enforces Secure Boot, when kiln knows such firmware.
     pub secure_boot: Option<SecureBootFirmware>,
+    /// GRUB's IEEE 1275 platform (`powerpc-ieee1275`), when the media boot on Open Firmware
+    /// from a CHRP boot script (`ppc/bootinfo.txt`).
+    pub grub_ieee1275_target: Option<&'static str>,
+    /// The firmware the emulator's machine brings itself (pseries' SLOF), for arches that
+    /// boot neither BIOS nor UEFI: boot tests then name no firmware and ignore `--firmware`.
+    pub builtin_firmware: Option<&'static str>,
 }
 
 /// Firmware enforcing Secure Boot with Microsoft's keys enrolled (what shim is signed for),
@@ -137,6 +143,8 @@ pub const ARCHES: &[ArchInfo] = &[
                 "driver=cfi.pflash01,property=secure,value=on",
             ],
         }),
+        grub_ieee1275_target: None,
+        builtin_firmware: None,
     },
     ArchInfo {
         name: "aarch64",
@@ -173,6 +181,8 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_vga: false,
         grub_serial_for: None,
         secure_boot: None,
+        grub_ieee1275_target: None,
+        builtin_firmware: None,
     },
     ArchInfo {
         name: "ppc64le",
@@ -188,7 +198,7 @@ pub const ARCHES: &[ArchInfo] = &[
         syslinux: false,
         uefi_firmware: &[],
         lib: "lib64",
-        tested: false,
+        tested: true,
         xz_bcj: None,
         elf_machine: 0x15,
         elf_le: true,
@@ -200,6 +210,8 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_vga: false,
         grub_serial_for: None,
         secure_boot: None,
+        grub_ieee1275_target: Some("powerpc-ieee1275"),
+        builtin_firmware: Some("SLOF"),
     },
     ArchInfo {
         name: "s390x",
@@ -227,6 +239,8 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_vga: false,
         grub_serial_for: None,
         secure_boot: None,
+        grub_ieee1275_target: None,
+        builtin_firmware: None,
     },
     ArchInfo {
         name: "riscv64",
@@ -254,6 +268,8 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_vga: false,
         grub_serial_for: None,
         secure_boot: None,
+        grub_ieee1275_target: None,
+        builtin_firmware: None,
     },
 ];
 
@@ -262,6 +278,7 @@ pub fn info(name: &str) -> Option<&'static ArchInfo> {
     let name = match name {
         "amd64" => "x86_64",
         "arm64" => "aarch64",
+        "ppc64el" => "ppc64le",
         n => n,
     };
     ARCHES.iter().find(|a| a.name == name)

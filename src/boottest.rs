@@ -391,7 +391,9 @@ impl BootTest {
         );
         a.push("-serial".into());
         a.push(format!("file:{}", self.serial_log.display()));
-        if self.firmware == Firmware::Uefi {
+        if self.arch.builtin_firmware.is_some() {
+            // The machine's own firmware (SLOF on pseries): nothing to name.
+        } else if self.firmware == Firmware::Uefi {
             let (code, _) = self.firmware()?;
             a.push("-drive".into());
             a.push(format!(
@@ -505,7 +507,7 @@ impl BootTest {
         }
         let accel = self.choose_accel(&qemu);
         let work = tempdir_near(&self.serial_log)?;
-        let vars = if self.firmware == Firmware::Uefi {
+        let vars = if self.firmware == Firmware::Uefi && self.arch.builtin_firmware.is_none() {
             let (_, tmpl) = self.firmware()?;
             let v = work.join("vars.fd");
             std::fs::copy(&tmpl, &v).map_err(IoError::at("copy the UEFI variable store to", &v))?;

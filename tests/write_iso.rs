@@ -856,3 +856,74 @@ fn same_epoch_same_bytes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.img"));
     assert!(!tmp.path().join("c.iso").exists() && !tmp.path().join("c.iso.partial").exists());
 }
+
+/// `--chrp-boot-part --untranslated-names` against `xorriso -as mkisofs -U -chrp-boot-part`
+/// (lorax's ppc64le flags) for the same tree: the same MBR (one active CHRP partition, type
+/// 0x96, over the whole image) and the same primary-tree names, which Open Firmware reads.
+#[test]
+fn chrp_untranslated_matches_xorriso() {
+    if !tools(&["xorriso", "isoinfo"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    for (path, text) in [
+        ("ppc/bootinfo.txt", "<chrp-boot>\n</chrp-boot>\n"),
+        ("boot/grub/powerpc-ieee1275/core.elf", "core"),
+        ("boot/grub/grub.cfg", GRUB_CFG),
+        ("images/Image.v1.tar.gz", "multi-dot"),
+        ("README", "upper"),
+    ] {
+        let p = src.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+    let ours = tmp.path().join("kiln.iso");
+    write_iso(&src, &ours, &["--chrp-boot-part", "--untranslated-names"]);
+    let theirs = tmp.path().join("xorriso.iso");
+    run(Command::new("xorriso")
+        .args(["-as", "mkisofs", "-U", "-R", "-J", "-chrp-boot-part"])
+        .args(["-V", "KILN_TEST-1.0", "-o"])
+        .arg(&theirs)
+        .arg(&src));
+    let (r_ours, r_theirs) = (xorriso_report(&ours), xorriso_report(&theirs));
+    for r in [&r_ours, &r_theirs] {
+        let summary = r
+            .lines()
+            .find(|l| l.starts_with("System area summary:"))
+            .unwrap_or_default();
+        assert!(summary.contains("MBR CHRP"), "{r}");
+        // The partition covers the image: its 512-byte blocks are the image's size.
+        let size = report_rows(r, "ISO image size/512 :");
+        let parts = report_rows(r, "MBR partition      :");
+        assert_eq!(parts.len(), 1, "{r}");
+        assert_eq!(parts[0][..4], ["1", "0x80", "0x96", "0"], "{r}");
+        assert_eq!(parts[0][4], size[0][0], "{r}");
+    }
+    let names = |iso: &Path| -> Vec<String> {
+        let mut v: Vec<String> = run(Command::new("isoinfo").args(["-f", "-i"]).arg(iso))
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    let primary = names(&ours);
+    assert_eq!(primary, names(&theirs));
+    assert!(primary.contains(&"/boot/grub/powerpc-ieee1275/core.elf".to_string()));
+    // Without the options the names are level 2 d-characters and no MBR is written.
+    let plain = tmp.path().join("plain.iso");
+    write_iso(&src, &plain, &[]);
+    assert!(names(&plain).contains(&"/PPC/BOOTINFO.TXT;1".to_string()));
+    let img = fs::read(&plain).unwrap();
+    assert_eq!(&img[510..512], &[0, 0]);
+    // A CHRP partition takes the whole MBR: no hybrid beside it.
+    let out = kiln()
+        .args(["write", "iso"])
+        .arg(&src)
+        .arg(tmp.path().join("bad.iso"))
+        .args(["--volid", "X", "--chrp-boot-part", "--efi-gpt"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

@@ -1,7 +1,8 @@
 //! Boot assets for live media, made from the root's own packages: the kernel, a live initramfs
 //! (the root's dracut with dmsquash-live, run in the chroot), GRUB's BIOS El Torito image or
 //! ISOLINUX, the UEFI chain (shim + grub from the packages, else a GRUB EFI image made in the
-//! chroot) and the boot menus, written into the ISO staging directory in Fedora's layout.
+//! chroot), GRUB for Open Firmware with its CHRP boot script (`ieee1275`, ppc64le) and the boot
+//! menus, written into the ISO staging directory in Fedora's layout.
 //!
 //! Knows nothing of ISO9660 or squashfs: `media/` turns the staging directory into an image.
 
@@ -11,6 +12,8 @@ use crate::arch::ArchInfo;
 use crate::error::IoError;
 use crate::install::scriptlet::{ScriptRunner, ScriptSpec};
 use crate::rpmfile::vercmp::rpmvercmp;
+
+mod ieee1275;
 
 /// Where things go on the ISO (Fedora's live layout).
 pub mod layout {
@@ -32,6 +35,11 @@ pub mod layout {
     pub const EFI_DIR: &str = "EFI/BOOT";
     /// The root image, squashfs or EROFS (lorax and dracut keep the name for every type).
     pub const SQUASHFS: &str = "LiveOS/squashfs.img";
+    /// GRUB's directory for IEEE 1275 firmware (its menu; the platform's core image and
+    /// modules in a subdirectory), as lorax's ppc64le template has it.
+    pub const GRUB_IEEE1275_DIR: &str = "boot/grub";
+    /// The CHRP boot script Open Firmware reads from the volume.
+    pub const BOOTINFO: &str = "ppc/bootinfo.txt";
 }
 
 /// What the live root image `LiveOS/squashfs.img` is: livemedia-creator's `--rootfs-type`
@@ -180,6 +188,9 @@ pub struct BootAssets {
     /// `shim + grub from /boot/efi/EFI/<vendor> (<image> as grub<arch>.efi)`: the root's signed
     /// chain; or `grub-mkimage`: an unsigned GRUB image made in the root.
     pub efi_chain: Option<String>,
+    /// The GRUB core image `ppc/bootinfo.txt` names (`boot/grub/powerpc-ieee1275/core.elf`),
+    /// when the media boots on IEEE 1275 firmware: the ISO is then a CHRP one.
+    pub ieee1275_image: Option<String>,
     /// The full kernel command line of the default entry.
     pub cmdline: String,
 }
@@ -188,7 +199,7 @@ pub struct BootAssets {
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
     /// No kernel in the root.
-    #[error("no kernel found in the root (looked in /usr/lib/modules/*/vmlinuz and /boot/vmlinuz-*)\nhint: add a kernel package (`kernel` on Fedora, `linux-image-amd64` on Debian) to %packages")]
+    #[error("no kernel found in the root (looked in /usr/lib/modules/*/vmlinuz and /boot/vmlinuz-* or vmlinux-*)\nhint: add a kernel package (`kernel` on Fedora, `linux-image-amd64` on Debian) to %packages")]
     NoKernel,
     /// dracut or its live module is missing.
     #[error("{0}\nhint: add `dracut-live` (and `dracut`) to %packages: livecd-creator's initramfs needs the dmsquash-live module")]
@@ -236,13 +247,17 @@ pub fn find_kernel(root: &Path) -> Result<Kernel, BootError> {
             for e in rd.flatten() {
                 let v = e.file_name().to_string_lossy().into_owned();
                 let z = e.path().join("vmlinuz");
-                let boot = rj(root, format!("boot/vmlinuz-{v}"));
+                // Debian's ppc64el kernel is an uncompressed ELF, `/boot/vmlinux-*`.
+                let boot = [format!("boot/vmlinuz-{v}"), format!("boot/vmlinux-{v}")]
+                    .iter()
+                    .map(|p| rj(root, p))
+                    .find(|p| p.is_file());
                 if z.is_file() {
                     found.push(Kernel {
                         version: v,
                         vmlinuz: z,
                     });
-                } else if boot.is_file() {
+                } else if let Some(boot) = boot {
                     found.push(Kernel {
                         version: v,
                         vmlinuz: boot,
@@ -731,6 +746,10 @@ pub fn prepare(
     if opts.arch.efi_boot_file.is_some() {
         efi(root, iso, work, &grub_cfg, opts, runner, &mut assets)?;
     }
+    // Open Firmware (CHRP).
+    if let Some(target) = opts.arch.grub_ieee1275_target {
+        ieee1275::prepare(root, iso, &grub_cfg, target, opts, runner, &mut assets)?;
+    }
     // The initramfs last: dracut is the slow part, and a root that lacks a boot loader should
     // fail in seconds, not after it.
     copy(&kernel.vmlinuz, &iso.join(layout::VMLINUZ))?;
@@ -1127,6 +1146,13 @@ mod tests {
         assert_eq!(find_kernel(d.path()).unwrap().version, "6.1.0-10-amd64");
         let e = tempfile::tempdir().unwrap();
         assert!(matches!(find_kernel(e.path()), Err(BootError::NoKernel)));
+        // Debian's ppc64el layout: modules in /usr/lib/modules, the ELF kernel in /boot.
+        let p = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(p.path().join("usr/lib/modules/6.1.0-28-powerpc64le")).unwrap();
+        std::fs::create_dir_all(p.path().join("boot")).unwrap();
+        std::fs::write(p.path().join("boot/vmlinux-6.1.0-28-powerpc64le"), "ELF").unwrap();
+        let k = find_kernel(p.path()).unwrap();
+        assert!(k.vmlinuz.ends_with("boot/vmlinux-6.1.0-28-powerpc64le"));
     }
 
     /// lorax's own vectors for its `dracut_args` (tests/pylorax/test_creator.py): split at

@@ -308,6 +308,14 @@ pub struct IsoArgs {
     /// the ISO partition and the --efi-boot image appended as the EFI system partition.
     #[arg(long, conflicts_with = "hybrid_mbr", requires = "efi_boot")]
     pub efi_gpt: bool,
+    /// The whole volume as one MBR partition of type 0x96 (xorriso's -chrp-boot-part,
+    /// mkisofs' -chrp-boot): CHRP media for Open Firmware (ppc64le).
+    #[arg(long, conflicts_with_all = ["hybrid_mbr", "efi_gpt"])]
+    pub chrp_boot_part: bool,
+    /// Primary-tree names as the files are named (mkisofs' -U, xorriso's
+    /// -untranslated_names), which Open Firmware looks up, instead of level 2 d-characters.
+    #[arg(long)]
+    pub untranslated_names: bool,
     /// Implant an implantisomd5-compatible checksum (checkisomd5 verifies it).
     #[arg(long)]
     pub implant_md5: bool,
@@ -601,7 +609,8 @@ pub struct BootTestArgs {
     /// nbd-server on 127.0.0.1 serves it during the boot).
     #[arg(value_name = "IMAGE|TREE")]
     pub image: PathBuf,
-    /// Firmware: bios or uefi (default: bios; uefi with --secure-boot).
+    /// Firmware: bios or uefi (default: bios; uefi with --secure-boot). Ignored where the
+    /// machine brings its own (ppc64le: pseries boots SLOF).
     #[arg(long, value_parser = ["bios", "uefi"])]
     pub firmware: Option<String>,
     /// Boot with UEFI firmware that enforces Secure Boot, Microsoft's keys enrolled (x86_64:

@@ -101,8 +101,9 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
         None => format!("as {}", a.attach),
     };
     let how = format!(
-        "{} {firmware}{} {medium} ({}, {:.0} s)",
+        "{} {}{} {medium} ({}, {:.0} s)",
         arch.name,
+        arch.builtin_firmware.unwrap_or(firmware),
         if a.secure_boot {
             " with Secure Boot"
         } else {

@@ -281,6 +281,8 @@ fn iso(a: &IsoArgs) -> anyhow::Result<i32> {
         hybrid,
         implant_md5: a.implant_md5,
         source_date_epoch,
+        chrp_boot_part: a.chrp_boot_part,
+        untranslated_names: a.untranslated_names,
         ..Default::default()
     };
     let started = std::time::Instant::now();

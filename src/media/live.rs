@@ -5,7 +5,8 @@
 //! its blocks while the root is still being built; and two outputs made from it: the image
 //! itself ([`RootImageFile`], `--image-only`/`--keep-image`) and the hybrid ISO ([`LiveIso`]:
 //! the EFI system partition image, El Torito BIOS + UEFI entries, MBR + GPT and an implanted
-//! media checksum, Fedora's layout).
+//! media checksum, Fedora's layout; for Open Firmware a CHRP volume with untranslated names,
+//! lorax's ppc64le layout).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -200,6 +201,20 @@ impl LiveIso {
             implant_md5: true,
             source_date_epoch: self.source_date_epoch,
             ..IsoOptions::default()
+        };
+        // Open Firmware media (ppc64le) as lorax makes them (mkisofs `-U -chrp-boot -sysid
+        // PPC`): SLOF finds `\ppc\bootinfo.txt` and the core image by their own names in the
+        // primary tree, and a disk holding the image shows the volume as a CHRP partition.
+        let chrp = boot.ieee1275_image.is_some();
+        let opts = IsoOptions {
+            untranslated_names: chrp,
+            chrp_boot_part: chrp && opts.hybrid.is_none(),
+            system_id: if chrp {
+                "PPC".into()
+            } else {
+                opts.system_id.clone()
+            },
+            ..opts
         };
         tracing::debug!("writing the ISO `{}`", iso_path.display());
         let file = std::fs::File::create(&iso_path).map_err(IoError::at("create", &iso_path))?;

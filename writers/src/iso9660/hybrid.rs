@@ -12,10 +12,15 @@ use crate::tree::FsTree;
 
 /// Check the hybrid options against the boot files found.
 pub(super) fn validate(opts: &IsoOptions, boot: &BootFiles) -> Result<(), IsoError> {
+    let bad = |m: String| Err(IsoError::BadOption(m));
     let Some(h) = &opts.hybrid else {
         return Ok(());
     };
-    let bad = |m: String| Err(IsoError::BadOption(m));
+    if opts.chrp_boot_part {
+        return bad(
+            "a CHRP boot partition takes the whole MBR: no hybrid MBR or GPT with it".into(),
+        );
+    }
     let code = !h.mbr_template.is_empty();
     if code && !(432..=512).contains(&h.mbr_template.len()) {
         return bad(format!(
@@ -140,6 +145,11 @@ pub(super) fn system_area(
 ) -> Vec<u8> {
     let mut system = vec![0u8; (16 * BLOCK) as usize];
     let Some(h) = &opts.hybrid else {
+        if opts.chrp_boot_part {
+            // As xorriso writes it: no boot code, no disk signature, one active entry.
+            let entry = gpt::mbr_entry(true, 0x96, 0, layout.volume_blocks * 4);
+            gpt::set_mbr_table(&mut system[..512], &[entry]);
+        }
         return system;
     };
     let t = &h.mbr_template;

@@ -147,6 +147,13 @@ pub struct IsoOptions {
     pub implant_md5: bool,
     /// Volume dates and the clamp for file times; `None` means now, unclamped.
     pub source_date_epoch: Option<i64>,
+    /// Primary-tree names as the files are named (mkisofs `-U`, xorriso
+    /// `-untranslated_names`): what IEEE 1275 firmware (SLOF) reads, instead of level 2
+    /// d-characters (lorax makes its ppc64le media so).
+    pub untranslated_names: bool,
+    /// The whole volume as one MBR partition of type 0x96, CHRP (xorriso `-chrp-boot-part`,
+    /// mkisofs `-chrp-boot`); no other MBR or GPT entries, so not with [`IsoOptions::hybrid`].
+    pub chrp_boot_part: bool,
 }
 
 impl Default for IsoOptions {
@@ -164,6 +171,8 @@ impl Default for IsoOptions {
             hybrid: None,
             implant_md5: false,
             source_date_epoch: None,
+            untranslated_names: false,
+            chrp_boot_part: false,
         }
     }
 }
@@ -226,7 +235,7 @@ pub fn write_iso_with_progress<W: Write + Seek>(
     let boot = eltorito::boot_files(tree, opts, catalog_node)?;
     hybrid::validate(opts, &boot)?;
     let rock_ridge = rock_ridge::RockRidge::new(tree, opts.source_date_epoch);
-    let mut dirs = records::plan(tree, &rock_ridge, opts.joliet)?;
+    let mut dirs = records::plan(tree, &rock_ridge, opts.joliet, opts.untranslated_names)?;
     let layout = layout::allocate(tree, &mut dirs, &boot, opts)?;
     let disk = hybrid::plan(tree, opts, &layout, &boot, vol_time);
     let bios_lba = layout.lba_of(boot.bios);

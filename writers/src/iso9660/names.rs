@@ -67,6 +67,33 @@ pub fn iso_name(name: &[u8], is_dir: bool, used: &mut HashSet<Vec<u8>>) -> Vec<u
     unreachable!()
 }
 
+/// Longest untranslated identifier (mkisofs' `-l`, which its `-U` implies).
+const UNTRANSLATED_MAX: usize = 31;
+
+/// The identifier for `name` as mkisofs' `-U` (lorax's ppc64le media) and xorriso's
+/// `-untranslated_names` write it: the name's own bytes, no version, cut at 31 bytes, unique
+/// among `used`. Open Firmware reads these names, not Rock Ridge's, and looks files up by
+/// their real names (`\ppc\bootinfo.txt`). A `;` would read as a version: it becomes `_`.
+pub fn untranslated_name(name: &[u8], used: &mut HashSet<Vec<u8>>) -> Vec<u8> {
+    let base: Vec<u8> = name
+        .iter()
+        .map(|&c| if c == b';' { b'_' } else { c })
+        .collect();
+    let cand = base[..base.len().min(UNTRANSLATED_MAX)].to_vec();
+    if !cand.is_empty() && used.insert(cand.clone()) {
+        return cand;
+    }
+    for n in 1u32.. {
+        let tail = n.to_string();
+        let mut b = base[..base.len().min(UNTRANSLATED_MAX - tail.len())].to_vec();
+        b.extend_from_slice(tail.as_bytes());
+        if used.insert(b.clone()) {
+            return b;
+        }
+    }
+    unreachable!()
+}
+
 /// Identifiers compare without their version.
 fn key(id: &[u8]) -> Vec<u8> {
     match id.iter().position(|&c| c == b';') {
@@ -143,6 +170,24 @@ mod tests {
         assert_eq!(iso_name(b"my-dir.d", true, &mut used), b"MY_DIR_D");
         let long = iso_name(&[b'x'; 80], false, &mut used);
         assert_eq!(long.len(), 32);
+    }
+
+    #[test]
+    fn untranslated_names_keep_their_bytes() {
+        let mut used = HashSet::new();
+        assert_eq!(
+            untranslated_name(b"powerpc-ieee1275", &mut used),
+            b"powerpc-ieee1275"
+        );
+        assert_eq!(
+            untranslated_name(b"bootinfo.txt", &mut used),
+            b"bootinfo.txt"
+        );
+        assert_eq!(untranslated_name(b"a;1", &mut used), b"a_1");
+        let long = untranslated_name(&[b'x'; 40], &mut used);
+        assert_eq!(long.len(), 31);
+        let again = untranslated_name(&[b'x'; 40], &mut used);
+        assert_eq!((again.len(), &again[30..]), (31, &b"1"[..]));
     }
 
     #[test]

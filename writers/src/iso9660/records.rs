@@ -112,12 +112,18 @@ pub(super) struct Directories {
     pub(super) ce_areas: Vec<Vec<u8>>,
 }
 
-/// Plan the directories of the primary tree and, if `joliet`, of the Joliet tree.
-pub(super) fn plan(tree: &FsTree, rr: &RockRidge, joliet: bool) -> Result<Directories, IsoError> {
+/// Plan the directories of the primary tree (its names `untranslated`, or level 2 d-characters)
+/// and, if `joliet`, of the Joliet tree.
+pub(super) fn plan(
+    tree: &FsTree,
+    rr: &RockRidge,
+    joliet: bool,
+    untranslated: bool,
+) -> Result<Directories, IsoError> {
     let mut ce_areas = Vec::new();
-    let iso = plan_tree(tree, rr, false, &mut ce_areas)?;
+    let iso = plan_tree(tree, rr, false, untranslated, &mut ce_areas)?;
     let joliet = if joliet {
-        plan_tree(tree, rr, true, &mut ce_areas)?
+        plan_tree(tree, rr, true, false, &mut ce_areas)?
     } else {
         Vec::new()
     };
@@ -149,13 +155,14 @@ fn plan_tree(
     tree: &FsTree,
     rr: &RockRidge,
     joliet: bool,
+    untranslated: bool,
     ce_areas: &mut Vec<Vec<u8>>,
 ) -> Result<Vec<DirPlan>, IsoError> {
     let mut dirs: Vec<DirPlan> = Vec::new();
     let mut queue = VecDeque::from([(FsTree::ROOT, 0usize)]);
     while let Some((id, parent)) = queue.pop_front() {
         let ce_first = ce_areas.len();
-        let children = children(tree, rr, id, joliet, ce_areas);
+        let children = children(tree, rr, id, joliet, untranslated, ce_areas);
         let (mut dot, mut dotdot_susp) = (SystemUse::default(), Vec::new());
         if !joliet {
             let mut dot_susp = Vec::new();
@@ -202,6 +209,7 @@ fn children(
     rr: &RockRidge,
     id: NodeId,
     joliet: bool,
+    untranslated: bool,
     ce_areas: &mut Vec<Vec<u8>>,
 ) -> Vec<Child> {
     let mut used = HashSet::new();
@@ -215,6 +223,8 @@ fn children(
                 continue;
             }
             names::joliet_name(raw, &mut used)
+        } else if untranslated {
+            names::untranslated_name(raw, &mut used)
         } else {
             names::iso_name(raw, is_dir, &mut used)
         };

@@ -1,0 +1,299 @@
+//! Cross-architecture: `kiln build --arch ppc64le` on this (x86_64) host, target code through
+//! qemu-user binfmt, the media laid out for Open Firmware as lorax lays out ppc64le media (GRUB
+//! for IEEE 1275 named by `ppc/bootinfo.txt`, a CHRP ISO), checked with the reference tools
+//! (xorriso, isoinfo, readelf, unsquashfs, checkisomd5, findmnt, losetup) and booted with
+//! `kiln boot-test --arch ppc64le` (qemu-system-ppc64 -M pseries, its SLOF, TCG) to the
+//! fixture's `KILN-RPM-COUNT n` line.
+//!
+//! One build shared by the layout test and the boot. Outside CI, `KILN_SKIP_PPC64LE_BOOT=1`
+//! skips the boot; under `CI=true` it always runs.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use common::{run_ok, Built};
+
+/// The ISO's volume label (`root=live:CDLABEL=` on the kernel command line).
+const LABEL: &str = "KILN-LIVE-PPC64LE";
+
+fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+fn skip(why: &str) -> Option<Built> {
+    if ci() {
+        panic!("{why}");
+    }
+    eprintln!("SKIP: {why}");
+    None
+}
+
+fn lines(cmd: &mut Command) -> BTreeSet<String> {
+    run_ok(cmd).lines().map(str::to_string).collect()
+}
+
+fn mounts() -> BTreeSet<String> {
+    lines(Command::new("findmnt").args(["-rn", "-o", "TARGET,SOURCE,FSTYPE"]))
+}
+
+fn loops() -> BTreeSet<String> {
+    lines(Command::new("losetup").arg("-a"))
+}
+
+fn build() -> Option<Built> {
+    let fx = common::fixtures()?;
+    let ks = fx.join("ks/live-ppc64le.ks");
+    if !ks.is_file() {
+        return skip(&format!(
+            "{} missing (fixtures/build-repos builds it)",
+            ks.display()
+        ));
+    }
+    let emulator = Path::new("/usr/bin/qemu-ppc64le-static").is_file()
+        || std::fs::read_dir("/proc/sys/fs/binfmt_misc")
+            .map(|rd| rd.flatten().any(|e| e.file_name() == "qemu-ppc64le"))
+            .unwrap_or(false);
+    if !emulator {
+        return skip("qemu-ppc64le-static missing (apt-get install qemu-user-static)");
+    }
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-ppc64le");
+    let (mounts_before, loops_before) = (mounts(), loops());
+    let t0 = Instant::now();
+    let (built, report, stderr) = common::build_live(&ks, LABEL, &work, &["--arch", "ppc64le"]);
+    eprintln!(
+        "ppc64le build: {:.1} s wall, {:.1} s in target code, {} packages",
+        t0.elapsed().as_secs_f64(),
+        report["target_code_secs"].as_f64().unwrap_or(-1.0),
+        built.packages
+    );
+    // Nothing of the emulation setup or the chroots is left on the host (builds of other
+    // arches may run beside this one and hold their own entries for a while).
+    let left: BTreeSet<String> = common::kiln_binfmt_entries()
+        .into_iter()
+        .filter(|e| e.starts_with("kiln-qemu-ppc64le-"))
+        .collect();
+    assert_eq!(left, BTreeSet::<String>::new(), "binfmt entries left");
+    // Only what names this build's directory: CPU-light tests run beside this one in CI and may
+    // hold loop devices of their own for a moment.
+    let work_str = work.to_string_lossy().into_owned();
+    let new_mounts: Vec<_> = mounts()
+        .difference(&mounts_before)
+        .filter(|m| m.contains(&work_str))
+        .cloned()
+        .collect();
+    assert!(new_mounts.is_empty(), "mounts left: {new_mounts:?}");
+    let new_loops: Vec<_> = loops()
+        .difference(&loops_before)
+        .filter(|l| l.contains(&work_str))
+        .cloned()
+        .collect();
+    assert!(new_loops.is_empty(), "loop devices left: {new_loops:?}");
+    // Target code ran emulated, and the build says through what.
+    assert!(
+        report["emulation"].as_str().is_some(),
+        "{}",
+        report["emulation"]
+    );
+    assert!(report["target_code_secs"].as_f64().unwrap() > 0.0);
+    assert!(
+        stderr.contains("under emulation:"),
+        "no emulated time in the summary"
+    );
+    Some(built)
+}
+
+fn shared() -> Option<&'static Built> {
+    static B: OnceLock<Option<Built>> = OnceLock::new();
+    B.get_or_init(build).as_ref()
+}
+
+/// Extract `path` of `iso` into `dst` with xorriso.
+fn extract(iso: &Path, path: &str, dst: &Path) -> Vec<u8> {
+    let _ = std::fs::remove_file(dst);
+    run_ok(
+        Command::new("xorriso")
+            .args(["-osirrox", "on", "-indev"])
+            .arg(iso)
+            .args(["-extract", path])
+            .arg(dst),
+    );
+    std::fs::read(dst).unwrap()
+}
+
+#[test]
+fn ppc64le_iso_is_chrp_with_grub_for_open_firmware() {
+    let Some(b) = shared() else { return };
+    // No El Torito (Open Firmware reads the volume, not a boot catalog); the MBR holds one
+    // CHRP partition (type 0x96) over the volume, as xorriso's -chrp-boot-part writes it.
+    let rep = run_ok(Command::new("xorriso").args(["-indev"]).arg(&b.iso).args([
+        "-report_el_torito",
+        "plain",
+        "-report_system_area",
+        "plain",
+    ]));
+    assert!(
+        !rep.lines().any(|l| l.starts_with("El Torito boot img :")),
+        "{rep}"
+    );
+    let summary = rep
+        .lines()
+        .find(|l| l.starts_with("System area summary:"))
+        .unwrap_or_default();
+    assert!(summary.contains("MBR CHRP"), "{rep}");
+    let parts: Vec<Vec<&str>> = rep
+        .lines()
+        .filter(|l| l.starts_with("MBR partition      :"))
+        .map(|l| l.split_whitespace().skip(3).collect())
+        .collect();
+    assert_eq!(parts.len(), 1, "{rep}");
+    assert_eq!(&parts[0][..4], ["1", "0x80", "0x96", "0"], "{rep}");
+    run_ok(Command::new("checkisomd5").arg("--verbose").arg(&b.iso));
+    let listing = run_ok(Command::new("isoinfo").args(["-R", "-f", "-i"]).arg(&b.iso));
+    for p in [
+        "/ppc/bootinfo.txt",
+        "/boot/grub/grub.cfg",
+        "/boot/grub/powerpc-ieee1275/core.elf",
+        "/boot/grub/powerpc-ieee1275/normal.mod",
+        "/boot/grub/powerpc-ieee1275/linux.mod",
+        "/boot/grub/powerpc-ieee1275/command.lst",
+        "/LiveOS/squashfs.img",
+        "/images/pxeboot/vmlinuz",
+        "/images/pxeboot/initrd.img",
+    ] {
+        assert!(listing.lines().any(|l| l == p), "{p} missing:\n{listing}");
+    }
+    assert!(
+        !listing.contains("/EFI/") && !listing.contains("/images/eltorito.img"),
+        "BIOS or UEFI files on ppc64le media:\n{listing}"
+    );
+    // SLOF reads the primary tree, not Rock Ridge, and looks files up by their own names: the
+    // names stand there untranslated (mkisofs -U, as lorax makes ppc64le media).
+    let primary = run_ok(Command::new("isoinfo").args(["-f", "-i"]).arg(&b.iso));
+    for p in ["/ppc/bootinfo.txt", "/boot/grub/powerpc-ieee1275/core.elf"] {
+        assert!(
+            primary.lines().any(|l| l == p),
+            "{p} not in the primary tree:\n{primary}"
+        );
+    }
+    // The boot script names the core image on the device it was read from.
+    let info = extract(&b.iso, "/ppc/bootinfo.txt", &b.work.join("bootinfo.txt"));
+    let info = String::from_utf8(info).unwrap();
+    assert!(
+        info.contains(
+            "<boot-script>boot &device;:,\\boot\\grub\\powerpc-ieee1275\\core.elf</boot-script>"
+        ),
+        "{info}"
+    );
+    // The core image is GRUB's for IEEE 1275: a 32-bit big-endian PowerPC ELF (Open Firmware
+    // runs it so, on ppc64le too) linked at GRUB's ieee1275 load address, 0x200000.
+    let core_path = b.work.join("core.elf");
+    let core = extract(&b.iso, "/boot/grub/powerpc-ieee1275/core.elf", &core_path);
+    assert_eq!(&core[..4], b"\x7fELF");
+    let header = run_ok(Command::new("readelf").arg("-h").arg(&core_path));
+    for want in [
+        "Class:                             ELF32",
+        "Data:                              2's complement, big endian",
+        "Machine:                           PowerPC",
+        "Entry point address:               0x200000",
+    ] {
+        assert!(header.contains(want), "core.elf: no `{want}`:\n{header}");
+    }
+    // The kernel is the root's ppc64le ELF (Debian ships it uncompressed as vmlinux).
+    let kernel = extract(&b.iso, "/images/pxeboot/vmlinuz", &b.work.join("vmlinuz"));
+    assert_eq!(&kernel[..4], b"\x7fELF");
+    assert_eq!(
+        (kernel[4], kernel[5]),
+        (2, 1),
+        "not a 64-bit little-endian ELF"
+    );
+    assert_eq!(u16::from_le_bytes([kernel[18], kernel[19]]), 0x15);
+    let _ = std::fs::remove_file(b.work.join("vmlinuz"));
+    // The live entries, on the platform's console.
+    let cfg = extract(&b.iso, "/boot/grub/grub.cfg", &b.work.join("grub.cfg"));
+    let cfg = String::from_utf8(cfg).unwrap();
+    assert!(
+        cfg.contains(&format!("root=live:CDLABEL={LABEL} rd.live.image"))
+            && cfg.contains("console=hvc0")
+            && cfg.contains("linux /images/pxeboot/vmlinuz"),
+        "{cfg}"
+    );
+    // The root's binaries are ppc64le ELF, and no emulator was copied into the root.
+    let sq = b.work.join("squashfs.img");
+    extract(&b.iso, "/LiveOS/squashfs.img", &sq);
+    let sh = Command::new("unsquashfs")
+        .arg("-cat")
+        .arg(&sq)
+        .arg("usr/bin/bash")
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(&sh[..4], b"\x7fELF");
+    assert_eq!(sh[5], 1, "bash is not little-endian");
+    assert_eq!(
+        u16::from_le_bytes([sh[18], sh[19]]),
+        0x15,
+        "bash is not ppc64"
+    );
+    let ls = run_ok(Command::new("unsquashfs").arg("-l").arg(&sq));
+    assert!(
+        !ls.contains("qemu-ppc64le"),
+        "an emulator was left in the root"
+    );
+    common::assert_post_marker(&sq);
+    let _ = std::fs::remove_file(&sq);
+}
+
+#[test]
+fn ppc64le_iso_boots_slof_to_package_count() {
+    if !ci() && std::env::var_os("KILN_SKIP_PPC64LE_BOOT").is_some_and(|v| v != "0") {
+        eprintln!("SKIP: KILN_SKIP_PPC64LE_BOOT is set (never honoured under CI=true)");
+        return;
+    }
+    let Some(b) = shared() else { return };
+    if !common::have_tool("/usr/bin/qemu-system-ppc64") {
+        skip("qemu-system-ppc64 missing (apt-get install qemu-system-ppc)");
+        return;
+    }
+    let log = b.work.join("serial-slof-cdrom.log");
+    let t0 = Instant::now();
+    let out = Command::new(common::kiln())
+        .args(["boot-test", "--arch", "ppc64le"])
+        .args(["--accel", "tcg", "--timeout", "1800"])
+        .args(["--expect", "KILN-RPM-COUNT [0-9]+", "--serial-log"])
+        .arg(&log)
+        .arg(&b.iso)
+        .output()
+        .unwrap();
+    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+    let tail: Vec<&str> = serial.lines().rev().take(40).collect();
+    assert!(
+        out.status.success(),
+        "ppc64le SLOF boot failed:\n{}\nserial tail:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+    eprintln!(
+        "ppc64le SLOF CD-ROM boot to the marker: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    // The count line, not the marker or a login prompt: the fixture's service runs `rpm -qa`
+    // before it prints anything.
+    let count = serial
+        .lines()
+        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    assert_eq!(
+        count,
+        Some(b.packages),
+        "the booted system's rpm -qa count differs from the build's transaction"
+    );
+    assert!(
+        serial.contains("KILN-POST kiln fixture live image built"),
+        "no %post marker on the serial console"
+    );
+}
