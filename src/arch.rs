@@ -57,6 +57,10 @@ pub struct ArchInfo {
     pub grub_serial_for: Option<&'static str>,
     /// How boot tests run firmware that enforces Secure Boot, when kiln knows such firmware.
     pub secure_boot: Option<SecureBootFirmware>,
+    /// The media IPLs one image of kernel, parameter line and initramfs from the ISO's El
+    /// Torito entry (s390x: lorax's `images/cdboot.img`, made by `boot::s390`), the
+    /// machine's own firmware loading it: no GRUB, no UEFI.
+    pub ipl_image: bool,
 }
 
 /// Firmware enforcing Secure Boot with Microsoft's keys enrolled (what shim is signed for),
@@ -77,6 +81,19 @@ pub enum CdromBus {
     Ide,
     /// virtio-scsi (`-device scsi-cd`): machines without IDE (`virt`).
     VirtioScsi,
+    /// virtio-scsi on the channel subsystem (`virtio-scsi-ccw`): s390x, whose firmware
+    /// (s390-ccw) IPLs from CCW devices.
+    VirtioScsiCcw,
+}
+
+impl CdromBus {
+    /// The virtio transport of the machine's devices (`virtio-rng-<this>`).
+    pub fn virtio_transport(self) -> &'static str {
+        match self {
+            CdromBus::VirtioScsiCcw => "ccw",
+            CdromBus::Ide | CdromBus::VirtioScsi => "pci",
+        }
+    }
 }
 
 /// Every architecture kiln has facts for.
@@ -137,6 +154,7 @@ pub const ARCHES: &[ArchInfo] = &[
                 "driver=cfi.pflash01,property=secure,value=on",
             ],
         }),
+        ipl_image: false,
     },
     ArchInfo {
         name: "aarch64",
@@ -173,6 +191,7 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_vga: false,
         grub_serial_for: None,
         secure_boot: None,
+        ipl_image: false,
     },
     ArchInfo {
         name: "ppc64le",
@@ -200,6 +219,7 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_vga: false,
         grub_serial_for: None,
         secure_boot: None,
+        ipl_image: false,
     },
     ArchInfo {
         name: "s390x",
@@ -215,7 +235,7 @@ pub const ARCHES: &[ArchInfo] = &[
         syslinux: false,
         uefi_firmware: &[],
         lib: "lib64",
-        tested: false,
+        tested: true,
         xz_bcj: None,
         elf_machine: 0x16,
         elf_le: false,
@@ -223,10 +243,11 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_user_pkg: ("qemu-user-static", "qemu-user-static-s390x"),
         qemu_system_pkg: ("qemu-system-s390x", "qemu-system-s390x"),
         uefi_firmware_pkg: ("", ""),
-        qemu_cdrom: CdromBus::VirtioScsi,
+        qemu_cdrom: CdromBus::VirtioScsiCcw,
         qemu_vga: false,
         grub_serial_for: None,
         secure_boot: None,
+        ipl_image: true,
     },
     ArchInfo {
         name: "riscv64",
@@ -254,6 +275,7 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_vga: false,
         grub_serial_for: None,
         secure_boot: None,
+        ipl_image: false,
     },
 ];
 
