@@ -123,10 +123,12 @@ fn s390x_iso_is_lorax_layout_with_an_ipl_image() {
     let Some(b) = shared() else { return };
     // One El Torito entry: no emulation, loaded at segment 0 (s390-ccw loads it at address 0),
     // images/cdboot.img, the catalog at lorax's images/boot.cat.
-    let rep = run_ok(Command::new("xorriso").args(["-indev"]).arg(&b.iso).args([
-        "-report_el_torito",
-        "plain",
-    ]));
+    let rep = run_ok(
+        Command::new("xorriso")
+            .args(["-indev"])
+            .arg(&b.iso)
+            .args(["-report_el_torito", "plain"]),
+    );
     let entries: Vec<&str> = rep
         .lines()
         .filter(|l| l.starts_with("El Torito boot img :"))
@@ -134,7 +136,11 @@ fn s390x_iso_is_lorax_layout_with_an_ipl_image() {
     assert_eq!(entries.len(), 1, "{rep}");
     let fields: Vec<&str> = entries[0].split_whitespace().collect();
     // El Torito boot img :   1  BIOS  y   none  0x0000  0x00      4          LBA
-    assert_eq!(&fields[6..12], ["BIOS", "y", "none", "0x0000", "0x00", "4"], "{rep}");
+    assert_eq!(
+        &fields[6..12],
+        ["BIOS", "y", "none", "0x0000", "0x00", "4"],
+        "{rep}"
+    );
     assert!(
         rep.lines()
             .any(|l| l.starts_with("El Torito img path :") && l.ends_with(" /images/cdboot.img")),
@@ -217,7 +223,10 @@ fn s390x_iso_is_lorax_layout_with_an_ipl_image() {
     // initramfs where the area's start and size (0x10408, 0x10410) say, after the kernel
     // padded to a page, as mk-s390image lays it; the line at 0x10480 is cdboot.prm's.
     assert_eq!(&cdboot[..0x10408], &kernel[..0x10408]);
-    let (start, size) = (be64(&cdboot, 0x10408) as usize, be64(&cdboot, 0x10410) as usize);
+    let (start, size) = (
+        be64(&cdboot, 0x10408) as usize,
+        be64(&cdboot, 0x10410) as usize,
+    );
     assert_eq!(start, kernel.len().div_ceil(4096) * 4096);
     assert_eq!(size, initrd.len());
     assert!(
@@ -298,8 +307,15 @@ fn s390x_iso_is_lorax_layout_with_an_ipl_image() {
         .stdout;
     assert_eq!(&sh[..4], b"\x7fELF");
     assert_eq!(sh[5], 2, "bash is not big-endian");
-    assert_eq!(u16::from_be_bytes([sh[18], sh[19]]), 0x16, "bash is not s390x");
-    assert!(!ls.contains("qemu-s390x"), "an emulator was left in the root");
+    assert_eq!(
+        u16::from_be_bytes([sh[18], sh[19]]),
+        0x16,
+        "bash is not s390x"
+    );
+    assert!(
+        !ls.contains("qemu-s390x"),
+        "an emulator was left in the root"
+    );
     common::assert_post_marker(&sq);
     let _ = std::fs::remove_dir_all(&dir);
 }

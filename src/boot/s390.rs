@@ -65,7 +65,9 @@ pub enum IplImageError {
     #[error("the kernel is not an s390 Linux IPL image (no IPL channel program at bytes 8..32, or shorter than its parameter area)\nhint: the root's kernel must be an s390x kernel (`kernel` on Fedora, `linux-image-s390x` on Debian)")]
     NotS390Kernel,
     /// The command line does not fit the kernel's parameter area.
-    #[error("the kernel command line has {len} bytes; this kernel takes at most {max} (with its NUL)")]
+    #[error(
+        "the kernel command line has {len} bytes; this kernel takes at most {max} (with its NUL)"
+    )]
     CommandLineTooLong {
         /// Its length.
         len: usize,
@@ -188,7 +190,10 @@ mod tests {
         let line = &img[0x10480..0x10480 + 4096];
         let end = line.iter().position(|&b| b == 0).unwrap();
         assert_eq!(&line[..end], b"ro root=live:CDLABEL=X rd.live.image");
-        assert!(line[end..].iter().all(|&b| b == 0), "the built-in line is gone");
+        assert!(
+            line[end..].iter().all(|&b| b == 0),
+            "the built-in line is gone"
+        );
         // Everything else of the kernel is untouched.
         assert_eq!(&img[..0x10408], &k[..0x10408]);
         assert_eq!(&img[0x10480 + 4096..k.len()], &k[0x10480 + 4096..]);
@@ -205,7 +210,10 @@ mod tests {
         let long = "a".repeat(4096);
         assert!(matches!(
             ipl_image(&kernel(), b"", &long),
-            Err(IplImageError::CommandLineTooLong { len: 4096, max: 4096 })
+            Err(IplImageError::CommandLineTooLong {
+                len: 4096,
+                max: 4096
+            })
         ));
         // A kernel that states no size gets mk-s390image's legacy 896 bytes.
         let mut old = kernel();
