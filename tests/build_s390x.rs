@@ -276,7 +276,7 @@ fn s390x_iso_is_lorax_layout_with_an_ipl_image() {
 
     // The initramfs (zstd: the kernel's config has RD_ZSTD) holds the live module and the
     // drivers of a virtio-scsi CD-ROM, as zstd and cpio read it.
-    let zstd = Command::new("zstd")
+    let mut zstd = Command::new("zstd")
         .args(["-dc"])
         .arg(dir.join("initrd.img"))
         .stdout(Stdio::piped())
@@ -284,9 +284,13 @@ fn s390x_iso_is_lorax_layout_with_an_ipl_image() {
         .unwrap();
     let cpio = Command::new("cpio")
         .args(["-it", "--quiet"])
-        .stdin(zstd.stdout.unwrap())
+        .stdin(zstd.stdout.take().unwrap())
         .output()
         .unwrap();
+    assert!(
+        zstd.wait().unwrap().success(),
+        "zstd -d of initrd.img failed"
+    );
     let files = String::from_utf8_lossy(&cpio.stdout);
     for want in [
         "virtio_scsi.ko",
