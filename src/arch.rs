@@ -61,6 +61,9 @@ pub struct ArchInfo {
     /// Torito entry (s390x: lorax's `images/cdboot.img`, made by `boot::s390`), the
     /// machine's own firmware loading it: no GRUB, no UEFI.
     pub ipl_image: bool,
+    /// vCPUs of boot tests. s390x gets one: under multi-threaded TCG (qemu 7.2) a second one
+    /// left a task faulting on the same page for good (an RCU stall, then nothing).
+    pub qemu_cpus: u32,
 }
 
 /// Firmware enforcing Secure Boot with Microsoft's keys enrolled (what shim is signed for),
@@ -155,6 +158,7 @@ pub const ARCHES: &[ArchInfo] = &[
             ],
         }),
         ipl_image: false,
+        qemu_cpus: 2,
     },
     ArchInfo {
         name: "aarch64",
@@ -192,6 +196,7 @@ pub const ARCHES: &[ArchInfo] = &[
         grub_serial_for: None,
         secure_boot: None,
         ipl_image: false,
+        qemu_cpus: 2,
     },
     ArchInfo {
         name: "ppc64le",
@@ -220,6 +225,7 @@ pub const ARCHES: &[ArchInfo] = &[
         grub_serial_for: None,
         secure_boot: None,
         ipl_image: false,
+        qemu_cpus: 2,
     },
     ArchInfo {
         name: "s390x",
@@ -248,6 +254,7 @@ pub const ARCHES: &[ArchInfo] = &[
         grub_serial_for: None,
         secure_boot: None,
         ipl_image: true,
+        qemu_cpus: 1,
     },
     ArchInfo {
         name: "riscv64",
@@ -276,6 +283,7 @@ pub const ARCHES: &[ArchInfo] = &[
         grub_serial_for: None,
         secure_boot: None,
         ipl_image: false,
+        qemu_cpus: 2,
     },
 ];
 

@@ -378,7 +378,7 @@ impl BootTest {
                 "-m",
                 &self.memory_mb.to_string(),
                 "-smp",
-                "2",
+                &self.arch.qemu_cpus.to_string(),
                 "-display",
                 "none",
                 "-monitor",
