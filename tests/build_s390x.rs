@@ -9,8 +9,8 @@
 //! initramfs the ISO carries, at the offsets the kernel's own image states (its parameter
 //! area), not through kiln's code. Outside CI, `KILN_SKIP_S390X_BOOT=1` skips the boot; under
 //! `CI=true` it always runs. Measured on the 2-core machine shared with other builds: 120
-//! packages, build 82 s (67 s of target code emulated, dracut most of it), IPL to the marker
-//! 98 s under TCG; 180 s for the binary.
+//! packages, build 44-95 s (38-78 s of target code emulated, dracut most of it), IPL to the
+//! marker 55-72 s under TCG with one vCPU; 99-167 s for the binary.
 
 mod common;
 
