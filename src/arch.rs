@@ -63,6 +63,13 @@ pub struct ArchInfo {
     /// The firmware the emulator's machine brings itself (pseries' SLOF), for arches that
     /// boot neither BIOS nor UEFI: boot tests then name no firmware and ignore `--firmware`.
     pub builtin_firmware: Option<&'static str>,
+    /// The media IPLs one image of kernel, parameter line and initramfs from the ISO's El
+    /// Torito entry (s390x: lorax's `images/cdboot.img`, made by `boot::s390`), the
+    /// machine's own firmware loading it: no GRUB, no UEFI.
+    pub ipl_image: bool,
+    /// vCPUs of boot tests. s390x gets one: under multi-threaded TCG (qemu 7.2) a second one
+    /// left a task faulting on the same page for good (an RCU stall, then nothing).
+    pub qemu_cpus: u32,
 }
 
 /// Firmware enforcing Secure Boot with Microsoft's keys enrolled (what shim is signed for),
@@ -83,6 +90,19 @@ pub enum CdromBus {
     Ide,
     /// virtio-scsi (`-device scsi-cd`): machines without IDE (`virt`).
     VirtioScsi,
+    /// virtio-scsi on the channel subsystem (`virtio-scsi-ccw`): s390x, whose firmware
+    /// (s390-ccw) IPLs from CCW devices.
+    VirtioScsiCcw,
+}
+
+impl CdromBus {
+    /// The virtio transport of the machine's devices (`virtio-rng-<this>`).
+    pub fn virtio_transport(self) -> &'static str {
+        match self {
+            CdromBus::VirtioScsiCcw => "ccw",
+            CdromBus::Ide | CdromBus::VirtioScsi => "pci",
+        }
+    }
 }
 
 /// Every architecture kiln has facts for.
@@ -145,6 +165,8 @@ pub const ARCHES: &[ArchInfo] = &[
         }),
         grub_ieee1275_target: None,
         builtin_firmware: None,
+        ipl_image: false,
+        qemu_cpus: 2,
     },
     ArchInfo {
         name: "aarch64",
@@ -183,6 +205,8 @@ pub const ARCHES: &[ArchInfo] = &[
         secure_boot: None,
         grub_ieee1275_target: None,
         builtin_firmware: None,
+        ipl_image: false,
+        qemu_cpus: 2,
     },
     ArchInfo {
         name: "ppc64le",
@@ -212,6 +236,8 @@ pub const ARCHES: &[ArchInfo] = &[
         secure_boot: None,
         grub_ieee1275_target: Some("powerpc-ieee1275"),
         builtin_firmware: Some("SLOF"),
+        ipl_image: false,
+        qemu_cpus: 2,
     },
     ArchInfo {
         name: "s390x",
@@ -227,7 +253,7 @@ pub const ARCHES: &[ArchInfo] = &[
         syslinux: false,
         uefi_firmware: &[],
         lib: "lib64",
-        tested: false,
+        tested: true,
         xz_bcj: None,
         elf_machine: 0x16,
         elf_le: false,
@@ -235,12 +261,14 @@ pub const ARCHES: &[ArchInfo] = &[
         qemu_user_pkg: ("qemu-user-static", "qemu-user-static-s390x"),
         qemu_system_pkg: ("qemu-system-s390x", "qemu-system-s390x"),
         uefi_firmware_pkg: ("", ""),
-        qemu_cdrom: CdromBus::VirtioScsi,
+        qemu_cdrom: CdromBus::VirtioScsiCcw,
         qemu_vga: false,
         grub_serial_for: None,
         secure_boot: None,
         grub_ieee1275_target: None,
         builtin_firmware: None,
+        ipl_image: true,
+        qemu_cpus: 1,
     },
     ArchInfo {
         name: "riscv64",
@@ -270,6 +298,8 @@ pub const ARCHES: &[ArchInfo] = &[
         secure_boot: None,
         grub_ieee1275_target: None,
         builtin_firmware: None,
+        ipl_image: false,
+        qemu_cpus: 2,
     },
 ];
 

@@ -378,7 +378,7 @@ impl BootTest {
                 "-m",
                 &self.memory_mb.to_string(),
                 "-smp",
-                "2",
+                &self.arch.qemu_cpus.to_string(),
                 "-display",
                 "none",
                 "-monitor",
@@ -404,7 +404,9 @@ impl BootTest {
                 a.push("-drive".into());
                 a.push(format!("if=pflash,format=raw,unit=1,file={}", v.display()));
             }
-        } else if self.arch.grub_bios_target.is_none() {
+        } else if self.arch.grub_bios_target.is_none() && self.arch.efi_boot_file.is_some() {
+            // An arch with neither BIOS nor UEFI boots through the machine's own firmware
+            // (s390x: s390-ccw IPLs the El Torito image).
             return Err(BootTestError::NoBios(self.arch.name.to_string()));
         }
         // A display-less VGA keeps SeaBIOS and OVMF happy on x86; virt has none.
@@ -440,14 +442,19 @@ impl BootTest {
                     "if=none,id=hd0,format={},file={img},snapshot=on",
                     if qcow2 { "qcow2" } else { "raw" }
                 ));
-                a.extend(["-device", "virtio-blk-pci,drive=hd0,bootindex=0"].map(String::from));
+                a.push("-device".into());
+                a.push(format!(
+                    "virtio-blk-{},drive=hd0,bootindex=0",
+                    self.arch.qemu_cdrom.virtio_transport()
+                ));
             }
             (Attach::Cdrom, CdromBus::Ide) => {
                 a.push("-drive".into());
                 a.push(format!("file={img},media=cdrom,if=ide,index=2,readonly=on"));
             }
-            (Attach::Cdrom, CdromBus::VirtioScsi) => {
-                a.extend(["-device", "virtio-scsi-pci,id=scsi0"].map(String::from));
+            (Attach::Cdrom, bus @ (CdromBus::VirtioScsi | CdromBus::VirtioScsiCcw)) => {
+                a.push("-device".into());
+                a.push(format!("virtio-scsi-{},id=scsi0", bus.virtio_transport()));
                 a.push("-drive".into());
                 a.push(format!("if=none,id=cd0,file={img},media=cdrom,readonly=on"));
                 a.extend(["-device", "scsi-cd,drive=cd0,bootindex=0"].map(String::from));
@@ -465,7 +472,11 @@ impl BootTest {
             }
         }
         // Entropy, so the live system does not stall at boot waiting for it.
-        a.extend(["-device", "virtio-rng-pci"].map(String::from));
+        a.push("-device".into());
+        a.push(format!(
+            "virtio-rng-{}",
+            self.arch.qemu_cdrom.virtio_transport()
+        ));
         Ok(a)
     }
 

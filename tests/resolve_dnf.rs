@@ -153,6 +153,11 @@ fn live_ppc64le_same_as_dnf() {
     compare("live-ppc64le", "ppc64le");
 }
 
+#[test]
+fn live_s390x_same_as_dnf() {
+    compare("live-s390x", "s390x");
+}
+
 /// The `--large` desktop set (about 1,000 packages) is not built in normal CI: this runs only
 /// when `KILN_FIXTURES_LARGE` (or else `KILN_FIXTURES`) is an OUT of `build-repos --large`.
 #[test]

@@ -14,6 +14,7 @@ use crate::install::scriptlet::{ScriptRunner, ScriptSpec};
 use crate::rpmfile::vercmp::rpmvercmp;
 
 mod ieee1275;
+pub mod s390;
 
 /// Where things go on the ISO (Fedora's live layout).
 pub mod layout {
@@ -193,6 +194,9 @@ pub struct BootAssets {
     pub ieee1275_image: Option<String>,
     /// The full kernel command line of the default entry.
     pub cmdline: String,
+    /// The combined IPL image an s390x machine loads from the El Torito entry (lorax's
+    /// `images/cdboot.img`, [`s390`]), when the arch boots that way.
+    pub ipl_image: Option<String>,
 }
 
 /// A failure while preparing boot assets.
@@ -222,6 +226,9 @@ pub enum BootError {
         /// Its output.
         output: String,
     },
+    /// The s390 IPL image could not be made from the root's kernel.
+    #[error(transparent)]
+    IplImage(#[from] s390::IplImageError),
     /// The chroot runner failed.
     #[error("failed to run a tool in the root")]
     Runner(#[from] crate::install::scriptlet::ScriptError),
@@ -766,6 +773,10 @@ pub fn prepare(
     )?;
     copy(&initrd, &iso.join(layout::INITRD))?;
     let _ = std::fs::remove_file(&initrd);
+    // s390x: the kernel is its own boot loader, IPLed with the line and the initramfs.
+    if opts.arch.ipl_image {
+        s390::lay_out(iso, &cmdline, &mut assets)?;
+    }
     Ok(assets)
 }
 

@@ -100,6 +100,12 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
         Some(_) => "from the network (PXE tree)".to_string(),
         None => format!("as {}", a.attach),
     };
+    // An arch with neither BIOS nor UEFI boots through the machine's own firmware.
+    let firmware = if arch.grub_bios_target.is_none() && arch.efi_boot_file.is_none() {
+        "machine firmware"
+    } else {
+        firmware
+    };
     let how = format!(
         "{} {}{} {medium} ({}, {:.0} s)",
         arch.name,

@@ -169,15 +169,29 @@ impl LiveIso {
             volume_id: self.label.clone(),
             application: self.product.clone(),
             preparer: format!("kiln {}", env!("CARGO_PKG_VERSION")),
-            bios_boot: boot.bios_image.as_ref().map(|p| BiosBoot {
-                path: PathBuf::from(p),
-                load_size: 4,
-                boot_info_table: true,
-                grub2_boot_info: !boot.isolinux,
-            }),
+            bios_boot: match (&boot.bios_image, &boot.ipl_image) {
+                (Some(p), _) => Some(BiosBoot {
+                    path: PathBuf::from(p),
+                    load_size: 4,
+                    boot_info_table: true,
+                    grub2_boot_info: !boot.isolinux,
+                }),
+                // s390x's image, loaded whole at address 0 by the firmware (which reads its
+                // length from the directory, as lorax's `-boot-load-size 4` leaves it to):
+                // a boot info table would overwrite the kernel's IPL header.
+                (None, Some(p)) => Some(BiosBoot {
+                    path: PathBuf::from(p),
+                    load_size: 4,
+                    boot_info_table: false,
+                    grub2_boot_info: false,
+                }),
+                (None, None) => None,
+            },
             efi_boot: efi.then(|| PathBuf::from(layout::EFIBOOT)),
             boot_catalog: PathBuf::from(if boot.isolinux {
                 "isolinux/boot.cat"
+            } else if boot.ipl_image.is_some() {
+                crate::boot::s390::layout::BOOT_CATALOG
             } else {
                 layout::BOOT_CATALOG
             }),
