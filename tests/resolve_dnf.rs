@@ -148,6 +148,12 @@ fn live_aarch64_same_as_dnf() {
     compare("live-aarch64", "aarch64");
 }
 
+/// Debian 13's riscv64 packages (`dnf --forcearch riscv64`).
+#[test]
+fn live_riscv64_same_as_dnf() {
+    compare("live-riscv64", "riscv64");
+}
+
 /// The `--large` desktop set (about 1,000 packages) is not built in normal CI: this runs only
 /// when `KILN_FIXTURES_LARGE` (or else `KILN_FIXTURES`) is an OUT of `build-repos --large`.
 #[test]

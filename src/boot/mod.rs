@@ -188,7 +188,7 @@ pub struct BootAssets {
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
     /// No kernel in the root.
-    #[error("no kernel found in the root (looked in /usr/lib/modules/*/vmlinuz and /boot/vmlinuz-*)\nhint: add a kernel package (`kernel` on Fedora, `linux-image-amd64` on Debian) to %packages")]
+    #[error("no kernel found in the root (looked in /usr/lib/modules/*/vmlinuz, /boot/vmlinuz-* and /boot/vmlinux-*)\nhint: add a kernel package (`kernel` on Fedora, `linux-image-amd64` on Debian) to %packages")]
     NoKernel,
     /// dracut or its live module is missing.
     #[error("{0}\nhint: add `dracut-live` (and `dracut`) to %packages: livecd-creator's initramfs needs the dmsquash-live module")]
@@ -235,17 +235,18 @@ pub fn find_kernel(root: &Path) -> Result<Kernel, BootError> {
         if let Ok(rd) = std::fs::read_dir(rj(root, modules)) {
             for e in rd.flatten() {
                 let v = e.file_name().to_string_lossy().into_owned();
-                let z = e.path().join("vmlinuz");
-                let boot = rj(root, format!("boot/vmlinuz-{v}"));
-                if z.is_file() {
+                // Debian installs riscv64's uncompressed image (an EFI stub) as vmlinux-KVER.
+                let image = [
+                    e.path().join("vmlinuz"),
+                    rj(root, format!("boot/vmlinuz-{v}")),
+                    rj(root, format!("boot/vmlinux-{v}")),
+                ]
+                .into_iter()
+                .find(|p| p.is_file());
+                if let Some(vmlinuz) = image {
                     found.push(Kernel {
                         version: v,
-                        vmlinuz: z,
-                    });
-                } else if boot.is_file() {
-                    found.push(Kernel {
-                        version: v,
-                        vmlinuz: boot,
+                        vmlinuz,
                     });
                 }
             }
@@ -1127,6 +1128,20 @@ mod tests {
         assert_eq!(find_kernel(d.path()).unwrap().version, "6.1.0-10-amd64");
         let e = tempfile::tempdir().unwrap();
         assert!(matches!(find_kernel(e.path()), Err(BootError::NoKernel)));
+    }
+
+    /// Debian's riscv64 kernel package (trixie's linux-image-*-riscv64): the image is
+    /// /boot/vmlinux-KVER, the modules under /usr/lib/modules/KVER.
+    #[test]
+    fn debian_riscv64_vmlinux_is_found() {
+        let d = tempfile::tempdir().unwrap();
+        let v = "6.12.117+deb13-riscv64";
+        std::fs::create_dir_all(d.path().join("usr/lib/modules").join(v)).unwrap();
+        std::fs::create_dir_all(d.path().join("boot")).unwrap();
+        let image = d.path().join(format!("boot/vmlinux-{v}"));
+        std::fs::write(&image, "MZ").unwrap();
+        let k = find_kernel(d.path()).unwrap();
+        assert_eq!((k.version.as_str(), k.vmlinuz), (v, image));
     }
 
     /// lorax's own vectors for its `dracut_args` (tests/pylorax/test_creator.py): split at
