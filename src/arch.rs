@@ -28,6 +28,9 @@ pub struct ArchInfo {
     pub syslinux: bool,
     /// UEFI firmware code and variable-store templates for boot tests (first existing wins).
     pub uefi_firmware: &'static [(&'static str, &'static str)],
+    /// UEFI firmware that qemu starts as the machine's kernel (U-Boot's EFI on OpenSBI) for
+    /// boot tests: the first existing wins, over `uefi_firmware` too.
+    pub uefi_kernel: &'static [&'static str],
     /// `%_lib`.
     pub lib: &'static str,
     /// Whether kiln's test suite boots media of this arch (README says which).
@@ -93,6 +96,9 @@ pub enum CdromBus {
     /// virtio-scsi on the channel subsystem (`virtio-scsi-ccw`): s390x, whose firmware
     /// (s390-ccw) IPLs from CCW devices.
     VirtioScsiCcw,
+    /// The ISO as a read-only virtio disk, booted through the hybrid's GPT and EFI system
+    /// partition: U-Boot, riscv64's packaged UEFI, has no virtio-scsi driver.
+    VirtioBlk,
 }
 
 impl CdromBus {
@@ -100,7 +106,7 @@ impl CdromBus {
     pub fn virtio_transport(self) -> &'static str {
         match self {
             CdromBus::VirtioScsiCcw => "ccw",
-            CdromBus::Ide | CdromBus::VirtioScsi => "pci",
+            CdromBus::Ide | CdromBus::VirtioScsi | CdromBus::VirtioBlk => "pci",
         }
     }
 }
@@ -133,6 +139,7 @@ pub const ARCHES: &[ArchInfo] = &[
                 "/usr/share/edk2/ovmf/OVMF_VARS.fd",
             ),
         ],
+        uefi_kernel: &[],
         lib: "lib64",
         tested: true,
         xz_bcj: Some("x86"),
@@ -190,6 +197,7 @@ pub const ARCHES: &[ArchInfo] = &[
                 "/usr/share/edk2/aarch64/vars-template-pflash.raw",
             ),
         ],
+        uefi_kernel: &[],
         lib: "lib64",
         tested: true,
         xz_bcj: Some("arm64"),
@@ -221,6 +229,7 @@ pub const ARCHES: &[ArchInfo] = &[
         grub_bios_target: None,
         syslinux: false,
         uefi_firmware: &[],
+        uefi_kernel: &[],
         lib: "lib64",
         tested: true,
         xz_bcj: None,
@@ -252,6 +261,7 @@ pub const ARCHES: &[ArchInfo] = &[
         grub_bios_target: None,
         syslinux: false,
         uefi_firmware: &[],
+        uefi_kernel: &[],
         lib: "lib64",
         tested: true,
         xz_bcj: None,
@@ -282,17 +292,33 @@ pub const ARCHES: &[ArchInfo] = &[
         grub_efi_target: Some("riscv64-efi"),
         grub_bios_target: None,
         syslinux: false,
-        uefi_firmware: &[],
+        // U-Boot (what the tests boot: Debian 12 has no riscv64 EDK2), else EDK2 where it is
+        // packaged (Fedora; Debian 13), which needs qemu 8.1 or later (separate code and
+        // variable flash on virt). Both boot BOOTRISCV64.EFI from the disk's EFI partition.
+        uefi_firmware: &[
+            (
+                "/usr/share/edk2/riscv/RISCV_VIRT_CODE.fd",
+                "/usr/share/edk2/riscv/RISCV_VIRT_VARS.fd",
+            ),
+            (
+                "/usr/share/qemu-efi-riscv64/RISCV_VIRT_CODE.fd",
+                "/usr/share/qemu-efi-riscv64/RISCV_VIRT_VARS.fd",
+            ),
+        ],
+        uefi_kernel: &[
+            "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf",
+            "/usr/share/uboot/qemu-riscv64_smode/u-boot.bin",
+        ],
         lib: "lib64",
-        tested: false,
+        tested: true,
         xz_bcj: None,
         elf_machine: 0xF3,
         elf_le: true,
         debian_arch: "riscv64",
         qemu_user_pkg: ("qemu-user-static", "qemu-user-static-riscv"),
         qemu_system_pkg: ("qemu-system-misc", "qemu-system-riscv"),
-        uefi_firmware_pkg: ("qemu-efi-riscv64", "edk2-riscv64"),
-        qemu_cdrom: CdromBus::VirtioScsi,
+        uefi_firmware_pkg: ("u-boot-qemu", "uboot-images-riscv64"),
+        qemu_cdrom: CdromBus::VirtioBlk,
         qemu_vga: false,
         grub_serial_for: None,
         secure_boot: None,
@@ -385,5 +411,19 @@ mod tests {
         );
         let (m, _) = info("s390x").unwrap().binfmt_magic();
         assert_eq!(&m[16..20], b"\x00\x02\x00\x16");
+    }
+
+    #[test]
+    fn riscv64_magic_is_debians() {
+        // /usr/share/binfmts/qemu-riscv64 from Debian's qemu-user-static.
+        let (magic, mask) = info("riscv64").unwrap().binfmt_magic();
+        assert_eq!(
+            magic,
+            *b"\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00"
+        );
+        assert_eq!(
+            mask,
+            *b"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
+        );
     }
 }

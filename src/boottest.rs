@@ -27,7 +27,7 @@ fn pkg_hint((debian, fedora): (&str, &str)) -> String {
 pub enum Firmware {
     /// SeaBIOS (x86 only).
     Bios,
-    /// OVMF / AAVMF.
+    /// OVMF / AAVMF / EDK2 in flash, or U-Boot's EFI ([`ArchInfo::uefi_kernel`]).
     Uefi,
 }
 
@@ -334,6 +334,18 @@ fn firmware_files(arch: &ArchInfo, secure_boot: bool) -> Option<(PathBuf, PathBu
         .find(|(c, v)| c.is_file() && v.is_file())
 }
 
+/// UEFI firmware qemu starts as the kernel (U-Boot), when the arch has one installed; never
+/// for Secure Boot, which U-Boot does not enforce with Microsoft's keys.
+fn uefi_kernel(arch: &ArchInfo, secure_boot: bool) -> Option<PathBuf> {
+    if secure_boot {
+        return None;
+    }
+    arch.uefi_kernel
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
 /// Kills qemu when the test ends, however it ends.
 struct Qemu(Child);
 
@@ -393,6 +405,13 @@ impl BootTest {
         a.push(format!("file:{}", self.serial_log.display()));
         if self.arch.builtin_firmware.is_some() {
             // The machine's own firmware (SLOF on pseries): nothing to name.
+        } else if let Some(k) = (self.firmware == Firmware::Uefi)
+            .then(|| uefi_kernel(self.arch, self.secure_boot))
+            .flatten()
+        {
+            // OpenSBI (qemu's default -bios) starts it in S-mode.
+            a.push("-kernel".into());
+            a.push(k.display().to_string());
         } else if self.firmware == Firmware::Uefi {
             let (code, _) = self.firmware()?;
             a.push("-drive".into());
@@ -459,6 +478,11 @@ impl BootTest {
                 a.push(format!("if=none,id=cd0,file={img},media=cdrom,readonly=on"));
                 a.extend(["-device", "scsi-cd,drive=cd0,bootindex=0"].map(String::from));
             }
+            (Attach::Cdrom, CdromBus::VirtioBlk) => {
+                a.push("-drive".into());
+                a.push(format!("if=none,id=cd0,format=raw,file={img},readonly=on"));
+                a.extend(["-device", "virtio-blk-pci,drive=cd0,bootindex=0"].map(String::from));
+            }
             (Attach::Disk, _) => {
                 // A USB stick, the way people boot hybrid ISOs.
                 a.extend(["-device", "qemu-xhci,id=xhci"].map(String::from));
@@ -518,7 +542,10 @@ impl BootTest {
         }
         let accel = self.choose_accel(&qemu);
         let work = tempdir_near(&self.serial_log)?;
-        let vars = if self.firmware == Firmware::Uefi && self.arch.builtin_firmware.is_none() {
+        let vars = if self.firmware == Firmware::Uefi
+            && self.arch.builtin_firmware.is_none()
+            && uefi_kernel(self.arch, self.secure_boot).is_none()
+        {
             let (_, tmpl) = self.firmware()?;
             let v = work.join("vars.fd");
             std::fs::copy(&tmpl, &v).map_err(IoError::at("copy the UEFI variable store to", &v))?;
@@ -796,6 +823,43 @@ fn kvm_boots_firmware(qemu: &Path, t: &BootTest) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// riscv64's U-Boot is qemu's kernel (no flash), and the ISO a read-only virtio disk.
+    #[test]
+    fn uefi_as_kernel_and_the_iso_on_virtio_blk() {
+        let d = tempfile::tempdir().unwrap();
+        let uboot = d.path().join("uboot.elf");
+        std::fs::write(&uboot, b"\x7fELF").unwrap();
+        let uboot_path: &'static str = Box::leak(uboot.display().to_string().into_boxed_str());
+        let kernels: &'static [&'static str] = Box::leak(vec![uboot_path].into_boxed_slice());
+        let arch: &'static ArchInfo = Box::leak(Box::new(ArchInfo {
+            uefi_kernel: kernels,
+            ..*crate::arch::info("riscv64").unwrap()
+        }));
+        let t = BootTest {
+            image: d.path().join("live.iso"),
+            arch,
+            firmware: Firmware::Uefi,
+            attach: Attach::Cdrom,
+            timeout: Duration::from_secs(1),
+            expect: regex::Regex::new("x").unwrap(),
+            memory_mb: 2048,
+            serial_log: d.path().join("serial.log"),
+            accel: Accel::Tcg,
+            net: None,
+            secure_boot: false,
+        };
+        let a = t.qemu_args("tcg", None).unwrap().join(" ");
+        assert!(a.contains(&format!("-kernel {uboot_path}")), "{a}");
+        assert!(!a.contains("pflash"), "{a}");
+        assert!(
+            a.contains(&format!(
+                "-drive if=none,id=cd0,format=raw,file={},readonly=on -device virtio-blk-pci,drive=cd0,bootindex=0",
+                d.path().join("live.iso").display()
+            )),
+            "{a}"
+        );
+    }
 
     #[test]
     fn a_stall_needs_the_kernels_report_and_a_silent_console() {

@@ -145,6 +145,16 @@ impl Drop for BinfmtGuard {
                 Err(err) => tracing::warn!("cannot remove binfmt `{}`: {err}", e.display()),
             }
         }
+        // Left mounted while it holds others' registrations (a build for another arch that
+        // found it mounted): the last unmount drops every entry with it (seen on Linux 6.18).
+        let in_use = std::fs::read_dir(BINFMT_DIR).is_ok_and(|rd| {
+            rd.flatten()
+                .any(|e| !matches!(e.file_name().to_str(), Some("register" | "status")))
+        });
+        if self.mounted && in_use {
+            self.mounted = false;
+            tracing::debug!("{BINFMT_DIR} left mounted: it holds other registrations");
+        }
         if self.mounted {
             self.mounted = false;
             if let Err(err) =

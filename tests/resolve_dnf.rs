@@ -158,6 +158,12 @@ fn live_s390x_same_as_dnf() {
     compare("live-s390x", "s390x");
 }
 
+/// Debian 13's riscv64 packages (`dnf --forcearch riscv64`).
+#[test]
+fn live_riscv64_same_as_dnf() {
+    compare("live-riscv64", "riscv64");
+}
+
 /// The `--large` desktop set (about 1,000 packages) is not built in normal CI: this runs only
 /// when `KILN_FIXTURES_LARGE` (or else `KILN_FIXTURES`) is an OUT of `build-repos --large`.
 #[test]

@@ -203,7 +203,7 @@ pub struct BootAssets {
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
     /// No kernel in the root.
-    #[error("no kernel found in the root (looked in /usr/lib/modules/*/vmlinuz and /boot/vmlinuz-* or vmlinux-*)\nhint: add a kernel package (`kernel` on Fedora, `linux-image-amd64` on Debian) to %packages")]
+    #[error("no kernel found in the root (looked in /usr/lib/modules/*/vmlinuz, /boot/vmlinuz-* and /boot/vmlinux-*)\nhint: add a kernel package (`kernel` on Fedora, `linux-image-amd64` on Debian) to %packages")]
     NoKernel,
     /// dracut or its live module is missing.
     #[error("{0}\nhint: add `dracut-live` (and `dracut`) to %packages: livecd-creator's initramfs needs the dmsquash-live module")]
@@ -253,21 +253,19 @@ pub fn find_kernel(root: &Path) -> Result<Kernel, BootError> {
         if let Ok(rd) = std::fs::read_dir(rj(root, modules)) {
             for e in rd.flatten() {
                 let v = e.file_name().to_string_lossy().into_owned();
-                let z = e.path().join("vmlinuz");
-                // Debian's ppc64el kernel is an uncompressed ELF, `/boot/vmlinux-*`.
-                let boot = [format!("boot/vmlinuz-{v}"), format!("boot/vmlinux-{v}")]
-                    .iter()
-                    .map(|p| rj(root, p))
-                    .find(|p| p.is_file());
-                if z.is_file() {
+                // Debian installs the uncompressed images of ppc64el and riscv64 (an EFI stub
+                // there) as /boot/vmlinux-KVER.
+                let image = [
+                    e.path().join("vmlinuz"),
+                    rj(root, format!("boot/vmlinuz-{v}")),
+                    rj(root, format!("boot/vmlinux-{v}")),
+                ]
+                .into_iter()
+                .find(|p| p.is_file());
+                if let Some(vmlinuz) = image {
                     found.push(Kernel {
                         version: v,
-                        vmlinuz: z,
-                    });
-                } else if let Some(boot) = boot {
-                    found.push(Kernel {
-                        version: v,
-                        vmlinuz: boot,
+                        vmlinuz,
                     });
                 }
             }
@@ -1164,6 +1162,20 @@ mod tests {
         std::fs::write(p.path().join("boot/vmlinux-6.1.0-28-powerpc64le"), "ELF").unwrap();
         let k = find_kernel(p.path()).unwrap();
         assert!(k.vmlinuz.ends_with("boot/vmlinux-6.1.0-28-powerpc64le"));
+    }
+
+    /// Debian's riscv64 kernel package (trixie's linux-image-*-riscv64): the image is
+    /// /boot/vmlinux-KVER, the modules under /usr/lib/modules/KVER.
+    #[test]
+    fn debian_riscv64_vmlinux_is_found() {
+        let d = tempfile::tempdir().unwrap();
+        let v = "6.12.117+deb13-riscv64";
+        std::fs::create_dir_all(d.path().join("usr/lib/modules").join(v)).unwrap();
+        std::fs::create_dir_all(d.path().join("boot")).unwrap();
+        let image = d.path().join(format!("boot/vmlinux-{v}"));
+        std::fs::write(&image, "MZ").unwrap();
+        let k = find_kernel(d.path()).unwrap();
+        assert_eq!((k.version.as_str(), k.vmlinuz), (v, image));
     }
 
     /// lorax's own vectors for its `dracut_args` (tests/pylorax/test_creator.py): split at

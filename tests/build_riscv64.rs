@@ -1,0 +1,299 @@
+//! Cross-architecture: `kiln build --arch riscv64` on this (x86_64) host from the live-riscv64
+//! fixture (Debian 13's riscv64 packages: Debian 12 has none), target code through qemu-user
+//! binfmt, checked with the reference tools (xorriso, sgdisk, isoinfo, mtools, unsquashfs,
+//! findmnt, losetup) and booted with `kiln boot-test --arch riscv64 --firmware uefi`
+//! (qemu-system-riscv64 -M virt, TCG, U-Boot's EFI on OpenSBI, or EDK2 where packaged) to the
+//! fixture's `KILN-RPM-COUNT n` line.
+//!
+//! One build shared by both tests, then one boot. Outside CI, `KILN_SKIP_RISCV64_BOOT=1` skips
+//! the boot; under `CI=true` it always runs.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use common::{run_ok, Built};
+
+/// PE/COFF `Machine` of RISC-V 64 (IMAGE_FILE_MACHINE_RISCV64).
+const PE_RISCV64: u16 = 0x5064;
+/// ELF `e_machine` of RISC-V (EM_RISCV).
+const EM_RISCV: u16 = 0xF3;
+
+fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+fn skip(why: &str) -> Option<Built> {
+    if ci() {
+        panic!("{why}");
+    }
+    eprintln!("SKIP: {why}");
+    None
+}
+
+fn lines(cmd: &mut Command) -> BTreeSet<String> {
+    run_ok(cmd).lines().map(str::to_string).collect()
+}
+
+fn mounts() -> BTreeSet<String> {
+    lines(Command::new("findmnt").args(["-rn", "-o", "TARGET,SOURCE,FSTYPE"]))
+}
+
+fn loops() -> BTreeSet<String> {
+    lines(Command::new("losetup").arg("-a"))
+}
+
+fn build() -> Option<Built> {
+    let fx = common::fixtures()?;
+    let ks = fx.join("ks/live-riscv64.ks");
+    if !ks.is_file() {
+        return skip(&format!(
+            "{} missing (fixtures/build-repos builds it)",
+            ks.display()
+        ));
+    }
+    let emulator = Path::new("/usr/bin/qemu-riscv64-static").is_file()
+        || std::fs::read_dir("/proc/sys/fs/binfmt_misc")
+            .map(|rd| rd.flatten().any(|e| e.file_name() == "qemu-riscv64"))
+            .unwrap_or(false);
+    if !emulator {
+        return skip("qemu-riscv64-static missing (apt-get install qemu-user-static)");
+    }
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-riscv64");
+    let (mounts_before, loops_before) = (mounts(), loops());
+    let t0 = Instant::now();
+    let (built, report, stderr) =
+        common::build_live(&ks, "KILN-LIVE-RV64", &work, &["--arch", "riscv64"]);
+    eprintln!(
+        "riscv64 build: {:.1} s wall, {:.1} s in target code, {} packages",
+        t0.elapsed().as_secs_f64(),
+        report["target_code_secs"].as_f64().unwrap_or(0.0),
+        built.packages
+    );
+    // Nothing of the emulation setup or the chroots is left on the host (builds for other
+    // arches may run beside this one and hold entries of their own).
+    let left: BTreeSet<String> = common::kiln_binfmt_entries()
+        .into_iter()
+        .filter(|e| e.starts_with("kiln-qemu-riscv64-"))
+        .collect();
+    assert_eq!(left, BTreeSet::new(), "binfmt entries left");
+    // Only what names this build's directory: CPU-light tests run beside this one in CI and may
+    // hold loop devices of their own for a moment.
+    let work_str = work.to_string_lossy().into_owned();
+    let new_mounts: Vec<_> = mounts()
+        .difference(&mounts_before)
+        .filter(|m| m.contains(&work_str))
+        .cloned()
+        .collect();
+    assert!(new_mounts.is_empty(), "mounts left: {new_mounts:?}");
+    let new_loops: Vec<_> = loops()
+        .difference(&loops_before)
+        .filter(|l| l.contains(&work_str))
+        .cloned()
+        .collect();
+    assert!(new_loops.is_empty(), "loop devices left: {new_loops:?}");
+    // Target code ran emulated, and the build says through what.
+    assert!(
+        report["emulation"].as_str().is_some(),
+        "{}",
+        report["emulation"]
+    );
+    assert!(report["target_code_secs"].as_f64().unwrap() > 0.0);
+    assert!(
+        stderr.contains("under emulation:"),
+        "no emulated time in the summary"
+    );
+    Some(built)
+}
+
+fn shared() -> Option<&'static Built> {
+    static B: OnceLock<Option<Built>> = OnceLock::new();
+    B.get_or_init(build).as_ref()
+}
+
+/// The PE/COFF machine of an EFI image.
+fn pe_machine(pe: &[u8]) -> u16 {
+    assert_eq!(&pe[..2], b"MZ", "no DOS header");
+    let at = u32::from_le_bytes(pe[0x3c..0x40].try_into().unwrap()) as usize;
+    assert_eq!(&pe[at..at + 4], b"PE\0\0");
+    u16::from_le_bytes([pe[at + 4], pe[at + 5]])
+}
+
+#[test]
+fn riscv64_iso_is_uefi_only_gpt_hybrid_of_riscv64_binaries() {
+    let Some(b) = shared() else { return };
+    let rep = run_ok(Command::new("xorriso").args(["-indev"]).arg(&b.iso).args([
+        "-report_el_torito",
+        "plain",
+        "-report_system_area",
+        "plain",
+    ]));
+    let entries: Vec<&str> = rep
+        .lines()
+        .filter(|l| l.starts_with("El Torito boot img :"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{rep}");
+    assert!(entries[0].contains("UEFI"), "{rep}");
+    let summary = rep
+        .lines()
+        .find(|l| l.starts_with("System area summary:"))
+        .unwrap_or_default();
+    assert!(
+        summary.contains("MBR protective-msdos-label") && summary.ends_with("GPT"),
+        "{rep}"
+    );
+    let v = run_ok(Command::new("sgdisk").arg("-v").arg(&b.iso));
+    assert!(v.contains("No problems found"), "sgdisk -v: {v}");
+    run_ok(Command::new("checkisomd5").arg("--verbose").arg(&b.iso));
+    let listing = run_ok(Command::new("isoinfo").args(["-R", "-f", "-i"]).arg(&b.iso));
+    for p in [
+        "/LiveOS/squashfs.img",
+        "/images/pxeboot/vmlinuz",
+        "/images/pxeboot/initrd.img",
+        "/images/efiboot.img",
+        "/EFI/BOOT/BOOTRISCV64.EFI",
+        "/EFI/BOOT/grub.cfg",
+    ] {
+        assert!(listing.lines().any(|l| l == p), "{p} missing:\n{listing}");
+    }
+    assert!(
+        !listing.contains("/images/eltorito.img"),
+        "BIOS image on riscv64"
+    );
+    let x = |iso_path: &str, name: &str| {
+        let to = b.work.join(name);
+        run_ok(
+            Command::new("xorriso")
+                .args(["-osirrox", "on", "-indev"])
+                .arg(&b.iso)
+                .args(["-extract", iso_path])
+                .arg(&to),
+        );
+        to
+    };
+    // The EFI system partition (read by mtools) holds the loader and GRUB's menu, and the
+    // loader is a RISC-V PE: GRUB from the root's grub-mkimage (riscv64-efi).
+    let esp = x("/images/efiboot.img", "efiboot-riscv64.img");
+    let dir = run_ok(
+        Command::new("mdir")
+            .args(["-b", "-i"])
+            .arg(&esp)
+            .arg("::/EFI/BOOT"),
+    );
+    for f in ["BOOTRISCV64.EFI", "grub.cfg"] {
+        assert!(
+            dir.lines()
+                .any(|l| l.eq_ignore_ascii_case(&format!("::/EFI/BOOT/{f}"))),
+            "{f} not in the ESP:\n{dir}"
+        );
+    }
+    let loader = b.work.join("BOOTRISCV64.EFI");
+    run_ok(
+        Command::new("mcopy")
+            .args(["-n", "-o", "-i"])
+            .arg(&esp)
+            .arg("::/EFI/BOOT/BOOTRISCV64.EFI")
+            .arg(&loader),
+    );
+    let pe = std::fs::read(&loader).unwrap();
+    assert_eq!(pe_machine(&pe), PE_RISCV64, "BOOTRISCV64.EFI is not RISC-V");
+    assert_eq!(
+        pe,
+        std::fs::read(x("/EFI/BOOT/BOOTRISCV64.EFI", "iso-BOOTRISCV64.EFI")).unwrap(),
+        "the ISO's EFI/BOOT differs from the ESP's"
+    );
+    // Debian's riscv64 kernel is an EFI stub GRUB starts as a PE image.
+    let kernel = std::fs::read(x("/images/pxeboot/vmlinuz", "vmlinuz-riscv64")).unwrap();
+    assert_eq!(
+        pe_machine(&kernel),
+        PE_RISCV64,
+        "the kernel is no RISC-V EFI stub"
+    );
+    // The root's binaries are riscv64 ELF, and no emulator was copied into the root.
+    let sq = x("/LiveOS/squashfs.img", "squashfs.img");
+    let sh = Command::new("unsquashfs")
+        .arg("-cat")
+        .arg(&sq)
+        .arg("usr/bin/bash")
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(&sh[..4], b"\x7fELF");
+    assert_eq!(
+        u16::from_le_bytes([sh[18], sh[19]]),
+        EM_RISCV,
+        "bash is not riscv64"
+    );
+    let ls = run_ok(Command::new("unsquashfs").arg("-l").arg(&sq));
+    assert!(
+        !ls.contains("qemu-riscv64"),
+        "an emulator was left in the root"
+    );
+    common::assert_post_marker(&sq);
+    for f in [
+        "squashfs.img",
+        "efiboot-riscv64.img",
+        "vmlinuz-riscv64",
+        "iso-BOOTRISCV64.EFI",
+    ] {
+        let _ = std::fs::remove_file(b.work.join(f));
+    }
+}
+
+#[test]
+fn riscv64_iso_boots_uefi_to_package_count() {
+    if !ci() && std::env::var_os("KILN_SKIP_RISCV64_BOOT").is_some_and(|v| v != "0") {
+        eprintln!("SKIP: KILN_SKIP_RISCV64_BOOT is set (never honoured under CI=true)");
+        return;
+    }
+    let Some(b) = shared() else { return };
+    if !common::have_tool("/usr/bin/qemu-system-riscv64") {
+        skip("qemu-system-riscv64 missing (apt-get install qemu-system-misc u-boot-qemu)");
+        return;
+    }
+    let log = b.work.join("serial-uefi.log");
+    let t0 = Instant::now();
+    let out = Command::new(common::kiln())
+        .args(["boot-test", "--arch", "riscv64", "--firmware", "uefi"])
+        .args(["--accel", "tcg", "--timeout", "1800"])
+        .args(["--expect", "KILN-RPM-COUNT [0-9]+", "--serial-log"])
+        .arg(&log)
+        .arg(&b.iso)
+        .output()
+        .unwrap();
+    // Firmware may write bytes that are not UTF-8.
+    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+    let tail: Vec<&str> = serial.lines().rev().take(40).collect();
+    assert!(
+        out.status.success(),
+        "riscv64 UEFI boot failed:\n{}\nserial tail:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+    eprintln!(
+        "riscv64 UEFI boot (TCG): {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    // The count line, not the marker: the fixture's service runs `rpm -qa` before it prints.
+    let count = serial
+        .lines()
+        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    assert_eq!(
+        count,
+        Some(b.packages),
+        "the booted system's rpm -qa count differs from the build's transaction"
+    );
+    assert!(
+        serial.contains("KILN-BOOT-OK"),
+        "no KILN-BOOT-OK on the console"
+    );
+    assert!(
+        serial.contains("KILN-POST kiln fixture live image built"),
+        "no %post marker on the serial console"
+    );
+}
