@@ -140,8 +140,10 @@ fixtures() {
 # build_erofs, build_iso and build_repro (alphabetical; x86_64 builds and boots). A boot's TCG
 # threads leave room for the other lane. The interrupt harness compares the host's binfmt_misc
 # entries before and after, so every build for a foreign arch (build_aarch64 with its EROFS
-# build, selinux_image, koji_farm's aarch64 builder) stays in this lane with it.
-BOOT_TESTS="build_aarch64 build_interrupt build_media koji_farm secure_boot selinux_image"
+# build, build_ppc64le, build_riscv64, build_s390x, selinux_image, koji_farm's aarch64 builder)
+# stays in this lane with it.
+BOOT_TESTS="build_aarch64 build_interrupt build_media build_ppc64le build_riscv64 build_s390x"
+BOOT_TESTS+=" koji_farm secure_boot selinux_image"
 
 test_group() { # name, log, cargo test arguments...
   local name=$1 log=$2; shift 2

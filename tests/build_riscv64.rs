@@ -76,10 +76,7 @@ fn build() -> Option<Built> {
     );
     // Nothing of the emulation setup or the chroots is left on the host (builds for other
     // arches may run beside this one and hold entries of their own).
-    let left: BTreeSet<String> = common::kiln_binfmt_entries()
-        .into_iter()
-        .filter(|e| e.starts_with("kiln-qemu-riscv64-"))
-        .collect();
+    let left = common::kiln_binfmt_leftovers();
     assert_eq!(left, BTreeSet::new(), "binfmt entries left");
     // Only what names this build's directory: CPU-light tests run beside this one in CI and may
     // hold loop devices of their own for a moment.

@@ -74,12 +74,9 @@ fn build() -> Option<Built> {
         report["target_code_secs"].as_f64().unwrap_or(-1.0),
         built.packages
     );
-    // kiln's own s390x entry is gone (builds of other arches may run beside this one, each
-    // with its own `kiln-qemu-<arch>-<pid>` entry for its length).
-    let left: BTreeSet<String> = common::kiln_binfmt_entries()
-        .into_iter()
-        .filter(|e| e.starts_with("kiln-qemu-s390x-"))
-        .collect();
+    // No binfmt entry of a finished kiln is left (builds of other arches may run beside this
+    // one, each with its own `kiln-qemu-<arch>-<pid>` entry for its length).
+    let left = common::kiln_binfmt_leftovers();
     assert_eq!(left, BTreeSet::<String>::new(), "binfmt entries left");
     let work_str = work.to_string_lossy().into_owned();
     let new_mounts: Vec<_> = mounts()

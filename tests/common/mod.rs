@@ -620,3 +620,18 @@ pub fn kiln_binfmt_entries() -> std::collections::BTreeSet<String> {
         })
         .unwrap_or_default()
 }
+
+/// kiln's binfmt_misc entries whose kiln is gone: each is `kiln-qemu-<arch>-<pid>`, removed by
+/// the kiln that made it, so one whose pid is dead was left behind. Live ones belong to builds
+/// running beside the caller (koji_argv's aarch64 builds, other arches' tests).
+pub fn kiln_binfmt_leftovers() -> std::collections::BTreeSet<String> {
+    kiln_binfmt_entries()
+        .into_iter()
+        .filter(|e| {
+            let pid = e.rsplit('-').next().unwrap_or("");
+            pid.is_empty()
+                || !pid.bytes().all(|b| b.is_ascii_digit())
+                || !std::path::Path::new("/proc").join(pid).exists()
+        })
+        .collect()
+}
