@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -32,74 +31,8 @@ fn skip(why: &str) -> Option<Built> {
     None
 }
 
-fn lines(cmd: &mut Command) -> BTreeSet<String> {
-    run_ok(cmd).lines().map(str::to_string).collect()
-}
-
-fn mounts() -> BTreeSet<String> {
-    lines(Command::new("findmnt").args(["-rn", "-o", "TARGET,SOURCE,FSTYPE"]))
-}
-
-fn loops() -> BTreeSet<String> {
-    lines(Command::new("losetup").arg("-a"))
-}
-
 fn build() -> Option<Built> {
-    let fx = common::fixtures()?;
-    let ks = fx.join("ks/live-aarch64.ks");
-    if !ks.is_file() {
-        return skip(&format!(
-            "{} missing (fixtures/build-repos builds it)",
-            ks.display()
-        ));
-    }
-    let emulator = Path::new("/usr/bin/qemu-aarch64-static").is_file()
-        || std::fs::read_dir("/proc/sys/fs/binfmt_misc")
-            .map(|rd| rd.flatten().any(|e| e.file_name() == "qemu-aarch64"))
-            .unwrap_or(false);
-    if !emulator {
-        return skip("qemu-aarch64-static missing (apt-get install qemu-user-static)");
-    }
-    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-aarch64");
-    let (mounts_before, loops_before) = (mounts(), loops());
-    let t0 = Instant::now();
-    let (built, report, stderr) =
-        common::build_live(&ks, "KILN-LIVE-A64", &work, &["--arch", "aarch64"]);
-    eprintln!("aarch64 build: {:.1} s", t0.elapsed().as_secs_f64());
-    // Nothing of the emulation setup or the chroots is left on the host (other foreign builds,
-    // koji_argv's in the other lane, may hold entries of their own meanwhile).
-    assert_eq!(
-        common::kiln_binfmt_leftovers(),
-        BTreeSet::<String>::new(),
-        "binfmt entries left"
-    );
-    // Only what names this build's directory: CPU-light tests run beside this one in CI and may
-    // hold loop devices of their own for a moment.
-    let work_str = work.to_string_lossy().into_owned();
-    let new_mounts: Vec<_> = mounts()
-        .difference(&mounts_before)
-        .filter(|m| m.contains(&work_str))
-        .cloned()
-        .collect();
-    assert!(new_mounts.is_empty(), "mounts left: {new_mounts:?}");
-    let new_loops: Vec<_> = loops()
-        .difference(&loops_before)
-        .filter(|l| l.contains(&work_str))
-        .cloned()
-        .collect();
-    assert!(new_loops.is_empty(), "loop devices left: {new_loops:?}");
-    // Target code ran emulated, and the build says through what.
-    assert!(
-        report["emulation"].as_str().is_some(),
-        "{}",
-        report["emulation"]
-    );
-    assert!(report["target_code_secs"].as_f64().unwrap() > 0.0);
-    assert!(
-        stderr.contains("under emulation:"),
-        "no emulated time in the summary"
-    );
-    Some(built)
+    common::build_foreign("aarch64", "KILN-LIVE-A64")
 }
 
 fn shared() -> Option<&'static Built> {

@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -33,75 +32,8 @@ fn skip(why: &str) -> Option<Built> {
     None
 }
 
-fn lines(cmd: &mut Command) -> BTreeSet<String> {
-    run_ok(cmd).lines().map(str::to_string).collect()
-}
-
-fn mounts() -> BTreeSet<String> {
-    lines(Command::new("findmnt").args(["-rn", "-o", "TARGET,SOURCE,FSTYPE"]))
-}
-
-fn loops() -> BTreeSet<String> {
-    lines(Command::new("losetup").arg("-a"))
-}
-
 fn build() -> Option<Built> {
-    let fx = common::fixtures()?;
-    let ks = fx.join("ks/live-ppc64le.ks");
-    if !ks.is_file() {
-        return skip(&format!(
-            "{} missing (fixtures/build-repos builds it)",
-            ks.display()
-        ));
-    }
-    let emulator = Path::new("/usr/bin/qemu-ppc64le-static").is_file()
-        || std::fs::read_dir("/proc/sys/fs/binfmt_misc")
-            .map(|rd| rd.flatten().any(|e| e.file_name() == "qemu-ppc64le"))
-            .unwrap_or(false);
-    if !emulator {
-        return skip("qemu-ppc64le-static missing (apt-get install qemu-user-static)");
-    }
-    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-ppc64le");
-    let (mounts_before, loops_before) = (mounts(), loops());
-    let t0 = Instant::now();
-    let (built, report, stderr) = common::build_live(&ks, LABEL, &work, &["--arch", "ppc64le"]);
-    eprintln!(
-        "ppc64le build: {:.1} s wall, {:.1} s in target code, {} packages",
-        t0.elapsed().as_secs_f64(),
-        report["target_code_secs"].as_f64().unwrap_or(-1.0),
-        built.packages
-    );
-    // Nothing of the emulation setup or the chroots is left on the host (builds of other
-    // arches may run beside this one and hold their own entries for a while).
-    let left = common::kiln_binfmt_leftovers();
-    assert_eq!(left, BTreeSet::<String>::new(), "binfmt entries left");
-    // Only what names this build's directory: CPU-light tests run beside this one in CI and may
-    // hold loop devices of their own for a moment.
-    let work_str = work.to_string_lossy().into_owned();
-    let new_mounts: Vec<_> = mounts()
-        .difference(&mounts_before)
-        .filter(|m| m.contains(&work_str))
-        .cloned()
-        .collect();
-    assert!(new_mounts.is_empty(), "mounts left: {new_mounts:?}");
-    let new_loops: Vec<_> = loops()
-        .difference(&loops_before)
-        .filter(|l| l.contains(&work_str))
-        .cloned()
-        .collect();
-    assert!(new_loops.is_empty(), "loop devices left: {new_loops:?}");
-    // Target code ran emulated, and the build says through what.
-    assert!(
-        report["emulation"].as_str().is_some(),
-        "{}",
-        report["emulation"]
-    );
-    assert!(report["target_code_secs"].as_f64().unwrap() > 0.0);
-    assert!(
-        stderr.contains("under emulation:"),
-        "no emulated time in the summary"
-    );
-    Some(built)
+    common::build_foreign("ppc64le", LABEL)
 }
 
 fn shared() -> Option<&'static Built> {

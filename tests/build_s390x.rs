@@ -14,8 +14,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -26,82 +24,10 @@ fn ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
 }
 
-fn skip(why: &str) -> Option<Built> {
-    if ci() {
-        panic!("{why}");
-    }
-    eprintln!("SKIP: {why}");
-    None
-}
-
-fn lines(cmd: &mut Command) -> BTreeSet<String> {
-    run_ok(cmd).lines().map(str::to_string).collect()
-}
-
-fn mounts() -> BTreeSet<String> {
-    lines(Command::new("findmnt").args(["-rn", "-o", "TARGET,SOURCE,FSTYPE"]))
-}
-
-fn loops() -> BTreeSet<String> {
-    lines(Command::new("losetup").arg("-a"))
-}
-
 const LABEL: &str = "KILN-LIVE-S390X";
 
 fn build() -> Option<Built> {
-    let fx = common::fixtures()?;
-    let ks = fx.join("ks/live-s390x.ks");
-    if !ks.is_file() {
-        return skip(&format!(
-            "{} missing (fixtures/build-repos builds it)",
-            ks.display()
-        ));
-    }
-    let emulator = Path::new("/usr/bin/qemu-s390x-static").is_file()
-        || std::fs::read_dir("/proc/sys/fs/binfmt_misc")
-            .map(|rd| rd.flatten().any(|e| e.file_name() == "qemu-s390x"))
-            .unwrap_or(false);
-    if !emulator {
-        return skip("qemu-s390x-static missing (apt-get install qemu-user-static)");
-    }
-    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-s390x");
-    let (mounts_before, loops_before) = (mounts(), loops());
-    let t0 = Instant::now();
-    let (built, report, stderr) = common::build_live(&ks, LABEL, &work, &["--arch", "s390x"]);
-    eprintln!(
-        "s390x build: {:.1} s wall, {:.1} s of target code under emulation, {} packages",
-        t0.elapsed().as_secs_f64(),
-        report["target_code_secs"].as_f64().unwrap_or(-1.0),
-        built.packages
-    );
-    // No binfmt entry of a finished kiln is left (builds of other arches may run beside this
-    // one, each with its own `kiln-qemu-<arch>-<pid>` entry for its length).
-    let left = common::kiln_binfmt_leftovers();
-    assert_eq!(left, BTreeSet::<String>::new(), "binfmt entries left");
-    let work_str = work.to_string_lossy().into_owned();
-    let new_mounts: Vec<_> = mounts()
-        .difference(&mounts_before)
-        .filter(|m| m.contains(&work_str))
-        .cloned()
-        .collect();
-    assert!(new_mounts.is_empty(), "mounts left: {new_mounts:?}");
-    let new_loops: Vec<_> = loops()
-        .difference(&loops_before)
-        .filter(|l| l.contains(&work_str))
-        .cloned()
-        .collect();
-    assert!(new_loops.is_empty(), "loop devices left: {new_loops:?}");
-    assert!(
-        report["emulation"].as_str().is_some(),
-        "{}",
-        report["emulation"]
-    );
-    assert!(report["target_code_secs"].as_f64().unwrap() > 0.0);
-    assert!(
-        stderr.contains("under emulation:"),
-        "no emulated time in the summary"
-    );
-    Some(built)
+    common::build_foreign("s390x", LABEL)
 }
 
 fn shared() -> Option<&'static Built> {

@@ -635,3 +635,81 @@ pub fn kiln_binfmt_leftovers() -> std::collections::BTreeSet<String> {
         })
         .collect()
 }
+
+/// One `kiln build --make-iso --arch ARCH` of the fixture's `ks/live-ARCH.ks` on this host,
+/// target code through qemu-user, in `CARGO_TARGET_TMPDIR/build-ARCH`. `None` (a panic under
+/// `CI=true`) without the fixture or the emulator. Checks what every cross-arch build must
+/// leave: no binfmt entry of a finished kiln, no mount or loop device naming the work
+/// directory (CPU-light tests beside it may hold their own), and a report and summary that say
+/// target code ran emulated.
+pub fn build_foreign(arch: &str, label: &str) -> Option<Built> {
+    use std::collections::BTreeSet;
+    use std::process::Command;
+    let skip = |why: String| {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        eprintln!("SKIP: {why}");
+        None
+    };
+    let fx = fixtures()?;
+    let ks = fx.join(format!("ks/live-{arch}.ks"));
+    if !ks.is_file() {
+        return skip(format!(
+            "{} missing (fixtures/build-repos builds it)",
+            ks.display()
+        ));
+    }
+    let emulator = Path::new(&format!("/usr/bin/qemu-{arch}-static")).is_file()
+        || std::fs::read_dir("/proc/sys/fs/binfmt_misc")
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.file_name().to_string_lossy() == format!("qemu-{arch}"))
+            })
+            .unwrap_or(false);
+    if !emulator {
+        return skip(format!(
+            "qemu-{arch}-static missing (apt-get install qemu-user-static)"
+        ));
+    }
+    let lines = |cmd: &mut Command| -> BTreeSet<String> {
+        run_ok(cmd).lines().map(str::to_string).collect()
+    };
+    let mounts = || lines(Command::new("findmnt").args(["-rn", "-o", "TARGET,SOURCE,FSTYPE"]));
+    let loops = || lines(Command::new("losetup").arg("-a"));
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("build-{arch}"));
+    let (mounts_before, loops_before) = (mounts(), loops());
+    let t0 = std::time::Instant::now();
+    let (built, report, stderr) = build_live(&ks, label, &work, &["--arch", arch]);
+    eprintln!(
+        "{arch} build: {:.1} s wall, {:.1} s of target code under emulation, {} packages",
+        t0.elapsed().as_secs_f64(),
+        report["target_code_secs"].as_f64().unwrap_or(-1.0),
+        built.packages
+    );
+    assert_eq!(
+        kiln_binfmt_leftovers(),
+        BTreeSet::<String>::new(),
+        "binfmt entries left"
+    );
+    let work_str = work.to_string_lossy().into_owned();
+    let left = |now: BTreeSet<String>, before: &BTreeSet<String>| -> Vec<String> {
+        now.difference(before)
+            .filter(|m| m.contains(&work_str))
+            .cloned()
+            .collect()
+    };
+    let new_mounts = left(mounts(), &mounts_before);
+    assert!(new_mounts.is_empty(), "mounts left: {new_mounts:?}");
+    let new_loops = left(loops(), &loops_before);
+    assert!(new_loops.is_empty(), "loop devices left: {new_loops:?}");
+    assert!(
+        report["emulation"].as_str().is_some(),
+        "{}",
+        report["emulation"]
+    );
+    assert!(report["target_code_secs"].as_f64().unwrap() > 0.0);
+    assert!(
+        stderr.contains("under emulation:"),
+        "no emulated time in the summary"
+    );
+    Some(built)
+}
