@@ -53,44 +53,7 @@ fn pe_machine(pe: &[u8]) -> u16 {
 #[test]
 fn riscv64_iso_is_uefi_only_gpt_hybrid_of_riscv64_binaries() {
     let Some(b) = shared() else { return };
-    let rep = run_ok(Command::new("xorriso").args(["-indev"]).arg(&b.iso).args([
-        "-report_el_torito",
-        "plain",
-        "-report_system_area",
-        "plain",
-    ]));
-    let entries: Vec<&str> = rep
-        .lines()
-        .filter(|l| l.starts_with("El Torito boot img :"))
-        .collect();
-    assert_eq!(entries.len(), 1, "{rep}");
-    assert!(entries[0].contains("UEFI"), "{rep}");
-    let summary = rep
-        .lines()
-        .find(|l| l.starts_with("System area summary:"))
-        .unwrap_or_default();
-    assert!(
-        summary.contains("MBR protective-msdos-label") && summary.ends_with("GPT"),
-        "{rep}"
-    );
-    let v = run_ok(Command::new("sgdisk").arg("-v").arg(&b.iso));
-    assert!(v.contains("No problems found"), "sgdisk -v: {v}");
-    run_ok(Command::new("checkisomd5").arg("--verbose").arg(&b.iso));
-    let listing = run_ok(Command::new("isoinfo").args(["-R", "-f", "-i"]).arg(&b.iso));
-    for p in [
-        "/LiveOS/squashfs.img",
-        "/images/pxeboot/vmlinuz",
-        "/images/pxeboot/initrd.img",
-        "/images/efiboot.img",
-        "/EFI/BOOT/BOOTRISCV64.EFI",
-        "/EFI/BOOT/grub.cfg",
-    ] {
-        assert!(listing.lines().any(|l| l == p), "{p} missing:\n{listing}");
-    }
-    assert!(
-        !listing.contains("/images/eltorito.img"),
-        "BIOS image on riscv64"
-    );
+    common::assert_uefi_only_gpt_hybrid(&b.iso, "BOOTRISCV64.EFI", "riscv64");
     let x = |iso_path: &str, name: &str| {
         let to = b.work.join(name);
         run_ok(

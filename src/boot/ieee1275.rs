@@ -12,7 +12,10 @@
 
 use std::path::Path;
 
-use super::{chroot_run, copy, first_in_root, layout, rj, BootAssets, BootError, BootOptions};
+use super::{
+    chroot_run, copy, copy_grub_modules, first_in_root, layout, rj, BootAssets, BootError,
+    BootOptions,
+};
 use crate::error::IoError;
 use crate::install::scriptlet::ScriptRunner;
 
@@ -87,17 +90,7 @@ pub(super) fn prepare(
     copy(&img, &iso.join(&core))?;
     let _ = std::fs::remove_file(&img);
     // The modules and their lists, which the core image loads from its prefix.
-    let src = rj(root, moddir.trim_start_matches('/'));
-    for e in std::fs::read_dir(&src)
-        .map_err(IoError::at("read", &src))?
-        .flatten()
-    {
-        let n = e.file_name().to_string_lossy().into_owned();
-        if n.ends_with(".mod") || n.ends_with(".lst") {
-            // Each file resolved beneath the root: a module may be a link to a host file.
-            copy(&rj(root, format!("{moddir}/{n}")), &platform_dir.join(&n))?;
-        }
-    }
+    copy_grub_modules(root, &moddir, &platform_dir)?;
     let cfg = iso.join(layout::GRUB_IEEE1275_DIR).join("grub.cfg");
     std::fs::write(&cfg, grub_cfg).map_err(IoError::at("write", &cfg))?;
     let info = iso.join(layout::BOOTINFO);

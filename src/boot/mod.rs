@@ -822,19 +822,7 @@ fn bios_grub(
     copy(&img, &iso.join(layout::ELTORITO))?;
     let _ = std::fs::remove_file(&img);
     // The modules GRUB loads at run time, beside its config, as lorax copies them.
-    let src = rj(root, moddir.trim_start_matches('/'));
-    let dst = iso.join(layout::GRUB_BIOS_DIR).join(target);
-    std::fs::create_dir_all(&dst).map_err(IoError::at("create", &dst))?;
-    for e in std::fs::read_dir(&src)
-        .map_err(IoError::at("read", &src))?
-        .flatten()
-    {
-        let n = e.file_name().to_string_lossy().into_owned();
-        if n.ends_with(".mod") || n.ends_with(".lst") {
-            // Each file resolved beneath the root: a module may be a link to a host file.
-            copy(&rj(root, format!("{moddir}/{n}")), &dst.join(&n))?;
-        }
-    }
+    let src = copy_grub_modules(root, &moddir, &iso.join(layout::GRUB_BIOS_DIR).join(target))?;
     let cfg = iso.join(layout::GRUB_BIOS_DIR).join("grub.cfg");
     std::fs::write(&cfg, grub_cfg).map_err(IoError::at("write", &cfg))?;
     let hybrid = src.join("boot_hybrid.img");
@@ -1035,6 +1023,25 @@ fn efi(
 
 /// Copy the regular files of `src` into `dst`, subdirectories included (the ESP's tree is kiln's
 /// own, made just above).
+/// Copy a GRUB platform's modules and their lists (`*.mod`, `*.lst`) from `moddir` in the
+/// root to `dst`, where the image made with that directory as its prefix loads them; returns
+/// the platform directory beneath the root.
+fn copy_grub_modules(root: &Path, moddir: &str, dst: &Path) -> Result<PathBuf, BootError> {
+    let src = rj(root, moddir.trim_start_matches('/'));
+    std::fs::create_dir_all(dst).map_err(IoError::at("create", dst))?;
+    for e in std::fs::read_dir(&src)
+        .map_err(IoError::at("read", &src))?
+        .flatten()
+    {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.ends_with(".mod") || n.ends_with(".lst") {
+            // Each file resolved beneath the root: a module may be a link to a host file.
+            copy(&rj(root, format!("{moddir}/{n}")), &dst.join(&n))?;
+        }
+    }
+    Ok(src)
+}
+
 fn copy_dir(src: &Path, dst: &Path) -> Result<(), BootError> {
     for e in std::fs::read_dir(src)
         .map_err(IoError::at("read", src))?

@@ -713,3 +713,50 @@ pub fn build_foreign(arch: &str, label: &str) -> Option<Built> {
     );
     Some(built)
 }
+
+/// The layout every UEFI-only foreign ISO shares (aarch64's and riscv64's), checked with
+/// xorriso, sgdisk, checkisomd5 and isoinfo: one El Torito entry, for UEFI; a protective MBR
+/// and a GPT that sgdisk finds sound; an implanted checksum; the live files and
+/// `EFI/BOOT/<efi_file>`, and no BIOS image.
+pub fn assert_uefi_only_gpt_hybrid(iso: &Path, efi_file: &str, arch: &str) {
+    use std::process::Command;
+    let rep = run_ok(Command::new("xorriso").args(["-indev"]).arg(iso).args([
+        "-report_el_torito",
+        "plain",
+        "-report_system_area",
+        "plain",
+    ]));
+    let entries: Vec<&str> = rep
+        .lines()
+        .filter(|l| l.starts_with("El Torito boot img :"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{rep}");
+    assert!(entries[0].contains("UEFI"), "{rep}");
+    let summary = rep
+        .lines()
+        .find(|l| l.starts_with("System area summary:"))
+        .unwrap_or_default();
+    assert!(
+        summary.contains("MBR protective-msdos-label") && summary.ends_with("GPT"),
+        "{rep}"
+    );
+    let v = run_ok(Command::new("sgdisk").arg("-v").arg(iso));
+    assert!(v.contains("No problems found"), "sgdisk -v: {v}");
+    run_ok(Command::new("checkisomd5").arg("--verbose").arg(iso));
+    let listing = run_ok(Command::new("isoinfo").args(["-R", "-f", "-i"]).arg(iso));
+    let efi = format!("/EFI/BOOT/{efi_file}");
+    for p in [
+        "/LiveOS/squashfs.img",
+        "/images/pxeboot/vmlinuz",
+        "/images/pxeboot/initrd.img",
+        "/images/efiboot.img",
+        efi.as_str(),
+        "/EFI/BOOT/grub.cfg",
+    ] {
+        assert!(listing.lines().any(|l| l == p), "{p} missing:\n{listing}");
+    }
+    assert!(
+        !listing.contains("/images/eltorito.img"),
+        "BIOS image on {arch}"
+    );
+}
