@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arch;
+pub mod attrs;
 pub mod bench;
 pub mod boot;
 pub mod boottest;

@@ -248,6 +248,22 @@ impl FsTree {
         &mut self.nodes[id].meta
     }
 
+    /// Replace what a non-directory node is (a placeholder file becoming the device node an
+    /// unprivileged build could not create). Directories and hardlinks keep their kind: their
+    /// children or link owners depend on it.
+    pub fn set_kind(&mut self, id: NodeId, kind: Kind) -> Result<(), TreeError> {
+        let node = &self.nodes[id];
+        if matches!(node.kind, Kind::Dir | Kind::Hardlink(_))
+            || matches!(kind, Kind::Dir | Kind::Hardlink(_))
+        {
+            return Err(TreeError::Unsupported {
+                path: self.path(id),
+            });
+        }
+        self.nodes[id].kind = kind;
+        Ok(())
+    }
+
     /// Children of a directory, sorted by name bytes (empty for non-directories).
     pub fn children(&self, id: NodeId) -> &[NodeId] {
         &self.nodes[id].children
