@@ -55,7 +55,11 @@ pub struct PathAttrs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<Device>,
     /// Extended attributes by full name, their values in hex.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", with = "hex_values")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        with = "hex_values"
+    )]
     pub xattrs: BTreeMap<String, Vec<u8>>,
 }
 
@@ -185,7 +189,9 @@ impl AttrStore {
 
     /// An extended attribute of `path`.
     pub fn set_xattr(&mut self, path: &Path, name: &str, value: &[u8]) {
-        self.entry(path).xattrs.insert(name.to_owned(), value.to_vec());
+        self.entry(path)
+            .xattrs
+            .insert(name.to_owned(), value.to_vec());
     }
 
     /// `path` was replaced or removed: what was recorded for it no longer holds.
@@ -257,7 +263,10 @@ impl AttrStore {
             }
             for (name, value) in &attrs.xattrs {
                 let name = name.as_bytes();
-                match meta.xattrs.binary_search_by(|x| x.name.as_slice().cmp(name)) {
+                match meta
+                    .xattrs
+                    .binary_search_by(|x| x.name.as_slice().cmp(name))
+                {
                     Ok(i) => meta.xattrs[i].value = value.clone(),
                     Err(i) => meta.xattrs.insert(
                         i,
@@ -271,6 +280,80 @@ impl AttrStore {
         }
         Ok(())
     }
+}
+
+/// What the kernel refused during an install, by inode (`st_dev`, `st_ino`): the installer
+/// writes through descriptors and temporary names, so the inode is what it knows; and a file
+/// replaced later takes its record with it. [`flush_refused`] turns them into paths.
+static REFUSED: std::sync::Mutex<BTreeMap<(u64, u64), PathAttrs>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+fn refused(dev: u64, ino: u64, f: impl FnOnce(&mut PathAttrs)) {
+    let mut map = REFUSED.lock().unwrap_or_else(|e| e.into_inner());
+    f(map.entry((dev, ino)).or_default());
+}
+
+/// The inode's owner could not be set (an id outside the namespace's map).
+pub fn refuse_owner(dev: u64, ino: u64, uid: u32, gid: u32) {
+    refused(dev, ino, |a| {
+        a.uid = Some(uid);
+        a.gid = Some(gid);
+    });
+}
+
+/// The inode is a device node's placeholder.
+pub fn refuse_device(dev: u64, ino: u64, device: Device, mode: u32) {
+    refused(dev, ino, |a| {
+        a.device = Some(device);
+        a.mode = Some(mode & 0o7777);
+    });
+}
+
+/// An xattr of the inode could not be set.
+pub fn refuse_xattr(dev: u64, ino: u64, name: &str, value: &[u8]) {
+    refused(dev, ino, |a| {
+        a.xattrs.insert(name.to_owned(), value.to_vec());
+    });
+}
+
+/// Write what was refused for inodes beneath `root` into its sidecar (merged with what is
+/// there) and forget them. Returns how many paths were added; free when nothing was refused.
+pub fn flush_refused(root: &Path) -> Result<usize, AttrsError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut map = REFUSED.lock().unwrap_or_else(|e| e.into_inner());
+    if map.is_empty() {
+        return Ok(0);
+    }
+    let mut found = AttrStore::default();
+    let mut stack = vec![(root.to_path_buf(), PathBuf::from("/"))];
+    while let Some((dir, at)) = stack.pop() {
+        let list_err = |e| IoError::at("list directory", &dir)(e);
+        for e in std::fs::read_dir(&dir).map_err(list_err)? {
+            let e = e.map_err(list_err)?;
+            let md = e.metadata().map_err(IoError::at("stat", &e.path()))?;
+            let path = at.join(e.file_name());
+            if let Some(attrs) = map.get(&(md.dev(), md.ino())) {
+                found.paths.insert(path.clone(), attrs.clone());
+            }
+            if md.is_dir() {
+                stack.push((e.path(), path));
+            }
+        }
+    }
+    let root_md = std::fs::symlink_metadata(root).map_err(IoError::at("stat", root))?;
+    if let Some(attrs) = map.get(&(root_md.dev(), root_md.ino())) {
+        found.paths.insert(PathBuf::from("/"), attrs.clone());
+    }
+    // Records of this root's file system are done with (found, or their inode is gone).
+    map.retain(|(dev, _), _| *dev != root_md.dev());
+    drop(map);
+    let added = found.len();
+    if added > 0 {
+        let mut store = AttrStore::load(root)?;
+        store.merge(found);
+        store.save(root)?;
+    }
+    Ok(added)
 }
 
 /// Xattr values as hex strings in the JSON (they are binary: capabilities, NUL-ended labels).
@@ -328,17 +411,27 @@ mod tests {
             0o600,
         );
         store.set_owner(Path::new("/ping"), 0, 4242);
-        store.set_xattr(Path::new("/ping"), "security.selinux", b"system_u:object_r:ping_exec_t:s0\0");
+        store.set_xattr(
+            Path::new("/ping"),
+            "security.selinux",
+            b"system_u:object_r:ping_exec_t:s0\0",
+        );
         store.set_xattr(Path::new("/gone"), "security.selinux", b"x\0");
         store.save(&root).unwrap();
-        assert_eq!(AttrStore::sidecar(&root), dir.path().join("root.kiln-attrs"));
+        assert_eq!(
+            AttrStore::sidecar(&root),
+            dir.path().join("root.kiln-attrs")
+        );
         let loaded = AttrStore::load(&root).unwrap();
         assert_eq!(loaded, store_with_version(store));
 
         let mut tree = FsTree::from_dir(&root, &ScanOptions { xattrs: false }).unwrap();
         loaded.apply(&mut tree, &root).unwrap();
         let console = tree.lookup(Path::new("dev/console")).unwrap();
-        assert_eq!(tree.node(console).kind, Kind::CharDevice { major: 5, minor: 1 });
+        assert_eq!(
+            tree.node(console).kind,
+            Kind::CharDevice { major: 5, minor: 1 }
+        );
         assert_eq!(tree.node(console).meta.mode, 0o600);
         let ping = tree.node(tree.lookup(Path::new("ping")).unwrap());
         assert_eq!((ping.meta.gid, ping.meta.xattrs.len()), (4242, 1));
@@ -357,10 +450,17 @@ mod tests {
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(root.join("null"), b"not empty").unwrap();
         let mut store = AttrStore::default();
-        store.set_device(Path::new("/null"), Device::Char { major: 1, minor: 3 }, 0o666);
+        store.set_device(
+            Path::new("/null"),
+            Device::Char { major: 1, minor: 3 },
+            0o666,
+        );
         let mut tree = FsTree::from_dir(&root, &ScanOptions::default()).unwrap();
         let err = store.apply(&mut tree, &root).unwrap_err().to_string();
-        assert!(err.contains("/null") && err.contains("placeholder"), "{err}");
+        assert!(
+            err.contains("/null") && err.contains("placeholder"),
+            "{err}"
+        );
         store.save(&root).unwrap();
         store.forget(Path::new("/null"));
         store.save(&root).unwrap();

@@ -35,6 +35,18 @@ pub enum EmulationError {
         /// Fedora package.
         fedora: String,
     },
+    /// An ordinary user's build (a user namespace) cannot register an emulator itself.
+    #[error("building for {arch} as an ordinary user needs a binfmt_misc registration of a static qemu-user for {arch} with the F flag, made once by the administrator, and this host has none{found}\nhint: as root, install `{debian}` (Debian/Ubuntu: binfmt-support registers it with F) or `{fedora}` (Fedora/EL: systemd-binfmt registers it); kiln uses that registration and never changes it")]
+    Unregistered {
+        /// Target arch.
+        arch: String,
+        /// What was found instead, if anything.
+        found: String,
+        /// Debian packages.
+        debian: String,
+        /// Fedora package.
+        fedora: String,
+    },
     /// binfmt_misc could not be mounted or written.
     #[error("cannot {action} binfmt_misc at {BINFMT_DIR}: {source}\nhint: kiln needs root (CAP_SYS_ADMIN) to run {arch} code through qemu-user; `{binary}` must be static")]
     Binfmt {
@@ -88,6 +100,32 @@ impl Binfmt {
             mounted: false,
             how: String::new(),
         };
+        if crate::userns::in_user_namespace() {
+            // Registering needs the host's root: only an administrator's registration works.
+            let (magic, mask) = arch.binfmt_magic();
+            let existing = dir
+                .join("register")
+                .exists()
+                .then(|| find_registration(dir, &magic, &mask))
+                .flatten();
+            return match existing {
+                Some(existing) => {
+                    guard.how = format!("binfmt `{}` ({})", existing.name, existing.interpreter);
+                    tracing::info!("{} code runs through `{}`", arch.name, guard.how);
+                    Ok(Some(guard))
+                }
+                None => Err(EmulationError::Unregistered {
+                    arch: arch.name.to_string(),
+                    found: if dir.join("register").exists() {
+                        String::new()
+                    } else {
+                        format!(" (binfmt_misc is not mounted at {BINFMT_DIR})")
+                    },
+                    debian: format!("{} binfmt-support", arch.qemu_user_pkg.0),
+                    fedora: arch.qemu_user_pkg.1.to_string(),
+                }),
+            };
+        }
         if !dir.join("register").exists() {
             rustix::mount::mount(
                 "binfmt_misc",

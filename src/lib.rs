@@ -40,3 +40,4 @@ pub mod reproducible;
 pub mod resolve;
 pub use kiln_rpmfile as rpmfile;
 pub mod stale;
+pub mod userns;

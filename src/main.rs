@@ -6,6 +6,11 @@
 mod cli;
 
 fn main() {
+    // The inner kiln of a rootless build unshares its user namespace first, single-threaded.
+    if let Err(e) = kiln::userns::enter_if_inner() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
     // The scriptlet helper must start before anything spawns a thread (it unshares namespaces).
     if std::env::args_os().nth(1).as_deref()
         == Some(std::ffi::OsStr::new(kiln::install::scriptlet::HELPER_ARG))

@@ -54,6 +54,21 @@ pub fn main() -> i32 {
     run(args)
 }
 
+/// Commands that make or read a root's files as their owners: as an ordinary user they run in
+/// a user namespace.
+fn needs_namespace(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Install(_)
+            | Command::InstallRpms(_)
+            | Command::Build(_)
+            | Command::Write(_)
+            | Command::BenchCompress(_)
+            | Command::IsoToPxeboot(_)
+            | Command::IsoToNetroot(_)
+    )
+}
+
 /// Run parsed arguments (the command line, or what a drop-in front end made of its tool's).
 fn run(args: Args) -> i32 {
     match &args.command {
@@ -62,6 +77,21 @@ fn run(args: Args) -> i32 {
             return compat::main(compat::Tool::Livemedia, c.args.clone())
         }
         _ => {}
+    }
+    // An ordinary user's build runs as root of a user namespace (kiln::userns): this process
+    // starts the one that does the work and waits for it.
+    if kiln::userns::unprivileged() && needs_namespace(&args.command) {
+        return match kiln::userns::run_inner(|inner| {
+            let _ = ctrlc::set_handler(move || {
+                let _ = rustix::process::kill_process(inner, rustix::process::Signal::TERM);
+            });
+        }) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_ENV
+            }
+        };
     }
     // Ctrl-C, SIGTERM, SIGHUP: every stage stops at its next check, child processes are ended
     // and everything made so far is removed (`kiln::cancel`); a second one exits at once.

@@ -63,6 +63,9 @@ pub enum InstallError {
     /// A file-system call on the root failed.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// The sidecar of what a user namespace refused could not be written.
+    #[error(transparent)]
+    Attrs(#[from] crate::attrs::AttrsError),
 }
 
 impl InstallError {
@@ -80,7 +83,10 @@ impl InstallError {
             | InstallError::Scriptlet { .. }
             | InstallError::Runner(ScriptError::Timeout { .. }) => 1,
             InstallError::Interrupted => 130,
-            InstallError::RpmDb(_) | InstallError::Runner(_) | InstallError::Io(_) => 2,
+            InstallError::RpmDb(_)
+            | InstallError::Runner(_)
+            | InstallError::Io(_)
+            | InstallError::Attrs(_) => 2,
         }
     }
 }

@@ -445,9 +445,27 @@ impl Root {
             NodeKind::Fifo => FileType::Fifo,
         };
         let dev: Dev = rustix::fs::makedev(major, minor);
-        rustix::fs::mknodat(&parent, tmp.as_str(), ft, Mode::from_raw_mode(0o600), dev)?;
+        let mut placeholder = false;
+        match rustix::fs::mknodat(&parent, tmp.as_str(), ft, Mode::from_raw_mode(0o600), dev) {
+            // No device nodes in a user namespace: an empty file of mode 0 holds the place,
+            // the node itself goes to the sidecar.
+            Err(rustix::io::Errno::PERM)
+                if kind != NodeKind::Fifo && crate::userns::in_user_namespace() =>
+            {
+                let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+                let fd = rustix::fs::openat(&parent, tmp.as_str(), flags, Mode::empty())?;
+                let st = rustix::fs::fstat(&fd)?;
+                let device = match kind {
+                    NodeKind::Block => crate::attrs::Device::Block { major, minor },
+                    _ => crate::attrs::Device::Char { major, minor },
+                };
+                crate::attrs::refuse_device(st.st_dev, st.st_ino, device, meta.mode);
+                placeholder = true;
+            }
+            r => r?,
+        }
         let result = (|| {
-            set_meta_at(&parent, &tmp, meta, true)?;
+            set_meta_at(&parent, &tmp, meta, !placeholder)?;
             rustix::fs::renameat(&parent, tmp.as_str(), &parent, name.as_str())?;
             Ok(())
         })();
@@ -594,22 +612,47 @@ fn apply_fd(fd: impl AsFd, meta: &Meta) -> io::Result<()> {
     let st = rustix::fs::fstat(fd)?;
     let chown = st.st_uid != meta.uid || st.st_gid != meta.gid;
     if chown {
-        rustix::fs::fchown(
+        let r = rustix::fs::fchown(
             fd,
             Some(Uid::from_raw(meta.uid)),
             Some(Gid::from_raw(meta.gid)),
-        )?;
+        );
+        refusable(r, &st, |dev, ino| {
+            crate::attrs::refuse_owner(dev, ino, meta.uid, meta.gid)
+        })?;
     }
     if chown || st.st_mode & 0o7777 != meta.mode & 0o7777 {
         rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode & 0o7777))?;
     }
     if let Some(caps) = &meta.caps {
-        rustix::fs::fsetxattr(fd, "security.capability", caps, XattrFlags::empty())?;
+        let r = rustix::fs::fsetxattr(fd, "security.capability", caps, XattrFlags::empty());
+        refusable(r, &st, |dev, ino| {
+            crate::attrs::refuse_xattr(dev, ino, "security.capability", caps)
+        })?;
     }
     if st.st_mtime != i64::from(meta.mtime) || st.st_mtime_nsec != 0 {
         rustix::fs::futimens(fd, &times(meta.mtime))?;
     }
     Ok(())
+}
+
+/// In a user namespace, an owner outside its id map (EINVAL) or an xattr the kernel keeps
+/// to the host's root (EPERM) is recorded for the writers ([`crate::attrs`]) instead of
+/// failing the install; as root these errors stay errors.
+fn refusable(
+    r: rustix::io::Result<()>,
+    st: &rustix::fs::Stat,
+    record: impl FnOnce(u64, u64),
+) -> io::Result<()> {
+    match r {
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::PERM)
+            if crate::userns::in_user_namespace() =>
+        {
+            record(st.st_dev, st.st_ino);
+            Ok(())
+        }
+        r => Ok(r?),
+    }
 }
 
 /// Metadata on a just-created entry named `name` in `dir` (symlink or node); as
@@ -618,13 +661,16 @@ fn set_meta_at(dir: &OwnedFd, name: &str, meta: &Meta, chmod: bool) -> io::Resul
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
     let chown = st.st_uid != meta.uid || st.st_gid != meta.gid;
     if chown {
-        rustix::fs::chownat(
+        let r = rustix::fs::chownat(
             dir,
             name,
             Some(Uid::from_raw(meta.uid)),
             Some(Gid::from_raw(meta.gid)),
             AtFlags::SYMLINK_NOFOLLOW,
-        )?;
+        );
+        refusable(r, &st, |dev, ino| {
+            crate::attrs::refuse_owner(dev, ino, meta.uid, meta.gid)
+        })?;
     }
     if chmod && (chown || st.st_mode & 0o7777 != meta.mode & 0o7777) {
         rustix::fs::chmodat(

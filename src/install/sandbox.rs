@@ -159,14 +159,28 @@ fn api_filesystems(root: &Path, who: Occupant) -> Result<(), SandboxError> {
     if real_dir(&sys_dir) {
         // A new instance (of this network namespace), not a bind of the host's: the host's
         // has cgroupfs, efivarfs, debugfs... mounted read-write below it.
-        mount(
+        let fresh = mount(
             "sysfs",
             &sys_dir,
             "sysfs",
             hardened | MountFlags::RDONLY,
             None,
-        )
-        .map_err(step("mount /sys"))?;
+        );
+        match fresh {
+            // A user namespace may mount sysfs only in a network namespace it owns, which
+            // `%post --network host` leaves: bind the host's instead. As an ordinary user the
+            // host's /sys gives a script nothing the user could not already read or write.
+            Err(rustix::io::Errno::PERM) if crate::userns::in_user_namespace() => {
+                rustix::mount::mount_bind_recursive("/sys", &sys_dir)
+                    .map_err(step("bind the host's /sys"))?;
+                let _ = mount_remount(
+                    &sys_dir,
+                    MountFlags::BIND | MountFlags::RDONLY | hardened,
+                    "",
+                );
+            }
+            r => r.map_err(step("mount /sys"))?,
+        }
     }
     let dev_dir = root.join("dev");
     if real_dir(&dev_dir) {

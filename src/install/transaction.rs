@@ -304,7 +304,17 @@ pub fn install(
         parallel_unpack_ms = tx.runs.1.as_millis() as u64,
         "unpack phases"
     );
+    // Owners, device nodes and xattrs a user namespace refused (none as root) go beside the
+    // root for the writers, also after a failed install (its root may still be kept).
+    let recorded = crate::attrs::flush_refused(root);
     result?;
+    let recorded = recorded?;
+    if recorded > 0 {
+        debug!(
+            recorded,
+            "attributes the user namespace refused kept in the root's sidecar"
+        );
+    }
     let (st, ut, dt) = (tx.script_time, tx.serial.1 + tx.runs.1, tx.db_time);
     let t0 = Instant::now();
     db.finish()?;
