@@ -149,6 +149,15 @@ impl AttrStore {
         Ok(())
     }
 
+    /// The store without its xattrs (for a writer told to leave xattrs out).
+    pub fn without_xattrs(&self) -> AttrStore {
+        let mut store = self.clone();
+        for attrs in store.paths.values_mut() {
+            attrs.xattrs.clear();
+        }
+        store
+    }
+
     /// Nothing recorded.
     pub fn is_empty(&self) -> bool {
         self.paths.is_empty()

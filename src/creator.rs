@@ -104,7 +104,8 @@ impl BuildError {
             | BuildError::Boot(crate::boot::BootError::Missing { .. }) => 1,
             BuildError::Media(crate::media::MediaError::ErofsKernel(_)) => 1,
             BuildError::Configure(crate::configure::ConfigureError::Label(
-                crate::configure::selinux_label::LabelError::Io(_),
+                crate::configure::selinux_label::LabelError::Io(_)
+                | crate::configure::selinux_label::LabelError::Attrs(_),
             )) => 2,
             BuildError::Configure(_) => 1,
             _ => 2,

@@ -38,10 +38,12 @@ use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 use regex::bytes::{Regex, RegexBuilder};
 
+use crate::attrs::{AttrStore, Device};
 use crate::error::IoError;
 
 /// The xattr that holds a file's SELinux context.
@@ -67,6 +69,9 @@ pub enum LabelError {
     /// The policy has only compiled contexts (`file_contexts.bin`), which kiln does not read.
     #[error("`{}` is missing (only the compiled `.bin` exists)", .0.display())]
     OnlyCompiled(PathBuf),
+    /// The root's sidecar (labels a rootless build records) could not be read or written.
+    #[error(transparent)]
+    Attrs(#[from] crate::attrs::AttrsError),
 }
 
 /// The file type a spec applies to (file_contexts' second field), or that a file has.
@@ -777,6 +782,11 @@ struct Found {
 struct Walk<'a> {
     root: &'a Path,
     fc: &'a FileContexts,
+    /// The root's sidecar as the walk found it: the device nodes its placeholders stand for.
+    sidecar: &'a AttrStore,
+    /// Labels the kernel refused (EPERM: an unprivileged user namespace), by root path, for
+    /// the sidecar.
+    refused: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
     paths: AtomicU64,
     labelled: AtomicU64,
     unlabelled: AtomicU64,
@@ -788,10 +798,17 @@ struct Walk<'a> {
 /// A file with several names (hard links) gets the label of its first name in byte order, so
 /// that the result does not depend on the order the walk met them (setfiles keeps the label
 /// of the name it met first).
+///
+/// In an unprivileged user namespace the kernel refuses `security.*` xattrs (EPERM): the labels
+/// then go into the root's sidecar ([`crate::attrs`]), which the image writers lay over the
+/// root, and a device node's placeholder (an empty file there) is labelled as its device.
 pub fn label_tree(root: &Path, fc: &FileContexts) -> Result<LabelStats, LabelError> {
+    let mut sidecar = AttrStore::load(root)?;
     let walk = Walk {
         root,
         fc,
+        sidecar: &sidecar,
+        refused: Mutex::new(Vec::new()),
         paths: AtomicU64::new(0),
         labelled: AtomicU64::new(0),
         unlabelled: AtomicU64::new(0),
@@ -827,12 +844,33 @@ pub fn label_tree(root: &Path, fc: &FileContexts) -> Result<LabelStats, LabelErr
             names.len() as u64,
         )
     })?;
-    Ok(LabelStats {
+    let stats = LabelStats {
         paths: walk.paths.into_inner(),
         labelled: walk.labelled.into_inner(),
         unlabelled: walk.unlabelled.into_inner(),
         link_conflicts: conflicts.into_inner(),
-    })
+    };
+    let refused = walk
+        .refused
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !refused.is_empty() {
+        tracing::debug!(
+            "{} SELinux labels refused by the kernel: recorded in `{}`",
+            refused.len(),
+            AttrStore::sidecar(root).display()
+        );
+        for (key, value) in &refused {
+            sidecar.set_xattr(
+                Path::new(std::ffi::OsStr::from_bytes(key)),
+                XATTR_NAME,
+                value,
+            );
+        }
+        // Once for the whole walk, not per path.
+        sidecar.save(root)?;
+    }
+    Ok(stats)
 }
 
 /// Label the directories beneath `dir` (`key` inside the root); return the other files.
@@ -899,6 +937,20 @@ fn label_one(
     names: u64,
 ) -> Result<(), LabelError> {
     walk.paths.fetch_add(names, Ordering::Relaxed);
+    let t = match (t, walk.sidecar.is_empty()) {
+        (FileType::Regular, false) => {
+            match walk
+                .sidecar
+                .get(Path::new(std::ffi::OsStr::from_bytes(key)))
+                .and_then(|a| a.device)
+            {
+                Some(Device::Char { .. }) => FileType::Char,
+                Some(Device::Block { .. }) => FileType::Block,
+                None => t,
+            }
+        }
+        _ => t,
+    };
     let Some(context) = walk.fc.lookup_bytes(key, t) else {
         walk.unlabelled.fetch_add(names, Ordering::Relaxed);
         return Ok(());
@@ -906,8 +958,15 @@ fn label_one(
     let mut value = Vec::with_capacity(context.len() + 1);
     value.extend_from_slice(context.as_bytes());
     value.push(0);
-    rustix::fs::lsetxattr(host, XATTR_NAME, &value, rustix::fs::XattrFlags::empty())
-        .map_err(|e| IoError::new("set the SELinux label of", host, e.into()))?;
+    match rustix::fs::lsetxattr(host, XATTR_NAME, &value, rustix::fs::XattrFlags::empty()) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::PERM) => walk
+            .refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((key.to_vec(), value)),
+        Err(e) => return Err(IoError::new("set the SELinux label of", host, e.into()).into()),
+    }
     walk.labelled.fetch_add(names, Ordering::Relaxed);
     Ok(())
 }

@@ -206,7 +206,8 @@ impl Output for Tar {
     }
 }
 
-/// `mkfs.ext4 -d root` into `img` (created or extended as needed), `size` bytes at `offset`.
+/// `mkfs.ext4 -d root` into `img` (created or extended as needed), `size` bytes at `offset`,
+/// with the root's sidecar ([`crate::attrs`]) set in it.
 pub fn mkfs_ext4(
     root: &Path,
     img: &Path,
@@ -244,7 +245,9 @@ pub fn mkfs_ext4(
     run_tool(
         cmd,
         &format!("mkfs.ext4 -d {} {}", root.display(), img.display()),
-    )
+    )?;
+    // What a rootless build could not put on disk (nothing for a root build).
+    super::ext4_attrs::apply(root, img, offset, epoch)
 }
 
 /// What a disk image is made of.

@@ -93,6 +93,7 @@ pub struct LiveIso {
     pub source_date_epoch: Option<i64>,
 }
 
+/// Scan one of kiln's own trees (the media tree, the ESP, the ext4 layout's): no sidecar.
 fn scan(dir: &Path) -> Result<FsTree, MediaError> {
     FsTree::from_dir(dir, &ScanOptions { xattrs: true }).map_err(|source| MediaError::Scan {
         dir: dir.to_owned(),
@@ -275,7 +276,8 @@ impl RootImage {
         let tree = if self.rootfs_type.ext4_inside() {
             scan(&self.ext4_tree(root, work)?)?
         } else {
-            scan(root)?
+            // With the root's sidecar: a rootless build's owners, devices and xattrs.
+            super::scan(root, true)?
         };
         if self.rootfs_type.is_erofs() {
             self.write_erofs(&tree, image)
@@ -379,6 +381,8 @@ impl RootImage {
                 output: String::from_utf8_lossy(&done.output).into_owned(),
             });
         }
+        // What a rootless build could not put on disk (nothing for a root build).
+        super::ext4_attrs::apply(root, &img, 0, self.source_date_epoch)?;
         Ok(dir)
     }
 }

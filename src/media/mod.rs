@@ -12,6 +12,7 @@
 pub mod block_store;
 pub mod disk;
 pub mod erofs;
+mod ext4_attrs;
 pub mod live;
 pub mod netboot;
 pub mod output;
@@ -39,6 +40,7 @@ pub use kiln_writers::iso9660::read as iso_read;
 pub use kiln_writers::squashfs::SquashfsError;
 pub use kiln_writers::tree::{DataSource, FsTree, Kind, Meta, TreeError};
 
+use crate::attrs::AttrStore;
 use crate::error::IoError;
 
 /// A failure while writing media.
@@ -104,6 +106,10 @@ pub enum MediaError {
     /// A file-system call failed.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// The root's sidecar (what a rootless build could not put on disk) is unreadable or does
+    /// not fit the root.
+    #[error(transparent)]
+    Attrs(#[from] crate::attrs::AttrsError),
 }
 
 /// A `--compress`/`--comp` codec that cannot be set up.
@@ -233,12 +239,29 @@ pub fn write_squashfs_dir(
     })
 }
 
+/// Scan `dir` into a tree with the attributes of its sidecar laid over it, when it is a root a
+/// rootless build left ([`crate::attrs`]; a directory without a sidecar is taken as it is).
+/// Without `xattrs` the sidecar's xattrs are left out as the scan leaves the disk's.
 pub(crate) fn scan(dir: &Path, xattrs: bool) -> Result<FsTree, MediaError> {
-    let tree =
+    let mut tree =
         FsTree::from_dir(dir, &ScanOptions { xattrs }).map_err(|source| MediaError::Scan {
             dir: dir.to_owned(),
             source,
         })?;
+    let store = AttrStore::load(dir)?;
+    if !store.is_empty() {
+        let store = if xattrs {
+            store
+        } else {
+            store.without_xattrs()
+        };
+        tracing::debug!(
+            "`{}`: attributes of {} paths from its sidecar",
+            dir.display(),
+            store.len()
+        );
+        store.apply(&mut tree, dir)?;
+    }
     if crate::cancel::interrupted() {
         return Err(MediaError::Interrupted);
     }
