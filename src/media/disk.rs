@@ -397,17 +397,23 @@ pub fn tar_compressor(codec: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// `--make-tar`: the root as a tar archive with owners, modes, xattrs and ACLs (GNU tar).
+/// `--make-tar`: the root as a tar archive with owners, modes, xattrs and ACLs (GNU tar), and
+/// what the root's sidecar holds ([`crate::attrs`], a rootless build's) set in it.
 pub fn make_tar(root: &Path, out: &Path, compressor: &str) -> Result<(), MediaError> {
-    let mut cmd = std::process::Command::new("tar");
-    cmd.args([
+    const ARGS: [&str; 6] = [
         "--create",
         "--numeric-owner",
         "--xattrs",
         "--xattrs-include=*",
         "--acls",
         "--sparse",
-    ]);
+    ];
+    let store = crate::attrs::AttrStore::load(root)?;
+    if !store.is_empty() {
+        return super::tar_attrs::make_tar(root, &store, out, compressor, &ARGS);
+    }
+    let mut cmd = std::process::Command::new("tar");
+    cmd.args(ARGS);
     if !compressor.is_empty() {
         cmd.args(["--use-compress-program", compressor]);
     }

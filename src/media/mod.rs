@@ -16,6 +16,7 @@ mod ext4_attrs;
 pub mod live;
 pub mod netboot;
 pub mod output;
+mod tar_attrs;
 
 use std::path::{Path, PathBuf};
 
