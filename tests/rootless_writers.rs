@@ -123,7 +123,7 @@ fn populate(root: &Path, real: bool) {
     } else {
         for p in ["dev/console", "dev/sda"] {
             std::fs::write(root.join(p), b"").unwrap();
-            std::fs::set_permissions(root.join(p), std::fs::Permissions::from_mode(0)).unwrap();
+            std::fs::set_permissions(root.join(p), std::fs::Permissions::from_mode(0o0)).unwrap();
         }
         let mut store = AttrStore::default();
         let abs = |p: &str| PathBuf::from("/").join(p);

@@ -278,7 +278,7 @@ fn pax_header_for(member: &[u8; BLOCK], name: &[u8]) -> [u8; BLOCK] {
 
 /// `data` (pax records) with `extra` replacing records of the same key or appended.
 fn with_records(data: &[u8], extra: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut kept: Vec<(Vec<u8>, Vec<u8>)> = parse_records(data).unwrap_or_default();
+    let mut kept: Records = parse_records(data).unwrap_or_default();
     let extra: BTreeMap<&[u8], &[u8]> = extra
         .iter()
         .map(|(k, v)| (k.as_bytes(), v.as_slice()))
@@ -288,12 +288,15 @@ fn with_records(data: &[u8], extra: &[(String, Vec<u8>)]) -> Vec<u8> {
     for (k, v) in kept
         .iter()
         .map(|(k, v)| (k.as_slice(), v.as_slice()))
-        .chain(extra.into_iter())
+        .chain(extra)
     {
         out.extend_from_slice(&record_bytes(k, v));
     }
     out
 }
+
+/// Pax records: keys and values.
+type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// One pax record, `LEN KEY=VALUE\n`, its length counting its own digits.
 fn record_bytes(key: &[u8], value: &[u8]) -> Vec<u8> {
@@ -312,7 +315,7 @@ fn record_bytes(key: &[u8], value: &[u8]) -> Vec<u8> {
     r
 }
 
-fn parse_records(mut data: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ()> {
+fn parse_records(mut data: &[u8]) -> Result<Records, ()> {
     let mut out = Vec::new();
     while !data.is_empty() {
         let sp = data.iter().position(|&b| b == b' ').ok_or(())?;
