@@ -8,6 +8,11 @@
 //!
 //! - `squashfs_lists_the_sidecar` (`unsquashfs -lln`), `erofs_dump_shows_the_sidecar`
 //!   (`dump.erofs --path`): devices with their numbers, owners, modes, an xattr block.
+//! - `kiln_write_takes_the_sidecar`: `kiln write squashfs|erofs ROOT` (the binary) after a
+//!   rootless `kiln install --root ROOT`.
+//! - `live_root_images_carry_the_sidecar`: the live root image of every `--rootfs-type`; the
+//!   ext4 layouts' `LiveOS/rootfs.img` taken out with `unsquashfs`/`fsck.erofs --extract` and
+//!   read with debugfs and `e2fsck -fn`.
 //! - `ext4_images_carry_the_sidecar`: `mkfs.ext4 -d` then kiln's debugfs pass, whole image and
 //!   at a disk's partition offset; `debugfs -R stat`/`ea_get` and `e2fsck -fn` (clean).
 //! - `tar_carries_the_sidecar`: `--make-tar`'s archive, plain and gzip, listed by GNU tar
@@ -217,6 +222,124 @@ fn squashfs_lists_the_sidecar() {
         .1;
     assert_eq!(odd[..2], ["-rw-r-----", "0/4242"]);
     assert_eq!(get("etc/shadow")[0], "----------");
+}
+
+/// The devices' lines of an image's `unsquashfs -lln`.
+fn squashfs_devices(img: &Path) -> Vec<Vec<String>> {
+    let list = unsquashfs_list(img);
+    ["r/dev/console", "r/dev/sda"]
+        .iter()
+        .map(|p| list.get(*p).map_or_else(Vec::new, |f| f[..4].to_vec()))
+        .collect()
+}
+
+const DEVICES: [[&str; 4]; 2] = [
+    ["crw-------", "0/5", "5,", "1"],
+    ["brw-rw----", "0/6", "8,", "0"],
+];
+
+#[test]
+fn kiln_write_takes_the_sidecar() {
+    if !tools(&["unsquashfs", "dump.erofs"]) {
+        return;
+    }
+    let (dir, root, _) = roots(false);
+    let sq = dir.path().join("cli.sqfs");
+    let er = dir.path().join("cli.erofs");
+    for (kind, img) in [("squashfs", &sq), ("erofs", &er)] {
+        run(Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .env("NO_COLOR", "1")
+            .args(["write", kind])
+            .arg(&root)
+            .arg(img));
+    }
+    assert_eq!(squashfs_devices(&sq), DEVICES);
+    let console = run(Command::new("dump.erofs")
+        .arg("--path=/dev/console")
+        .arg(&er));
+    assert!(
+        console.contains("char dev") && console.contains("Gid: 5"),
+        "{console}"
+    );
+}
+
+/// The live root image of each `--rootfs-type` (the ext4 layouts through `mkfs.ext4 -d` and
+/// kiln's debugfs pass inside the squashfs or EROFS image).
+#[test]
+fn live_root_images_carry_the_sidecar() {
+    if !tools(&[
+        "unsquashfs",
+        "dump.erofs",
+        "fsck.erofs",
+        "debugfs",
+        "e2fsck",
+    ]) {
+        return;
+    }
+    use kiln::media::live::RootImage;
+    use kiln::media::RootfsType;
+    let (dir, root, _) = roots(false);
+    for rootfs_type in RootfsType::ALL {
+        let base = dir.path().join(rootfs_type.name());
+        let (media, work) = (base.join("iso"), base.join("work"));
+        std::fs::create_dir_all(&work).unwrap();
+        let image = RootImage {
+            squashfs: Default::default(),
+            rootfs_type,
+            erofs: Default::default(),
+            rootfs_size_mb: 64,
+            label: "kiln-live".into(),
+            source_date_epoch: Some(EPOCH),
+        };
+        let written = image.write(&root, &media, &work).unwrap();
+        let ext4 = match rootfs_type {
+            RootfsType::Squashfs => {
+                assert_eq!(squashfs_devices(&written.path), DEVICES);
+                continue;
+            }
+            RootfsType::Erofs => {
+                let console = run(Command::new("dump.erofs")
+                    .arg("--path=/dev/console")
+                    .arg(&written.path));
+                assert!(console.contains("char dev"), "{console}");
+                assert!(
+                    console.contains("Uid: 0   Gid: 5  Access: 0600"),
+                    "{console}"
+                );
+                continue;
+            }
+            RootfsType::SquashfsExt4 => {
+                let x = base.join("x");
+                run(Command::new("unsquashfs")
+                    .arg("-d")
+                    .arg(&x)
+                    .arg(&written.path)
+                    .arg("LiveOS/rootfs.img"));
+                x.join("LiveOS/rootfs.img")
+            }
+            RootfsType::ErofsExt4 => {
+                let x = base.join("x");
+                run(Command::new("fsck.erofs")
+                    .arg(format!("--extract={}", x.display()))
+                    .arg(&written.path));
+                x.join("LiveOS/rootfs.img")
+            }
+        };
+        let ext4 = ext4.display().to_string();
+        run(Command::new("e2fsck").args(["-fn", &ext4]));
+        let console = debugfs(&ext4, "stat /dev/console");
+        assert!(
+            console.contains("Type: character special    Mode:  0600")
+                && console.contains("Group:     5")
+                && console.contains("Device major/minor number: 05:01"),
+            "{}: {console}",
+            rootfs_type.name()
+        );
+        assert_eq!(
+            ea_get(&ext4, "/usr/bin/ping", "security.capability", &base),
+            CAP
+        );
+    }
 }
 
 #[test]
