@@ -103,6 +103,19 @@ const VERSION: u32 = 1;
 impl AttrStore {
     /// The sidecar file of `root`: `ROOT.kiln-attrs` beside it.
     pub fn sidecar(root: &Path) -> PathBuf {
+        // `.`, `..` or `x/..` name no directory: beside the one they resolve to, never inside
+        // it (`kiln write squashfs . out` must not read or pack a sidecar in the root).
+        let resolved;
+        let root = match root.file_name() {
+            Some(_) => root,
+            None => match std::fs::canonicalize(root) {
+                Ok(p) => {
+                    resolved = p;
+                    &resolved
+                }
+                Err(_) => root,
+            },
+        };
         let mut name = root
             .file_name()
             .map(|n| n.to_os_string())
@@ -430,6 +443,12 @@ mod tests {
         assert_eq!(
             AttrStore::sidecar(&root),
             dir.path().join("root.kiln-attrs")
+        );
+        assert_eq!(
+            AttrStore::sidecar(&root.join("dev/..")),
+            std::fs::canonicalize(dir.path())
+                .unwrap()
+                .join("root.kiln-attrs")
         );
         let loaded = AttrStore::load(&root).unwrap();
         assert_eq!(loaded, store_with_version(store));

@@ -45,6 +45,7 @@ const CAP: [u8; 20] = [
     1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
 const LABEL: &[u8] = b"system_u:object_r:ping_exec_t:s0\0";
+const ROOT_LABEL: &[u8] = b"system_u:object_r:root_t:s0\0";
 const ODD: &str = "opt/a b/q\"x";
 
 fn tools(list: &[&str]) -> bool {
@@ -111,6 +112,14 @@ fn populate(root: &Path, real: bool) {
         for (p, uid, gid) in owners {
             std::os::unix::fs::lchown(root.join(p), Some(uid), Some(gid)).unwrap();
         }
+        run(Command::new("setfattr")
+            .args([
+                "-n",
+                "security.selinux",
+                "-v",
+                &format!("0x{}", hex(ROOT_LABEL)),
+            ])
+            .arg(root));
         for (name, value) in [
             ("security.capability", &CAP[..]),
             ("security.selinux", LABEL),
@@ -143,6 +152,7 @@ fn populate(root: &Path, real: bool) {
         }
         store.set_xattr(&abs("usr/bin/ping"), "security.capability", &CAP);
         store.set_xattr(&abs("usr/bin/ping"), "security.selinux", LABEL);
+        store.set_xattr(Path::new("/"), "security.selinux", ROOT_LABEL);
         // Removed after it was recorded: skipped.
         store.set_xattr(&abs("gone"), "security.selinux", b"x\0");
         store.save(root).unwrap();
@@ -628,7 +638,7 @@ fn mounted_view(img: &Path, fstype: &str, mnt: &Path) -> String {
             "mount -t {fstype} -o loop,ro \"$1\" \"$2\"; cd \"$2\"; \
              stat -c '%n %F %t:%T %a %u:%g' dev/console dev/sda usr/bin/hl1 usr/bin/hl2 \
              var/lib/chrony srv/big 'opt/a b/q\"x' etc/shadow; \
-             getfattr -h -d -m - -e hex usr/bin/ping"
+             getfattr -h -d -m - -e hex usr/bin/ping .; cd /"
         ),
         &[img, mnt],
     )
@@ -672,9 +682,12 @@ fn images_equal_the_root_builds() {
          etc/shadow regular file 0:0 0 0:0\n\
          # file: usr/bin/ping\n\
          security.capability=0x{}\n\
+         security.selinux=0x{}\n\n\
+         # file: .\n\
          security.selinux=0x{}\n\n",
         hex(&CAP),
-        hex(LABEL)
+        hex(LABEL),
+        hex(ROOT_LABEL)
     );
     assert_eq!(view, expected_view);
     assert_eq!(view, mounted_view(&sq_twin, "squashfs", &d.join("mnt")));
@@ -703,6 +716,7 @@ fn images_equal_the_root_builds() {
     }
     let (e4, e4_twin) = (e4.display().to_string(), e4_twin.display().to_string());
     for path in [
+        "/",
         "/dev/console",
         "/dev/sda",
         "/usr/bin/ping",

@@ -48,12 +48,14 @@ pub fn apply(root: &Path, img: &Path, offset: u64, epoch: Option<i64>) -> Result
 fn script(store: &AttrStore, root: &Path, dir: &Path) -> Result<(String, usize), MediaError> {
     let mut s = String::new();
     let mut n = 0;
+    // One file per distinct value: labels repeat over thousands of paths.
+    let mut values: std::collections::HashMap<&[u8], PathBuf> = Default::default();
     let mut cmd = |s: &mut String, line: String| {
         s.push_str(&line);
         s.push('\n');
         n += 1;
     };
-    for (i, (path, attrs)) in store.iter().enumerate() {
+    for (path, attrs) in store.iter() {
         let rel = path.strip_prefix("/").unwrap_or(path);
         let host = root.join(rel);
         let md = match std::fs::symlink_metadata(&host) {
@@ -121,9 +123,16 @@ fn script(store: &AttrStore, root: &Path, dir: &Path) -> Result<(String, usize),
             let gid = attrs.gid.unwrap_or(md.gid());
             cmd(&mut s, format!("set_inode_field {target} gid {gid}"));
         }
-        for (j, (name, value)) in attrs.xattrs.iter().enumerate() {
-            let file = dir.join(format!("{i}.{j}"));
-            std::fs::write(&file, value).map_err(IoError::at("write", &file))?;
+        for (name, value) in &attrs.xattrs {
+            let file = match values.get(value.as_slice()) {
+                Some(file) => file.clone(),
+                None => {
+                    let file = dir.join(values.len().to_string());
+                    std::fs::write(&file, value).map_err(IoError::at("write", &file))?;
+                    values.insert(value, file.clone());
+                    file
+                }
+            };
             cmd(
                 &mut s,
                 format!(
