@@ -254,6 +254,12 @@ impl AttrStore {
                 tree.lookup(rel)
             };
             let Some(id) = id else { continue };
+            // Every name of a hard-linked file is one inode: the writers take the first
+            // name's node, so that is where any name's attributes go.
+            let id = match tree.node(id).kind {
+                Kind::Hardlink(first) => first,
+                _ => id,
+            };
             if let Some(dev) = attrs.device {
                 let is_placeholder = matches!(tree.node(id).kind, Kind::File { size: 0, .. });
                 if !is_placeholder {
@@ -464,6 +470,22 @@ mod tests {
         let ping = tree.node(tree.lookup(Path::new("ping")).unwrap());
         assert_eq!((ping.meta.gid, ping.meta.xattrs.len()), (4242, 1));
         assert_eq!(ping.meta.xattrs[0].name, b"security.selinux");
+    }
+
+    #[test]
+    fn any_name_of_a_hard_link_sets_the_files_attributes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("a"), b"x").unwrap();
+        std::fs::hard_link(root.join("a"), root.join("b")).unwrap();
+        let mut store = AttrStore::default();
+        store.set_owner(Path::new("/b"), 7, 8);
+        let mut tree = FsTree::from_dir(&root, &ScanOptions::default()).unwrap();
+        store.apply(&mut tree, &root).unwrap();
+        let a = tree.node(tree.lookup(Path::new("a")).unwrap());
+        assert!(matches!(a.kind, Kind::File { .. }));
+        assert_eq!((a.meta.uid, a.meta.gid), (7, 8));
     }
 
     fn store_with_version(mut s: AttrStore) -> AttrStore {

@@ -120,6 +120,15 @@ fn populate(root: &Path, real: bool) {
                 &format!("0x{}", hex(ROOT_LABEL)),
             ])
             .arg(root));
+        // A hard-linked file's label (GNU tar writes it with the first name only).
+        run(Command::new("setfattr")
+            .args([
+                "-n",
+                "security.selinux",
+                "-v",
+                &format!("0x{}", hex(ROOT_LABEL)),
+            ])
+            .arg(root.join("usr/bin/hl1")));
         for (name, value) in [
             ("security.capability", &CAP[..]),
             ("security.selinux", LABEL),
@@ -153,6 +162,7 @@ fn populate(root: &Path, real: bool) {
         store.set_xattr(&abs("usr/bin/ping"), "security.capability", &CAP);
         store.set_xattr(&abs("usr/bin/ping"), "security.selinux", LABEL);
         store.set_xattr(Path::new("/"), "security.selinux", ROOT_LABEL);
+        store.set_xattr(&abs("usr/bin/hl2"), "security.selinux", ROOT_LABEL);
         // Removed after it was recorded: skipped.
         store.set_xattr(&abs("gone"), "security.selinux", b"x\0");
         store.save(root).unwrap();
@@ -570,11 +580,11 @@ fn tar_carries_the_sidecar() {
     // other a link to it, both with the owner recorded for one of them.
     let hl: Vec<&str> = list.lines().filter(|l| l.contains("/usr/bin/hl")).collect();
     assert_eq!(hl.len(), 2, "{list}");
-    assert!(hl[0].starts_with("-rwsr-xr-x  0/4242 "), "{list}");
-    assert!(
-        hl[1].starts_with("hrwsr-xr-x  0/4242 ") && hl[1].contains(" link to "),
-        "{list}"
-    );
+    let fields = |l: &str| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    // The first name carries the label (`*`), the link only the owner and mode.
+    assert_eq!(fields(hl[0]), "-rwsr-xr-x* 0/4242", "{list}");
+    assert_eq!(fields(hl[1]), "hrwsr-xr-x 0/4242", "{list}");
+    assert!(hl[1].contains(" link to "), "{list}");
     assert_eq!(&line("var/lib/chrony/")[..2], ["drwxr-xr-x", "995/993"]);
     assert_eq!(line("srv/big")[1], "3000000/3000001");
     let ping_at = list

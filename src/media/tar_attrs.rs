@@ -85,7 +85,14 @@ impl Patches {
                         }
                         .into());
                     }
-                    by_inode.insert((md.dev(), md.ino()), attrs.clone());
+                    // Names of one inode: their attributes together, as one file's.
+                    let e: &mut PathAttrs = by_inode.entry((md.dev(), md.ino())).or_default();
+                    e.uid = attrs.uid.or(e.uid);
+                    e.gid = attrs.gid.or(e.gid);
+                    e.mode = attrs.mode.or(e.mode);
+                    e.device = attrs.device.or(e.device);
+                    e.xattrs
+                        .extend(attrs.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())));
                 }
                 // Removed after it was recorded, as `AttrStore::apply` skips it.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -176,7 +183,13 @@ fn rewrite(src: &Path, dst: &Path, patches: &Patches) -> Result<(), MediaError> 
         let mut extra: Vec<(String, Vec<u8>)> = Vec::new();
         if let Some(attrs) = patches.get(&name)? {
             patch_header(&mut header, attrs, &mut extra);
-            for (k, v) in &attrs.xattrs {
+            // GNU tar gives a hard link's header no xattrs: they are its first name's.
+            let xattrs = if typeflag == b'1' {
+                None
+            } else {
+                Some(&attrs.xattrs)
+            };
+            for (k, v) in xattrs.into_iter().flatten() {
                 extra.push((format!("SCHILY.xattr.{}", xattr_keyword(k)), v.clone()));
             }
         }
