@@ -46,6 +46,7 @@ const CAP: [u8; 20] = [
 ];
 const LABEL: &[u8] = b"system_u:object_r:ping_exec_t:s0\0";
 const ROOT_LABEL: &[u8] = b"system_u:object_r:root_t:s0\0";
+const LINK_LABEL: &[u8] = b"system_u:object_r:bin_t:s0\0";
 const ODD: &str = "opt/a b/q\"x";
 
 fn tools(list: &[&str]) -> bool {
@@ -92,7 +93,9 @@ fn populate(root: &Path, real: bool) {
         std::fs::set_permissions(root.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
     }
     std::fs::hard_link(root.join("usr/bin/hl1"), root.join("usr/bin/hl2")).unwrap();
-    let owners: [(&str, u32, u32); 6] = [
+    std::os::unix::fs::symlink("ping", root.join("usr/bin/link")).unwrap();
+    let owners: [(&str, u32, u32); 7] = [
+        ("usr/bin/link", 0, 4243),
         ("dev/console", 0, 5),
         ("dev/sda", 0, 6),
         ("usr/bin/hl1", 0, 4242),
@@ -120,6 +123,16 @@ fn populate(root: &Path, real: bool) {
                 &format!("0x{}", hex(ROOT_LABEL)),
             ])
             .arg(root));
+        // A symlink's own label, not its target's.
+        run(Command::new("setfattr")
+            .args([
+                "-h",
+                "-n",
+                "security.selinux",
+                "-v",
+                &format!("0x{}", hex(LINK_LABEL)),
+            ])
+            .arg(root.join("usr/bin/link")));
         // A hard-linked file's label (GNU tar writes it with the first name only).
         run(Command::new("setfattr")
             .args([
@@ -163,6 +176,7 @@ fn populate(root: &Path, real: bool) {
         store.set_xattr(&abs("usr/bin/ping"), "security.selinux", LABEL);
         store.set_xattr(Path::new("/"), "security.selinux", ROOT_LABEL);
         store.set_xattr(&abs("usr/bin/hl2"), "security.selinux", ROOT_LABEL);
+        store.set_xattr(&abs("usr/bin/link"), "security.selinux", LINK_LABEL);
         // Removed after it was recorded: skipped.
         store.set_xattr(&abs("gone"), "security.selinux", b"x\0");
         store.save(root).unwrap();
@@ -516,6 +530,16 @@ fn ext4_images_carry_the_sidecar() {
             ea_get(&spec, "/usr/bin/ping", "security.capability", dir.path()),
             CAP
         );
+        // The symlink itself, not its target.
+        let link = debugfs(&spec, "stat /usr/bin/link");
+        assert!(
+            link.contains("Type: symlink") && link.contains("Group:  4243"),
+            "{link}"
+        );
+        assert_eq!(
+            ea_get(&spec, "/usr/bin/link", "security.selinux", dir.path()),
+            LINK_LABEL
+        );
         assert_eq!(
             ea_get(&spec, "/usr/bin/ping", "security.selinux", dir.path()),
             LABEL
@@ -646,9 +670,9 @@ fn mounted_view(img: &Path, fstype: &str, mnt: &Path) -> String {
     in_mount_ns(
         &format!(
             "mount -t {fstype} -o loop,ro \"$1\" \"$2\"; cd \"$2\"; \
-             stat -c '%n %F %t:%T %a %u:%g' dev/console dev/sda usr/bin/hl1 usr/bin/hl2 \
+             stat -c '%n %F %t:%T %a %u:%g' dev/console dev/sda usr/bin/hl1 usr/bin/hl2 usr/bin/link \
              var/lib/chrony srv/big 'opt/a b/q\"x' etc/shadow; \
-             getfattr -h -d -m - -e hex usr/bin/ping .; cd /"
+             getfattr -h -d -m - -e hex usr/bin/ping usr/bin/link .; cd /"
         ),
         &[img, mnt],
     )
@@ -686,6 +710,7 @@ fn images_equal_the_root_builds() {
          dev/sda block special file 8:0 660 0:6\n\
          usr/bin/hl1 regular file 0:0 4755 0:4242\n\
          usr/bin/hl2 regular file 0:0 4755 0:4242\n\
+         usr/bin/link symbolic link 0:0 777 0:4243\n\
          var/lib/chrony directory 0:0 755 995:993\n\
          srv/big regular file 0:0 644 3000000:3000001\n\
          opt/a b/q\"x regular file 0:0 640 0:4242\n\
@@ -693,10 +718,13 @@ fn images_equal_the_root_builds() {
          # file: usr/bin/ping\n\
          security.capability=0x{}\n\
          security.selinux=0x{}\n\n\
+         # file: usr/bin/link\n\
+         security.selinux=0x{}\n\n\
          # file: .\n\
          security.selinux=0x{}\n\n",
         hex(&CAP),
         hex(LABEL),
+        hex(LINK_LABEL),
         hex(ROOT_LABEL)
     );
     assert_eq!(view, expected_view);
@@ -732,6 +760,7 @@ fn images_equal_the_root_builds() {
         "/usr/bin/ping",
         "/usr/bin/hl1",
         "/usr/bin/hl2",
+        "/usr/bin/link",
         "/var/lib/chrony",
         "/srv/big",
         "/opt/a b/q\"\"x",
