@@ -26,6 +26,9 @@
 //!   the sidecar, a device placeholder labelled as its device; as root they are on disk and no
 //!   sidecar is written.
 //!
+//! The tests without "(root)" run as any user: an ordinary one runs them as root of a user
+//! namespace (`unshare --map-root-user`), as a rootless kiln runs its writers.
+//!
 //! Needs squashfs-tools, erofs-utils, e2fsprogs, GNU tar, python3, attr (getfattr) and
 //! util-linux (`unshare`, `mount`); a missing tool fails under `CI=true`.
 
@@ -48,6 +51,29 @@ const LABEL: &[u8] = b"system_u:object_r:ping_exec_t:s0\0";
 const ROOT_LABEL: &[u8] = b"system_u:object_r:root_t:s0\0";
 const LINK_LABEL: &[u8] = b"system_u:object_r:bin_t:s0\0";
 const ODD: &str = "opt/a b/q\"x";
+
+/// Whether this is root of the initial user namespace (device nodes, loop mounts).
+fn real_root() -> bool {
+    is_root()
+        && std::fs::read_to_string("/proc/self/uid_map")
+            .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+}
+
+/// Run the writers as a rootless kiln does: as root of a user namespace, which reads the
+/// root's mode-0 files (placeholders, /etc/shadow) as an ordinary user cannot. True when the
+/// caller goes on (it is root); otherwise the test `name` was run in a namespace (`unshare`).
+fn as_namespace_root(name: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if tools(&["unshare"]) {
+        run(Command::new("unshare")
+            .args(["--user", "--map-root-user"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--test-threads=1"]));
+    }
+    false
+}
 
 fn tools(list: &[&str]) -> bool {
     require(
@@ -222,6 +248,9 @@ fn unsquashfs_list(img: &Path) -> BTreeMap<String, Vec<String>> {
 
 #[test]
 fn squashfs_lists_the_sidecar() {
+    if !as_namespace_root("squashfs_lists_the_sidecar") {
+        return;
+    }
     if !tools(&["unsquashfs"]) {
         return;
     }
@@ -274,6 +303,9 @@ const DEVICES: [[&str; 4]; 2] = [
 
 #[test]
 fn kiln_write_takes_the_sidecar() {
+    if !as_namespace_root("kiln_write_takes_the_sidecar") {
+        return;
+    }
     if !tools(&["unsquashfs", "dump.erofs"]) {
         return;
     }
@@ -301,6 +333,9 @@ fn kiln_write_takes_the_sidecar() {
 /// kiln's debugfs pass inside the squashfs or EROFS image).
 #[test]
 fn live_root_images_carry_the_sidecar() {
+    if !as_namespace_root("live_root_images_carry_the_sidecar") {
+        return;
+    }
     if !tools(&[
         "unsquashfs",
         "dump.erofs",
@@ -378,6 +413,9 @@ fn live_root_images_carry_the_sidecar() {
 
 #[test]
 fn erofs_dump_shows_the_sidecar() {
+    if !as_namespace_root("erofs_dump_shows_the_sidecar") {
+        return;
+    }
     if !tools(&["dump.erofs", "fsck.erofs"]) {
         return;
     }
@@ -420,7 +458,7 @@ fn erofs_dump_shows_the_sidecar() {
         .unwrap_or_else(|| panic!("{ping}"));
     assert!(xattr_size > 0, "{ping}");
     // The device numbers: fsck.erofs (root) makes the nodes it reads.
-    if is_root() {
+    if real_root() {
         let out = dir.path().join("x");
         run(Command::new("fsck.erofs")
             .arg(format!("--extract={}", out.display()))
@@ -480,6 +518,9 @@ fn ea_get(img: &str, path: &str, name: &str, scratch: &Path) -> Vec<u8> {
 
 #[test]
 fn ext4_images_carry_the_sidecar() {
+    if !as_namespace_root("ext4_images_carry_the_sidecar") {
+        return;
+    }
     if !tools(&["mkfs.ext4", "debugfs", "e2fsck"]) {
         return;
     }
@@ -577,6 +618,9 @@ with tarfile.open(sys.argv[1]) as t:
 
 #[test]
 fn tar_carries_the_sidecar() {
+    if !as_namespace_root("tar_carries_the_sidecar") {
+        return;
+    }
     if !tools(&["tar", "python3", "gzip"]) {
         return;
     }
@@ -680,17 +724,18 @@ fn mounted_view(img: &Path, fstype: &str, mnt: &Path) -> String {
 
 #[test]
 fn images_equal_the_root_builds() {
-    if !require(is_root(), "needs root (device nodes, owners, loop mounts)")
-        || !tools(&[
-            "unsquashfs",
-            "mkfs.ext4",
-            "debugfs",
-            "tar",
-            "getfattr",
-            "setfattr",
-            "unshare",
-        ])
-    {
+    if !require(
+        real_root(),
+        "needs root (device nodes, owners, loop mounts)",
+    ) || !tools(&[
+        "unsquashfs",
+        "mkfs.ext4",
+        "debugfs",
+        "tar",
+        "getfattr",
+        "setfattr",
+        "unshare",
+    ]) {
         return;
     }
     let (dir, root, twin) = roots(true);
@@ -819,8 +864,10 @@ fn label_on_disk(path: &Path) -> Option<Vec<u8>> {
 
 #[test]
 fn refused_selinux_labels_go_to_the_sidecar() {
-    if !require(is_root(), "needs root (owners outside the namespace's map)")
-        || !tools(&["unshare", "getfattr"])
+    if !require(
+        real_root(),
+        "needs root (owners outside the namespace's map)",
+    ) || !tools(&["unshare", "getfattr"])
     {
         return;
     }
