@@ -760,3 +760,72 @@ pub fn assert_uefi_only_gpt_hybrid(iso: &Path, efi_file: &str, arch: &str) {
         "BIOS image on {arch}"
     );
 }
+
+/// The unprivileged user of the rootless tests (created once per host, kept for later runs).
+pub const ROOTLESS_USER: &str = "kiln-rootless";
+
+/// Create [`ROOTLESS_USER`] (no sudo rights, subordinate ids 300000-365535 for a user
+/// namespace) unless it exists; returns its uid and gid. Needs root.
+pub fn rootless_user() -> (u32, u32) {
+    use std::process::Command;
+    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let exists = |u: &str| {
+        Command::new("id")
+            .arg("-u")
+            .arg(u)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !exists(ROOTLESS_USER) {
+        let out = Command::new("useradd")
+            .args(["--create-home", "--shell", "/bin/sh", ROOTLESS_USER])
+            .output()
+            .unwrap();
+        // Another test binary may have made it meanwhile.
+        assert!(
+            out.status.success() || exists(ROOTLESS_USER),
+            "useradd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for (file, flag) in [
+        ("/etc/subuid", "--add-subuids"),
+        ("/etc/subgid", "--add-subgids"),
+    ] {
+        let listed = std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with(&format!("{ROOTLESS_USER}:")));
+        if !listed {
+            run_ok(Command::new("usermod").args([flag, "300000-365535", ROOTLESS_USER]));
+        }
+    }
+    let id = |flag: &str| -> u32 {
+        run_ok(Command::new("id").arg(flag).arg(ROOTLESS_USER))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    (id("-u"), id("-g"))
+}
+
+/// A fresh directory `dir` (its parents made as root), owned by `ids`.
+pub fn own_dir(dir: &Path, ids: (u32, u32)) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    std::os::unix::fs::chown(dir, Some(ids.0), Some(ids.1)).unwrap();
+}
+
+/// `prog` run as the user `ids` ([`rootless_user`]) with no supplementary groups and its own
+/// HOME, through util-linux's `setpriv` (no sudo, no setuid helper).
+pub fn as_user(ids: (u32, u32), prog: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new("setpriv");
+    c.args(["--reuid", &ids.0.to_string(), "--regid", &ids.1.to_string()])
+        .args(["--clear-groups", "--"])
+        .arg(prog)
+        .env("HOME", format!("/home/{ROOTLESS_USER}"))
+        .env("USER", ROOTLESS_USER)
+        .env("LOGNAME", ROOTLESS_USER);
+    c
+}

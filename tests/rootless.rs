@@ -1,0 +1,251 @@
+//! Rootless builds (step 17): the fixture live ISO built by an ordinary user, created here with
+//! subordinate ids and no sudo rights, against the same kickstart built as root.
+//!
+//! The kickstart is the live-x86_64 fixture plus the fidelity repository's kf-unpack-caps and
+//! kf-unpack-nodes (file capabilities, device nodes, set-id bits, an owner no package creates),
+//! so the image has what a user namespace refuses. The two ISOs must be the same but for what
+//! `kiln diff` lists of the initramfs: the five device nodes dracut makes with mknod(1) in
+//! its staging tree, which the kernel refuses in a user namespace. The initramfs' systemd
+//! mounts devtmpfs over /dev before anything opens them; both boots below prove it.
+//! Needs root (it creates the user); CI runs it so.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{run_ok, Built};
+
+/// The test kickstart: the live fixture with the fidelity packages added.
+fn kickstart(fx: &Path, work: &Path) -> PathBuf {
+    let base = std::fs::read_to_string(fx.join("ks/live-x86_64.ks")).unwrap();
+    let mut ks = String::new();
+    for line in base.lines() {
+        ks.push_str(line);
+        ks.push('\n');
+        if line.starts_with("repo --name=live-x86_64") {
+            ks.push_str(&format!(
+                "repo --name=fidelity --baseurl=file://{}\n",
+                fx.join("fidelity").display()
+            ));
+        }
+        if line == "@live" {
+            ks.push_str("kf-unpack-caps\nkf-unpack-nodes\n");
+        }
+    }
+    let path = work.join("rootless.ks");
+    std::fs::write(&path, ks).unwrap();
+    path
+}
+
+/// `kiln build` of `ks` into `work` as `who` (`None`: as the test, root), with the shared
+/// builds' options and `SOURCE_DATE_EPOCH`.
+fn build(ks: &Path, work: &Path, who: Option<(u32, u32)>) -> (Built, String) {
+    let mut cmd = match who {
+        Some(ids) => common::as_user(ids, &common::kiln()),
+        None => Command::new(common::kiln()),
+    };
+    let out = cmd
+        .args(["build", "--make-iso", "--json", "-f", "KILN-LIVE"])
+        .args(["--compression", "zstd", "--compress-arg", "level=3", "--ks"])
+        .arg(ks)
+        .arg("--resultdir")
+        .arg(work.join("out"))
+        .arg("--tmpdir")
+        .arg(work)
+        .arg("--cache")
+        .arg(work.join("cache"))
+        .env("SOURCE_DATE_EPOCH", common::LIVE_EPOCH)
+        // The block store of each build its own (the test's default store is root's).
+        .env("KILN_CACHE", work.join("blocks"))
+        .current_dir(work)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "kiln build ({who:?}) failed:\n{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let built = Built {
+        iso: work.join("out/KILN-LIVE.iso"),
+        packages: report["packages"].as_array().unwrap().len(),
+        work: work.to_owned(),
+    };
+    (built, stderr)
+}
+
+fn sha256(p: &Path) -> String {
+    run_ok(Command::new("sha256sum").arg(p))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The image's /opt/kfcaps, /opt/kfnodes and set-id programs as reference tools see them:
+/// `unsquashfs -lln` (type, mode, owner, device numbers) and, extracted by unsquashfs with its
+/// xattrs, `getfattr` of every file's `security.capability`.
+fn attributes(iso: &Path, scratch: &Path) -> (Vec<String>, String) {
+    let sq = scratch.join("squashfs.img");
+    let _ = std::fs::remove_file(&sq);
+    run_ok(
+        Command::new("xorriso")
+            .args(["-osirrox", "on", "-indev"])
+            .arg(iso)
+            .args(["-extract", "/LiveOS/squashfs.img"])
+            .arg(&sq),
+    );
+    let listing: Vec<String> = run_ok(Command::new("unsquashfs").arg("-lln").arg(&sq))
+        .lines()
+        .filter(|l| {
+            let mode = l.split_whitespace().next().unwrap_or("");
+            l.contains("/opt/kf") || mode.contains(['s', 'S'])
+        })
+        .map(str::to_owned)
+        .collect();
+    let x = scratch.join("x");
+    let _ = std::fs::remove_dir_all(&x);
+    run_ok(
+        Command::new("unsquashfs")
+            .args(["-no-progress", "-xattrs", "-d"])
+            .arg(&x)
+            .arg(&sq)
+            .arg("opt"),
+    );
+    let caps = run_ok(
+        Command::new("getfattr")
+            .args([
+                "-R",
+                "-h",
+                "--absolute-names",
+                "-e",
+                "hex",
+                "-n",
+                "security.capability",
+            ])
+            .arg(x.join("opt")),
+    )
+    .replace(&x.display().to_string(), "");
+    let _ = std::fs::remove_dir_all(&x);
+    let _ = std::fs::remove_file(&sq);
+    (listing, caps)
+}
+
+#[test]
+fn rootless_build_matches_root_build_and_boots() {
+    let Some(fx) = common::fixtures() else { return };
+    if !common::require(common::is_root(), "root, to create the unprivileged user")
+        || !common::require(
+            common::have("newuidmap") && common::have("setpriv") && common::have("getfattr"),
+            "newuidmap (uidmap), setpriv (util-linux), getfattr (attr)",
+        )
+    {
+        return;
+    }
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rootless");
+    let _ = std::fs::remove_dir_all(&base);
+    let user_work = base.join("user");
+    let root_work = base.join("root");
+    let ids = common::rootless_user();
+    common::own_dir(&user_work, ids);
+    std::fs::create_dir_all(&root_work).unwrap();
+    let ks = kickstart(&fx, &base);
+
+    let t0 = std::time::Instant::now();
+    let (mine, stderr) = build(&ks, &user_work, Some(ids));
+    eprintln!(
+        "rootless build: {:.1} s, {} packages",
+        t0.elapsed().as_secs_f64(),
+        mine.packages
+    );
+    eprintln!("{stderr}");
+    let t0 = std::time::Instant::now();
+    let (theirs, _) = build(&ks, &root_work, None);
+    eprintln!("root build: {:.1} s", t0.elapsed().as_secs_f64());
+    assert_eq!(mine.packages, theirs.packages);
+
+    // The ISO is the user's; nothing of the build is left in its work directory.
+    let md = std::fs::metadata(&mine.iso).unwrap();
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::uid(&md),
+            std::os::unix::fs::MetadataExt::gid(&md)
+        ),
+        ids
+    );
+    let left: Vec<String> = std::fs::read_dir(&user_work)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("kiln-build") || n.ends_with(".kiln-attrs"))
+        .collect();
+    assert!(left.is_empty(), "left in the work directory: {left:?}");
+
+    let (a, b) = (sha256(&theirs.iso), sha256(&mine.iso));
+    eprintln!("sha256 root {a}\nsha256 rootless {b}");
+    if a != b {
+        let out = Command::new(common::kiln())
+            .args(["diff", "--json"])
+            .arg(&theirs.iso)
+            .arg(&mine.iso)
+            .output()
+            .unwrap();
+        let diffs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let files: Vec<String> = diffs
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {}",
+                    d["what"].as_str().unwrap(),
+                    d["path"].as_str().unwrap()
+                )
+            })
+            .filter(|d| !d.starts_with("content ["))
+            .collect();
+        eprintln!("kiln diff root rootless:\n{}", files.join("\n"));
+        let initrd = "images/pxeboot/initrd.img";
+        let mut expected = vec![format!("content {initrd}")];
+        for node in ["console", "kmsg", "null", "random", "urandom"] {
+            expected.push(format!("only-a {initrd}/dev/{node}"));
+        }
+        assert_eq!(files, expected, "differences beyond dracut's device nodes");
+    }
+
+    // Capabilities, set-id bits, device nodes and owners as the root build has them.
+    let (root_list, root_caps) = attributes(&theirs.iso, &root_work);
+    let (user_list, user_caps) = attributes(&mine.iso, &base);
+    assert!(
+        root_list
+            .iter()
+            .any(|l| l.starts_with('c') && l.contains("10,200")),
+        "{root_list:?}"
+    );
+    assert!(
+        root_list.iter().any(|l| l.starts_with("-rws")),
+        "{root_list:?}"
+    );
+    assert!(root_caps.contains("security.capability=0x"), "{root_caps}");
+    assert_eq!(user_list, root_list, "unsquashfs -lln differs");
+    assert_eq!(user_caps, root_caps, "security.capability differs");
+
+    // The rootless ISO boots.
+    for firmware in ["bios", "uefi"] {
+        let _slot = common::BootSlot::take();
+        let t0 = std::time::Instant::now();
+        common::boot_fixture(
+            &format!("rootless {firmware}/cdrom"),
+            &mine.iso,
+            firmware,
+            "cdrom",
+            900,
+            &base.join(format!("serial-{firmware}.log")),
+            mine.packages,
+        );
+        eprintln!(
+            "rootless {firmware} boot: {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
