@@ -24,6 +24,9 @@ PKGS=(
   # (s390-ccw-virtio with its s390-ccw bios, riscv64 virt with OpenSBI); u-boot-qemu's riscv64
   # U-Boot boots the ISO's EFI loader when no riscv64 EDK2 is installed
   qemu-system-ppc qemu-system-misc u-boot-qemu
+  # rootless builds (step 17): newuidmap/newgidmap map the user's subordinate ids into kiln's
+  # user namespace; setpriv (util-linux) runs the rootless tests as an ordinary user
+  uidmap util-linux
   # boot loader bits the ISO writer tests use from the host (the live builds use the root's own)
   grub-common grub-pc-bin grub-efi-amd64-bin isolinux syslinux-common
   # network boot and disk outputs (kiln build --make-pxe-live/--make-netroot/--make-disk/--make-tar,
@@ -81,6 +84,34 @@ for a in arm64 ppc64el s390x; do
   fi
 done
 if [ "$added" = 1 ]; then $SUDO apt-get update -qq; fi
+# One-time root setup for rootless builds (README, "Rootless builds"):
+# - aarch64 code through qemu-user needs a binfmt_misc registration with the F flag, which only
+#   root can make: binfmt-support's own entry, as its postinst makes it where binfmt_misc is
+#   mounted (containers often lack it). Only aarch64's: the other foreign arches' tests check
+#   the registration a root kiln makes and removes itself.
+# - the user who ran this through sudo gets subordinate ids (if useradd gave none) and owns the
+#   shared caches, so `fixtures/build-repos` and `scripts/test.sh` run as that user.
+if [ -d /proc/sys/fs/binfmt_misc ] && command -v update-binfmts >/dev/null; then
+  if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    $SUDO mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+  fi
+  if [ -e /proc/sys/fs/binfmt_misc/register ] && ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+    $SUDO update-binfmts --enable qemu-aarch64 || echo "setup-debian: could not register qemu-aarch64 with binfmt_misc" >&2
+  fi
+fi
+user=${SUDO_USER:-}
+if [ -n "$user" ] && [ "$user" != root ]; then
+  for f in subuid subgid; do
+    if ! grep -qs "^$user:" /etc/$f; then
+      # Debian's useradd gives every new user a range; an older account may have none.
+      start=$((100000 + 65536 * $(id -u "$user")))
+      $SUDO usermod "--add-${f}s" "$start-$((start + 65535))" "$user"
+    fi
+  done
+  for d in /var/cache/kiln /var/cache/kiln-fixtures; do
+    $SUDO install -d -o "$user" -g "$(id -gn "$user")" "$d"
+  done
+fi
 if ! command -v cargo >/dev/null; then
   echo "error: cargo not found. Install Rust (>= 1.85) with rustup: https://rustup.rs" >&2
   exit 2

@@ -32,7 +32,8 @@ fn skip(why: &str) -> Option<Built> {
 }
 
 fn build() -> Option<Built> {
-    common::build_foreign("aarch64", "KILN-LIVE-A64")
+    // As an ordinary user (rootless, step 17) through the administrator's registration.
+    common::build_foreign_as("aarch64", "KILN-LIVE-A64", true)
 }
 
 fn shared() -> Option<&'static Built> {

@@ -3,7 +3,8 @@
 //! the download through every scriptlet phase, `%post`, dracut and compression to the ISO
 //! writer, once with SIGINT and once with SIGKILL each (sent to kiln alone, as `kill` does,
 //! once its own `-vv` output shows it reached the point). The SIGINT and the SIGKILL builds run
-//! as two lanes side by side, each in its own directories.
+//! as two lanes side by side, each in its own directories; the SIGINT lane's builds run as an
+//! ordinary user (`common::rootless_user`, rootless kiln in a user namespace).
 //!
 //! - After SIGINT: exit 130 with the interrupt message last, and nothing left: the mounts
 //!   (`findmnt`) and loop devices (`losetup -a`) naming the test directory, the binfmt_misc
@@ -512,8 +513,11 @@ fn write_ks(base: &Path, port: u16, probe: &Path, p: &Point, secs: &str) -> Path
 /// One build at a time: they share the package cache and two cores.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn build_cmd(base: &Path, ks: &Path) -> Command {
-    let mut cmd = Command::new(common::kiln());
+fn build_cmd(base: &Path, ks: &Path, user: Option<(u32, u32)>) -> Command {
+    let mut cmd = match user {
+        Some(ids) => common::as_user(ids, &common::kiln()),
+        None => Command::new(common::kiln()),
+    };
     cmd.args(["-vv", "build", "--make-iso", "-f", "KILN-INT"])
         .args(["--compression", "zstd", "--compress-arg", "level=3"])
         .arg("--ks")
@@ -537,8 +541,9 @@ fn owned_by(pid: u32, rel: &str) -> bool {
 }
 
 /// One lane: every point with one signal, in its own directories (tmpdir, result directory,
-/// cache), one build after another. Returns the problems found and the interruptions made.
-fn run_lane(root: &Path, port: u16, sig: Sig) -> (Vec<String>, usize) {
+/// cache), one build after another, as root or (`user`) as an ordinary user's rootless kiln.
+/// Returns the problems found and the interruptions made.
+fn run_lane(root: &Path, port: u16, sig: Sig, user: Option<(u32, u32)>) -> (Vec<String>, usize) {
     let secs = hold_secs(sig);
     let lane = sig.name().to_lowercase();
     let probe = probe_repos(&root.join(format!("interrupt-probe-{secs}")), secs);
@@ -549,6 +554,11 @@ fn run_lane(root: &Path, port: u16, sig: Sig) -> (Vec<String>, usize) {
     }
     // Something of the user's in the result directory, which must survive untouched.
     std::fs::write(base.join("out/earlier.iso"), b"not kiln's").unwrap();
+    if let Some((uid, gid)) = user {
+        for p in ["tmp", "out", "cache", "out/earlier.iso"] {
+            std::os::unix::fs::chown(base.join(p), Some(uid), Some(gid)).unwrap();
+        }
+    }
     let clean = snapshot(&base);
 
     let mut problems: Vec<String> = Vec::new();
@@ -576,7 +586,7 @@ fn run_lane(root: &Path, port: u16, sig: Sig) -> (Vec<String>, usize) {
         let needle = p.needle;
         let nth = p.nth;
         let run = interrupt_at(
-            build_cmd(&base, &ks),
+            build_cmd(&base, &ks, user),
             &case,
             Some(sig),
             |l| {
@@ -681,7 +691,7 @@ fn run_lane(root: &Path, port: u16, sig: Sig) -> (Vec<String>, usize) {
     let p = point("complete", "");
     let ks = write_ks(&base, port, &probe, &p, secs);
     let run = interrupt_at(
-        build_cmd(&base, &ks),
+        build_cmd(&base, &ks, user),
         "complete",
         None,
         |_| false,
@@ -734,10 +744,13 @@ fn interrupt_harness() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let http = Http::serve(&fx);
     // The SIGINT and the SIGKILL lanes side by side: each build waits on scriptlets, dracut
-    // and the disk for much of its time, so two share two cores well.
+    // and the disk for much of its time, so two share two cores well. The SIGINT lane's
+    // builds are an ordinary user's (rootless, step 17): its interrupt goes to the outer kiln,
+    // which passes it on to the one in the user namespace.
+    let user = common::rootless_user();
     let (int, kill) = std::thread::scope(|s| {
-        let int = s.spawn(|| run_lane(root, http.port, Sig::Int));
-        let kill = s.spawn(|| run_lane(root, http.port, Sig::Kill));
+        let int = s.spawn(|| run_lane(root, http.port, Sig::Int, Some(user)));
+        let kill = s.spawn(|| run_lane(root, http.port, Sig::Kill, None));
         (int.join().unwrap(), kill.join().unwrap())
     });
     drop(http);

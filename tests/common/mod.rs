@@ -174,9 +174,33 @@ pub fn build_live_env(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (Built, serde_json::Value, String) {
-    let _ = std::fs::remove_dir_all(work);
-    std::fs::create_dir_all(work).unwrap();
-    let out = std::process::Command::new(kiln())
+    build_live_as(ks, label, work, extra, env, None)
+}
+
+/// [`build_live_env`] run by the ordinary user `user` ([`rootless_user`]) when given: a
+/// rootless kiln, `work` the user's, the block store under it.
+pub fn build_live_as(
+    ks: &Path,
+    label: &str,
+    work: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    user: Option<(u32, u32)>,
+) -> (Built, serde_json::Value, String) {
+    let mut cmd = match user {
+        Some(ids) => {
+            own_dir(work, ids);
+            let mut c = as_user(ids, &kiln());
+            c.env("KILN_CACHE", work.join("blocks"));
+            c
+        }
+        None => {
+            let _ = std::fs::remove_dir_all(work);
+            std::fs::create_dir_all(work).unwrap();
+            std::process::Command::new(kiln())
+        }
+    };
+    let out = cmd
         .args(["build", "--make-iso", "--json", "-f", label])
         .args(["--compression", "zstd", "--compress-arg", "level=3", "--ks"])
         .arg(ks)
@@ -643,6 +667,30 @@ pub fn kiln_binfmt_leftovers() -> std::collections::BTreeSet<String> {
 /// directory (CPU-light tests beside it may hold their own), and a report and summary that say
 /// target code ran emulated.
 pub fn build_foreign(arch: &str, label: &str) -> Option<Built> {
+    build_foreign_as(arch, label, false)
+}
+
+/// An enabled binfmt_misc registration with the F flag for qemu-`arch` (an administrator's,
+/// e.g. `update-binfmts --enable qemu-aarch64`): what a rootless cross-arch build needs.
+pub fn admin_binfmt(arch: &str) -> Option<String> {
+    std::fs::read_dir("/proc/sys/fs/binfmt_misc")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("kiln-") && n.contains(arch))
+        .find(|n| {
+            let text = std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/{n}"))
+                .unwrap_or_default();
+            text.lines().next() == Some("enabled")
+                && text
+                    .lines()
+                    .any(|l| l.starts_with("flags:") && l.contains('F'))
+        })
+}
+
+/// [`build_foreign`], run by the ordinary user of [`rootless_user`] when `rootless` (and the
+/// tests run as root): it needs an administrator's F registration ([`admin_binfmt`]).
+pub fn build_foreign_as(arch: &str, label: &str, rootless: bool) -> Option<Built> {
     use std::collections::BTreeSet;
     use std::process::Command;
     let skip = |why: String| {
@@ -678,7 +726,24 @@ pub fn build_foreign(arch: &str, label: &str) -> Option<Built> {
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("build-{arch}"));
     let (mounts_before, loops_before) = (mounts(), loops());
     let t0 = std::time::Instant::now();
-    let (built, report, stderr) = build_live(&ks, label, &work, &["--arch", arch]);
+    let reg = admin_binfmt(arch);
+    let why = format!(
+        "a rootless {arch} build needs a binfmt registration with the F flag: register it \
+         once as root (update-binfmts --enable qemu-{arch}; scripts/setup-debian.sh does)"
+    );
+    let user = match (rootless && is_root(), &reg) {
+        (true, Some(reg)) => {
+            eprintln!("{arch}: built by the ordinary user {ROOTLESS_USER} through binfmt `{reg}`");
+            Some(rootless_user())
+        }
+        (true, None) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+            eprintln!("{arch}: built as root: {why}");
+            None
+        }
+        (false, _) => None,
+    };
+    let (built, report, stderr) = build_live_as(&ks, label, &work, &["--arch", arch], &[], user);
     eprintln!(
         "{arch} build: {:.1} s wall, {:.1} s of target code under emulation, {} packages",
         t0.elapsed().as_secs_f64(),
