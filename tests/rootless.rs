@@ -104,36 +104,7 @@ fn attributes(iso: &Path, scratch: &Path) -> (Vec<String>, String) {
         })
         .map(str::to_owned)
         .collect();
-    let x = scratch.join("x");
-    let _ = std::fs::remove_dir_all(&x);
-    run_ok(
-        Command::new("unsquashfs")
-            .args(["-no-progress", "-xattrs", "-d"])
-            .arg(&x)
-            .arg(&sq)
-            .arg("opt"),
-    );
-    // Files without the attribute are left out by -m; readdir order is the extraction's, so
-    // the "path value" pairs are sorted.
-    let dump = run_ok(
-        Command::new("getfattr")
-            .args(["-R", "-h", "--absolute-names", "-d", "-e", "hex"])
-            .args(["-m", "^security\\.capability$"])
-            .arg(x.join("opt")),
-    );
-    let prefix = x.display().to_string();
-    let mut caps = Vec::new();
-    let mut file = String::new();
-    for line in dump.lines() {
-        if let Some(f) = line.strip_prefix("# file: ") {
-            file = f.replacen(&prefix, "", 1);
-        } else if let Some(v) = line.strip_prefix("security.capability=") {
-            caps.push(format!("{file} {v}"));
-        }
-    }
-    caps.sort();
-    let caps = caps.join("\n");
-    let _ = std::fs::remove_dir_all(&x);
+    let caps = xattrs(&sq, scratch, "opt", "security.capability");
     let _ = std::fs::remove_file(&sq);
     (listing, caps)
 }
@@ -188,35 +159,7 @@ fn rootless_build_matches_root_build_and_boots() {
         .collect();
     assert!(left.is_empty(), "left in the work directory: {left:?}");
 
-    let (a, b) = (sha256(&theirs.iso), sha256(&mine.iso));
-    eprintln!("sha256 root {a}\nsha256 rootless {b}");
-    if a != b {
-        let out = Command::new(common::kiln())
-            .args(["diff", "--json"])
-            .arg(&theirs.iso)
-            .arg(&mine.iso)
-            .output()
-            .unwrap();
-        let diffs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-        let files: Vec<String> = diffs
-            .iter()
-            .map(|d| {
-                format!(
-                    "{} {}",
-                    d["what"].as_str().unwrap(),
-                    d["path"].as_str().unwrap()
-                )
-            })
-            .filter(|d| !d.starts_with("content ["))
-            .collect();
-        eprintln!("kiln diff root rootless:\n{}", files.join("\n"));
-        let initrd = "images/pxeboot/initrd.img";
-        let mut expected = vec![format!("content {initrd}")];
-        for node in ["console", "kmsg", "null", "random", "urandom"] {
-            expected.push(format!("only-a {initrd}/dev/{node}"));
-        }
-        assert_eq!(files, expected, "differences beyond dracut's device nodes");
-    }
+    assert_only_dracut_nodes_differ(&theirs.iso, &mine.iso);
 
     // Capabilities, set-id bits, device nodes and owners as the root build has them.
     let (root_list, root_caps) = attributes(&theirs.iso, &root_work);
@@ -257,4 +200,123 @@ fn rootless_build_matches_root_build_and_boots() {
         );
     }
     let _ = std::fs::remove_dir_all(&base);
+}
+
+/// `name` of every path under `dir` of the squashfs image `sq`, as "path value" lines (sorted:
+/// readdir order is the extraction's): extracted with its xattrs by unsquashfs, read by
+/// getfattr, which leaves out files without the attribute.
+fn xattrs(sq: &Path, scratch: &Path, dir: &str, name: &str) -> String {
+    let x = scratch.join("x");
+    let _ = std::fs::remove_dir_all(&x);
+    run_ok(
+        Command::new("unsquashfs")
+            .args(["-no-progress", "-xattrs", "-d"])
+            .arg(&x)
+            .arg(sq)
+            .arg(dir),
+    );
+    let dump = run_ok(
+        Command::new("getfattr")
+            .args(["-R", "-h", "--absolute-names", "-d", "-e", "hex", "-m"])
+            .arg(format!("^{}$", name.replace('.', "\\.")))
+            .arg(x.join(dir)),
+    );
+    let prefix = x.display().to_string();
+    let mut pairs = Vec::new();
+    let mut file = String::new();
+    for line in dump.lines() {
+        if let Some(f) = line.strip_prefix("# file: ") {
+            file = f.replacen(&prefix, "", 1);
+        } else if let Some(v) = line.strip_prefix(&format!("{name}=")) {
+            pairs.push(format!("{file} {v}"));
+        }
+    }
+    pairs.sort();
+    let _ = std::fs::remove_dir_all(&x);
+    pairs.join("\n")
+}
+
+/// The differences `kiln diff` finds between the root build `a` and the rootless `b`, beyond
+/// the ISO's own structures (which follow from any content change): exactly dracut's five
+/// device nodes (see the module doc), or none.
+fn assert_only_dracut_nodes_differ(a: &Path, b: &Path) {
+    let (ha, hb) = (sha256(a), sha256(b));
+    eprintln!("sha256 root {ha}\nsha256 rootless {hb}");
+    if ha == hb {
+        return;
+    }
+    let out = Command::new(common::kiln())
+        .args(["diff", "--json"])
+        .arg(a)
+        .arg(b)
+        .output()
+        .unwrap();
+    let diffs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<String> = diffs
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["what"].as_str().unwrap(),
+                d["path"].as_str().unwrap()
+            )
+        })
+        .filter(|d| !d.starts_with("content ["))
+        .collect();
+    eprintln!("kiln diff root rootless:\n{}", files.join("\n"));
+    let initrd = "images/pxeboot/initrd.img";
+    let mut expected = vec![format!("content {initrd}")];
+    for node in ["console", "kmsg", "null", "random", "urandom"] {
+        expected.push(format!("only-a {initrd}/dev/{node}"));
+    }
+    assert_eq!(files, expected, "differences beyond dracut's device nodes");
+}
+
+/// The SELinux fixture built by the ordinary user against its root build (the one
+/// selinux_image checks against setfiles and boots enforcing): the same image but for dracut's
+/// nodes, so the same `security.selinux` labels; those of /etc compared explicitly.
+#[test]
+fn rootless_selinux_labels_match_root_build() {
+    let Some(fx) = common::fixtures() else { return };
+    let ks = fx.join("ks/selinux-x86_64.ks");
+    if !common::require(ks.is_file(), "the SELinux fixture (fixtures/build-repos)")
+        || !common::require(common::is_root(), "root, to create the unprivileged user")
+        || !common::require(
+            common::have("newuidmap") && common::have("setpriv") && common::have("getfattr"),
+            "newuidmap (uidmap), setpriv (util-linux), getfattr (attr)",
+        )
+    {
+        return;
+    }
+    let env = [("SOURCE_DATE_EPOCH", common::LIVE_EPOCH)];
+    let (theirs, _, _) =
+        common::build_live_shared("selinux-x86_64", &ks, "KILN-SELINUX", &[], &env);
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rootless-selinux");
+    let ids = common::rootless_user();
+    let t0 = std::time::Instant::now();
+    let (mine, _, _) = common::build_live_as(&ks, "KILN-SELINUX", &work, &[], &env, Some(ids));
+    eprintln!(
+        "rootless SELinux build: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_only_dracut_nodes_differ(&theirs.iso, &mine.iso);
+    let labels = |iso: &Path, name: &str| {
+        let sq = work.join(format!("{name}.img"));
+        run_ok(
+            Command::new("xorriso")
+                .args(["-osirrox", "on", "-indev"])
+                .arg(iso)
+                .args(["-extract", "/LiveOS/squashfs.img"])
+                .arg(&sq),
+        );
+        let l = xattrs(&sq, &work, "etc", "security.selinux");
+        let _ = std::fs::remove_file(&sq);
+        l
+    };
+    let (root_labels, user_labels) = (labels(&theirs.iso, "root"), labels(&mine.iso, "user"));
+    let labelled = root_labels.lines().count();
+    eprintln!("/etc: {labelled} labelled paths in both images");
+    assert!(labelled > 50, "{root_labels}");
+    assert_eq!(user_labels, root_labels, "security.selinux of /etc differs");
+    let _ = std::fs::remove_dir_all(&work);
 }
