@@ -348,6 +348,18 @@ pub fn refuse_xattr(dev: u64, ino: u64, name: &str, value: &[u8]) {
 /// there) and forget them. Returns how many paths were added; free when nothing was refused.
 pub fn flush_refused(root: &Path) -> Result<usize, AttrsError> {
     use std::os::unix::fs::MetadataExt;
+    // Nodes scriptlets made through the sandbox's mknod(1) stand-in, whose placeholders are
+    // still in the root (a tmpfs /dev of the sandbox took the others with it).
+    for rec in take_mknod_log(root) {
+        let Ok(rel) = rec.path.strip_prefix("/") else {
+            continue;
+        };
+        if let Ok(md) = std::fs::symlink_metadata(root.join(rel)) {
+            if md.is_file() && md.len() == 0 {
+                refuse_device(md.dev(), md.ino(), rec.device, rec.mode);
+            }
+        }
+    }
     let mut map = REFUSED.lock().unwrap_or_else(|e| e.into_inner());
     if map.is_empty() {
         return Ok(0);
@@ -382,6 +394,94 @@ pub fn flush_refused(root: &Path) -> Result<usize, AttrsError> {
         store.save(root)?;
     }
     Ok(added)
+}
+
+/// Where, in the root, the mknod stand-in of a user namespace's sandbox logs the nodes it
+/// was asked for (see [`MKNOD_STAND_IN`]).
+pub const MKNOD_LOG: &str = "var/tmp/.kiln-mknod.log";
+
+/// In a user namespace the sandbox binds this script (run by the root's own shell, `@SH@`)
+/// over the root's mknod(1) for the run ([`MKNOD_STAND_IN_PATH`]): the kernel refuses device
+/// nodes there. It makes an empty file with the node's permission bits in its place and logs
+/// `TYPE MAJOR MINOR MODE PATH` to [`MKNOD_LOG`]; FIFOs are made for real with mkfifo (a user
+/// namespace may make them). kiln turns the log into the sidecar ([`flush_refused`]) or, for
+/// dracut's staging tree, into the initramfs' device entries (where it also puts back the
+/// real mknod that dracut copied in: the stand-in is what it found at /usr/bin/mknod).
+pub const MKNOD_STAND_IN: &str = r#"#!@SH@
+# kiln's stand-in for mknod(1) in a rootless build (the kernel refuses device nodes there)
+mode=
+while [ $# -gt 0 ]; do
+    case $1 in
+        -m) mode=$2; shift 2 ;;
+        -m*) mode=${1#-m}; shift ;;
+        --mode=*) mode=${1#--mode=}; shift ;;
+        -Z|--context) shift ;;
+        --context=*) shift ;;
+        --) shift; break ;;
+        -*) echo "mknod: unsupported option $1 (kiln's rootless stand-in)" >&2; exit 1 ;;
+        *) break ;;
+    esac
+done
+name=$1 type=$2 major=${3:-0} minor=${4:-0}
+case $type in
+    p) exec mkfifo ${mode:+-m "$mode"} -- "$name" ;;
+    b|c|u) ;;
+    *) echo "mknod: invalid device type '$type'" >&2; exit 1 ;;
+esac
+[ "$type" = u ] && type=c
+if [ -e "$name" ] || [ -L "$name" ]; then echo "mknod: $name: File exists" >&2; exit 1; fi
+[ -n "$mode" ] || mode=$(printf '%o' $((0666 & ~0$(umask))))
+: > "$name" || exit 1
+chmod "$mode" "$name" || exit 1
+case $name in /*) path=$name ;; *) path=$(pwd)/$name ;; esac
+printf '%s %s %s %s %s\n' "$type" "$major" "$minor" "$(stat -c %a "$name")" "$path" >> /@LOG@
+"#;
+
+/// Where the sandbox of a user namespace writes [`MKNOD_STAND_IN`] in the root (its private
+/// `/run`, gone with the run) before binding it over mknod(1).
+pub const MKNOD_STAND_IN_PATH: &str = "/run/.kiln-mknod";
+
+/// [`MKNOD_STAND_IN`] as the sandbox writes it for a root whose shell is `sh`.
+pub fn mknod_stand_in(sh: &str) -> String {
+    MKNOD_STAND_IN
+        .replace("@SH@", sh)
+        .replace("@LOG@", MKNOD_LOG)
+}
+
+/// One node the mknod stand-in made a placeholder for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MknodRecord {
+    /// The device.
+    pub device: Device,
+    /// Permission bits.
+    pub mode: u32,
+    /// Where, as the root's processes named it (absolute).
+    pub path: PathBuf,
+}
+
+/// Read and remove the root's mknod log ([`MKNOD_LOG`]); malformed lines are skipped.
+pub fn take_mknod_log(root: &Path) -> Vec<MknodRecord> {
+    let log = root.join(MKNOD_LOG);
+    let Ok(text) = std::fs::read_to_string(&log) else {
+        return Vec::new();
+    };
+    let _ = std::fs::remove_file(&log);
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.splitn(5, ' ');
+            let (kind, major, minor, mode) = (f.next()?, f.next()?, f.next()?, f.next()?);
+            let path = PathBuf::from(f.next()?);
+            let (major, minor) = (major.parse().ok()?, minor.parse().ok()?);
+            let device = match kind {
+                "b" => Device::Block { major, minor },
+                "c" => Device::Char { major, minor },
+                _ => return None,
+            };
+            let mode = u32::from_str_radix(mode, 8).ok()?;
+            path.is_absolute()
+                .then_some(MknodRecord { device, mode, path })
+        })
+        .collect()
 }
 
 /// Xattr values as hex strings in the JSON (they are binary: capabilities, NUL-ended labels).

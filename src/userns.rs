@@ -64,8 +64,15 @@ pub fn in_user_namespace() -> bool {
 /// The settings that forbid unprivileged user namespaces on this host, as lines to run as
 /// root (only those present here are named).
 pub fn forbidding_settings() -> String {
+    forbidding_settings_in(Path::new("/proc/sys"))
+}
+
+fn forbidding_settings_in(proc_sys: &Path) -> String {
     let mut hint = Vec::new();
-    let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned());
+    let read = |p: &str| {
+        let p = proc_sys.join(p.trim_start_matches("/proc/sys/"));
+        std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned())
+    };
     if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         hint.push("  sysctl -w kernel.unprivileged_userns_clone=1   # Debian's kernels".to_owned());
     }
@@ -288,5 +295,53 @@ trait SignalNumber {
 impl SignalNumber for std::process::ExitStatus {
     fn signal_number(&self) -> Option<i32> {
         std::os::unix::process::ExitStatusExt::signal(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_in_the_way_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path();
+        std::fs::create_dir_all(sys.join("kernel")).unwrap();
+        std::fs::create_dir_all(sys.join("user")).unwrap();
+        std::fs::write(sys.join("kernel/unprivileged_userns_clone"), "0\n").unwrap();
+        std::fs::write(sys.join("user/max_user_namespaces"), "0\n").unwrap();
+        std::fs::write(
+            sys.join("kernel/apparmor_restrict_unprivileged_userns"),
+            "1\n",
+        )
+        .unwrap();
+        let hint = forbidding_settings_in(sys);
+        assert!(
+            hint.contains("kernel.unprivileged_userns_clone=1"),
+            "{hint}"
+        );
+        assert!(hint.contains("user.max_user_namespaces=15000"), "{hint}");
+        assert!(
+            hint.contains("kernel.apparmor_restrict_unprivileged_userns=0"),
+            "{hint}"
+        );
+        std::fs::write(sys.join("kernel/unprivileged_userns_clone"), "1\n").unwrap();
+        std::fs::write(sys.join("user/max_user_namespaces"), "96367\n").unwrap();
+        std::fs::write(
+            sys.join("kernel/apparmor_restrict_unprivileged_userns"),
+            "0\n",
+        )
+        .unwrap();
+        assert!(forbidding_settings_in(sys).contains("no known sysctl"));
+    }
+
+    #[test]
+    fn subordinate_ranges_by_name_or_uid() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("subuid");
+        std::fs::write(&f, "alice:100000:65536\n1001:200000:1000\nbob:300000:0\n").unwrap();
+        assert_eq!(subordinate(&f, "alice", 1000), Some((100000, 65536)));
+        assert_eq!(subordinate(&f, "carol", 1001), Some((200000, 1000)));
+        assert_eq!(subordinate(&f, "bob", 1002), None);
     }
 }

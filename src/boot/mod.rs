@@ -14,6 +14,7 @@ use crate::install::scriptlet::{ScriptRunner, ScriptSpec};
 use crate::rpmfile::vercmp::rpmvercmp;
 
 mod ieee1275;
+mod initrd_nodes;
 pub mod s390;
 
 /// Where things go on the ISO (Fedora's live layout).
@@ -591,6 +592,24 @@ pub fn make_initramfs_with(
             status: 0,
             output: "dracut reported success but wrote no image".into(),
         });
+    }
+    // A rootless build: the device nodes dracut asked the mknod stand-in for.
+    let nodes = initrd_nodes::staged_nodes(&crate::attrs::take_mknod_log(root));
+    if !nodes.is_empty() {
+        if native_compress {
+            let done = initrd_nodes::rewrite(&host, root, &nodes)?;
+            tracing::info!(
+                "initramfs: {} device node(s) the user namespace refused dracut, and {} copy of kiln's mknod stand-in, made as a root build has them",
+                done.nodes,
+                done.programs
+            );
+        } else {
+            tracing::warn!(
+                "initramfs: dracut compressed it itself, so the {} device node(s) a user namespace refused ({}) are empty files in it",
+                nodes.len(),
+                nodes.iter().map(|n| n.0.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
     }
     if native_compress {
         let codec = initrd_codec(root, kver);

@@ -96,6 +96,9 @@ pub(crate) fn enter(root: &Path, who: Occupant) -> Result<(), SandboxError> {
         root.display()
     )))?;
     api_filesystems(&root, who)?;
+    if crate::userns::in_user_namespace() {
+        mknod_stand_in(&root)?;
+    }
     pivot(&root)?;
     drop_capabilities(who == Occupant::NetworkedScript)?;
     install_seccomp_filter()
@@ -227,6 +230,40 @@ fn api_filesystems(root: &Path, who: Occupant) -> Result<(), SandboxError> {
             Some(c"mode=0755"),
         )
         .map_err(step("mount a tmpfs on /run"))?;
+    }
+    Ok(())
+}
+
+/// A user namespace may not make device nodes: the root's mknod(1) is covered, for this run
+/// only, by kiln's stand-in ([`crate::attrs::MKNOD_STAND_IN`]), which leaves placeholders and
+/// logs the nodes for the writers (dracut makes /dev/console & co. in its staging tree so).
+/// Skipped when the root has no mknod, no shell or no /run of its own.
+fn mknod_stand_in(root: &Path) -> Result<(), SandboxError> {
+    let is_file = |rel: &str| {
+        std::fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.file_type().is_file())
+    };
+    let Some(sh) = ["usr/bin/sh", "bin/sh", "usr/bin/dash", "usr/bin/bash"]
+        .into_iter()
+        .find(|p| std::fs::symlink_metadata(root.join(p)).is_ok())
+    else {
+        return Ok(());
+    };
+    if !real_dir(&root.join("run")) {
+        return Ok(());
+    }
+    let script = root.join(crate::attrs::MKNOD_STAND_IN_PATH.trim_start_matches('/'));
+    for target in ["usr/bin/mknod", "bin/mknod"]
+        .into_iter()
+        .filter(|t| is_file(t))
+    {
+        if !script.exists() {
+            std::fs::write(&script, crate::attrs::mknod_stand_in(&format!("/{sh}")))
+                .map_err(step("write the mknod stand-in"))?;
+            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .map_err(step("make the mknod stand-in executable"))?;
+        }
+        mount_bind(&script, &root.join(target))
+            .map_err(step(format!("bind the mknod stand-in over /{target}")))?;
     }
     Ok(())
 }
