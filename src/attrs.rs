@@ -344,6 +344,23 @@ pub fn refuse_xattr(dev: u64, ino: u64, name: &str, value: &[u8]) {
     });
 }
 
+/// `lchown`; in a user namespace, an owner outside its id map (a single-id map) is kept for
+/// the sidecar ([`flush_refused`]) instead of failing. As root, exactly `lchown`.
+pub fn lchown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    match std::os::unix::fs::lchown(path, Some(uid), Some(gid)) {
+        Err(e)
+            if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error())
+                && crate::userns::in_user_namespace() =>
+        {
+            let md = std::fs::symlink_metadata(path)?;
+            refuse_owner(md.dev(), md.ino(), uid, gid);
+            Ok(())
+        }
+        r => r,
+    }
+}
+
 /// Write what was refused for inodes beneath `root` into its sidecar (merged with what is
 /// there) and forget them. Returns how many paths were added; free when nothing was refused.
 pub fn flush_refused(root: &Path) -> Result<usize, AttrsError> {

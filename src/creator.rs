@@ -86,6 +86,9 @@ pub enum BuildError {
     /// A file-system call on the work or result directory failed.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// The rootless root's sidecar could not be written.
+    #[error(transparent)]
+    Attrs(#[from] crate::attrs::AttrsError),
 }
 
 impl BuildError {
@@ -563,6 +566,8 @@ fn configure_root(
         .collect();
     let runs = crate::configure::run_post(ks, root, &opts)?;
     warnings.extend(script_warnings(&runs));
+    // Owners a single-id user namespace refused the configure step (home directories).
+    crate::attrs::flush_refused(root)?;
     Ok(ConfiguredRoot {
         installed,
         warnings,

@@ -511,8 +511,7 @@ impl Accounts {
             std::fs::create_dir_all(parent).map_err(IoError::at("create directory", parent))?;
         }
         std::fs::create_dir(&host).map_err(IoError::at("create directory", &host))?;
-        std::os::unix::fs::lchown(&host, Some(uid), Some(gid))
-            .map_err(IoError::at("change the owner of", &host))?;
+        crate::attrs::lchown(&host, uid, gid).map_err(IoError::at("change the owner of", &host))?;
         std::fs::set_permissions(
             &host,
             std::fs::Permissions::from_mode(self.defs.home_mode()),
@@ -550,8 +549,7 @@ fn copy_tree(from: &Path, to: &Path, uid: u32, gid: u32) -> Result<(), AccountEr
             // Devices and fifos have no place in a skeleton; useradd skips sockets too.
             continue;
         }
-        std::os::unix::fs::lchown(&dst, Some(uid), Some(gid))
-            .map_err(IoError::at("change the owner of", &dst))?;
+        crate::attrs::lchown(&dst, uid, gid).map_err(IoError::at("change the owner of", &dst))?;
         if !ft.is_symlink() {
             std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
                 .map_err(IoError::at("set the mode of", &dst))?;

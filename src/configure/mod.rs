@@ -678,7 +678,7 @@ impl Cx<'_> {
         let err = |p: &Path, e| write_err("sshkey", o, p.to_path_buf(), e);
         if std::fs::symlink_metadata(&dir).is_err() {
             std::fs::create_dir_all(&dir).map_err(|e| err(&dir, e))?;
-            std::os::unix::fs::lchown(&dir, Some(uid), Some(gid)).map_err(|e| err(&dir, e))?;
+            crate::attrs::lchown(&dir, uid, gid).map_err(|e| err(&dir, e))?;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| err(&dir, e))?;
         }

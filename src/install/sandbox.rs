@@ -262,7 +262,7 @@ fn mknod_stand_in(root: &Path) -> Result<(), SandboxError> {
             std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
                 .map_err(step("make the mknod stand-in executable"))?;
         }
-        mount_bind(&script, &root.join(target))
+        mount_bind(&script, root.join(target))
             .map_err(step(format!("bind the mknod stand-in over /{target}")))?;
     }
     Ok(())
