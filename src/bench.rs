@@ -700,6 +700,10 @@ fn can_mount_erofs() -> Result<(), &'static str> {
     if !rustix::process::geteuid().is_root() {
         return Err("not root");
     }
+    // Root of a rootless kiln's user namespace may not mount a block device.
+    if crate::userns::in_user_namespace() {
+        return Err("in a user namespace (a rootless run)");
+    }
     let known = std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| {
         t.lines()
             .any(|l| l.split_whitespace().last() == Some("erofs"))
@@ -715,12 +719,26 @@ struct Mounted(PathBuf);
 
 impl Mounted {
     fn erofs(image: &Path, dir: &Path) -> Result<Mounted, BenchError> {
-        let out = std::process::Command::new("mount")
-            .args(["-t", "erofs", "-o", "loop,ro"])
-            .arg(image)
-            .arg(dir)
-            .output()
-            .map_err(|source| IoError::new("run mount for", image, source))?;
+        let mount = || {
+            std::process::Command::new("mount")
+                .args(["-t", "erofs", "-o", "loop,ro"])
+                .arg(image)
+                .arg(dir)
+                .output()
+                .map_err(|source| IoError::new("run mount for", image, source))
+        };
+        let mut out = mount()?;
+        // Two loop mounts at once (another program's) can pick the same free loop device, and
+        // the one that loses fails to set it up: try again, a few times.
+        for _ in 0..3 {
+            if out.status.success()
+                || !String::from_utf8_lossy(&out.stderr).contains("failed to setup loop device")
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            out = mount()?;
+        }
         if !out.status.success() {
             return Err(BenchError::Mount {
                 path: image.to_owned(),

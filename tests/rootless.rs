@@ -39,39 +39,22 @@ fn kickstart(fx: &Path, work: &Path) -> PathBuf {
 
 /// `kiln build` of `ks` into `work` as `who` (`None`: as the test, root), with the shared
 /// builds' options and `SOURCE_DATE_EPOCH`.
-fn build(ks: &Path, work: &Path, who: Option<(u32, u32)>) -> (Built, String) {
-    let mut cmd = match who {
-        Some(ids) => common::as_user(ids, &common::kiln()),
-        None => Command::new(common::kiln()),
-    };
-    let out = cmd
-        .args(["build", "--make-iso", "--json", "-f", "KILN-LIVE"])
-        .args(["--compression", "zstd", "--compress-arg", "level=3", "--ks"])
-        .arg(ks)
-        .arg("--resultdir")
-        .arg(work.join("out"))
-        .arg("--tmpdir")
-        .arg(work)
-        .arg("--cache")
-        .arg(work.join("cache"))
-        .env("SOURCE_DATE_EPOCH", common::LIVE_EPOCH)
-        // The block store of each build its own (the test's default store is root's).
-        .env("KILN_CACHE", work.join("blocks"))
-        .current_dir(work)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "kiln build ({who:?}) failed:\n{stderr}"
+fn build(ks: &Path, work: &Path, who: Option<(u32, u32)>) -> Built {
+    let env = [("SOURCE_DATE_EPOCH", common::LIVE_EPOCH)];
+    common::build_live_as(ks, "KILN-LIVE", work, &[], &env, who).0
+}
+
+/// The ISO's LiveOS/squashfs.img, extracted by xorriso to `to`.
+fn root_image(iso: &Path, to: &Path) -> PathBuf {
+    let _ = std::fs::remove_file(to);
+    run_ok(
+        Command::new("xorriso")
+            .args(["-osirrox", "on", "-indev"])
+            .arg(iso)
+            .args(["-extract", "/LiveOS/squashfs.img"])
+            .arg(to),
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let built = Built {
-        iso: work.join("out/KILN-LIVE.iso"),
-        packages: report["packages"].as_array().unwrap().len(),
-        work: work.to_owned(),
-    };
-    (built, stderr)
+    to.to_owned()
 }
 
 fn sha256(p: &Path) -> String {
@@ -86,15 +69,7 @@ fn sha256(p: &Path) -> String {
 /// `unsquashfs -lln` (type, mode, owner, device numbers) and, extracted by unsquashfs with its
 /// xattrs, `getfattr` of every file's `security.capability`.
 fn attributes(iso: &Path, scratch: &Path) -> (Vec<String>, String) {
-    let sq = scratch.join("squashfs.img");
-    let _ = std::fs::remove_file(&sq);
-    run_ok(
-        Command::new("xorriso")
-            .args(["-osirrox", "on", "-indev"])
-            .arg(iso)
-            .args(["-extract", "/LiveOS/squashfs.img"])
-            .arg(&sq),
-    );
+    let sq = root_image(iso, &scratch.join("squashfs.img"));
     let listing: Vec<String> = run_ok(Command::new("unsquashfs").arg("-lln").arg(&sq))
         .lines()
         .filter(|l| {
@@ -129,15 +104,14 @@ fn rootless_build_matches_root_build_and_boots() {
     let ks = kickstart(&fx, &base);
 
     let t0 = std::time::Instant::now();
-    let (mine, stderr) = build(&ks, &user_work, Some(ids));
+    let mine = build(&ks, &user_work, Some(ids));
     eprintln!(
         "rootless build: {:.1} s, {} packages",
         t0.elapsed().as_secs_f64(),
         mine.packages
     );
-    eprintln!("{stderr}");
     let t0 = std::time::Instant::now();
-    let (theirs, _) = build(&ks, &root_work, None);
+    let theirs = build(&ks, &root_work, None);
     eprintln!("root build: {:.1} s", t0.elapsed().as_secs_f64());
     assert_eq!(mine.packages, theirs.packages);
 
@@ -283,14 +257,7 @@ fn rootless_selinux_labels_match_root_build() {
     );
     assert_same_image(&theirs.iso, &mine.iso);
     let labels = |iso: &Path, name: &str| {
-        let sq = work.join(format!("{name}.img"));
-        run_ok(
-            Command::new("xorriso")
-                .args(["-osirrox", "on", "-indev"])
-                .arg(iso)
-                .args(["-extract", "/LiveOS/squashfs.img"])
-                .arg(&sq),
-        );
+        let sq = root_image(iso, &work.join(format!("{name}.img")));
         let l = xattrs(&sq, &work, "etc", "security.selinux");
         let _ = std::fs::remove_file(&sq);
         l
