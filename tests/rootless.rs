@@ -154,17 +154,18 @@ fn rootless_build_matches_root_build_and_boots() {
     assert_eq!(user_list, root_list, "unsquashfs -lln differs");
     assert_eq!(user_caps, root_caps, "security.capability differs");
 
-    // The rootless ISO boots.
+    // The rootless ISO boots, booted by the user too (boot-test needs no privilege).
     for firmware in ["bios", "uefi"] {
         let _slot = common::BootSlot::take();
         let t0 = std::time::Instant::now();
-        common::boot_fixture(
+        common::boot_fixture_as(
+            ids,
             &format!("rootless {firmware}/cdrom"),
             &mine.iso,
             firmware,
             "cdrom",
             900,
-            &base.join(format!("serial-{firmware}.log")),
+            &user_work.join(format!("serial-{firmware}.log")),
             mine.packages,
         );
         eprintln!(
@@ -267,5 +268,65 @@ fn rootless_selinux_labels_match_root_build() {
     eprintln!("/etc: {labelled} labelled paths in both images");
     assert!(labelled > 50, "{root_labels}");
     assert_eq!(user_labels, root_labels, "security.selinux of /etc differs");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// `kiln unshare`: the ordinary user's commands run as root of the namespace a rootless kiln
+/// builds in, so what a rootless install left owned by the user's subordinate ids can be
+/// removed by its user (and by nothing else it has).
+#[test]
+fn unshare_removes_what_subordinate_ids_own() {
+    if !common::require(common::is_root(), "root, to create the unprivileged user")
+        || !common::require(
+            common::have("newuidmap") && common::have("setpriv"),
+            "newuidmap (uidmap), setpriv (util-linux)",
+        )
+    {
+        return;
+    }
+    let ids = common::rootless_user();
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rootless-unshare");
+    common::own_dir(&work, ids);
+    let as_user = |args: &[&str]| {
+        let mut c = common::as_user(ids, &common::kiln());
+        c.arg("unshare").args(args).current_dir(&work);
+        c.output().unwrap()
+    };
+    let out = as_user(&["id", "-u"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+    let out = as_user(&["sh", "-c", "mkdir -p d/e && touch d/e/f && chown -R 1:1 d"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Outside the namespace, id 1 is the first subordinate id.
+    let sub_start: u32 = std::fs::read_to_string("/etc/subuid")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{}:", common::ROOTLESS_USER)))
+        .and_then(|r| r.split(':').next()?.parse().ok())
+        .unwrap();
+    let md = std::fs::metadata(work.join("d/e/f")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&md), sub_start);
+    // The user alone cannot remove it; through kiln unshare it can.
+    let plain = common::as_user(ids, Path::new("/bin/rm"))
+        .args(["-rf", "d"])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert!(!plain.status.success() && work.join("d/e/f").exists());
+    let out = as_user(&["rm", "-rf", "d"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!work.join("d").exists());
     let _ = std::fs::remove_dir_all(&work);
 }

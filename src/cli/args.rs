@@ -78,6 +78,10 @@ pub enum Command {
     /// its options.
     #[command(name = "livemedia-creator", disable_help_flag = true)]
     LivemediaCreator(CompatArgs),
+    /// Run a command (default: your shell) in the user namespace a rootless kiln builds in, as
+    /// its root (podman unshare's counterpart): to look at, change or remove what a rootless
+    /// `kiln install --root DIR` left, owned by your subordinate ids.
+    Unshare(UnshareArgs),
 }
 
 /// The arguments of a drop-in front end, parsed by the front end itself (`cli::compat`).
@@ -90,6 +94,18 @@ pub struct CompatArgs {
         value_name = "ARGS"
     )]
     pub args: Vec<std::ffi::OsString>,
+}
+
+/// `kiln unshare [COMMAND [ARGS...]]`.
+#[derive(Debug, clap::Args)]
+pub struct UnshareArgs {
+    /// The command and its arguments.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// `kiln cache` subcommands.

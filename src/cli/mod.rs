@@ -66,7 +66,27 @@ fn needs_namespace(command: &Command) -> bool {
             | Command::BenchCompress(_)
             | Command::IsoToPxeboot(_)
             | Command::IsoToNetroot(_)
+            | Command::Unshare(_)
     )
+}
+
+/// `kiln unshare`: the command, run in the namespace (as root there); as root on the host,
+/// where there is no namespace to enter, it runs as it is.
+fn unshare(a: &args::UnshareArgs) -> i32 {
+    let (prog, rest) = match a.command.split_first() {
+        Some((p, r)) => (p.clone(), r.to_vec()),
+        None => (
+            std::env::var_os("SHELL").unwrap_or_else(|| "/bin/sh".into()),
+            Vec::new(),
+        ),
+    };
+    match std::process::Command::new(&prog).args(rest).status() {
+        Ok(st) => st.code().unwrap_or(EXIT_ENV),
+        Err(e) => {
+            eprintln!("error: cannot run `{}`: {e}", prog.to_string_lossy());
+            EXIT_ENV
+        }
+    }
 }
 
 /// Run parsed arguments (the command line, or what a drop-in front end made of its tool's).
@@ -81,9 +101,13 @@ fn run(args: Args) -> i32 {
     // An ordinary user's build runs as root of a user namespace (kiln::userns): this process
     // starts the one that does the work and waits for it.
     if kiln::userns::unprivileged() && needs_namespace(&args.command) {
+        let interactive = matches!(args.command, Command::Unshare(_));
         return match kiln::userns::run_inner(|inner| {
             let _ = ctrlc::set_handler(move || {
-                let _ = rustix::process::kill_process(inner, rustix::process::Signal::TERM);
+                // `kiln unshare`'s command gets the terminal's Ctrl-C itself.
+                if !interactive {
+                    let _ = rustix::process::kill_process(inner, rustix::process::Signal::TERM);
+                }
             });
         }) {
             Ok(code) => code,
@@ -92,6 +116,11 @@ fn run(args: Args) -> i32 {
                 EXIT_ENV
             }
         };
+    }
+    if let Command::Unshare(a) = &args.command {
+        // The command owns Ctrl-C (a shell at its prompt must not end kiln under it).
+        let _ = ctrlc::set_handler(|| {});
+        return unshare(a);
     }
     // Ctrl-C, SIGTERM, SIGHUP: every stage stops at its next check, child processes are ended
     // and everything made so far is removed (`kiln::cancel`); a second one exits at once.
@@ -135,6 +164,7 @@ fn run(args: Args) -> i32 {
         Command::BenchCompress(b) => bench::run(b),
         Command::Diff(d) => diff::run(d),
         Command::Cache(c) => cache::run(c),
+        Command::Unshare(a) => Ok(unshare(a)),
         Command::LivecdCreator(_) | Command::LivemediaCreator(_) => {
             unreachable!("handled before the console is set up")
         }

@@ -440,8 +440,63 @@ pub fn boot_fixture_with(
     packages: usize,
     extra: &[&str],
 ) -> String {
+    boot_fixture_by(
+        None,
+        what,
+        target,
+        firmware,
+        attach,
+        timeout_secs,
+        log,
+        packages,
+        extra,
+    )
+}
+
+/// [`boot_fixture`] run by the ordinary user `user` ([`rootless_user`]): `kiln boot-test`
+/// needs no privilege. `log` must be where the user may write.
+#[allow(clippy::too_many_arguments)]
+pub fn boot_fixture_as(
+    user: (u32, u32),
+    what: &str,
+    target: &Path,
+    firmware: &str,
+    attach: &str,
+    timeout_secs: u32,
+    log: &Path,
+    packages: usize,
+) {
+    boot_fixture_by(
+        Some(user),
+        what,
+        target,
+        firmware,
+        attach,
+        timeout_secs,
+        log,
+        packages,
+        &[],
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn boot_fixture_by(
+    user: Option<(u32, u32)>,
+    what: &str,
+    target: &Path,
+    firmware: &str,
+    attach: &str,
+    timeout_secs: u32,
+    log: &Path,
+    packages: usize,
+    extra: &[&str],
+) -> String {
     let _ = std::fs::remove_file(log);
-    let out = std::process::Command::new(kiln())
+    let mut cmd = match user {
+        Some(ids) => as_user(ids, &kiln()),
+        None => std::process::Command::new(kiln()),
+    };
+    let out = cmd
         .args(["boot-test", "--accel", "tcg", "--timeout"])
         .arg(timeout_secs.to_string())
         .args(["--firmware", firmware, "--as", attach])
