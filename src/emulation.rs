@@ -100,33 +100,11 @@ impl Binfmt {
             mounted: false,
             how: String::new(),
         };
-        if crate::userns::in_user_namespace() {
-            // Registering needs the host's root: only an administrator's registration works.
-            let (magic, mask) = arch.binfmt_magic();
-            let existing = dir
-                .join("register")
-                .exists()
-                .then(|| find_registration(dir, &magic, &mask))
-                .flatten();
-            return match existing {
-                Some(existing) => {
-                    guard.how = format!("binfmt `{}` ({})", existing.name, existing.interpreter);
-                    tracing::info!("{} code runs through `{}`", arch.name, guard.how);
-                    Ok(Some(guard))
-                }
-                None => Err(EmulationError::Unregistered {
-                    arch: arch.name.to_string(),
-                    found: if dir.join("register").exists() {
-                        String::new()
-                    } else {
-                        format!(" (binfmt_misc is not mounted at {BINFMT_DIR})")
-                    },
-                    debian: format!("{} binfmt-support", arch.qemu_user_pkg.0),
-                    fedora: arch.qemu_user_pkg.1.to_string(),
-                }),
-            };
-        }
-        if !dir.join("register").exists() {
+        // An ordinary user's build (a user namespace) may neither mount binfmt_misc nor
+        // register in it: only an administrator's registration can serve it.
+        let rootless = crate::userns::in_user_namespace();
+        let was_mounted = dir.join("register").exists();
+        if !was_mounted && !rootless {
             rustix::mount::mount(
                 "binfmt_misc",
                 dir,
@@ -138,7 +116,9 @@ impl Binfmt {
             guard.mounted = true;
             tracing::debug!("mounted binfmt_misc at {BINFMT_DIR}");
         }
-        remove_stale(dir);
+        if !rootless {
+            remove_stale(dir);
+        }
         let (magic, mask) = arch.binfmt_magic();
         if let Some(existing) = find_registration(dir, &magic, &mask) {
             tracing::info!(
@@ -149,6 +129,18 @@ impl Binfmt {
             );
             guard.how = format!("binfmt `{}` ({})", existing.name, existing.interpreter);
             return Ok(Some(guard));
+        }
+        if rootless {
+            return Err(EmulationError::Unregistered {
+                arch: arch.name.to_string(),
+                found: if was_mounted {
+                    String::new()
+                } else {
+                    format!(" (binfmt_misc is not mounted at {BINFMT_DIR})")
+                },
+                debian: format!("{} binfmt-support", arch.qemu_user_pkg.0),
+                fedora: arch.qemu_user_pkg.1.to_string(),
+            });
         }
         let Some(emulator) = EMULATOR_DIRS
             .iter()
