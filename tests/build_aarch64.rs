@@ -62,25 +62,7 @@ fn aarch64_iso_is_uefi_only_gpt_hybrid_of_aarch64_binaries() {
     let at = u32::from_le_bytes(pe[0x3c..0x40].try_into().unwrap()) as usize;
     assert_eq!(&pe[at..at + 4], b"PE\0\0");
     assert_eq!(u16::from_le_bytes([pe[at + 4], pe[at + 5]]), 0xAA64);
-    let sh = Command::new("unsquashfs")
-        .arg("-cat")
-        .arg(&sq)
-        .arg("usr/bin/bash")
-        .output()
-        .unwrap()
-        .stdout;
-    assert_eq!(&sh[..4], b"\x7fELF");
-    assert_eq!(
-        u16::from_le_bytes([sh[18], sh[19]]),
-        0xB7,
-        "bash is not aarch64"
-    );
-    let ls = run_ok(Command::new("unsquashfs").arg("-l").arg(&sq));
-    assert!(
-        !ls.contains("qemu-aarch64"),
-        "an emulator was left in the root"
-    );
-    common::assert_post_marker(&sq);
+    common::assert_foreign_root(&sq, "aarch64", true, 0xB7);
     let _ = std::fs::remove_file(&sq);
 }
 
@@ -154,38 +136,15 @@ fn aarch64_erofs_iso_boots_uefi() {
     let _ = std::fs::remove_dir_all(&work);
 }
 
-/// Boot `iso` on qemu's virt machine with UEFI (TCG) until the fixture's `KILN-RPM-COUNT n`
-/// line, which must name the build's package count; returns the serial log. The count line,
-/// not the marker or a login prompt: the fixture's service runs `rpm -qa` before it prints
-/// anything, and getty's prompt comes first under TCG.
+/// Boot `iso` on qemu's virt machine with UEFI (TCG) to the fixture's package count
+/// (`common::boot_foreign_to_count`); returns the serial log.
 fn boot_uefi_to_package_count(what: &str, iso: &Path, log: &Path, packages: usize) -> String {
-    let t0 = Instant::now();
-    let out = Command::new(common::kiln())
-        .args(["boot-test", "--arch", "aarch64", "--firmware", "uefi"])
-        .args(["--accel", "tcg", "--timeout", "1800"])
-        .args(["--expect", "KILN-RPM-COUNT [0-9]+", "--serial-log"])
-        .arg(log)
-        .arg(iso)
-        .output()
-        .unwrap();
-    // Firmware may write bytes that are not UTF-8.
-    let serial = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
-    let tail: Vec<&str> = serial.lines().rev().take(40).collect();
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\nserial tail:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    );
-    eprintln!("{what}: {:.1} s", t0.elapsed().as_secs_f64());
-    let count = serial
-        .lines()
-        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
-        .and_then(|n| n.trim().parse::<usize>().ok());
-    assert_eq!(
-        count,
-        Some(packages),
-        "the booted system's rpm -qa count differs from the build's transaction"
-    );
-    serial
+    common::boot_foreign_to_count(
+        what,
+        &["--arch", "aarch64", "--firmware", "uefi"],
+        "KILN-RPM-COUNT [0-9]+",
+        iso,
+        log,
+        packages,
+    )
 }

@@ -13,7 +13,6 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use common::{run_ok, Built};
 
@@ -154,26 +153,7 @@ fn ppc64le_iso_is_chrp_with_grub_for_open_firmware() {
     // The root's binaries are ppc64le ELF, and no emulator was copied into the root.
     let sq = b.work.join("squashfs.img");
     extract(&b.iso, "/LiveOS/squashfs.img", &sq);
-    let sh = Command::new("unsquashfs")
-        .arg("-cat")
-        .arg(&sq)
-        .arg("usr/bin/bash")
-        .output()
-        .unwrap()
-        .stdout;
-    assert_eq!(&sh[..4], b"\x7fELF");
-    assert_eq!(sh[5], 1, "bash is not little-endian");
-    assert_eq!(
-        u16::from_le_bytes([sh[18], sh[19]]),
-        0x15,
-        "bash is not ppc64"
-    );
-    let ls = run_ok(Command::new("unsquashfs").arg("-l").arg(&sq));
-    assert!(
-        !ls.contains("qemu-ppc64le"),
-        "an emulator was left in the root"
-    );
-    common::assert_post_marker(&sq);
+    common::assert_foreign_root(&sq, "ppc64le", true, 0x15);
     let _ = std::fs::remove_file(&sq);
 }
 
@@ -189,37 +169,13 @@ fn ppc64le_iso_boots_slof_to_package_count() {
         return;
     }
     let log = b.work.join("serial-slof-cdrom.log");
-    let t0 = Instant::now();
-    let out = Command::new(common::kiln())
-        .args(["boot-test", "--arch", "ppc64le"])
-        .args(["--accel", "tcg", "--timeout", "1800"])
-        .args(["--expect", "KILN-RPM-COUNT [0-9]+", "--serial-log"])
-        .arg(&log)
-        .arg(&b.iso)
-        .output()
-        .unwrap();
-    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
-    let tail: Vec<&str> = serial.lines().rev().take(40).collect();
-    assert!(
-        out.status.success(),
-        "ppc64le SLOF boot failed:\n{}\nserial tail:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    );
-    eprintln!(
-        "ppc64le SLOF CD-ROM boot to the marker: {:.1} s",
-        t0.elapsed().as_secs_f64()
-    );
-    // The count line, not the marker or a login prompt: the fixture's service runs `rpm -qa`
-    // before it prints anything.
-    let count = serial
-        .lines()
-        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
-        .and_then(|n| n.trim().parse::<usize>().ok());
-    assert_eq!(
-        count,
-        Some(b.packages),
-        "the booted system's rpm -qa count differs from the build's transaction"
+    let serial = common::boot_foreign_to_count(
+        "ppc64le SLOF CD-ROM boot to the marker",
+        &["--arch", "ppc64le"],
+        "KILN-RPM-COUNT [0-9]+",
+        &b.iso,
+        &log,
+        b.packages,
     );
     assert!(
         serial.contains("KILN-POST kiln fixture live image built"),

@@ -12,7 +12,6 @@ mod common;
 
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use common::{run_ok, Built};
 
@@ -105,25 +104,7 @@ fn riscv64_iso_is_uefi_only_gpt_hybrid_of_riscv64_binaries() {
     );
     // The root's binaries are riscv64 ELF, and no emulator was copied into the root.
     let sq = x("/LiveOS/squashfs.img", "squashfs.img");
-    let sh = Command::new("unsquashfs")
-        .arg("-cat")
-        .arg(&sq)
-        .arg("usr/bin/bash")
-        .output()
-        .unwrap()
-        .stdout;
-    assert_eq!(&sh[..4], b"\x7fELF");
-    assert_eq!(
-        u16::from_le_bytes([sh[18], sh[19]]),
-        EM_RISCV,
-        "bash is not riscv64"
-    );
-    let ls = run_ok(Command::new("unsquashfs").arg("-l").arg(&sq));
-    assert!(
-        !ls.contains("qemu-riscv64"),
-        "an emulator was left in the root"
-    );
-    common::assert_post_marker(&sq);
+    common::assert_foreign_root(&sq, "riscv64", true, EM_RISCV);
     for f in [
         "squashfs.img",
         "efiboot-riscv64.img",
@@ -146,37 +127,13 @@ fn riscv64_iso_boots_uefi_to_package_count() {
         return;
     }
     let log = b.work.join("serial-uefi.log");
-    let t0 = Instant::now();
-    let out = Command::new(common::kiln())
-        .args(["boot-test", "--arch", "riscv64", "--firmware", "uefi"])
-        .args(["--accel", "tcg", "--timeout", "1800"])
-        .args(["--expect", "KILN-RPM-COUNT [0-9]+", "--serial-log"])
-        .arg(&log)
-        .arg(&b.iso)
-        .output()
-        .unwrap();
-    // Firmware may write bytes that are not UTF-8.
-    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
-    let tail: Vec<&str> = serial.lines().rev().take(40).collect();
-    assert!(
-        out.status.success(),
-        "riscv64 UEFI boot failed:\n{}\nserial tail:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    );
-    eprintln!(
-        "riscv64 UEFI boot (TCG): {:.1} s",
-        t0.elapsed().as_secs_f64()
-    );
-    // The count line, not the marker: the fixture's service runs `rpm -qa` before it prints.
-    let count = serial
-        .lines()
-        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
-        .and_then(|n| n.trim().parse::<usize>().ok());
-    assert_eq!(
-        count,
-        Some(b.packages),
-        "the booted system's rpm -qa count differs from the build's transaction"
+    let serial = common::boot_foreign_to_count(
+        "riscv64 UEFI boot (TCG)",
+        &["--arch", "riscv64", "--firmware", "uefi"],
+        "KILN-RPM-COUNT [0-9]+",
+        &b.iso,
+        &log,
+        b.packages,
     );
     assert!(
         serial.contains("KILN-BOOT-OK"),

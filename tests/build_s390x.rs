@@ -16,7 +16,6 @@ mod common;
 
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use common::{run_ok, Built};
 
@@ -229,25 +228,7 @@ fn s390x_iso_is_lorax_layout_with_an_ipl_image() {
     }
 
     // The root's binaries are big-endian s390x ELF, and no emulator was left in it.
-    let sh = Command::new("unsquashfs")
-        .arg("-cat")
-        .arg(&sq)
-        .arg("usr/bin/bash")
-        .output()
-        .unwrap()
-        .stdout;
-    assert_eq!(&sh[..4], b"\x7fELF");
-    assert_eq!(sh[5], 2, "bash is not big-endian");
-    assert_eq!(
-        u16::from_be_bytes([sh[18], sh[19]]),
-        0x16,
-        "bash is not s390x"
-    );
-    assert!(
-        !ls.contains("qemu-s390x"),
-        "an emulator was left in the root"
-    );
-    common::assert_post_marker(&sq);
+    common::assert_foreign_root(&sq, "s390x", false, 0x16);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -263,47 +244,21 @@ fn s390x_iso_ipls_to_package_count() {
     }
     let _slot = common::BootSlot::take();
     let log = b.work.join("serial-s390x-cdrom.log");
-    let t0 = Instant::now();
-    let out = Command::new(common::kiln())
-        .args(["boot-test", "--arch", "s390x"])
-        .args(["--accel", "tcg", "--timeout", "1800"])
-        // The %post line, which the fixture's service prints after the count: waiting for
-        // the count alone may stop the boot before the next line reaches a slow console.
-        // Without it the guest powers off and boot-test fails at once.
-        .args([
-            "--expect",
-            "^KILN-POST kiln fixture live image built",
-            "--serial-log",
-        ])
-        .arg(&log)
-        .arg(&b.iso)
-        .output()
-        .unwrap();
-    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
-    let tail: Vec<&str> = serial.lines().rev().take(40).collect();
-    assert!(
-        out.status.success(),
-        "s390x boot failed:\n{}\nserial tail:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    );
-    eprintln!(
-        "s390x IPL from the CD-ROM to the marker: {:.1} s",
-        t0.elapsed().as_secs_f64()
+    // Until the %post line, which the fixture's service prints after the count: waiting for
+    // the count alone may stop the boot before the next line reaches a slow console. Without
+    // it the guest powers off and boot-test fails at once.
+    let serial = common::boot_foreign_to_count(
+        "s390x IPL from the CD-ROM to the marker",
+        &["--arch", "s390x"],
+        "^KILN-POST kiln fixture live image built",
+        &b.iso,
+        &log,
+        b.packages,
     );
     // The firmware IPLed the El Torito image, and the kernel spoke on the SCLP console.
     assert!(
         serial.contains("ISO boot image size verified"),
         "s390-ccw did not load the El Torito image by its ISO size"
-    );
-    let count = serial
-        .lines()
-        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
-        .and_then(|n| n.trim().parse::<usize>().ok());
-    assert_eq!(
-        count,
-        Some(b.packages),
-        "the booted system's rpm -qa count differs from the build's transaction"
     );
     assert!(
         serial.contains("KILN-POST kiln fixture live image built"),

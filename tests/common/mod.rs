@@ -949,3 +949,85 @@ pub fn as_user(ids: (u32, u32), prog: &Path) -> std::process::Command {
         .env("LOGNAME", ROOTLESS_USER);
     c
 }
+
+/// `kiln boot-test` of a foreign arch's fixture `iso` (TCG) with `boot_args` (`--arch A`,
+/// firmware) until `expect` on the serial console (logged to `log`): it must succeed, and the
+/// fixture's `KILN-RPM-COUNT n` line must name the build's `packages` (the count line, not the
+/// marker or a login prompt: the service runs `rpm -qa` before it prints, and getty's prompt
+/// comes first under TCG). Prints the boot time under `what`; returns the serial log for the
+/// caller's own checks.
+pub fn boot_foreign_to_count(
+    what: &str,
+    boot_args: &[&str],
+    expect: &str,
+    iso: &Path,
+    log: &Path,
+    packages: usize,
+) -> String {
+    let t0 = std::time::Instant::now();
+    let out = std::process::Command::new(kiln())
+        .arg("boot-test")
+        .args(boot_args)
+        .args(["--accel", "tcg", "--timeout", "1800", "--expect", expect])
+        .arg("--serial-log")
+        .arg(log)
+        .arg(iso)
+        .output()
+        .unwrap();
+    // Firmware may write bytes that are not UTF-8.
+    let serial = String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned();
+    let tail: Vec<&str> = serial.lines().rev().take(40).collect();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\nserial tail:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+    eprintln!("{what}: {:.1} s", t0.elapsed().as_secs_f64());
+    let count = serial
+        .lines()
+        .find_map(|l| l.split("KILN-RPM-COUNT ").nth(1))
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    assert_eq!(
+        count,
+        Some(packages),
+        "{what}: the booted system's rpm -qa count differs from the build's transaction"
+    );
+    serial
+}
+
+/// What every foreign arch's root image `sq` must be, read by unsquashfs: its bash an ELF of
+/// `arch` (`little_endian`, ELF machine `machine`), no qemu-`arch` emulator left in it, and the
+/// kickstart's `%post` marker ([`assert_post_marker`]).
+pub fn assert_foreign_root(sq: &Path, arch: &str, little_endian: bool, machine: u16) {
+    let sh = std::process::Command::new("unsquashfs")
+        .arg("-cat")
+        .arg(sq)
+        .arg("usr/bin/bash")
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(&sh[..4], b"\x7fELF", "bash is not an ELF");
+    assert_eq!(
+        sh[5],
+        if little_endian { 1 } else { 2 },
+        "bash is not {} ELF",
+        if little_endian {
+            "little-endian"
+        } else {
+            "big-endian"
+        }
+    );
+    let e_machine = if little_endian {
+        u16::from_le_bytes([sh[18], sh[19]])
+    } else {
+        u16::from_be_bytes([sh[18], sh[19]])
+    };
+    assert_eq!(e_machine, machine, "bash is not {arch}");
+    let ls = run_ok(std::process::Command::new("unsquashfs").arg("-l").arg(sq));
+    assert!(
+        !ls.contains(&format!("qemu-{arch}")),
+        "an emulator was left in the root"
+    );
+    assert_post_marker(sq);
+}
