@@ -5,7 +5,7 @@
 //! With `secure_boot` the firmware enforces Secure Boot (Microsoft keys, as on PCs), and a
 //! refusal by the firmware or shim on the console ends the boot at once.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -218,6 +218,9 @@ pub struct BootTest {
     pub expect: regex::Regex,
     /// Guest memory in MiB.
     pub memory_mb: u32,
+    /// Press Enter at the boot menu's countdown ([`menu_counting_down`]) instead of waiting
+    /// it out: the default entry starts either way.
+    pub menu_enter: bool,
     /// Where the serial log goes.
     pub serial_log: PathBuf,
     /// Accelerator.
@@ -322,6 +325,23 @@ fn which(bin: &str) -> Option<PathBuf> {
 }
 
 /// The firmware code and variable-store template: the Secure Boot pair with `secure_boot`.
+/// Whether a boot menu counts down on the console: GRUB's "The highlighted entry will be
+/// executed automatically in 9s." or SYSLINUX menu.c32's "Automatic boot in 10 seconds".
+fn menu_counting_down(log: &str) -> bool {
+    log.contains("executed automatically in") || log.contains("Automatic boot in")
+}
+
+/// `-cpu MODEL` for `accel` ("tcg" or "kvm"), when the arch names one.
+fn cpu_args(arch: &ArchInfo, accel: &str) -> Vec<String> {
+    match arch.qemu_cpu {
+        Some(cpu) => vec![
+            "-cpu".into(),
+            (if accel == "kvm" { cpu.kvm } else { cpu.tcg }).into(),
+        ],
+        None => Vec::new(),
+    }
+}
+
 fn firmware_files(arch: &ArchInfo, secure_boot: bool) -> Option<(PathBuf, PathBuf)> {
     let pairs = if secure_boot {
         arch.secure_boot.map(|s| s.firmware).unwrap_or(&[])
@@ -383,6 +403,7 @@ impl BootTest {
             _ => self.arch.qemu_machine,
         };
         let mut a: Vec<String> = machine.iter().map(|s| s.to_string()).collect();
+        a.extend(cpu_args(self.arch, accel));
         a.extend(
             [
                 "-accel",
@@ -401,8 +422,12 @@ impl BootTest {
             .iter()
             .map(|s| s.to_string()),
         );
+        // The console on qemu's stdin and stdout: boot-test copies what the guest prints into
+        // the serial log and can answer the boot menu.
+        a.push("-chardev".into());
+        a.push("stdio,id=kiln-serial,signal=off".into());
         a.push("-serial".into());
-        a.push(format!("file:{}", self.serial_log.display()));
+        a.push("chardev:kiln-serial".into());
         if self.arch.builtin_firmware.is_some() {
             // The machine's own firmware (SLOF on pseries): nothing to name.
         } else if let Some(k) = (self.firmware == Firmware::Uefi)
@@ -568,17 +593,26 @@ impl BootTest {
         };
         tracing::debug!("boot test: {} {}", qemu.display(), args.join(" "));
         let started = Instant::now();
-        let child = Command::new(&qemu)
+        let log_file = std::fs::File::create(&self.serial_log)
+            .map_err(IoError::at("create the serial log", &self.serial_log))?;
+        let mut child = Command::new(&qemu)
             .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|source| BootTestError::Spawn {
                 cmd: format!("{} {}", qemu.display(), args.join(" ")),
                 source,
             })?;
+        let mut keys = child.stdin.take();
+        // Unbuffered: the loop below reads the log while the guest is still printing.
+        let console = child.stdout.take().map(|mut out| {
+            let mut log_file = log_file;
+            std::thread::spawn(move || std::io::copy(&mut out, &mut log_file))
+        });
         let mut q = Qemu(child);
+        let mut menu_answered = !self.menu_enter;
         let mut outcome = BootOutcome {
             success: false,
             matched: None,
@@ -597,6 +631,13 @@ impl BootTest {
             let log = read_lossy(&self.serial_log);
             if log.len() != seen_len {
                 (seen_len, grew_at) = (log.len(), Instant::now());
+            }
+            if !menu_answered && menu_counting_down(&log) {
+                if let Some(k) = keys.as_mut() {
+                    // A failed write leaves the countdown to start the entry.
+                    let _ = k.write_all(b"\r").and_then(|()| k.flush());
+                }
+                menu_answered = true;
             }
             if let Some(line) = log.lines().find(|l| self.expect.is_match(l)) {
                 outcome.success = true;
@@ -667,6 +708,10 @@ impl BootTest {
             }
         }
         drop(q);
+        drop(keys);
+        if let Some(c) = console {
+            let _ = c.join();
+        }
         drop(nbd);
         outcome.elapsed = started.elapsed();
         outcome.kernel_secure_boot = kernel_secure_boot(&outcome.log);
@@ -761,6 +806,7 @@ fn kvm_boots_firmware(qemu: &Path, t: &BootTest) -> bool {
     }
     let log = dir.join("serial.log");
     let mut args: Vec<String> = t.arch.qemu_machine.iter().map(|s| s.to_string()).collect();
+    args.extend(cpu_args(t.arch, "kvm"));
     args.extend(
         [
             "-accel",
@@ -844,6 +890,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             expect: regex::Regex::new("x").unwrap(),
             memory_mb: 2048,
+            menu_enter: true,
             serial_log: d.path().join("serial.log"),
             accel: Accel::Tcg,
             net: None,

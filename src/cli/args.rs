@@ -657,6 +657,11 @@ pub struct BootTestArgs {
     /// Accelerator: auto (probe KVM, else TCG), tcg or kvm.
     #[arg(long, default_value = "auto", value_parser = ["auto", "tcg", "kvm"], env = "KILN_ACCEL")]
     pub accel: String,
+    /// Let the boot menu's countdown run out. By default boot-test presses Enter once GRUB's
+    /// or SYSLINUX's menu counts down on the serial console, which starts the default entry
+    /// as the countdown would, without the wait.
+    #[arg(long)]
+    pub menu_timeout: bool,
 }
 
 /// `kiln iso-to-pxeboot`.

@@ -61,6 +61,7 @@ pub fn run(a: &BootTestArgs) -> anyhow::Result<i32> {
         timeout: Duration::from_secs(a.timeout),
         expect,
         memory_mb: a.memory,
+        menu_enter: !a.menu_timeout,
         serial_log: serial_log.clone(),
         accel: match a.accel.as_str() {
             "tcg" => Accel::Tcg,
