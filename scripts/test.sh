@@ -3,6 +3,9 @@
 # Env: KILN_CORPUS (default ../shared/corpus), KILN_CACHE (default /var/cache/kiln, or
 # ~/.cache/kiln when not writable), FUZZ_SECONDS (default 60; 0 skips fuzzing).
 set -euo pipefail
+# semodule, setfiles, mkfs.*, sgdisk, debugfs and friends are in the sbin directories, which
+# Debian leaves off an ordinary user's PATH.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 export KILN_CORPUS=${KILN_CORPUS:-$ROOT/../shared/corpus}
