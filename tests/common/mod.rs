@@ -946,7 +946,10 @@ pub fn as_user(ids: (u32, u32), prog: &Path) -> std::process::Command {
         .arg(prog)
         .env("HOME", format!("/home/{ROOTLESS_USER}"))
         // Debian's PATH for an ordinary user (/etc/profile): no sbin directories.
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games")
+        .env(
+            "PATH",
+            "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games",
+        )
         .env("USER", ROOTLESS_USER)
         .env("LOGNAME", ROOTLESS_USER);
     c
