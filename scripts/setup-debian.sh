@@ -57,9 +57,12 @@ if [ -f "$(dirname "$0")/../fixtures/install-deps.sh" ]; then
   mapfile -t EXTRA < <(bash "$(dirname "$0")/../fixtures/install-deps.sh" --list)
   PKGS+=("${EXTRA[@]}")
 fi
+# No `producer | grep -q` under pipefail: grep's early exit can make the producer die of
+# SIGPIPE, and the pipeline then reads as "not found" (a run as an ordinary user tried sudo).
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 missing=()
 for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
@@ -69,7 +72,7 @@ fi
 # Debian 12's qemu-system-common): whatever is gone now comes back in the matching version.
 again=()
 for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || again+=("$p")
+  installed "$p" || again+=("$p")
 done
 if [ ${#again[@]} -gt 0 ]; then
   echo "setup-debian: reinstalling what the first install removed: ${again[*]}"
@@ -77,8 +80,9 @@ if [ ${#again[@]} -gt 0 ]; then
 fi
 # The foreign live fixture sets download Debian 12's arm64, ppc64el and s390x packages.
 added=0
+foreign=$(dpkg --print-foreign-architectures)
 for a in arm64 ppc64el s390x; do
-  if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+  if ! grep -qx "$a" <<<"$foreign"; then
     $SUDO dpkg --add-architecture "$a"
     added=1
   fi
