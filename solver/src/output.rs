@@ -295,8 +295,9 @@ fn add_item(pool: &Pool, jobs: &mut Jobs, item: &Item) -> bool {
         return true;
     }
     let pairs = sel.as_slice().to_vec();
-    for c in pairs.chunks_exact(2) {
-        jobs.push(c[0] | how_extra, c[1], item.tag);
+    // (how, what) pairs, as libsolv's selection queue holds them.
+    for (how, what) in pairs.iter().step_by(2).zip(pairs.iter().skip(1).step_by(2)) {
+        jobs.push(how | how_extra, *what, item.tag);
     }
     true
 }

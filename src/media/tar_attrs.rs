@@ -126,7 +126,7 @@ impl Patches {
 fn rewrite(src: &Path, dst: &Path, patches: &Patches) -> Result<(), MediaError> {
     let rd_err = |e: std::io::Error| IoError::new("read", src, e);
     let wr_err = |e: std::io::Error| IoError::new("write", dst, e);
-    let mut r = BufReader::with_capacity(1 << 20, std::fs::File::open(src).map_err(&rd_err)?);
+    let mut r = BufReader::with_capacity(1 << 20, std::fs::File::open(src).map_err(rd_err)?);
     let mut w = BufWriter::with_capacity(
         1 << 20,
         std::fs::File::create(dst).map_err(IoError::at("create", dst))?,
@@ -157,7 +157,7 @@ fn rewrite(src: &Path, dst: &Path, patches: &Patches) -> Result<(), MediaError> 
         let typeflag = header[156];
         if typeflag == b'x' {
             let mut data = vec![0u8; padded(size_field)];
-            r.read_exact(&mut data).map_err(&rd_err)?;
+            r.read_exact(&mut data).map_err(rd_err)?;
             data.truncate(size_field as usize);
             pax = Some((header, data));
             continue;
@@ -198,21 +198,21 @@ fn rewrite(src: &Path, dst: &Path, patches: &Patches) -> Result<(), MediaError> 
                 let data = with_records(&data, &extra);
                 set_octal(&mut xh[124..136], data.len() as u64);
                 set_checksum(&mut xh);
-                written += emit(&mut w, &xh, &data).map_err(&wr_err)?;
+                written += emit(&mut w, &xh, &data).map_err(wr_err)?;
             }
-            Some((xh, data)) => written += emit(&mut w, &xh, &data).map_err(&wr_err)?,
+            Some((xh, data)) => written += emit(&mut w, &xh, &data).map_err(wr_err)?,
             None if !extra.is_empty() => {
                 let xh = pax_header_for(&header, &name);
                 let data = with_records(&[], &extra);
                 let mut xh = xh;
                 set_octal(&mut xh[124..136], data.len() as u64);
                 set_checksum(&mut xh);
-                written += emit(&mut w, &xh, &data).map_err(&wr_err)?;
+                written += emit(&mut w, &xh, &data).map_err(wr_err)?;
             }
             None => {}
         }
         set_checksum(&mut header);
-        w.write_all(&header).map_err(&wr_err)?;
+        w.write_all(&header).map_err(wr_err)?;
         written += BLOCK as u64;
         // Member data: none for links, directories and devices, whatever their size field.
         let stored = match typeflag {
@@ -220,7 +220,7 @@ fn rewrite(src: &Path, dst: &Path, patches: &Patches) -> Result<(), MediaError> 
             _ => size,
         };
         let n = padded(stored) as u64;
-        let copied = std::io::copy(&mut (&mut r).take(n), &mut w).map_err(&wr_err)?;
+        let copied = std::io::copy(&mut (&mut r).take(n), &mut w).map_err(wr_err)?;
         if copied != n {
             return Err(bad("a member's data is cut short"));
         }
@@ -228,8 +228,8 @@ fn rewrite(src: &Path, dst: &Path, patches: &Patches) -> Result<(), MediaError> 
     }
     // Two zero blocks end the archive, zeros fill its last record, as GNU tar writes it.
     let end = (written + 2 * BLOCK as u64).div_ceil(RECORD) * RECORD;
-    std::io::copy(&mut std::io::repeat(0).take(end - written), &mut w).map_err(&wr_err)?;
-    w.flush().map_err(&wr_err)?;
+    std::io::copy(&mut std::io::repeat(0).take(end - written), &mut w).map_err(wr_err)?;
+    w.flush().map_err(wr_err)?;
     Ok(())
 }
 

@@ -358,7 +358,8 @@ fn blockstore_child_writer() {
         return;
     };
     let ns = BlockStore::open(Path::new(&dir)).unwrap().namespace(NS);
-    for n in 0.. {
+    // Until the parent kills this process: no bound is meant to be reached.
+    for n in 0..=u64::MAX {
         ns.put(&key(n), &value(n, child_size(n)));
     }
 }

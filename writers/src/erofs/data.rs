@@ -295,7 +295,10 @@ fn decode_packed(v: &[u8], raw: &[u8], pcluster_size: u32) -> Option<Option<Pack
     let blocks = &rest[head..];
     let mut extents = Vec::with_capacity(n);
     let (mut la, mut at) = (0usize, 0usize);
-    for e in rest[4..head].chunks_exact(EXT_BYTES) {
+    for e in (4..head)
+        .step_by(EXT_BYTES)
+        .map(|o| &rest[o..o + EXT_BYTES])
+    {
         let len = u32::from_le_bytes(e[0..4].try_into().ok()?);
         let nblk = u32::from_le_bytes(e[4..8].try_into().ok()?);
         let plain = match e[8] {
