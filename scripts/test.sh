@@ -153,10 +153,10 @@ fixtures() {
 # threads leave room for the other lane. The interrupt harness compares the host's binfmt_misc
 # entries before and after, so every build for a foreign arch (build_aarch64 with its EROFS
 # build, build_ppc64le, build_riscv64, build_s390x, selinux_image, koji_farm's aarch64 builder)
-# stays in this lane with it. selinux_labels (no boot) evens the lanes out since boots press
+# stays in this lane with it. rootless and selinux_labels even the lanes out since boots press
 # Enter at the boot menu and aarch64 boots without pointer authentication.
 BOOT_TESTS="build_aarch64 build_interrupt build_media build_ppc64le build_riscv64 build_s390x"
-BOOT_TESTS+=" koji_farm secure_boot selinux_image selinux_labels"
+BOOT_TESTS+=" koji_farm rootless secure_boot selinux_image selinux_labels"
 
 test_group() { # name, log, cargo test arguments...
   local name=$1 log=$2; shift 2
