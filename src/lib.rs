@@ -41,3 +41,21 @@ pub mod resolve;
 pub use kiln_rpmfile as rpmfile;
 pub mod stale;
 pub mod userns;
+
+/// Helpers the modules' unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// Whether the test runs as root. Run by an ordinary user outside CI, a test whose subject
+    /// needs root (chown to root, setcap, modes root alone may bypass) prints `skipped` and
+    /// returns, as the integration tests' `common::require` does; under `CI=true` it fails.
+    pub fn root_or_skip(what: &str) -> bool {
+        if rustix::process::geteuid().is_root() {
+            return true;
+        }
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("cannot run under CI: root: {what}");
+        }
+        eprintln!("skipped: root: {what}");
+        false
+    }
+}

@@ -120,6 +120,12 @@ fn superblock_field(dump: &str, name: &str) -> String {
 
 #[test]
 fn erofs_root_image_reads_back_as_the_root_with_erofs_utils_and_the_kernel() {
+    if !common::require(
+        common::is_root(),
+        "root: the kernel's erofs mount of a loop device",
+    ) {
+        return;
+    }
     let Some((b, _)) = erofs_build() else {
         return;
     };
@@ -350,6 +356,12 @@ fn erofs_iso_boots_uefi_usb() {
 #[test]
 fn erofs_ext4_iso_holds_rootfs_img_and_boots() {
     let Some(fx) = common::fixtures() else { return };
+    if !common::require(
+        common::is_root(),
+        "root: the kernel's erofs mount of a loop device",
+    ) {
+        return;
+    }
     if !need("/usr/bin/xorriso", "xorriso")
         || !need("/usr/bin/qemu-system-x86_64", "qemu-system-x86")
     {

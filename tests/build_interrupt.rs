@@ -737,6 +737,12 @@ fn run_lane(root: &Path, port: u16, sig: Sig, user: Option<(u32, u32)>) -> (Vec<
 fn interrupt_harness() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(fx) = common::fixtures() else { return };
+    if !common::require(
+        common::is_root(),
+        "root: the harness runs one lane as root and makes the other's user",
+    ) {
+        return;
+    }
     if !has_live(&fx) || !common::have_tool("/usr/bin/rpmbuild") {
         return;
     }

@@ -483,6 +483,12 @@ fn live_x86_64_matches_rpm() {
 #[test]
 fn verify_all_with_kiln_db() {
     let Some(fx) = setup() else { return };
+    if !common::require(
+        common::is_root(),
+        "root: rpm -i, the oracle's install, runs as root only",
+    ) {
+        return;
+    }
     let files = packages(&fx.join("synthetic"), SYNTHETIC_SKIP);
     let dir = scratch("verify");
     let root = dir.join("root");
