@@ -324,7 +324,6 @@ fn which(bin: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The firmware code and variable-store template: the Secure Boot pair with `secure_boot`.
 /// Whether a boot menu counts down on the console: GRUB's "The highlighted entry will be
 /// executed automatically in 9s." or SYSLINUX menu.c32's "Automatic boot in 10 seconds".
 fn menu_counting_down(log: &str) -> bool {
@@ -342,6 +341,7 @@ fn cpu_args(arch: &ArchInfo, accel: &str) -> Vec<String> {
     }
 }
 
+/// The firmware code and variable-store template: the Secure Boot pair with `secure_boot`.
 fn firmware_files(arch: &ArchInfo, secure_boot: bool) -> Option<(PathBuf, PathBuf)> {
     let pairs = if secure_boot {
         arch.secure_boot.map(|s| s.firmware).unwrap_or(&[])
