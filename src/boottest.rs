@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::arch::{ArchInfo, CdromBus};
 use crate::error::IoError;
+use crate::fsutil::which;
 
 /// `apt-get install X (Fedora: Y)` from a (Debian, Fedora) pair of the arch table.
 fn pkg_hint((debian, fedora): (&str, &str)) -> String {
@@ -315,13 +316,6 @@ pub enum BootTestError {
     /// A file-system call on the work files failed.
     #[error(transparent)]
     Io(#[from] IoError),
-}
-
-fn which(bin: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(bin))
-        .find(|p| p.is_file())
 }
 
 /// Whether a boot menu counts down on the console: GRUB's "The highlighted entry will be

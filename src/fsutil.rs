@@ -104,6 +104,14 @@ impl NewFile {
     }
 }
 
+/// Where `prog` is on PATH (the usual system directories when PATH is unset).
+pub fn which(prog: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
+}
+
 /// Replace `path` atomically with `data`. An existing regular file keeps its mode and owner;
 /// otherwise `new` applies. Parent directories are created (0755, root).
 pub fn write_atomic(path: &Path, data: &[u8], new: NewFile) -> std::io::Result<()> {

@@ -16,6 +16,7 @@
 //! still refuses device nodes, `security.*` xattrs other than file capabilities, and a sysfs
 //! mount outside a network namespace the user namespace owns; the callers handle each.
 
+use crate::fsutil::which;
 use std::path::Path;
 use std::process::Command;
 
@@ -193,13 +194,6 @@ pub fn id_map() -> IdMap {
         },
         _ => IdMap::Single,
     }
-}
-
-fn which(prog: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    std::env::split_paths(&path)
-        .map(|d| d.join(prog))
-        .find(|p| p.is_file())
 }
 
 fn write_maps(pid: u32, map: &IdMap) -> Result<(), UsernsError> {
