@@ -16,9 +16,10 @@
 //! still refuses device nodes, `security.*` xattrs other than file capabilities, and a sysfs
 //! mount outside a network namespace the user namespace owns; the callers handle each.
 
-use crate::fsutil::which;
 use std::path::Path;
 use std::process::Command;
+
+use crate::fsutil::which;
 
 /// Set in the inner process's environment (and removed at once): "unshare and wait".
 pub const INNER_ENV: &str = "KILN_USERNS_INNER";
