@@ -158,8 +158,8 @@ fn rootless_build_matches_root_build_and_boots() {
     for firmware in ["bios", "uefi"] {
         let _slot = common::BootSlot::take();
         let t0 = std::time::Instant::now();
-        common::boot_fixture_as(
-            ids,
+        common::boot_fixture_with(
+            Some(ids),
             &format!("rootless {firmware}/cdrom"),
             &mine.iso,
             firmware,
@@ -167,6 +167,7 @@ fn rootless_build_matches_root_build_and_boots() {
             900,
             &user_work.join(format!("serial-{firmware}.log")),
             mine.packages,
+            &[],
         );
         eprintln!(
             "rootless {firmware} boot: {:.1} s",

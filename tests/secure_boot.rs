@@ -240,6 +240,7 @@ fn secure_boot(b: &Built, what: &str, target: &Path, attach: &str) {
     let log = b.work.join(format!("serial-secure-boot-{attach}.log"));
     let t0 = Instant::now();
     let stderr = common::boot_fixture_with(
+        None,
         what,
         target,
         "uefi",

@@ -417,30 +417,6 @@ pub fn boot_fixture(
     packages: usize,
 ) {
     boot_fixture_with(
-        what,
-        target,
-        firmware,
-        attach,
-        timeout_secs,
-        log,
-        packages,
-        &[],
-    );
-}
-
-/// [`boot_fixture`] with more `kiln boot-test` options (`extra`); returns boot-test's stderr.
-#[allow(clippy::too_many_arguments)]
-pub fn boot_fixture_with(
-    what: &str,
-    target: &Path,
-    firmware: &str,
-    attach: &str,
-    timeout_secs: u32,
-    log: &Path,
-    packages: usize,
-    extra: &[&str],
-) -> String {
-    boot_fixture_by(
         None,
         what,
         target,
@@ -449,38 +425,15 @@ pub fn boot_fixture_with(
         timeout_secs,
         log,
         packages,
-        extra,
-    )
-}
-
-/// [`boot_fixture`] run by the ordinary user `user` ([`rootless_user`]): `kiln boot-test`
-/// needs no privilege. `log` must be where the user may write.
-#[allow(clippy::too_many_arguments)]
-pub fn boot_fixture_as(
-    user: (u32, u32),
-    what: &str,
-    target: &Path,
-    firmware: &str,
-    attach: &str,
-    timeout_secs: u32,
-    log: &Path,
-    packages: usize,
-) {
-    boot_fixture_by(
-        Some(user),
-        what,
-        target,
-        firmware,
-        attach,
-        timeout_secs,
-        log,
-        packages,
         &[],
     );
 }
 
+/// [`boot_fixture`] with more `kiln boot-test` options (`extra`), run by the ordinary user
+/// `user` ([`rootless_user`]) when given (`kiln boot-test` needs no privilege; `log` must then
+/// be where the user may write); returns boot-test's stderr.
 #[allow(clippy::too_many_arguments)]
-fn boot_fixture_by(
+pub fn boot_fixture_with(
     user: Option<(u32, u32)>,
     what: &str,
     target: &Path,
