@@ -143,6 +143,14 @@ fn check_disk(b: &Built) {
         let _ = std::fs::remove_file(f);
     }
     // --disk-image: a second build from this disk's root (no install) holds the same paths.
+    // Reading an existing image is a loop mount, which a rootless kiln cannot make.
+    if !common::require(
+        common::is_root(),
+        "root (--disk-image reuse is a loop mount)",
+    ) {
+        let _ = std::fs::remove_file(&raw);
+        return;
+    }
     let reuse = b.work.join("reuse");
     let _ = std::fs::remove_dir_all(&reuse);
     let o = Command::new(common::kiln())

@@ -332,6 +332,61 @@ fn unshare_removes_what_subordinate_ids_own() {
     let _ = std::fs::remove_dir_all(&work);
 }
 
+/// `--fs-image`/`--disk-image` loop-mount the image they reuse, which a user namespace may not:
+/// an ordinary user's build refuses them at once (exit 2, the option named) and makes neither
+/// the result directory nor a work directory.
+#[test]
+fn image_reuse_is_refused_to_an_ordinary_user_before_any_work() {
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rootless-reuse");
+    let _ = std::fs::remove_dir_all(&work);
+    // As root, the test's own unprivileged user runs kiln; as anyone else, the test itself.
+    let user = if common::is_root() {
+        if !common::require(common::have("setpriv"), "setpriv (util-linux)") {
+            return;
+        }
+        let ids = common::rootless_user();
+        common::own_dir(&work, ids);
+        Some(ids)
+    } else {
+        std::fs::create_dir_all(&work).unwrap();
+        None
+    };
+    let kiln = || match user {
+        Some(ids) => common::as_user(ids, &common::kiln()),
+        None => Command::new(common::kiln()),
+    };
+    let image = work.join("disk.raw");
+    std::fs::write(&image, vec![0u8; 1 << 20]).unwrap();
+    let ks = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/live-minimal.ks");
+    for flag in ["--fs-image", "--disk-image"] {
+        let out = kiln()
+            .args(["build", "--make-tar", "--ks"])
+            .arg(&ks)
+            .arg(flag)
+            .arg(&image)
+            .arg("--resultdir")
+            .arg(work.join("out"))
+            .arg("--tmpdir")
+            .arg(&work)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains("needs root"),
+            "{flag}: {stderr}"
+        );
+        let mut left: Vec<String> = std::fs::read_dir(&work)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["disk.raw"], "{flag} left work behind");
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
+
 /// README's main job as an ordinary user: `examples/live-minimal.ks` as shipped (its repo is
 /// the fixture set under /var/cache/kiln/fixtures; `--repo` names KILN_FIXTURES' copy) builds
 /// rootless, and the user's `kiln boot-test` of the ISO sees the marker on the serial console

@@ -98,6 +98,21 @@ fn run(args: Args) -> i32 {
         }
         _ => {}
     }
+    // Reusing an image is a loop mount, which no user namespace may make: say so before any
+    // work directory exists, not as mount's error after the install stage.
+    if let Command::Build(b) = &args.command {
+        let reuse = [("--fs-image", &b.fs_image), ("--disk-image", &b.disk_image)];
+        if let Some((flag, Some(img))) = reuse.iter().find(|(_, img)| img.is_some()) {
+            if kiln::userns::unprivileged() || kiln::userns::in_user_namespace() {
+                eprintln!(
+                    "error: {flag} `{}`: reusing an image loop-mounts it, which needs root; \
+                     an ordinary user's build installs from the kickstart instead",
+                    img.display()
+                );
+                return EXIT_ENV;
+            }
+        }
+    }
     // An ordinary user's build runs as root of a user namespace (kiln::userns): this process
     // starts the one that does the work and waits for it.
     if kiln::userns::unprivileged() && needs_namespace(&args.command) {

@@ -739,6 +739,11 @@ pub fn build_foreign_as(arch: &str, label: &str, rootless: bool) -> Option<Built
         "a rootless {arch} build needs a binfmt registration with the F flag: register it \
          once as root (update-binfmts --enable qemu-{arch}; scripts/setup-debian.sh does)"
     );
+    // The whole suite run by an ordinary user: kiln refuses (and says what to install) without
+    // an administrator's registration for this arch, so the test has nothing to check.
+    if !is_root() && reg.is_none() {
+        return skip(why);
+    }
     let user = match (rootless && is_root(), &reg) {
         (true, Some(reg)) => {
             eprintln!("{arch}: built by the ordinary user {ROOTLESS_USER} through binfmt `{reg}`");
