@@ -236,8 +236,9 @@ fn iso_tree_reads_back_identically() {
     // bsdtar: everything but the big file extracted, the big file streamed and compared.
     let b = tmp.path().join("b");
     fs::create_dir(&b).unwrap();
+    // -p: the set-id bits too, which bsdtar restores by default only for root.
     run(Command::new("bsdtar")
-        .args(["--exclude", "big.img", "-xf"])
+        .args(["--exclude", "big.img", "-pxf"])
         .arg(&iso)
         .arg("-C")
         .arg(&b));
@@ -774,11 +775,17 @@ fn efiboot_image_passes_fsck_and_mtools() {
     // Sized to content: within a few percent plus the fixed metadata.
     let len = fs::metadata(&img).unwrap().len();
     assert!(len < 2_300_000 + 200_000 && len > 2_300_000, "{len} bytes");
-    let m = run(Command::new("mdir").args(["-/", "-i"]).arg(&img).arg("::"));
+    // mtools converts long names to the locale's charset: UTF-8 whatever the caller's locale.
+    let mtools = |prog: &str| {
+        let mut c = Command::new(prog);
+        c.env("LC_ALL", "C.UTF-8");
+        c
+    };
+    let m = run(mtools("mdir").args(["-/", "-i"]).arg(&img).arg("::"));
     assert!(m.contains("a file with a long name ünï.txt"), "{m}");
     assert!(m.contains("BOOTX64  EFI"), "{m}");
     let out = tmp.path().join("out");
-    run(Command::new("mcopy")
+    run(mtools("mcopy")
         .args(["-s", "-m", "-n", "-i"])
         .arg(&img)
         .arg("::EFI")
@@ -795,10 +802,7 @@ fn efiboot_image_passes_fsck_and_mtools() {
         "mcopy",
     );
     // mtools shows the DOS time of grub.cfg (UTC, 2-second resolution).
-    let m = run(Command::new("mdir")
-        .args(["-i"])
-        .arg(&img)
-        .arg("::EFI/BOOT"));
+    let m = run(mtools("mdir").args(["-i"]).arg(&img).arg("::EFI/BOOT"));
     assert!(m.contains("2021-05-06") && m.contains("7:08"), "{m}");
 }
 
