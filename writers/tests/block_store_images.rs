@@ -226,22 +226,6 @@ fn damage(files: &[PathBuf]) {
     std::fs::write(&files[6], a).unwrap();
 }
 
-fn require(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is needed (CI is set)"
-        );
-        eprintln!("skipping the {tool} check: not installed");
-    }
-    found
-}
-
 /// Every regular file under `src` has the same bytes under `got`, and nothing else is there.
 fn same_files(src: &Path, got: &Path) {
     let mut n = 0;
@@ -277,7 +261,7 @@ fn read_back(fmt: &Format, image: &[u8], src: &Path) {
     let out = tmp.path().join("out");
     let st = match fmt {
         Format::Squashfs(..) => {
-            if !require("unsquashfs") {
+            if !common::tool("unsquashfs") {
                 return;
             }
             Command::new("unsquashfs")
@@ -288,7 +272,7 @@ fn read_back(fmt: &Format, image: &[u8], src: &Path) {
                 .unwrap()
         }
         Format::Erofs(..) => {
-            if !require("fsck.erofs") {
+            if !common::tool("fsck.erofs") {
                 return;
             }
             Command::new("fsck.erofs")

@@ -13,7 +13,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bytes, meta, noise};
+use common::{bytes, meta, noise, tool};
 use kiln_writers::erofs::{self, Compression, Options};
 use kiln_writers::tree::{split_dev, DataSource, FsTree, Kind, Meta, Xattr};
 
@@ -26,26 +26,11 @@ fn can_mount() -> bool {
         return true;
     }
     assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
+        !common::ci(),
         "CI is set but the erofs tests need root to loop-mount"
     );
     eprintln!("skipping: not root (loop mounts need root)");
     false
-}
-
-fn tool(name: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI is set but `{name}` is missing (apt-get install erofs-utils)"
-        );
-        eprintln!("skipping the {name} check: not installed");
-    }
-    found
 }
 
 /// A read-only loop mount, unmounted on drop (also when an assertion fails).

@@ -2,6 +2,7 @@
 // Each test binary uses some of these.
 #![allow(dead_code)]
 
+use std::process::Command;
 use std::sync::Arc;
 
 use kiln_writers::tree::{DataSource, Kind, Meta};
@@ -37,4 +38,24 @@ pub fn bytes(v: Vec<u8>) -> Kind {
         size: v.len() as u64,
         data: DataSource::Bytes(Arc::from(v)),
     }
+}
+
+/// Whether this run is CI (`CI=true`), where a missing tool or privilege fails instead of
+/// skipping. scripts/test.sh sets `CI=false` for an ordinary user.
+pub fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// Whether `name` is on PATH: a reference tool the test reads its output back with. Missing,
+/// it fails under [`ci`] and is otherwise skipped.
+pub fn tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(!ci(), "CI is set but `{name}` is missing");
+        eprintln!("skipping the {name} check: not installed");
+    }
+    found
 }
