@@ -413,7 +413,7 @@ fn blockstore_writer_killed_mid_entry() {
     )
     .unwrap();
     let mut tries = 0;
-    let leftovers = loop {
+    let caught = loop {
         tries += 1;
         kill_process(pid, Signal::STOP).unwrap();
         // The stop is asynchronous; /proc says when it took effect.
@@ -435,6 +435,13 @@ fn blockstore_writer_killed_mid_entry() {
         c.kill().unwrap();
         c.wait().unwrap();
     }
+    // Listed again now that no writer runs: the second child's stop is asynchronous, so a
+    // create it had in flight may have landed after the look above.
+    let leftovers = temp_files(dir.path());
+    assert!(
+        caught.iter().all(|t| leftovers.contains(t)),
+        "{caught:?} gone after the kill: {leftovers:?}"
+    );
     eprintln!(
         "killed after {seen}+ entries, {reads} concurrent reads, {tries} stops; leftovers: {:?}",
         leftovers
