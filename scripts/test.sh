@@ -147,23 +147,79 @@ fixtures() {
   return "$rc"
 }
 
-# Two lanes side by side, about equally long: these test binaries (qemu boots, whole image
-# builds) one after another, and the rest of the suite, which starts with build_dracut,
-# build_erofs, build_iso and build_repro (alphabetical; x86_64 builds and boots). A boot's TCG
-# threads leave room for the other lane. The interrupt harness compares the host's binfmt_misc
-# entries before and after, so every build for a foreign arch (build_aarch64 with its EROFS
-# build, build_ppc64le, build_riscv64, build_s390x, selinux_image, koji_farm's aarch64 builder)
-# stays in this lane with it. rootless and selinux_labels even the lanes out since boots press
-# Enter at the boot menu and aarch64 boots without pointer authentication.
-BOOT_TESTS="build_aarch64 build_interrupt build_media build_ppc64le build_riscv64 build_s390x"
-BOOT_TESTS+=" koji_farm rootless secure_boot selinux_image selinux_labels"
+# Two workers take the test jobs from one queue, longest first (by the durations this cache
+# recorded last time; on a fresh machine by the order below), so both end at about the same
+# time whatever the machine: a job is one kiln test binary, "units" (every crate's unit tests
+# and the other crates' integration tests), "doc" (doctests) or "fuzz". The interrupt harness
+# compares the host's binfmt_misc entries before and after, so the jobs that build or run
+# foreign-arch code (BINFMT_JOBS) run one at a time and never beside build_interrupt; a worker
+# takes one of them whenever none runs, so that chain starts at once.
+BINFMT_JOBS=" build_interrupt build_aarch64 build_ppc64le build_riscv64 build_s390x koji_farm"
+BINFMT_JOBS+=" selinux_image install_sandbox "
+# The fresh-machine order (CI seconds of stop 34, longest first); unlisted jobs come after.
+DEFAULT_ORDER="build_media build_erofs build_iso block_cache fuzz build_interrupt write_squashfs
+  build_aarch64 rootless units secure_boot build_riscv64 build_ppc64le koji_argv build_s390x
+  selinux_image build_dracut koji_farm selinux_labels write_iso ks_versions"
 
-test_group() { # name, log, cargo test arguments...
-  local name=$1 log=$2; shift 2
-  local s; s=$(date +%s)
-  local rc=0
-  cargo test "$@" >"$log" 2>&1 || rc=$?
-  echo "$name: exit $rc in $(( $(date +%s) - s ))s" >>"$log"
+# The other crates' integration tests, as --test flags. Selected together with --workspace, so
+# cargo resolves features as the test build did and rebuilds nothing (with --exclude kiln it
+# unifies them without kiln and builds every dependency a second time).
+crate_tests() {
+  local f
+  for f in kickstart/tests/*.rs rpmfile/tests/*.rs solver/tests/*.rs writers/tests/*.rs; do
+    [ -e "$f" ] && printf -- '--test\n%s\n' "$(basename "$f" .rs)"
+  done
+}
+
+run_job() { # name: its cargo test (or fuzz) into $JOBS/NAME.log, "NAME SECONDS RC" into $JOBS/times
+  local name=$1 log=$JOBS/$1.log rc=0 s; s=$(date +%s)
+  case $name in
+    units) mapfile -t ct < <(crate_tests)
+           cargo test --workspace --no-fail-fast --lib --bins "${ct[@]}" >"$log" 2>&1 || rc=$? ;;
+    doc) cargo test --workspace --doc >"$log" 2>&1 || rc=$? ;;
+    fuzz) fuzz >"$log" 2>&1 || rc=$? ;;
+    *) cargo test -p kiln --no-fail-fast --test "$name" >"$log" 2>&1 || rc=$? ;;
+  esac
+  echo "$name $(( $(date +%s) - s )) $rc" >>"$JOBS/times"
+  return "$rc"
+}
+
+next_job() { # prints the job this worker runs next, WAIT, or nothing when the queue is empty
+  (
+    flock 9
+    local busy=0 job pick=""
+    [ -e "$JOBS/binfmt-busy" ] && busy=1
+    if [ "$busy" = 0 ]; then
+      while read -r job; do
+        case $BINFMT_JOBS in *" $job "*) pick=$job; break ;; esac
+      done <"$JOBS/todo"
+    fi
+    if [ -z "$pick" ]; then
+      while read -r job; do
+        case $BINFMT_JOBS in *" $job "*) continue ;; esac
+        pick=$job; break
+      done <"$JOBS/todo"
+    fi
+    if [ -z "$pick" ]; then
+      [ -s "$JOBS/todo" ] && echo WAIT
+      exit 0
+    fi
+    grep -vxF "$pick" "$JOBS/todo" >"$JOBS/todo.new" || true
+    mv "$JOBS/todo.new" "$JOBS/todo"
+    case $BINFMT_JOBS in *" $pick "*) : >"$JOBS/binfmt-busy" ;; esac
+    echo "$pick"
+  ) 9>"$JOBS/lock"
+}
+
+worker() { # number: runs jobs until the queue is empty; fails when one of its jobs failed
+  local job rc=0 s; s=$(date +%s)
+  while job=$(next_job) && [ -n "$job" ]; do
+    if [ "$job" = WAIT ]; then sleep 2; continue; fi
+    echo "worker $1: $job" >>"$JOBS/trace"
+    run_job "$job" || rc=1
+    case $BINFMT_JOBS in *" $job "*) rm -f "$JOBS/binfmt-busy" ;; esac
+  done
+  echo "worker $1: $(( $(date +%s) - s ))s" >>"$JOBS/trace"
   return "$rc"
 }
 
@@ -179,42 +235,43 @@ tests() {
   cargo test --workspace --no-run 2>&1 | tail -3
   [ "${PIPESTATUS[0]}" = 0 ] || return 1
   echo "test build: $(( $(date +%s) - s ))s"
-  local boots=() rest=() f name
-  for f in tests/*.rs; do
-    name=$(basename "$f" .rs)
-    case " $BOOT_TESTS " in
-      *" $name "*) boots+=(--test "$name") ;;
-      *) rest+=(--test "$name") ;;
-    esac
-  done
-  local boot_log=$CACHE/last-test-boots.log rest_log=$CACHE/last-test-rest.log
-  # The fuzz step follows the boot tests in their lane: that lane ends first, so fuzzing runs
-  # beside the rest lane's last tests instead of after them.
-  local fuzz_log=$CACHE/last-fuzz.log
-  {
-    lane_rc=0
-    test_group "boot group" "$boot_log" -p kiln --no-fail-fast "${boots[@]}" || lane_rc=1
-    fs=$(date +%s)
-    fuzz >"$fuzz_log" 2>&1 || lane_rc=1
-    echo "fuzz: $(( $(date +%s) - fs ))s" >>"$fuzz_log"
-    exit "$lane_rc"
-  } &
-  local boot_pid=$!
+  JOBS=$CACHE/test-jobs
+  rm -rf "$JOBS"
+  mkdir -p "$JOBS"
+  local names=(units doc) f
+  [ "$FUZZ_SECONDS" -gt 0 ] && names+=(fuzz)
+  for f in tests/*.rs; do names+=("$(basename "$f" .rs)"); done
+  # Longest first: last run's seconds, else the default order's rank, else 0.
+  local durations=$CACHE/test-durations rank=100000 name secs
+  declare -A est=()
+  for name in $DEFAULT_ORDER; do est[$name]=$rank; rank=$((rank - 1)); done
+  if [ -s "$durations" ]; then
+    while read -r name secs _; do est[$name]=$secs; done <"$durations"
+  fi
+  for name in "${names[@]}"; do echo "${est[$name]:-0} $name"; done |
+    sort -k1,1nr -k2,2 | awk '{print $2}' >"$JOBS/todo"
+  worker 1 & local w1=$!
+  worker 2 & local w2=$!
   local rc=0
-  {
-    test_group "rest group (kiln)" "$rest_log.kiln" -p kiln --no-fail-fast --lib --bins "${rest[@]}" || rc=1
-    test_group "rest group (kiln doc)" "$rest_log.doc" -p kiln --doc || rc=1
-    test_group "rest group (other crates)" "$rest_log.crates" --workspace --exclude kiln --no-fail-fast || rc=1
-  }
-  wait "$boot_pid" || rc=1
-  cat "$rest_log.kiln" "$rest_log.doc" "$rest_log.crates" "$boot_log" | tee "$CACHE/last-test.log"
-  echo "==> fuzz (each target FUZZ_SECONDS), in the boot lane after its tests"
-  cat "$fuzz_log"
-  grep -hE '^(boot group|rest group)' "$CACHE/last-test.log"
-  tail -1 "$fuzz_log"
-  TIMES+=("$(printf '%-34s %5ss' "  boot lane" "$(awk '/^boot group: exit/ {sub(/s$/, "", $NF); print $NF}' "$boot_log")")")
-  TIMES+=("$(printf '%-34s %5ss' "  fuzz, after it in the boot lane" "$(awk '/^fuzz: [0-9]+s$/ {sub(/s$/, "", $2); print $2}' "$fuzz_log")")")
-  TIMES+=("$(printf '%-34s %5ss' "  rest lane (kiln)" "$(awk '/^rest group \(kiln\): exit/ {sub(/s$/, "", $NF); print $NF}' "$rest_log.kiln")")")
+  wait "$w1" || rc=1
+  wait "$w2" || rc=1
+  # The logs in a fixed order, whatever ran when.
+  for name in "${names[@]}"; do
+    [ "$name" = fuzz ] || cat "$JOBS/$name.log"
+  done | tee "$CACHE/last-test.log"
+  if [ "$FUZZ_SECONDS" -gt 0 ]; then
+    echo "==> fuzz (each target FUZZ_SECONDS)"
+    cat "$JOBS/fuzz.log"
+  fi
+  echo "==> jobs (seconds, exit status), in the order they ended"
+  cat "$JOBS/times"
+  cat "$JOBS/trace"
+  cp "$JOBS/times" "$durations"
+  TIMES+=("$(printf '%-34s %5ss' "  worker 1" "$(awk '/^worker 1: [0-9]+s$/ {sub(/s$/, "", $3); print $3}' "$JOBS/trace")")")
+  TIMES+=("$(printf '%-34s %5ss' "  worker 2" "$(awk '/^worker 2: [0-9]+s$/ {sub(/s$/, "", $3); print $3}' "$JOBS/trace")")")
+  while read -r name secs _; do
+    TIMES+=("$(printf '%-34s %5ss' "    $name" "$secs")")
+  done < <(sort -k2,2nr "$JOBS/times" | head -12)
   # tests/build_interrupt.rs writes its verdict there (cargo hides a passing test's output).
   if [ "$(id -u)" != 0 ]; then
     echo "interrupt harness: skipped (not root: it makes the unprivileged user of its rootless lane)"
@@ -320,7 +377,7 @@ step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 step "dependency rules" rules
 step "fixture repositories" fixtures
-step "cargo test, then fuzz in the boot lane" tests
+step "cargo test and fuzz, two workers" tests
 
 echo
 echo "==> timings"

@@ -8,7 +8,7 @@
 //! - that one ISO booted BIOS and UEFI, CD and USB (TCG) to the fixture's `KILN-BOOT-OK` with
 //!   the build's package count, the kernel saying it mounted EROFS;
 //! - one `erofs-ext4` build and boot (the aarch64 EROFS build and boot are in build_aarch64.rs,
-//!   which runs in test.sh's boot lane with the other foreign-arch builds);
+//!   which test.sh runs one at a time with the other foreign-arch builds);
 //! - two `SOURCE_DATE_EPOCH` builds give the same ISO;
 //! - `--erofs-compression lzma`, which the Debian kernel cannot read, fails right after the
 //!   install naming `CONFIG_EROFS_FS_ZIP_LZMA`.
