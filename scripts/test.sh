@@ -140,17 +140,15 @@ fixtures() {
   # Step 2's repositories, cached by their inputs under the cache dir (seconds when warm).
   local out=$CACHE/fixtures
   fixtures/build-repos "$out"
-  cargo build -q --bin kiln
-  KILN=$CARGO_TARGET_DIR/debug/kiln fixtures/check-repos "$out" | tee "$CACHE/check-repos.log"
-  local rc=${PIPESTATUS[0]}
+  # Their checks (fixtures/check-repos) are a test job: they need the kiln the test build makes.
   export KILN_FIXTURES=$out
-  return "$rc"
 }
 
 # Two workers take the test jobs from one queue, longest first (by the durations this cache
 # recorded last time; on a fresh machine by the order below), so both end at about the same
 # time whatever the machine: a job is one kiln test binary, "units" (every crate's unit tests
-# and the other crates' integration tests), "doc" (doctests) or "fuzz". The interrupt harness
+# and the other crates' integration tests), "doc" (doctests), "check-repos" (the fixture
+# repositories' checks) or "fuzz". The interrupt harness
 # compares the host's binfmt_misc entries before and after, so the jobs that build or run
 # foreign-arch code (BINFMT_JOBS) run one at a time and never beside build_interrupt; a worker
 # takes one of them whenever none runs, so that chain starts at once.
@@ -178,6 +176,8 @@ run_job() { # name: its cargo test (or fuzz) into $JOBS/NAME.log, "NAME SECONDS 
            cargo test --workspace --no-fail-fast --lib --bins "${ct[@]}" >"$log" 2>&1 || rc=$? ;;
     doc) cargo test --workspace --doc >"$log" 2>&1 || rc=$? ;;
     fuzz) fuzz >"$log" 2>&1 || rc=$? ;;
+    check-repos) KILN=$CARGO_TARGET_DIR/debug/kiln fixtures/check-repos "$KILN_FIXTURES" >"$log" 2>&1 || rc=$?
+                 cp "$log" "$CACHE/check-repos.log" ;;
     *) cargo test -p kiln --no-fail-fast --test "$name" >"$log" 2>&1 || rc=$? ;;
   esac
   echo "$name $(( $(date +%s) - s )) $rc" >>"$JOBS/times"
@@ -238,7 +238,7 @@ tests() {
   JOBS=$CACHE/test-jobs
   rm -rf "$JOBS"
   mkdir -p "$JOBS"
-  local names=(units doc) f
+  local names=(check-repos units doc) f
   [ "$FUZZ_SECONDS" -gt 0 ] && names+=(fuzz)
   for f in tests/*.rs; do names+=("$(basename "$f" .rs)"); done
   # Longest first: last run's seconds, else the default order's rank, else 0.
@@ -255,9 +255,11 @@ tests() {
   local rc=0
   wait "$w1" || rc=1
   wait "$w2" || rc=1
+  echo "==> fixture checks"
+  cat "$JOBS/check-repos.log"
   # The logs in a fixed order, whatever ran when.
   for name in "${names[@]}"; do
-    [ "$name" = fuzz ] || cat "$JOBS/$name.log"
+    case $name in fuzz|check-repos) ;; *) cat "$JOBS/$name.log" ;; esac
   done | tee "$CACHE/last-test.log"
   if [ "$FUZZ_SECONDS" -gt 0 ]; then
     echo "==> fuzz (each target FUZZ_SECONDS)"

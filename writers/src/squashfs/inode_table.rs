@@ -206,13 +206,24 @@ fn inode_record(
                 .collect();
             let (block, off) = tables.dirs.pos();
             let listing = inode::listing(&entries);
-            tables.dirs.write(&listing)?;
+            // Written up to each index point in turn, to learn the metadata block it lands in.
+            let mut index = Vec::with_capacity(listing.index.len());
+            let mut written = 0;
+            for &(at, name) in &listing.index {
+                tables.dirs.write(&listing.bytes[written..at as usize])?;
+                written = at as usize;
+                let block = tables.dirs.pos().0;
+                let block = u32::try_from(block)
+                    .map_err(|_| SquashfsError::Limit("a directory table over 4 GiB".into()))?;
+                index.push(inode::DirIndex { at, block, name });
+            }
+            tables.dirs.write(&listing.bytes[written..])?;
             let parent = if id == FsTree::ROOT {
                 tables.inode_count + 1
             } else {
                 s.ino[node.parent]
             };
-            let size = listing.len() as u32 + 3; // "." and ".." count as 3 bytes
+            let size = listing.bytes.len() as u32 + 3; // "." and ".." count as 3 bytes
             inode::dir(
                 rec,
                 h,
@@ -220,6 +231,7 @@ fn inode_record(
                 (block as u32, off, size),
                 parent,
                 xattr,
+                &index,
             );
         }
         Kind::File { size, .. } => {
