@@ -238,19 +238,24 @@ mod tests {
         assert_eq!(encode_dev(1, 0x123), 0x10_0123);
     }
 
-    #[test]
-    fn listing_splits_on_block_and_count() {
-        let names: Vec<Vec<u8>> = (0..300).map(|i| format!("f{i:03}").into_bytes()).collect();
-        let entries: Vec<_> = names
+    /// File entries named `names`, numbered from 1, with `inode_ref(i)` for entry i.
+    fn files(names: &[Vec<u8>], inode_ref: impl Fn(usize) -> u64) -> Vec<DirEntry<'_>> {
+        names
             .iter()
             .enumerate()
             .map(|(i, n)| DirEntry {
                 name: n,
                 ino: i as u32 + 1,
-                inode_ref: if i < 100 { 5 } else { (40 << 16) | 7 },
+                inode_ref: inode_ref(i),
                 t: InodeType::File,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn listing_splits_on_block_and_count() {
+        let names: Vec<Vec<u8>> = (0..300).map(|i| format!("f{i:03}").into_bytes()).collect();
+        let entries = files(&names, |i| if i < 100 { 5 } else { (40 << 16) | 7 });
         let l = listing(&entries);
         // 2 headers (100 + 200 entries), each 12 bytes; entries 8 + 4 bytes.
         assert_eq!(l.bytes.len(), 2 * 12 + 300 * 12);
@@ -264,16 +269,7 @@ mod tests {
         let names: Vec<Vec<u8>> = (0..3000)
             .map(|i| format!("a-rather-long-file-name-{i:05}").into_bytes())
             .collect();
-        let entries: Vec<_> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| DirEntry {
-                name: n,
-                ino: i as u32 + 1,
-                inode_ref: 9,
-                t: InodeType::File,
-            })
-            .collect();
+        let entries = files(&names, |_| 9);
         let l = listing(&entries);
         assert!(l.index.len() > 10, "{} index points", l.index.len());
         // Each point is a header whose first entry is the named one, and no two are more than
