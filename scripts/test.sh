@@ -154,6 +154,7 @@ fixtures() {
 # takes one of them whenever none runs, so that chain starts at once.
 BINFMT_JOBS=" build_interrupt build_aarch64 build_ppc64le build_riscv64 build_s390x koji_farm"
 BINFMT_JOBS+=" selinux_image install_sandbox "
+is_binfmt() { case $BINFMT_JOBS in *" $1 "*) return 0 ;; esac; return 1; }
 # The fresh-machine order (CI seconds of stop 34, longest first); unlisted jobs come after.
 DEFAULT_ORDER="build_media build_erofs build_iso block_cache fuzz build_interrupt write_squashfs
   build_aarch64 rootless units secure_boot build_riscv64 build_ppc64le koji_argv build_s390x
@@ -191,13 +192,12 @@ next_job() { # prints the job this worker runs next, WAIT, or nothing when the q
     [ -e "$JOBS/binfmt-busy" ] && busy=1
     if [ "$busy" = 0 ]; then
       while read -r job; do
-        case $BINFMT_JOBS in *" $job "*) pick=$job; break ;; esac
+        if is_binfmt "$job"; then pick=$job; break; fi
       done <"$JOBS/todo"
     fi
     if [ -z "$pick" ]; then
       while read -r job; do
-        case $BINFMT_JOBS in *" $job "*) continue ;; esac
-        pick=$job; break
+        if ! is_binfmt "$job"; then pick=$job; break; fi
       done <"$JOBS/todo"
     fi
     if [ -z "$pick" ]; then
@@ -206,7 +206,7 @@ next_job() { # prints the job this worker runs next, WAIT, or nothing when the q
     fi
     grep -vxF "$pick" "$JOBS/todo" >"$JOBS/todo.new" || true
     mv "$JOBS/todo.new" "$JOBS/todo"
-    case $BINFMT_JOBS in *" $pick "*) : >"$JOBS/binfmt-busy" ;; esac
+    if is_binfmt "$pick"; then : >"$JOBS/binfmt-busy"; fi
     echo "$pick"
   ) 9>"$JOBS/lock"
 }
@@ -217,7 +217,7 @@ worker() { # number: runs jobs until the queue is empty; fails when one of its j
     if [ "$job" = WAIT ]; then sleep 2; continue; fi
     echo "worker $1: $job" >>"$JOBS/trace"
     run_job "$job" || rc=1
-    case $BINFMT_JOBS in *" $job "*) rm -f "$JOBS/binfmt-busy" ;; esac
+    if is_binfmt "$job"; then rm -f "$JOBS/binfmt-busy"; fi
   done
   echo "worker $1: $(( $(date +%s) - s ))s" >>"$JOBS/trace"
   return "$rc"
